@@ -1,0 +1,115 @@
+//! Canonical events: every change to the platform is one of these, appended to the event log.
+//! The sled state is a projection of the log and can be rebuilt from it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::{Source, User};
+use crate::model::{Attribution, Device, OrgUnit, Rating, ServiceEventInput, ServiceItem, Staff};
+use crate::validate::Reason;
+
+/// Bumped when the meaning of stored bytes changes; a data folder of another version is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    OrgUnitUpserted {
+        unit: OrgUnit,
+    },
+    StaffUpserted {
+        staff: Staff,
+    },
+    ItemUpserted {
+        item: ServiceItem,
+    },
+    DeviceUpserted {
+        device: Device,
+    },
+    UserUpserted {
+        user: User,
+    },
+    SourceUpserted {
+        source: Source,
+    },
+    ServiceRecorded {
+        service: ServiceEventInput,
+        attribution: Attribution,
+    },
+    RatingRecorded {
+        rating: Rating,
+    },
+    AuditRecorded {
+        entry: AuditEntry,
+    },
+    /// A payload or item that was refused, kept (sealed: it may hold personal data) for replay.
+    PayloadRejected {
+        rejected: RejectedPayload,
+    },
+    /// A kept payload was replayed (or dismissed) and leaves the list of open rejections.
+    RejectionResolved {
+        rejected_seq: u64,
+        resolution: String,
+    },
+}
+
+impl Event {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::OrgUnitUpserted { .. } => "org_unit_upserted",
+            Event::StaffUpserted { .. } => "staff_upserted",
+            Event::ItemUpserted { .. } => "item_upserted",
+            Event::DeviceUpserted { .. } => "device_upserted",
+            Event::UserUpserted { .. } => "user_upserted",
+            Event::SourceUpserted { .. } => "source_upserted",
+            Event::ServiceRecorded { .. } => "service_recorded",
+            Event::RatingRecorded { .. } => "rating_recorded",
+            Event::AuditRecorded { .. } => "audit_recorded",
+            Event::PayloadRejected { .. } => "payload_rejected",
+            Event::RejectionResolved { .. } => "rejection_resolved",
+        }
+    }
+}
+
+/// Where an event came from outside: the source and the source's own id, for idempotency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub source: String,
+    pub event_id: String,
+}
+
+/// One entry of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub seq: u64,
+    /// When the platform recorded it (the injectable clock).
+    pub at: DateTime<Utc>,
+    /// User name, `source:<id>` or `system`.
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    pub event: Event,
+}
+
+/// An audited action: who looked at or changed what, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    #[serde(default)]
+    pub detail: String,
+}
+
+/// A refused payload as kept: the reason in clear, the bytes sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RejectedPayload {
+    pub source: String,
+    /// `ratings`, `service_events` or the raw content type of `/ingest`.
+    pub content_type: String,
+    /// base64 of the sealed payload bytes.
+    #[schema(ignore)]
+    pub sealed_payload: String,
+    pub reason: Reason,
+}

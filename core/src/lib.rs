@@ -1,0 +1,11 @@
+//! Haochaping engine: the domain model of 政务服务"好差评", the working-day calendar, the event
+//! log and its sled projections. It never knows about HTTP.
+
+pub mod auth;
+pub mod calendar;
+pub mod clock;
+pub mod event;
+pub mod model;
+pub mod pii;
+pub mod store;
+pub mod validate;

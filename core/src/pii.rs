@@ -1,0 +1,244 @@
+//! Personal data of evaluators: sealed (encrypted) at rest, masked in every view, opened only by
+//! code paths that audit the reveal.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+
+use crate::model::SealedField;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PiiError {
+    #[error("cannot read or create the personal-data key file {path}: {source}")]
+    KeyFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("personal-data key file {path} must hold 64 hex characters")]
+    KeyFormat { path: String },
+    #[error("sealed field cannot be opened (wrong key or damaged data)")]
+    Open,
+}
+
+/// The key that seals personal fields. Keep its file outside backups of the data folder where
+/// possible: whoever holds both can read every phone number.
+#[derive(Clone)]
+pub struct PiiKey {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for PiiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PiiKey(..)")
+    }
+}
+
+impl PiiKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> PiiKey {
+        PiiKey {
+            cipher: XChaCha20Poly1305::new(&bytes.into()),
+        }
+    }
+
+    /// Reads the key file, creating it with a fresh random key (mode 0600) if it is absent.
+    pub fn load_or_create(path: &Path) -> Result<PiiKey, PiiError> {
+        load_or_create_secret(path).map(PiiKey::from_bytes)
+    }
+
+    /// Encrypts `plain`, bound to `field` so a sealed phone cannot be replayed as an ID number.
+    pub fn seal(&self, field: &str, plain: &str) -> String {
+        let mut nonce = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let payload = Payload {
+            msg: plain.as_bytes(),
+            aad: field.as_bytes(),
+        };
+        // Encryption with a valid key and nonce only fails on messages larger than the cipher
+        // allows (256 GiB), which input caps rule out; keep the empty string as a safe fallback.
+        let sealed = self
+            .cipher
+            .encrypt(XNonce::from_slice(&nonce), payload)
+            .unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        BASE64.encode(out)
+    }
+
+    pub fn open(&self, field: &str, sealed: &str) -> Result<String, PiiError> {
+        let bytes = BASE64.decode(sealed).map_err(|_| PiiError::Open)?;
+        if bytes.len() < 24 {
+            return Err(PiiError::Open);
+        }
+        let (nonce, body) = bytes.split_at(24);
+        let plain = self
+            .cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: field.as_bytes(),
+                },
+            )
+            .map_err(|_| PiiError::Open)?;
+        String::from_utf8(plain).map_err(|_| PiiError::Open)
+    }
+
+    pub fn seal_field(&self, kind: PiiKind, plain: &str) -> SealedField {
+        SealedField {
+            sealed: self.seal(kind.field_name(), plain),
+            masked: kind.mask(plain),
+        }
+    }
+
+    pub fn open_field(&self, kind: PiiKind, field: &SealedField) -> Result<String, PiiError> {
+        self.open(kind.field_name(), &field.sealed)
+    }
+}
+
+/// Reads a 32-byte secret stored as hex, creating the file with a fresh random secret (mode
+/// 0600) if it is absent. Used for the personal-data key and the token-signing key.
+pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], PiiError> {
+    let shown = path.display().to_string();
+    let io = |source| PiiError::KeyFile {
+        path: shown.clone(),
+        source,
+    };
+    if !path.exists() {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        write_private(path, hex::encode(bytes).as_bytes()).map_err(io)?;
+    }
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let bytes = hex::decode(text.trim()).map_err(|_| PiiError::KeyFormat {
+        path: shown.clone(),
+    })?;
+    bytes
+        .try_into()
+        .map_err(|_| PiiError::KeyFormat { path: shown })
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// Which personal field a value is; decides its mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PiiKind {
+    Name,
+    Phone,
+    IdNumber,
+}
+
+impl PiiKind {
+    pub fn field_name(self) -> &'static str {
+        match self {
+            PiiKind::Name => "evaluator.name",
+            PiiKind::Phone => "evaluator.phone",
+            PiiKind::IdNumber => "evaluator.id_number",
+        }
+    }
+
+    pub fn mask(self, plain: &str) -> String {
+        match self {
+            PiiKind::Name => mask_name(plain),
+            PiiKind::Phone => keep_ends(plain, 3, 4),
+            PiiKind::IdNumber => keep_ends(plain, 6, 4),
+        }
+    }
+}
+
+/// 张三 → 张*, 欧阳娜娜 → 欧***.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) => {
+            let rest = chars.count().max(1);
+            format!("{first}{}", "*".repeat(rest))
+        }
+        None => String::new(),
+    }
+}
+
+/// Keeps `head` leading and `tail` trailing characters: 13812341234 → 138****1234. Short values
+/// are masked whole, so that nothing of a malformed number leaks either.
+fn keep_ends(plain: &str, head: usize, tail: usize) -> String {
+    let chars: Vec<char> = plain.chars().collect();
+    if chars.len() <= head + tail {
+        return "*".repeat(chars.len().max(4));
+    }
+    let hidden = chars.len() - head - tail;
+    let mut out: String = chars[..head].iter().collect();
+    out.push_str(&"*".repeat(hidden));
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(kind: PiiKind, plain: &str, expected: &str) {
+        assert_eq!(kind.mask(plain), expected, "{kind:?} {plain}");
+    }
+
+    #[test]
+    fn masks() {
+        check(PiiKind::Phone, "13812341234", "138****1234");
+        check(
+            PiiKind::IdNumber,
+            "41040219900101123X",
+            "410402********123X",
+        );
+        check(PiiKind::Name, "张三", "张*");
+        check(PiiKind::Name, "欧阳娜娜", "欧***");
+        check(PiiKind::Name, "李", "李*");
+        check(PiiKind::Phone, "12345", "*****");
+        check(PiiKind::Phone, "", "****");
+    }
+
+    #[test]
+    fn seal_round_trips_and_binds_the_field() {
+        let key = PiiKey::from_bytes([7; 32]);
+        let sealed = key.seal_field(PiiKind::Phone, "13812341234");
+        assert_eq!(sealed.masked, "138****1234");
+        assert!(!sealed.sealed.contains("1381234"));
+        assert_eq!(
+            key.open_field(PiiKind::Phone, &sealed).ok().as_deref(),
+            Some("13812341234")
+        );
+        assert!(key.open_field(PiiKind::IdNumber, &sealed).is_err());
+        let other = PiiKey::from_bytes([8; 32]);
+        assert!(other.open_field(PiiKind::Phone, &sealed).is_err());
+    }
+
+    #[test]
+    fn key_file_is_created_once() {
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let path = dir.path().join("keys/pii.key");
+        let first = PiiKey::load_or_create(&path).unwrap_or_else(|error| panic!("{error}"));
+        let sealed = first.seal("f", "x");
+        let second = PiiKey::load_or_create(&path).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(second.open("f", &sealed).ok().as_deref(), Some("x"));
+    }
+}

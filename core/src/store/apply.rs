@@ -1,0 +1,696 @@
+//! Turning commands into events (validation against what is stored) and events into projection
+//! writes. `project` is the one function that shapes the sled state: the live commit path and
+//! `rebuild` both call it, so a rebuilt store is the same store.
+
+use chrono::{DateTime, Utc};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use super::keys::{self, Dim, bucket};
+use super::{Command, MasterChange, StoreError, Trees, tree};
+use crate::auth::Source;
+use crate::calendar::local_date;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+use crate::event::{Event, LogEntry, Origin, RejectedPayload};
+use crate::model::{
+    Attribution, Case, OrgKind, OrgUnit, Rating, RatingInput, ServiceAct, ServiceEventInput,
+    StoredEvaluator,
+};
+use crate::pii::{PiiKey, PiiKind};
+use crate::validate::{self, DomainError};
+
+/// The associated-data label that binds sealed rejected payloads.
+pub(super) const REJECTED_PAYLOAD_FIELD: &str = "rejected.payload";
+
+/// What a command becomes once checked against the stored state.
+pub(super) enum Decision {
+    Append {
+        actor: String,
+        origin: Option<Origin>,
+        event: Box<Event>,
+    },
+    Duplicate(u64),
+    Reject(DomainError),
+}
+
+/// Reads master data outside the transaction. Safe because the committer is the only writer.
+pub(super) struct Reader<'a> {
+    pub trees: &'a Trees,
+}
+
+impl Reader<'_> {
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        which: usize,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        match self.trees[which].get(key)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn org(&self, id: &str) -> Result<Option<OrgUnit>, StoreError> {
+        self.json(tree::ORG, id.as_bytes())
+    }
+
+    /// The unit and its ancestors, nearest first.
+    pub fn org_chain(&self, id: &str) -> Result<Vec<OrgUnit>, StoreError> {
+        let mut chain = Vec::new();
+        let mut next = Some(id.to_string());
+        while let Some(id) = next {
+            // Upserts refuse cycles (see `decide_master`); the bound guards against damaged data.
+            if chain.len() > 16 {
+                break;
+            }
+            match self.org(&id)? {
+                Some(unit) => {
+                    next = unit.parent.clone();
+                    chain.push(unit);
+                }
+                None => break,
+            }
+        }
+        Ok(chain)
+    }
+
+    fn known(&self, which: usize, kind: &'static str, id: &str) -> Result<(), Reject> {
+        if self.trees[which]
+            .contains_key(id.as_bytes())
+            .map_err(|error| Reject::Store(error.into()))?
+        {
+            Ok(())
+        } else {
+            Err(Reject::Domain(DomainError::Unknown {
+                kind,
+                id: id.to_string(),
+            }))
+        }
+    }
+
+    fn org_of_kind(
+        &self,
+        id: &str,
+        kinds: &[OrgKind],
+        kind: &'static str,
+    ) -> Result<OrgUnit, Reject> {
+        match self.org(id).map_err(Reject::Store)? {
+            Some(unit) if kinds.contains(&unit.kind) => Ok(unit),
+            _ => Err(Reject::Domain(DomainError::Unknown {
+                kind,
+                id: id.to_string(),
+            })),
+        }
+    }
+
+    /// Resolves where an input sits: regions from its area up, hall from its window. Checks that
+    /// every reference exists and that the window lies within the area and the source's scope.
+    fn attribute(
+        &self,
+        source: &Source,
+        area_code: &str,
+        department: &str,
+        task_code: &str,
+        window: Option<&str>,
+        staff: Option<&str>,
+    ) -> Result<Attribution, Reject> {
+        self.org_of_kind(
+            area_code,
+            &[
+                OrgKind::City,
+                OrgKind::County,
+                OrgKind::Township,
+                OrgKind::Village,
+            ],
+            "region",
+        )?;
+        let area_chain = self.org_chain(area_code).map_err(Reject::Store)?;
+        if !area_chain.iter().any(|unit| unit.id == source.scope) {
+            return Err(Reject::Domain(DomainError::OutOfScope {
+                source_id: source.id.clone(),
+                scope: source.scope.clone(),
+                area: area_code.to_string(),
+            }));
+        }
+        self.org_of_kind(department, &[OrgKind::Department], "department")?;
+        self.known(tree::ITEMS, "service item", task_code)?;
+        let mut hall = None;
+        if let Some(window) = window {
+            let unit = self.org_of_kind(window, &[OrgKind::Window], "window")?;
+            let chain = self.org_chain(&unit.id).map_err(Reject::Store)?;
+            if !chain.iter().any(|unit| unit.id == area_code) {
+                return Err(Reject::Domain(DomainError::OutsideArea {
+                    kind: "window",
+                    id: window.to_string(),
+                    area: area_code.to_string(),
+                }));
+            }
+            hall = unit.parent.clone();
+        }
+        if let Some(staff) = staff {
+            self.known(tree::STAFF, "staff", staff)?;
+        }
+        Ok(Attribution {
+            regions: area_chain
+                .iter()
+                .filter(|unit| unit.kind.is_region())
+                .map(|unit| unit.id.clone())
+                .collect(),
+            hall,
+            window: window.map(String::from),
+            department: department.to_string(),
+            staff: staff.map(String::from),
+            task_code: task_code.to_string(),
+        })
+    }
+
+    fn source(&self, id: &str) -> Result<Source, Reject> {
+        match self
+            .json::<Source>(tree::SOURCES, id.as_bytes())
+            .map_err(Reject::Store)?
+        {
+            Some(source) if !source.disabled => Ok(source),
+            _ => Err(Reject::Domain(DomainError::Unknown {
+                kind: "source",
+                id: id.to_string(),
+            })),
+        }
+    }
+
+    fn dedup(&self, source: &str, event_id: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.trees[tree::DEDUP]
+            .get(keys::dedup(source, event_id))?
+            .map(|seq| keys::u64_value(&seq)))
+    }
+}
+
+pub(super) enum Reject {
+    Domain(DomainError),
+    Store(StoreError),
+}
+
+impl From<DomainError> for Reject {
+    fn from(error: DomainError) -> Reject {
+        Reject::Domain(error)
+    }
+}
+
+/// Decides what a command becomes. `next_seq` is the sequence number the event would get.
+pub(super) fn decide(
+    reader: &Reader<'_>,
+    pii: &PiiKey,
+    command: Command,
+    next_seq: u64,
+    now: DateTime<Utc>,
+) -> Result<Decision, StoreError> {
+    let result = match command {
+        Command::Rating { source, input } => {
+            decide_rating(reader, pii, &source, input, next_seq, now)
+        }
+        Command::Service { source, input } => decide_service(reader, &source, input, now),
+        Command::Master { actor, change } => decide_master(reader, actor, change),
+        Command::Audit { entry } => Ok(Decision::Append {
+            actor: entry.actor.clone(),
+            origin: None,
+            event: Box::new(Event::AuditRecorded { entry }),
+        }),
+        Command::KeepRejected {
+            source,
+            content_type,
+            payload,
+            reason,
+        } => Ok(Decision::Append {
+            actor: format!("source:{source}"),
+            origin: None,
+            event: Box::new(Event::PayloadRejected {
+                rejected: RejectedPayload {
+                    source,
+                    content_type,
+                    sealed_payload: pii.seal(REJECTED_PAYLOAD_FIELD, &BASE64.encode(payload)),
+                    reason,
+                },
+            }),
+        }),
+        Command::ResolveRejected {
+            actor,
+            rejected_seq,
+            resolution,
+        } => {
+            if reader.trees[tree::REJECTS]
+                .contains_key(rejected_seq.to_be_bytes())
+                .map_err(StoreError::from)?
+            {
+                Ok(Decision::Append {
+                    actor,
+                    origin: None,
+                    event: Box::new(Event::RejectionResolved {
+                        rejected_seq,
+                        resolution,
+                    }),
+                })
+            } else {
+                Err(Reject::Domain(DomainError::Unknown {
+                    kind: "open rejection",
+                    id: rejected_seq.to_string(),
+                }))
+            }
+        }
+    };
+    match result {
+        Ok(decision) => Ok(decision),
+        Err(Reject::Domain(error)) => Ok(Decision::Reject(error)),
+        Err(Reject::Store(error)) => Err(error),
+    }
+}
+
+fn decide_rating(
+    reader: &Reader<'_>,
+    pii: &PiiKey,
+    source_id: &str,
+    input: RatingInput,
+    next_seq: u64,
+    now: DateTime<Utc>,
+) -> Result<Decision, Reject> {
+    if let Some(seq) = reader
+        .dedup(source_id, &input.event_id)
+        .map_err(Reject::Store)?
+    {
+        return Ok(Decision::Duplicate(seq));
+    }
+    validate::rating_shape(&input, now)?;
+    let source = reader.source(source_id)?;
+    let slot = |assess| keys::rating_slot(&input.project_no, input.service_number, assess);
+    let taken = |assess| -> Result<Option<u64>, Reject> {
+        Ok(reader.trees[tree::RATING_SLOTS]
+            .get(slot(assess))
+            .map_err(|error| Reject::Store(error.into()))?
+            .map(|id| keys::u64_value(&id)))
+    };
+    if let Some(existing) = taken(input.assess_number)? {
+        return Err(DomainError::DuplicateRating {
+            project_no: input.project_no.clone(),
+            service_number: input.service_number,
+            assess_number: input.assess_number,
+            existing,
+        }
+        .into());
+    }
+    if input.assess_number == 2 && taken(1)?.is_none() {
+        return Err(DomainError::FollowUpWithoutFirst {
+            project_no: input.project_no.clone(),
+            service_number: input.service_number,
+        }
+        .into());
+    }
+    let attribution = reader.attribute(
+        &source,
+        &input.area_code,
+        &input.department,
+        &input.task_code,
+        input.window.as_deref(),
+        input.staff.as_deref(),
+    )?;
+    if let Some(device) = input.device.as_deref() {
+        reader.known(tree::DEVICES, "device", device)?;
+    }
+    let seal = |kind, value: &Option<String>| {
+        value
+            .as_deref()
+            .filter(|value| !value.trim().is_empty())
+            .map(|value| pii.seal_field(kind, value.trim()))
+    };
+    let evaluator = StoredEvaluator {
+        real_name: input.evaluator.real_name,
+        applicant_type: input.evaluator.applicant_type,
+        name: seal(PiiKind::Name, &input.evaluator.name),
+        phone: seal(PiiKind::Phone, &input.evaluator.phone),
+        id_number: seal(PiiKind::IdNumber, &input.evaluator.id_number),
+    };
+    let rating = Rating {
+        id: next_seq,
+        source: source.id.clone(),
+        event_id: input.event_id.clone(),
+        project_no: input.project_no,
+        service_number: input.service_number,
+        assess_number: input.assess_number,
+        service_name: input.service_name,
+        device: input.device,
+        level: input.level,
+        channel: input.channel,
+        indicators: input.indicators,
+        text: input.text.filter(|text| !text.trim().is_empty()),
+        evaluator,
+        attribution,
+        area_code: input.area_code,
+        rated_at: input.rated_at,
+        received_at: now,
+    };
+    Ok(Decision::Append {
+        actor: format!("source:{}", source.id),
+        origin: Some(Origin {
+            source: source.id,
+            event_id: input.event_id,
+        }),
+        event: Box::new(Event::RatingRecorded { rating }),
+    })
+}
+
+fn decide_service(
+    reader: &Reader<'_>,
+    source_id: &str,
+    input: ServiceEventInput,
+    now: DateTime<Utc>,
+) -> Result<Decision, Reject> {
+    if let Some(seq) = reader
+        .dedup(source_id, &input.event_id)
+        .map_err(Reject::Store)?
+    {
+        return Ok(Decision::Duplicate(seq));
+    }
+    validate::service_shape(&input, now)?;
+    let source = reader.source(source_id)?;
+    let attribution = reader.attribute(
+        &source,
+        &input.area_code,
+        &input.department,
+        &input.task_code,
+        input.window.as_deref(),
+        input.staff.as_deref(),
+    )?;
+    Ok(Decision::Append {
+        actor: format!("source:{}", source.id),
+        origin: Some(Origin {
+            source: source.id,
+            event_id: input.event_id.clone(),
+        }),
+        event: Box::new(Event::ServiceRecorded {
+            service: input,
+            attribution,
+        }),
+    })
+}
+
+fn decide_master(
+    reader: &Reader<'_>,
+    actor: String,
+    change: MasterChange,
+) -> Result<Decision, Reject> {
+    let event = match change {
+        MasterChange::OrgUnit(unit) => {
+            let parent = match &unit.parent {
+                Some(id) => reader.org(id).map_err(Reject::Store)?,
+                None => None,
+            };
+            validate::org_unit(&unit, parent.as_ref())?;
+            if let Some(existing) = reader.org(&unit.id).map_err(Reject::Store)?
+                && existing.kind != unit.kind
+            {
+                return Err(DomainError::Invalid {
+                    field: "kind",
+                    reason: format!(
+                        "{} is a {:?} and cannot become a {:?}",
+                        unit.id, existing.kind, unit.kind
+                    ),
+                }
+                .into());
+            }
+            if let Some(parent) = &unit.parent
+                && reader
+                    .org_chain(parent)
+                    .map_err(Reject::Store)?
+                    .iter()
+                    .any(|ancestor| ancestor.id == unit.id)
+            {
+                return Err(DomainError::Invalid {
+                    field: "parent",
+                    reason: format!("{} cannot sit below itself", unit.id),
+                }
+                .into());
+            }
+            if let Some(department) = &unit.department {
+                reader.org_of_kind(department, &[OrgKind::Department], "department")?;
+            }
+            Event::OrgUnitUpserted { unit }
+        }
+        MasterChange::Staff(staff) => {
+            reader.org_of_kind(&staff.department, &[OrgKind::Department], "department")?;
+            if let Some(window) = &staff.window {
+                reader.org_of_kind(window, &[OrgKind::Window], "window")?;
+            }
+            Event::StaffUpserted { staff }
+        }
+        MasterChange::Item(item) => {
+            reader.org_of_kind(&item.department, &[OrgKind::Department], "department")?;
+            Event::ItemUpserted { item }
+        }
+        MasterChange::Device(device) => {
+            reader.org_of_kind(&device.window, &[OrgKind::Window], "window")?;
+            Event::DeviceUpserted { device }
+        }
+        MasterChange::User(user) => {
+            if reader.org(&user.scope).map_err(Reject::Store)?.is_none() {
+                return Err(DomainError::Unknown {
+                    kind: "scope",
+                    id: user.scope,
+                }
+                .into());
+            }
+            Event::UserUpserted { user }
+        }
+        MasterChange::Source(source) => {
+            if reader.org(&source.scope).map_err(Reject::Store)?.is_none() {
+                return Err(DomainError::Unknown {
+                    kind: "scope",
+                    id: source.scope,
+                }
+                .into());
+            }
+            Event::SourceUpserted { source }
+        }
+    };
+    Ok(Decision::Append {
+        actor,
+        origin: None,
+        event: Box::new(event),
+    })
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn abort(error: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(error.into())
+}
+
+fn put_json<T: serde::Serialize>(tree: &TransactionalTree, key: &[u8], value: &T) -> TxResult<()> {
+    tree.insert(key, serde_json::to_vec(value).map_err(abort)?)?;
+    Ok(())
+}
+
+fn increment(tree: &TransactionalTree, key: Vec<u8>) -> TxResult<()> {
+    let current = tree
+        .get(&key)?
+        .map(|bytes| keys::u64_value(&bytes))
+        .unwrap_or(0);
+    tree.insert(key, &(current + 1).to_be_bytes())?;
+    Ok(())
+}
+
+/// The units a fact is filed under: every region up the tree, the hall, department, window,
+/// staff and item.
+fn units(attribution: &Attribution) -> Vec<(Dim, &str)> {
+    let mut units: Vec<(Dim, &str)> = attribution
+        .regions
+        .iter()
+        .map(|region| (Dim::Region, region.as_str()))
+        .collect();
+    units.push((Dim::Department, &attribution.department));
+    units.push((Dim::Item, &attribution.task_code));
+    if let Some(hall) = &attribution.hall {
+        units.push((Dim::Hall, hall));
+    }
+    if let Some(window) = &attribution.window {
+        units.push((Dim::Window, window));
+    }
+    if let Some(staff) = &attribution.staff {
+        units.push((Dim::Staff, staff));
+    }
+    units
+}
+
+/// Value of a rating index entry: what list filters need without reading the rating.
+pub(super) fn index_value(rating: &Rating) -> [u8; 3] {
+    let flags = u8::from(rating.evaluator.real_name) | (u8::from(rating.assess_number == 2) << 1);
+    [rating.level.index(), rating.channel.index(), flags]
+}
+
+/// Writes the log entry and every projection of it, inside one transaction.
+pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult<()> {
+    let seq = entry.seq.to_be_bytes();
+    put_json(&trees[tree::LOG], &seq, entry)?;
+    if let Some(origin) = &entry.origin {
+        trees[tree::DEDUP].insert(keys::dedup(&origin.source, &origin.event_id), &seq)?;
+    }
+    match &entry.event {
+        Event::OrgUnitUpserted { unit } => {
+            // A unit that moves leaves its old parent's list of children.
+            if let Some(bytes) = trees[tree::ORG].get(unit.id.as_bytes())? {
+                let previous: OrgUnit = serde_json::from_slice(&bytes).map_err(abort)?;
+                if let Some(old_parent) = previous
+                    .parent
+                    .filter(|old| Some(old) != unit.parent.as_ref())
+                {
+                    trees[tree::ORG_CHILDREN].remove(keys::child(&old_parent, &unit.id))?;
+                }
+            }
+            put_json(&trees[tree::ORG], unit.id.as_bytes(), unit)?;
+            if let Some(parent) = &unit.parent {
+                trees[tree::ORG_CHILDREN].insert(keys::child(parent, &unit.id), &[])?;
+            }
+        }
+        Event::StaffUpserted { staff } => {
+            put_json(&trees[tree::STAFF], staff.id.as_bytes(), staff)?
+        }
+        Event::ItemUpserted { item } => {
+            put_json(&trees[tree::ITEMS], item.task_code.as_bytes(), item)?
+        }
+        Event::DeviceUpserted { device } => {
+            put_json(&trees[tree::DEVICES], device.id.as_bytes(), device)?
+        }
+        Event::UserUpserted { user } => {
+            put_json(&trees[tree::USERS], user.username.as_bytes(), user)?
+        }
+        Event::SourceUpserted { source } => {
+            put_json(&trees[tree::SOURCES], source.id.as_bytes(), source)?
+        }
+        Event::AuditRecorded { entry: audit } => put_json(&trees[tree::AUDIT], &seq, audit)?,
+        Event::PayloadRejected { rejected } => put_json(&trees[tree::REJECTS], &seq, rejected)?,
+        Event::RejectionResolved { rejected_seq, .. } => {
+            trees[tree::REJECTS].remove(&rejected_seq.to_be_bytes())?;
+        }
+        Event::RatingRecorded { rating } => project_rating(trees, rating)?,
+        Event::ServiceRecorded {
+            service,
+            attribution,
+        } => project_service(trees, service, attribution, entry.at)?,
+    }
+    Ok(())
+}
+
+fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> {
+    let id = rating.id.to_be_bytes();
+    trees[tree::RATING_SLOTS].insert(
+        keys::rating_slot(
+            &rating.project_no,
+            rating.service_number,
+            rating.assess_number,
+        ),
+        &id,
+    )?;
+    let day = keys::day_number(local_date(rating.rated_at));
+    let value = index_value(rating);
+    let level_bucket = if rating.assess_number == 2 {
+        bucket::FOLLOW_UP_BASE + rating.level.index()
+    } else {
+        rating.level.index()
+    };
+    let channel = rating.channel.index();
+    for (dim, unit) in units(&rating.attribution) {
+        trees[tree::RATING_INDEX].insert(keys::rating_index(dim, unit, day, rating.id), &value)?;
+        increment(
+            &trees[tree::ROLLUP],
+            keys::rollup(dim, unit, day, level_bucket, channel),
+        )?;
+        if rating.assess_number == 1 && rating.is_bad() && rating.evaluator.real_name {
+            increment(
+                &trees[tree::ROLLUP],
+                keys::rollup(dim, unit, day, bucket::REAL_NAME_BAD, channel),
+            )?;
+        }
+    }
+    if let Some(bytes) = trees[tree::CASES].get(rating.project_no.as_bytes())? {
+        let mut case: Case = serde_json::from_slice(&bytes).map_err(abort)?;
+        if let Some(act) = case
+            .services
+            .iter_mut()
+            .find(|act| act.service_number == rating.service_number)
+        {
+            act.ratings.push(rating.id);
+            put_json(&trees[tree::CASES], rating.project_no.as_bytes(), &case)?;
+        }
+    }
+    Ok(())
+}
+
+fn project_service(
+    trees: &[TransactionalTree],
+    service: &ServiceEventInput,
+    attribution: &Attribution,
+    recorded_at: DateTime<Utc>,
+) -> TxResult<()> {
+    let key = service.project_no.as_bytes();
+    let existing: Option<Case> = match trees[tree::CASES].get(key)? {
+        Some(bytes) => Some(serde_json::from_slice(&bytes).map_err(abort)?),
+        None => None,
+    };
+    let is_new_case = existing.is_none();
+    let mut case = existing.unwrap_or_else(|| Case {
+        project_no: service.project_no.clone(),
+        project_name: service.project_name.clone(),
+        task_code: service.task_code.clone(),
+        department: service.department.clone(),
+        area_code: service.area_code.clone(),
+        status: service.status,
+        applicant_type: service.applicant_type,
+        first_seen: service.occurred_at,
+        updated_at: recorded_at,
+        services: Vec::new(),
+    });
+    case.status = service.status;
+    case.updated_at = recorded_at;
+    if case.project_name.is_empty() {
+        case.project_name = service.project_name.clone();
+    }
+    let is_new_act = !case
+        .services
+        .iter()
+        .any(|act| act.service_number == service.service_number);
+    if is_new_act {
+        // The first rating of an act may have arrived before the act itself.
+        let mut ratings = Vec::new();
+        for assess in [1, 2] {
+            if let Some(id) = trees[tree::RATING_SLOTS].get(keys::rating_slot(
+                &service.project_no,
+                service.service_number,
+                assess,
+            ))? {
+                ratings.push(keys::u64_value(&id));
+            }
+        }
+        case.services.push(ServiceAct {
+            service_number: service.service_number,
+            service_name: service.service_name.clone(),
+            occurred_at: service.occurred_at,
+            window: service.window.clone(),
+            staff: service.staff.clone(),
+            ratings,
+        });
+        case.services.sort_by_key(|act| act.service_number);
+    }
+    put_json(&trees[tree::CASES], key, &case)?;
+    let day = keys::day_number(local_date(service.occurred_at));
+    let case_day = keys::day_number(local_date(case.first_seen));
+    for (dim, unit) in units(attribution) {
+        if is_new_act {
+            increment(
+                &trees[tree::ROLLUP],
+                keys::rollup(dim, unit, day, bucket::SERVICES, bucket::NO_CHANNEL),
+            )?;
+        }
+        if is_new_case && matches!(dim, Dim::Region | Dim::Department | Dim::Item) {
+            trees[tree::CASE_INDEX]
+                .insert(keys::case_index(dim, unit, case_day, &case.project_no), &[])?;
+        }
+    }
+    Ok(())
+}

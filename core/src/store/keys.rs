@@ -1,0 +1,162 @@
+//! Byte layouts of the sled keys. Every key sorts the way its scans need: big-endian numbers,
+//! NUL-terminated strings (ids never contain NUL; validation keeps control characters out).
+
+use chrono::{Datelike, NaiveDate};
+
+/// A dimension along which ratings are indexed and rolled up.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Dim {
+    /// A region and everything below it (市, 县区, 乡镇, 村).
+    Region,
+    Hall,
+    Department,
+    Window,
+    Staff,
+    /// A service item (taskCode).
+    Item,
+}
+
+impl Dim {
+    pub fn byte(self) -> u8 {
+        match self {
+            Dim::Region => 1,
+            Dim::Hall => 2,
+            Dim::Department => 3,
+            Dim::Window => 4,
+            Dim::Staff => 5,
+            Dim::Item => 6,
+        }
+    }
+}
+
+/// Roll-up buckets: the five levels of first ratings, then counters that metrics need.
+pub mod bucket {
+    /// 0..=4: first ratings by level index.
+    pub const SERVICES: u8 = 5;
+    pub const REAL_NAME_BAD: u8 = 6;
+    /// 10..=14: follow-up ratings (追评) by level index.
+    pub const FOLLOW_UP_BASE: u8 = 10;
+    /// Services have no channel.
+    pub const NO_CHANNEL: u8 = 0xff;
+}
+
+pub fn day_number(date: NaiveDate) -> u32 {
+    // Years before 0 never occur; clamp so the key stays well-formed anyway.
+    let year = u32::try_from(date.year()).unwrap_or(0);
+    year * 10_000 + date.month() * 100 + date.day()
+}
+
+pub fn date_of_day_number(day: u32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(
+        i32::try_from(day / 10_000).ok()?,
+        (day / 100) % 100,
+        day % 100,
+    )
+}
+
+/// `dim | unit \0` — the prefix of everything about one unit.
+pub fn unit_prefix(dim: Dim, unit: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(unit.len() + 2);
+    key.push(dim.byte());
+    key.extend_from_slice(unit.as_bytes());
+    key.push(0);
+    key
+}
+
+pub fn unit_day(dim: Dim, unit: &str, day: u32) -> Vec<u8> {
+    let mut key = unit_prefix(dim, unit);
+    key.extend_from_slice(&day.to_be_bytes());
+    key
+}
+
+/// Rating index: `dim | unit \0 | day | id`.
+pub fn rating_index(dim: Dim, unit: &str, day: u32, id: u64) -> Vec<u8> {
+    let mut key = unit_day(dim, unit, day);
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// Case index: `dim | unit \0 | day | project_no`.
+pub fn case_index(dim: Dim, unit: &str, day: u32, project_no: &str) -> Vec<u8> {
+    let mut key = unit_day(dim, unit, day);
+    key.extend_from_slice(project_no.as_bytes());
+    key
+}
+
+/// Roll-up counter: `dim | unit \0 | day | bucket | channel`.
+pub fn rollup(dim: Dim, unit: &str, day: u32, bucket: u8, channel: u8) -> Vec<u8> {
+    let mut key = unit_day(dim, unit, day);
+    key.push(bucket);
+    key.push(channel);
+    key
+}
+
+/// `project_no \0 service_number assess_number` — one rating per service act and assess number.
+pub fn rating_slot(project_no: &str, service_number: u8, assess_number: u8) -> Vec<u8> {
+    let mut key = Vec::with_capacity(project_no.len() + 3);
+    key.extend_from_slice(project_no.as_bytes());
+    key.push(0);
+    key.push(service_number);
+    key.push(assess_number);
+    key
+}
+
+pub fn dedup(source: &str, event_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(source.len() + event_id.len() + 1);
+    key.extend_from_slice(source.as_bytes());
+    key.push(0);
+    key.extend_from_slice(event_id.as_bytes());
+    key
+}
+
+pub fn child(parent: &str, child: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(parent.len() + child.len() + 1);
+    key.extend_from_slice(parent.as_bytes());
+    key.push(0);
+    key.extend_from_slice(child.as_bytes());
+    key
+}
+
+pub fn u64_value(bytes: &[u8]) -> u64 {
+    bytes
+        .get(..8)
+        .and_then(|slice| <[u8; 8]>::try_from(slice).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+/// The exclusive upper bound of a prefix scan.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0xff; prefix.len() + 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_numbers_sort_like_dates() {
+        let a = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default();
+        let b = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+        assert!(day_number(a) < day_number(b));
+        assert_eq!(date_of_day_number(day_number(a)), Some(a));
+        assert!(
+            unit_day(Dim::Region, "410402", day_number(a))
+                < unit_day(Dim::Region, "410402", day_number(b))
+        );
+        // A unit id that is a prefix of another must not interleave with it.
+        assert!(
+            prefix_end(&unit_prefix(Dim::Region, "4104")) <= unit_prefix(Dim::Region, "410402")
+        );
+    }
+}

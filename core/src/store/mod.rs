@@ -1,0 +1,514 @@
+//! The sled store: the event log and its projections, written by one committer thread that
+//! applies each command in its own transaction and makes a whole batch durable with one flush
+//! (group commit). This module is the only place that touches sled.
+
+mod apply;
+pub mod keys;
+mod query;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use sled::Transactional;
+use sled::transaction::TransactionError;
+
+pub use self::keys::Dim;
+pub use self::query::{CaseQuery, Page, RatingQuery, RollupGroup, RollupQuery, RollupRow};
+use crate::auth::{Source, User};
+use crate::clock::Clock;
+use crate::event::{AuditEntry, LogEntry, SCHEMA_VERSION};
+use crate::model::{Device, OrgUnit, RatingInput, ServiceEventInput, ServiceItem, Staff};
+use crate::pii::PiiKey;
+use crate::validate::{DomainError, Reason};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored record cannot be decoded: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error(
+        "data folder has schema version {found}, this build reads version {expected}; run the matching release or `hcp rebuild` from a compatible log"
+    )]
+    SchemaVersion { found: u32, expected: u32 },
+    #[error("the store is shut down")]
+    Closed,
+}
+
+/// Tree indexes into [`Trees`]; the names are the sled tree names.
+pub(crate) mod tree {
+    pub const LOG: usize = 0;
+    pub const DEDUP: usize = 1;
+    pub const ORG: usize = 2;
+    pub const ORG_CHILDREN: usize = 3;
+    pub const STAFF: usize = 4;
+    pub const ITEMS: usize = 5;
+    pub const DEVICES: usize = 6;
+    pub const USERS: usize = 7;
+    pub const SOURCES: usize = 8;
+    pub const RATING_SLOTS: usize = 9;
+    pub const RATING_INDEX: usize = 10;
+    pub const ROLLUP: usize = 11;
+    pub const CASES: usize = 12;
+    pub const CASE_INDEX: usize = 13;
+    pub const AUDIT: usize = 14;
+    pub const REJECTS: usize = 15;
+    pub const NAMES: [&str; 16] = [
+        "log",
+        "dedup",
+        "org",
+        "org_children",
+        "staff",
+        "items",
+        "devices",
+        "users",
+        "sources",
+        "rating_slots",
+        "rating_index",
+        "rollup",
+        "cases",
+        "case_index",
+        "audit",
+        "rejects",
+    ];
+}
+
+pub(crate) type Trees = Vec<sled::Tree>;
+
+/// One stored key-value pair: tree name, key, value.
+pub type DumpRow = (String, Vec<u8>, Vec<u8>);
+
+/// A change of master data (managed by administrators).
+#[derive(Debug, Clone)]
+pub enum MasterChange {
+    OrgUnit(OrgUnit),
+    Staff(Staff),
+    Item(ServiceItem),
+    Device(Device),
+    User(User),
+    Source(Source),
+}
+
+/// Something to record.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Rating {
+        source: String,
+        input: RatingInput,
+    },
+    Service {
+        source: String,
+        input: ServiceEventInput,
+    },
+    Master {
+        actor: String,
+        change: MasterChange,
+    },
+    Audit {
+        entry: AuditEntry,
+    },
+    /// Keep a refused payload for replay; the bytes are sealed before they are stored.
+    KeepRejected {
+        source: String,
+        content_type: String,
+        payload: Vec<u8>,
+        reason: Reason,
+    },
+    /// Take a kept payload off the open list (after a replay or a dismissal).
+    ResolveRejected {
+        actor: String,
+        rejected_seq: u64,
+        resolution: String,
+    },
+}
+
+/// What became of one command. `Recorded` and `Duplicate` are durable when returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Recorded {
+        seq: u64,
+    },
+    /// The source's event id was seen before; `seq` is the original record.
+    Duplicate {
+        seq: u64,
+    },
+    Rejected(DomainError),
+}
+
+/// The narrow interface of the event log that readers (rebuild, replication, uplink) need. The
+/// sled implementation appends inside the same transaction as the projections; a replicated
+/// log (JetStream) would append first and let each node project what it reads back.
+pub trait EventLog: Send + Sync {
+    /// Sequence number of the last entry (0 when empty).
+    fn head(&self) -> Result<u64, StoreError>;
+    /// Up to `limit` entries with `seq > after`, in order.
+    fn read_after(&self, after: u64, limit: usize) -> Result<Vec<LogEntry>, StoreError>;
+}
+
+/// Tuning of the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// sled page cache in bytes (sled's default is 1 GiB).
+    pub cache_bytes: u64,
+    /// Most commands applied between two flushes.
+    pub max_batch: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_bytes: 256 * 1024 * 1024,
+            max_batch: 4096,
+        }
+    }
+}
+
+/// Counters of the committer, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    pub batches: AtomicU64,
+    pub commands: AtomicU64,
+    pub flush_micros: AtomicU64,
+}
+
+enum Job {
+    Commands {
+        commands: Vec<Command>,
+        reply: mpsc::SyncSender<Result<Vec<Outcome>, StoreError>>,
+    },
+    Rebuild {
+        reply: mpsc::SyncSender<Result<u64, StoreError>>,
+    },
+}
+
+struct Inner {
+    db: sled::Db,
+    trees: Trees,
+    path: PathBuf,
+    pii: PiiKey,
+    stats: Arc<CommitStats>,
+    sender: Mutex<Option<mpsc::Sender<Job>>>,
+    committer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// The store. Cheap to clone; all clones share one committer.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, checks the schema version and starts the committer.
+    pub fn open(
+        dir: &Path,
+        pii: PiiKey,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(options.cache_bytes)
+            .open()?;
+        let version_key = b"schema_version";
+        match db.get(version_key)? {
+            Some(bytes) => {
+                let found = bytes
+                    .as_ref()
+                    .try_into()
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(0);
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::SchemaVersion {
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                db.insert(version_key, &SCHEMA_VERSION.to_be_bytes())?;
+                db.flush()?;
+            }
+        }
+        let trees = tree::NAMES
+            .iter()
+            .map(|name| db.open_tree(name))
+            .collect::<Result<Trees, _>>()?;
+        let stats = Arc::new(CommitStats::default());
+        let (sender, receiver) = mpsc::channel();
+        let committer = Committer {
+            db: db.clone(),
+            trees: trees.clone(),
+            pii: pii.clone(),
+            clock,
+            stats: stats.clone(),
+            max_batch: options.max_batch.max(1),
+        };
+        let handle = std::thread::Builder::new()
+            .name("hcp-committer".into())
+            .spawn(move || committer.run(receiver))
+            .map_err(|error| StoreError::Sled(sled::Error::Io(error)))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                trees,
+                path: dir.to_path_buf(),
+                pii,
+                stats,
+                sender: Mutex::new(Some(sender)),
+                committer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        let guard = self.inner.sender.lock().map_err(|_| StoreError::Closed)?;
+        guard
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .send(job)
+            .map_err(|_| StoreError::Closed)
+    }
+
+    /// Records commands and returns once every recorded one is durable. Blocks: call it from a
+    /// blocking thread, never from an async worker.
+    pub fn submit(&self, commands: Vec<Command>) -> Result<Vec<Outcome>, StoreError> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Job::Commands { commands, reply })?;
+        answer.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    pub fn submit_one(&self, command: Command) -> Result<Outcome, StoreError> {
+        self.submit(vec![command])?.pop().ok_or(StoreError::Closed)
+    }
+
+    /// Clears every projection and replays the whole log through the same projection code.
+    /// Returns the number of entries replayed. Writers wait meanwhile.
+    pub fn rebuild(&self) -> Result<u64, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Job::Rebuild { reply })?;
+        answer.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stops the committer after the jobs already queued, and flushes.
+    pub fn close(&self) -> Result<(), StoreError> {
+        if let Ok(mut sender) = self.inner.sender.lock() {
+            sender.take();
+        }
+        if let Ok(mut handle) = self.inner.committer.lock()
+            && let Some(handle) = handle.take()
+        {
+            let _ = handle.join();
+        }
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    pub fn pii(&self) -> &PiiKey {
+        &self.inner.pii
+    }
+
+    pub fn stats(&self) -> &CommitStats {
+        &self.inner.stats
+    }
+
+    pub fn size_on_disk(&self) -> u64 {
+        self.inner.db.size_on_disk().unwrap_or(0)
+    }
+
+    pub(crate) fn trees(&self) -> &Trees {
+        &self.inner.trees
+    }
+
+    /// Every key and value of every tree (log included), for tests that compare stores.
+    pub fn projection_dump(&self) -> Result<Vec<DumpRow>, StoreError> {
+        let mut rows = Vec::new();
+        for (index, name) in tree::NAMES.iter().enumerate() {
+            for item in self.inner.trees[index].iter() {
+                let (key, value) = item?;
+                rows.push((name.to_string(), key.to_vec(), value.to_vec()));
+            }
+        }
+        Ok(rows)
+    }
+}
+
+impl EventLog for Store {
+    fn head(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.trees[tree::LOG]
+            .last()?
+            .map(|(key, _)| keys::u64_value(&key))
+            .unwrap_or(0))
+    }
+
+    fn read_after(&self, after: u64, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
+        let start = after.saturating_add(1).to_be_bytes();
+        self.inner.trees[tree::LOG]
+            .range(start..)
+            .take(limit)
+            .map(|item| {
+                let (_, value) = item?;
+                Ok(serde_json::from_slice(&value)?)
+            })
+            .collect()
+    }
+}
+
+/// The single writer. Owning all writes lets it allocate sequence numbers, check uniqueness
+/// without races and batch many commands onto one flush.
+struct Committer {
+    db: sled::Db,
+    trees: Trees,
+    pii: PiiKey,
+    clock: Arc<dyn Clock>,
+    stats: Arc<CommitStats>,
+    max_batch: usize,
+}
+
+impl Committer {
+    fn run(self, receiver: mpsc::Receiver<Job>) {
+        let mut next_seq = match self.trees[tree::LOG].last() {
+            Ok(last) => last.map(|(key, _)| keys::u64_value(&key)).unwrap_or(0) + 1,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the log head; the store accepts no writes");
+                return;
+            }
+        };
+        while let Ok(first) = receiver.recv() {
+            let mut queued = match &first {
+                Job::Commands { commands, .. } => commands.len(),
+                Job::Rebuild { .. } => 0,
+            };
+            let mut jobs = vec![first];
+            while queued < self.max_batch {
+                match receiver.try_recv() {
+                    Ok(job) => {
+                        if let Job::Commands { commands, .. } = &job {
+                            queued += commands.len();
+                        }
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let mut replies = Vec::with_capacity(jobs.len());
+            let mut count = 0;
+            for job in jobs {
+                match job {
+                    Job::Commands { commands, reply } => {
+                        count += commands.len();
+                        let result = commands
+                            .into_iter()
+                            .map(|command| self.apply(command, &mut next_seq))
+                            .collect::<Result<Vec<_>, _>>();
+                        replies.push((reply, result));
+                    }
+                    Job::Rebuild { reply } => {
+                        let result = self.rebuild().and_then(|count| {
+                            self.db.flush()?;
+                            Ok(count)
+                        });
+                        let _ = reply.send(result);
+                    }
+                }
+            }
+            let started = Instant::now();
+            let flushed = self.db.flush();
+            self.stats.flush_micros.fetch_add(
+                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            self.stats.batches.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .commands
+                .fetch_add(u64::try_from(count).unwrap_or(u64::MAX), Ordering::Relaxed);
+            for (reply, result) in replies {
+                let result = match &flushed {
+                    Ok(_) => result,
+                    Err(error) => Err(StoreError::Sled(error.clone())),
+                };
+                let _ = reply.send(result);
+            }
+        }
+        if let Err(error) = self.db.flush() {
+            tracing::error!(%error, "final flush failed");
+        }
+    }
+
+    fn apply(&self, command: Command, next_seq: &mut u64) -> Result<Outcome, StoreError> {
+        let now = self.clock.now();
+        let reader = apply::Reader { trees: &self.trees };
+        match apply::decide(&reader, &self.pii, command, *next_seq, now)? {
+            apply::Decision::Duplicate(seq) => Ok(Outcome::Duplicate { seq }),
+            apply::Decision::Reject(error) => Ok(Outcome::Rejected(error)),
+            apply::Decision::Append {
+                actor,
+                origin,
+                event,
+            } => {
+                let entry = LogEntry {
+                    seq: *next_seq,
+                    at: now,
+                    actor,
+                    origin,
+                    event: *event,
+                };
+                self.write(&entry)?;
+                *next_seq += 1;
+                Ok(Outcome::Recorded { seq: entry.seq })
+            }
+        }
+    }
+
+    fn write(&self, entry: &LogEntry) -> Result<(), StoreError> {
+        self.trees
+            .as_slice()
+            .transaction(|trees| apply::project(trees, entry))
+            .map_err(|error| match error {
+                TransactionError::Abort(error) => error,
+                TransactionError::Storage(error) => StoreError::Sled(error),
+            })
+    }
+
+    fn rebuild(&self) -> Result<u64, StoreError> {
+        for (index, tree) in self.trees.iter().enumerate() {
+            if index != tree::LOG {
+                tree.clear()?;
+            }
+        }
+        let mut count = 0;
+        for item in self.trees[tree::LOG].iter() {
+            let (_, value) = item?;
+            let entry: LogEntry = serde_json::from_slice(&value)?;
+            self.write(&entry)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Ok(mut sender) = self.sender.lock() {
+            sender.take();
+        }
+        if let Ok(mut handle) = self.committer.lock()
+            && let Some(handle) = handle.take()
+        {
+            let _ = handle.join();
+        }
+    }
+}

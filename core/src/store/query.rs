@@ -1,0 +1,452 @@
+//! Reads: ratings, cases and roll-ups by unit and day range with cursor pagination, master data,
+//! users, sources, audit entries and scope checks. Reads never go through the committer.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::keys::{self, Dim, bucket};
+use super::{Store, StoreError, tree};
+use crate::auth::{Source, User};
+use crate::event::{AuditEntry, Event, LogEntry, RejectedPayload};
+use crate::model::{Case, Channel, Device, Level, OrgUnit, Rating, ServiceItem, Staff};
+use crate::pii::PiiError;
+
+/// A page of results; pass `next_cursor` back as `cursor` for the next one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Ratings filed under one unit, newest day first.
+#[derive(Debug, Clone)]
+pub struct RatingQuery {
+    pub dim: Dim,
+    pub unit: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub level: Option<Level>,
+    pub channel: Option<Channel>,
+    pub bad_only: bool,
+    pub real_name_only: bool,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseQuery {
+    pub dim: Dim,
+    pub unit: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RollupGroup {
+    /// One row for the whole range.
+    #[default]
+    Total,
+    Day,
+    Channel,
+}
+
+#[derive(Debug, Clone)]
+pub struct RollupQuery {
+    pub dim: Dim,
+    pub unit: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub group: RollupGroup,
+}
+
+/// Counters of one group of a roll-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+pub struct RollupRow {
+    /// `total`, a date (YYYY-MM-DD) or a channel name.
+    pub group: String,
+    /// Service acts that should be rated (denominator of 评价率).
+    pub services: u64,
+    /// First ratings (assess number 1), default ones included.
+    pub ratings: u64,
+    /// First ratings by level.
+    pub by_level: BTreeMap<Level, u64>,
+    /// First ratings by channel.
+    pub by_channel: BTreeMap<Channel, u64>,
+    /// 差评 among the first ratings.
+    pub bad: u64,
+    /// 实名差评 among the first ratings.
+    pub real_name_bad: u64,
+    /// Default ratings (系统默认), excluded from 主动评价率.
+    pub default_ratings: u64,
+    /// Follow-up ratings (追评).
+    pub follow_ups: u64,
+}
+
+const MAX_LIMIT: usize = 500;
+/// Index entries a filtered page may skip before it returns what it has, with a cursor.
+const MAX_SCAN: usize = 50_000;
+
+fn decode_cursor(cursor: &Option<String>) -> Option<Vec<u8>> {
+    cursor
+        .as_deref()
+        .and_then(|cursor| hex::decode(cursor).ok())
+}
+
+impl Store {
+    fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        which: usize,
+        key: &[u8],
+    ) -> Result<Option<T>, StoreError> {
+        match self.trees()[which].get(key)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn all<T: serde::de::DeserializeOwned>(&self, which: usize) -> Result<Vec<T>, StoreError> {
+        self.trees()[which]
+            .iter()
+            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .collect()
+    }
+
+    pub fn log_entry(&self, seq: u64) -> Result<Option<LogEntry>, StoreError> {
+        self.json(tree::LOG, &seq.to_be_bytes())
+    }
+
+    pub fn rating(&self, id: u64) -> Result<Option<Rating>, StoreError> {
+        Ok(self.log_entry(id)?.and_then(|entry| match entry.event {
+            Event::RatingRecorded { rating } => Some(rating),
+            _ => None,
+        }))
+    }
+
+    pub fn rating_for_slot(
+        &self,
+        project_no: &str,
+        service_number: u8,
+        assess_number: u8,
+    ) -> Result<Option<Rating>, StoreError> {
+        match self.trees()[tree::RATING_SLOTS].get(keys::rating_slot(
+            project_no,
+            service_number,
+            assess_number,
+        ))? {
+            Some(id) => self.rating(keys::u64_value(&id)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn ratings(&self, query: &RatingQuery) -> Result<Page<Rating>, StoreError> {
+        let limit = query.limit.clamp(1, MAX_LIMIT);
+        let start = keys::unit_day(query.dim, &query.unit, keys::day_number(query.from));
+        let mut end = keys::prefix_end(&keys::unit_day(
+            query.dim,
+            &query.unit,
+            keys::day_number(query.to),
+        ));
+        if let Some(cursor) = decode_cursor(&query.cursor)
+            && cursor < end
+        {
+            end = cursor;
+        }
+        let mut items = Vec::new();
+        if start >= end {
+            return Ok(Page {
+                items,
+                next_cursor: None,
+            });
+        }
+        let mut scanned = 0;
+        for item in self.trees()[tree::RATING_INDEX].range(start..end).rev() {
+            let (key, value) = item?;
+            scanned += 1;
+            let [level, channel, flags] = <[u8; 3]>::try_from(value.as_ref()).unwrap_or([0xff; 3]);
+            let level = Level::from_index(level);
+            let keep = query.level.is_none_or(|wanted| level == Some(wanted))
+                && query
+                    .channel
+                    .is_none_or(|wanted| Channel::from_index(channel) == Some(wanted))
+                && (!query.bad_only || level.is_some_and(Level::is_bad))
+                && (!query.real_name_only || flags & 1 == 1);
+            if keep {
+                let id =
+                    keys::u64_value(key.get(key.len().saturating_sub(8)..).unwrap_or_default());
+                if let Some(rating) = self.rating(id)? {
+                    items.push(rating);
+                }
+            }
+            if items.len() >= limit || scanned >= MAX_SCAN {
+                return Ok(Page {
+                    items,
+                    next_cursor: Some(hex::encode(&key)),
+                });
+            }
+        }
+        Ok(Page {
+            items,
+            next_cursor: None,
+        })
+    }
+
+    pub fn case(&self, project_no: &str) -> Result<Option<Case>, StoreError> {
+        self.json(tree::CASES, project_no.as_bytes())
+    }
+
+    pub fn cases(&self, query: &CaseQuery) -> Result<Page<Case>, StoreError> {
+        let limit = query.limit.clamp(1, MAX_LIMIT);
+        let start = keys::unit_day(query.dim, &query.unit, keys::day_number(query.from));
+        let mut end = keys::prefix_end(&keys::unit_day(
+            query.dim,
+            &query.unit,
+            keys::day_number(query.to),
+        ));
+        if let Some(cursor) = decode_cursor(&query.cursor)
+            && cursor < end
+        {
+            end = cursor;
+        }
+        let prefix_len = keys::unit_day(query.dim, &query.unit, 0).len();
+        let mut items = Vec::new();
+        if start >= end {
+            return Ok(Page {
+                items,
+                next_cursor: None,
+            });
+        }
+        for item in self.trees()[tree::CASE_INDEX].range(start..end).rev() {
+            let (key, _) = item?;
+            let project_no =
+                String::from_utf8_lossy(key.get(prefix_len..).unwrap_or_default()).to_string();
+            if let Some(case) = self.case(&project_no)? {
+                items.push(case);
+            }
+            if items.len() >= limit {
+                return Ok(Page {
+                    items,
+                    next_cursor: Some(hex::encode(&key)),
+                });
+            }
+        }
+        Ok(Page {
+            items,
+            next_cursor: None,
+        })
+    }
+
+    /// Sums the roll-up counters of one unit over a day range.
+    pub fn rollup(&self, query: &RollupQuery) -> Result<Vec<RollupRow>, StoreError> {
+        let start = keys::unit_day(query.dim, &query.unit, keys::day_number(query.from));
+        let end = keys::prefix_end(&keys::unit_day(
+            query.dim,
+            &query.unit,
+            keys::day_number(query.to),
+        ));
+        let prefix_len = keys::unit_prefix(query.dim, &query.unit).len();
+        let mut rows: BTreeMap<String, RollupRow> = BTreeMap::new();
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        for item in self.trees()[tree::ROLLUP].range(start..end) {
+            let (key, value) = item?;
+            let Some(rest) = key.get(prefix_len..) else {
+                continue;
+            };
+            let [d0, d1, d2, d3, bucket_byte, channel_byte] =
+                <[u8; 6]>::try_from(rest).unwrap_or([0; 6]);
+            let day = u32::from_be_bytes([d0, d1, d2, d3]);
+            let count = keys::u64_value(&value);
+            let channel = Channel::from_index(channel_byte);
+            let group = match query.group {
+                RollupGroup::Total => "total".to_string(),
+                RollupGroup::Day => keys::date_of_day_number(day)
+                    .map(|date| date.to_string())
+                    .unwrap_or_default(),
+                RollupGroup::Channel => match channel {
+                    Some(channel) => serde_json::to_value(channel)
+                        .ok()
+                        .and_then(|value| value.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    None => "none".to_string(),
+                },
+            };
+            let row = rows.entry(group.clone()).or_insert_with(|| RollupRow {
+                group,
+                ..RollupRow::default()
+            });
+            match bucket_byte {
+                bucket::SERVICES => row.services += count,
+                bucket::REAL_NAME_BAD => row.real_name_bad += count,
+                b if b >= bucket::FOLLOW_UP_BASE => row.follow_ups += count,
+                b => {
+                    let Some(level) = Level::from_index(b) else {
+                        continue;
+                    };
+                    row.ratings += count;
+                    *row.by_level.entry(level).or_default() += count;
+                    if let Some(channel) = channel {
+                        *row.by_channel.entry(channel).or_default() += count;
+                        if channel.is_default() {
+                            row.default_ratings += count;
+                        }
+                    }
+                    if level.is_bad() {
+                        row.bad += count;
+                    }
+                }
+            }
+        }
+        Ok(rows.into_values().collect())
+    }
+
+    pub fn org_unit(&self, id: &str) -> Result<Option<OrgUnit>, StoreError> {
+        self.json(tree::ORG, id.as_bytes())
+    }
+
+    pub fn org_children(&self, id: &str) -> Result<Vec<OrgUnit>, StoreError> {
+        let prefix = keys::child(id, "");
+        let mut children = Vec::new();
+        for item in self.trees()[tree::ORG_CHILDREN].scan_prefix(&prefix) {
+            let (key, _) = item?;
+            let child = String::from_utf8_lossy(&key[prefix.len()..]).to_string();
+            if let Some(unit) = self.org_unit(&child)? {
+                children.push(unit);
+            }
+        }
+        Ok(children)
+    }
+
+    pub fn org_units(&self) -> Result<Vec<OrgUnit>, StoreError> {
+        self.all(tree::ORG)
+    }
+
+    /// The org units above `id`, nearest first, including `id` itself. Staff resolve through
+    /// their department, items through theirs.
+    pub fn ancestors(&self, dim: Dim, id: &str) -> Result<Vec<String>, StoreError> {
+        let start = match dim {
+            Dim::Staff => match self.staff(id)? {
+                Some(staff) => staff.window.unwrap_or(staff.department),
+                None => return Ok(Vec::new()),
+            },
+            Dim::Item => match self.item(id)? {
+                Some(item) => item.department,
+                None => return Ok(Vec::new()),
+            },
+            _ => id.to_string(),
+        };
+        let mut chain = Vec::new();
+        let mut next = Some(start);
+        while let Some(id) = next.take() {
+            if chain.len() > 16 {
+                break;
+            }
+            if let Some(unit) = self.org_unit(&id)? {
+                next = unit.parent.clone();
+                chain.push(unit.id);
+            }
+        }
+        Ok(chain)
+    }
+
+    /// Whether the unit lies in the subtree of `scope`.
+    pub fn within(&self, dim: Dim, id: &str, scope: &str) -> Result<bool, StoreError> {
+        Ok(self.ancestors(dim, id)?.iter().any(|unit| unit == scope))
+    }
+
+    pub fn staff(&self, id: &str) -> Result<Option<Staff>, StoreError> {
+        self.json(tree::STAFF, id.as_bytes())
+    }
+
+    pub fn staff_list(&self) -> Result<Vec<Staff>, StoreError> {
+        self.all(tree::STAFF)
+    }
+
+    pub fn item(&self, task_code: &str) -> Result<Option<ServiceItem>, StoreError> {
+        self.json(tree::ITEMS, task_code.as_bytes())
+    }
+
+    pub fn items(&self) -> Result<Vec<ServiceItem>, StoreError> {
+        self.all(tree::ITEMS)
+    }
+
+    pub fn devices(&self) -> Result<Vec<Device>, StoreError> {
+        self.all(tree::DEVICES)
+    }
+
+    pub fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+        self.json(tree::USERS, username.as_bytes())
+    }
+
+    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+        self.all(tree::USERS)
+    }
+
+    pub fn source(&self, id: &str) -> Result<Option<Source>, StoreError> {
+        self.json(tree::SOURCES, id.as_bytes())
+    }
+
+    pub fn sources(&self) -> Result<Vec<Source>, StoreError> {
+        self.all(tree::SOURCES)
+    }
+
+    /// Audit entries, newest first, with their log sequence numbers.
+    pub fn audit(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        let end = before.unwrap_or(u64::MAX).to_be_bytes();
+        self.trees()[tree::AUDIT]
+            .range(..end)
+            .rev()
+            .take(limit.clamp(1, MAX_LIMIT))
+            .map(|item| {
+                let (key, value) = item?;
+                Ok((keys::u64_value(&key), serde_json::from_slice(&value)?))
+            })
+            .collect()
+    }
+
+    /// Open rejections, oldest first, with their log sequence numbers.
+    pub fn rejections(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, RejectedPayload)>, StoreError> {
+        self.trees()[tree::REJECTS]
+            .range(after.saturating_add(1).to_be_bytes()..)
+            .take(limit.clamp(1, MAX_LIMIT))
+            .map(|item| {
+                let (key, value) = item?;
+                Ok((keys::u64_value(&key), serde_json::from_slice(&value)?))
+            })
+            .collect()
+    }
+
+    pub fn rejection(&self, seq: u64) -> Result<Option<RejectedPayload>, StoreError> {
+        self.json(tree::REJECTS, &seq.to_be_bytes())
+    }
+
+    /// The original bytes of a kept payload.
+    pub fn open_rejected_payload(&self, rejected: &RejectedPayload) -> Result<Vec<u8>, PiiError> {
+        use base64::Engine as _;
+        let encoded = self.pii().open(
+            super::apply::REJECTED_PAYLOAD_FIELD,
+            &rejected.sealed_payload,
+        )?;
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|_| PiiError::Open)
+    }
+
+    pub fn rating_count(&self) -> usize {
+        self.trees()[tree::RATING_SLOTS].len()
+    }
+}

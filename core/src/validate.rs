@@ -1,0 +1,373 @@
+//! Domain rules that decide whether an input may be recorded. Pure functions over the input and
+//! what the store already holds; the reasons are what a sender is told.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::model::{OrgKind, OrgUnit, RatingInput, ServiceEventInput};
+
+/// Why an input was not recorded. Serialised as `{"code": "...", "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("a bad review (差评) must carry indicator codes or a written comment")]
+    BadReviewWithoutDetail,
+    #[error(
+        "service act {project_no}#{service_number} already has rating {existing} with assess number {assess_number} (本次服务已存在评价)"
+    )]
+    DuplicateRating {
+        project_no: String,
+        service_number: u8,
+        assess_number: u8,
+        existing: u64,
+    },
+    #[error(
+        "follow-up rating (追评) of {project_no}#{service_number} needs a first rating of that service act"
+    )]
+    FollowUpWithoutFirst {
+        project_no: String,
+        service_number: u8,
+    },
+    #[error("assess number must be 1 (first rating) or 2 (追评), got {0}")]
+    AssessNumber(u8),
+    #[error("service number must be 1..=99, got {0}")]
+    ServiceNumber(u8),
+    #[error("field {field} is required")]
+    Missing { field: &'static str },
+    #[error("field {field} is longer than {max} characters")]
+    TooLong { field: &'static str, max: usize },
+    #[error("field {field} has an invalid value: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("unknown {kind} {id}")]
+    Unknown { kind: &'static str, id: String },
+    #[error("{kind} {id} does not lie within region {area}")]
+    OutsideArea {
+        kind: &'static str,
+        id: String,
+        area: String,
+    },
+    #[error("source {source_id} may only submit data within {scope}, not {area}")]
+    OutOfScope {
+        source_id: String,
+        scope: String,
+        area: String,
+    },
+    #[error("time {at} lies in the future (server time {now})")]
+    InFuture {
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
+}
+
+impl DomainError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::BadReviewWithoutDetail => "bad_review_without_detail",
+            DomainError::DuplicateRating { .. } => "duplicate_rating",
+            DomainError::FollowUpWithoutFirst { .. } => "follow_up_without_first",
+            DomainError::AssessNumber(_) => "invalid_assess_number",
+            DomainError::ServiceNumber(_) => "invalid_service_number",
+            DomainError::Missing { .. } => "missing_field",
+            DomainError::TooLong { .. } => "field_too_long",
+            DomainError::Invalid { .. } => "invalid_field",
+            DomainError::Unknown { .. } => "unknown_reference",
+            DomainError::OutsideArea { .. } => "outside_area",
+            DomainError::OutOfScope { .. } => "out_of_scope",
+            DomainError::InFuture { .. } => "in_future",
+        }
+    }
+
+    pub fn reason(&self) -> Reason {
+        Reason {
+            code: self.code().to_string(),
+            message: self.to_string(),
+        }
+    }
+}
+
+/// A rejection reason as senders see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct Reason {
+    pub code: String,
+    pub message: String,
+}
+
+/// How far ahead of the server clock a device clock may run before its times are refused.
+pub const CLOCK_SKEW: Duration = Duration::minutes(10);
+pub const MAX_TEXT_CHARS: usize = 2000;
+const MAX_ID_CHARS: usize = 64;
+const MAX_NAME_CHARS: usize = 200;
+const MAX_INDICATORS: usize = 32;
+
+fn required(field: &'static str, value: &str, max: usize) -> Result<(), DomainError> {
+    if value.trim().is_empty() {
+        return Err(DomainError::Missing { field });
+    }
+    if value.chars().count() > max {
+        return Err(DomainError::TooLong { field, max });
+    }
+    Ok(())
+}
+
+fn optional(field: &'static str, value: Option<&str>, max: usize) -> Result<(), DomainError> {
+    match value {
+        Some(value) if value.chars().count() > max => Err(DomainError::TooLong { field, max }),
+        _ => Ok(()),
+    }
+}
+
+fn not_future(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), DomainError> {
+    if at > now + CLOCK_SKEW {
+        return Err(DomainError::InFuture { at, now });
+    }
+    Ok(())
+}
+
+fn service_number(number: u8) -> Result<(), DomainError> {
+    if !(1..=99).contains(&number) {
+        return Err(DomainError::ServiceNumber(number));
+    }
+    Ok(())
+}
+
+/// Checks a rating on its own, before looking anything up.
+pub fn rating_shape(input: &RatingInput, now: DateTime<Utc>) -> Result<(), DomainError> {
+    required("event_id", &input.event_id, MAX_ID_CHARS)?;
+    required("project_no", &input.project_no, MAX_ID_CHARS)?;
+    required("task_code", &input.task_code, MAX_ID_CHARS)?;
+    required("department", &input.department, MAX_ID_CHARS)?;
+    required("area_code", &input.area_code, 12)?;
+    service_number(input.service_number)?;
+    if !(1..=2).contains(&input.assess_number) {
+        return Err(DomainError::AssessNumber(input.assess_number));
+    }
+    optional(
+        "service_name",
+        input.service_name.as_deref(),
+        MAX_NAME_CHARS,
+    )?;
+    optional("text", input.text.as_deref(), MAX_TEXT_CHARS)?;
+    optional(
+        "evaluator.name",
+        input.evaluator.name.as_deref(),
+        MAX_NAME_CHARS,
+    )?;
+    optional("evaluator.phone", input.evaluator.phone.as_deref(), 20)?;
+    optional(
+        "evaluator.id_number",
+        input.evaluator.id_number.as_deref(),
+        32,
+    )?;
+    if input.indicators.len() > MAX_INDICATORS {
+        return Err(DomainError::Invalid {
+            field: "indicators",
+            reason: format!("at most {MAX_INDICATORS} indicator codes"),
+        });
+    }
+    if let Some(bad) = input.indicators.iter().find(|code| {
+        code.is_empty() || code.len() > 16 || !code.chars().all(|c| c.is_ascii_alphanumeric())
+    }) {
+        return Err(DomainError::Invalid {
+            field: "indicators",
+            reason: format!("indicator code {bad:?} is not 1-16 letters or digits"),
+        });
+    }
+    let has_text = input
+        .text
+        .as_deref()
+        .is_some_and(|text| !text.trim().is_empty());
+    if input.level.is_bad() && input.indicators.is_empty() && !has_text {
+        return Err(DomainError::BadReviewWithoutDetail);
+    }
+    if let Some(phone) = input.evaluator.phone.as_deref()
+        && !phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '+' || c == '-')
+    {
+        return Err(DomainError::Invalid {
+            field: "evaluator.phone",
+            reason: "only digits, + and -".into(),
+        });
+    }
+    not_future(input.rated_at, now)
+}
+
+/// Checks a service event on its own, before looking anything up.
+pub fn service_shape(input: &ServiceEventInput, now: DateTime<Utc>) -> Result<(), DomainError> {
+    required("event_id", &input.event_id, MAX_ID_CHARS)?;
+    required("project_no", &input.project_no, MAX_ID_CHARS)?;
+    required("task_code", &input.task_code, MAX_ID_CHARS)?;
+    required("department", &input.department, MAX_ID_CHARS)?;
+    required("area_code", &input.area_code, 12)?;
+    required("service_name", &input.service_name, MAX_NAME_CHARS)?;
+    optional("project_name", Some(&input.project_name), MAX_NAME_CHARS)?;
+    service_number(input.service_number)?;
+    not_future(input.occurred_at, now)
+}
+
+/// Checks a master-data node: code formats by kind, and parent kinds that make sense.
+pub fn org_unit(unit: &OrgUnit, parent: Option<&OrgUnit>) -> Result<(), DomainError> {
+    required("name", &unit.name, MAX_NAME_CHARS)?;
+    match unit.kind {
+        OrgKind::City | OrgKind::County => region_code(&unit.id, 6)?,
+        OrgKind::Township => region_code(&unit.id, 9)?,
+        OrgKind::Village => region_code(&unit.id, 12)?,
+        OrgKind::Department => credit_code(&unit.id)?,
+        OrgKind::Hall | OrgKind::ServicePoint | OrgKind::Window => {
+            required("id", &unit.id, MAX_ID_CHARS)?
+        }
+    }
+    let allowed: &[OrgKind] = match unit.kind {
+        OrgKind::City => &[],
+        OrgKind::County => &[OrgKind::City],
+        OrgKind::Township => &[OrgKind::County],
+        OrgKind::Village => &[OrgKind::Township],
+        OrgKind::Hall => &[OrgKind::City, OrgKind::County, OrgKind::Township],
+        OrgKind::ServicePoint => &[OrgKind::Township, OrgKind::Village],
+        OrgKind::Department => &[OrgKind::City, OrgKind::County, OrgKind::Township],
+        OrgKind::Window => &[OrgKind::Hall, OrgKind::ServicePoint],
+    };
+    match (parent, &unit.parent) {
+        (None, None) if allowed.is_empty() => Ok(()),
+        (None, None) => Err(DomainError::Missing { field: "parent" }),
+        (None, Some(id)) => Err(DomainError::Unknown {
+            kind: "parent",
+            id: id.clone(),
+        }),
+        (Some(parent), _) if allowed.contains(&parent.kind) => Ok(()),
+        (Some(parent), _) => Err(DomainError::Invalid {
+            field: "parent",
+            reason: format!("a {:?} cannot sit under a {:?}", unit.kind, parent.kind),
+        }),
+    }
+}
+
+/// Statistical division codes: 6 digits (县级及以上), 9 (乡级), 12 (村级).
+pub fn region_code(code: &str, len: usize) -> Result<(), DomainError> {
+    if code.len() != len || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DomainError::Invalid {
+            field: "id",
+            reason: format!("region code {code:?} must be {len} digits"),
+        });
+    }
+    Ok(())
+}
+
+const CREDIT_CHARSET: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+const CREDIT_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+
+/// The check character of the first 17 characters of a 统一社会信用代码 (GB 32100-2015).
+pub fn credit_check_char(first17: &str) -> Option<char> {
+    if first17.len() != 17 {
+        return None;
+    }
+    let mut sum = 0u32;
+    for (ch, weight) in first17.chars().zip(CREDIT_WEIGHTS) {
+        let value = CREDIT_CHARSET.find(ch)?;
+        sum += u32::try_from(value).ok()? * weight;
+    }
+    let check = (31 - sum % 31) % 31;
+    CREDIT_CHARSET.chars().nth(usize::try_from(check).ok()?)
+}
+
+/// 统一社会信用代码: 18 characters of the GB 32100 charset with a valid check character.
+pub fn credit_code(code: &str) -> Result<(), DomainError> {
+    let invalid = |reason: &str| DomainError::Invalid {
+        field: "id",
+        reason: format!("统一社会信用代码 {code:?} {reason}"),
+    };
+    if code.len() != 18 || !code.chars().all(|c| CREDIT_CHARSET.contains(c)) {
+        return Err(invalid(
+            "must be 18 characters of 0-9 and A-Y without I, O, S, V, Z",
+        ));
+    }
+    match credit_check_char(&code[..17]) {
+        Some(check) if code.ends_with(check) => Ok(()),
+        _ => Err(invalid("has a wrong check character")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Channel, EvaluatorInput, Level};
+
+    fn rating(level: Level, indicators: &[&str], text: Option<&str>) -> RatingInput {
+        RatingInput {
+            event_id: "e1".into(),
+            project_no: "P1".into(),
+            service_number: 1,
+            assess_number: 1,
+            task_code: "T1".into(),
+            department: "D".into(),
+            area_code: "410402".into(),
+            service_name: None,
+            window: None,
+            staff: None,
+            device: None,
+            level,
+            channel: Channel::HallDevice,
+            indicators: indicators.iter().map(|s| s.to_string()).collect(),
+            text: text.map(String::from),
+            evaluator: EvaluatorInput::default(),
+            rated_at: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn check(input: RatingInput, expected: Option<&str>) {
+        let got = rating_shape(&input, Utc::now())
+            .err()
+            .map(|error| error.code());
+        assert_eq!(got, expected, "{input:?}");
+    }
+
+    #[test]
+    fn bad_reviews_need_detail() {
+        check(
+            rating(Level::Dissatisfied, &[], None),
+            Some("bad_review_without_detail"),
+        );
+        check(
+            rating(Level::VeryDissatisfied, &[], Some("  ")),
+            Some("bad_review_without_detail"),
+        );
+        check(rating(Level::VeryDissatisfied, &["501"], None), None);
+        check(rating(Level::Dissatisfied, &[], Some("排队太久")), None);
+        check(rating(Level::BasicallySatisfied, &[], None), None);
+        check(
+            rating(Level::Satisfied, &["50 1"], None),
+            Some("invalid_field"),
+        );
+    }
+
+    #[test]
+    fn numbers_and_times() {
+        let mut input = rating(Level::Satisfied, &[], None);
+        input.assess_number = 3;
+        check(input, Some("invalid_assess_number"));
+        let mut input = rating(Level::Satisfied, &[], None);
+        input.service_number = 100;
+        check(input, Some("invalid_service_number"));
+        let mut input = rating(Level::Satisfied, &[], None);
+        input.rated_at = Utc::now() + Duration::hours(1);
+        check(input, Some("in_future"));
+        let mut input = rating(Level::Satisfied, &[], None);
+        input.project_no = String::new();
+        check(input, Some("missing_field"));
+    }
+
+    #[test]
+    fn credit_codes() {
+        // A code built with the GB 32100 check character, and the same code with it broken.
+        let body = "91410400MA44A0B0X";
+        let check_char = credit_check_char(body).unwrap_or('?');
+        assert!(credit_code(&format!("{body}{check_char}")).is_ok());
+        let wrong = if check_char == '0' { '1' } else { '0' };
+        assert!(credit_code(&format!("{body}{wrong}")).is_err());
+        assert!(credit_code("91410400MA44A0B0XI").is_err());
+        assert!(credit_code("short").is_err());
+    }
+}

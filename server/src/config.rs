@@ -1,0 +1,252 @@
+//! The `hcp` configuration: one TOML tree, unknown keys rejected, validated once at start-up.
+//! Every field has a default, so running without a file works.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on. Port 0 picks a free port (printed at start).
+    pub listen: SocketAddr,
+    /// Folder for all runtime state: the sled store, keys. Never inside the source tree.
+    pub data_dir: PathBuf,
+    /// Folder of the rules: `calendar/` holds the yearly holiday tables.
+    pub rules_dir: PathBuf,
+    pub store: StoreConfig,
+    pub security: SecurityConfig,
+    pub bootstrap: BootstrapConfig,
+    pub demo: DemoConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BootstrapConfig {
+    /// Region code of the root of the org tree, created on first start of an empty store.
+    pub root_code: String,
+    /// Its name.
+    pub root_name: String,
+}
+
+impl Default for BootstrapConfig {
+    fn default() -> Self {
+        BootstrapConfig {
+            root_code: "410400".into(),
+            root_name: "平顶山市".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// sled page cache in MiB.
+    pub cache_mb: u64,
+    /// Most commands made durable by one flush (group commit).
+    pub max_batch: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Key sealing evaluators' personal data; created on first start. Default
+    /// `<data_dir>/keys/pii.key`. Keep it out of data backups where you can.
+    pub pii_key_file: Option<PathBuf>,
+    /// Key signing session tokens; created on first start. Default `<data_dir>/keys/token.key`.
+    pub token_key_file: Option<PathBuf>,
+    /// Lifetime of a session token in hours.
+    pub token_hours: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// Days of history seeded into an empty demo store.
+    pub history_days: u32,
+    /// Service acts per working day, city-wide, in the seeded history.
+    pub services_per_day: u32,
+    /// Live simulated ratings per second once seeded (0 turns the simulation off).
+    pub live_per_second: u32,
+    /// Password of every demo login.
+    pub password: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            rules_dir: PathBuf::from("rules"),
+            store: StoreConfig::default(),
+            security: SecurityConfig::default(),
+            bootstrap: BootstrapConfig::default(),
+            demo: DemoConfig::default(),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            cache_mb: 256,
+            max_batch: 4096,
+        }
+    }
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            pii_key_file: None,
+            token_key_file: None,
+            token_hours: 12,
+        }
+    }
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            history_days: 90,
+            services_per_day: 3600,
+            live_per_second: 2,
+            password: "demo-2026".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is invalid: {source}")]
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("config value {field} is invalid: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl Config {
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let config = match path {
+            None => Config::default(),
+            Some(path) => {
+                let shown = path.display().to_string();
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: shown.clone(),
+                    source,
+                })?;
+                Config::parse(&text).map_err(|error| match error {
+                    ConfigError::Parse { source, .. } => ConfigError::Parse {
+                        path: shown,
+                        source,
+                    },
+                    other => other,
+                })?
+            }
+        };
+        Ok(config)
+    }
+
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: "<text>".into(),
+            source: Box::new(source),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.store.max_batch == 0 {
+            return Err(ConfigError::Invalid {
+                field: "store.max_batch",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.store.cache_mb < 8 {
+            return Err(ConfigError::Invalid {
+                field: "store.cache_mb",
+                reason: "must be at least 8".into(),
+            });
+        }
+        if self.security.token_hours == 0 {
+            return Err(ConfigError::Invalid {
+                field: "security.token_hours",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.demo.password.len() < 8 {
+            return Err(ConfigError::Invalid {
+                field: "demo.password",
+                reason: "must have at least 8 characters".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.data_dir.join("store")
+    }
+
+    pub fn pii_key_path(&self) -> PathBuf {
+        self.security
+            .pii_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys/pii.key"))
+    }
+
+    pub fn token_key_path(&self) -> PathBuf {
+        self.security
+            .token_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys/token.key"))
+    }
+
+    pub fn calendar_dir(&self) -> PathBuf {
+        self.rules_dir.join("calendar")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let error = Config::parse("listen = \"127.0.0.1:1\"\nlisten_port = 3\n").err();
+        assert!(error.is_some_and(|error| error.to_string().contains("listen_port")));
+        let error = Config::parse("[store]\ncache = 3\n").err();
+        assert!(error.is_some_and(|error| error.to_string().contains("cache")));
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let config = Config::parse("data_dir = \"/srv/hcp\"\n[store]\nmax_batch = 64\n");
+        let config = config.unwrap_or_default();
+        assert_eq!(config.store.max_batch, 64);
+        assert_eq!(config.store.cache_mb, 256);
+        assert_eq!(
+            config.pii_key_path(),
+            PathBuf::from("/srv/hcp/keys/pii.key")
+        );
+        assert!(Config::parse("[store]\nmax_batch = 0\n").is_err());
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let text = include_str!("../../hcp.example.toml");
+        assert!(
+            Config::parse(text).is_ok(),
+            "{:?}",
+            Config::parse(text).err()
+        );
+    }
+}

@@ -1,0 +1,462 @@
+//! Ingest: canonical ratings and service events (one or a batch), and raw payloads routed to the
+//! source's adapter. A response is sent only after what it acknowledges is durable; whatever is
+//! refused is kept (sealed) for replay.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hcp_core::model::{RatingInput, ServiceEventInput};
+use hcp_core::store::{Command, Outcome};
+use hcp_core::validate::Reason;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiError, authenticate_source, blocking};
+use crate::state::Platform;
+
+/// Largest body an ingest request may carry.
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Largest number of items in one batch.
+pub const MAX_BATCH_ITEMS: usize = 5000;
+
+/// The adapter built into the platform: the canonical JSON of this API.
+pub const CANONICAL_ADAPTER: &str = "canonical-json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// Stored and durable.
+    Recorded,
+    /// Seen before (same source and event id); the original record stands.
+    Duplicate,
+    /// Refused with a reason; kept for replay.
+    Rejected,
+}
+
+/// What became of one item.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ItemResult {
+    pub index: usize,
+    pub status: ItemStatus,
+    /// Id of the stored record (the log sequence number).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+}
+
+/// What became of a batch.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchResult {
+    pub recorded: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    pub results: Vec<ItemResult>,
+}
+
+/// Body of a raw `canonical-json` payload on `/api/v1/ingest/{source}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CanonicalPayload {
+    #[serde(default)]
+    pub ratings: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub service_events: Vec<serde_json::Value>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Rating,
+    Service,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Rating => "ratings",
+            Kind::Service => "service_events",
+        }
+    }
+
+    fn command(self, source: &str, value: serde_json::Value) -> Result<Command, Reason> {
+        let invalid = |error: serde_json::Error| Reason {
+            code: "malformed".into(),
+            message: format!("malformed {}: {error}", self.label()),
+        };
+        Ok(match self {
+            Kind::Rating => Command::Rating {
+                source: source.to_string(),
+                input: serde_json::from_value::<RatingInput>(value).map_err(invalid)?,
+            },
+            Kind::Service => Command::Service {
+                source: source.to_string(),
+                input: serde_json::from_value::<ServiceEventInput>(value).map_err(invalid)?,
+            },
+        })
+    }
+}
+
+fn malformed(message: String) -> Reason {
+    Reason {
+        code: "malformed".into(),
+        message,
+    }
+}
+
+/// Whether refused items are kept: a replay must not keep its payload a second time.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Refused,
+    Nothing,
+}
+
+/// Decodes, records and keeps what was refused. Blocking.
+fn record(
+    platform: &Platform,
+    source: &str,
+    items: Vec<(Kind, serde_json::Value)>,
+    policy: Keep,
+) -> Result<BatchResult, ApiError> {
+    let mut results: Vec<Option<ItemResult>> = vec![None; items.len()];
+    let mut commands = Vec::new();
+    let mut positions = Vec::new();
+    let mut keep = Vec::new();
+    for (index, (kind, value)) in items.into_iter().enumerate() {
+        let raw = serde_json::to_vec(&value).unwrap_or_default();
+        match kind.command(source, value) {
+            Ok(command) => {
+                commands.push(command);
+                positions.push((index, kind, raw));
+            }
+            Err(reason) => {
+                keep.push((index, keep_command(source, kind, raw, &reason)));
+                results[index] = Some(rejected(index, reason));
+            }
+        }
+    }
+    let outcomes = platform.store.submit(commands)?;
+    for ((index, kind, raw), outcome) in positions.into_iter().zip(outcomes) {
+        results[index] = Some(match outcome {
+            Outcome::Recorded { seq } => ItemResult {
+                index,
+                status: ItemStatus::Recorded,
+                id: Some(seq),
+                reason: None,
+            },
+            Outcome::Duplicate { seq } => ItemResult {
+                index,
+                status: ItemStatus::Duplicate,
+                id: Some(seq),
+                reason: None,
+            },
+            Outcome::Rejected(error) => {
+                let reason = error.reason();
+                // A second rating of a rated act is an answer, not a loss: nothing to replay.
+                if reason.code != "duplicate_rating" {
+                    keep.push((index, keep_command(source, kind, raw, &reason)));
+                }
+                rejected(index, reason)
+            }
+        });
+    }
+    // Kept in the order of the payload, so that replays follow it.
+    keep.sort_by_key(|(index, _)| *index);
+    if policy == Keep::Refused {
+        platform
+            .store
+            .submit(keep.into_iter().map(|(_, command)| command).collect())?;
+    }
+    let results: Vec<ItemResult> = results.into_iter().flatten().collect();
+    let count = |status| results.iter().filter(|item| item.status == status).count();
+    let batch = BatchResult {
+        recorded: count(ItemStatus::Recorded),
+        duplicates: count(ItemStatus::Duplicate),
+        rejected: count(ItemStatus::Rejected),
+        results,
+    };
+    let metrics = &platform.metrics;
+    metrics
+        .ingest_recorded
+        .fetch_add(batch.recorded as u64, Ordering::Relaxed);
+    metrics
+        .ingest_duplicate
+        .fetch_add(batch.duplicates as u64, Ordering::Relaxed);
+    metrics
+        .ingest_rejected
+        .fetch_add(batch.rejected as u64, Ordering::Relaxed);
+    Ok(batch)
+}
+
+fn keep_command(source: &str, kind: Kind, payload: Vec<u8>, reason: &Reason) -> Command {
+    Command::KeepRejected {
+        source: source.to_string(),
+        content_type: kind.label().to_string(),
+        payload,
+        reason: reason.clone(),
+    }
+}
+
+fn rejected(index: usize, reason: Reason) -> ItemResult {
+    ItemResult {
+        index,
+        status: ItemStatus::Rejected,
+        id: None,
+        reason: Some(reason),
+    }
+}
+
+/// Keeps a payload that could not be decoded at all, and says why. Blocking.
+fn refuse_payload(
+    platform: &Platform,
+    source: &str,
+    content_type: &str,
+    body: &[u8],
+    reason: Reason,
+) -> Result<ApiError, ApiError> {
+    platform.store.submit_one(Command::KeepRejected {
+        source: source.to_string(),
+        content_type: content_type.to_string(),
+        payload: body.to_vec(),
+        reason: reason.clone(),
+    })?;
+    platform
+        .metrics
+        .ingest_rejected
+        .fetch_add(1, Ordering::Relaxed);
+    Ok(ApiError::Unprocessable(reason))
+}
+
+/// A JSON body holding one item or an array of items; the flag says it was a single object.
+fn one_or_many(body: &[u8]) -> Result<(bool, Vec<serde_json::Value>), Reason> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|error| malformed(format!("body is not JSON: {error}")))?;
+    match value {
+        serde_json::Value::Array(items) if items.len() > MAX_BATCH_ITEMS => {
+            Err(malformed(format!(
+                "a batch holds at most {MAX_BATCH_ITEMS} items, got {}",
+                items.len()
+            )))
+        }
+        serde_json::Value::Array(items) => Ok((false, items)),
+        object @ serde_json::Value::Object(_) => Ok((true, vec![object])),
+        _ => Err(malformed(
+            "body must be a JSON object or an array of objects".into(),
+        )),
+    }
+}
+
+/// One item answers with its own status; a batch with 200 and the per-item results.
+fn respond(single: bool, batch: BatchResult) -> Response {
+    if single && let Some(item) = batch.results.first() {
+        let status = match item.status {
+            ItemStatus::Recorded => StatusCode::CREATED,
+            ItemStatus::Duplicate => StatusCode::OK,
+            ItemStatus::Rejected
+                if item
+                    .reason
+                    .as_ref()
+                    .is_some_and(|reason| reason.code == "duplicate_rating") =>
+            {
+                StatusCode::CONFLICT
+            }
+            ItemStatus::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        return (status, Json(item.clone())).into_response();
+    }
+    (StatusCode::OK, Json(batch)).into_response()
+}
+
+async fn ingest_json(
+    platform: Platform,
+    source: String,
+    headers: HeaderMap,
+    body: Bytes,
+    kind: Kind,
+) -> Result<Response, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "body larger than {MAX_BODY_BYTES} bytes"
+        )));
+    }
+    blocking(move || {
+        let source = authenticate_source(&platform, &source, &headers)?;
+        let (single, values) = match one_or_many(&body) {
+            Ok(parsed) => parsed,
+            Err(reason) => {
+                return Err(refuse_payload(
+                    &platform,
+                    &source.id,
+                    kind.label(),
+                    &body,
+                    reason,
+                )?);
+            }
+        };
+        let batch = record(
+            &platform,
+            &source.id,
+            values.into_iter().map(|value| (kind, value)).collect(),
+            Keep::Refused,
+        )?;
+        Ok(respond(single, batch))
+    })
+    .await
+}
+
+/// Record canonical ratings: one object (201 recorded, 200 duplicate, 409 the act is already
+/// rated, 422 refused) or an array (200 with per-item results).
+#[utoipa::path(
+    post, path = "/api/v1/sources/{source}/ratings", tag = "ingest",
+    params(("source" = String, Path, description = "Source id")),
+    request_body(content = RatingInput, description = "A rating, or an array of ratings"),
+    responses(
+        (status = 201, description = "recorded", body = ItemResult),
+        (status = 200, description = "batch results, or a repeat of a recorded event", body = BatchResult),
+        (status = 401, description = "missing or wrong API key", body = super::ErrorBody),
+        (status = 409, description = "the service act already has this rating", body = ItemResult),
+        (status = 422, description = "refused; the payload is kept for replay", body = ItemResult),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn ingest_ratings(
+    State(platform): State<Platform>,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    ingest_json(platform, source, headers, body, Kind::Rating).await
+}
+
+/// Record service acts of cases reported by a business system (the denominators of 评价率).
+#[utoipa::path(
+    post, path = "/api/v1/sources/{source}/service-events", tag = "ingest",
+    params(("source" = String, Path, description = "Source id")),
+    request_body(content = ServiceEventInput, description = "A service event, or an array of them"),
+    responses(
+        (status = 201, description = "recorded", body = ItemResult),
+        (status = 200, description = "batch results, or a repeat", body = BatchResult),
+        (status = 401, description = "missing or wrong API key", body = super::ErrorBody),
+        (status = 422, description = "refused; kept for replay", body = ItemResult),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn ingest_service_events(
+    State(platform): State<Platform>,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    ingest_json(platform, source, headers, body, Kind::Service).await
+}
+
+/// Take a device's or system's raw payload; the source's adapter decodes it. The built-in
+/// `canonical-json` adapter takes `{"ratings": [...], "service_events": [...]}`.
+#[utoipa::path(
+    post, path = "/api/v1/ingest/{source}", tag = "ingest",
+    params(("source" = String, Path, description = "Source id")),
+    request_body(content = CanonicalPayload, description = "Raw payload in the source's format"),
+    responses(
+        (status = 200, description = "per-item results", body = BatchResult),
+        (status = 401, description = "missing or wrong API key", body = super::ErrorBody),
+        (status = 422, description = "payload cannot be decoded; kept for replay", body = super::ErrorBody),
+    ),
+    security(("api_key" = []))
+)]
+pub async fn ingest_raw(
+    State(platform): State<Platform>,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "body larger than {MAX_BODY_BYTES} bytes"
+        )));
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    blocking(move || {
+        let source = authenticate_source(&platform, &source, &headers)?;
+        let items = decode_raw(&source.adapter, &body);
+        match items {
+            Ok(items) => Ok((
+                StatusCode::OK,
+                Json(record(&platform, &source.id, items, Keep::Refused)?),
+            )
+                .into_response()),
+            Err(reason) => Err(refuse_payload(
+                &platform,
+                &source.id,
+                &content_type,
+                &body,
+                reason,
+            )?),
+        }
+    })
+    .await
+}
+
+/// Replays a kept payload through the path it first took; it stays kept (once) until a replay
+/// refuses nothing. Blocking.
+pub fn replay(
+    platform: &Platform,
+    source: &str,
+    content_type: &str,
+    payload: &[u8],
+) -> Result<BatchResult, ApiError> {
+    let items = match content_type {
+        "ratings" | "service_events" => {
+            let kind = if content_type == "ratings" {
+                Kind::Rating
+            } else {
+                Kind::Service
+            };
+            let (_, values) = one_or_many(payload).map_err(ApiError::Unprocessable)?;
+            values.into_iter().map(|value| (kind, value)).collect()
+        }
+        _ => {
+            let adapter = platform
+                .store
+                .source(source)?
+                .map(|source| source.adapter)
+                .unwrap_or_else(|| CANONICAL_ADAPTER.to_string());
+            decode_raw(&adapter, payload).map_err(ApiError::Unprocessable)?
+        }
+    };
+    record(platform, source, items, Keep::Nothing)
+}
+
+fn decode_raw(adapter: &str, body: &[u8]) -> Result<Vec<(Kind, serde_json::Value)>, Reason> {
+    if adapter != CANONICAL_ADAPTER {
+        return Err(Reason {
+            code: "adapter_unavailable".into(),
+            message: format!("adapter {adapter} is not installed; the payload is kept until it is"),
+        });
+    }
+    let payload: CanonicalPayload = serde_json::from_slice(body)
+        .map_err(|error| malformed(format!("not a canonical-json payload: {error}")))?;
+    if payload.ratings.len() + payload.service_events.len() > MAX_BATCH_ITEMS {
+        return Err(malformed(format!(
+            "a payload holds at most {MAX_BATCH_ITEMS} items"
+        )));
+    }
+    // Service acts first, so that ratings of acts in the same payload find their case.
+    Ok(payload
+        .service_events
+        .into_iter()
+        .map(|value| (Kind::Service, value))
+        .chain(
+            payload
+                .ratings
+                .into_iter()
+                .map(|value| (Kind::Rating, value)),
+        )
+        .collect())
+}

@@ -1,0 +1,157 @@
+//! Request counters and the Prometheus text exposition of `/metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::state::Platform;
+
+/// Labels of a request counter: method, route template, status.
+type RequestLabels = (String, String, u16);
+
+/// Counters kept by the HTTP layer.
+#[derive(Debug, Default)]
+pub struct HttpMetrics {
+    /// (method, route, status) → (count, total seconds)
+    requests: Mutex<BTreeMap<RequestLabels, (u64, f64)>>,
+    /// Ingested items by outcome.
+    pub ingest_recorded: AtomicU64,
+    pub ingest_duplicate: AtomicU64,
+    pub ingest_rejected: AtomicU64,
+}
+
+impl HttpMetrics {
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        if let Ok(mut requests) = self.requests.lock() {
+            let entry = requests
+                .entry((method.to_string(), route.to_string(), status))
+                .or_default();
+            entry.0 += 1;
+            entry.1 += seconds;
+        }
+    }
+}
+
+/// Middleware: counts every request by its route template (never the raw path, which would let
+/// callers create unbounded label values).
+pub async fn track(State(platform): State<Platform>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    platform.metrics.observe(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+fn gauge(out: &mut String, name: &str, help: &str, kind: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
+
+/// Renders every metric. Blocking (reads store counters).
+pub fn render(platform: &Platform) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP hcp_http_requests_total HTTP requests by route and status.\n# TYPE hcp_http_requests_total counter"
+    );
+    let mut durations = String::new();
+    if let Ok(requests) = platform.metrics.requests.lock() {
+        for ((method, route, status), (count, seconds)) in requests.iter() {
+            let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
+            let _ = writeln!(out, "hcp_http_requests_total{{{labels}}} {count}");
+            let _ = writeln!(
+                durations,
+                "hcp_http_request_seconds_total{{{labels}}} {seconds:.6}"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hcp_http_request_seconds_total Time spent serving requests.\n# TYPE hcp_http_request_seconds_total counter\n{durations}# HELP hcp_ingest_items_total Ingested items by outcome.\n# TYPE hcp_ingest_items_total counter"
+    );
+    let metrics = &platform.metrics;
+    for (outcome, counter) in [
+        ("recorded", &metrics.ingest_recorded),
+        ("duplicate", &metrics.ingest_duplicate),
+        ("rejected", &metrics.ingest_rejected),
+    ] {
+        let _ = writeln!(
+            out,
+            "hcp_ingest_items_total{{outcome=\"{outcome}\"}} {}",
+            counter.load(Ordering::Relaxed)
+        );
+    }
+    let stats = platform.store.stats();
+    gauge(
+        &mut out,
+        "hcp_store_commit_batches_total",
+        "Group commits (one flush each).",
+        "counter",
+        stats.batches.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "hcp_store_commit_commands_total",
+        "Commands applied by the committer.",
+        "counter",
+        stats.commands.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "hcp_store_flush_seconds_total",
+        "Time spent in flushes.",
+        "counter",
+        format!(
+            "{:.6}",
+            stats.flush_micros.load(Ordering::Relaxed) as f64 / 1e6
+        ),
+    );
+    use hcp_core::store::EventLog as _;
+    gauge(
+        &mut out,
+        "hcp_store_log_head",
+        "Sequence number of the last log entry.",
+        "gauge",
+        platform.store.head().unwrap_or(0),
+    );
+    gauge(
+        &mut out,
+        "hcp_store_ratings",
+        "Stored ratings.",
+        "gauge",
+        platform.store.rating_count(),
+    );
+    gauge(
+        &mut out,
+        "hcp_store_size_bytes",
+        "Size of the sled files.",
+        "gauge",
+        platform.store.size_on_disk(),
+    );
+    gauge(
+        &mut out,
+        "hcp_calendar_last_year",
+        "Last year with a loaded holiday table.",
+        "gauge",
+        platform.calendar.last_year(),
+    );
+    out
+}

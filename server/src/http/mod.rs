@@ -1,0 +1,265 @@
+//! The HTTP API: one router, one error type, authentication of users (session tokens) and
+//! sources (API keys), and the OpenAPI document generated from the handlers.
+
+pub mod admin;
+mod ingest;
+pub mod metrics;
+mod ops;
+mod read;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hcp_core::auth::{self, Permission, Principal, Source};
+use hcp_core::store::StoreError;
+use hcp_core::validate::Reason;
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::state::Platform;
+
+/// The application error: 4xx carry their details, 5xx only "internal error" (the full error is
+/// logged).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{}", .0.message)]
+    Unprocessable(Reason),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> ApiError {
+        ApiError::Internal(format!("{error:#}"))
+    }
+}
+
+/// Error body: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: Reason,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request".to_string()),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized".to_string()),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden".to_string()),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found".to_string()),
+            ApiError::Unprocessable(reason) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, reason.code.clone())
+            }
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal".to_string()),
+        };
+        let message = if let ApiError::Internal(detail) = &self {
+            tracing::error!(error = %detail, "request failed");
+            "internal error".to_string()
+        } else {
+            self.to_string()
+        };
+        (
+            status,
+            Json(ErrorBody {
+                error: Reason { code, message },
+            }),
+        )
+            .into_response()
+    }
+}
+
+/// Runs blocking work (sled, argon2) off the async workers.
+pub async fn blocking<T, F>(work: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ApiError::Internal(format!("blocking task failed: {error}")))?
+}
+
+/// A signed-in user, from `Authorization: Bearer <session token>`.
+pub struct Auth(pub Principal);
+
+impl Auth {
+    pub fn require(&self, permission: Permission) -> Result<&Principal, ApiError> {
+        if self.0.role.allows(permission) {
+            Ok(&self.0)
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "role {:?} may not {permission:?}",
+                self.0.role
+            )))
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+impl FromRequestParts<Platform> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, platform: &Platform) -> Result<Auth, ApiError> {
+        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        platform
+            .tokens
+            .verify(token, platform.clock.now())
+            .map(Auth)
+            .map_err(|_| ApiError::Unauthorized)
+    }
+}
+
+/// Checks a source's API key (`X-Api-Key`, or `Authorization: Bearer hcpk_…`). Blocking.
+pub fn authenticate_source(
+    platform: &Platform,
+    source_id: &str,
+    headers: &HeaderMap,
+) -> Result<Source, ApiError> {
+    let key = headers
+        .get("x-api-key")
+        .and_then(|value| value.to_str().ok())
+        .or_else(|| bearer(headers))
+        .ok_or(ApiError::Unauthorized)?;
+    let source = platform
+        .store
+        .source(source_id)?
+        .filter(|source| !source.disabled)
+        .ok_or(ApiError::Unauthorized)?;
+    if auth::constant_time_eq(&auth::api_key_hash(key), &source.key_hash) {
+        Ok(source)
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+struct SecurityAddon;
+
+impl Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Haochaping 好差评 API",
+        description = "Collects 政务服务好差评 ratings from every channel and serves them to the people who act on them. Ingest endpoints take a source's API key (`X-Api-Key`); everything else a session token from `/api/v1/auth/login`."
+    ),
+    paths(
+        ops::healthz,
+        ops::readyz,
+        ops::metrics,
+        admin::login,
+        admin::me,
+        ingest::ingest_raw,
+        ingest::ingest_ratings,
+        ingest::ingest_service_events,
+        read::list_ratings,
+        read::get_rating,
+        read::reveal_evaluator,
+        read::list_cases,
+        read::get_case,
+        read::rollups,
+        read::org_unit,
+        admin::list_users,
+        admin::upsert_user,
+        admin::list_sources,
+        admin::create_source,
+        admin::upsert_master,
+        admin::list_rejections,
+        admin::replay_rejection,
+        admin::audit,
+    ),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "ops", description = "Health, readiness, metrics"),
+        (name = "ingest", description = "Ratings and service events from devices and business systems"),
+        (name = "query", description = "Ratings, cases and roll-ups, scoped to the caller's org subtree"),
+        (name = "admin", description = "Users, sources, master data, rejected payloads, audit"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The whole HTTP surface.
+pub fn router(platform: Platform) -> Router {
+    let api = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/v1/auth/login", post(admin::login))
+        .route("/api/v1/me", get(admin::me))
+        .route("/api/v1/ingest/{source}", post(ingest::ingest_raw))
+        .route(
+            "/api/v1/sources/{source}/ratings",
+            post(ingest::ingest_ratings),
+        )
+        .route(
+            "/api/v1/sources/{source}/service-events",
+            post(ingest::ingest_service_events),
+        )
+        .route("/api/v1/ratings", get(read::list_ratings))
+        .route("/api/v1/ratings/{id}", get(read::get_rating))
+        .route("/api/v1/ratings/{id}/reveal", post(read::reveal_evaluator))
+        .route("/api/v1/cases", get(read::list_cases))
+        .route("/api/v1/cases/{project_no}", get(read::get_case))
+        .route("/api/v1/rollups", get(read::rollups))
+        .route("/api/v1/org/{id}", get(read::org_unit))
+        .route(
+            "/api/v1/admin/users",
+            get(admin::list_users).post(admin::upsert_user),
+        )
+        .route(
+            "/api/v1/admin/sources",
+            get(admin::list_sources).post(admin::create_source),
+        )
+        .route("/api/v1/admin/master", post(admin::upsert_master))
+        .route("/api/v1/admin/rejections", get(admin::list_rejections))
+        .route(
+            "/api/v1/admin/rejections/{seq}/replay",
+            post(admin::replay_rejection),
+        )
+        .route("/api/v1/audit", get(admin::audit))
+        .route("/", get(ops::index))
+        .layer(axum::middleware::from_fn_with_state(
+            platform.clone(),
+            metrics::track,
+        ))
+        .with_state(platform);
+    // The UI's assets are compiled in (vendored), so the browsable docs work offline.
+    api.merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
+}

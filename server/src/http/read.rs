@@ -1,0 +1,503 @@
+//! Queries of ratings, cases, roll-ups and the org tree, scoped to the caller's subtree, with
+//! evaluators masked; revealing an evaluator is a separate, audited request.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use hcp_core::auth::{Permission, Principal, Role};
+use hcp_core::calendar::local_date;
+use hcp_core::event::AuditEntry;
+use hcp_core::model::{ApplicantType, Attribution, Case, Channel, Level, OrgUnit, Rating};
+use hcp_core::pii::PiiKind;
+use hcp_core::store::{
+    CaseQuery, Command, Dim, RatingQuery, RollupGroup, RollupQuery, RollupRow, Store,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiError, Auth, blocking};
+use crate::state::Platform;
+
+/// An evaluator as every view shows it: masked.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EvaluatorView {
+    pub real_name: bool,
+    pub applicant_type: ApplicantType,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub id_number: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RatingView {
+    pub id: u64,
+    pub source: String,
+    pub event_id: String,
+    pub project_no: String,
+    pub service_number: u8,
+    pub assess_number: u8,
+    pub service_name: Option<String>,
+    pub device: Option<String>,
+    pub level: Level,
+    /// 非常满意 … 非常不满意
+    pub level_label: String,
+    pub is_bad: bool,
+    pub channel: Channel,
+    pub is_default: bool,
+    pub indicators: Vec<String>,
+    pub text: Option<String>,
+    pub evaluator: EvaluatorView,
+    pub attribution: Attribution,
+    pub area_code: String,
+    pub rated_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+impl From<Rating> for RatingView {
+    fn from(rating: Rating) -> RatingView {
+        let masked = |field: &Option<hcp_core::model::SealedField>| {
+            field.as_ref().map(|field| field.masked.clone())
+        };
+        RatingView {
+            evaluator: EvaluatorView {
+                real_name: rating.evaluator.real_name,
+                applicant_type: rating.evaluator.applicant_type,
+                name: masked(&rating.evaluator.name),
+                phone: masked(&rating.evaluator.phone),
+                id_number: masked(&rating.evaluator.id_number),
+            },
+            level_label: rating.level.label_zh().to_string(),
+            is_bad: rating.is_bad(),
+            is_default: rating.channel.is_default(),
+            id: rating.id,
+            source: rating.source,
+            event_id: rating.event_id,
+            project_no: rating.project_no,
+            service_number: rating.service_number,
+            assess_number: rating.assess_number,
+            service_name: rating.service_name,
+            device: rating.device,
+            level: rating.level,
+            channel: rating.channel,
+            indicators: rating.indicators,
+            text: rating.text,
+            attribution: rating.attribution,
+            area_code: rating.area_code,
+            rated_at: rating.rated_at,
+            received_at: rating.received_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RatingPage {
+    pub items: Vec<RatingView>,
+    /// Pass back as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CasePage {
+    pub items: Vec<Case>,
+    pub next_cursor: Option<String>,
+}
+
+/// Which unit and which days.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UnitRange {
+    /// Dimension of `unit` (default `region`).
+    pub dim: Option<Dim>,
+    /// Unit id; default the caller's scope (window staff: their own staff id).
+    pub unit: Option<String>,
+    /// First day (China time), default 30 days ago.
+    pub from: Option<NaiveDate>,
+    /// Last day (China time), default today.
+    pub to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RatingFilter {
+    pub level: Option<Level>,
+    pub channel: Option<Channel>,
+    /// Only 差评.
+    #[serde(default)]
+    pub bad_only: bool,
+    /// Only real-name ratings.
+    #[serde(default)]
+    pub real_name_only: bool,
+    pub cursor: Option<String>,
+    /// Page size, 1..=500 (default 50).
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Grouping {
+    /// `total` (default), `day` or `channel`.
+    pub group: Option<RollupGroup>,
+}
+
+/// The unit and day range a caller may read, after scope checks. Window staff see only their own
+/// results and only up to yesterday, so no rating can be watched as it is pressed. Blocking.
+fn resolve(
+    platform: &Platform,
+    principal: &Principal,
+    range: UnitRange,
+) -> Result<(Dim, String, NaiveDate, NaiveDate), ApiError> {
+    let today = local_date(platform.clock.now());
+    let mut to = range.to.unwrap_or(today);
+    let from = range
+        .from
+        .unwrap_or_else(|| to.checked_sub_days(Days::new(29)).unwrap_or(to));
+    if from > to {
+        return Err(ApiError::BadRequest("from must not be after to".into()));
+    }
+    if to.signed_duration_since(from).num_days() > 3660 {
+        return Err(ApiError::BadRequest(
+            "a range spans at most ten years".into(),
+        ));
+    }
+    let (dim, unit) = if principal.role == Role::WindowStaff {
+        let own = principal.staff_id.clone().ok_or_else(|| {
+            ApiError::Forbidden("this account is not linked to a staff record".into())
+        })?;
+        if range.unit.as_ref().is_some_and(|unit| *unit != own)
+            || range.dim.is_some_and(|dim| dim != Dim::Staff)
+        {
+            return Err(ApiError::Forbidden(
+                "window staff see their own results only".into(),
+            ));
+        }
+        to = to.min(today.pred_opt().unwrap_or(today));
+        (Dim::Staff, own)
+    } else {
+        let dim = range.dim.unwrap_or(Dim::Region);
+        let unit = range.unit.unwrap_or_else(|| principal.scope.clone());
+        if !platform.store.within(dim, &unit, &principal.scope)? {
+            return Err(ApiError::Forbidden(format!(
+                "{unit} lies outside your scope {}",
+                principal.scope
+            )));
+        }
+        (dim, unit)
+    };
+    Ok((dim, unit, from, to))
+}
+
+/// Whether the caller may see this rating. Blocking.
+fn visible(store: &Store, principal: &Principal, rating: &Rating) -> Result<bool, ApiError> {
+    if principal.role == Role::WindowStaff {
+        return Ok(
+            rating.attribution.staff.is_some() && rating.attribution.staff == principal.staff_id
+        );
+    }
+    let attribution = &rating.attribution;
+    if attribution.regions.contains(&principal.scope) {
+        return Ok(true);
+    }
+    if store.within(Dim::Department, &attribution.department, &principal.scope)? {
+        return Ok(true);
+    }
+    match &attribution.window {
+        Some(window) => Ok(store.within(Dim::Window, window, &principal.scope)?),
+        None => Ok(false),
+    }
+}
+
+/// Ratings filed under a unit, newest first, evaluators masked.
+#[utoipa::path(
+    get, path = "/api/v1/ratings", tag = "query",
+    params(UnitRange, RatingFilter),
+    responses(
+        (status = 200, body = RatingPage),
+        (status = 403, description = "unit outside the caller's scope", body = super::ErrorBody),
+    ),
+    security(("session" = []))
+)]
+pub async fn list_ratings(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Query(range): Query<UnitRange>,
+    Query(filter): Query<RatingFilter>,
+) -> Result<Json<RatingPage>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    blocking(move || {
+        let (dim, unit, from, to) = resolve(&platform, &principal, range)?;
+        let page = platform.store.ratings(&RatingQuery {
+            dim,
+            unit,
+            from,
+            to,
+            level: filter.level,
+            channel: filter.channel,
+            bad_only: filter.bad_only,
+            real_name_only: filter.real_name_only,
+            cursor: filter.cursor,
+            limit: filter.limit.unwrap_or(50),
+        })?;
+        Ok(Json(RatingPage {
+            items: page.items.into_iter().map(RatingView::from).collect(),
+            next_cursor: page.next_cursor,
+        }))
+    })
+    .await
+}
+
+fn load_visible(platform: &Platform, principal: &Principal, id: u64) -> Result<Rating, ApiError> {
+    let today = local_date(platform.clock.now());
+    platform
+        .store
+        .rating(id)?
+        .filter(|rating| principal.role.sees_live_ratings() || local_date(rating.rated_at) < today)
+        .map(|rating| visible(&platform.store, principal, &rating).map(|ok| ok.then_some(rating)))
+        .transpose()?
+        .flatten()
+        .ok_or_else(|| ApiError::NotFound(format!("no rating {id} within your scope")))
+}
+
+/// One rating, evaluator masked.
+#[utoipa::path(
+    get, path = "/api/v1/ratings/{id}", tag = "query",
+    params(("id" = u64, Path, description = "Rating id")),
+    responses((status = 200, body = RatingView), (status = 404, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn get_rating(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Path(id): Path<u64>,
+) -> Result<Json<RatingView>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    blocking(move || {
+        Ok(Json(RatingView::from(load_visible(
+            &platform, &principal, id,
+        )?)))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RevealRequest {
+    /// Why the data is needed (e.g. 差评回访核实); recorded in the audit trail.
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RevealedEvaluator {
+    pub rating_id: u64,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub id_number: Option<String>,
+    /// Log sequence number of the audit entry that recorded this reveal.
+    pub audit_seq: u64,
+}
+
+/// Reveal an evaluator's personal data to call them back. Only for roles that need it; the
+/// reveal is recorded durably in the audit trail before anything is returned.
+#[utoipa::path(
+    post, path = "/api/v1/ratings/{id}/reveal", tag = "query",
+    params(("id" = u64, Path, description = "Rating id")),
+    request_body = RevealRequest,
+    responses(
+        (status = 200, body = RevealedEvaluator),
+        (status = 403, body = super::ErrorBody),
+        (status = 404, body = super::ErrorBody),
+    ),
+    security(("session" = []))
+)]
+pub async fn reveal_evaluator(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Path(id): Path<u64>,
+    Json(request): Json<RevealRequest>,
+) -> Result<Json<RevealedEvaluator>, ApiError> {
+    let principal = auth.require(Permission::RevealEvaluator)?.clone();
+    let reason = request.reason.trim().to_string();
+    if reason.chars().count() < 2 || reason.chars().count() > 200 {
+        return Err(ApiError::BadRequest(
+            "reason must have 2 to 200 characters".into(),
+        ));
+    }
+    blocking(move || {
+        let rating = load_visible(&platform, &principal, id)?;
+        let outcome = platform.store.submit_one(Command::Audit {
+            entry: AuditEntry {
+                actor: principal.username.clone(),
+                action: "reveal_evaluator".into(),
+                target: format!("rating:{id}"),
+                detail: reason,
+            },
+        })?;
+        let audit_seq = match outcome {
+            hcp_core::store::Outcome::Recorded { seq } => seq,
+            other => {
+                return Err(ApiError::Internal(format!(
+                    "audit entry not recorded: {other:?}"
+                )));
+            }
+        };
+        let pii = platform.store.pii();
+        let open = |kind, field: &Option<hcp_core::model::SealedField>| {
+            field
+                .as_ref()
+                .map(|field| {
+                    pii.open_field(kind, field)
+                        .map_err(|error| ApiError::Internal(error.to_string()))
+                })
+                .transpose()
+        };
+        Ok(Json(RevealedEvaluator {
+            rating_id: id,
+            name: open(PiiKind::Name, &rating.evaluator.name)?,
+            phone: open(PiiKind::Phone, &rating.evaluator.phone)?,
+            id_number: open(PiiKind::IdNumber, &rating.evaluator.id_number)?,
+            audit_seq,
+        }))
+    })
+    .await
+}
+
+/// Cases (办件) first seen in a day range, filed under a region, department or item.
+#[utoipa::path(
+    get, path = "/api/v1/cases", tag = "query",
+    params(UnitRange, Paging),
+    responses((status = 200, body = CasePage), (status = 403, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn list_cases(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Query(range): Query<UnitRange>,
+    Query(paging): Query<Paging>,
+) -> Result<Json<CasePage>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    if principal.role == Role::WindowStaff {
+        return Err(ApiError::Forbidden(
+            "window staff see their own results only".into(),
+        ));
+    }
+    blocking(move || {
+        let (dim, unit, from, to) = resolve(&platform, &principal, range)?;
+        if !matches!(dim, Dim::Region | Dim::Department | Dim::Item) {
+            return Err(ApiError::BadRequest(
+                "cases are filed by region, department or item".into(),
+            ));
+        }
+        let page = platform.store.cases(&CaseQuery {
+            dim,
+            unit,
+            from,
+            to,
+            cursor: paging.cursor,
+            limit: paging.limit.unwrap_or(50),
+        })?;
+        Ok(Json(CasePage {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        }))
+    })
+    .await
+}
+
+/// One case with its service acts and the ids of their ratings.
+#[utoipa::path(
+    get, path = "/api/v1/cases/{project_no}", tag = "query",
+    params(("project_no" = String, Path, description = "办件编号")),
+    responses((status = 200, body = Case), (status = 404, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn get_case(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Path(project_no): Path<String>,
+) -> Result<Json<Case>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    if principal.role == Role::WindowStaff {
+        return Err(ApiError::Forbidden(
+            "window staff see their own results only".into(),
+        ));
+    }
+    blocking(move || {
+        let case = platform
+            .store
+            .case(&project_no)?
+            .ok_or_else(|| ApiError::NotFound(format!("no case {project_no}")))?;
+        let allowed = platform
+            .store
+            .within(Dim::Region, &case.area_code, &principal.scope)?
+            || platform
+                .store
+                .within(Dim::Department, &case.department, &principal.scope)?;
+        if !allowed {
+            return Err(ApiError::NotFound(format!("no case {project_no}")));
+        }
+        Ok(Json(case))
+    })
+    .await
+}
+
+/// Roll-up counters of a unit over a day range: services, ratings by level and channel, 差评,
+/// 实名差评, default ratings, 追评.
+#[utoipa::path(
+    get, path = "/api/v1/rollups", tag = "query",
+    params(UnitRange, Grouping),
+    responses((status = 200, body = Vec<RollupRow>), (status = 403, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn rollups(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Query(range): Query<UnitRange>,
+    Query(grouping): Query<Grouping>,
+) -> Result<Json<Vec<RollupRow>>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    blocking(move || {
+        let (dim, unit, from, to) = resolve(&platform, &principal, range)?;
+        Ok(Json(platform.store.rollup(&RollupQuery {
+            dim,
+            unit,
+            from,
+            to,
+            group: grouping.group.unwrap_or_default(),
+        })?))
+    })
+    .await
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OrgNode {
+    pub unit: OrgUnit,
+    pub children: Vec<OrgUnit>,
+}
+
+/// An org unit and its children (master data; any signed-in user).
+#[utoipa::path(
+    get, path = "/api/v1/org/{id}", tag = "query",
+    params(("id" = String, Path, description = "Org unit id")),
+    responses((status = 200, body = OrgNode), (status = 404, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn org_unit(
+    State(platform): State<Platform>,
+    _auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<OrgNode>, ApiError> {
+    blocking(move || {
+        let unit = platform
+            .store
+            .org_unit(&id)?
+            .ok_or_else(|| ApiError::NotFound(format!("no org unit {id}")))?;
+        let children = platform.store.org_children(&id)?;
+        Ok(Json(OrgNode { unit, children }))
+    })
+    .await
+}

@@ -1,0 +1,8 @@
+//! The `hcp` server: configuration, wiring, the HTTP API and the demo city. The binary in
+//! `main.rs` only parses the command line and calls into here.
+
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod run;
+pub mod state;

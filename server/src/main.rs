@@ -1,0 +1,71 @@
+//! `hcp`: command-line entry of the 好差评 platform. Parses the command line, loads the
+//! configuration and hands over to the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use hcp_server::config::Config;
+
+#[derive(Parser)]
+#[command(name = "hcp", version, about = "政务服务“好差评”平台 (Haochaping)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Start the platform.
+    Serve(Common),
+    /// Start the platform with the seeded demo city (平顶山市) and simulated devices.
+    Demo(Common),
+    /// Rebuild every projection from the event log (run while the platform is stopped).
+    Rebuild(Common),
+}
+
+#[derive(Args)]
+struct Common {
+    /// Configuration file (TOML); defaults apply without one.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Listen address, overriding the file (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Data folder, overriding the file.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+impl Common {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref())?;
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(data) = &self.data {
+            config.data_dir = data.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HCP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Commands::Serve(common) => runtime.block_on(hcp_server::run::serve(common.load()?, false)),
+        Commands::Demo(common) => runtime.block_on(hcp_server::run::serve(common.load()?, true)),
+        Commands::Rebuild(common) => hcp_server::run::rebuild(&common.load()?),
+    }
+}

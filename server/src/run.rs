@@ -1,0 +1,224 @@
+//! The long-running commands: `serve`, `demo` and `rebuild`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hcp_core::auth;
+use hcp_core::clock::{Clock, SystemClock};
+use hcp_core::store::{Command, EventLog as _, MasterChange, Outcome};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::demo;
+use crate::http::{self, admin as admin_api};
+use crate::state::Platform;
+
+/// Serves until SIGINT/SIGTERM, then drains and flushes. With `demo`, seeds the demo city into an
+/// empty store first and keeps simulating traffic.
+pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let platform = {
+        let config = config.clone();
+        let clock = clock.clone();
+        tokio::task::spawn_blocking(move || Platform::open(&config, clock)).await??
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+
+    let demo_notes = if with_demo {
+        let platform = platform.clone();
+        let config = config.clone();
+        Some(tokio::task::spawn_blocking(move || seed_demo(&platform, &config)).await??)
+    } else {
+        None
+    };
+    let bootstrap = {
+        let platform = platform.clone();
+        let bootstrap = config.bootstrap.clone();
+        tokio::task::spawn_blocking(move || platform.bootstrap_admin(&bootstrap)).await??
+    };
+
+    println!("好差评平台 listening on http://{address}");
+    println!("  API docs:  http://{address}/docs/");
+    println!("  OpenAPI:   http://{address}/api/v1/openapi.json");
+    if let Some(password) = &bootstrap.admin_password {
+        println!("  first administrator: admin / {password}  (shown once; change it)");
+    }
+    if let Some(notes) = &demo_notes {
+        println!("{notes}");
+    }
+    tracing::info!(%address, "serving");
+
+    let simulator = match (with_demo, config.demo.live_per_second) {
+        (true, rate) if rate > 0 => Some(tokio::spawn(simulate(platform.clone(), rate))),
+        _ => None,
+    };
+    axum::serve(listener, http::router(platform.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    if let Some(simulator) = simulator {
+        simulator.abort();
+    }
+    tokio::task::spawn_blocking(move || platform.store.close()).await??;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::error!(%error, "cannot watch SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// Seeds master data, demo logins, a demo source and ~90 days of history into an empty store;
+/// re-issues the demo source's key on every start. Returns what to print. Blocking.
+fn seed_demo(platform: &Platform, config: &Config) -> anyhow::Result<String> {
+    let store = &platform.store;
+    let city = demo::city();
+    let root = city
+        .master
+        .iter()
+        .find_map(|change| match change {
+            MasterChange::OrgUnit(unit) if unit.parent.is_none() => Some(unit.id.clone()),
+            _ => None,
+        })
+        .context("demo city has no root")?;
+    let fresh = store.rating_count() == 0;
+    if fresh {
+        let commands: Vec<Command> = city
+            .master
+            .iter()
+            .cloned()
+            .map(|change| Command::Master {
+                actor: "demo".into(),
+                change,
+            })
+            .collect();
+        check_all(store.submit(commands)?, "master data")?;
+        let hash = auth::hash_password(&config.demo.password)?;
+        let users = demo::users(&hash)
+            .into_iter()
+            .map(|user| Command::Master {
+                actor: "demo".into(),
+                change: MasterChange::User(user),
+            })
+            .collect();
+        check_all(store.submit(users)?, "demo users")?;
+    }
+    let (_, api_key) = admin_api::issue_source(
+        platform,
+        "demo",
+        admin_api::SourceRequest {
+            id: demo::DEMO_SOURCE.into(),
+            name: "演示评价器与业务系统".into(),
+            adapter: None,
+            scope: root.clone(),
+        },
+    )
+    .map_err(|error| anyhow::anyhow!("cannot issue the demo source key: {error}"))?;
+    if fresh {
+        let now = platform.clock.now();
+        let mut simulator = demo::Simulator::new(city, 2026);
+        let mut chunk = Vec::with_capacity(4096);
+        let mut total = 0usize;
+        println!(
+            "seeding {} days of demo history …",
+            config.demo.history_days
+        );
+        for command in
+            simulator.history(now, config.demo.history_days, config.demo.services_per_day)
+        {
+            chunk.push(command);
+            if chunk.len() == 4096 {
+                total += chunk.len();
+                check_seeded(store.submit(std::mem::take(&mut chunk))?)?;
+            }
+        }
+        total += chunk.len();
+        check_seeded(store.submit(chunk)?)?;
+        println!("seeded {total} commands, {} ratings", store.rating_count());
+    }
+    Ok(format!(
+        "  demo logins (password {password}): admin, city_supervisor, baofeng_supervisor, handler, window_staff, callback, reviewer, rule_editor\n  \
+         demo source {source}: X-Api-Key {api_key}\n  log head {head}, {ratings} ratings stored",
+        password = config.demo.password,
+        source = demo::DEMO_SOURCE,
+        head = store.head()?,
+        ratings = store.rating_count(),
+    ))
+}
+
+fn check_all(outcomes: Vec<Outcome>, what: &str) -> anyhow::Result<()> {
+    for outcome in outcomes {
+        if let Outcome::Rejected(error) = outcome {
+            anyhow::bail!("demo {what} refused: {error}");
+        }
+    }
+    Ok(())
+}
+
+/// Seeded history is generated to pass every rule; a refusal means the generator and the rules
+/// disagree, which is worth a warning but no reason to refuse the demo.
+fn check_seeded(outcomes: Vec<Outcome>) -> anyhow::Result<()> {
+    let refused: Vec<_> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            Outcome::Rejected(error) => Some(error.to_string()),
+            _ => None,
+        })
+        .collect();
+    if let Some(first) = refused.first() {
+        tracing::warn!(count = refused.len(), first = %first, "demo history items refused");
+    }
+    Ok(())
+}
+
+/// Live traffic of the simulated devices, through the same durable path as real ingest.
+async fn simulate(platform: Platform, per_second: u32) {
+    let mut simulator = demo::Simulator::new(demo::city(), u64::from(per_second) ^ 0x5eed);
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticker.tick().await;
+        let commands = simulator.live(platform.clock.now(), per_second as usize);
+        let store = platform.store.clone();
+        match tokio::task::spawn_blocking(move || store.submit(commands)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "simulated traffic not stored"),
+            Err(error) => tracing::warn!(%error, "simulator task failed"),
+        }
+    }
+}
+
+/// Clears every projection and replays the log (`hcp rebuild`). Blocking.
+pub fn rebuild(config: &Config) -> anyhow::Result<()> {
+    let platform = Platform::open(config, Arc::new(SystemClock))?;
+    let started = std::time::Instant::now();
+    let count = platform.store.rebuild()?;
+    platform.store.close()?;
+    println!(
+        "rebuilt projections from {count} log entries in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Wiring of one running platform: opens the store, loads the calendar and keys, bootstraps the
+//! first administrator. The HTTP layer and the CLI both start from [`Platform::open`].
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::Duration;
+use hcp_core::auth::{self, Role, TokenSigner, User};
+use hcp_core::calendar::Calendar;
+use hcp_core::clock::Clock;
+use hcp_core::pii::{self, PiiKey};
+use hcp_core::store::{Command, MasterChange, Outcome, Store, StoreOptions};
+
+use hcp_core::model::{OrgKind, OrgUnit};
+
+use crate::config::{BootstrapConfig, Config};
+use crate::http::metrics::HttpMetrics;
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct Platform {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub calendar: Arc<Calendar>,
+    pub tokens: TokenSigner,
+    pub metrics: Arc<HttpMetrics>,
+}
+
+/// What start-up created that the operator must be told once.
+#[derive(Debug, Default)]
+pub struct Bootstrap {
+    /// The password of the `admin` account created on an empty store.
+    pub admin_password: Option<String>,
+}
+
+impl Platform {
+    pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Platform> {
+        config.validate()?;
+        let calendar = Calendar::load_dir(&config.calendar_dir()).with_context(|| {
+            format!(
+                "loading holiday tables from {}",
+                config.calendar_dir().display()
+            )
+        })?;
+        let pii_key = PiiKey::load_or_create(&config.pii_key_path())?;
+        let token_key = pii::load_or_create_secret(&config.token_key_path())?;
+        let store = Store::open(
+            &config.store_dir(),
+            pii_key,
+            clock.clone(),
+            StoreOptions {
+                cache_bytes: config.store.cache_mb * 1024 * 1024,
+                max_batch: config.store.max_batch,
+            },
+        )
+        .with_context(|| format!("opening the store in {}", config.store_dir().display()))?;
+        Ok(Platform {
+            store,
+            clock,
+            calendar: Arc::new(calendar),
+            tokens: TokenSigner::new(
+                token_key,
+                Duration::hours(i64::from(config.security.token_hours)),
+            ),
+            metrics: Arc::new(HttpMetrics::default()),
+        })
+    }
+
+    /// The root of the org tree (the unit without a parent), if master data exists.
+    pub fn root_unit(&self) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .store
+            .org_units()?
+            .into_iter()
+            .find(|unit| unit.parent.is_none())
+            .map(|unit| unit.id))
+    }
+
+    /// On a store without users: creates the root of the org tree (if absent) and an `admin`
+    /// account with a random password, to be shown once. Blocking.
+    pub fn bootstrap_admin(&self, config: &BootstrapConfig) -> anyhow::Result<Bootstrap> {
+        if !self.store.users()?.is_empty() {
+            return Ok(Bootstrap::default());
+        }
+        let root = match self.root_unit()? {
+            Some(root) => root,
+            None => {
+                let unit = OrgUnit {
+                    id: config.root_code.clone(),
+                    kind: OrgKind::City,
+                    name: config.root_name.clone(),
+                    parent: None,
+                    department: None,
+                    has_device: false,
+                    has_qr_code: false,
+                };
+                match self.store.submit_one(Command::Master {
+                    actor: "system".into(),
+                    change: MasterChange::OrgUnit(unit),
+                })? {
+                    Outcome::Recorded { .. } => config.root_code.clone(),
+                    other => anyhow::bail!("cannot create the root of the org tree: {other:?}"),
+                }
+            }
+        };
+        let password = auth::new_api_key()
+            .replace("hcpk_", "")
+            .chars()
+            .take(16)
+            .collect::<String>();
+        let user = User {
+            username: "admin".into(),
+            display_name: "系统管理员".into(),
+            role: Role::Admin,
+            scope: root,
+            staff_id: None,
+            password_hash: auth::hash_password(&password)?,
+            disabled: false,
+        };
+        match self.store.submit_one(Command::Master {
+            actor: "system".into(),
+            change: MasterChange::User(user),
+        })? {
+            Outcome::Recorded { .. } => Ok(Bootstrap {
+                admin_password: Some(password),
+            }),
+            other => anyhow::bail!("cannot create the first administrator: {other:?}"),
+        }
+    }
+}

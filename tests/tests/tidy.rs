@@ -1,0 +1,99 @@
+//! Checks of the codebase itself: module docs, and each runtime touched in one place only.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            if path.file_name().is_some_and(|name| name == "target") {
+                continue;
+            }
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn sources(crate_dir: &str) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    rust_files(&root().join(crate_dir), &mut files);
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            (path, text)
+        })
+        .collect()
+}
+
+#[test]
+fn every_module_says_what_it_is_for() {
+    let mut missing = Vec::new();
+    for dir in ["core", "server", "tests"] {
+        for (path, text) in sources(dir) {
+            let first = text
+                .lines()
+                .find(|line| !line.trim().is_empty())
+                .unwrap_or_default();
+            if !first.starts_with("//!") {
+                missing.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "files without a leading //! doc line: {missing:?}"
+    );
+}
+
+/// Each runtime is touched in exactly one place (ARCHITECTURE.md, invariant 1).
+#[test]
+fn runtimes_stay_in_their_modules() {
+    let check = |dir: &str, needle: &str, allowed: Option<&str>| {
+        let offenders: Vec<String> = sources(dir)
+            .into_iter()
+            .filter(|(path, text)| {
+                text.contains(needle)
+                    && !allowed.is_some_and(|allowed| path.to_string_lossy().contains(allowed))
+            })
+            .map(|(path, _)| path.display().to_string())
+            .collect();
+        assert!(
+            offenders.is_empty(),
+            "{needle} used outside {allowed:?}: {offenders:?}"
+        );
+    };
+    check("core/src", "sled::", Some("core/src/store/"));
+    check("server/src", "sled::", None);
+    check("core/src", "axum::", None);
+}
+
+#[test]
+fn dependency_edges() {
+    let manifest =
+        |dir: &str| std::fs::read_to_string(root().join(dir).join("Cargo.toml")).unwrap();
+    let server = manifest("server");
+    assert!(
+        !server.contains("sled"),
+        "the server must reach sled only through hcp-core"
+    );
+    let core = manifest("core");
+    for forbidden in ["axum", "tokio", "hyper"] {
+        assert!(
+            !core.contains(forbidden),
+            "the engine must not know about HTTP ({forbidden})"
+        );
+    }
+    let workspace = manifest(".");
+    assert!(
+        !workspace.contains("name = \"core\""),
+        "no package may be named core"
+    );
+}

@@ -1648,6 +1648,7 @@ fn max_batch_bounds_the_commands_of_one_flush() {
     let harness = Harness::with_options(StoreOptions {
         cache_bytes: 8 * 1024 * 1024,
         max_batch: 1,
+        ..StoreOptions::default()
     })
     .seed();
     let store = harness.store();
@@ -1781,4 +1782,29 @@ fn personal_data_is_sealed_at_rest() {
             "sled files hold {clear} in clear"
         );
     }
+}
+
+/// Compression is fixed when a store is created; reopening with the other setting keeps the
+/// data and the original choice instead of failing.
+#[test]
+fn a_compressed_store_reopens_whatever_the_options_say() {
+    let mut harness = Harness::with_options(StoreOptions {
+        cache_bytes: 8 * 1024 * 1024,
+        compression: true,
+        ..StoreOptions::default()
+    })
+    .seed();
+    let seq = harness.record(rating_command(
+        WIDE,
+        rating_input("c-1", "PC-1", harness.now()),
+    ));
+    harness.options.compression = false;
+    harness.reopen(true);
+    assert_eq!(harness.store().head().unwrap(), seq);
+    assert!(harness.store().rating(seq).unwrap().is_some());
+    let next = harness.record(rating_command(
+        WIDE,
+        rating_input("c-2", "PC-2", harness.now()),
+    ));
+    assert_eq!(next, seq + 1);
 }

@@ -51,6 +51,7 @@ impl Platform {
             StoreOptions {
                 cache_bytes: config.store.cache_mb * 1024 * 1024,
                 max_batch: config.store.max_batch,
+                compression: config.store.compression,
             },
         )
         .with_context(|| format!("opening the store in {}", config.store_dir().display()))?;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::keys::{self, Dim, bucket};
-use super::{Command, MasterChange, StoreError, Trees, tree};
+use super::{Command, MasterChange, StoreError, tree};
 use crate::auth::Source;
 use crate::calendar::local_date;
 use base64::Engine as _;
@@ -34,9 +34,10 @@ pub(super) enum Decision {
     Reject(DomainError),
 }
 
-/// Reads master data outside the transaction. Safe because the committer is the only writer.
+/// Reads through the batch's transaction, so that every command sees the writes of the commands
+/// before it in the same batch (a repeated event id, a second rating of the same act).
 pub(super) struct Reader<'a> {
-    pub trees: &'a Trees,
+    pub trees: &'a [TransactionalTree],
 }
 
 impl Reader<'_> {
@@ -44,19 +45,19 @@ impl Reader<'_> {
         &self,
         which: usize,
         key: &[u8],
-    ) -> Result<Option<T>, StoreError> {
+    ) -> TxResult<Option<T>> {
         match self.trees[which].get(key)? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(abort)?)),
             None => Ok(None),
         }
     }
 
-    pub fn org(&self, id: &str) -> Result<Option<OrgUnit>, StoreError> {
+    pub fn org(&self, id: &str) -> TxResult<Option<OrgUnit>> {
         self.json(tree::ORG, id.as_bytes())
     }
 
     /// The unit and its ancestors, nearest first.
-    pub fn org_chain(&self, id: &str) -> Result<Vec<OrgUnit>, StoreError> {
+    pub fn org_chain(&self, id: &str) -> TxResult<Vec<OrgUnit>> {
         let mut chain = Vec::new();
         let mut next = Some(id.to_string());
         while let Some(id) = next {
@@ -76,16 +77,15 @@ impl Reader<'_> {
     }
 
     fn known(&self, which: usize, kind: &'static str, id: &str) -> Result<(), Reject> {
-        if self.trees[which]
-            .contains_key(id.as_bytes())
-            .map_err(|error| Reject::Store(error.into()))?
-        {
-            Ok(())
-        } else {
-            Err(Reject::Domain(DomainError::Unknown {
+        let found = self.trees[which]
+            .get(id.as_bytes())
+            .map_err(|error| Reject::Store(error.into()))?;
+        match found {
+            Some(_) => Ok(()),
+            None => Err(Reject::Domain(DomainError::Unknown {
                 kind,
                 id: id.to_string(),
-            }))
+            })),
         }
     }
 
@@ -178,7 +178,7 @@ impl Reader<'_> {
         }
     }
 
-    fn dedup(&self, source: &str, event_id: &str) -> Result<Option<u64>, StoreError> {
+    fn dedup(&self, source: &str, event_id: &str) -> TxResult<Option<u64>> {
         Ok(self.trees[tree::DEDUP]
             .get(keys::dedup(source, event_id))?
             .map(|seq| keys::u64_value(&seq)))
@@ -187,7 +187,7 @@ impl Reader<'_> {
 
 pub(super) enum Reject {
     Domain(DomainError),
-    Store(StoreError),
+    Store(TxError),
 }
 
 impl From<DomainError> for Reject {
@@ -203,7 +203,7 @@ pub(super) fn decide(
     command: Command,
     next_seq: u64,
     now: DateTime<Utc>,
-) -> Result<Decision, StoreError> {
+) -> TxResult<Decision> {
     let result = match command {
         Command::Rating { source, input } => {
             decide_rating(reader, pii, &source, input, next_seq, now)
@@ -237,10 +237,8 @@ pub(super) fn decide(
             rejected_seq,
             resolution,
         } => {
-            if reader.trees[tree::REJECTS]
-                .contains_key(rejected_seq.to_be_bytes())
-                .map_err(StoreError::from)?
-            {
+            let open = reader.trees[tree::REJECTS].get(rejected_seq.to_be_bytes())?;
+            if open.is_some() {
                 Ok(Decision::Append {
                     actor,
                     origin: None,
@@ -476,7 +474,8 @@ fn decide_master(
     })
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+pub(super) type TxError = ConflictableTransactionError<StoreError>;
+pub(super) type TxResult<T> = Result<T, TxError>;
 
 fn abort(error: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(error.into())

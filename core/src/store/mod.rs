@@ -1,5 +1,5 @@
 //! The sled store: the event log and its projections, written by one committer thread that
-//! applies each command in its own transaction and makes a whole batch durable with one flush
+//! applies a batch of waiting commands in one transaction and makes it durable with one flush
 //! (group commit). This module is the only place that touches sled.
 
 mod apply;
@@ -36,6 +36,8 @@ pub enum StoreError {
     SchemaVersion { found: u32, expected: u32 },
     #[error("the store is shut down")]
     Closed,
+    #[error("the batch holding this command failed and nothing of it was acknowledged: {0}")]
+    Batch(String),
 }
 
 /// Tree indexes into [`Trees`]; the names are the sled tree names.
@@ -155,6 +157,9 @@ pub struct StoreOptions {
     pub cache_bytes: u64,
     /// Most commands applied between two flushes.
     pub max_batch: usize,
+    /// zstd compression of sled pages, chosen when the store is created. Measured on the demo
+    /// city: a quarter of the disk space, at about 40% of the durable ingest rate.
+    pub compression: bool,
 }
 
 impl Default for StoreOptions {
@@ -162,7 +167,32 @@ impl Default for StoreOptions {
         StoreOptions {
             cache_bytes: 256 * 1024 * 1024,
             max_batch: 4096,
+            compression: false,
         }
+    }
+}
+
+/// Opens sled. Compression is fixed when a store is created; an existing store keeps the choice
+/// it was created with, whatever the options say now.
+fn open_db(dir: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> {
+    let open = |compression: bool| {
+        sled::Config::new()
+            .path(dir)
+            .cache_capacity(options.cache_bytes)
+            .use_compression(compression)
+            // A low zstd level: sled builds a compression context per page write.
+            .compression_factor(1)
+            .open()
+    };
+    match open(options.compression) {
+        Err(sled::Error::Unsupported(message)) if message.contains("compression") => {
+            tracing::warn!(
+                requested = options.compression,
+                "the store was created with the other compression setting; keeping it"
+            );
+            Ok(open(!options.compression)?)
+        }
+        other => Ok(other?),
     }
 }
 
@@ -177,7 +207,7 @@ pub struct CommitStats {
 enum Job {
     Commands {
         commands: Vec<Command>,
-        reply: mpsc::SyncSender<Result<Vec<Outcome>, StoreError>>,
+        reply: Reply,
     },
     Rebuild {
         reply: mpsc::SyncSender<Result<u64, StoreError>>,
@@ -216,10 +246,7 @@ impl Store {
         clock: Arc<dyn Clock>,
         options: StoreOptions,
     ) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(options.cache_bytes)
-            .open()?;
+        let db = open_db(dir, &options)?;
         let version_key = b"schema_version";
         match db.get(version_key)? {
             Some(bytes) => {
@@ -392,31 +419,25 @@ impl Committer {
                 Job::Commands { commands, .. } => commands.len(),
                 Job::Rebuild { .. } => 0,
             };
-            let mut jobs = vec![first];
+            let mut pending = vec![first];
             while queued < self.max_batch {
                 match receiver.try_recv() {
                     Ok(job) => {
                         if let Job::Commands { commands, .. } = &job {
                             queued += commands.len();
                         }
-                        jobs.push(job);
+                        pending.push(job);
                     }
                     Err(_) => break,
                 }
             }
-            let mut replies = Vec::with_capacity(jobs.len());
-            let mut count = 0;
-            for job in jobs {
+            // Commands up to a rebuild form one batch; the rebuild runs between two batches.
+            let mut batch = Vec::new();
+            for job in pending {
                 match job {
-                    Job::Commands { commands, reply } => {
-                        count += commands.len();
-                        let result = commands
-                            .into_iter()
-                            .map(|command| self.apply(command, &mut next_seq))
-                            .collect::<Result<Vec<_>, _>>();
-                        replies.push((reply, result));
-                    }
+                    Job::Commands { commands, reply } => batch.push((commands, reply)),
                     Job::Rebuild { reply } => {
+                        self.commit(std::mem::take(&mut batch), &mut next_seq);
                         let result = self.rebuild().and_then(|count| {
                             self.db.flush()?;
                             Ok(count)
@@ -425,64 +446,98 @@ impl Committer {
                     }
                 }
             }
-            let started = Instant::now();
-            let flushed = self.db.flush();
-            self.stats.flush_micros.fetch_add(
-                u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-                Ordering::Relaxed,
-            );
-            self.stats.batches.fetch_add(1, Ordering::Relaxed);
-            self.stats
-                .commands
-                .fetch_add(u64::try_from(count).unwrap_or(u64::MAX), Ordering::Relaxed);
-            for (reply, result) in replies {
-                let result = match &flushed {
-                    Ok(_) => result,
-                    Err(error) => Err(StoreError::Sled(error.clone())),
-                };
-                let _ = reply.send(result);
-            }
+            self.commit(batch, &mut next_seq);
         }
         if let Err(error) = self.db.flush() {
             tracing::error!(%error, "final flush failed");
         }
     }
 
-    fn apply(&self, command: Command, next_seq: &mut u64) -> Result<Outcome, StoreError> {
+    /// Applies a batch of jobs in one transaction and one flush, then answers every job. A
+    /// counter touched by many commands of the batch is written once, which keeps sled's write
+    /// amplification down; a failure fails the whole batch, and its senders retry.
+    fn commit(&self, batch: Vec<(Vec<Command>, Reply)>, next_seq: &mut u64) {
+        if batch.is_empty() {
+            return;
+        }
+        let count: usize = batch.iter().map(|(commands, _)| commands.len()).sum();
         let now = self.clock.now();
-        let reader = apply::Reader { trees: &self.trees };
-        match apply::decide(&reader, &self.pii, command, *next_seq, now)? {
-            apply::Decision::Duplicate(seq) => Ok(Outcome::Duplicate { seq }),
-            apply::Decision::Reject(error) => Ok(Outcome::Rejected(error)),
-            apply::Decision::Append {
-                actor,
-                origin,
-                event,
-            } => {
-                let entry = LogEntry {
-                    seq: *next_seq,
-                    at: now,
-                    actor,
-                    origin,
-                    event: *event,
-                };
-                self.write(&entry)?;
-                *next_seq += 1;
-                Ok(Outcome::Recorded { seq: entry.seq })
+        let applied = self.trees.as_slice().transaction(|trees| {
+            let reader = apply::Reader { trees };
+            let mut seq = *next_seq;
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for (commands, _) in &batch {
+                let mut job_outcomes = Vec::with_capacity(commands.len());
+                for command in commands {
+                    let outcome =
+                        match apply::decide(&reader, &self.pii, command.clone(), seq, now)? {
+                            apply::Decision::Duplicate(original) => {
+                                Outcome::Duplicate { seq: original }
+                            }
+                            apply::Decision::Reject(error) => Outcome::Rejected(error),
+                            apply::Decision::Append {
+                                actor,
+                                origin,
+                                event,
+                            } => {
+                                let entry = LogEntry {
+                                    seq,
+                                    at: now,
+                                    actor,
+                                    origin,
+                                    event: *event,
+                                };
+                                apply::project(trees, &entry)?;
+                                seq += 1;
+                                Outcome::Recorded { seq: entry.seq }
+                            }
+                        };
+                    job_outcomes.push(outcome);
+                }
+                outcomes.push(job_outcomes);
+            }
+            Ok((outcomes, seq))
+        });
+        let started = Instant::now();
+        let result = match applied {
+            Ok((outcomes, seq)) => match self.db.flush() {
+                Ok(_) => {
+                    *next_seq = seq;
+                    Ok(outcomes)
+                }
+                Err(error) => {
+                    // Committed in memory but not known durable: the sequence numbers are used.
+                    *next_seq = seq;
+                    Err(StoreError::Sled(error))
+                }
+            },
+            Err(TransactionError::Abort(error)) => Err(error),
+            Err(TransactionError::Storage(error)) => Err(StoreError::Sled(error)),
+        };
+        self.stats.flush_micros.fetch_add(
+            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .commands
+            .fetch_add(u64::try_from(count).unwrap_or(u64::MAX), Ordering::Relaxed);
+        match result {
+            Ok(outcomes) => {
+                for ((_, reply), outcomes) in batch.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcomes));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, commands = count, "batch failed");
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(StoreError::Batch(error.to_string())));
+                }
             }
         }
     }
 
-    fn write(&self, entry: &LogEntry) -> Result<(), StoreError> {
-        self.trees
-            .as_slice()
-            .transaction(|trees| apply::project(trees, entry))
-            .map_err(|error| match error {
-                TransactionError::Abort(error) => error,
-                TransactionError::Storage(error) => StoreError::Sled(error),
-            })
-    }
-
+    /// Replays the log into empty projections, a chunk of entries per transaction.
     fn rebuild(&self) -> Result<u64, StoreError> {
         for (index, tree) in self.trees.iter().enumerate() {
             if index != tree::LOG {
@@ -490,15 +545,38 @@ impl Committer {
             }
         }
         let mut count = 0;
-        for item in self.trees[tree::LOG].iter() {
-            let (_, value) = item?;
-            let entry: LogEntry = serde_json::from_slice(&value)?;
-            self.write(&entry)?;
-            count += 1;
+        let mut chunk: Vec<LogEntry> = Vec::with_capacity(REBUILD_CHUNK);
+        let mut entries = self.trees[tree::LOG].iter();
+        loop {
+            chunk.clear();
+            for item in entries.by_ref().take(REBUILD_CHUNK) {
+                let (_, value) = item?;
+                chunk.push(serde_json::from_slice(&value)?);
+            }
+            if chunk.is_empty() {
+                return Ok(count);
+            }
+            self.trees
+                .as_slice()
+                .transaction(|trees| {
+                    for entry in &chunk {
+                        apply::project(trees, entry)?;
+                    }
+                    Ok(())
+                })
+                .map_err(|error| match error {
+                    TransactionError::Abort(error) => error,
+                    TransactionError::Storage(error) => StoreError::Sled(error),
+                })?;
+            count += chunk.len() as u64;
         }
-        Ok(count)
     }
 }
+
+/// Log entries replayed per transaction by `rebuild`.
+const REBUILD_CHUNK: usize = 4096;
+
+type Reply = mpsc::SyncSender<Result<Vec<Outcome>, StoreError>>;
 
 impl Drop for Inner {
     fn drop(&mut self) {

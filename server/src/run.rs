@@ -31,7 +31,7 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     let demo_notes = if with_demo {
         let platform = platform.clone();
         let config = config.clone();
-        Some(tokio::task::spawn_blocking(move || seed_demo(&platform, &config)).await??)
+        Some(tokio::task::spawn_blocking(move || seed_demo(&platform, &config, address)).await??)
     } else {
         None
     };
@@ -93,9 +93,14 @@ async fn shutdown_signal() {
 
 /// Seeds master data, demo logins, a demo source and ~90 days of history into an empty store;
 /// re-issues the demo source's key on every start. Returns what to print. Blocking.
-fn seed_demo(platform: &Platform, config: &Config) -> anyhow::Result<String> {
+fn seed_demo(
+    platform: &Platform,
+    config: &Config,
+    address: std::net::SocketAddr,
+) -> anyhow::Result<String> {
     let store = &platform.store;
     let city = demo::city();
+    let example_body = example_rating(&city, platform.clock.now());
     let root = city
         .master
         .iter()
@@ -159,14 +164,52 @@ fn seed_demo(platform: &Platform, config: &Config) -> anyhow::Result<String> {
         check_seeded(store.submit(chunk)?)?;
         println!("seeded {total} commands, {} ratings", store.rating_count());
     }
+    let example = config.data_dir.join("example-rating.json");
+    std::fs::write(&example, serde_json::to_vec_pretty(&example_body)?)
+        .with_context(|| format!("writing {}", example.display()))?;
     Ok(format!(
         "  demo logins (password {password}): admin, city_supervisor, baofeng_supervisor, handler, window_staff, callback, reviewer, rule_editor\n  \
-         demo source {source}: X-Api-Key {api_key}\n  log head {head}, {ratings} ratings stored",
+         demo source {source}: X-Api-Key {api_key}\n  \
+         send a rating: curl -s http://{address}/api/v1/sources/{source}/ratings -H 'x-api-key: {api_key}' -H 'content-type: application/json' -d @{example}\n  \
+         log head {head}, {ratings} ratings stored",
         password = config.demo.password,
         source = demo::DEMO_SOURCE,
+        example = example.display(),
         head = store.head()?,
         ratings = store.rating_count(),
     ))
+}
+
+/// A 差评 at the first county window of the demo city, as a device would send it: real-name, so
+/// the supervisor's view shows the masked phone.
+fn example_rating(city: &demo::DemoCity, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    let window = city
+        .windows
+        .iter()
+        .find(|window| {
+            window.area_code.len() == 6
+                && window.area_code != demo::CITY_CODE
+                && window.device.is_some()
+        })
+        .or_else(|| city.windows.first());
+    let stamp = now.format("%Y%m%d%H%M%S");
+    serde_json::json!({
+        "event_id": format!("example-{stamp}"),
+        "project_no": format!("EXAMPLE{stamp}"),
+        "service_number": 1,
+        "task_code": window.and_then(|window| window.items.first()),
+        "department": window.map(|window| &window.department),
+        "area_code": window.map(|window| &window.area_code),
+        "window": window.map(|window| &window.window),
+        "staff": window.and_then(|window| window.staff.first()),
+        "device": window.and_then(|window| window.device.as_ref()),
+        "level": "dissatisfied",
+        "channel": "hall_device",
+        "indicators": ["510"],
+        "text": "排队等候时间过长",
+        "evaluator": {"real_name": true, "name": "张三", "phone": "13812341234"},
+        "rated_at": now.to_rfc3339(),
+    })
 }
 
 fn check_all(outcomes: Vec<Outcome>, what: &str) -> anyhow::Result<()> {

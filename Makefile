@@ -7,7 +7,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./demo-data
 
-.PHONY: demo test build adapters fmt-check clippy unit-tests e2e-build bench
+.PHONY: demo test build adapters adapters-check fmt-check clippy unit-tests e2e-build bench
 
 demo: build
 	./target/release/hcp demo --listen $(LISTEN) --data $(DATA)
@@ -15,24 +15,66 @@ demo: build
 build: adapters
 	$(CARGO) build --release --workspace --bins
 
-# Reference adapters (WASM components) live in adapters/<name>/; each is built for
-# wasm32-wasip2. The target is installed on demand, so a fresh machine needs only rustup.
-adapters:
-	@set -e; found=0; \
-	for manifest in adapters/*/Cargo.toml; do \
-	  [ -f "$$manifest" ] || continue; found=1; \
-	done; \
-	if [ $$found = 1 ]; then \
-	  rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2; \
-	  for manifest in adapters/*/Cargo.toml; do \
-	    echo "building adapter $$manifest"; \
-	    $(CARGO) build --release --target wasm32-wasip2 --manifest-path "$$manifest"; \
-	  done; \
-	else \
-	  echo "no adapters to build"; \
-	fi
+# Reference adapters, SDK and hostile test guests: their own cargo workspace in adapters/ (own
+# target dir, so a guest build never locks ours). Guests are built for wasm32-unknown-unknown,
+# which imports nothing, then wrapped into components in target/adapters/<crate>.wasm; every
+# component but hostile-import is checked to import nothing. hostile-import is built for
+# wasm32-wasip2 on purpose (its std pulls in WASI imports). Installs what is missing first;
+# a second run with nothing changed only asks cargo and checks timestamps.
+ADAPTERS_OUT := target/adapters
+ADAPTERS_TARGET := adapters/target
+WASM_TOOLS_VERSION ?= 1.263.0
 
-test: fmt-check clippy adapters e2e-build unit-tests
+adapters:
+	@echo "== step: adapter toolchain (wasm32 targets, wasm-tools)"
+	@set -e; installed=$$(rustup target list --installed); \
+	for target in wasm32-unknown-unknown wasm32-wasip2; do \
+	  echo "$$installed" | grep -qx $$target || rustup target add $$target; \
+	done; \
+	command -v wasm-tools >/dev/null 2>&1 || \
+	  $(CARGO) install wasm-tools --version $(WASM_TOOLS_VERSION) --locked \
+	    --no-default-features --features component,print
+	@echo "== step: build adapters (wasm32-unknown-unknown, release)"
+	$(CARGO) build --release --manifest-path adapters/Cargo.toml \
+	  --target wasm32-unknown-unknown --workspace --exclude hostile-import
+	@echo "== step: build the forbidden-import guest (wasm32-wasip2, release)"
+	$(CARGO) build --release --manifest-path adapters/Cargo.toml \
+	  --target wasm32-wasip2 -p hostile-import
+	@echo "== step: componentize adapters into $(ADAPTERS_OUT)/"
+	@set -e; mkdir -p $(ADAPTERS_OUT); \
+	for manifest in adapters/*/Cargo.toml adapters/hostile/*/Cargo.toml; do \
+	  grep -q '"cdylib"' "$$manifest" || continue; \
+	  crate=$$(sed -n 's/^name = "\(.*\)"$$/\1/p' "$$manifest" | head -n 1); \
+	  artifact=$$(echo "$$crate" | tr - _).wasm; \
+	  out=$(ADAPTERS_OUT)/$$crate.wasm; \
+	  if [ "$$crate" = hostile-import ]; then \
+	    core=$(ADAPTERS_TARGET)/wasm32-wasip2/release/$$artifact; \
+	    if [ ! -f "$$out" ] || [ "$$core" -nt "$$out" ]; then \
+	      cp "$$core" "$$out"; echo "  $$out (wasm32-wasip2 component, imports WASI on purpose)"; \
+	    fi; \
+	    continue; \
+	  fi; \
+	  core=$(ADAPTERS_TARGET)/wasm32-unknown-unknown/release/$$artifact; \
+	  if [ ! -f "$$out" ] || [ "$$core" -nt "$$out" ]; then \
+	    wasm-tools component new "$$core" -o "$$out.tmp"; \
+	    if wasm-tools component wit "$$out.tmp" | grep -q '^ *import '; then \
+	      echo "error: $$crate imports something; adapters must import nothing:"; \
+	      wasm-tools component wit "$$out.tmp" | grep '^ *import '; \
+	      rm -f "$$out.tmp"; exit 1; \
+	    fi; \
+	    mv "$$out.tmp" "$$out"; echo "  $$out"; \
+	  fi; \
+	done
+	@ls -l $(ADAPTERS_OUT)/*.wasm | awk '{ printf "  %8d  %s\n", $$5, $$9 }'
+
+test: fmt-check clippy adapters adapters-check e2e-build unit-tests
+
+# The adapters workspace's own checks: formatting, lints and native tests of the SDK and guests.
+adapters-check:
+	@echo "== step: adapters: formatting, lints, native tests"
+	cd adapters && $(CARGO) fmt --all -- --check
+	cd adapters && $(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd adapters && $(CARGO) test --workspace
 
 fmt-check:
 	@echo "== step: formatting (cargo fmt --check)"

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{Source, User};
-use crate::model::{Attribution, Device, OrgUnit, Rating, ServiceEventInput, ServiceItem, Staff};
+use crate::model::{
+    Attribution, Device, DeviceModel, HeartbeatInput, OrgUnit, Rating, ServiceEventInput,
+    ServiceItem, Staff,
+};
 use crate::validate::Reason;
 
 /// Bumped when the meaning of stored bytes changes; a data folder of another version is refused.
@@ -26,6 +29,13 @@ pub enum Event {
     },
     DeviceUpserted {
         device: Device,
+    },
+    DeviceModelUpserted {
+        model: DeviceModel,
+    },
+    /// A device's heartbeat with its cumulative counters.
+    HeartbeatRecorded {
+        heartbeat: HeartbeatInput,
     },
     UserUpserted {
         user: User,
@@ -61,6 +71,8 @@ impl Event {
             Event::StaffUpserted { .. } => "staff_upserted",
             Event::ItemUpserted { .. } => "item_upserted",
             Event::DeviceUpserted { .. } => "device_upserted",
+            Event::DeviceModelUpserted { .. } => "device_model_upserted",
+            Event::HeartbeatRecorded { .. } => "heartbeat_recorded",
             Event::UserUpserted { .. } => "user_upserted",
             Event::SourceUpserted { .. } => "source_upserted",
             Event::ServiceRecorded { .. } => "service_recorded",

@@ -250,6 +250,66 @@ pub struct Device {
     pub window: String,
 }
 
+/// A model of hall device, with the rules that hold for every device of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeviceModel {
+    /// e.g. `HX-PJ200`
+    pub model: String,
+    #[serde(default)]
+    pub vendor: String,
+    /// Shortest time between two ratings of one device, in seconds; a rating sooner than that
+    /// after the previous one is refused (and kept for review). 0 turns the check off.
+    #[serde(default)]
+    pub min_press_interval_secs: u32,
+}
+
+/// A device's periodic report of its cumulative counters, as decoded by its adapter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HeartbeatInput {
+    pub device: String,
+    pub sent_at: DateTime<Utc>,
+    /// The device's own sequence number of this report.
+    pub sequence: u64,
+    /// Ratings taken by the device since it was installed.
+    pub ratings_total: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+}
+
+/// What the platform knows of a device's health, kept up to date by heartbeats and ratings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+pub struct DeviceState {
+    pub device: String,
+    /// Last heartbeat or rating received from the device.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// Last rating received from the device.
+    pub last_upload: Option<DateTime<Utc>>,
+    /// When the last stored rating was pressed (for the minimum press interval).
+    pub last_press: Option<DateTime<Utc>>,
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    pub last_sequence: Option<u64>,
+    pub firmware: Option<String>,
+    /// Ratings stored from this device.
+    pub ratings_stored: u64,
+    /// The device's own cumulative count at its last heartbeat.
+    pub ratings_reported: u64,
+    /// The device's count before it first reported here (ratings taken before connection).
+    pub baseline: Option<u64>,
+}
+
+impl DeviceState {
+    /// Ratings the device says it took that never arrived: a lost upload shows here.
+    pub fn missing(&self) -> u64 {
+        match self.baseline {
+            Some(baseline) => self
+                .ratings_reported
+                .saturating_sub(baseline)
+                .saturating_sub(self.ratings_stored),
+            None => 0,
+        }
+    }
+}
+
 /// A service act reported by a business system: one step of a case (咨询, 申报, 补正, 缴费,
 /// 签收 …). Each act can be rated once; it is the denominator of 评价率.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -303,7 +363,12 @@ pub struct RatingInput {
     #[serde(default = "first_assessment")]
     pub assess_number: u8,
     pub task_code: String,
+    /// Department (统一社会信用代码). May be left empty when `device` names a registered
+    /// device: the rating then takes the department, area and window of the device's window.
+    #[serde(default)]
     pub department: String,
+    /// Region code (6, 9 or 12 digits); see `department`.
+    #[serde(default)]
     pub area_code: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_name: Option<String>,

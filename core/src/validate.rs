@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::model::{OrgKind, OrgUnit, RatingInput, ServiceEventInput};
+use crate::model::{HeartbeatInput, OrgKind, OrgUnit, RatingInput, ServiceEventInput};
 
 /// Why an input was not recorded. Serialised as `{"code": "...", "message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,6 +52,14 @@ pub enum DomainError {
         scope: String,
         area: String,
     },
+    #[error(
+        "device {device} rated {seconds} s after its previous rating; model minimum is {minimum} s"
+    )]
+    TooSoon {
+        device: String,
+        seconds: i64,
+        minimum: u32,
+    },
     #[error("time {at} lies in the future (server time {now})")]
     InFuture {
         at: DateTime<Utc>,
@@ -75,6 +83,7 @@ impl DomainError {
             DomainError::OutsideArea { .. } => "outside_area",
             DomainError::OutOfScope { .. } => "out_of_scope",
             DomainError::InFuture { .. } => "in_future",
+            DomainError::TooSoon { .. } => "too_soon",
         }
     }
 
@@ -136,8 +145,13 @@ pub fn rating_shape(input: &RatingInput, now: DateTime<Utc>) -> Result<(), Domai
     required("event_id", &input.event_id, MAX_ID_CHARS)?;
     required("project_no", &input.project_no, MAX_ID_CHARS)?;
     required("task_code", &input.task_code, MAX_ID_CHARS)?;
-    required("department", &input.department, MAX_ID_CHARS)?;
-    required("area_code", &input.area_code, 12)?;
+    // A registered device's rating inherits its window's department and area (filled later).
+    if input.device.is_none() {
+        required("department", &input.department, MAX_ID_CHARS)?;
+        required("area_code", &input.area_code, 12)?;
+    }
+    optional("department", Some(&input.department), MAX_ID_CHARS)?;
+    optional("area_code", Some(&input.area_code), 12)?;
     service_number(input.service_number)?;
     if !(1..=2).contains(&input.assess_number) {
         return Err(DomainError::AssessNumber(input.assess_number));
@@ -204,6 +218,28 @@ pub fn service_shape(input: &ServiceEventInput, now: DateTime<Utc>) -> Result<()
     optional("project_name", Some(&input.project_name), MAX_NAME_CHARS)?;
     service_number(input.service_number)?;
     not_future(input.occurred_at, now)
+}
+
+/// Checks a heartbeat on its own.
+pub fn heartbeat_shape(input: &HeartbeatInput, now: DateTime<Utc>) -> Result<(), DomainError> {
+    required("device", &input.device, MAX_ID_CHARS)?;
+    optional("firmware", input.firmware.as_deref(), MAX_NAME_CHARS)?;
+    not_future(input.sent_at, now)
+}
+
+/// Ids that travel in URLs and keys: 1-64 letters, digits, `-`, `_` or `.`.
+pub fn identifier(field: &'static str, value: &str) -> Result<(), DomainError> {
+    required(field, value, MAX_ID_CHARS)?;
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(DomainError::Invalid {
+            field,
+            reason: format!("{value:?} may hold only letters, digits, -, _ and ."),
+        });
+    }
+    Ok(())
 }
 
 /// Checks a master-data node: code formats by kind, and parent kinds that make sense.

@@ -14,8 +14,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use crate::event::{Event, LogEntry, Origin, RejectedPayload};
 use crate::model::{
-    Attribution, Case, OrgKind, OrgUnit, Rating, RatingInput, ServiceAct, ServiceEventInput,
-    StoredEvaluator,
+    Attribution, Case, Device, DeviceModel, DeviceState, HeartbeatInput, OrgKind, OrgUnit, Rating,
+    RatingInput, ServiceAct, ServiceEventInput, StoredEvaluator,
 };
 use crate::pii::{PiiKey, PiiKind};
 use crate::validate::{self, DomainError};
@@ -165,6 +165,17 @@ impl Reader<'_> {
         })
     }
 
+    fn device(&self, id: &str) -> Result<Device, Reject> {
+        self.json::<Device>(tree::DEVICES, id.as_bytes())
+            .map_err(Reject::Store)?
+            .ok_or_else(|| {
+                Reject::Domain(DomainError::Unknown {
+                    kind: "device",
+                    id: id.to_string(),
+                })
+            })
+    }
+
     fn source(&self, id: &str) -> Result<Source, Reject> {
         match self
             .json::<Source>(tree::SOURCES, id.as_bytes())
@@ -209,6 +220,7 @@ pub(super) fn decide(
             decide_rating(reader, pii, &source, input, next_seq, now)
         }
         Command::Service { source, input } => decide_service(reader, &source, input, now),
+        Command::Heartbeat { source, input } => decide_heartbeat(reader, &source, input, now),
         Command::Master { actor, change } => decide_master(reader, actor, change),
         Command::Audit { entry } => Ok(Decision::Append {
             actor: entry.actor.clone(),
@@ -262,11 +274,40 @@ pub(super) fn decide(
     }
 }
 
+/// Fills the department, area and window of a device's rating that left them out, from the
+/// device's window as registered now; the filled values are stored in the event.
+fn complete_from_device(reader: &Reader<'_>, input: &mut RatingInput) -> Result<(), Reject> {
+    let Some(device_id) = input.device.as_deref() else {
+        return Ok(());
+    };
+    if !input.department.is_empty() && !input.area_code.is_empty() {
+        return Ok(());
+    }
+    let device = reader.device(device_id)?;
+    let window = reader.org_of_kind(&device.window, &[OrgKind::Window], "window")?;
+    if input.window.is_none() {
+        input.window = Some(window.id.clone());
+    }
+    if input.department.is_empty() {
+        input.department = window.department.clone().unwrap_or_default();
+    }
+    if input.area_code.is_empty() {
+        input.area_code = reader
+            .org_chain(&window.id)
+            .map_err(Reject::Store)?
+            .into_iter()
+            .find(|unit| unit.kind.is_region())
+            .map(|unit| unit.id)
+            .unwrap_or_default();
+    }
+    Ok(())
+}
+
 fn decide_rating(
     reader: &Reader<'_>,
     pii: &PiiKey,
     source_id: &str,
-    input: RatingInput,
+    mut input: RatingInput,
     next_seq: u64,
     now: DateTime<Utc>,
 ) -> Result<Decision, Reject> {
@@ -278,6 +319,7 @@ fn decide_rating(
     }
     validate::rating_shape(&input, now)?;
     let source = reader.source(source_id)?;
+    complete_from_device(reader, &mut input)?;
     let slot = |assess| keys::rating_slot(&input.project_no, input.service_number, assess);
     let taken = |assess| -> Result<Option<u64>, Reject> {
         Ok(reader.trees[tree::RATING_SLOTS]
@@ -312,6 +354,7 @@ fn decide_rating(
     if let Some(device) = input.device.as_deref() {
         reader.known(tree::DEVICES, "device", device)?;
     }
+    check_press_interval(reader, &input)?;
     let seal = |kind, value: &Option<String>| {
         value
             .as_deref()
@@ -389,6 +432,69 @@ fn decide_service(
     })
 }
 
+fn decide_heartbeat(
+    reader: &Reader<'_>,
+    source_id: &str,
+    input: HeartbeatInput,
+    now: DateTime<Utc>,
+) -> Result<Decision, Reject> {
+    let event_id = format!("heartbeat-{}-{}", input.device, input.sequence);
+    if let Some(seq) = reader.dedup(source_id, &event_id).map_err(Reject::Store)? {
+        return Ok(Decision::Duplicate(seq));
+    }
+    validate::heartbeat_shape(&input, now)?;
+    let source = reader.source(source_id)?;
+    let device = reader.device(&input.device)?;
+    let chain = reader.org_chain(&device.window).map_err(Reject::Store)?;
+    if !chain.iter().any(|unit| unit.id == source.scope) {
+        return Err(DomainError::OutOfScope {
+            source_id: source.id.clone(),
+            scope: source.scope.clone(),
+            area: device.window,
+        }
+        .into());
+    }
+    Ok(Decision::Append {
+        actor: format!("source:{}", source.id),
+        origin: Some(Origin {
+            source: source.id,
+            event_id,
+        }),
+        event: Box::new(Event::HeartbeatRecorded { heartbeat: input }),
+    })
+}
+
+/// Refuses a device's rating pressed sooner after its previous one than the model allows.
+fn check_press_interval(reader: &Reader<'_>, input: &RatingInput) -> Result<(), Reject> {
+    let Some(device_id) = input.device.as_deref() else {
+        return Ok(());
+    };
+    let device = reader.device(device_id)?;
+    let interval = reader
+        .json::<DeviceModel>(tree::DEVICE_MODELS, device.model.as_bytes())
+        .map_err(Reject::Store)?
+        .map(|model| model.min_press_interval_secs)
+        .unwrap_or(0);
+    if interval == 0 {
+        return Ok(());
+    }
+    let state: Option<DeviceState> = reader
+        .json(tree::DEVICE_STATE, device_id.as_bytes())
+        .map_err(Reject::Store)?;
+    if let Some(previous) = state.and_then(|state| state.last_press) {
+        let gap = input.rated_at.signed_duration_since(previous);
+        if gap >= chrono::Duration::zero() && gap < chrono::Duration::seconds(i64::from(interval)) {
+            return Err(DomainError::TooSoon {
+                device: device_id.to_string(),
+                seconds: gap.num_seconds(),
+                minimum: interval,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
 fn decide_master(
     reader: &Reader<'_>,
     actor: String,
@@ -444,7 +550,12 @@ fn decide_master(
         }
         MasterChange::Device(device) => {
             reader.org_of_kind(&device.window, &[OrgKind::Window], "window")?;
+            validate::identifier("id", &device.id)?;
             Event::DeviceUpserted { device }
+        }
+        MasterChange::DeviceModel(model) => {
+            validate::identifier("model", &model.model)?;
+            Event::DeviceModelUpserted { model }
         }
         MasterChange::User(user) => {
             if reader.org(&user.scope).map_err(Reject::Store)?.is_none() {
@@ -556,6 +667,26 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
         Event::DeviceUpserted { device } => {
             put_json(&trees[tree::DEVICES], device.id.as_bytes(), device)?
         }
+        Event::DeviceModelUpserted { model } => {
+            put_json(&trees[tree::DEVICE_MODELS], model.model.as_bytes(), model)?
+        }
+        Event::HeartbeatRecorded { heartbeat } => {
+            update_device(trees, &heartbeat.device, |state| {
+                state.last_seen = Some(entry.at);
+                state.last_heartbeat = Some(heartbeat.sent_at);
+                state.last_sequence = Some(heartbeat.sequence);
+                if heartbeat.firmware.is_some() {
+                    state.firmware = heartbeat.firmware.clone();
+                }
+                // First report, or a device whose counter went back (reset, replaced board):
+                // count from here.
+                if state.baseline.is_none() || heartbeat.ratings_total < state.ratings_reported {
+                    state.baseline =
+                        Some(heartbeat.ratings_total.saturating_sub(state.ratings_stored));
+                }
+                state.ratings_reported = heartbeat.ratings_total;
+            })?;
+        }
         Event::UserUpserted { user } => {
             put_json(&trees[tree::USERS], user.username.as_bytes(), user)?
         }
@@ -576,7 +707,35 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
     Ok(())
 }
 
+fn update_device(
+    trees: &[TransactionalTree],
+    device: &str,
+    change: impl FnOnce(&mut DeviceState),
+) -> TxResult<()> {
+    let mut state: DeviceState = match trees[tree::DEVICE_STATE].get(device.as_bytes())? {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(abort)?,
+        None => DeviceState {
+            device: device.to_string(),
+            ..DeviceState::default()
+        },
+    };
+    change(&mut state);
+    put_json(&trees[tree::DEVICE_STATE], device.as_bytes(), &state)
+}
+
 fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> {
+    if let Some(device) = &rating.device {
+        update_device(trees, device, |state| {
+            state.last_seen = Some(rating.received_at);
+            state.last_upload = Some(rating.received_at);
+            state.last_press = Some(
+                state
+                    .last_press
+                    .map_or(rating.rated_at, |last| last.max(rating.rated_at)),
+            );
+            state.ratings_stored += 1;
+        })?;
+    }
     let id = rating.id.to_be_bytes();
     trees[tree::RATING_SLOTS].insert(
         keys::rating_slot(

@@ -20,7 +20,10 @@ pub use self::query::{CaseQuery, Page, RatingQuery, RollupGroup, RollupQuery, Ro
 use crate::auth::{Source, User};
 use crate::clock::Clock;
 use crate::event::{AuditEntry, LogEntry, SCHEMA_VERSION};
-use crate::model::{Device, OrgUnit, RatingInput, ServiceEventInput, ServiceItem, Staff};
+use crate::model::{
+    Device, DeviceModel, HeartbeatInput, OrgUnit, RatingInput, ServiceEventInput, ServiceItem,
+    Staff,
+};
 use crate::pii::PiiKey;
 use crate::validate::{DomainError, Reason};
 
@@ -58,7 +61,9 @@ pub(crate) mod tree {
     pub const CASE_INDEX: usize = 13;
     pub const AUDIT: usize = 14;
     pub const REJECTS: usize = 15;
-    pub const NAMES: [&str; 16] = [
+    pub const DEVICE_MODELS: usize = 16;
+    pub const DEVICE_STATE: usize = 17;
+    pub const NAMES: [&str; 18] = [
         "log",
         "dedup",
         "org",
@@ -75,6 +80,8 @@ pub(crate) mod tree {
         "case_index",
         "audit",
         "rejects",
+        "device_models",
+        "device_state",
     ];
 }
 
@@ -90,6 +97,7 @@ pub enum MasterChange {
     Staff(Staff),
     Item(ServiceItem),
     Device(Device),
+    DeviceModel(DeviceModel),
     User(User),
     Source(Source),
 }
@@ -104,6 +112,10 @@ pub enum Command {
     Service {
         source: String,
         input: ServiceEventInput,
+    },
+    Heartbeat {
+        source: String,
+        input: HeartbeatInput,
     },
     Master {
         actor: String,

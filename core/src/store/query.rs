@@ -11,7 +11,9 @@ use super::keys::{self, Dim, bucket};
 use super::{Store, StoreError, tree};
 use crate::auth::{Source, User};
 use crate::event::{AuditEntry, Event, LogEntry, RejectedPayload};
-use crate::model::{Case, Channel, Device, Level, OrgUnit, Rating, ServiceItem, Staff};
+use crate::model::{
+    Case, Channel, Device, DeviceModel, DeviceState, Level, OrgUnit, Rating, ServiceItem, Staff,
+};
 use crate::pii::PiiError;
 
 /// A page of results; pass `next_cursor` back as `cursor` for the next one.
@@ -378,6 +380,24 @@ impl Store {
 
     pub fn devices(&self) -> Result<Vec<Device>, StoreError> {
         self.all(tree::DEVICES)
+    }
+
+    pub fn device(&self, id: &str) -> Result<Option<Device>, StoreError> {
+        self.json(tree::DEVICES, id.as_bytes())
+    }
+
+    pub fn device_models(&self) -> Result<Vec<DeviceModel>, StoreError> {
+        self.all(tree::DEVICE_MODELS)
+    }
+
+    /// Health of a device; a device never heard from has a default state.
+    pub fn device_state(&self, id: &str) -> Result<DeviceState, StoreError> {
+        Ok(self
+            .json(tree::DEVICE_STATE, id.as_bytes())?
+            .unwrap_or_else(|| DeviceState {
+                device: id.to_string(),
+                ..DeviceState::default()
+            }))
     }
 
     pub fn user(&self, username: &str) -> Result<Option<User>, StoreError> {

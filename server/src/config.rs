@@ -18,7 +18,69 @@ pub struct Config {
     pub store: StoreConfig,
     pub security: SecurityConfig,
     pub bootstrap: BootstrapConfig,
+    pub plugins: PluginsConfig,
+    pub devices: DevicesConfig,
     pub demo: DemoConfig,
+}
+
+/// WASM adapter plugins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Folder of installed adapters (`*.wasm`, each with an optional `*.wasm.sig`). Watched:
+    /// a file dropped or replaced here is validated and swapped in without a restart. Default
+    /// `<data_dir>/plugins`.
+    pub dir: Option<PathBuf>,
+    /// Folder of precompiled code, so a restart does not recompile. Default
+    /// `<data_dir>/plugin-cache`.
+    pub cache_dir: Option<PathBuf>,
+    /// Watch `dir` for changes.
+    pub watch: bool,
+    /// Fuel (wasm instructions, roughly) one call may burn.
+    pub fuel: u64,
+    /// Wall-clock limit of one call, in milliseconds.
+    pub timeout_ms: u64,
+    /// Linear memory one call may grow to, in MiB.
+    pub memory_mb: usize,
+    /// ed25519 public keys (64 hex characters each) of vendors whose signatures are trusted.
+    pub trusted_keys: Vec<String>,
+    /// Refuse adapters without a valid signature from a trusted key.
+    pub require_signature: bool,
+    /// Consecutive faults (trap, limit) after which an adapter is quarantined.
+    pub quarantine_after: u32,
+    /// First quarantine, in seconds; doubles on each further fault, up to an hour.
+    pub quarantine_secs: u64,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        PluginsConfig {
+            dir: None,
+            cache_dir: None,
+            watch: true,
+            fuel: 2_000_000_000,
+            timeout_ms: 200,
+            memory_mb: 64,
+            trusted_keys: Vec::new(),
+            require_signature: false,
+            quarantine_after: 3,
+            quarantine_secs: 10,
+        }
+    }
+}
+
+/// Hall devices.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevicesConfig {
+    /// A device heard from (heartbeat or rating) within this many minutes counts as online.
+    pub online_minutes: u32,
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        DevicesConfig { online_minutes: 15 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,6 +136,8 @@ pub struct DemoConfig {
     pub live_per_second: u32,
     /// Password of every demo login.
     pub password: String,
+    /// Where `make adapters` put the reference adapters; the demo installs them from here.
+    pub adapters_dir: PathBuf,
 }
 
 impl Default for Config {
@@ -85,6 +149,8 @@ impl Default for Config {
             store: StoreConfig::default(),
             security: SecurityConfig::default(),
             bootstrap: BootstrapConfig::default(),
+            plugins: PluginsConfig::default(),
+            devices: DevicesConfig::default(),
             demo: DemoConfig::default(),
         }
     }
@@ -117,6 +183,7 @@ impl Default for DemoConfig {
             services_per_day: 3600,
             live_per_second: 2,
             password: "demo-2026".into(),
+            adapters_dir: PathBuf::from("target/adapters"),
         }
     }
 }
@@ -187,6 +254,13 @@ impl Config {
                 reason: "must be at least 1".into(),
             });
         }
+        self.trusted_keys()?;
+        if self.plugins.timeout_ms == 0 || self.plugins.memory_mb == 0 || self.plugins.fuel == 0 {
+            return Err(ConfigError::Invalid {
+                field: "plugins",
+                reason: "fuel, timeout_ms and memory_mb must be above 0".into(),
+            });
+        }
         if self.demo.password.len() < 8 {
             return Err(ConfigError::Invalid {
                 field: "demo.password",
@@ -214,9 +288,49 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("keys/token.key"))
     }
 
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.plugins
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("plugins"))
+    }
+
+    pub fn plugin_cache_dir(&self) -> PathBuf {
+        self.plugins
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("plugin-cache"))
+    }
+
+    /// The trusted vendor keys, decoded.
+    pub fn trusted_keys(&self) -> Result<Vec<[u8; 32]>, ConfigError> {
+        self.plugins
+            .trusted_keys
+            .iter()
+            .map(|key| {
+                hex_key(key).ok_or_else(|| ConfigError::Invalid {
+                    field: "plugins.trusted_keys",
+                    reason: format!("{key:?} is not 64 hex characters"),
+                })
+            })
+            .collect()
+    }
+
     pub fn calendar_dir(&self) -> PathBuf {
         self.rules_dir.join("calendar")
     }
+}
+
+fn hex_key(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    if text.len() != 64 {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (index, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(index * 2..index * 2 + 2)?, 16).ok()?;
+    }
+    Some(key)
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use chrono::{
 };
 use hcp_core::auth::{Role, User};
 use hcp_core::model::{
-    ApplicantType, CaseStatus, Channel, Device, EvaluatorInput, Level, OrgKind, OrgUnit,
-    RatingInput, ServiceEventInput, ServiceItem, Staff,
+    ApplicantType, CaseStatus, Channel, Device, DeviceModel, EvaluatorInput, Level, OrgKind,
+    OrgUnit, RatingInput, ServiceEventInput, ServiceItem, Staff,
 };
 use hcp_core::store::{Command, MasterChange};
 use hcp_core::validate::credit_check_char;
@@ -607,6 +607,15 @@ impl Builder {
         master.extend(self.departments.into_iter().map(MasterChange::OrgUnit));
         master.extend(self.window_units.into_iter().map(MasterChange::OrgUnit));
         master.extend(self.staff.into_iter().map(MasterChange::Staff));
+        // Device models come before their devices. The demo's simulated presses are random
+        // and independent, so the double-press guard stays off (0) to keep the history whole.
+        for (model, vendor) in [("HX-PJ200", "华信智能"), ("ZW-E7", "正微科技")] {
+            master.push(MasterChange::DeviceModel(DeviceModel {
+                model: model.into(),
+                vendor: vendor.into(),
+                min_press_interval_secs: 0,
+            }));
+        }
         master.extend(self.devices.into_iter().map(MasterChange::Device));
         master.extend(self.items.iter().cloned().map(MasterChange::Item));
         DemoCity {
@@ -1803,6 +1812,7 @@ mod tests {
         let mut units: HashMap<String, OrgUnit> = HashMap::new();
         let mut staff = HashSet::new();
         let mut devices = HashSet::new();
+        let mut models = HashSet::new();
         let mut items = HashSet::new();
         for change in &city.master {
             match change {
@@ -1838,7 +1848,15 @@ mod tests {
                         units.get(&device.window).map(|unit| unit.kind),
                         Some(OrgKind::Window)
                     );
+                    assert!(
+                        models.contains(&device.model),
+                        "{} before its model",
+                        device.id
+                    );
                     assert!(devices.insert(device.id.clone()));
+                }
+                MasterChange::DeviceModel(model) => {
+                    assert!(models.insert(model.model.clone()));
                 }
                 MasterChange::Item(item) => {
                     assert_eq!(

@@ -4,5 +4,6 @@
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod plugins;
 pub mod run;
 pub mod state;

@@ -22,6 +22,26 @@ enum Commands {
     Demo(Common),
     /// Rebuild every projection from the event log (run while the platform is stopped).
     Rebuild(Common),
+    /// Work with WASM adapters.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Load an adapter exactly as the server would and decode sample payloads with it.
+    Test {
+        /// The adapter component.
+        file: PathBuf,
+        /// Payload files to decode.
+        payloads: Vec<PathBuf>,
+        /// Content type of the payloads (default: from the file extension).
+        #[arg(long)]
+        content_type: Option<String>,
+        /// Configuration file, for the limits and trusted keys.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -67,5 +87,25 @@ fn main() -> anyhow::Result<()> {
         Commands::Serve(common) => runtime.block_on(hcp_server::run::serve(common.load()?, false)),
         Commands::Demo(common) => runtime.block_on(hcp_server::run::serve(common.load()?, true)),
         Commands::Rebuild(common) => hcp_server::run::rebuild(&common.load()?),
+        Commands::Plugin(PluginCommand::Test {
+            file,
+            payloads,
+            content_type,
+            config,
+        }) => {
+            let mut config = Config::load(config.as_deref())?;
+            // Testing never writes into a data folder: its compile cache lives in the temp folder.
+            config.plugins.cache_dir = Some(std::env::temp_dir().join("hcp-plugin-test-cache"));
+            let passed = hcp_server::plugins::test_command(
+                &config,
+                &file,
+                &payloads,
+                content_type.as_deref(),
+            )?;
+            if !passed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }

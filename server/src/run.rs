@@ -52,6 +52,21 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     }
     tracing::info!(%address, "serving");
 
+    {
+        let platform = platform.clone();
+        tokio::task::spawn_blocking(move || platform.load_plugins()).await?;
+    }
+    // Kept alive until the server stops; dropping it stops the watching.
+    let _watcher = if config.plugins.watch {
+        Some(crate::plugins::watch(
+            &platform.plugins_dir,
+            platform.plugins.clone(),
+            platform.store.clone(),
+            Duration::from_millis(300),
+        )?)
+    } else {
+        None
+    };
     let simulator = match (with_demo, config.demo.live_per_second) {
         (true, rate) if rate > 0 => Some(tokio::spawn(simulate(platform.clone(), rate))),
         _ => None,
@@ -164,6 +179,7 @@ fn seed_demo(
         check_seeded(store.submit(chunk)?)?;
         println!("seeded {total} commands, {} ratings", store.rating_count());
     }
+    let adapter_sources = install_demo_adapters(platform, config, &root)?;
     let example = config.data_dir.join("example-rating.json");
     std::fs::write(&example, serde_json::to_vec_pretty(&example_body)?)
         .with_context(|| format!("writing {}", example.display()))?;
@@ -171,7 +187,7 @@ fn seed_demo(
         "  demo logins (password {password}): admin, city_supervisor, baofeng_supervisor, handler, window_staff, callback, reviewer, rule_editor\n  \
          demo source {source}: X-Api-Key {api_key}\n  \
          send a rating: curl -s http://{address}/api/v1/sources/{source}/ratings -H 'x-api-key: {api_key}' -H 'content-type: application/json' -d @{example}\n  \
-         log head {head}, {ratings} ratings stored",
+         {adapter_sources}  log head {head}, {ratings} ratings stored",
         password = config.demo.password,
         source = demo::DEMO_SOURCE,
         example = example.display(),
@@ -210,6 +226,54 @@ fn example_rating(city: &demo::DemoCity, now: chrono::DateTime<chrono::Utc>) -> 
         "evaluator": {"real_name": true, "name": "张三", "phone": "13812341234"},
         "rated_at": now.to_rfc3339(),
     })
+}
+
+/// The reference adapters the demo sources speak through: (adapter and source id, source name).
+const DEMO_ADAPTERS: [(&str, &str); 3] = [
+    ("hx-pj200", "HX-PJ200 评价器"),
+    ("zw-e7", "ZW-E7 评价器"),
+    ("yth-feed", "一体化平台办件推送"),
+];
+
+/// Copies the reference adapters into the plugins folder (where start-up loads them) and gives
+/// each a demo source with a fresh key. Returns the lines to print. Blocking.
+fn install_demo_adapters(
+    platform: &Platform,
+    config: &Config,
+    root: &str,
+) -> anyhow::Result<String> {
+    std::fs::create_dir_all(&platform.plugins_dir)?;
+    let mut lines = String::new();
+    for (adapter, name) in DEMO_ADAPTERS {
+        let built = config.demo.adapters_dir.join(format!("{adapter}.wasm"));
+        if !built.exists() {
+            lines.push_str(&format!(
+                "  adapter {adapter} not built ({}): run `make adapters`\n",
+                built.display()
+            ));
+            continue;
+        }
+        let installed = platform.plugins_dir.join(format!("{adapter}.wasm"));
+        if std::fs::read(&installed).ok() != std::fs::read(&built).ok() {
+            std::fs::copy(&built, &installed)
+                .with_context(|| format!("installing {}", built.display()))?;
+        }
+        let (_, key) = admin_api::issue_source(
+            platform,
+            "demo",
+            admin_api::SourceRequest {
+                id: adapter.into(),
+                name: name.into(),
+                adapter: Some(adapter.into()),
+                scope: root.to_string(),
+            },
+        )
+        .map_err(|error| anyhow::anyhow!("cannot issue the {adapter} source key: {error}"))?;
+        lines.push_str(&format!(
+            "  source {adapter} (adapter {adapter}): X-Api-Key {key}\n"
+        ));
+    }
+    Ok(lines)
 }
 
 fn check_all(outcomes: Vec<Outcome>, what: &str) -> anyhow::Result<()> {

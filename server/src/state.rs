@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use std::path::PathBuf;
+
 use anyhow::Context as _;
 use chrono::Duration;
 use hcp_core::auth::{self, Role, TokenSigner, User};
@@ -10,6 +12,7 @@ use hcp_core::calendar::Calendar;
 use hcp_core::clock::Clock;
 use hcp_core::pii::{self, PiiKey};
 use hcp_core::store::{Command, MasterChange, Outcome, Store, StoreOptions};
+use hcp_plugins::{PluginHost, Registry};
 
 use hcp_core::model::{OrgKind, OrgUnit};
 
@@ -20,6 +23,13 @@ use crate::http::metrics::HttpMetrics;
 #[derive(Clone)]
 pub struct Platform {
     pub store: Store,
+    /// Validates adapters without installing them (uploads, `hcp plugin test`).
+    pub plugin_host: PluginHost,
+    /// The active adapters.
+    pub plugins: Registry,
+    pub plugins_dir: PathBuf,
+    /// A device heard from within this long counts as online.
+    pub device_online: Duration,
     pub clock: Arc<dyn Clock>,
     pub calendar: Arc<Calendar>,
     pub tokens: TokenSigner,
@@ -55,8 +65,13 @@ impl Platform {
             },
         )
         .with_context(|| format!("opening the store in {}", config.store_dir().display()))?;
+        let (plugin_host, plugins) = crate::plugins::registry(config)?;
         Ok(Platform {
             store,
+            plugin_host,
+            plugins,
+            plugins_dir: config.plugins_dir(),
+            device_online: Duration::minutes(i64::from(config.devices.online_minutes)),
             clock,
             calendar: Arc::new(calendar),
             tokens: TokenSigner::new(
@@ -75,6 +90,12 @@ impl Platform {
             .into_iter()
             .find(|unit| unit.parent.is_none())
             .map(|unit| unit.id))
+    }
+
+    /// Installs every adapter of the plugins folder: start-up is the first reload. Blocking.
+    pub fn load_plugins(&self) {
+        let files = crate::plugins::installed_files(&self.plugins_dir);
+        crate::plugins::reload_paths(&self.plugins, &self.store, &files);
     }
 
     /// On a store without users: creates the root of the org tree (if absent) and an `admin`

@@ -1,6 +1,8 @@
 //! Ingest benchmark: drives the real HTTP ingest endpoint of a release `hcp` with concurrent
 //! clients and reports durable ratings/s with p50/p99 latency, beside the raw sled insert
-//! ceiling (unflushed, and flushed per insert) measured in the same run on the same disk.
+//! ceiling (unflushed, and flushed per insert) measured in the same run on the same disk, and
+//! the same ingest through the `zw-e7` WASM adapter (vendor JSON decoded in a fresh sandbox per
+//! payload) against the built-in canonical JSON.
 //! Run with `make bench`; `BENCH_SECONDS` sets the length of each HTTP phase (default 5).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,7 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hcp_e2e::{Server, Session, binary, rating, seed};
+use hcp_e2e::{Server, Session, adapter, binary, rating, seed, zw_payload};
+use serde_json::json;
 
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     if sorted.is_empty() {
@@ -54,12 +57,22 @@ struct Phase {
     p99: Duration,
 }
 
+/// How one request of a phase is made.
+#[derive(Clone)]
+enum Route {
+    /// Canonical JSON on `/api/v1/sources/{source}/ratings`.
+    Canonical,
+    /// ZW-E7 vendor JSON on `/api/v1/ingest/{source}`, decoded by the WASM adapter.
+    Adapter { source: String, key: String },
+}
+
 async fn http_phase(
     url: &str,
     fixture: Arc<hcp_e2e::Fixture>,
     clients: usize,
     seconds: u64,
     tag: &str,
+    route: Route,
 ) -> Phase {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -69,23 +82,36 @@ async fn http_phase(
             let fixture = fixture.clone();
             let stop = stop.clone();
             let tag = tag.to_string();
+            let route = route.clone();
             tokio::spawn(async move {
                 let http = reqwest::Client::new();
-                let endpoint = format!("{url}/api/v1/sources/{}/ratings", fixture.source);
+                let endpoint = match &route {
+                    Route::Canonical => format!("{url}/api/v1/sources/{}/ratings", fixture.source),
+                    Route::Adapter { source, .. } => format!("{url}/api/v1/ingest/{source}"),
+                };
                 let mut latencies = Vec::new();
                 let mut sent = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let event = format!("{tag}-{client}-{sent}");
-                    let body = rating(&fixture, &event, &format!("B-{event}"), "13812341234");
+                    let (body, key) = match &route {
+                        Route::Canonical => (
+                            rating(&fixture, &event, &format!("B-{event}"), "13812341234"),
+                            &fixture.api_key,
+                        ),
+                        Route::Adapter { key, .. } => (
+                            zw_payload("D-ZW", &event, &format!("B-{event}"), "T-QYSL", 1),
+                            key,
+                        ),
+                    };
                     let begun = Instant::now();
                     let response = http
                         .post(&endpoint)
-                        .header("x-api-key", &fixture.api_key)
+                        .header("x-api-key", key)
                         .json(&body)
                         .send()
                         .await
                         .unwrap();
-                    assert_eq!(response.status().as_u16(), 201);
+                    assert!(response.status().is_success(), "{}", response.status());
                     latencies.push(begun.elapsed());
                     sent += 1;
                 }
@@ -124,6 +150,9 @@ fn main() {
         .unwrap();
     let binary = binary("release").unwrap();
     let data = dir.path().join("hcp");
+    // The adapter is in the plugins folder before start: start-up loads it.
+    std::fs::create_dir_all(data.join("plugins")).unwrap();
+    std::fs::copy(adapter("zw-e7").unwrap(), data.join("plugins/zw-e7.wasm")).unwrap();
     let server = Server::start(&binary, "serve", &data, None).unwrap();
     let phases = runtime.block_on(async {
         let password = server.admin_password().unwrap();
@@ -131,18 +160,33 @@ fn main() {
             .await
             .unwrap();
         let fixture = Arc::new(seed(&admin).await.unwrap());
+        for record in [
+            json!({"kind": "device_model", "record": {"model": "ZW-E7", "vendor": "正微科技"}}),
+            json!({"kind": "device", "record": {"id": "D-ZW", "model": "ZW-E7", "window": "W-BF-01"}}),
+        ] {
+            admin.post("/api/v1/admin/master", &record).await.unwrap();
+        }
+        let issued = admin
+            .post(
+                "/api/v1/admin/sources",
+                &json!({"id": "zw", "name": "zw", "adapter": "zw-e7", "scope": "410421"}),
+            )
+            .await
+            .unwrap();
+        let through_adapter = Route::Adapter {
+            source: "zw".into(),
+            key: issued["api_key"].as_str().unwrap().to_string(),
+        };
         let mut phases = Vec::new();
         for clients in [1, 16, 64, 256] {
-            phases.push(
-                http_phase(
-                    &server.url,
-                    fixture.clone(),
-                    clients,
-                    seconds,
-                    &format!("c{clients}"),
-                )
-                .await,
-            );
+            let tag = format!("c{clients}");
+            let phase = http_phase(&server.url, fixture.clone(), clients, seconds, &tag, Route::Canonical).await;
+            phases.push(("canonical", phase));
+        }
+        for clients in [1, 16, 64] {
+            let tag = format!("z{clients}");
+            let phase = http_phase(&server.url, fixture.clone(), clients, seconds, &tag, through_adapter.clone()).await;
+            phases.push(("zw-e7 wasm", phase));
         }
         phases
     });
@@ -152,11 +196,13 @@ fn main() {
         "raw sled, same disk: {unflushed:>9.0} inserts/s unflushed, {flushed:>7.0} inserts/s with a flush each"
     );
     println!("HTTP ingest (durable, one rating per request, client on the same 2 cores):");
-    println!("clients  ratings/s    p50 ms   p99 ms   vs unflushed sled   vs flush-per-insert");
-    for phase in phases {
+    println!(
+        "route       clients  ratings/s    p50 ms   p99 ms   vs unflushed sled   vs flush-per-insert"
+    );
+    for (route, phase) in phases {
         let rate = phase.acked as f64 / phase.seconds;
         println!(
-            "{:>7}  {:>9.0}  {:>8.2}  {:>7.2}   {:>16.3}   {:>18.2}",
+            "{route:<10}  {:>7}  {:>9.0}  {:>8.2}  {:>7.2}   {:>16.3}   {:>18.2}",
             phase.clients,
             rate,
             phase.p50.as_secs_f64() * 1e3,

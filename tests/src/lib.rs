@@ -266,3 +266,153 @@ pub fn rating(fixture: &Fixture, event_id: &str, project_no: &str, phone: &str) 
         "rated_at": chrono::Utc::now().to_rfc3339(),
     })
 }
+
+/// A reference adapter or hostile guest built by `make adapters`.
+pub fn adapter(name: &str) -> anyhow::Result<PathBuf> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/adapters/{name}.wasm"));
+    if !path.exists() {
+        bail!(
+            "{} not found: build the adapters first (`make adapters`, part of `make test`)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The same component with a custom section appended: identical behaviour, different bytes and
+/// sha256 — a stand-in for a vendor's rebuild when testing replacement.
+pub fn with_custom_section(component: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
+    fn leb128(mut value: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut content = Vec::new();
+    leb128(name.len(), &mut content);
+    content.extend_from_slice(name.as_bytes());
+    content.extend_from_slice(payload);
+    let mut out = component.to_vec();
+    out.push(0);
+    leb128(content.len(), &mut out);
+    out.extend_from_slice(&content);
+    out
+}
+
+/// CRC-16/CCITT-FALSE, as the HX-PJ200 frames carry it.
+pub fn crc16_ccitt(bytes: &[u8]) -> u16 {
+    let mut crc: u16 = 0xffff;
+    for byte in bytes {
+        crc ^= u16::from(*byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+fn str8(out: &mut Vec<u8>, text: &str) {
+    out.push(u8::try_from(text.len()).expect("short string"));
+    out.extend_from_slice(text.as_bytes());
+}
+
+fn hx_frame(kind: u8, sequence: u32, device: &str, body: &[u8]) -> Vec<u8> {
+    let mut checked = vec![1, kind];
+    checked.extend_from_slice(&sequence.to_be_bytes());
+    str8(&mut checked, device);
+    checked.extend_from_slice(body);
+    let mut frame = vec![0xa5, 0x5a];
+    frame.extend_from_slice(&checked);
+    frame.extend_from_slice(&crc16_ccitt(&checked).to_be_bytes());
+    frame
+}
+
+/// An HX-PJ200 rating frame (see adapters/hx-pj200/README.md). `level` uses the device's
+/// numbering, 1 = 非常满意 … 5 = 非常不满意.
+pub fn hx_rating_frame(
+    sequence: u32,
+    device: &str,
+    unix: u32,
+    level: u8,
+    project_no: &str,
+    task_code: &str,
+    comment: &str,
+) -> Vec<u8> {
+    let mut body = unix.to_be_bytes().to_vec();
+    body.push(level);
+    body.push(0);
+    body.extend_from_slice(
+        &u16::try_from(comment.len())
+            .expect("short comment")
+            .to_be_bytes(),
+    );
+    body.extend_from_slice(comment.as_bytes());
+    str8(&mut body, project_no);
+    str8(&mut body, task_code);
+    body.push(1);
+    str8(&mut body, "");
+    body.push(1);
+    str8(&mut body, "13812341234");
+    hx_frame(1, sequence, device, &body)
+}
+
+/// An HX-PJ200 heartbeat frame.
+pub fn hx_heartbeat_frame(sequence: u32, device: &str, unix: u32, ratings_total: u32) -> Vec<u8> {
+    let mut body = unix.to_be_bytes().to_vec();
+    body.extend_from_slice(&ratings_total.to_be_bytes());
+    str8(&mut body, "PJ200-1.4.2");
+    hx_frame(2, sequence, device, &body)
+}
+
+/// A ZW-E7 upload with one record (see adapters/zw-e7/README.md); `score` 1 = 非常满意.
+pub fn zw_payload(
+    device: &str,
+    record_id: &str,
+    project_no: &str,
+    task_code: &str,
+    score: u8,
+) -> Value {
+    let now = (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    json!({
+        "deviceSn": device,
+        "records": [{
+            "recId": record_id,
+            "evalTime": now,
+            "score": score,
+            "tags": if score >= 4 { json!(["510"]) } else { json!([]) },
+            "bizNo": project_no,
+            "itemCode": task_code,
+            "serviceNo": 1,
+            "realName": false
+        }]
+    })
+}
+
+/// Polls `check` every 50 ms until it holds or `timeout` passes (for watchers that run on
+/// their own thread in another process; never a fixed sleep).
+pub async fn wait_until<F, Fut>(timeout: Duration, mut check: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("condition not met within {timeout:?}")
+}

@@ -36,7 +36,7 @@ fn sources(crate_dir: &str) -> Vec<(PathBuf, String)> {
 #[test]
 fn every_module_says_what_it_is_for() {
     let mut missing = Vec::new();
-    for dir in ["core", "server", "tests"] {
+    for dir in ["core", "server", "tests", "plugins/host"] {
         for (path, text) in sources(dir) {
             let first = text
                 .lines()
@@ -73,6 +73,8 @@ fn runtimes_stay_in_their_modules() {
     check("core/src", "sled::", Some("core/src/store/"));
     check("server/src", "sled::", None);
     check("core/src", "axum::", None);
+    check("core/src", "wasmtime", None);
+    check("server/src", "wasmtime::", None);
 }
 
 #[test]
@@ -96,4 +98,26 @@ fn dependency_edges() {
         !workspace.contains("name = \"core\""),
         "no package may be named core"
     );
+}
+
+/// A released contract is what vendors built against: it never changes. A change goes into a
+/// new version folder (`plugins/wit/adapter@1.1.0/`), and this list grows.
+#[test]
+fn released_wit_is_unchanged() {
+    use sha2::Digest as _;
+    let released = [(
+        "plugins/wit/adapter@1.0.0/adapter.wit",
+        "4c231d5410472365d4c54bdf9c5b3df1574f0f3bb7d2ea6a3f0bf94cb7c79b9e",
+    )];
+    for (path, expected) in released {
+        let bytes = std::fs::read(root().join(path)).unwrap();
+        let actual: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        assert_eq!(
+            actual, expected,
+            "{path} was released and must not change; add a new version folder"
+        );
+    }
 }

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use hcp_core::auth::{self, Permission, Principal, Role, Source, User};
 use hcp_core::event::{AuditEntry, RejectedPayload};
-use hcp_core::model::{Device, OrgUnit, ServiceItem, Staff};
+use hcp_core::model::{Device, DeviceModel, OrgUnit, ServiceItem, Staff};
 use hcp_core::store::{Command, MasterChange, Outcome};
 use hcp_core::validate::Reason;
 use serde::{Deserialize, Serialize};
@@ -296,9 +296,11 @@ pub enum MasterRecord {
     Staff(Staff),
     Item(ServiceItem),
     Device(Device),
+    DeviceModel(DeviceModel),
 }
 
-/// Create or replace master data: an org unit, a member of staff, a service item, a device.
+/// Create or replace master data: an org unit, a member of staff, a service item, a device, a
+/// device model.
 #[utoipa::path(
     post, path = "/api/v1/admin/master", tag = "admin",
     request_body = MasterRecord,
@@ -316,6 +318,7 @@ pub async fn upsert_master(
         MasterRecord::Staff(staff) => MasterChange::Staff(staff),
         MasterRecord::Item(item) => MasterChange::Item(item),
         MasterRecord::Device(device) => MasterChange::Device(device),
+        MasterRecord::DeviceModel(model) => MasterChange::DeviceModel(model),
     };
     blocking(move || {
         let seq = record(

@@ -9,9 +9,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hcp_core::model::{RatingInput, ServiceEventInput};
+use hcp_core::model::{HeartbeatInput, RatingInput, ServiceEventInput};
 use hcp_core::store::{Command, Outcome};
 use hcp_core::validate::Reason;
+use hcp_plugins::{CallError, Decoded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -72,6 +73,7 @@ pub struct CanonicalPayload {
 enum Kind {
     Rating,
     Service,
+    Heartbeat,
 }
 
 impl Kind {
@@ -79,6 +81,7 @@ impl Kind {
         match self {
             Kind::Rating => "ratings",
             Kind::Service => "service_events",
+            Kind::Heartbeat => "heartbeats",
         }
     }
 
@@ -95,6 +98,10 @@ impl Kind {
             Kind::Service => Command::Service {
                 source: source.to_string(),
                 input: serde_json::from_value::<ServiceEventInput>(value).map_err(invalid)?,
+            },
+            Kind::Heartbeat => Command::Heartbeat {
+                source: source.to_string(),
+                input: serde_json::from_value::<HeartbeatInput>(value).map_err(invalid)?,
             },
         })
     }
@@ -384,20 +391,20 @@ pub async fn ingest_raw(
         .to_string();
     blocking(move || {
         let source = authenticate_source(&platform, &source, &headers)?;
-        let items = decode_raw(&source.adapter, &body);
-        match items {
+        match decode_raw(&platform, &source.adapter, &content_type, &body) {
             Ok(items) => Ok((
                 StatusCode::OK,
                 Json(record(&platform, &source.id, items, Keep::Refused)?),
             )
                 .into_response()),
-            Err(reason) => Err(refuse_payload(
-                &platform,
-                &source.id,
-                &content_type,
-                &body,
-                reason,
-            )?),
+            Err(refusal) => {
+                let error =
+                    refuse_payload(&platform, &source.id, &content_type, &body, refusal.reason)?;
+                Err(match (refusal.adapter_fault, error) {
+                    (true, ApiError::Unprocessable(reason)) => ApiError::Unavailable(reason),
+                    (_, error) => error,
+                })
+            }
         }
     })
     .await
@@ -411,39 +418,54 @@ pub fn replay(
     content_type: &str,
     payload: &[u8],
 ) -> Result<BatchResult, ApiError> {
-    let items = match content_type {
-        "ratings" | "service_events" => {
-            let kind = if content_type == "ratings" {
-                Kind::Rating
-            } else {
-                Kind::Service
-            };
+    let kind = [Kind::Rating, Kind::Service, Kind::Heartbeat]
+        .into_iter()
+        .find(|kind| kind.label() == content_type);
+    let items = match kind {
+        Some(kind) => {
             let (_, values) = one_or_many(payload).map_err(ApiError::Unprocessable)?;
             values.into_iter().map(|value| (kind, value)).collect()
         }
-        _ => {
+        None => {
             let adapter = platform
                 .store
                 .source(source)?
                 .map(|source| source.adapter)
                 .unwrap_or_else(|| CANONICAL_ADAPTER.to_string());
-            decode_raw(&adapter, payload).map_err(ApiError::Unprocessable)?
+            decode_raw(platform, &adapter, content_type, payload)
+                .map_err(|refusal| ApiError::Unprocessable(refusal.reason))?
         }
     };
     record(platform, source, items, Keep::Nothing)
 }
 
-fn decode_raw(adapter: &str, body: &[u8]) -> Result<Vec<(Kind, serde_json::Value)>, Reason> {
+/// Why a raw payload was not decoded, and whose fault it was.
+struct Refusal {
+    reason: Reason,
+    /// The adapter failed (trap, limit, quarantine, not installed), not the payload: the sender
+    /// is told to retry later (503); the payload is kept either way.
+    adapter_fault: bool,
+}
+
+/// Decodes a raw payload with the source's adapter: the built-in canonical JSON, or a WASM
+/// plugin. Blocking.
+fn decode_raw(
+    platform: &Platform,
+    adapter: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Vec<(Kind, serde_json::Value)>, Refusal> {
     if adapter != CANONICAL_ADAPTER {
-        return Err(Reason {
-            code: "adapter_unavailable".into(),
-            message: format!("adapter {adapter} is not installed; the payload is kept until it is"),
-        });
+        return decode_with_plugin(platform, adapter, content_type, body);
     }
+    let refuse = |message: String| Refusal {
+        reason: malformed(message),
+        adapter_fault: false,
+    };
     let payload: CanonicalPayload = serde_json::from_slice(body)
-        .map_err(|error| malformed(format!("not a canonical-json payload: {error}")))?;
+        .map_err(|error| refuse(format!("not a canonical-json payload: {error}")))?;
     if payload.ratings.len() + payload.service_events.len() > MAX_BATCH_ITEMS {
-        return Err(malformed(format!(
+        return Err(refuse(format!(
             "a payload holds at most {MAX_BATCH_ITEMS} items"
         )));
     }
@@ -459,4 +481,55 @@ fn decode_raw(adapter: &str, body: &[u8]) -> Result<Vec<(Kind, serde_json::Value
                 .map(|value| (Kind::Rating, value)),
         )
         .collect())
+}
+
+fn decode_with_plugin(
+    platform: &Platform,
+    adapter: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Result<Vec<(Kind, serde_json::Value)>, Refusal> {
+    let (_, decoded) = platform
+        .plugins
+        .decode(adapter, content_type, body)
+        .map_err(|error| {
+            let code = match &error {
+                CallError::Malformed(_) => "malformed",
+                CallError::Unsupported(_) => "unsupported",
+                CallError::InputTooLarge { .. } => "payload_too_large",
+                CallError::NotInstalled { .. } => "adapter_unavailable",
+                _ => "adapter_failed",
+            };
+            if error.is_plugin_fault() {
+                tracing::warn!(%adapter, %error, "adapter failed; payload kept for replay");
+            }
+            Refusal {
+                adapter_fault: error.is_plugin_fault()
+                    || matches!(error, CallError::NotInstalled { .. }),
+                reason: Reason {
+                    code: code.into(),
+                    message: format!("{adapter}: {error}"),
+                },
+            }
+        })?;
+    let mut items = Vec::with_capacity(decoded.len());
+    for item in decoded {
+        let (kind, value) = match item {
+            Decoded::Rating(input) => (Kind::Rating, serde_json::to_value(input)),
+            Decoded::Service(input) => (Kind::Service, serde_json::to_value(input)),
+            Decoded::Heartbeat(beat) => (Kind::Heartbeat, serde_json::to_value(beat)),
+        };
+        // Canonical records always serialise; keep the error path honest anyway.
+        let value = value.map_err(|error| Refusal {
+            reason: Reason {
+                code: "adapter_failed".into(),
+                message: format!("{adapter}: cannot encode a decoded record: {error}"),
+            },
+            adapter_fault: true,
+        })?;
+        items.push((kind, value));
+    }
+    // Service acts first, so that ratings of acts in the same payload find their case.
+    items.sort_by_key(|(kind, _)| !matches!(kind, Kind::Service));
+    Ok(items)
 }

@@ -2,9 +2,11 @@
 //! sources (API keys), and the OpenAPI document generated from the handlers.
 
 pub mod admin;
+mod devices;
 mod ingest;
 pub mod metrics;
 mod ops;
+mod plugins;
 mod read;
 
 use axum::extract::FromRequestParts;
@@ -37,6 +39,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{}", .0.message)]
     Unprocessable(Reason),
+    /// The platform cannot take it now (an adapter failed); the sender should retry later.
+    #[error("{}", .0.message)]
+    Unavailable(Reason),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -69,6 +74,7 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable(reason) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, reason.code.clone())
             }
+            ApiError::Unavailable(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason.code.clone()),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal".to_string()),
         };
         let message = if let ApiError::Internal(detail) = &self {
@@ -204,6 +210,11 @@ impl Modify for SecurityAddon {
         admin::list_rejections,
         admin::replay_rejection,
         admin::audit,
+        plugins::list,
+        plugins::upload,
+        plugins::remove,
+        devices::list,
+        devices::online_rate,
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -217,49 +228,62 @@ pub struct ApiDoc;
 
 /// The whole HTTP surface.
 pub fn router(platform: Platform) -> Router {
-    let api = Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .route("/api/v1/auth/login", post(admin::login))
-        .route("/api/v1/me", get(admin::me))
-        .route("/api/v1/ingest/{source}", post(ingest::ingest_raw))
-        .route(
-            "/api/v1/sources/{source}/ratings",
-            post(ingest::ingest_ratings),
-        )
-        .route(
-            "/api/v1/sources/{source}/service-events",
-            post(ingest::ingest_service_events),
-        )
-        .route("/api/v1/ratings", get(read::list_ratings))
-        .route("/api/v1/ratings/{id}", get(read::get_rating))
-        .route("/api/v1/ratings/{id}/reveal", post(read::reveal_evaluator))
-        .route("/api/v1/cases", get(read::list_cases))
-        .route("/api/v1/cases/{project_no}", get(read::get_case))
-        .route("/api/v1/rollups", get(read::rollups))
-        .route("/api/v1/org/{id}", get(read::org_unit))
-        .route(
-            "/api/v1/admin/users",
-            get(admin::list_users).post(admin::upsert_user),
-        )
-        .route(
-            "/api/v1/admin/sources",
-            get(admin::list_sources).post(admin::create_source),
-        )
-        .route("/api/v1/admin/master", post(admin::upsert_master))
-        .route("/api/v1/admin/rejections", get(admin::list_rejections))
-        .route(
-            "/api/v1/admin/rejections/{seq}/replay",
-            post(admin::replay_rejection),
-        )
-        .route("/api/v1/audit", get(admin::audit))
-        .route("/", get(ops::index))
-        .layer(axum::middleware::from_fn_with_state(
-            platform.clone(),
-            metrics::track,
-        ))
-        .with_state(platform);
+    let api =
+        Router::new()
+            .route("/healthz", get(ops::healthz))
+            .route("/readyz", get(ops::readyz))
+            .route("/metrics", get(ops::metrics))
+            .route("/api/v1/auth/login", post(admin::login))
+            .route("/api/v1/me", get(admin::me))
+            .route("/api/v1/ingest/{source}", post(ingest::ingest_raw))
+            .route(
+                "/api/v1/sources/{source}/ratings",
+                post(ingest::ingest_ratings),
+            )
+            .route(
+                "/api/v1/sources/{source}/service-events",
+                post(ingest::ingest_service_events),
+            )
+            .route("/api/v1/ratings", get(read::list_ratings))
+            .route("/api/v1/ratings/{id}", get(read::get_rating))
+            .route("/api/v1/ratings/{id}/reveal", post(read::reveal_evaluator))
+            .route("/api/v1/cases", get(read::list_cases))
+            .route("/api/v1/cases/{project_no}", get(read::get_case))
+            .route("/api/v1/rollups", get(read::rollups))
+            .route("/api/v1/org/{id}", get(read::org_unit))
+            .route(
+                "/api/v1/admin/users",
+                get(admin::list_users).post(admin::upsert_user),
+            )
+            .route(
+                "/api/v1/admin/sources",
+                get(admin::list_sources).post(admin::create_source),
+            )
+            .route("/api/v1/admin/master", post(admin::upsert_master))
+            .route("/api/v1/admin/rejections", get(admin::list_rejections))
+            .route(
+                "/api/v1/admin/rejections/{seq}/replay",
+                post(admin::replay_rejection),
+            )
+            .route("/api/v1/audit", get(admin::audit))
+            .route(
+                "/api/v1/admin/plugins",
+                get(plugins::list).post(plugins::upload).layer(
+                    axum::extract::DefaultBodyLimit::max(plugins::MAX_PLUGIN_BYTES),
+                ),
+            )
+            .route(
+                "/api/v1/admin/plugins/{id}",
+                axum::routing::delete(plugins::remove),
+            )
+            .route("/api/v1/devices", get(devices::list))
+            .route("/api/v1/devices/online-rate", get(devices::online_rate))
+            .route("/", get(ops::index))
+            .layer(axum::middleware::from_fn_with_state(
+                platform.clone(),
+                metrics::track,
+            ))
+            .with_state(platform);
     // The UI's assets are compiled in (vendored), so the browsable docs work offline.
     api.merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
 }

@@ -1,0 +1,283 @@
+//! Wiring of the WASM adapters: the registry built from the configuration, the installed folder
+//! loaded at start-up (start-up is the first reload) and watched afterwards, so that a vendor's
+//! file dropped into the folder is validated and swapped in while the platform serves.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hcp_core::event::AuditEntry;
+use hcp_core::store::{Command, Store};
+use hcp_plugins::{Backoff, HostOptions, Limits, PluginHost, Registry};
+use notify::{RecursiveMode, Watcher};
+
+use crate::config::Config;
+
+/// Builds the host and the registry with the configured limits. Blocking (starts the engine).
+pub fn registry(config: &Config) -> anyhow::Result<(PluginHost, Registry)> {
+    let plugins = &config.plugins;
+    let host = PluginHost::new(HostOptions {
+        limits: Limits {
+            fuel: plugins.fuel,
+            timeout: Duration::from_millis(plugins.timeout_ms),
+            memory_bytes: plugins.memory_mb * 1024 * 1024,
+            ..Limits::default()
+        },
+        cache_dir: Some(config.plugin_cache_dir()),
+        trusted_keys: config.trusted_keys()?,
+        require_signature: plugins.require_signature,
+    })
+    .context("starting the plugin host")?;
+    let registry = Registry::new(
+        host.clone(),
+        Backoff {
+            threshold: plugins.quarantine_after.max(1),
+            initial: Duration::from_secs(plugins.quarantine_secs.max(1)),
+            max: Duration::from_secs(3600),
+        },
+    );
+    Ok((host, registry))
+}
+
+/// Installs or removes the plugins behind changed paths of the folder. Files that are not
+/// `*.wasm` or `*.wasm.sig` are ignored; a signature change reloads its adapter. Every install
+/// is recorded in the audit trail. Blocking.
+pub fn reload_paths(registry: &Registry, store: &Store, paths: &BTreeSet<PathBuf>) {
+    let mut adapters = BTreeSet::new();
+    for path in paths {
+        let name = path.to_string_lossy();
+        if let Some(stem) = name.strip_suffix(".sig") {
+            adapters.insert(PathBuf::from(stem));
+        } else if name.ends_with(".wasm") {
+            adapters.insert(path.clone());
+        }
+    }
+    for path in adapters {
+        let origin = origin_of(&path);
+        if !path.exists() {
+            let removed: Vec<String> = registry
+                .status()
+                .into_iter()
+                .filter(|status| status.origin == origin)
+                .map(|status| status.id)
+                .collect();
+            for id in removed {
+                if registry.remove(&id) {
+                    tracing::info!(plugin = %id, file = %origin, "adapter removed with its file");
+                    audit(store, "plugin_removed", &id, &origin);
+                }
+            }
+            continue;
+        }
+        install_file(registry, store, &path);
+    }
+}
+
+fn origin_of(path: &Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().to_string())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Installs one adapter file unless the same bytes are already active from it. Blocking.
+pub fn install_file(registry: &Registry, store: &Store, path: &Path) {
+    let origin = origin_of(path);
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            tracing::warn!(file = %path.display(), %error, "cannot read adapter file");
+            return;
+        }
+    };
+    let signature_path = PathBuf::from(format!("{}.sig", path.display()));
+    let signature = std::fs::read(&signature_path).ok();
+    let unchanged = registry
+        .status()
+        .iter()
+        .any(|status| status.origin == origin && status.sha256 == hcp_plugins::sha256_hex(&bytes));
+    if unchanged {
+        return;
+    }
+    match registry.install(&bytes, signature.as_deref(), &origin) {
+        Ok(plugin) => {
+            tracing::info!(
+                plugin = %plugin.info.id,
+                version = %plugin.info.version,
+                sha256 = %plugin.sha256,
+                file = %origin,
+                "adapter installed"
+            );
+            audit(
+                store,
+                "plugin_installed",
+                &format!("{}@{}", plugin.info.id, plugin.info.version),
+                &format!("sha256 {} from {origin}", plugin.sha256),
+            );
+        }
+        Err(error) => {
+            tracing::error!(file = %origin, %error, "adapter refused; the previous version keeps serving");
+        }
+    }
+}
+
+fn audit(store: &Store, action: &str, target: &str, detail: &str) {
+    let entry = AuditEntry {
+        actor: "system".into(),
+        action: action.into(),
+        target: target.into(),
+        detail: detail.into(),
+    };
+    if let Err(error) = store.submit_one(Command::Audit { entry }) {
+        tracing::error!(%error, "cannot record the adapter change in the audit trail");
+    }
+}
+
+/// Every adapter file of the folder, for the first load.
+pub fn installed_files(dir: &Path) -> BTreeSet<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Watches the folder (not the files: editors and `cp` replace files) and reloads what changed
+/// once the folder has been quiet for `settle`, so that a file still being written is not
+/// loaded half-way. Returns the watcher; dropping it stops the watching.
+pub fn watch(
+    dir: &Path,
+    registry: Registry,
+    store: Store,
+    settle: Duration,
+) -> anyhow::Result<notify::RecommendedWatcher> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let (sender, receiver) = mpsc::channel::<PathBuf>();
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            Ok(event) => {
+                for path in event.paths {
+                    let _ = sender.send(path);
+                }
+            }
+            Err(error) => tracing::warn!(%error, "plugin folder watch error"),
+        })?;
+    watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    std::thread::Builder::new()
+        .name("hcp-plugin-watch".into())
+        .spawn(move || {
+            while let Ok(first) = receiver.recv() {
+                let mut changed = BTreeSet::from([first]);
+                while let Ok(path) = receiver.recv_timeout(settle) {
+                    changed.insert(path);
+                }
+                reload_paths(&registry, &store, &changed);
+            }
+        })?;
+    Ok(watcher)
+}
+
+/// Writes an uploaded adapter into the folder (atomically), where the watcher or the caller
+/// installs it; the folder stays the one truth of what is installed across restarts.
+pub fn write_upload(
+    dir: &Path,
+    id: &str,
+    bytes: &[u8],
+    signature: Option<&[u8]>,
+) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let target = dir.join(format!("{id}.wasm"));
+    if let Some(signature) = signature {
+        write_atomic(
+            &PathBuf::from(format!("{}.sig", target.display())),
+            signature,
+        )?;
+    }
+    write_atomic(&target, bytes)?;
+    Ok(target)
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let temp = path.with_extension("upload-tmp");
+    std::fs::write(&temp, bytes).with_context(|| format!("writing {}", temp.display()))?;
+    std::fs::rename(&temp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}
+
+/// `hcp plugin test FILE.wasm [PAYLOAD…]`: loads the adapter exactly as the server would
+/// (same limits, same validation) and prints what it decodes from each payload file, or why it
+/// fails. Returns whether everything passed. Blocking.
+pub fn test_command(
+    config: &Config,
+    file: &Path,
+    payloads: &[PathBuf],
+    content_type: Option<&str>,
+) -> anyhow::Result<bool> {
+    let (host, _) = registry(config)?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let signature = std::fs::read(format!("{}.sig", file.display())).ok();
+    let started = std::time::Instant::now();
+    let plugin = match host.load(&bytes, signature.as_deref()) {
+        Ok(plugin) => plugin,
+        Err(error) => {
+            println!("REFUSED {}: {error}", file.display());
+            return Ok(false);
+        }
+    };
+    let info = &plugin.info;
+    println!(
+        "OK {} {} by {} ({:?}), contract {}, sha256 {}",
+        info.id, info.version, info.vendor, info.kind, info.abi, plugin.sha256
+    );
+    println!("  models: {}", info.models.join(", "));
+    println!("  {}", info.description);
+    println!(
+        "  imports none; own samples decoded; loaded in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    let mut passed = true;
+    for payload in payloads {
+        let body =
+            std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
+        let content_type = content_type.unwrap_or_else(|| guess_content_type(payload));
+        match plugin.decode(content_type, &body) {
+            Ok(items) => {
+                println!(
+                    "{} ({content_type}): {} item(s)",
+                    payload.display(),
+                    items.len()
+                );
+                for item in items {
+                    println!("  {}", describe_decoded(&item));
+                }
+            }
+            Err(error) => {
+                passed = false;
+                println!("{} ({content_type}): FAILED {error}", payload.display());
+            }
+        }
+    }
+    Ok(passed)
+}
+
+fn guess_content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|ext| ext.to_str()) {
+        Some("json") => "application/json",
+        Some("xml") => "application/xml",
+        _ => "application/octet-stream",
+    }
+}
+
+fn describe_decoded(item: &hcp_plugins::Decoded) -> String {
+    let (kind, value) = match item {
+        hcp_plugins::Decoded::Rating(rating) => ("rating", serde_json::to_string(rating)),
+        hcp_plugins::Decoded::Service(service) => ("service", serde_json::to_string(service)),
+        hcp_plugins::Decoded::Heartbeat(beat) => ("heartbeat", serde_json::to_string(beat)),
+    };
+    format!("{kind} {}", value.unwrap_or_default())
+}

@@ -93,7 +93,8 @@ unit-tests:
 	@echo "== step: tests (unit, API, store model, calendar, end-to-end)"
 	$(CARGO) test --workspace
 
-# Ingest benchmark against the real HTTP endpoint (release build).
-bench:
+# Ingest benchmark against the real HTTP endpoint (release build), then adapter decode cost.
+bench: adapters
 	$(CARGO) build --release -p hcp-server --bin hcp
 	$(CARGO) bench -p hcp-e2e --bench ingest
+	$(CARGO) bench -p hcp-plugins

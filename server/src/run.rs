@@ -186,7 +186,7 @@ fn seed_demo(
     Ok(format!(
         "  demo logins (password {password}): admin, city_supervisor, baofeng_supervisor, handler, window_staff, callback, reviewer, rule_editor\n  \
          demo source {source}: X-Api-Key {api_key}\n  \
-         send a rating: curl -s http://{address}/api/v1/sources/{source}/ratings -H 'x-api-key: {api_key}' -H 'content-type: application/json' -d @{example}\n  \
+         send a rating: curl -s http://{address}/api/v1/sources/{source}/ratings -H 'x-api-key: {api_key}' -H 'content-type: application/json' -d @{example}\n\
          {adapter_sources}  log head {head}, {ratings} ratings stored",
         password = config.demo.password,
         source = demo::DEMO_SOURCE,
@@ -305,16 +305,60 @@ fn check_seeded(outcomes: Vec<Outcome>) -> anyhow::Result<()> {
 async fn simulate(platform: Platform, per_second: u32) {
     let mut simulator = demo::Simulator::new(demo::city(), u64::from(per_second) ^ 0x5eed);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let mut tick: u64 = 0;
     loop {
         ticker.tick().await;
-        let commands = simulator.live(platform.clock.now(), per_second as usize);
-        let store = platform.store.clone();
-        match tokio::task::spawn_blocking(move || store.submit(commands)).await {
+        let now = platform.clock.now();
+        let mut commands = simulator.live(now, per_second as usize);
+        // Every minute the devices report their counters; one in seven stays silent, so the
+        // online rate per hall shows something to supervise.
+        let heartbeat = (tick % 60 == 0).then_some(tick / 60);
+        tick += 1;
+        let platform = platform.clone();
+        let work = move || {
+            if let Some(sequence) = heartbeat {
+                commands.extend(demo_heartbeats(&platform, now, sequence));
+            }
+            platform.store.submit(commands)
+        };
+        match tokio::task::spawn_blocking(work).await {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::warn!(%error, "simulated traffic not stored"),
             Err(error) => tracing::warn!(%error, "simulator task failed"),
         }
     }
+}
+
+/// Heartbeats of the demo's devices: each reports what it stored plus what it counted before it
+/// was connected. Reads the store: blocking, and called once a minute.
+fn demo_heartbeats(
+    platform: &Platform,
+    now: chrono::DateTime<chrono::Utc>,
+    sequence: u64,
+) -> Vec<Command> {
+    let devices = platform.store.devices().unwrap_or_default();
+    devices
+        .into_iter()
+        .enumerate()
+        .filter(|(index, _)| index % 7 != 3)
+        .map(|(_, device)| {
+            let stored = platform
+                .store
+                .device_state(&device.id)
+                .map(|state| state.ratings_stored)
+                .unwrap_or(0);
+            Command::Heartbeat {
+                source: demo::DEMO_SOURCE.into(),
+                input: hcp_core::model::HeartbeatInput {
+                    device: device.id,
+                    sent_at: now,
+                    sequence: sequence + 1,
+                    ratings_total: 1_000 + stored,
+                    firmware: Some("demo-1.0".into()),
+                },
+            }
+        })
+        .collect()
 }
 
 /// Clears every projection and replays the log (`hcp rebuild`). Blocking.

@@ -36,6 +36,26 @@ pub struct Platform {
     pub metrics: Arc<HttpMetrics>,
 }
 
+/// The official tables this build ships, used when the default rules folder is absent (the
+/// binary run outside a checkout). A configured folder is always read from disk.
+const SHIPPED_CALENDAR: [(&str, &str); 2] = [
+    ("2025.toml", include_str!("../../rules/calendar/2025.toml")),
+    ("2026.toml", include_str!("../../rules/calendar/2026.toml")),
+];
+
+fn load_calendar(config: &Config) -> anyhow::Result<Calendar> {
+    let dir = config.calendar_dir();
+    if !dir.exists() && config.rules_dir == Config::default().rules_dir {
+        tracing::warn!(
+            folder = %dir.display(),
+            "no rules folder here; using the holiday tables shipped in the binary (set rules_dir to use your own)"
+        );
+        return Ok(Calendar::from_toml_tables(SHIPPED_CALENDAR)?);
+    }
+    Calendar::load_dir(&dir)
+        .with_context(|| format!("loading holiday tables from {}", dir.display()))
+}
+
 /// What start-up created that the operator must be told once.
 #[derive(Debug, Default)]
 pub struct Bootstrap {
@@ -46,12 +66,7 @@ pub struct Bootstrap {
 impl Platform {
     pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Platform> {
         config.validate()?;
-        let calendar = Calendar::load_dir(&config.calendar_dir()).with_context(|| {
-            format!(
-                "loading holiday tables from {}",
-                config.calendar_dir().display()
-            )
-        })?;
+        let calendar = load_calendar(config)?;
         let pii_key = PiiKey::load_or_create(&config.pii_key_path())?;
         let token_key = pii::load_or_create_secret(&config.token_key_path())?;
         let store = Store::open(

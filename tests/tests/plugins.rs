@@ -346,6 +346,19 @@ async fn hostile_adapters_are_stopped_and_the_server_keeps_serving() {
     // Quarantined calls are refused without running: three faults, then fast refusals.
     assert_eq!(trap["failures"], 3, "{trap}");
     assert_eq!(running.canonical("alive-last").await, 201);
+    let metrics = reqwest::get(format!("{}/metrics", running.server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "hcp_plugin_quarantined{plugin=\"hostile-trap\"} 1",
+        "hcp_plugin_failures_total{plugin=\"hostile-trap\"} 3",
+        "hcp_plugin_load_failures 3",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from /metrics");
+    }
     // Every refused payload was kept for replay.
     let kept = running
         .admin
@@ -460,4 +473,75 @@ async fn replacing_an_adapter_under_concurrent_ingest_loses_and_duplicates_nothi
         .filter(|entry| entry["action"] == "plugin_installed")
         .count();
     assert_eq!(count, 6, "one audit entry per installed build");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adapter_uploaded_by_an_administrator_is_validated_installed_and_kept() {
+    let running = start(&["zw-e7"]).await;
+    let upload = |bytes: Vec<u8>| {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/admin/plugins", running.server.url))
+            .bearer_auth(&running.admin.token)
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+    };
+    // A component that imports WASI is refused with the reason; nothing is installed.
+    let response = upload(std::fs::read(adapter("hostile-import").unwrap()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("wasi:filesystem"),
+        "{body}"
+    );
+    assert!(running.status().await.is_empty());
+
+    let response = upload(std::fs::read(adapter("zw-e7").unwrap()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let status: Value = response.json().await.unwrap();
+    assert_eq!(
+        (&status["id"], &status["version"]),
+        (&json!("zw-e7"), &json!("1.0.0"))
+    );
+    // Written into the folder, so a restart loads it again.
+    assert!(running.plugins.join("zw-e7.wasm").exists());
+    let payload = zw_payload("D-ZW", "U1", "ZW-U1", "T-QYSL", 2);
+    let (code, body) = running
+        .raw(
+            "zw-e7",
+            "application/json",
+            serde_json::to_vec(&payload).unwrap(),
+        )
+        .await;
+    assert_eq!((code, &body["recorded"]), (200, &json!(1)), "{body}");
+
+    // Removal takes the file away and refuses payloads for now (kept for replay).
+    let response = reqwest::Client::new()
+        .delete(format!("{}/api/v1/admin/plugins/zw-e7", running.server.url))
+        .bearer_auth(&running.admin.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    assert!(!running.plugins.join("zw-e7.wasm").exists());
+    let payload = zw_payload("D-ZW", "U2", "ZW-U2", "T-QYSL", 2);
+    let (code, body) = running
+        .raw(
+            "zw-e7",
+            "application/json",
+            serde_json::to_vec(&payload).unwrap(),
+        )
+        .await;
+    assert_eq!(
+        (code, &body["error"]["code"]),
+        (503, &json!("adapter_unavailable")),
+        "{body}"
+    );
 }

@@ -153,5 +153,63 @@ pub fn render(platform: &Platform) -> String {
         "gauge",
         platform.calendar.last_year(),
     );
+    render_plugins(&mut out, platform);
     out
+}
+
+/// Per adapter: calls, faults, quarantine, and which version and build is active.
+fn render_plugins(out: &mut String, platform: &Platform) {
+    let statuses = platform.plugins.status();
+    let now = platform.clock.now();
+    let families = [
+        (
+            "hcp_plugin_calls_total",
+            "counter",
+            "Calls into an adapter that ran.",
+        ),
+        (
+            "hcp_plugin_failures_total",
+            "counter",
+            "Calls that ended in an adapter fault (trap, limit).",
+        ),
+        (
+            "hcp_plugin_quarantined",
+            "gauge",
+            "1 while the adapter is quarantined.",
+        ),
+        (
+            "hcp_plugin_info",
+            "gauge",
+            "The active build of each adapter (always 1).",
+        ),
+    ];
+    for (name, kind, help) in families {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for status in &statuses {
+            let id = &status.id;
+            let value = match name {
+                "hcp_plugin_calls_total" => status.calls,
+                "hcp_plugin_failures_total" => status.failures,
+                "hcp_plugin_quarantined" => {
+                    u64::from(status.quarantined_until.is_some_and(|until| until > now))
+                }
+                _ => {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{plugin=\"{id}\",version=\"{}\",sha256=\"{}\"}} 1",
+                        status.version, status.sha256
+                    );
+                    continue;
+                }
+            };
+            let _ = writeln!(out, "{name}{{plugin=\"{id}\"}} {value}");
+        }
+    }
+    gauge(
+        out,
+        "hcp_plugin_load_failures",
+        "Adapter files whose last installation failed.",
+        "gauge",
+        platform.plugins.load_failures().len(),
+    );
 }

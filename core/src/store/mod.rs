@@ -39,6 +39,8 @@ pub enum StoreError {
     SchemaVersion { found: u32, expected: u32 },
     #[error("the store is shut down")]
     Closed,
+    #[error("data folder {path} is in use by another process (is another hcp running on it?)")]
+    InUse { path: String },
     #[error("the batch holding this command failed and nothing of it was acknowledged: {0}")]
     Batch(String),
 }
@@ -184,6 +186,9 @@ impl Default for StoreOptions {
     }
 }
 
+/// How long `open` waits for a file lock released by a store closing in this process.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Opens sled. Compression is fixed when a store is created; an existing store keeps the choice
 /// it was created with, whatever the options say now.
 fn open_db(dir: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> {
@@ -196,7 +201,24 @@ fn open_db(dir: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> {
             .compression_factor(1)
             .open()
     };
-    match open(options.compression) {
+    // A store closed a moment ago in this process may still hold the file lock while sled's
+    // background threads wind down; another process holding it keeps it, and we say so.
+    let mut attempt = open(options.compression);
+    let mut waited = std::time::Duration::ZERO;
+    while let Err(sled::Error::Io(error)) = &attempt {
+        if !error.to_string().contains("could not acquire lock") {
+            break;
+        }
+        if waited >= LOCK_WAIT {
+            return Err(StoreError::InUse {
+                path: dir.display().to_string(),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        waited += std::time::Duration::from_millis(20);
+        attempt = open(options.compression);
+    }
+    match attempt {
         Err(sled::Error::Unsupported(message)) if message.contains("compression") => {
             tracing::warn!(
                 requested = options.compression,

@@ -7,5 +7,6 @@ pub mod clock;
 pub mod event;
 pub mod model;
 pub mod pii;
+pub mod policy;
 pub mod store;
 pub mod validate;

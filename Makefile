@@ -7,7 +7,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./demo-data
 
-.PHONY: demo test build adapters adapters-check fmt-check clippy unit-tests e2e-build bench
+.PHONY: demo test build adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test bench
 
 demo: build
 	./target/release/hcp demo --listen $(LISTEN) --data $(DATA)
@@ -67,7 +67,7 @@ adapters:
 	done
 	@ls -l $(ADAPTERS_OUT)/*.wasm | awk '{ printf "  %8d  %s\n", $$5, $$9 }'
 
-test: fmt-check clippy adapters adapters-check e2e-build unit-tests
+test: fmt-check clippy adapters adapters-check e2e-build rules-test unit-tests
 
 # The adapters workspace's own checks: formatting, lints and native tests of the SDK and guests.
 adapters-check:
@@ -89,6 +89,11 @@ e2e-build:
 	@echo "== step: build the hcp binary for end-to-end tests"
 	$(CARGO) build -p hcp-server --bin hcp
 
+# The county policies and their own tests, as a bureau editor runs them.
+rules-test:
+	@echo "== step: policy tests (hcp rules test rules)"
+	./target/debug/hcp rules test rules
+
 unit-tests:
 	@echo "== step: tests (unit, API, store model, calendar, end-to-end)"
 	$(CARGO) test --workspace
@@ -97,4 +102,6 @@ unit-tests:
 bench: adapters
 	$(CARGO) build --release -p hcp-server --bin hcp
 	$(CARGO) bench -p hcp-e2e --bench ingest
+	$(CARGO) bench -p hcp-e2e --bench rules
 	$(CARGO) bench -p hcp-plugins
+	$(CARGO) bench -p hcp-core --bench policy

@@ -62,6 +62,16 @@ pub enum Event {
         rejected_seq: u64,
         resolution: String,
     },
+    /// A version of the rules became active (after validation and its tests). The files are
+    /// kept, so any earlier version can be activated again.
+    PolicyActivated {
+        activation: PolicyActivation,
+    },
+    /// A decision a policy made about a record (a deadline, a route, a flag), with the version
+    /// of the rules that made it and the input it saw, so that it can be explained and replayed.
+    DecisionRecorded {
+        decision: PolicyDecision,
+    },
 }
 
 impl Event {
@@ -80,6 +90,8 @@ impl Event {
             Event::AuditRecorded { .. } => "audit_recorded",
             Event::PayloadRejected { .. } => "payload_rejected",
             Event::RejectionResolved { .. } => "rejection_resolved",
+            Event::PolicyActivated { .. } => "policy_activated",
+            Event::DecisionRecorded { .. } => "decision_recorded",
         }
     }
 }
@@ -124,4 +136,47 @@ pub struct RejectedPayload {
     #[schema(ignore)]
     pub sealed_payload: String,
     pub reason: Reason,
+}
+
+/// One activation of a rules version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyActivation {
+    /// Content hash of the whole rules folder.
+    pub version: String,
+    /// Why: `start-up`, `file change`, `rollback to …`.
+    pub reason: String,
+    /// Relative path → content of every rules file of this version.
+    #[schema(value_type = Object)]
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+/// A decision made by a policy hook about one rating.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyDecision {
+    pub rating_id: u64,
+    /// `deadline`, `routing`, `integrity` …
+    pub hook: String,
+    /// The county whose rules decided, and the scope that served it (`default` or the county).
+    pub county: String,
+    pub scope: String,
+    /// Content hash of the rules that decided.
+    pub hook_version: String,
+    /// Fingerprint of the holiday tables the due instants were computed on.
+    #[serde(default)]
+    pub calendar_version: String,
+    #[schema(value_type = Object)]
+    pub input: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub output: serde_json::Value,
+}
+
+/// One activation as listed: which version, when, by whom, why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyVersionRecord {
+    pub version: String,
+    /// Log sequence number of the activation.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub reason: String,
 }

@@ -5,5 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod plugins;
+pub mod rules;
 pub mod run;
 pub mod state;
+pub mod watch;

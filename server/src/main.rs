@@ -25,6 +25,47 @@ enum Commands {
     /// Work with WASM adapters.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Work with the county policies (Rhai rules).
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Compile every policy and run the policy tests; the last line is `N passed, N failed`.
+    Test {
+        /// The rules folder (default: the configured one, `rules`).
+        dir: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Run one hook on a JSON input and print its JSON result (deadlines with their due
+    /// instants).
+    Eval {
+        /// deadline, routing, assessment, veto, invitation, default_rating, integrity
+        hook: String,
+        /// 6-digit county code whose rules decide.
+        #[arg(long)]
+        county: String,
+        /// Input file, or `-` for standard input.
+        #[arg(long)]
+        input: PathBuf,
+        /// The rules folder (default: the configured one).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Evaluate a recorded version (content hash) instead of the folder; needs `--data`.
+        #[arg(long)]
+        version: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Activate a recorded version again, writing its files back into the rules folder. Run it
+    /// while the platform is stopped; a running platform takes `POST /api/v1/rules/rollback`.
+    Rollback {
+        version: String,
+        #[command(flatten)]
+        common: Common,
+    },
 }
 
 #[derive(Subcommand)]
@@ -87,6 +128,36 @@ fn main() -> anyhow::Result<()> {
         Commands::Serve(common) => runtime.block_on(hcp_server::run::serve(common.load()?, false)),
         Commands::Demo(common) => runtime.block_on(hcp_server::run::serve(common.load()?, true)),
         Commands::Rebuild(common) => hcp_server::run::rebuild(&common.load()?),
+        Commands::Rules(command) => {
+            let passed = match command {
+                RulesCommand::Test { dir, config } => {
+                    let config = Config::load(config.as_deref())?;
+                    hcp_server::run::rules_test(&config, dir.as_deref())?
+                }
+                RulesCommand::Eval {
+                    hook,
+                    county,
+                    input,
+                    dir,
+                    version,
+                    common,
+                } => hcp_server::run::rules_eval(
+                    &common.load()?,
+                    &hook,
+                    &county,
+                    &input,
+                    dir.as_deref(),
+                    version.as_deref(),
+                )?,
+                RulesCommand::Rollback { version, common } => {
+                    hcp_server::run::rules_rollback(&common.load()?, &version)?
+                }
+            };
+            if !passed {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Commands::Plugin(PluginCommand::Test {
             file,
             payloads,

@@ -4,14 +4,12 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use hcp_core::event::AuditEntry;
 use hcp_core::store::{Command, Store};
 use hcp_plugins::{Backoff, HostOptions, Limits, PluginHost, Registry};
-use notify::{RecursiveMode, Watcher};
 
 use crate::config::Config;
 
@@ -147,39 +145,17 @@ pub fn installed_files(dir: &Path) -> BTreeSet<PathBuf> {
         .unwrap_or_default()
 }
 
-/// Watches the folder (not the files: editors and `cp` replace files) and reloads what changed
-/// once the folder has been quiet for `settle`, so that a file still being written is not
-/// loaded half-way. Returns the watcher; dropping it stops the watching.
+/// Watches the adapters folder and installs or removes what changed. Returns the watcher;
+/// dropping it stops the watching.
 pub fn watch(
     dir: &Path,
     registry: Registry,
     store: Store,
     settle: Duration,
 ) -> anyhow::Result<notify::RecommendedWatcher> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let (sender, receiver) = mpsc::channel::<PathBuf>();
-    let mut watcher =
-        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
-            Ok(event) => {
-                for path in event.paths {
-                    let _ = sender.send(path);
-                }
-            }
-            Err(error) => tracing::warn!(%error, "plugin folder watch error"),
-        })?;
-    watcher.watch(dir, RecursiveMode::NonRecursive)?;
-    std::thread::Builder::new()
-        .name("hcp-plugin-watch".into())
-        .spawn(move || {
-            while let Ok(first) = receiver.recv() {
-                let mut changed = BTreeSet::from([first]);
-                while let Ok(path) = receiver.recv_timeout(settle) {
-                    changed.insert(path);
-                }
-                reload_paths(&registry, &store, &changed);
-            }
-        })?;
-    Ok(watcher)
+    crate::watch::watch_folder(dir, false, settle, "plugins", move |changed| {
+        reload_paths(&registry, &store, &changed)
+    })
 }
 
 /// Writes an uploaded adapter into the folder (atomically), where the watcher or the caller

@@ -67,6 +67,7 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     } else {
         None
     };
+    let _rules_watcher = platform.policies.watch(platform.store.clone())?;
     let simulator = match (with_demo, config.demo.live_per_second) {
         (true, rate) if rate > 0 => Some(tokio::spawn(simulate(platform.clone(), rate))),
         _ => None,
@@ -372,4 +373,102 @@ pub fn rebuild(config: &Config) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// `hcp rules test [DIR]`: compiles every policy and runs the policy tests. Returns whether all
+/// passed. Blocking.
+pub fn rules_test(config: &Config, dir: Option<&std::path::Path>) -> anyhow::Result<bool> {
+    let dir = dir
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| config.rules_dir.clone());
+    let calendar = Arc::new(crate::state::load_calendar(config)?);
+    match hcp_core::policy::PolicySet::load(&dir, calendar, hcp_core::policy::Limits::default()) {
+        Ok(set) => {
+            let report = set.run_tests();
+            println!("rules {} (version {})", dir.display(), set.version());
+            println!("{report}");
+            Ok(report.failed == 0)
+        }
+        Err(error) => {
+            println!("{error}");
+            println!("0 passed, 1 failed");
+            Ok(false)
+        }
+    }
+}
+
+/// `hcp rules eval HOOK --county C --input FILE|-`: runs one hook and prints its JSON result.
+/// Blocking.
+pub fn rules_eval(
+    config: &Config,
+    hook: &str,
+    county: &str,
+    input: &std::path::Path,
+    dir: Option<&std::path::Path>,
+    version: Option<&str>,
+) -> anyhow::Result<bool> {
+    let hook: hcp_core::policy::Hook = hook
+        .parse()
+        .map_err(|_| anyhow::anyhow!("unknown hook {hook}"))?;
+    let text = if input == std::path::Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+        text
+    } else {
+        std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?
+    };
+    let input: serde_json::Value = serde_json::from_str(&text).context("the input is not JSON")?;
+    let calendar = Arc::new(crate::state::load_calendar(config)?);
+    let set = match version {
+        Some(version) => {
+            let platform = Platform::open(config, Arc::new(SystemClock))?;
+            let files = platform
+                .store
+                .policy_files(version)?
+                .with_context(|| format!("no recorded rules version {version}"))?;
+            hcp_core::policy::PolicySet::from_files(
+                &files,
+                calendar,
+                hcp_core::policy::Limits::default(),
+            )?
+        }
+        None => {
+            let dir = dir
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_else(|| config.rules_dir.clone());
+            hcp_core::policy::PolicySet::load(&dir, calendar, hcp_core::policy::Limits::default())?
+        }
+    };
+    match set.eval(hook, county, &input) {
+        Ok(evaluated) => {
+            let result = serde_json::json!({
+                "output": evaluated.output,
+                "scope": evaluated.scope,
+                "hook_version": evaluated.hook_version,
+            });
+            println!("{}", serde_json::to_string_pretty(&result)?);
+            Ok(true)
+        }
+        Err(error) => {
+            println!("{error}");
+            Ok(false)
+        }
+    }
+}
+
+/// `hcp rules rollback VERSION`: writes a recorded version back and activates it. Blocking.
+pub fn rules_rollback(config: &Config, version: &str) -> anyhow::Result<bool> {
+    let platform = Platform::open(config, Arc::new(SystemClock))?;
+    let result = platform.policies.rollback(&platform.store, version, "cli");
+    platform.store.close()?;
+    match result {
+        Ok(active) => {
+            println!("active rules version {active}");
+            Ok(true)
+        }
+        Err(error) => {
+            println!("rollback refused: {error}");
+            Ok(false)
+        }
+    }
 }

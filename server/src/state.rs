@@ -28,6 +28,8 @@ pub struct Platform {
     /// The active adapters.
     pub plugins: Registry,
     pub plugins_dir: PathBuf,
+    /// The county policies and their lifecycle.
+    pub policies: Arc<crate::rules::Policies>,
     /// A device heard from within this long counts as online.
     pub device_online: Duration,
     pub clock: Arc<dyn Clock>,
@@ -43,7 +45,8 @@ const SHIPPED_CALENDAR: [(&str, &str); 2] = [
     ("2026.toml", include_str!("../../rules/calendar/2026.toml")),
 ];
 
-fn load_calendar(config: &Config) -> anyhow::Result<Calendar> {
+/// The holiday tables of the configured rules folder (or those shipped in the binary).
+pub fn load_calendar(config: &Config) -> anyhow::Result<Calendar> {
     let dir = config.calendar_dir();
     if !dir.exists() && config.rules_dir == Config::default().rules_dir {
         tracing::warn!(
@@ -81,14 +84,25 @@ impl Platform {
         )
         .with_context(|| format!("opening the store in {}", config.store_dir().display()))?;
         let (plugin_host, plugins) = crate::plugins::registry(config)?;
+        let calendar = Arc::new(calendar);
+        let policies = Arc::new(crate::rules::Policies::open(
+            &config.rules_dir,
+            calendar.clone(),
+            clock.clone(),
+            &store,
+        )?);
+        store.set_decider(Arc::new(crate::rules::PolicyDecider {
+            policies: policies.clone(),
+        }));
         Ok(Platform {
             store,
             plugin_host,
             plugins,
+            policies,
             plugins_dir: config.plugins_dir(),
             device_online: Duration::minutes(i64::from(config.devices.online_minutes)),
             clock,
-            calendar: Arc::new(calendar),
+            calendar,
             tokens: TokenSigner::new(
                 token_key,
                 Duration::hours(i64::from(config.security.token_hours)),

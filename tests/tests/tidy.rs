@@ -74,6 +74,8 @@ fn runtimes_stay_in_their_modules() {
     check("server/src", "sled::", None);
     check("core/src", "axum::", None);
     check("core/src", "wasmtime", None);
+    check("core/src", "rhai::", Some("core/src/policy/"));
+    check("server/src", "rhai::", None);
     check("server/src", "wasmtime::", None);
 }
 

@@ -12,7 +12,7 @@ use crate::calendar::local_date;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use crate::event::{Event, LogEntry, Origin, RejectedPayload};
+use crate::event::{Event, LogEntry, Origin, PolicyVersionRecord, RejectedPayload};
 use crate::model::{
     Attribution, Case, Device, DeviceModel, DeviceState, HeartbeatInput, OrgKind, OrgUnit, Rating,
     RatingInput, ServiceAct, ServiceEventInput, StoredEvaluator,
@@ -243,6 +243,11 @@ pub(super) fn decide(
                     reason,
                 },
             }),
+        }),
+        Command::ActivatePolicy { actor, activation } => Ok(Decision::Append {
+            actor,
+            origin: None,
+            event: Box::new(Event::PolicyActivated { activation }),
         }),
         Command::ResolveRejected {
             actor,
@@ -695,6 +700,36 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
         }
         Event::AuditRecorded { entry: audit } => put_json(&trees[tree::AUDIT], &seq, audit)?,
         Event::PayloadRejected { rejected } => put_json(&trees[tree::REJECTS], &seq, rejected)?,
+        Event::PolicyActivated { activation } => {
+            let record = PolicyVersionRecord {
+                version: activation.version.clone(),
+                seq: entry.seq,
+                at: entry.at,
+                actor: entry.actor.clone(),
+                reason: activation.reason.clone(),
+            };
+            // Files are kept once per version; every activation is kept in order.
+            if trees[tree::POLICY_VERSIONS]
+                .get(keys::policy_files(&activation.version))?
+                .is_none()
+            {
+                put_json(
+                    &trees[tree::POLICY_VERSIONS],
+                    &keys::policy_files(&activation.version),
+                    &activation.files,
+                )?;
+            }
+            put_json(
+                &trees[tree::POLICY_VERSIONS],
+                &keys::policy_activation(entry.seq),
+                &record,
+            )?;
+        }
+        Event::DecisionRecorded { decision } => put_json(
+            &trees[tree::DECISIONS],
+            &keys::decision(decision.rating_id, &decision.hook),
+            decision,
+        )?,
         Event::RejectionResolved { rejected_seq, .. } => {
             trees[tree::REJECTS].remove(&rejected_seq.to_be_bytes())?;
         }

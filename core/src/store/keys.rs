@@ -120,6 +120,27 @@ pub fn child(parent: &str, child: &str) -> Vec<u8> {
     key
 }
 
+/// Files of a rules version: `f` ‖ version hash.
+pub fn policy_files(version: &str) -> Vec<u8> {
+    let mut key = vec![b'f'];
+    key.extend_from_slice(version.as_bytes());
+    key
+}
+
+/// One activation: `a` ‖ seq, so activations list in order and the last is the active one.
+pub fn policy_activation(seq: u64) -> Vec<u8> {
+    let mut key = vec![b'a'];
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+/// A decision about a rating: rating id ‖ hook.
+pub fn decision(rating_id: u64, hook: &str) -> Vec<u8> {
+    let mut key = rating_id.to_be_bytes().to_vec();
+    key.extend_from_slice(hook.as_bytes());
+    key
+}
+
 pub fn u64_value(bytes: &[u8]) -> u64 {
     bytes
         .get(..8)

@@ -19,7 +19,7 @@ pub use self::keys::Dim;
 pub use self::query::{CaseQuery, Page, RatingQuery, RollupGroup, RollupQuery, RollupRow};
 use crate::auth::{Source, User};
 use crate::clock::Clock;
-use crate::event::{AuditEntry, LogEntry, SCHEMA_VERSION};
+use crate::event::{AuditEntry, LogEntry, PolicyActivation, PolicyDecision, SCHEMA_VERSION};
 use crate::model::{
     Device, DeviceModel, HeartbeatInput, OrgUnit, RatingInput, ServiceEventInput, ServiceItem,
     Staff,
@@ -65,7 +65,9 @@ pub(crate) mod tree {
     pub const REJECTS: usize = 15;
     pub const DEVICE_MODELS: usize = 16;
     pub const DEVICE_STATE: usize = 17;
-    pub const NAMES: [&str; 18] = [
+    pub const POLICY_VERSIONS: usize = 18;
+    pub const DECISIONS: usize = 19;
+    pub const NAMES: [&str; 20] = [
         "log",
         "dedup",
         "org",
@@ -84,6 +86,8 @@ pub(crate) mod tree {
         "rejects",
         "device_models",
         "device_state",
+        "policy_versions",
+        "decisions",
     ];
 }
 
@@ -138,6 +142,11 @@ pub enum Command {
         actor: String,
         rejected_seq: u64,
         resolution: String,
+    },
+    /// Record that a rules version became active.
+    ActivatePolicy {
+        actor: String,
+        activation: PolicyActivation,
     },
 }
 
@@ -254,6 +263,7 @@ struct Inner {
     path: PathBuf,
     pii: PiiKey,
     stats: Arc<CommitStats>,
+    decider: SharedDecider,
     sender: Mutex<Option<mpsc::Sender<Job>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -306,6 +316,7 @@ impl Store {
             .map(|name| db.open_tree(name))
             .collect::<Result<Trees, _>>()?;
         let stats = Arc::new(CommitStats::default());
+        let decider: SharedDecider = Arc::default();
         let (sender, receiver) = mpsc::channel();
         let committer = Committer {
             db: db.clone(),
@@ -314,6 +325,7 @@ impl Store {
             clock,
             stats: stats.clone(),
             max_batch: options.max_batch.max(1),
+            decider: decider.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("hcp-committer".into())
@@ -326,6 +338,7 @@ impl Store {
                 path: dir.to_path_buf(),
                 pii,
                 stats,
+                decider,
                 sender: Mutex::new(Some(sender)),
                 committer: Mutex::new(Some(handle)),
             }),
@@ -376,6 +389,13 @@ impl Store {
         }
         self.inner.db.flush()?;
         Ok(())
+    }
+
+    /// Installs the policy decider asked about every newly recorded rating.
+    pub fn set_decider(&self, decider: Arc<dyn Decider>) {
+        if let Ok(mut slot) = self.inner.decider.write() {
+            *slot = Some(decider);
+        }
     }
 
     pub fn pii(&self) -> &PiiKey {
@@ -437,6 +457,17 @@ struct Committer {
     clock: Arc<dyn Clock>,
     stats: Arc<CommitStats>,
     max_batch: usize,
+    decider: SharedDecider,
+}
+
+type SharedDecider = Arc<std::sync::RwLock<Option<Arc<dyn Decider>>>>;
+
+/// Policy decisions to record with a newly recorded rating, in the same transaction, so a
+/// 差评 never exists without its deadlines. The store asks; it does not know the rules.
+pub trait Decider: Send + Sync {
+    /// Decisions about `rating`, just recorded. Must not block for long: it runs on the
+    /// committer thread. A rule that fails returns a decision that says so, never nothing.
+    fn decide(&self, rating: &crate::model::Rating) -> Vec<PolicyDecision>;
 }
 
 impl Committer {
@@ -523,6 +554,17 @@ impl Committer {
                                 };
                                 apply::project(trees, &entry)?;
                                 seq += 1;
+                                for decision in self.decisions_for(&entry.event) {
+                                    let decided = LogEntry {
+                                        seq,
+                                        at: now,
+                                        actor: "policy".into(),
+                                        origin: None,
+                                        event: crate::event::Event::DecisionRecorded { decision },
+                                    };
+                                    apply::project(trees, &decided)?;
+                                    seq += 1;
+                                }
                                 Outcome::Recorded { seq: entry.seq }
                             }
                         };
@@ -569,6 +611,16 @@ impl Committer {
                 }
             }
         }
+    }
+
+    fn decisions_for(&self, event: &crate::event::Event) -> Vec<PolicyDecision> {
+        let crate::event::Event::RatingRecorded { rating } = event else {
+            return Vec::new();
+        };
+        let decider = self.decider.read().ok().and_then(|decider| decider.clone());
+        decider
+            .map(|decider| decider.decide(rating))
+            .unwrap_or_default()
     }
 
     /// Replays the log into empty projections, a chunk of entries per transaction.

@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 use super::keys::{self, Dim, bucket};
 use super::{Store, StoreError, tree};
 use crate::auth::{Source, User};
-use crate::event::{AuditEntry, Event, LogEntry, RejectedPayload};
+use crate::event::{
+    AuditEntry, Event, LogEntry, PolicyDecision, PolicyVersionRecord, RejectedPayload,
+};
 use crate::model::{
     Case, Channel, Device, DeviceModel, DeviceState, Level, OrgUnit, Rating, ServiceItem, Staff,
 };
@@ -464,6 +466,30 @@ impl Store {
         base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .map_err(|_| PiiError::Open)
+    }
+
+    /// Decisions recorded about a rating, by hook.
+    pub fn decisions(&self, rating_id: u64) -> Result<Vec<PolicyDecision>, StoreError> {
+        self.trees()[tree::DECISIONS]
+            .scan_prefix(rating_id.to_be_bytes())
+            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .collect()
+    }
+
+    /// Every activation of a rules version, oldest first; the last one is active.
+    pub fn policy_activations(&self) -> Result<Vec<PolicyVersionRecord>, StoreError> {
+        self.trees()[tree::POLICY_VERSIONS]
+            .scan_prefix(b"a")
+            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .collect()
+    }
+
+    /// The files of a rules version that was once active.
+    pub fn policy_files(
+        &self,
+        version: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, StoreError> {
+        self.json(tree::POLICY_VERSIONS, &keys::policy_files(version))
     }
 
     pub fn rating_count(&self) -> usize {

@@ -8,6 +8,7 @@ pub mod metrics;
 mod ops;
 mod plugins;
 mod read;
+mod rules;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -215,6 +216,12 @@ impl Modify for SecurityAddon {
         plugins::remove,
         devices::list,
         devices::online_rate,
+        rules::status,
+        rules::versions,
+        rules::rollback,
+        rules::eval,
+        rules::decisions,
+        rules::simulate,
     ),
     modifiers(&SecurityAddon),
     tags(
@@ -222,6 +229,7 @@ impl Modify for SecurityAddon {
         (name = "ingest", description = "Ratings and service events from devices and business systems"),
         (name = "query", description = "Ratings, cases and roll-ups, scoped to the caller's org subtree"),
         (name = "admin", description = "Users, sources, master data, rejected payloads, audit"),
+        (name = "rules", description = "County policies: status, versions, rollback, evaluation"),
     )
 )]
 pub struct ApiDoc;
@@ -276,6 +284,12 @@ pub fn router(platform: Platform) -> Router {
                 "/api/v1/admin/plugins/{id}",
                 axum::routing::delete(plugins::remove),
             )
+            .route("/api/v1/rules/status", get(rules::status))
+            .route("/api/v1/rules/versions", get(rules::versions))
+            .route("/api/v1/rules/rollback", post(rules::rollback))
+            .route("/api/v1/rules/eval", post(rules::eval))
+            .route("/api/v1/rules/simulate", post(rules::simulate))
+            .route("/api/v1/ratings/{id}/decisions", get(rules::decisions))
             .route("/api/v1/devices", get(devices::list))
             .route("/api/v1/devices/online-rate", get(devices::online_rate))
             .route("/", get(ops::index))

@@ -252,7 +252,11 @@ pub async fn list_ratings(
     .await
 }
 
-fn load_visible(platform: &Platform, principal: &Principal, id: u64) -> Result<Rating, ApiError> {
+pub(crate) fn load_visible(
+    platform: &Platform,
+    principal: &Principal,
+    id: u64,
+) -> Result<Rating, ApiError> {
     let today = local_date(platform.clock.now());
     platform
         .store

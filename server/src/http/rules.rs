@@ -1,0 +1,255 @@
+//! The county policies over HTTP: status, version history, rollback, evaluating a hook by hand,
+//! and the decisions recorded about a rating.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use hcp_core::auth::{Permission, Role};
+use hcp_core::event::{PolicyDecision, PolicyVersionRecord};
+use hcp_core::policy::Hook;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiError, Auth, blocking};
+use crate::rules::RulesStatus;
+use crate::state::Platform;
+
+fn editor(auth: &Auth) -> Result<String, ApiError> {
+    match auth.0.role {
+        Role::Admin | Role::RuleEditor => Ok(auth.0.username.clone()),
+        role => Err(ApiError::Forbidden(format!(
+            "role {role:?} may not change the rules"
+        ))),
+    }
+}
+
+/// The active rules version, when and by whom it was activated, and why the last candidate was
+/// refused, if it was.
+#[utoipa::path(
+    get, path = "/api/v1/rules/status", tag = "rules",
+    responses((status = 200, body = RulesStatus)),
+    security(("session" = []))
+)]
+pub async fn status(State(platform): State<Platform>, _auth: Auth) -> Json<RulesStatus> {
+    Json(platform.policies.status())
+}
+
+/// Every activation, oldest first; the last is active.
+#[utoipa::path(
+    get, path = "/api/v1/rules/versions", tag = "rules",
+    responses((status = 200, body = Vec<PolicyVersionRecord>)),
+    security(("session" = []))
+)]
+pub async fn versions(
+    State(platform): State<Platform>,
+    _auth: Auth,
+) -> Result<Json<Vec<PolicyVersionRecord>>, ApiError> {
+    blocking(move || Ok(Json(platform.store.policy_activations()?))).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RollbackRequest {
+    /// A version (content hash) that was once active.
+    pub version: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RollbackResult {
+    pub active_version: String,
+}
+
+/// Put the files of an earlier version back into the rules folder and activate them (they are
+/// validated and tested like any change).
+#[utoipa::path(
+    post, path = "/api/v1/rules/rollback", tag = "rules",
+    request_body = RollbackRequest,
+    responses((status = 200, body = RollbackResult), (status = 422, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn rollback(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Json(request): Json<RollbackRequest>,
+) -> Result<Json<RollbackResult>, ApiError> {
+    let actor = editor(&auth)?;
+    blocking(move || {
+        platform
+            .policies
+            .rollback(&platform.store, &request.version, &actor)
+            .map(|active_version| Json(RollbackResult { active_version }))
+            .map_err(|message| {
+                ApiError::Unprocessable(hcp_core::validate::Reason {
+                    code: "rules_refused".into(),
+                    message,
+                })
+            })
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EvalRequest {
+    /// `deadline`, `routing`, `assessment`, `veto`, `invitation`, `default_rating`, `integrity`
+    pub hook: String,
+    /// 6-digit county code whose rules decide.
+    pub county: String,
+    #[schema(value_type = Object)]
+    pub input: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EvalResult {
+    #[schema(value_type = Object)]
+    pub output: serde_json::Value,
+    /// `default` or the county folder that served the hook.
+    pub scope: String,
+    pub hook_version: String,
+}
+
+/// Run one hook of the active rules on an input, without recording anything.
+#[utoipa::path(
+    post, path = "/api/v1/rules/eval", tag = "rules",
+    request_body = EvalRequest,
+    responses((status = 200, body = EvalResult), (status = 422, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn eval(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Json(request): Json<EvalRequest>,
+) -> Result<Json<EvalResult>, ApiError> {
+    let role = auth.0.role;
+    if !(role.allows(Permission::ReadRatings) || matches!(role, Role::Admin | Role::RuleEditor)) {
+        return Err(ApiError::Forbidden(format!(
+            "role {role:?} may not evaluate rules"
+        )));
+    }
+    let hook: Hook = request
+        .hook
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("unknown hook {}", request.hook)))?;
+    blocking(move || {
+        let evaluated = platform
+            .policies
+            .active()
+            .eval(hook, &request.county, &request.input)
+            .map_err(|error| {
+                ApiError::Unprocessable(hcp_core::validate::Reason {
+                    code: "rule_failed".into(),
+                    message: error.to_string(),
+                })
+            })?;
+        Ok(Json(EvalResult {
+            output: evaluated.output,
+            scope: evaluated.scope,
+            hook_version: evaluated.hook_version,
+        }))
+    })
+    .await
+}
+
+/// The decisions the rules made about a rating (deadlines of a 差评), each with the version of
+/// the rules that made it and the input it saw.
+#[utoipa::path(
+    get, path = "/api/v1/ratings/{id}/decisions", tag = "query",
+    params(("id" = u64, Path, description = "Rating id")),
+    responses((status = 200, body = Vec<PolicyDecision>), (status = 404, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn decisions(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Path(id): Path<u64>,
+) -> Result<Json<Vec<PolicyDecision>>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    blocking(move || {
+        super::read::load_visible(&platform, &principal, id)?;
+        Ok(Json(platform.store.decisions(id)?))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SimulateRequest {
+    /// A recorded version (content hash) to compare with the active one.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Or the files of a candidate not yet saved into the rules folder (relative path →
+    /// content, as in the folder: `default/deadline.rhai`, `410421/deadline.rhai`, tests …).
+    /// With neither, the folder as it is now.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub files: Option<std::collections::BTreeMap<String, String>>,
+    /// Region whose 差评 are replayed; default the caller's scope.
+    #[serde(default)]
+    pub unit: Option<String>,
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    /// Most changes listed (default 100).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// Replay the 差评 of a period through a candidate and list the deadlines that would move,
+/// before activating it.
+#[utoipa::path(
+    post, path = "/api/v1/rules/simulate", tag = "rules",
+    request_body = SimulateRequest,
+    responses((status = 200, body = crate::rules::Simulation), (status = 422, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn simulate(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Json(request): Json<SimulateRequest>,
+) -> Result<Json<crate::rules::Simulation>, ApiError> {
+    editor(&auth)?;
+    let scope = auth.0.scope.clone();
+    blocking(move || {
+        let refused = |message: String| {
+            ApiError::Unprocessable(hcp_core::validate::Reason {
+                code: "candidate_refused".into(),
+                message,
+            })
+        };
+        let candidate = match (&request.files, &request.version) {
+            (Some(files), _) => hcp_core::policy::PolicySet::from_files(
+                files,
+                platform.calendar.clone(),
+                hcp_core::policy::Limits::default(),
+            )
+            .map_err(|error| refused(error.to_string()))?,
+            (None, Some(version)) => {
+                let files = platform.store.policy_files(version)?.ok_or_else(|| {
+                    ApiError::NotFound(format!("no recorded rules version {version}"))
+                })?;
+                hcp_core::policy::PolicySet::from_files(
+                    &files,
+                    platform.calendar.clone(),
+                    hcp_core::policy::Limits::default(),
+                )
+                .map_err(|error| refused(error.to_string()))?
+            }
+            (None, None) => platform.policies.folder_candidate().map_err(refused)?,
+        };
+        let unit = request.unit.unwrap_or(scope.clone());
+        if !platform
+            .store
+            .within(hcp_core::store::Dim::Region, &unit, &scope)?
+        {
+            return Err(ApiError::Forbidden(format!(
+                "{unit} lies outside your scope {scope}"
+            )));
+        }
+        let simulation = crate::rules::simulate(
+            &platform.store,
+            &platform.policies.active(),
+            &candidate,
+            &unit,
+            request.from,
+            request.to,
+            request.limit.unwrap_or(100),
+        )?;
+        Ok(Json(simulation))
+    })
+    .await
+}

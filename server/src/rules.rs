@@ -1,0 +1,428 @@
+//! The lifecycle of the county policies in `rules/`: start-up is the first reload; a change in
+//! the folder makes a candidate that must compile, pass its contract checks and its own tests
+//! before it is swapped in atomically; a failed candidate leaves the last good version serving
+//! and the status says why (file, line, column). Every activation is recorded in the store
+//! with its files, so any earlier version can be activated again (rollback).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use hcp_core::calendar::Calendar;
+use hcp_core::clock::Clock;
+use hcp_core::event::{PolicyActivation, PolicyDecision};
+use hcp_core::model::Rating;
+use hcp_core::policy::{DeadlineInput, Hook, Limits, PolicySet};
+use hcp_core::store::{Command, Decider, Outcome, Store};
+use serde::Serialize;
+
+/// What the status page says about the rules.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct RulesStatus {
+    /// Content hash of the active version.
+    pub active_version: String,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub activated_by: String,
+    /// Why the last candidate was refused, with file, line and column; cleared by a success.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub reloads: u64,
+    pub failed_reloads: u64,
+}
+
+/// The active rules and their lifecycle. Cheap to share behind an `Arc`.
+pub struct Policies {
+    dir: PathBuf,
+    calendar: Arc<Calendar>,
+    clock: Arc<dyn Clock>,
+    active: RwLock<Arc<PolicySet>>,
+    status: Mutex<RulesStatus>,
+}
+
+impl Policies {
+    /// Loads the rules folder; if it is broken, falls back to the last version recorded in the
+    /// store, so a bad edit made while the platform was down does not keep it from starting.
+    /// Records the activation when the version differs from the last recorded one. Blocking.
+    pub fn open(
+        dir: &Path,
+        calendar: Arc<Calendar>,
+        clock: Arc<dyn Clock>,
+        store: &Store,
+    ) -> anyhow::Result<Policies> {
+        let last = store.policy_activations()?.pop();
+        let (set, error) = match candidate(dir, &calendar) {
+            Ok(set) => (set, None),
+            Err(error) => {
+                let Some(last) = &last else {
+                    anyhow::bail!(
+                        "the rules in {} cannot be used and no earlier version is recorded: {error}",
+                        dir.display()
+                    );
+                };
+                let files = store
+                    .policy_files(&last.version)?
+                    .context("the recorded rules version has no files")?;
+                tracing::error!(%error, version = %last.version, "rules folder refused at start-up; serving the last recorded version");
+                let set = PolicySet::from_files(&files, calendar.clone(), Limits::default())
+                    .map_err(|error| {
+                        anyhow::anyhow!("the recorded rules version does not load: {error}")
+                    })?;
+                (set, Some(error))
+            }
+        };
+        let policies = Policies {
+            dir: dir.to_path_buf(),
+            calendar,
+            clock: clock.clone(),
+            active: RwLock::new(Arc::new(set.clone())),
+            status: Mutex::new(RulesStatus::default()),
+        };
+        if last.as_ref().map(|last| last.version.as_str()) != Some(set.version()) {
+            policies.record(store, &set, "system", "start-up")?;
+        } else if let Some(last) = last {
+            policies.set_status(|status| {
+                status.active_version = last.version.clone();
+                status.activated_at = Some(last.at);
+                status.activated_by = last.actor.clone();
+            });
+        }
+        if let Some(error) = error {
+            policies.set_status(|status| {
+                status.last_error = Some(error);
+                status.last_error_at = Some(clock.now());
+            });
+        }
+        Ok(policies)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn active(&self) -> Arc<PolicySet> {
+        match self.active.read() {
+            Ok(active) => active.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn status(&self) -> RulesStatus {
+        self.status
+            .lock()
+            .map(|status| status.clone())
+            .unwrap_or_default()
+    }
+
+    fn set_status(&self, change: impl FnOnce(&mut RulesStatus)) {
+        if let Ok(mut status) = self.status.lock() {
+            change(&mut status);
+        }
+    }
+
+    fn record(
+        &self,
+        store: &Store,
+        set: &PolicySet,
+        actor: &str,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        let outcome = store.submit_one(Command::ActivatePolicy {
+            actor: actor.to_string(),
+            activation: PolicyActivation {
+                version: set.version().to_string(),
+                reason: reason.to_string(),
+                files: set.files().clone(),
+            },
+        })?;
+        if let Outcome::Rejected(error) = outcome {
+            anyhow::bail!("activation not recorded: {error}");
+        }
+        let now = self.clock.now();
+        self.set_status(|status| {
+            status.active_version = set.version().to_string();
+            status.activated_at = Some(now);
+            status.activated_by = actor.to_string();
+        });
+        Ok(())
+    }
+
+    /// Builds a candidate from the folder and activates it if it passes; otherwise keeps the
+    /// active version and reports why. Returns the active version after the attempt. Blocking.
+    pub fn reload(&self, store: &Store, actor: &str, reason: &str) -> Result<String, String> {
+        self.set_status(|status| status.reloads += 1);
+        match candidate(&self.dir, &self.calendar) {
+            Ok(set) => {
+                if set.version() == self.active().version() {
+                    self.set_status(|status| {
+                        status.last_error = None;
+                        status.last_error_at = None;
+                    });
+                    return Ok(set.version().to_string());
+                }
+                if let Err(error) = self.record(store, &set, actor, reason) {
+                    return Err(self.refuse(format!("{error:#}")));
+                }
+                let version = set.version().to_string();
+                if let Ok(mut active) = self.active.write() {
+                    *active = Arc::new(set);
+                }
+                self.set_status(|status| {
+                    status.last_error = None;
+                    status.last_error_at = None;
+                });
+                tracing::info!(%version, %reason, "rules version activated");
+                Ok(version)
+            }
+            Err(error) => Err(self.refuse(error)),
+        }
+    }
+
+    fn refuse(&self, error: String) -> String {
+        let now = self.clock.now();
+        tracing::error!(%error, "rules candidate refused; the active version keeps serving");
+        self.set_status(|status| {
+            status.failed_reloads += 1;
+            status.last_error = Some(error.clone());
+            status.last_error_at = Some(now);
+        });
+        error
+    }
+
+    /// Puts the files of a recorded version back into the folder and activates them. Blocking.
+    pub fn rollback(&self, store: &Store, version: &str, actor: &str) -> Result<String, String> {
+        let files = store
+            .policy_files(version)
+            .map_err(|error| error.to_string())?
+            .ok_or_else(|| format!("no recorded rules version {version}"))?;
+        write_version(
+            &self.dir,
+            &self.active().files().keys().cloned().collect(),
+            &files,
+        )
+        .map_err(|error| format!("{error:#}"))?;
+        self.reload(store, actor, &format!("rollback to {version}"))
+    }
+
+    /// Watches the rules folder (recursively) and reloads after every change.
+    pub fn watch(self: &Arc<Self>, store: Store) -> anyhow::Result<notify::RecommendedWatcher> {
+        let policies = self.clone();
+        let dir = self.dir.clone();
+        crate::watch::watch_folder(
+            &dir,
+            true,
+            std::time::Duration::from_millis(200),
+            "rules",
+            move |changed| {
+                let relevant = changed.iter().any(|path| is_policy_file(path));
+                if relevant {
+                    let _ = policies.reload(&store, "system", "file change");
+                }
+            },
+        )
+    }
+}
+
+fn is_policy_file(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| ext == "rhai" || ext == "json")
+        || path.is_dir()
+}
+
+/// Compiles the folder and runs its tests: a candidate is usable only when both pass.
+fn candidate(dir: &Path, calendar: &Arc<Calendar>) -> Result<PolicySet, String> {
+    let set = PolicySet::load(dir, calendar.clone(), Limits::default())
+        .map_err(|error| error.to_string())?;
+    let report = set.run_tests();
+    if report.failed > 0 {
+        return Err(format!("the rules' own tests fail:\n{report}"));
+    }
+    Ok(set)
+}
+
+/// Replaces the policy files of the folder with `files`: files of the current version that the
+/// old one lacks are removed; each file is written atomically.
+fn write_version(
+    dir: &Path,
+    current: &BTreeSet<String>,
+    files: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
+    for path in current {
+        if !files.contains_key(path) {
+            let full = dir.join(path);
+            if full.exists() {
+                std::fs::remove_file(&full)
+                    .with_context(|| format!("removing {}", full.display()))?;
+            }
+        }
+    }
+    for (path, text) in files {
+        let full = dir.join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let temp = full.with_extension("rollback-tmp");
+        std::fs::write(&temp, text).with_context(|| format!("writing {}", temp.display()))?;
+        std::fs::rename(&temp, &full).with_context(|| format!("writing {}", full.display()))?;
+    }
+    Ok(())
+}
+
+/// The county whose rules decide for a region code: its first six digits (a township's or
+/// village's code starts with its county's).
+pub fn county_of(area_code: &str) -> String {
+    area_code.chars().take(6).collect()
+}
+
+/// Asks the active rules for the deadlines of every newly recorded 差评.
+pub struct PolicyDecider {
+    pub policies: Arc<Policies>,
+}
+
+impl Decider for PolicyDecider {
+    fn decide(&self, rating: &Rating) -> Vec<PolicyDecision> {
+        if !rating.is_bad() || rating.assess_number != 1 {
+            return Vec::new();
+        }
+        let county = county_of(&rating.area_code);
+        let input = deadline_input(rating, &county);
+        let set = self.policies.active();
+        let input_json = serde_json::to_value(&input).unwrap_or_default();
+        let decision = match set.deadline(&county, &input) {
+            Ok(decided) => PolicyDecision {
+                rating_id: rating.id,
+                hook: "deadline".into(),
+                county,
+                scope: decided.scope.clone(),
+                hook_version: decided.hook_version.clone(),
+                calendar_version: set.calendar().version(),
+                input: input_json,
+                output: serde_json::to_value(&decided.value).unwrap_or_default(),
+            },
+            // The rating stands; the failed rule is recorded where supervisors see it.
+            Err(error) => PolicyDecision {
+                rating_id: rating.id,
+                hook: "deadline".into(),
+                scope: set.scope_for(Hook::Deadline, &county).to_string(),
+                hook_version: set.hook_version(Hook::Deadline, &county),
+                calendar_version: set.calendar().version(),
+                county,
+                input: input_json,
+                output: serde_json::json!({ "error": error.to_string() }),
+            },
+        };
+        vec![decision]
+    }
+}
+
+/// One decision that a candidate would make differently.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SimulatedChange {
+    pub rating_id: u64,
+    pub hook: String,
+    pub county: String,
+    #[schema(value_type = Object)]
+    pub active: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub candidate: serde_json::Value,
+}
+
+/// What replaying a period through a candidate shows.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Simulation {
+    pub active_version: String,
+    pub candidate_version: String,
+    /// Decisions compared.
+    pub compared: u64,
+    /// Decisions that differ, up to `limit`.
+    pub changes: Vec<SimulatedChange>,
+    /// All that differ, including those past `limit`.
+    pub changed: u64,
+}
+
+/// Replays the 差评 of a period under `unit` through the active rules and a candidate and
+/// lists the deadlines that would move. Time inside the rules is the rating's own received
+/// time, so the replay is exact. Blocking.
+pub fn simulate(
+    store: &Store,
+    active: &PolicySet,
+    candidate: &PolicySet,
+    unit: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    limit: usize,
+) -> anyhow::Result<Simulation> {
+    let mut simulation = Simulation {
+        active_version: active.version().to_string(),
+        candidate_version: candidate.version().to_string(),
+        compared: 0,
+        changes: Vec::new(),
+        changed: 0,
+    };
+    let mut cursor = None;
+    loop {
+        let page = store.ratings(&hcp_core::store::RatingQuery {
+            dim: hcp_core::store::Dim::Region,
+            unit: unit.to_string(),
+            from,
+            to,
+            level: None,
+            channel: None,
+            bad_only: true,
+            real_name_only: false,
+            cursor: cursor.take(),
+            limit: 500,
+        })?;
+        for rating in &page.items {
+            if rating.assess_number != 1 {
+                continue;
+            }
+            let county = county_of(&rating.area_code);
+            let input = deadline_input(rating, &county);
+            let decide = |set: &PolicySet| match set.deadline(&county, &input) {
+                Ok(decided) => serde_json::to_value(&decided.value).unwrap_or_default(),
+                Err(error) => serde_json::json!({ "error": error.to_string() }),
+            };
+            let (before, after) = (decide(active), decide(candidate));
+            simulation.compared += 1;
+            if before != after {
+                simulation.changed += 1;
+                if simulation.changes.len() < limit {
+                    simulation.changes.push(SimulatedChange {
+                        rating_id: rating.id,
+                        hook: "deadline".into(),
+                        county,
+                        active: before,
+                        candidate: after,
+                    });
+                }
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(simulation),
+        }
+    }
+}
+
+fn deadline_input(rating: &Rating, county: &str) -> DeadlineInput {
+    DeadlineInput {
+        county: county.to_string(),
+        area_code: rating.area_code.clone(),
+        level: rating.level,
+        real_name: rating.evaluator.real_name,
+        channel: rating.channel,
+        task_code: rating.attribution.task_code.clone(),
+        department: rating.attribution.department.clone(),
+        indicators: rating.indicators.clone(),
+        received_at: rating.received_at,
+    }
+}
+
+impl Policies {
+    /// A candidate built from the folder as it is now, without activating it.
+    pub fn folder_candidate(&self) -> Result<PolicySet, String> {
+        candidate(&self.dir, &self.calendar)
+    }
+}

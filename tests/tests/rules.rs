@@ -1,0 +1,271 @@
+//! The county policies in the running server, as a bureau editor meets them: a saved change to
+//! a county's deadline takes effect for new bad reviews (decisions already made keep theirs),
+//! naming the new version; a script with a syntax error leaves the old version serving and the
+//! status says where; one request rolls back.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hcp_e2e::{Server, Session, binary, rating, rules_dir, seed, wait_until};
+use serde_json::{Value, json};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Writes a file the way an editor's "save" ends up: the new content in place.
+fn save(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+const BAOFENG_FOUR_DAYS: &str = r#"// 宝丰县：实名差评 4 个工作日内整改（由 5 日缩短）。
+import "common" as common;
+
+fn deadline(input) {
+    let contact = if input.level == "very_dissatisfied" {
+        common::phase("contact", 4, "hours")
+    } else {
+        common::phase("contact", 1, "working_days")
+    };
+    let rectify_days = if input.real_name { 4 } else { 15 };
+    #{
+        phases: [
+            contact,
+            common::phase("verify", 2, "working_days"),
+            common::phase("rectify", rectify_days, "working_days"),
+            common::phase("feedback", rectify_days + 2, "working_days"),
+            common::phase("appeal", 3, "working_days"),
+        ]
+    }
+}
+"#;
+
+/// The county's test, updated with the script: across the 2026 Spring Festival.
+const BAOFENG_FOUR_DAYS_TEST: &str = r#"[
+  {
+    "name": "宝丰县实名差评：4 个工作日内整改（春节前一天提出）",
+    "input": {
+      "level": "dissatisfied", "real_name": true, "channel": "hall_device",
+      "received_at": "2026-02-13T10:00:00+08:00"
+    },
+    "expect": {
+      "phases": [
+        { "phase": "contact", "amount": 1, "due": "2026-02-15T00:00:00+08:00" },
+        { "phase": "verify" },
+        { "phase": "rectify", "amount": 4, "unit": "working_days", "due": "2026-02-27T00:00:00+08:00" },
+        { "phase": "feedback", "amount": 6, "due": "2026-03-01T00:00:00+08:00" },
+        { "phase": "appeal" }
+      ]
+    }
+  }
+]
+"#;
+
+struct Editor {
+    server: Server,
+    admin: Session,
+    fixture: hcp_e2e::Fixture,
+    rules: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Editor {
+    async fn status(&self) -> Value {
+        self.admin.get("/api/v1/rules/status").await.unwrap()
+    }
+
+    async fn active_version(&self) -> String {
+        self.status().await["active_version"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Records a real-name 差评 in 宝丰县 and returns its deadline decision.
+    async fn bad_review(&self, event: &str) -> Value {
+        let mut body = rating(&self.fixture, event, &format!("P-{event}"), "13900001111");
+        body["level"] = json!("dissatisfied");
+        body["text"] = json!("材料要求反复变化");
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/api/v1/sources/{}/ratings",
+                self.server.url, self.fixture.source
+            ))
+            .header("x-api-key", &self.fixture.api_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        let id = response.json::<Value>().await.unwrap()["id"]
+            .as_u64()
+            .unwrap();
+        let decisions = self
+            .admin
+            .get(&format!("/api/v1/ratings/{id}/decisions"))
+            .await
+            .unwrap();
+        let deadline = decisions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|decision| decision["hook"] == "deadline")
+            .cloned()
+            .unwrap_or_else(|| panic!("no deadline decision for rating {id}: {decisions}"));
+        assert_eq!(deadline["county"], "410421");
+        deadline
+    }
+}
+
+fn rectify_days(decision: &Value) -> u64 {
+    decision["output"]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|phase| phase["phase"] == "rectify")
+        .and_then(|phase| phase["amount"].as_u64())
+        .unwrap_or_else(|| panic!("no rectify phase: {decision}"))
+}
+
+async fn start() -> Editor {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    copy_dir(&rules_dir(), &rules);
+    let config = dir.path().join("hcp.toml");
+    std::fs::write(
+        &config,
+        format!("rules_dir = {:?}\n", rules.display().to_string()),
+    )
+    .unwrap();
+    let server = Server::start(
+        &binary("debug").unwrap(),
+        "serve",
+        &dir.path().join("data"),
+        Some(&config),
+    )
+    .unwrap();
+    let admin = Session::login(&server.url, "admin", &server.admin_password().unwrap())
+        .await
+        .unwrap();
+    let fixture = seed(&admin).await.unwrap();
+    Editor {
+        server,
+        admin,
+        fixture,
+        rules,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bureau_editor_changes_a_county_deadline_breaks_a_script_and_rolls_back() {
+    let editor = start().await;
+    let original = editor.active_version().await;
+    let before = editor.bad_review("before").await;
+    assert_eq!(
+        rectify_days(&before),
+        5,
+        "宝丰县 ships 5 working days for real-name 差评"
+    );
+    assert_eq!(before["scope"], "410421");
+
+    // The editor saves the new rule and its updated test.
+    save(
+        &editor.rules.join("410421/tests/deadline.json"),
+        BAOFENG_FOUR_DAYS_TEST,
+    );
+    save(
+        &editor.rules.join("410421/deadline.rhai"),
+        BAOFENG_FOUR_DAYS,
+    );
+    wait_until(Duration::from_secs(30), || async {
+        editor.active_version().await != original
+    })
+    .await
+    .unwrap_or_else(|error| panic!("new rules not active: {error}"));
+    let changed = editor.active_version().await;
+    let after = editor.bad_review("after").await;
+    assert_eq!(rectify_days(&after), 4);
+    assert_ne!(
+        after["hook_version"], before["hook_version"],
+        "the decision names the new rules"
+    );
+    // The decision made before keeps its deadline.
+    let id = before["rating_id"].as_u64().unwrap();
+    let kept = editor
+        .admin
+        .get(&format!("/api/v1/ratings/{id}/decisions"))
+        .await
+        .unwrap();
+    assert_eq!(rectify_days(&kept[0]), 5);
+
+    // A syntax error: refused, the old version keeps serving, the status says where.
+    save(
+        &editor.rules.join("410421/deadline.rhai"),
+        "fn deadline(input) {\n    let days = ;\n}\n",
+    );
+    wait_until(Duration::from_secs(30), || async {
+        !editor.status().await["last_error"].is_null()
+    })
+    .await
+    .unwrap();
+    let status = editor.status().await;
+    let error = status["last_error"].as_str().unwrap();
+    assert!(error.contains("410421/deadline.rhai:2:"), "{error}");
+    assert_eq!(status["active_version"], changed);
+    assert_eq!(rectify_days(&editor.bad_review("while-broken").await), 4);
+
+    // One request rolls back to the shipped version: files restored, decisions follow.
+    let rolled = editor
+        .admin
+        .post("/api/v1/rules/rollback", &json!({"version": original}))
+        .await
+        .unwrap();
+    assert_eq!(rolled["active_version"], original);
+    let restored = std::fs::read_to_string(editor.rules.join("410421/deadline.rhai")).unwrap();
+    assert!(restored.contains("if input.real_name { 5 }"), "{restored}");
+    assert_eq!(rectify_days(&editor.bad_review("rolled-back").await), 5);
+    let versions = editor.admin.get("/api/v1/rules/versions").await.unwrap();
+    let reasons: Vec<&str> = versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.first(), Some(&"start-up"));
+    assert!(
+        reasons.last().unwrap().starts_with("rollback to"),
+        "{reasons:?}"
+    );
+
+    // Simulation: replaying today's 差评 through the 4-day version shows the deadlines it moves.
+    let simulated = editor
+        .admin
+        .post(
+            "/api/v1/rules/simulate",
+            &json!({"version": changed, "unit": "410421", "from": today(), "to": today()}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(simulated["compared"], 4, "{simulated}");
+    assert_eq!(
+        simulated["changed"], 4,
+        "every real-name 差评 of 宝丰县 moves: {simulated}"
+    );
+}
+
+fn today() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8))
+        .date_naive()
+        .to_string()
+}

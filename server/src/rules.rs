@@ -30,6 +30,47 @@ pub struct RulesStatus {
     pub last_error_at: Option<DateTime<Utc>>,
     pub reloads: u64,
     pub failed_reloads: u64,
+    /// For the city (`default`) and every county with its own folder: which folder serves each
+    /// hook and the content hash recorded next to its decisions.
+    #[schema(value_type = Object)]
+    pub hooks: BTreeMap<String, BTreeMap<String, HookStatus>>,
+}
+
+/// Which folder serves a hook for a county, and its version.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct HookStatus {
+    pub scope: String,
+    pub version: String,
+}
+
+/// Hook versions of the city and of every county that has a folder.
+fn hook_table(set: &PolicySet) -> BTreeMap<String, BTreeMap<String, HookStatus>> {
+    let mut counties: BTreeSet<String> = set
+        .files()
+        .keys()
+        .filter_map(|path| path.split('/').next())
+        .filter(|first| first.len() == 6 && first.bytes().all(|b| b.is_ascii_digit()))
+        .map(String::from)
+        .collect();
+    counties.insert("410400".to_string());
+    counties
+        .into_iter()
+        .map(|county| {
+            let hooks = Hook::ALL
+                .iter()
+                .map(|hook| {
+                    (
+                        hook.name().to_string(),
+                        HookStatus {
+                            scope: set.scope_for(*hook, &county).to_string(),
+                            version: set.hook_version(*hook, &county),
+                        },
+                    )
+                })
+                .collect();
+            (county, hooks)
+        })
+        .collect()
 }
 
 /// The active rules and their lifecycle. Cheap to share behind an `Arc`.
@@ -109,10 +150,13 @@ impl Policies {
     }
 
     pub fn status(&self) -> RulesStatus {
-        self.status
+        let mut status = self
+            .status
             .lock()
             .map(|status| status.clone())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        status.hooks = hook_table(&self.active());
+        status
     }
 
     fn set_status(&self, change: impl FnOnce(&mut RulesStatus)) {

@@ -440,7 +440,8 @@ pub fn rules_eval(
         }
     };
     match set.eval(hook, county, &input) {
-        Ok(evaluated) => {
+        Ok(mut evaluated) => {
+            with_china_time(&mut evaluated.output);
             let result = serde_json::json!({
                 "output": evaluated.output,
                 "scope": evaluated.scope,
@@ -469,6 +470,29 @@ pub fn rules_rollback(config: &Config, version: &str) -> anyhow::Result<bool> {
         Err(error) => {
             println!("rollback refused: {error}");
             Ok(false)
+        }
+    }
+}
+
+/// Adds `due_china` (the due instant in China time) beside every `due`, for people reading it.
+fn with_china_time(output: &mut serde_json::Value) {
+    let Some(phases) = output
+        .get_mut("phases")
+        .and_then(|phases| phases.as_array_mut())
+    else {
+        return;
+    };
+    for phase in phases {
+        let local = phase
+            .get("due")
+            .and_then(|due| due.as_str())
+            .and_then(|due| chrono::DateTime::parse_from_rfc3339(due).ok())
+            .map(|due| {
+                due.with_timezone(&hcp_core::calendar::china_tz())
+                    .to_rfc3339()
+            });
+        if let (Some(local), Some(map)) = (local, phase.as_object_mut()) {
+            map.insert("due_china".into(), serde_json::Value::String(local));
         }
     }
 }

@@ -171,6 +171,10 @@ async fn start() -> Editor {
 async fn a_bureau_editor_changes_a_county_deadline_breaks_a_script_and_rolls_back() {
     let editor = start().await;
     let original = editor.active_version().await;
+    let hooks = &editor.status().await["hooks"];
+    assert_eq!(hooks["410421"]["deadline"]["scope"], "410421", "{hooks}");
+    assert_eq!(hooks["410421"]["routing"]["scope"], "default");
+    assert_eq!(hooks["410400"]["deadline"]["scope"], "default");
     let before = editor.bad_review("before").await;
     assert_eq!(
         rectify_days(&before),
@@ -223,6 +227,16 @@ async fn a_bureau_editor_changes_a_county_deadline_breaks_a_script_and_rolls_bac
     let error = status["last_error"].as_str().unwrap();
     assert!(error.contains("410421/deadline.rhai:2:"), "{error}");
     assert_eq!(status["active_version"], changed);
+    let metrics = reqwest::get(format!("{}/metrics", editor.server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("hcp_rules_error 1"),
+        "the refusal shows in /metrics"
+    );
     assert_eq!(rectify_days(&editor.bad_review("while-broken").await), 4);
 
     // One request rolls back to the shipped version: files restored, decisions follow.

@@ -154,6 +154,7 @@ pub fn render(platform: &Platform) -> String {
         platform.calendar.last_year(),
     );
     render_plugins(&mut out, platform);
+    render_rules(&mut out, platform);
     out
 }
 
@@ -212,4 +213,44 @@ fn render_plugins(out: &mut String, platform: &Platform) {
         "gauge",
         platform.plugins.load_failures().len(),
     );
+}
+
+/// The rules lifecycle: which version serves, reloads, refusals.
+fn render_rules(out: &mut String, platform: &Platform) {
+    let status = platform.policies.status();
+    let _ = writeln!(
+        out,
+        "# HELP hcp_rules_info The active rules version (always 1).\n# TYPE hcp_rules_info gauge\nhcp_rules_info{{version=\"{}\"}} 1",
+        status.active_version
+    );
+    gauge(
+        out,
+        "hcp_rules_reloads_total",
+        "Reloads attempted after a change of the rules folder.",
+        "counter",
+        status.reloads,
+    );
+    gauge(
+        out,
+        "hcp_rules_failed_reloads_total",
+        "Candidates refused (compile, contract or tests).",
+        "counter",
+        status.failed_reloads,
+    );
+    gauge(
+        out,
+        "hcp_rules_error",
+        "1 while the last candidate was refused.",
+        "gauge",
+        u8::from(status.last_error.is_some()),
+    );
+    if let Some(at) = status.activated_at {
+        gauge(
+            out,
+            "hcp_rules_activated_timestamp_seconds",
+            "When the active version was activated.",
+            "gauge",
+            at.timestamp(),
+        );
+    }
 }

@@ -14,7 +14,7 @@ use hcp_core::calendar::Calendar;
 use hcp_core::clock::Clock;
 use hcp_core::event::{PolicyActivation, PolicyDecision};
 use hcp_core::model::Rating;
-use hcp_core::policy::{DeadlineInput, Hook, Limits, PolicySet};
+use hcp_core::policy::{Hook, Limits, PolicySet};
 use hcp_core::store::{Command, Decider, Outcome, Store};
 use serde::Serialize;
 
@@ -319,7 +319,10 @@ pub fn county_of(area_code: &str) -> String {
     area_code.chars().take(6).collect()
 }
 
-/// Asks the active rules for the deadlines of every newly recorded 差评.
+/// The hooks asked about every newly recorded 差评: its deadlines and its route (派单).
+const BAD_REVIEW_HOOKS: [Hook; 2] = [Hook::Deadline, Hook::Routing];
+
+/// Asks the active rules for the deadlines and the route of every newly recorded 差评.
 pub struct PolicyDecider {
     pub policies: Arc<Policies>,
 }
@@ -329,34 +332,90 @@ impl Decider for PolicyDecider {
         if !rating.is_bad() || rating.assess_number != 1 {
             return Vec::new();
         }
-        let county = county_of(&rating.area_code);
-        let input = deadline_input(rating, &county);
         let set = self.policies.active();
-        let input_json = serde_json::to_value(&input).unwrap_or_default();
-        let decision = match set.deadline(&county, &input) {
-            Ok(decided) => PolicyDecision {
-                rating_id: rating.id,
-                hook: "deadline".into(),
-                county,
-                scope: decided.scope.clone(),
-                hook_version: decided.hook_version.clone(),
-                calendar_version: set.calendar().version(),
-                input: input_json,
-                output: serde_json::to_value(&decided.value).unwrap_or_default(),
-            },
-            // The rating stands; the failed rule is recorded where supervisors see it.
-            Err(error) => PolicyDecision {
-                rating_id: rating.id,
-                hook: "deadline".into(),
-                scope: set.scope_for(Hook::Deadline, &county).to_string(),
-                hook_version: set.hook_version(Hook::Deadline, &county),
-                calendar_version: set.calendar().version(),
-                county,
-                input: input_json,
-                output: serde_json::json!({ "error": error.to_string() }),
-            },
-        };
-        vec![decision]
+        BAD_REVIEW_HOOKS
+            .iter()
+            .map(|hook| decide(&set, *hook, rating))
+            .collect()
+    }
+}
+
+/// What a hook sees of a 差评. Comments go to the rules with long digit runs (phone and ID
+/// numbers typed into the text) masked.
+fn hook_input(hook: Hook, rating: &Rating, county: &str) -> serde_json::Value {
+    let mut input = serde_json::json!({
+        "county": county,
+        "area_code": rating.area_code,
+        "level": rating.level,
+        "real_name": rating.evaluator.real_name,
+        "channel": rating.channel,
+        "task_code": rating.attribution.task_code,
+        "department": rating.attribution.department,
+        "indicators": rating.indicators,
+    });
+    if let Some(map) = input.as_object_mut() {
+        match hook {
+            Hook::Deadline => {
+                map.insert("received_at".into(), serde_json::json!(rating.received_at));
+            }
+            Hook::Routing => {
+                map.insert("kind".into(), serde_json::json!("bad_review"));
+                map.insert(
+                    "text".into(),
+                    serde_json::json!(mask_digit_runs(rating.text.as_deref().unwrap_or(""))),
+                );
+            }
+            _ => {}
+        }
+    }
+    input
+}
+
+/// `13812341234` → `***********`: citizens type their numbers into comments.
+fn mask_digit_runs(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut index = 0;
+    while index < chars.len() {
+        let run = chars[index..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if run >= 7 {
+            out.extend(std::iter::repeat_n('*', run));
+            index += run;
+        } else if run > 0 {
+            out.extend(&chars[index..index + run]);
+            index += run;
+        } else {
+            out.push(chars[index]);
+            index += 1;
+        }
+    }
+    out
+}
+
+/// One hook's decision about a 差评; a failing rule is recorded as such, the rating stands.
+fn decide(set: &PolicySet, hook: Hook, rating: &Rating) -> PolicyDecision {
+    let county = county_of(&rating.area_code);
+    let input = hook_input(hook, rating, &county);
+    let (output, scope, hook_version) = match set.eval(hook, &county, &input) {
+        Ok(evaluated) => (evaluated.output, evaluated.scope, evaluated.hook_version),
+        Err(error) => (
+            serde_json::json!({ "error": error.to_string() }),
+            set.scope_for(hook, &county).to_string(),
+            set.hook_version(hook, &county),
+        ),
+    };
+    PolicyDecision {
+        rating_id: rating.id,
+        hook: hook.name().to_string(),
+        county,
+        scope,
+        hook_version,
+        calendar_version: set.calendar().version(),
+        input,
+        output,
     }
 }
 
@@ -386,7 +445,7 @@ pub struct Simulation {
 }
 
 /// Replays the 差评 of a period under `unit` through the active rules and a candidate and
-/// lists the deadlines that would move. Time inside the rules is the rating's own received
+/// lists the deadlines and routes that would change. Time inside the rules is the rating's own received
 /// time, so the replay is exact. Blocking.
 pub fn simulate(
     store: &Store,
@@ -422,24 +481,23 @@ pub fn simulate(
             if rating.assess_number != 1 {
                 continue;
             }
-            let county = county_of(&rating.area_code);
-            let input = deadline_input(rating, &county);
-            let decide = |set: &PolicySet| match set.deadline(&county, &input) {
-                Ok(decided) => serde_json::to_value(&decided.value).unwrap_or_default(),
-                Err(error) => serde_json::json!({ "error": error.to_string() }),
-            };
-            let (before, after) = (decide(active), decide(candidate));
-            simulation.compared += 1;
-            if before != after {
-                simulation.changed += 1;
-                if simulation.changes.len() < limit {
-                    simulation.changes.push(SimulatedChange {
-                        rating_id: rating.id,
-                        hook: "deadline".into(),
-                        county,
-                        active: before,
-                        candidate: after,
-                    });
+            for hook in BAD_REVIEW_HOOKS {
+                let (before, after) = (
+                    decide(active, hook, rating),
+                    decide(candidate, hook, rating),
+                );
+                simulation.compared += 1;
+                if before.output != after.output {
+                    simulation.changed += 1;
+                    if simulation.changes.len() < limit {
+                        simulation.changes.push(SimulatedChange {
+                            rating_id: rating.id,
+                            hook: hook.name().to_string(),
+                            county: before.county,
+                            active: before.output,
+                            candidate: after.output,
+                        });
+                    }
                 }
             }
         }
@@ -450,23 +508,33 @@ pub fn simulate(
     }
 }
 
-fn deadline_input(rating: &Rating, county: &str) -> DeadlineInput {
-    DeadlineInput {
-        county: county.to_string(),
-        area_code: rating.area_code.clone(),
-        level: rating.level,
-        real_name: rating.evaluator.real_name,
-        channel: rating.channel,
-        task_code: rating.attribution.task_code.clone(),
-        department: rating.attribution.department.clone(),
-        indicators: rating.indicators.clone(),
-        received_at: rating.received_at,
-    }
-}
-
 impl Policies {
     /// A candidate built from the folder as it is now, without activating it.
     pub fn folder_candidate(&self) -> Result<PolicySet, String> {
         candidate(&self.dir, &self.calendar)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_typed_into_comments_do_not_reach_the_rules() {
+        for (text, expected) in [
+            ("请回电13812341234谢谢", "请回电***********谢谢"),
+            ("身份证410421199001011234", "身份证******************"),
+            ("排了3个小时，跑了2趟", "排了3个小时，跑了2趟"),
+            ("办件号 123456 有误", "办件号 123456 有误"),
+        ] {
+            assert_eq!(mask_digit_runs(text), expected);
+        }
+    }
+
+    #[test]
+    fn counties_of_region_codes() {
+        assert_eq!(county_of("410421"), "410421");
+        assert_eq!(county_of("410421100"), "410421");
+        assert_eq!(county_of("410421100200"), "410421");
     }
 }

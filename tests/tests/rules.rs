@@ -115,6 +115,15 @@ impl Editor {
             .get(&format!("/api/v1/ratings/{id}/decisions"))
             .await
             .unwrap();
+        assert!(
+            decisions
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|decision| decision["hook"] == "routing"
+                    && decision["output"]["unit"] == self.fixture.department),
+            "谁办理谁负责: routed to the rated department: {decisions}"
+        );
         let deadline = decisions
             .as_array()
             .unwrap()
@@ -271,10 +280,18 @@ async fn a_bureau_editor_changes_a_county_deadline_breaks_a_script_and_rolls_bac
         )
         .await
         .unwrap();
-    assert_eq!(simulated["compared"], 4, "{simulated}");
+    // Four 差评 today, each with a deadline and a route.
+    assert_eq!(simulated["compared"], 8, "{simulated}");
     assert_eq!(
         simulated["changed"], 4,
-        "every real-name 差评 of 宝丰县 moves: {simulated}"
+        "every real-name 差评 of 宝丰县 moves its deadline; routes stay: {simulated}"
+    );
+    assert!(
+        simulated["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|change| change["hook"] == "deadline")
     );
 }
 

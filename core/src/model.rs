@@ -295,6 +295,9 @@ pub struct DeviceState {
     pub ratings_reported: u64,
     /// The device's count before it first reported here (ratings taken before connection).
     pub baseline: Option<u64>,
+    /// Consecutive 非常满意 from this device up to its last rating (an integrity fact).
+    #[serde(default)]
+    pub top_streak: u64,
 }
 
 impl DeviceState {
@@ -635,4 +638,17 @@ pub mod codes {
             assert_eq!(case_status_from_code(4), None);
         }
     }
+}
+
+/// What the store knows around a rating at the moment it is recorded, for the integrity rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RatingFacts {
+    /// The previous press on the same device, if any.
+    pub previous_press_at: Option<DateTime<Utc>>,
+    /// The device model's minimum seconds between two presses (0 when none is set).
+    pub min_interval_secs: u64,
+    /// Consecutive 非常满意 from the device immediately before this rating.
+    pub top_streak_before: u64,
+    /// Whether the rated service act is known to the platform (reported by a business system).
+    pub open_service: bool,
 }

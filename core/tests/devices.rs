@@ -162,6 +162,9 @@ fn a_device_rating_takes_its_windows_department_and_area() {
     assert_eq!(rating.attribution.window.as_deref(), Some("W1"));
     assert_eq!(rating.attribution.hall.as_deref(), Some("H1"));
     assert!(fixture.store.within(Dim::Window, "W1", "410400").unwrap());
+    // A streak of top ratings is counted per device, for the integrity rules.
+    fixture.rate(2, start() + Duration::minutes(1));
+    assert_eq!(fixture.store.device_state("D1").unwrap().top_streak, 2);
 }
 
 #[test]

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use hcp_core::calendar::Calendar;
 use hcp_core::clock::Clock;
 use hcp_core::event::{PolicyActivation, PolicyDecision};
-use hcp_core::model::Rating;
+use hcp_core::model::{Rating, RatingFacts};
 use hcp_core::policy::{Hook, Limits, PolicySet};
 use hcp_core::store::{Command, Decider, Outcome, Store};
 use serde::Serialize;
@@ -322,22 +322,52 @@ pub fn county_of(area_code: &str) -> String {
 /// The hooks asked about every newly recorded 差评: its deadlines and its route (派单).
 const BAD_REVIEW_HOOKS: [Hook; 2] = [Hook::Deadline, Hook::Routing];
 
-/// Asks the active rules for the deadlines and the route of every newly recorded 差评.
+/// Asks the active rules for the deadlines and the route of every newly recorded 差评, and for
+/// integrity flags on every rating.
 pub struct PolicyDecider {
     pub policies: Arc<Policies>,
 }
 
 impl Decider for PolicyDecider {
-    fn decide(&self, rating: &Rating) -> Vec<PolicyDecision> {
-        if !rating.is_bad() || rating.assess_number != 1 {
-            return Vec::new();
-        }
+    fn decide(&self, rating: &Rating, facts: &RatingFacts) -> Vec<PolicyDecision> {
         let set = self.policies.active();
-        BAD_REVIEW_HOOKS
-            .iter()
-            .map(|hook| decide(&set, *hook, rating))
-            .collect()
+        let mut decisions = Vec::new();
+        if rating.is_bad() && rating.assess_number == 1 {
+            decisions.extend(
+                BAD_REVIEW_HOOKS
+                    .iter()
+                    .map(|hook| decide(&set, *hook, rating)),
+            );
+        }
+        // Flags mark a rating for review and never drop it; a clean rating records nothing.
+        let integrity = decide_integrity(&set, rating, facts);
+        let flagged = integrity
+            .output
+            .get("flags")
+            .and_then(|flags| flags.as_array())
+            .is_none_or(|flags| !flags.is_empty());
+        if flagged {
+            decisions.push(integrity);
+        }
+        decisions
     }
+}
+
+fn decide_integrity(set: &PolicySet, rating: &Rating, facts: &RatingFacts) -> PolicyDecision {
+    let county = county_of(&rating.area_code);
+    let input = serde_json::json!({
+        "county": county,
+        "device": rating.device.clone().unwrap_or_default(),
+        "channel": rating.channel,
+        "level": rating.level,
+        "real_name": rating.evaluator.real_name,
+        "pressed_at": rating.rated_at,
+        "previous_press_at": facts.previous_press_at,
+        "min_interval_secs": facts.min_interval_secs,
+        "top_streak_before": facts.top_streak_before,
+        "open_service": facts.open_service,
+    });
+    evaluated(set, Hook::Integrity, rating.id, county, input)
 }
 
 /// What a hook sees of a 差评. Comments go to the rules with long digit runs (phone and ID
@@ -395,10 +425,21 @@ fn mask_digit_runs(text: &str) -> String {
     out
 }
 
-/// One hook's decision about a 差评; a failing rule is recorded as such, the rating stands.
+/// One hook's decision about a 差评.
 fn decide(set: &PolicySet, hook: Hook, rating: &Rating) -> PolicyDecision {
     let county = county_of(&rating.area_code);
     let input = hook_input(hook, rating, &county);
+    evaluated(set, hook, rating.id, county, input)
+}
+
+/// Runs a hook; a failing rule is recorded as such, and the rating stands.
+fn evaluated(
+    set: &PolicySet,
+    hook: Hook,
+    rating_id: u64,
+    county: String,
+    input: serde_json::Value,
+) -> PolicyDecision {
     let (output, scope, hook_version) = match set.eval(hook, &county, &input) {
         Ok(evaluated) => (evaluated.output, evaluated.scope, evaluated.hook_version),
         Err(error) => (
@@ -408,7 +449,7 @@ fn decide(set: &PolicySet, hook: Hook, rating: &Rating) -> PolicyDecision {
         ),
     };
     PolicyDecision {
-        rating_id: rating.id,
+        rating_id,
         hook: hook.name().to_string(),
         county,
         scope,

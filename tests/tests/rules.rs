@@ -295,6 +295,69 @@ async fn a_bureau_editor_changes_a_county_deadline_breaks_a_script_and_rolls_bac
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrity_flags_mark_a_rating_without_dropping_it() {
+    let editor = start().await;
+    // A window QR-code rating of a service act no business system reported: flagged.
+    let mut body = rating(&editor.fixture, "qr-1", "P-QR-1", "13900002222");
+    body["channel"] = json!("qr_code");
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/sources/{}/ratings",
+            editor.server.url, editor.fixture.source
+        ))
+        .header("x-api-key", &editor.fixture.api_key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201, "flags never drop a rating");
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let decisions = editor
+        .admin
+        .get(&format!("/api/v1/ratings/{id}/decisions"))
+        .await
+        .unwrap();
+    let integrity = decisions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|decision| decision["hook"] == "integrity")
+        .unwrap_or_else(|| panic!("no integrity decision: {decisions}"));
+    assert_eq!(
+        integrity["output"]["flags"][0]["code"], "no_open_service",
+        "{integrity}"
+    );
+    assert!(!integrity["hook_version"].as_str().unwrap().is_empty());
+    // A clean rating records no integrity decision at all.
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/sources/{}/ratings",
+            editor.server.url, editor.fixture.source
+        ))
+        .header("x-api-key", &editor.fixture.api_key)
+        .json(&rating(
+            &editor.fixture,
+            "clean-1",
+            "P-CLEAN-1",
+            "13900003333",
+        ))
+        .send()
+        .await
+        .unwrap();
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let decisions = editor
+        .admin
+        .get(&format!("/api/v1/ratings/{id}/decisions"))
+        .await
+        .unwrap();
+    assert_eq!(decisions, json!([]));
+}
+
 fn today() -> String {
     (chrono::Utc::now() + chrono::Duration::hours(8))
         .date_naive()

@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use crate::event::{Event, LogEntry, Origin, PolicyVersionRecord, RejectedPayload};
 use crate::model::{
     Attribution, Case, Device, DeviceModel, DeviceState, HeartbeatInput, OrgKind, OrgUnit, Rating,
-    RatingInput, ServiceAct, ServiceEventInput, StoredEvaluator,
+    RatingFacts, RatingInput, ServiceAct, ServiceEventInput, StoredEvaluator,
 };
 use crate::pii::{PiiKey, PiiKind};
 use crate::validate::{self, DomainError};
@@ -768,6 +768,11 @@ fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> 
                     .last_press
                     .map_or(rating.rated_at, |last| last.max(rating.rated_at)),
             );
+            state.top_streak = if rating.level == crate::model::Level::VerySatisfied {
+                state.top_streak + 1
+            } else {
+                0
+            };
             state.ratings_stored += 1;
         })?;
     }
@@ -886,4 +891,30 @@ fn project_service(
         }
     }
     Ok(())
+}
+
+/// The facts the integrity rules see about a rating, read before it is projected.
+pub(super) fn rating_facts(trees: &[TransactionalTree], rating: &Rating) -> TxResult<RatingFacts> {
+    let reader = Reader { trees };
+    let mut facts = RatingFacts::default();
+    if let Some(device_id) = &rating.device {
+        if let Some(state) = reader.json::<DeviceState>(tree::DEVICE_STATE, device_id.as_bytes())? {
+            facts.previous_press_at = state.last_press;
+            facts.top_streak_before = state.top_streak;
+        }
+        if let Some(device) = reader.json::<Device>(tree::DEVICES, device_id.as_bytes())? {
+            facts.min_interval_secs = reader
+                .json::<DeviceModel>(tree::DEVICE_MODELS, device.model.as_bytes())?
+                .map(|model| u64::from(model.min_press_interval_secs))
+                .unwrap_or(0);
+        }
+    }
+    facts.open_service = reader
+        .json::<Case>(tree::CASES, rating.project_no.as_bytes())?
+        .is_some_and(|case| {
+            case.services
+                .iter()
+                .any(|act| act.service_number == rating.service_number)
+        });
+    Ok(facts)
 }

@@ -467,7 +467,11 @@ type SharedDecider = Arc<std::sync::RwLock<Option<Arc<dyn Decider>>>>;
 pub trait Decider: Send + Sync {
     /// Decisions about `rating`, just recorded. Must not block for long: it runs on the
     /// committer thread. A rule that fails returns a decision that says so, never nothing.
-    fn decide(&self, rating: &crate::model::Rating) -> Vec<PolicyDecision>;
+    fn decide(
+        &self,
+        rating: &crate::model::Rating,
+        facts: &crate::model::RatingFacts,
+    ) -> Vec<PolicyDecision>;
 }
 
 impl Committer {
@@ -552,9 +556,15 @@ impl Committer {
                                     origin,
                                     event: *event,
                                 };
+                                let facts = match &entry.event {
+                                    crate::event::Event::RatingRecorded { rating } => {
+                                        Some(apply::rating_facts(trees, rating)?)
+                                    }
+                                    _ => None,
+                                };
                                 apply::project(trees, &entry)?;
                                 seq += 1;
-                                for decision in self.decisions_for(&entry.event) {
+                                for decision in self.decisions_for(&entry.event, facts.as_ref()) {
                                     let decided = LogEntry {
                                         seq,
                                         at: now,
@@ -613,13 +623,17 @@ impl Committer {
         }
     }
 
-    fn decisions_for(&self, event: &crate::event::Event) -> Vec<PolicyDecision> {
-        let crate::event::Event::RatingRecorded { rating } = event else {
+    fn decisions_for(
+        &self,
+        event: &crate::event::Event,
+        facts: Option<&crate::model::RatingFacts>,
+    ) -> Vec<PolicyDecision> {
+        let (crate::event::Event::RatingRecorded { rating }, Some(facts)) = (event, facts) else {
             return Vec::new();
         };
         let decider = self.decider.read().ok().and_then(|decider| decider.clone());
         decider
-            .map(|decider| decider.decide(rating))
+            .map(|decider| decider.decide(rating, facts))
             .unwrap_or_default()
     }
 

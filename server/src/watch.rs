@@ -24,6 +24,9 @@ pub fn watch_folder(
     let (sender, receiver) = mpsc::channel::<PathBuf>();
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+            // Reading a file (as every reload does) is reported too; only changes count, or
+            // each reload would trigger the next.
+            Ok(event) if matches!(event.kind, notify::EventKind::Access(_)) => {}
             Ok(event) => {
                 for path in event.paths {
                     let _ = sender.send(path);

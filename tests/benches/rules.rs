@@ -4,26 +4,12 @@
 //! failed meanwhile, which must be none. Run with `cargo bench -p hcp-e2e --bench rules`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hcp_e2e::{Server, Session, binary, rating, rules_dir, seed};
+use hcp_e2e::{Server, Session, binary, rating, rules_copy, seed};
 use serde_json::json;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// The shipped 宝丰县 deadline with `days` for real-name 差评, and a test that agrees.
 fn version(original_script: &str, original_test: &str, days: u32) -> (String, String) {
@@ -50,14 +36,7 @@ fn version(original_script: &str, original_test: &str, days: u32) -> (String, St
 
 fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    copy_dir(&rules_dir(), &rules);
-    let config = dir.path().join("hcp.toml");
-    std::fs::write(
-        &config,
-        format!("rules_dir = {:?}\n", rules.display().to_string()),
-    )
-    .unwrap();
+    let (rules, config) = rules_copy(dir.path()).unwrap();
     let server = Server::start(
         &binary("release").unwrap(),
         "serve",

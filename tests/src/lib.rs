@@ -416,3 +416,30 @@ where
     }
     bail!("condition not met within {timeout:?}")
 }
+
+/// Copies a folder recursively (tests edit a copy of `rules/`, never the repository's).
+pub fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// A copy of the repository's rules in `dir/rules` and a config file pointing at it.
+pub fn rules_copy(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let rules = dir.join("rules");
+    copy_dir(&rules_dir(), &rules)?;
+    let config = dir.join("hcp.toml");
+    std::fs::write(
+        &config,
+        format!("rules_dir = {:?}\n", rules.display().to_string()),
+    )?;
+    Ok((rules, config))
+}

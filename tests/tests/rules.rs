@@ -7,21 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hcp_e2e::{Server, Session, binary, rating, rules_dir, seed, wait_until};
+use hcp_e2e::{Server, Session, binary, rating, rules_copy, seed, wait_until};
 use serde_json::{Value, json};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// Writes a file the way an editor's "save" ends up: the new content in place.
 fn save(path: &Path, text: &str) {
@@ -80,6 +67,31 @@ struct Editor {
 }
 
 impl Editor {
+    /// Records a canonical rating and returns its id; flags and rules never refuse one.
+    async fn record(&self, body: &Value) -> u64 {
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/api/v1/sources/{}/ratings",
+                self.server.url, self.fixture.source
+            ))
+            .header("x-api-key", &self.fixture.api_key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        response.json::<Value>().await.unwrap()["id"]
+            .as_u64()
+            .unwrap()
+    }
+
+    async fn decisions(&self, id: u64) -> Value {
+        self.admin
+            .get(&format!("/api/v1/ratings/{id}/decisions"))
+            .await
+            .unwrap()
+    }
+
     async fn status(&self) -> Value {
         self.admin.get("/api/v1/rules/status").await.unwrap()
     }
@@ -96,25 +108,8 @@ impl Editor {
         let mut body = rating(&self.fixture, event, &format!("P-{event}"), "13900001111");
         body["level"] = json!("dissatisfied");
         body["text"] = json!("材料要求反复变化");
-        let response = reqwest::Client::new()
-            .post(format!(
-                "{}/api/v1/sources/{}/ratings",
-                self.server.url, self.fixture.source
-            ))
-            .header("x-api-key", &self.fixture.api_key)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 201);
-        let id = response.json::<Value>().await.unwrap()["id"]
-            .as_u64()
-            .unwrap();
-        let decisions = self
-            .admin
-            .get(&format!("/api/v1/ratings/{id}/decisions"))
-            .await
-            .unwrap();
+        let id = self.record(&body).await;
+        let decisions = self.decisions(id).await;
         assert!(
             decisions
                 .as_array()
@@ -148,14 +143,7 @@ fn rectify_days(decision: &Value) -> u64 {
 
 async fn start() -> Editor {
     let dir = tempfile::tempdir().unwrap();
-    let rules = dir.path().join("rules");
-    copy_dir(&rules_dir(), &rules);
-    let config = dir.path().join("hcp.toml");
-    std::fs::write(
-        &config,
-        format!("rules_dir = {:?}\n", rules.display().to_string()),
-    )
-    .unwrap();
+    let (rules, config) = rules_copy(dir.path()).unwrap();
     let server = Server::start(
         &binary("debug").unwrap(),
         "serve",
@@ -215,11 +203,7 @@ async fn a_bureau_editor_changes_a_county_deadline_breaks_a_script_and_rolls_bac
     );
     // The decision made before keeps its deadline.
     let id = before["rating_id"].as_u64().unwrap();
-    let kept = editor
-        .admin
-        .get(&format!("/api/v1/ratings/{id}/decisions"))
-        .await
-        .unwrap();
+    let kept = editor.decisions(id).await;
     assert_eq!(rectify_days(&kept[0]), 5);
 
     // A syntax error: refused, the old version keeps serving, the status says where.
@@ -301,25 +285,8 @@ async fn integrity_flags_mark_a_rating_without_dropping_it() {
     // A window QR-code rating of a service act no business system reported: flagged.
     let mut body = rating(&editor.fixture, "qr-1", "P-QR-1", "13900002222");
     body["channel"] = json!("qr_code");
-    let response = reqwest::Client::new()
-        .post(format!(
-            "{}/api/v1/sources/{}/ratings",
-            editor.server.url, editor.fixture.source
-        ))
-        .header("x-api-key", &editor.fixture.api_key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 201, "flags never drop a rating");
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_u64()
-        .unwrap();
-    let decisions = editor
-        .admin
-        .get(&format!("/api/v1/ratings/{id}/decisions"))
-        .await
-        .unwrap();
+    let id = editor.record(&body).await;
+    let decisions = editor.decisions(id).await;
     let integrity = decisions
         .as_array()
         .unwrap()
@@ -332,29 +299,15 @@ async fn integrity_flags_mark_a_rating_without_dropping_it() {
     );
     assert!(!integrity["hook_version"].as_str().unwrap().is_empty());
     // A clean rating records no integrity decision at all.
-    let response = reqwest::Client::new()
-        .post(format!(
-            "{}/api/v1/sources/{}/ratings",
-            editor.server.url, editor.fixture.source
-        ))
-        .header("x-api-key", &editor.fixture.api_key)
-        .json(&rating(
+    let id = editor
+        .record(&rating(
             &editor.fixture,
             "clean-1",
             "P-CLEAN-1",
             "13900003333",
         ))
-        .send()
-        .await
-        .unwrap();
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_u64()
-        .unwrap();
-    let decisions = editor
-        .admin
-        .get(&format!("/api/v1/ratings/{id}/decisions"))
-        .await
-        .unwrap();
+        .await;
+    let decisions = editor.decisions(id).await;
     assert_eq!(decisions, json!([]));
 }
 

@@ -13,7 +13,7 @@ use crate::model::{
 use crate::validate::Reason;
 
 /// Bumped when the meaning of stored bytes changes; a data folder of another version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -114,6 +114,10 @@ pub struct LogEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
     pub event: Event,
+    /// sha256 (hex) of the previous entry's stored bytes: the log is a hash chain, so a changed
+    /// or removed entry is detected (`hcp audit verify`). Empty for the first entry.
+    #[serde(default)]
+    pub prev_hash: String,
 }
 
 /// An audited action: who looked at or changed what, and why.

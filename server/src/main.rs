@@ -28,6 +28,16 @@ enum Commands {
     /// Work with the county policies (Rhai rules).
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check that no entry of the event log was changed or removed (the log is a hash chain).
+    /// Run it while the platform is stopped, or on a copy of the data folder.
+    Verify(Common),
 }
 
 #[derive(Subcommand)]
@@ -128,6 +138,12 @@ fn main() -> anyhow::Result<()> {
         Commands::Serve(common) => runtime.block_on(hcp_server::run::serve(common.load()?, false)),
         Commands::Demo(common) => runtime.block_on(hcp_server::run::serve(common.load()?, true)),
         Commands::Rebuild(common) => hcp_server::run::rebuild(&common.load()?),
+        Commands::Audit(AuditCommand::Verify(common)) => {
+            if !hcp_server::run::audit_verify(&common.load()?)? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Commands::Rules(command) => {
             let passed = match command {
                 RulesCommand::Test { dir, config } => {

@@ -496,3 +496,26 @@ fn with_china_time(output: &mut serde_json::Value) {
         }
     }
 }
+
+/// `hcp audit verify`: walks the event log's hash chain. Returns whether it is intact. Opens
+/// only the store, so a broken rules folder or adapter does not stand in the way. Blocking.
+pub fn audit_verify(config: &Config) -> anyhow::Result<bool> {
+    let store = hcp_core::store::Store::open(
+        &config.store_dir(),
+        hcp_core::pii::PiiKey::load_or_create(&config.pii_key_path())?,
+        Arc::new(SystemClock),
+        hcp_core::store::StoreOptions::default(),
+    )?;
+    let verification = store.verify_chain()?;
+    store.close()?;
+    match verification {
+        hcp_core::store::chain::Verification::Intact { entries } => {
+            println!("{entries} log entries verified: the chain is intact");
+            Ok(true)
+        }
+        hcp_core::store::chain::Verification::Broken { seq, problem } => {
+            println!("the audit chain is broken at entry {seq}: {problem}");
+            Ok(false)
+        }
+    }
+}

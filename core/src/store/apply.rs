@@ -639,10 +639,10 @@ pub(super) fn index_value(rating: &Rating) -> [u8; 3] {
     [rating.level.index(), rating.channel.index(), flags]
 }
 
-/// Writes the log entry and every projection of it, inside one transaction.
+/// Writes every projection of a log entry, inside the caller's transaction. The entry itself is
+/// appended by the committer (live) or already in the log (rebuild).
 pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult<()> {
     let seq = entry.seq.to_be_bytes();
-    put_json(&trees[tree::LOG], &seq, entry)?;
     if let Some(origin) = &entry.origin {
         trees[tree::DEDUP].insert(keys::dedup(&origin.source, &origin.event_id), &seq)?;
     }

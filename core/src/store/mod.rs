@@ -3,6 +3,7 @@
 //! (group commit). This module is the only place that touches sled.
 
 mod apply;
+pub mod chain;
 pub mod keys;
 mod query;
 
@@ -34,7 +35,7 @@ pub enum StoreError {
     #[error("stored record cannot be decoded: {0}")]
     Decode(#[from] serde_json::Error),
     #[error(
-        "data folder has schema version {found}, this build reads version {expected}; run the matching release or `hcp rebuild` from a compatible log"
+        "data folder has schema version {found}, this build reads version {expected}; open it with the release that wrote it, or start from a new data folder"
     )]
     SchemaVersion { found: u32, expected: u32 },
     #[error("the store is shut down")]
@@ -67,7 +68,9 @@ pub(crate) mod tree {
     pub const DEVICE_STATE: usize = 17;
     pub const POLICY_VERSIONS: usize = 18;
     pub const DECISIONS: usize = 19;
-    pub const NAMES: [&str; 20] = [
+    /// The head of the log's hash chain: `head` → last seq ‖ sha256 of its stored bytes.
+    pub const CHAIN: usize = 20;
+    pub const NAMES: [&str; 21] = [
         "log",
         "dedup",
         "org",
@@ -88,6 +91,7 @@ pub(crate) mod tree {
         "device_state",
         "policy_versions",
         "decisions",
+        "chain",
     ];
 }
 
@@ -476,8 +480,9 @@ pub trait Decider: Send + Sync {
 
 impl Committer {
     fn run(self, receiver: mpsc::Receiver<Job>) {
-        let mut next_seq = match self.trees[tree::LOG].last() {
-            Ok(last) => last.map(|(key, _)| keys::u64_value(&key)).unwrap_or(0) + 1,
+        let (mut next_seq, mut last_hash) = match self.trees[tree::LOG].last() {
+            Ok(Some((key, bytes))) => (keys::u64_value(&key) + 1, chain::hash(&bytes)),
+            Ok(None) => (1, String::new()),
             Err(error) => {
                 tracing::error!(%error, "cannot read the log head; the store accepts no writes");
                 return;
@@ -506,7 +511,7 @@ impl Committer {
                 match job {
                     Job::Commands { commands, reply } => batch.push((commands, reply)),
                     Job::Rebuild { reply } => {
-                        self.commit(std::mem::take(&mut batch), &mut next_seq);
+                        self.commit(std::mem::take(&mut batch), &mut next_seq, &mut last_hash);
                         let result = self.rebuild().and_then(|count| {
                             self.db.flush()?;
                             Ok(count)
@@ -515,7 +520,7 @@ impl Committer {
                     }
                 }
             }
-            self.commit(batch, &mut next_seq);
+            self.commit(batch, &mut next_seq, &mut last_hash);
         }
         if let Err(error) = self.db.flush() {
             tracing::error!(%error, "final flush failed");
@@ -525,7 +530,12 @@ impl Committer {
     /// Applies a batch of jobs in one transaction and one flush, then answers every job. A
     /// counter touched by many commands of the batch is written once, which keeps sled's write
     /// amplification down; a failure fails the whole batch, and its senders retry.
-    fn commit(&self, batch: Vec<(Vec<Command>, Reply)>, next_seq: &mut u64) {
+    fn commit(
+        &self,
+        batch: Vec<(Vec<Command>, Reply)>,
+        next_seq: &mut u64,
+        last_hash: &mut String,
+    ) {
         if batch.is_empty() {
             return;
         }
@@ -534,6 +544,7 @@ impl Committer {
         let applied = self.trees.as_slice().transaction(|trees| {
             let reader = apply::Reader { trees };
             let mut seq = *next_seq;
+            let mut chain = chain::Appender::new(last_hash.clone());
             let mut outcomes = Vec::with_capacity(batch.len());
             for (commands, _) in &batch {
                 let mut job_outcomes = Vec::with_capacity(commands.len());
@@ -555,7 +566,9 @@ impl Committer {
                                     actor,
                                     origin,
                                     event: *event,
+                                    prev_hash: chain.prev().to_string(),
                                 };
+                                chain.append(trees, &entry)?;
                                 let facts = match &entry.event {
                                     crate::event::Event::RatingRecorded { rating } => {
                                         Some(apply::rating_facts(trees, rating)?)
@@ -571,7 +584,9 @@ impl Committer {
                                         actor: "policy".into(),
                                         origin: None,
                                         event: crate::event::Event::DecisionRecorded { decision },
+                                        prev_hash: chain.prev().to_string(),
                                     };
+                                    chain.append(trees, &decided)?;
                                     apply::project(trees, &decided)?;
                                     seq += 1;
                                 }
@@ -582,21 +597,19 @@ impl Committer {
                 }
                 outcomes.push(job_outcomes);
             }
-            Ok((outcomes, seq))
+            Ok((outcomes, seq, chain.prev().to_string()))
         });
         let started = Instant::now();
         let result = match applied {
-            Ok((outcomes, seq)) => match self.db.flush() {
-                Ok(_) => {
-                    *next_seq = seq;
-                    Ok(outcomes)
+            Ok((outcomes, seq, head)) => {
+                // Committed: the sequence numbers and the chain moved on, durable or not.
+                *next_seq = seq;
+                *last_hash = head;
+                match self.db.flush() {
+                    Ok(_) => Ok(outcomes),
+                    Err(error) => Err(StoreError::Sled(error)),
                 }
-                Err(error) => {
-                    // Committed in memory but not known durable: the sequence numbers are used.
-                    *next_seq = seq;
-                    Err(StoreError::Sled(error))
-                }
-            },
+            }
             Err(TransactionError::Abort(error)) => Err(error),
             Err(TransactionError::Storage(error)) => Err(StoreError::Sled(error)),
         };
@@ -640,7 +653,7 @@ impl Committer {
     /// Replays the log into empty projections, a chunk of entries per transaction.
     fn rebuild(&self) -> Result<u64, StoreError> {
         for (index, tree) in self.trees.iter().enumerate() {
-            if index != tree::LOG {
+            if index != tree::LOG && index != tree::CHAIN {
                 tree.clear()?;
             }
         }

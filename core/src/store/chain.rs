@@ -1,0 +1,135 @@
+//! The log as a hash chain: every entry records the sha256 of the previous entry's stored
+//! bytes, and the head (last seq and the hash of its bytes) is kept beside the log, written in
+//! the same transaction. A changed, removed or appended-behind-our-back entry breaks the chain,
+//! and `verify` names where.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sled::transaction::TransactionalTree;
+
+use super::apply::TxResult;
+use super::{Store, StoreError, keys, tree};
+use crate::event::LogEntry;
+
+const HEAD: &[u8] = b"head";
+
+pub(super) fn hash(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[derive(Serialize, Deserialize)]
+struct Head {
+    seq: u64,
+    hash: String,
+}
+
+/// Appends entries to the log inside a transaction, linking each to the one before.
+pub(super) struct Appender {
+    prev: String,
+}
+
+impl Appender {
+    pub fn new(prev: String) -> Appender {
+        Appender { prev }
+    }
+
+    /// The hash the next entry must record as `prev_hash`.
+    pub fn prev(&self) -> &str {
+        &self.prev
+    }
+
+    pub fn append(&mut self, trees: &[TransactionalTree], entry: &LogEntry) -> TxResult<()> {
+        let bytes = serde_json::to_vec(entry).map_err(|error| {
+            sled::transaction::ConflictableTransactionError::Abort(error.into())
+        })?;
+        self.prev = hash(&bytes);
+        trees[tree::LOG].insert(&entry.seq.to_be_bytes(), bytes)?;
+        let head = serde_json::to_vec(&Head {
+            seq: entry.seq,
+            hash: self.prev.clone(),
+        })
+        .map_err(|error| sled::transaction::ConflictableTransactionError::Abort(error.into()))?;
+        trees[tree::CHAIN].insert(HEAD, head)?;
+        Ok(())
+    }
+}
+
+/// The outcome of checking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Verification {
+    /// Every entry links to the one before and the last matches the recorded head.
+    Intact { entries: u64 },
+    /// The first place the chain does not hold, in words an auditor can act on.
+    Broken { seq: u64, problem: String },
+}
+
+impl Store {
+    /// Walks the whole log and checks every link. Blocking; reads every entry once.
+    pub fn verify_chain(&self) -> Result<Verification, StoreError> {
+        let mut prev_hash = String::new();
+        let mut count = 0;
+        for (expected_seq, item) in (1u64..).zip(self.trees()[tree::LOG].iter()) {
+            let (key, bytes) = item?;
+            let seq = keys::u64_value(&key);
+            if seq != expected_seq {
+                return Ok(Verification::Broken {
+                    seq: expected_seq,
+                    problem: format!("entry {expected_seq} is missing (the next entry is {seq})"),
+                });
+            }
+            let entry: LogEntry = match serde_json::from_slice(&bytes) {
+                Ok(entry) => entry,
+                Err(error) => {
+                    return Ok(Verification::Broken {
+                        seq,
+                        problem: format!("entry {seq} is not a log entry any more: {error}"),
+                    });
+                }
+            };
+            if entry.seq != seq {
+                return Ok(Verification::Broken {
+                    seq,
+                    problem: format!("entry {seq} claims to be entry {}", entry.seq),
+                });
+            }
+            if entry.prev_hash != prev_hash {
+                return Ok(Verification::Broken {
+                    seq: seq.saturating_sub(1),
+                    problem: format!(
+                        "entry {} was changed: its bytes hash to {prev_hash}, but entry {seq} recorded {}",
+                        seq.saturating_sub(1),
+                        entry.prev_hash
+                    ),
+                });
+            }
+            prev_hash = hash(&bytes);
+            count = expected_seq;
+        }
+        let head: Option<Head> = match self.trees()[tree::CHAIN].get(HEAD)? {
+            Some(bytes) => Some(serde_json::from_slice(&bytes)?),
+            None => None,
+        };
+        match head {
+            None if count == 0 => Ok(Verification::Intact { entries: 0 }),
+            None => Ok(Verification::Broken {
+                seq: count,
+                problem: "the chain head is missing".into(),
+            }),
+            Some(head) if head.seq != count => Ok(Verification::Broken {
+                seq: head.seq.max(count),
+                problem: format!(
+                    "the log ends at entry {count}, the chain head says {}",
+                    head.seq
+                ),
+            }),
+            Some(head) if head.hash != prev_hash => Ok(Verification::Broken {
+                seq: count,
+                problem: format!(
+                    "entry {count} was changed: its bytes hash to {prev_hash}, the chain head recorded {}",
+                    head.hash
+                ),
+            }),
+            Some(_) => Ok(Verification::Intact { entries: count }),
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! `hcp audit verify` on the real binary: an intact log passes; a stored audit entry changed
+//! behind the platform's back fails the check, which names the entry.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use hcp_e2e::{Server, Session, binary, rating, seed};
+use serde_json::{Value, json};
+
+fn verify(data: &std::path::Path) -> (bool, String) {
+    let output = std::process::Command::new(binary("debug").unwrap())
+        .args(["audit", "verify", "--data"])
+        .arg(data)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_audit_entry_fails_verification_naming_it() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(&binary("debug").unwrap(), "serve", data.path(), None).unwrap();
+    let admin = Session::login(&server.url, "admin", &server.admin_password().unwrap())
+        .await
+        .unwrap();
+    let fixture = seed(&admin).await.unwrap();
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/sources/{}/ratings",
+            server.url, fixture.source
+        ))
+        .header("x-api-key", &fixture.api_key)
+        .json(&rating(&fixture, "e1", "P1", "13812341234"))
+        .send()
+        .await
+        .unwrap();
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let revealed = admin
+        .post(
+            &format!("/api/v1/ratings/{id}/reveal"),
+            &json!({"reason": "差评回访核实"}),
+        )
+        .await
+        .unwrap();
+    let audit_seq = revealed["audit_seq"].as_u64().unwrap();
+    assert_eq!(server.stop().unwrap().code(), Some(0));
+
+    let (intact, report) = verify(data.path());
+    assert!(intact, "{report}");
+    assert!(report.contains("chain is intact"), "{report}");
+
+    // Somebody with file access rewrites who revealed the phone number.
+    {
+        let db = sled::Config::new()
+            .path(data.path().join("store"))
+            .open()
+            .unwrap();
+        let log = db.open_tree("log").unwrap();
+        let key = audit_seq.to_be_bytes();
+        let bytes = log.get(key).unwrap().unwrap();
+        let forged = String::from_utf8(bytes.to_vec())
+            .unwrap()
+            .replace("\"actor\":\"admin\"", "\"actor\":\"nobody\"");
+        assert_ne!(
+            forged.as_bytes(),
+            bytes.as_ref(),
+            "the entry holds the actor"
+        );
+        log.insert(key, forged.as_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let (intact, report) = verify(data.path());
+    assert!(!intact, "tampering went unnoticed: {report}");
+    assert!(
+        report.contains(&format!("entry {audit_seq} was changed")),
+        "{report}"
+    );
+}

@@ -91,10 +91,11 @@ pub fn install_file(registry: &Registry, store: &Store, path: &Path) {
     };
     let signature_path = PathBuf::from(format!("{}.sig", path.display()));
     let signature = std::fs::read(&signature_path).ok();
+    let sha256 = hcp_plugins::sha256_hex(&bytes);
     let unchanged = registry
         .status()
         .iter()
-        .any(|status| status.origin == origin && status.sha256 == hcp_plugins::sha256_hex(&bytes));
+        .any(|status| status.origin == origin && status.sha256 == sha256);
     if unchanged {
         return;
     }

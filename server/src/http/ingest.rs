@@ -85,7 +85,9 @@ impl Kind {
         }
     }
 
-    fn command(self, source: &str, value: serde_json::Value) -> Result<Command, Reason> {
+    /// Decodes an item without consuming it, so that the item is serialised again only if it
+    /// has to be kept (the accepted ones, nearly all, never are).
+    fn command(self, source: &str, value: &serde_json::Value) -> Result<Command, Reason> {
         let invalid = |error: serde_json::Error| Reason {
             code: "malformed".into(),
             message: format!("malformed {}: {error}", self.label()),
@@ -93,15 +95,15 @@ impl Kind {
         Ok(match self {
             Kind::Rating => Command::Rating {
                 source: source.to_string(),
-                input: serde_json::from_value::<RatingInput>(value).map_err(invalid)?,
+                input: RatingInput::deserialize(value).map_err(invalid)?,
             },
             Kind::Service => Command::Service {
                 source: source.to_string(),
-                input: serde_json::from_value::<ServiceEventInput>(value).map_err(invalid)?,
+                input: ServiceEventInput::deserialize(value).map_err(invalid)?,
             },
             Kind::Heartbeat => Command::Heartbeat {
                 source: source.to_string(),
-                input: serde_json::from_value::<HeartbeatInput>(value).map_err(invalid)?,
+                input: HeartbeatInput::deserialize(value).map_err(invalid)?,
             },
         })
     }
@@ -133,20 +135,19 @@ fn record(
     let mut positions = Vec::new();
     let mut keep = Vec::new();
     for (index, (kind, value)) in items.into_iter().enumerate() {
-        let raw = serde_json::to_vec(&value).unwrap_or_default();
-        match kind.command(source, value) {
+        match kind.command(source, &value) {
             Ok(command) => {
                 commands.push(command);
-                positions.push((index, kind, raw));
+                positions.push((index, kind, value));
             }
             Err(reason) => {
-                keep.push((index, keep_command(source, kind, raw, &reason)));
+                keep.push((index, keep_command(source, kind, &value, &reason)));
                 results[index] = Some(rejected(index, reason));
             }
         }
     }
     let outcomes = platform.store.submit(commands)?;
-    for ((index, kind, raw), outcome) in positions.into_iter().zip(outcomes) {
+    for ((index, kind, value), outcome) in positions.into_iter().zip(outcomes) {
         results[index] = Some(match outcome {
             Outcome::Recorded { seq } => ItemResult {
                 index,
@@ -164,7 +165,7 @@ fn record(
                 let reason = error.reason();
                 // A second rating of a rated act is an answer, not a loss: nothing to replay.
                 if reason.code != "duplicate_rating" {
-                    keep.push((index, keep_command(source, kind, raw, &reason)));
+                    keep.push((index, keep_command(source, kind, &value, &reason)));
                 }
                 rejected(index, reason)
             }
@@ -198,11 +199,11 @@ fn record(
     Ok(batch)
 }
 
-fn keep_command(source: &str, kind: Kind, payload: Vec<u8>, reason: &Reason) -> Command {
+fn keep_command(source: &str, kind: Kind, item: &serde_json::Value, reason: &Reason) -> Command {
     Command::KeepRejected {
         source: source.to_string(),
         content_type: kind.label().to_string(),
-        payload,
+        payload: serde_json::to_vec(item).unwrap_or_default(),
         reason: reason.clone(),
     }
 }

@@ -443,3 +443,43 @@ pub fn rules_copy(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     )?;
     Ok((rules, config))
 }
+
+impl Session {
+    /// Every rating a `/api/v1/ratings` query lists, following the cursor through all pages.
+    pub async fn all_ratings(&self, query: &str) -> anyhow::Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/ratings?{query}&limit=500");
+            if let Some(cursor) = &cursor {
+                path.push_str(&format!("&cursor={cursor}"));
+            }
+            let page = self.get(&path).await?;
+            items.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return Ok(items),
+            }
+        }
+    }
+}
+
+/// Event id → rating id of listed ratings; fails if an event or an id is listed twice.
+pub fn by_event_id(items: &[Value]) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+    let mut stored = std::collections::BTreeMap::new();
+    let mut ids = std::collections::BTreeSet::new();
+    for item in items {
+        let event = item["event_id"]
+            .as_str()
+            .context("no event id")?
+            .to_string();
+        let id = item["id"].as_u64().context("no id")?;
+        if !ids.insert(id) {
+            bail!("rating id {id} listed twice");
+        }
+        if stored.insert(event.clone(), id).is_some() {
+            bail!("{event} stored twice");
+        }
+    }
+    Ok(stored)
+}

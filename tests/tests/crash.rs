@@ -2,12 +2,12 @@
 //! same data folder, and checks that every acknowledged rating is stored exactly once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use hcp_e2e::{Fixture, Server, Session, binary, rating, seed};
+use hcp_e2e::{Fixture, Server, Session, binary, by_event_id, rating, seed};
 
 const CLIENTS: usize = 8;
 const KILLS: usize = 6;
@@ -130,33 +130,16 @@ async fn every_acknowledged_rating_survives_sigkill_exactly_once() {
         .await
         .unwrap();
     let today = hcp_e2e_today();
-    let mut stored: BTreeMap<String, u64> = BTreeMap::new();
-    let mut ids = BTreeSet::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!(
-            "/api/v1/ratings?unit=410421&from={}&to={}&limit=500",
-            today.0, today.1
-        );
-        if let Some(cursor) = &cursor {
-            path.push_str(&format!("&cursor={cursor}"));
-        }
-        let page = admin.get(&path).await.unwrap();
-        for item in page["items"].as_array().unwrap() {
-            let event_id = item["event_id"].as_str().unwrap().to_string();
-            let id = item["id"].as_u64().unwrap();
-            assert!(ids.insert(id), "rating id {id} listed twice");
-            assert!(
-                stored.insert(event_id.clone(), id).is_none(),
-                "{event_id} stored twice"
-            );
-            assert_eq!(item["evaluator"]["phone"], "139****5678");
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_string()),
-            None => break,
-        }
-    }
+    let items = admin
+        .all_ratings(&format!("unit=410421&from={}&to={}", today.0, today.1))
+        .await
+        .unwrap();
+    assert!(
+        items
+            .iter()
+            .all(|item| item["evaluator"]["phone"] == "139****5678")
+    );
+    let stored = by_event_id(&items).unwrap();
     assert_eq!(stored, acks, "stored ratings differ from acknowledged ones");
     println!(
         "{} ratings acknowledged over {KILLS} SIGKILLs (acks at each kill: {acked_before_kill:?}), {retries} requests cut off and retried, all stored exactly once",

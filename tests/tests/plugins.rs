@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hcp_e2e::{
-    Fixture, Server, Session, adapter, binary, hx_heartbeat_frame, hx_rating_frame, rating, seed,
-    wait_until, with_custom_section, zw_payload,
+    Fixture, Server, Session, adapter, binary, by_event_id, hx_heartbeat_frame, hx_rating_frame,
+    rating, seed, wait_until, with_custom_section, zw_payload,
 };
 use serde_json::{Value, json};
 
@@ -442,28 +442,12 @@ async fn replacing_an_adapter_under_concurrent_ingest_loses_and_duplicates_nothi
         acks.len()
     );
 
-    let mut stored = BTreeMap::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = "/api/v1/ratings?dim=window&unit=W-BF-01&limit=500".to_string();
-        if let Some(cursor) = &cursor {
-            path.push_str(&format!("&cursor={cursor}"));
-        }
-        let page = running.admin.get(&path).await.unwrap();
-        for item in page["items"].as_array().unwrap() {
-            let event = item["event_id"].as_str().unwrap().to_string();
-            assert!(
-                stored
-                    .insert(event.clone(), item["id"].as_u64().unwrap())
-                    .is_none(),
-                "{event} stored twice"
-            );
-        }
-        match page["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_string()),
-            None => break,
-        }
-    }
+    let items = running
+        .admin
+        .all_ratings("dim=window&unit=W-BF-01")
+        .await
+        .unwrap();
+    let stored = by_event_id(&items).unwrap();
     assert_eq!(stored, acks);
     let installs = running.admin.get("/api/v1/audit?limit=100").await.unwrap();
     let count = installs

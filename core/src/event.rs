@@ -7,10 +7,14 @@ use utoipa::ToSchema;
 
 use crate::auth::{Source, User};
 use crate::model::{
-    Attribution, Device, DeviceModel, HeartbeatInput, OrgUnit, Rating, ServiceEventInput,
-    ServiceItem, Staff,
+    Attribution, Device, DeviceModel, HeartbeatInput, OrgUnit, Rating, SealedField,
+    ServiceEventInput, ServiceItem, Staff,
+};
+use crate::outreach::{
+    DeliveryAttempt, Message, Moderation, ScheduledTask, ServiceCall, ServiceCallState, TaskOutcome,
 };
 use crate::validate::Reason;
+use crate::workflow::{CallAttempt, Order, OrderChange, Problem};
 
 /// Bumped when the meaning of stored bytes changes; a data folder of another version is refused.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -46,6 +50,9 @@ pub enum Event {
     ServiceRecorded {
         service: ServiceEventInput,
         attribution: Attribution,
+        /// The applicant's mobile number, sealed (taken out of `service` before it is stored).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact: Option<SealedField>,
     },
     RatingRecorded {
         rating: Rating,
@@ -72,6 +79,62 @@ pub enum Event {
     DecisionRecorded {
         decision: PolicyDecision,
     },
+    /// A work order was opened (for a 差评, in the same transaction as the rating).
+    OrderOpened {
+        order: Box<Order>,
+        /// The deadline and routing decisions of an intake (a 差评's are recorded with the
+        /// rating), with `subject` `order:<id>`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        decisions: Vec<PolicyDecision>,
+    },
+    /// A work order changed: who, when (the entry) and what, with the reason in the change.
+    OrderChanged {
+        order_id: u64,
+        change: OrderChange,
+        /// The policy decision the change carries (the deadlines of a reopened order).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decision: Option<PolicyDecision>,
+    },
+    /// A supervisor confirmed a systemic problem; its orders follow it.
+    ProblemOpened {
+        problem: Problem,
+    },
+    /// The problem's plan is done: its orders are rectified and fed back, and called back.
+    ProblemResolved {
+        problem_id: u64,
+        action: String,
+        message: String,
+    },
+    /// A scheduled invitation or default rating was carried out (or skipped).
+    TaskDone {
+        task: ScheduledTask,
+        outcome: TaskOutcome,
+    },
+    /// An unrated service act was put on the call list.
+    ServiceCallListed {
+        call: ServiceCall,
+    },
+    ServiceCallAttempted {
+        project_no: String,
+        service_number: u8,
+        attempt: CallAttempt,
+        state: ServiceCallState,
+    },
+    MessageQueued {
+        message: Message,
+    },
+    /// One delivery attempt of a message; `next_at` is the retry, `None` when it was
+    /// delivered or given up.
+    MessageAttempted {
+        message_id: u64,
+        attempt: DeliveryAttempt,
+        next_at: Option<DateTime<Utc>>,
+    },
+    /// A reviewer decided whether a rating's comment may be published.
+    CommentModerated {
+        rating_id: u64,
+        moderation: Moderation,
+    },
 }
 
 impl Event {
@@ -92,6 +155,16 @@ impl Event {
             Event::RejectionResolved { .. } => "rejection_resolved",
             Event::PolicyActivated { .. } => "policy_activated",
             Event::DecisionRecorded { .. } => "decision_recorded",
+            Event::OrderOpened { .. } => "order_opened",
+            Event::OrderChanged { .. } => "order_changed",
+            Event::ProblemOpened { .. } => "problem_opened",
+            Event::ProblemResolved { .. } => "problem_resolved",
+            Event::TaskDone { .. } => "task_done",
+            Event::ServiceCallListed { .. } => "service_call_listed",
+            Event::ServiceCallAttempted { .. } => "service_call_attempted",
+            Event::MessageQueued { .. } => "message_queued",
+            Event::MessageAttempted { .. } => "message_attempted",
+            Event::CommentModerated { .. } => "comment_moderated",
         }
     }
 }
@@ -157,7 +230,12 @@ pub struct PolicyActivation {
 /// A decision made by a policy hook about one rating.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PolicyDecision {
+    /// The rating decided about; 0 when the decision is about another `subject`.
     pub rating_id: u64,
+    /// What else it is about: `service:<projectNo>/<serviceNumber>` for invitations and
+    /// default ratings, `order:<id>` for a reopened order's deadlines. Empty for a rating.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject: String,
     /// `deadline`, `routing`, `integrity` …
     pub hook: String,
     /// The county whose rules decided, and the scope that served it (`default` or the county).

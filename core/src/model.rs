@@ -337,6 +337,13 @@ pub struct ServiceEventInput {
     pub staff: Option<String>,
     #[serde(default)]
     pub applicant_type: ApplicantType,
+    /// The applicant's mobile number (for invitations to rate). Sealed before anything is
+    /// stored; never kept in clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applicant_phone: Option<String>,
+    /// Handled online (一事一评) rather than at a window (一次一评).
+    #[serde(default)]
+    pub online: bool,
 }
 
 /// Who rated, as submitted. Personal fields are sealed before anything is stored.
@@ -470,6 +477,15 @@ pub struct ServiceAct {
     /// Ids of the ratings of this act, by assess number.
     #[serde(default)]
     pub ratings: Vec<u64>,
+    /// The applicant's mobile number, sealed, for invitations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub contact: Option<SealedField>,
+    /// Invitations and the default rating still planned for this act; dropped when it is
+    /// rated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub planned: Vec<crate::outreach::ScheduledTask>,
 }
 
 /// A case (办件) with its service acts.

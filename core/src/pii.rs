@@ -29,6 +29,8 @@ pub enum PiiError {
 #[derive(Clone)]
 pub struct PiiKey {
     cipher: XChaCha20Poly1305,
+    /// Derived from the key: makes the citizens' tracking tokens.
+    tracking: [u8; 32],
 }
 
 impl std::fmt::Debug for PiiKey {
@@ -39,9 +41,29 @@ impl std::fmt::Debug for PiiKey {
 
 impl PiiKey {
     pub fn from_bytes(bytes: [u8; 32]) -> PiiKey {
+        let tracking = {
+            use sha2::Digest as _;
+            let mut hasher = sha2::Sha256::new();
+            hasher.update(b"hcp tracking token key\0");
+            hasher.update(bytes);
+            hasher.finalize().into()
+        };
         PiiKey {
             cipher: XChaCha20Poly1305::new(&bytes.into()),
+            tracking,
         }
+    }
+
+    /// The opaque token of a work order's tracking link: 128 bits of HMAC-SHA256 of the order
+    /// id under a key derived from this one. Nothing about the person is in it, it cannot be
+    /// guessed from the order id, and it is never stored (only its hash is, to look it up).
+    pub fn tracking_token(&self, order_id: u64) -> String {
+        use hmac::Mac as _;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.tracking)
+            .expect("HMAC takes a key of any length");
+        mac.update(b"order");
+        mac.update(&order_id.to_be_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
     }
 
     /// Reads the key file, creating it with a fresh random key (mode 0600) if it is absent.
@@ -99,8 +121,15 @@ impl PiiKey {
     }
 }
 
+/// sha256 (hex) of a tracking token: what the store keeps to find the order.
+pub fn tracking_hash(token: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
 /// Reads a 32-byte secret stored as hex, creating the file with a fresh random secret (mode
 /// 0600) if it is absent. Used for the personal-data key and the token-signing key.
+
 pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], PiiError> {
     let shown = path.display().to_string();
     let io = |source| PiiError::KeyFile {

@@ -65,6 +65,9 @@ pub enum DomainError {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     },
+    /// A work-order, problem, call or message change that is not allowed now.
+    #[error("{message}")]
+    Workflow { code: &'static str, message: String },
 }
 
 impl DomainError {
@@ -84,6 +87,7 @@ impl DomainError {
             DomainError::OutOfScope { .. } => "out_of_scope",
             DomainError::InFuture { .. } => "in_future",
             DomainError::TooSoon { .. } => "too_soon",
+            DomainError::Workflow { code, .. } => code,
         }
     }
 
@@ -406,4 +410,29 @@ mod tests {
         assert!(credit_code("91410400MA44A0B0XI").is_err());
         assert!(credit_code("short").is_err());
     }
+}
+
+/// `13812341234` → `***********`: citizens type their numbers into comments; a run of 7 or
+/// more digits is masked wherever a comment goes beyond the rating itself.
+pub fn mask_digit_runs(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut index = 0;
+    while index < chars.len() {
+        let run = chars[index..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if run >= 7 {
+            out.extend(std::iter::repeat_n('*', run));
+            index += run;
+        } else if run > 0 {
+            out.extend(&chars[index..index + run]);
+            index += run;
+        } else {
+            out.push(chars[index]);
+            index += 1;
+        }
+    }
+    out
 }

@@ -65,7 +65,8 @@ fn real_name_bad_review(received_at: &str) -> DeadlineInput {
     DeadlineInput {
         county: String::new(),
         area_code: String::new(),
-        level: Level::Dissatisfied,
+        kind: hcp_core::policy::RoutingKind::BadReview,
+        level: Some(Level::Dissatisfied),
         real_name: true,
         channel: Channel::HallDevice,
         task_code: "T1".into(),
@@ -128,7 +129,7 @@ fn county_overrides_pick_their_scope_and_change_outputs() {
     );
     // 非常不满意 is contacted within 4 hours in 宝丰县, within 1 working day elsewhere.
     let very = DeadlineInput {
-        level: Level::VeryDissatisfied,
+        level: Some(Level::VeryDissatisfied),
         ..input.clone()
     };
     assert_eq!(
@@ -584,7 +585,7 @@ fn a_deadline_past_the_last_loaded_year_is_refused_naming_it() {
     // Hours need no holiday table, but the rest of 宝丰县's order still needs working days (5 of
     // them from 28 December reach 2027), so the whole decision is refused rather than half-made.
     let very = DeadlineInput {
-        level: Level::VeryDissatisfied,
+        level: Some(Level::VeryDissatisfied),
         received_at: at("2026-12-28T10:00:00+08:00"),
         ..input
     };

@@ -522,6 +522,10 @@ impl Model {
                 units,
             },
         );
+        // A first 差评 opens its work order: one more entry in the log.
+        if input.assess_number == 1 && input.level.is_bad() {
+            self.head += 1;
+        }
         Expected::Recorded(seq)
     }
 
@@ -807,6 +811,8 @@ fn random_service(rng: &mut StdRng, now: DateTime<Utc>) -> Command {
         window: random_window(rng),
         staff: random_staff(rng),
         applicant_type: ApplicantType::NaturalPerson,
+        applicant_phone: None,
+        online: false,
     };
     Command::Service {
         source: random_source(rng).into(),

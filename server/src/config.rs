@@ -20,7 +20,73 @@ pub struct Config {
     pub bootstrap: BootstrapConfig,
     pub plugins: PluginsConfig,
     pub devices: DevicesConfig,
+    pub workflow: WorkflowConfig,
+    pub messages: MessagesConfig,
+    pub clock: ClockConfig,
     pub demo: DemoConfig,
+}
+
+/// The closed loop: deadline sweeps, invitations and default ratings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkflowConfig {
+    /// Seconds between two sweeps (warnings, 督办, 通报, invitations, default ratings, message
+    /// delivery). 0 turns the background sweep off; `POST /api/v1/admin/sweep` still runs one.
+    pub sweep_secs: u64,
+    /// An invitation found this many hours after its planned time (the platform was down) is
+    /// skipped rather than sent late.
+    pub invitation_stale_hours: u32,
+}
+
+impl Default for WorkflowConfig {
+    fn default() -> Self {
+        WorkflowConfig {
+            sweep_secs: 30,
+            invitation_stale_hours: 24,
+        }
+    }
+}
+
+/// Outbound messages (SMS) through an HTTP gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessagesConfig {
+    /// URL the platform POSTs each message to (JSON: id, channel, to, text, purpose). Empty:
+    /// messages are recorded and stay queued until a gateway is configured.
+    pub gateway_url: String,
+    /// Sent as `Authorization: Bearer <token>` when set.
+    pub gateway_token: String,
+    /// Base URL of the links in messages (citizens' tracking and rating pages).
+    pub public_url: String,
+    /// Delivery attempts before a message is given up (and listed as failed).
+    pub max_attempts: u32,
+    /// Seconds before the first retry; doubles on each further failure.
+    pub retry_secs: u64,
+    /// Time limit of one call to the gateway, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for MessagesConfig {
+    fn default() -> Self {
+        MessagesConfig {
+            gateway_url: String::new(),
+            gateway_token: String::new(),
+            public_url: "http://127.0.0.1:8080".into(),
+            max_attempts: 5,
+            retry_secs: 60,
+            timeout_ms: 5000,
+        }
+    }
+}
+
+/// Where time comes from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClockConfig {
+    /// For simulations and end-to-end tests only: run on a manual clock that starts at this
+    /// instant (RFC 3339) and moves only when an administrator sets it
+    /// (`POST /api/v1/admin/clock`). Leave unset in production.
+    pub manual_start: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// WASM adapter plugins.
@@ -151,6 +217,9 @@ impl Default for Config {
             bootstrap: BootstrapConfig::default(),
             plugins: PluginsConfig::default(),
             devices: DevicesConfig::default(),
+            workflow: WorkflowConfig::default(),
+            messages: MessagesConfig::default(),
+            clock: ClockConfig::default(),
             demo: DemoConfig::default(),
         }
     }
@@ -259,6 +328,20 @@ impl Config {
             return Err(ConfigError::Invalid {
                 field: "plugins",
                 reason: "fuel, timeout_ms and memory_mb must be above 0".into(),
+            });
+        }
+        if self.messages.max_attempts == 0 || self.messages.timeout_ms == 0 {
+            return Err(ConfigError::Invalid {
+                field: "messages",
+                reason: "max_attempts and timeout_ms must be above 0".into(),
+            });
+        }
+        if !self.messages.gateway_url.is_empty()
+            && !self.messages.gateway_url.starts_with("http://")
+        {
+            return Err(ConfigError::Invalid {
+                field: "messages.gateway_url",
+                reason: "must be an http:// URL (put a TLS-terminating proxy in front of an https gateway)".into(),
             });
         }
         if self.demo.password.len() < 8 {

@@ -1311,6 +1311,8 @@ impl Simulator {
                 window: Some(window.window.clone()),
                 staff: act.staff.and_then(|index| window.staff.get(index).cloned()),
                 applicant_type: ctx.applicant,
+                applicant_phone: None,
+                online: false,
             },
         }
     }

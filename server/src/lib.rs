@@ -4,8 +4,10 @@
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod outreach;
 pub mod plugins;
 pub mod rules;
 pub mod run;
 pub mod state;
+pub mod sweep;
 pub mod watch;

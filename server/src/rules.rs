@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use hcp_core::calendar::Calendar;
 use hcp_core::clock::Clock;
 use hcp_core::event::{PolicyActivation, PolicyDecision};
-use hcp_core::model::{Rating, RatingFacts};
+use hcp_core::model::{Rating, RatingFacts, ServiceEventInput};
 use hcp_core::policy::{Hook, Limits, PolicySet};
 use hcp_core::store::{Command, Decider, Outcome, Store};
 use serde::Serialize;
@@ -315,9 +315,7 @@ fn write_version(
 
 /// The county whose rules decide for a region code: its first six digits (a township's or
 /// village's code starts with its county's).
-pub fn county_of(area_code: &str) -> String {
-    area_code.chars().take(6).collect()
-}
+pub use hcp_core::store::county_of;
 
 /// The hooks asked about every newly recorded 差评: its deadlines and its route (派单).
 const BAD_REVIEW_HOOKS: [Hook; 2] = [Hook::Deadline, Hook::Routing];
@@ -338,6 +336,9 @@ impl Decider for PolicyDecider {
                     .iter()
                     .map(|hook| decide(&set, *hook, rating)),
             );
+        } else if rating.is_bad() && rating.assess_number == 2 {
+            // A 差评 as the 追评 reopens the order: the rectification starts again from now.
+            decisions.push(decide(&set, Hook::Deadline, rating));
         }
         // Flags mark a rating for review and never drop it; a clean rating records nothing.
         let integrity = decide_integrity(&set, rating, facts);
@@ -350,6 +351,74 @@ impl Decider for PolicyDecider {
             decisions.push(integrity);
         }
         decisions
+    }
+
+    fn decide_service(&self, service: &ServiceEventInput, reachable: bool) -> Vec<PolicyDecision> {
+        self.service_decisions(service, reachable)
+    }
+}
+
+impl Policies {
+    /// One hook's decision about something other than a new rating (an intake, a reopened
+    /// order), recorded with the rules version that made it. A failing rule is returned as
+    /// such, with `output.error` set.
+    pub fn decide(
+        &self,
+        hook: Hook,
+        subject: String,
+        county: &str,
+        input: serde_json::Value,
+    ) -> PolicyDecision {
+        evaluated(&self.active(), hook, 0, subject, county.to_string(), input)
+    }
+}
+
+impl PolicyDecider {
+    /// Invitation plan and default rating of a completed service act.
+    fn service_decisions(
+        &self,
+        service: &ServiceEventInput,
+        reachable: bool,
+    ) -> Vec<PolicyDecision> {
+        let set = self.policies.active();
+        let county = county_of(&service.area_code);
+        let subject = format!("service:{}/{}", service.project_no, service.service_number);
+        let invitation = serde_json::json!({
+            "county": county,
+            "task_code": service.task_code,
+            "department": service.department,
+            "online": service.online,
+            "completed_at": service.occurred_at,
+            "rated": false,
+            "default_rated": false,
+            "has_mobile": reachable,
+        });
+        let default_rating = serde_json::json!({
+            "county": county,
+            "task_code": service.task_code,
+            "department": service.department,
+            "online": service.online,
+            "completed_at": service.occurred_at,
+            "rated": false,
+        });
+        vec![
+            evaluated(
+                &set,
+                Hook::Invitation,
+                0,
+                subject.clone(),
+                county.clone(),
+                invitation,
+            ),
+            evaluated(
+                &set,
+                Hook::DefaultRating,
+                0,
+                subject,
+                county,
+                default_rating,
+            ),
+        ]
     }
 }
 
@@ -367,7 +436,14 @@ fn decide_integrity(set: &PolicySet, rating: &Rating, facts: &RatingFacts) -> Po
         "top_streak_before": facts.top_streak_before,
         "open_service": facts.open_service,
     });
-    evaluated(set, Hook::Integrity, rating.id, county, input)
+    evaluated(
+        set,
+        Hook::Integrity,
+        rating.id,
+        String::new(),
+        county,
+        input,
+    )
 }
 
 /// What a hook sees of a 差评. Comments go to the rules with long digit runs (phone and ID
@@ -392,7 +468,9 @@ fn hook_input(hook: Hook, rating: &Rating, county: &str) -> serde_json::Value {
                 map.insert("kind".into(), serde_json::json!("bad_review"));
                 map.insert(
                     "text".into(),
-                    serde_json::json!(mask_digit_runs(rating.text.as_deref().unwrap_or(""))),
+                    serde_json::json!(hcp_core::validate::mask_digit_runs(
+                        rating.text.as_deref().unwrap_or("")
+                    )),
                 );
             }
             _ => {}
@@ -401,35 +479,11 @@ fn hook_input(hook: Hook, rating: &Rating, county: &str) -> serde_json::Value {
     input
 }
 
-/// `13812341234` → `***********`: citizens type their numbers into comments.
-fn mask_digit_runs(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut index = 0;
-    while index < chars.len() {
-        let run = chars[index..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count();
-        if run >= 7 {
-            out.extend(std::iter::repeat_n('*', run));
-            index += run;
-        } else if run > 0 {
-            out.extend(&chars[index..index + run]);
-            index += run;
-        } else {
-            out.push(chars[index]);
-            index += 1;
-        }
-    }
-    out
-}
-
 /// One hook's decision about a 差评.
 fn decide(set: &PolicySet, hook: Hook, rating: &Rating) -> PolicyDecision {
     let county = county_of(&rating.area_code);
     let input = hook_input(hook, rating, &county);
-    evaluated(set, hook, rating.id, county, input)
+    evaluated(set, hook, rating.id, String::new(), county, input)
 }
 
 /// Runs a hook; a failing rule is recorded as such, and the rating stands.
@@ -437,6 +491,7 @@ fn evaluated(
     set: &PolicySet,
     hook: Hook,
     rating_id: u64,
+    subject: String,
     county: String,
     input: serde_json::Value,
 ) -> PolicyDecision {
@@ -450,6 +505,7 @@ fn evaluated(
     };
     PolicyDecision {
         rating_id,
+        subject,
         hook: hook.name().to_string(),
         county,
         scope,
@@ -568,7 +624,7 @@ mod tests {
             ("排了3个小时，跑了2趟", "排了3个小时，跑了2趟"),
             ("办件号 123456 有误", "办件号 123456 有误"),
         ] {
-            assert_eq!(mask_digit_runs(text), expected);
+            assert_eq!(hcp_core::validate::mask_digit_runs(text), expected);
         }
     }
 

@@ -68,6 +68,7 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         None
     };
     let _rules_watcher = platform.policies.watch(platform.store.clone())?;
+    crate::sweep::spawn(platform.clone());
     let simulator = match (with_demo, config.demo.live_per_second) {
         (true, rate) if rate > 0 => Some(tokio::spawn(simulate(platform.clone(), rate))),
         _ => None,

@@ -9,14 +9,14 @@ use anyhow::Context as _;
 use chrono::Duration;
 use hcp_core::auth::{self, Role, TokenSigner, User};
 use hcp_core::calendar::Calendar;
-use hcp_core::clock::Clock;
+use hcp_core::clock::{Clock, ManualClock};
 use hcp_core::pii::{self, PiiKey};
 use hcp_core::store::{Command, MasterChange, Outcome, Store, StoreOptions};
 use hcp_plugins::{PluginHost, Registry};
 
 use hcp_core::model::{OrgKind, OrgUnit};
 
-use crate::config::{BootstrapConfig, Config};
+use crate::config::{BootstrapConfig, Config, MessagesConfig, WorkflowConfig};
 use crate::http::metrics::HttpMetrics;
 
 /// Everything a request handler needs. Cheap to clone.
@@ -36,6 +36,13 @@ pub struct Platform {
     pub calendar: Arc<Calendar>,
     pub tokens: TokenSigner,
     pub metrics: Arc<HttpMetrics>,
+    /// Set when the configuration asks for a manual clock (simulations, end-to-end tests):
+    /// `POST /api/v1/admin/clock` moves it.
+    pub manual_clock: Option<Arc<ManualClock>>,
+    pub workflow: WorkflowConfig,
+    pub messages: MessagesConfig,
+    /// Serialises sweeps: the background loop and `POST /api/v1/admin/sweep`.
+    pub sweep_lock: Arc<std::sync::Mutex<()>>,
 }
 
 /// The official tables this build ships, used when the default rules folder is absent (the
@@ -67,8 +74,17 @@ pub struct Bootstrap {
 }
 
 impl Platform {
+    /// Opens the platform on `clock`, or on a manual clock when the configuration asks for one.
     pub fn open(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Platform> {
         config.validate()?;
+        let (clock, manual_clock) = match config.clock.manual_start {
+            Some(start) => {
+                tracing::warn!(%start, "running on a manual clock (simulation or test)");
+                let manual = Arc::new(ManualClock::new(start));
+                (manual.clone() as Arc<dyn Clock>, Some(manual))
+            }
+            None => (clock, None),
+        };
         let calendar = load_calendar(config)?;
         let pii_key = PiiKey::load_or_create(&config.pii_key_path())?;
         let token_key = pii::load_or_create_secret(&config.token_key_path())?;
@@ -108,6 +124,10 @@ impl Platform {
                 Duration::hours(i64::from(config.security.token_hours)),
             ),
             metrics: Arc::new(HttpMetrics::default()),
+            manual_clock,
+            workflow: config.workflow.clone(),
+            messages: config.messages.clone(),
+            sweep_lock: Arc::default(),
         })
     }
 

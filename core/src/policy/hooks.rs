@@ -61,8 +61,15 @@ pub struct DeadlineInput {
     /// Region code (6, 9 or 12 digits) of the rated service.
     #[serde(default)]
     pub area_code: String,
-    pub level: Level,
+    /// What the order is about: a bad review (the default), a complaint, a suggestion or a
+    /// request.
+    #[serde(default = "bad_review")]
+    pub kind: RoutingKind,
+    /// The rating level; `null` (`()` in the script) for a complaint, suggestion or request.
+    #[serde(default)]
+    pub level: Option<Level>,
     /// 实名 (true) or anonymous.
+    #[serde(default)]
     pub real_name: bool,
     pub channel: Channel,
     /// 事项编码 (`taskCode`).
@@ -90,6 +97,8 @@ pub enum PhaseKind {
     Rectify,
     /// 反馈 (feedback to the evaluator)
     Feedback,
+    /// 回访 (the call-back after the feedback)
+    Callback,
     /// 申诉 (the responsible unit's appeal window)
     Appeal,
 }
@@ -107,6 +116,8 @@ pub(super) struct RawPhase {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawDeadline {
     phases: Vec<RawPhase>,
+    #[serde(default)]
+    notice_after: Option<u32>,
 }
 
 /// One phase with its due instant, computed by the host on the working-day calendar.
@@ -122,11 +133,15 @@ pub struct Phase {
 }
 
 /// Output of the deadline hook: the phases in canonical order (contact, verify, rectify,
-/// feedback, appeal), each at most once.
+/// feedback, callback, appeal), each at most once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeadlineOutput {
     pub phases: Vec<Phase>,
+    /// Working days after a due instant at which a late phase is reported to the city (通报);
+    /// the platform's default (2) when the policy leaves it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_after: Option<u32>,
 }
 
 impl DeadlineOutput {
@@ -189,7 +204,17 @@ impl HookIo for DeadlineHook {
             });
         }
         phases.sort_by_key(|p| p.phase);
-        Ok(DeadlineOutput { phases })
+        if let Some(days) = raw.notice_after
+            && !(1..=MAX_DAYS).contains(&days)
+        {
+            return Err(
+                format!("notice_after {days} is out of range, expected 1..={MAX_DAYS}").into(),
+            );
+        }
+        Ok(DeadlineOutput {
+            phases,
+            notice_after: raw.notice_after,
+        })
     }
 }
 
@@ -202,8 +227,16 @@ impl HookIo for DeadlineHook {
 pub enum RoutingKind {
     /// A 差评 work order.
     BadReview,
-    /// A reasonable request or suggestion (统一受理、分类处理).
+    /// A complaint (投诉), handled like a bad review without a rating.
+    Complaint,
+    /// A suggestion (意见建议: 统一受理、分类处理、限时办理).
     Suggestion,
+    /// A reasonable request (合理诉求), answered like a suggestion.
+    Request,
+}
+
+fn bad_review() -> RoutingKind {
+    RoutingKind::BadReview
 }
 
 /// Input of `fn routing(input)`.

@@ -41,7 +41,7 @@ pub(super) struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn json<T: serde::de::DeserializeOwned>(
+    pub(super) fn json<T: serde::de::DeserializeOwned>(
         &self,
         which: usize,
         key: &[u8],
@@ -219,7 +219,8 @@ pub(super) fn decide(
         Command::Rating { source, input } => {
             decide_rating(reader, pii, &source, input, next_seq, now)
         }
-        Command::Service { source, input } => decide_service(reader, &source, input, now),
+        Command::Service { source, input } => decide_service(reader, pii, &source, input, now),
+        Command::Loop(command) => super::closed_loop::decide(reader, pii, command, next_seq, now),
         Command::Heartbeat { source, input } => decide_heartbeat(reader, &source, input, now),
         Command::Master { actor, change } => decide_master(reader, actor, change),
         Command::Audit { entry } => Ok(Decision::Append {
@@ -404,8 +405,9 @@ fn decide_rating(
 
 fn decide_service(
     reader: &Reader<'_>,
+    pii: &PiiKey,
     source_id: &str,
-    input: ServiceEventInput,
+    mut input: ServiceEventInput,
     now: DateTime<Utc>,
 ) -> Result<Decision, Reject> {
     if let Some(seq) = reader
@@ -424,6 +426,12 @@ fn decide_service(
         input.window.as_deref(),
         input.staff.as_deref(),
     )?;
+    // The number leaves the input here: only the sealed field is stored.
+    let contact = input
+        .applicant_phone
+        .take()
+        .filter(|phone| !phone.trim().is_empty())
+        .map(|phone| pii.seal_field(PiiKind::Phone, phone.trim()));
     Ok(Decision::Append {
         actor: format!("source:{}", source.id),
         origin: Some(Origin {
@@ -433,6 +441,7 @@ fn decide_service(
         event: Box::new(Event::ServiceRecorded {
             service: input,
             attribution,
+            contact,
         }),
     })
 }
@@ -593,16 +602,20 @@ fn decide_master(
 pub(super) type TxError = ConflictableTransactionError<StoreError>;
 pub(super) type TxResult<T> = Result<T, TxError>;
 
-fn abort(error: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
+pub(super) fn abort(error: impl Into<StoreError>) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(error.into())
 }
 
-fn put_json<T: serde::Serialize>(tree: &TransactionalTree, key: &[u8], value: &T) -> TxResult<()> {
+pub(super) fn put_json<T: serde::Serialize>(
+    tree: &TransactionalTree,
+    key: &[u8],
+    value: &T,
+) -> TxResult<()> {
     tree.insert(key, serde_json::to_vec(value).map_err(abort)?)?;
     Ok(())
 }
 
-fn increment(tree: &TransactionalTree, key: Vec<u8>) -> TxResult<()> {
+pub(super) fn increment(tree: &TransactionalTree, key: Vec<u8>) -> TxResult<()> {
     let current = tree
         .get(&key)?
         .map(|bytes| keys::u64_value(&bytes))
@@ -613,7 +626,7 @@ fn increment(tree: &TransactionalTree, key: Vec<u8>) -> TxResult<()> {
 
 /// The units a fact is filed under: every region up the tree, the hall, department, window,
 /// staff and item.
-fn units(attribution: &Attribution) -> Vec<(Dim, &str)> {
+pub(super) fn units(attribution: &Attribution) -> Vec<(Dim, &str)> {
     let mut units: Vec<(Dim, &str)> = attribution
         .regions
         .iter()
@@ -645,6 +658,9 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
     let seq = entry.seq.to_be_bytes();
     if let Some(origin) = &entry.origin {
         trees[tree::DEDUP].insert(keys::dedup(&origin.source, &origin.event_id), &seq)?;
+    }
+    if super::closed_loop::project(trees, entry)? {
+        return Ok(());
     }
     match &entry.event {
         Event::OrgUnitUpserted { unit } => {
@@ -725,11 +741,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
                 &record,
             )?;
         }
-        Event::DecisionRecorded { decision } => put_json(
-            &trees[tree::DECISIONS],
-            &keys::decision(decision.rating_id, &decision.hook),
-            decision,
-        )?,
+        Event::DecisionRecorded { .. } => {}
         Event::RejectionResolved { rejected_seq, .. } => {
             trees[tree::REJECTS].remove(&rejected_seq.to_be_bytes())?;
         }
@@ -737,7 +749,19 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
         Event::ServiceRecorded {
             service,
             attribution,
-        } => project_service(trees, service, attribution, entry.at)?,
+            contact,
+        } => project_service(trees, service, attribution, contact, entry.at)?,
+        // Projected by the closed loop above.
+        Event::OrderOpened { .. }
+        | Event::OrderChanged { .. }
+        | Event::ProblemOpened { .. }
+        | Event::ProblemResolved { .. }
+        | Event::TaskDone { .. }
+        | Event::ServiceCallListed { .. }
+        | Event::ServiceCallAttempted { .. }
+        | Event::MessageQueued { .. }
+        | Event::MessageAttempted { .. }
+        | Event::CommentModerated { .. } => {}
     }
     Ok(())
 }
@@ -814,6 +838,10 @@ fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> 
             .find(|act| act.service_number == rating.service_number)
         {
             act.ratings.push(rating.id);
+            // Rated: what was planned to get it rated is no longer needed.
+            for task in act.planned.drain(..) {
+                trees[tree::SCHEDULE].remove(keys::schedule(&task))?;
+            }
             put_json(&trees[tree::CASES], rating.project_no.as_bytes(), &case)?;
         }
     }
@@ -824,6 +852,7 @@ fn project_service(
     trees: &[TransactionalTree],
     service: &ServiceEventInput,
     attribution: &Attribution,
+    contact: &Option<crate::model::SealedField>,
     recorded_at: DateTime<Utc>,
 ) -> TxResult<()> {
     let key = service.project_no.as_bytes();
@@ -872,6 +901,8 @@ fn project_service(
             window: service.window.clone(),
             staff: service.staff.clone(),
             ratings,
+            contact: contact.clone(),
+            planned: Vec::new(),
         });
         case.services.sort_by_key(|act| act.service_number);
     }

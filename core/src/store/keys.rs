@@ -39,6 +39,11 @@ pub mod bucket {
     pub const REAL_NAME_BAD: u8 = 6;
     /// 10..=14: follow-up ratings (追评) by level index.
     pub const FOLLOW_UP_BASE: u8 = 10;
+    /// 20..=24: first ratings made invalid by an upheld appeal, by level index. Assessment
+    /// metrics subtract them; raw totals keep them.
+    pub const INVALID_BASE: u8 = 20;
+    /// Real-name 差评 made invalid by an upheld appeal.
+    pub const INVALID_REAL_NAME_BAD: u8 = 25;
     /// Services have no channel.
     pub const NO_CHANNEL: u8 = 0xff;
 }
@@ -180,4 +185,76 @@ mod tests {
             prefix_end(&unit_prefix(Dim::Region, "4104")) <= unit_prefix(Dim::Region, "410402")
         );
     }
+}
+
+/// A decision: about a rating, rating id ‖ hook; about another subject, `0xff` ‖ subject ‖
+/// NUL ‖ hook (rating ids never reach 2^56, so the two never meet).
+pub fn decision_of(decision: &crate::event::PolicyDecision) -> Vec<u8> {
+    if decision.subject.is_empty() {
+        return self::decision(decision.rating_id, &decision.hook);
+    }
+    subject_decisions(&decision.subject)
+        .into_iter()
+        .chain(decision.hook.bytes())
+        .collect()
+}
+
+/// The prefix of every decision about a subject.
+pub fn subject_decisions(subject: &str) -> Vec<u8> {
+    let mut key = vec![0xff];
+    key.extend_from_slice(subject.as_bytes());
+    key.push(0);
+    key
+}
+
+/// Order index: an open order.
+pub fn open_order(id: u64) -> Vec<u8> {
+    let mut key = vec![b'o'];
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// Order index: the order of a 差评.
+pub fn order_by_rating(rating_id: u64) -> Vec<u8> {
+    let mut key = vec![b'r'];
+    key.extend_from_slice(&rating_id.to_be_bytes());
+    key
+}
+
+/// Order index: the order of a tracking token's hash.
+pub fn order_by_token(hash: &str) -> Vec<u8> {
+    let mut key = vec![b't'];
+    key.extend_from_slice(hash.as_bytes());
+    key
+}
+
+/// A scheduled task: due instant (ms) ‖ action ‖ project NUL ‖ service number, so that a scan
+/// up to "now" finds exactly the tasks due.
+pub fn schedule(task: &crate::outreach::ScheduledTask) -> Vec<u8> {
+    let millis = u64::try_from(task.at.timestamp_millis()).unwrap_or(0);
+    let mut key = millis.to_be_bytes().to_vec();
+    key.push(task.action.byte());
+    key.extend_from_slice(task.project_no.as_bytes());
+    key.push(0);
+    key.push(task.service_number);
+    key
+}
+
+/// The exclusive end of the schedule keys due at `at`.
+pub fn schedule_until(at: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    millis.saturating_add(1).to_be_bytes().to_vec()
+}
+
+pub fn message(id: u64) -> Vec<u8> {
+    let mut key = vec![b'm'];
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+/// A message still to be delivered.
+pub fn pending_message(id: u64) -> Vec<u8> {
+    let mut key = vec![b'q'];
+    key.extend_from_slice(&id.to_be_bytes());
+    key
 }

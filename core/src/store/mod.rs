@@ -4,7 +4,9 @@
 
 mod apply;
 pub mod chain;
+mod closed_loop;
 pub mod keys;
+mod loop_query;
 mod query;
 
 use std::path::{Path, PathBuf};
@@ -25,8 +27,14 @@ use crate::model::{
     Device, DeviceModel, HeartbeatInput, OrgUnit, RatingInput, ServiceEventInput, ServiceItem,
     Staff,
 };
+use crate::outreach::{
+    DeliveryAttempt, MessageInput, ScheduledTask, ServiceCall, ServiceCallState, TaskOutcome,
+};
 use crate::pii::PiiKey;
 use crate::validate::{DomainError, Reason};
+use crate::workflow::{CallOutcome, Order, OrderChange, ProblemInput};
+
+pub use self::closed_loop::{DEFAULT_NOTICE_AFTER, county_of, seal_phone};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -70,7 +78,19 @@ pub(crate) mod tree {
     pub const DECISIONS: usize = 19;
     /// The head of the log's hash chain: `head` → last seq ‖ sha256 of its stored bytes.
     pub const CHAIN: usize = 20;
-    pub const NAMES: [&str; 21] = [
+    pub const ORDERS: usize = 21;
+    /// `o` ‖ id of open orders, `r` ‖ rating id → order, `t` ‖ token hash → order.
+    pub const ORDER_INDEX: usize = 22;
+    pub const PROBLEMS: usize = 23;
+    /// Invitations and default ratings by due instant.
+    pub const SCHEDULE: usize = 24;
+    /// The call list of unrated services.
+    pub const CALLS: usize = 25;
+    /// Outbound messages (`m` ‖ id) and the ones still to deliver (`q` ‖ id).
+    pub const MESSAGES: usize = 26;
+    /// Appeal and moderation marks on ratings.
+    pub const RATING_MARKS: usize = 27;
+    pub const NAMES: [&str; 28] = [
         "log",
         "dedup",
         "org",
@@ -92,6 +112,13 @@ pub(crate) mod tree {
         "policy_versions",
         "decisions",
         "chain",
+        "orders",
+        "order_index",
+        "problems",
+        "schedule",
+        "calls",
+        "messages",
+        "rating_marks",
     ];
 }
 
@@ -151,6 +178,70 @@ pub enum Command {
     ActivatePolicy {
         actor: String,
         activation: PolicyActivation,
+    },
+    /// Work orders, problems, calls, messages and moderation.
+    Loop(LoopCommand),
+}
+
+/// A change of the closed loop (see [`crate::workflow`] and [`crate::outreach`]).
+#[derive(Debug, Clone)]
+pub enum LoopCommand {
+    /// Open an order for a complaint, suggestion or request (a 差评 opens its own). The id,
+    /// opening time and tracking hash are filled in by the store.
+    OpenOrder {
+        actor: String,
+        order: Box<Order>,
+        /// The policy decisions that set its deadlines and route; their subject is set to
+        /// `order:<id>`.
+        decisions: Vec<PolicyDecision>,
+    },
+    ChangeOrder {
+        actor: String,
+        order_id: u64,
+        change: OrderChange,
+        /// A policy decision the change carries (the deadlines of a reopened order).
+        decision: Option<PolicyDecision>,
+    },
+    OpenProblem {
+        actor: String,
+        problem: ProblemInput,
+    },
+    ResolveProblem {
+        actor: String,
+        problem_id: u64,
+        action: String,
+        message: String,
+    },
+    TaskDone {
+        task: ScheduledTask,
+        outcome: TaskOutcome,
+    },
+    ListServiceCall {
+        call: ServiceCall,
+    },
+    ServiceCallAttempt {
+        actor: String,
+        project_no: String,
+        service_number: u8,
+        outcome: CallOutcome,
+        note: String,
+        /// The state of the call after this attempt.
+        state: ServiceCallState,
+    },
+    QueueMessage {
+        actor: String,
+        message: MessageInput,
+    },
+    MessageAttempt {
+        message_id: u64,
+        attempt: DeliveryAttempt,
+        next_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    Moderate {
+        actor: String,
+        rating_id: u64,
+        publish: bool,
+        note: String,
     },
 }
 
@@ -476,6 +567,17 @@ pub trait Decider: Send + Sync {
         rating: &crate::model::Rating,
         facts: &crate::model::RatingFacts,
     ) -> Vec<PolicyDecision>;
+
+    /// Decisions about a service act just recorded (invitations, default rating), with
+    /// `subject` set to `service:<projectNo>/<serviceNumber>`. `reachable`: a mobile number
+    /// is known. None by default.
+    fn decide_service(
+        &self,
+        _service: &ServiceEventInput,
+        _reachable: bool,
+    ) -> Vec<PolicyDecision> {
+        Vec::new()
+    }
 }
 
 impl Committer {
@@ -577,17 +679,36 @@ impl Committer {
                                 };
                                 apply::project(trees, &entry)?;
                                 seq += 1;
-                                for decision in self.decisions_for(&entry.event, facts.as_ref()) {
+                                let decisions = self.decisions_for(&entry.event, facts.as_ref());
+                                for decision in &decisions {
                                     let decided = LogEntry {
                                         seq,
                                         at: now,
                                         actor: "policy".into(),
                                         origin: None,
-                                        event: crate::event::Event::DecisionRecorded { decision },
+                                        event: crate::event::Event::DecisionRecorded {
+                                            decision: decision.clone(),
+                                        },
                                         prev_hash: chain.prev().to_string(),
                                     };
                                     chain.append(trees, &decided)?;
                                     apply::project(trees, &decided)?;
+                                    seq += 1;
+                                }
+                                let follow_ups = closed_loop::follow_ups(
+                                    &reader, &self.pii, &entry, &decisions, seq,
+                                )?;
+                                for event in follow_ups {
+                                    let followed = LogEntry {
+                                        seq,
+                                        at: now,
+                                        actor: "system".into(),
+                                        origin: None,
+                                        event,
+                                        prev_hash: chain.prev().to_string(),
+                                    };
+                                    chain.append(trees, &followed)?;
+                                    apply::project(trees, &followed)?;
                                     seq += 1;
                                 }
                                 Outcome::Recorded { seq: entry.seq }
@@ -641,13 +762,23 @@ impl Committer {
         event: &crate::event::Event,
         facts: Option<&crate::model::RatingFacts>,
     ) -> Vec<PolicyDecision> {
-        let (crate::event::Event::RatingRecorded { rating }, Some(facts)) = (event, facts) else {
+        let Some(decider) = self.decider.read().ok().and_then(|decider| decider.clone()) else {
             return Vec::new();
         };
-        let decider = self.decider.read().ok().and_then(|decider| decider.clone());
-        decider
-            .map(|decider| decider.decide(rating, facts))
-            .unwrap_or_default()
+        match (event, facts) {
+            (crate::event::Event::RatingRecorded { rating }, Some(facts)) => {
+                decider.decide(rating, facts)
+            }
+            (
+                crate::event::Event::ServiceRecorded {
+                    service, contact, ..
+                },
+                _,
+            ) if service.status == crate::model::CaseStatus::Completed => {
+                decider.decide_service(service, contact.is_some())
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Replays the log into empty projections, a chunk of entries per transaction.

@@ -103,7 +103,7 @@ fn decode_cursor(cursor: &Option<String>) -> Option<Vec<u8>> {
 }
 
 impl Store {
-    fn json<T: serde::de::DeserializeOwned>(
+    pub(super) fn json<T: serde::de::DeserializeOwned>(
         &self,
         which: usize,
         key: &[u8],
@@ -114,7 +114,10 @@ impl Store {
         }
     }
 
-    fn all<T: serde::de::DeserializeOwned>(&self, which: usize) -> Result<Vec<T>, StoreError> {
+    pub(super) fn all<T: serde::de::DeserializeOwned>(
+        &self,
+        which: usize,
+    ) -> Result<Vec<T>, StoreError> {
         self.trees()[which]
             .iter()
             .map(|item| Ok(serde_json::from_slice(&item?.1)?))

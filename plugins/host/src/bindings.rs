@@ -354,6 +354,9 @@ pub(crate) mod v1 {
                 window: service.window,
                 staff: service.staff,
                 applicant_type: applicant_type(service.applicant_type),
+                // Contract 1.0 carries no applicant contact; canonical JSON ingest does.
+                applicant_phone: None,
+                online: false,
             }),
             wit::Inbound::Heartbeat(heartbeat) => Decoded::Heartbeat(Heartbeat {
                 sent_at: instant(&heartbeat.sent_at, "sent-at")?,

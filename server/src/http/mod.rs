@@ -6,7 +6,10 @@ mod devices;
 mod ingest;
 pub mod metrics;
 mod ops;
+mod orders;
+mod outreach;
 mod plugins;
+mod problems;
 mod read;
 mod rules;
 
@@ -230,6 +233,10 @@ impl Modify for SecurityAddon {
         (name = "query", description = "Ratings, cases and roll-ups, scoped to the caller's org subtree"),
         (name = "admin", description = "Users, sources, master data, rejected payloads, audit"),
         (name = "rules", description = "County policies: status, versions, rollback, evaluation"),
+        (name = "orders", description = "Bad-review work orders, complaints, suggestions, appeals, call-backs, moderation"),
+        (name = "outreach", description = "Invitations, default ratings, the call list of unrated services, outbound messages"),
+        (name = "problems", description = "Systemic problems (批处理): proposals, confirmation, completion"),
+        (name = "public", description = "Citizens: tracking a bad review, rating its rectification, intake"),
     )
 )]
 pub struct ApiDoc;
@@ -293,11 +300,23 @@ pub fn router(platform: Platform) -> Router {
             .route("/api/v1/devices", get(devices::list))
             .route("/api/v1/devices/online-rate", get(devices::online_rate))
             .route("/", get(ops::index))
+            .merge(orders::routes())
+            .merge(outreach::routes())
+            .merge(problems::routes())
             .layer(axum::middleware::from_fn_with_state(
                 platform.clone(),
                 metrics::track,
             ))
             .with_state(platform);
     // The UI's assets are compiled in (vendored), so the browsable docs work offline.
-    api.merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", ApiDoc::openapi()))
+    api.merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", openapi()))
+}
+
+/// The OpenAPI document: the core API and the closed loop's parts.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(orders::Doc::openapi());
+    doc.merge(outreach::Doc::openapi());
+    doc.merge(problems::Doc::openapi());
+    doc
 }

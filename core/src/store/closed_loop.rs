@@ -1,0 +1,864 @@
+//! The store side of the closed loop: checking order, problem, call and message commands
+//! against what is stored, opening orders for new bad reviews, and projecting the events.
+//! The state machine itself is [`crate::workflow`]; this module only loads, applies and saves.
+
+use chrono::{DateTime, Utc};
+use sled::transaction::TransactionalTree;
+
+use super::apply::{Decision, Reader, Reject, TxResult, abort, increment, put_json, units};
+use super::keys::{self, bucket};
+use super::{LoopCommand, tree};
+use crate::event::{Event, LogEntry, PolicyDecision};
+use crate::model::Rating;
+use crate::outreach::{
+    Invalidation, Message, MessageState, RatingMarks, ScheduledAction, ScheduledTask, ServiceCall,
+    ServiceCallState,
+};
+use crate::pii::{PiiKey, PiiKind, tracking_hash};
+use crate::policy::{DeadlineOutput, Priority, RoutingOutput};
+use crate::validate::DomainError;
+use crate::workflow::{
+    CallAttempt, Deadline, EvaluationVia, Order, OrderChange, OrderKind, OrderState, Problem,
+    ProblemState, RectificationLevel, WorkflowError,
+};
+
+/// Working days after a due instant at which a late phase is reported to the city, unless the
+/// deadline policy says otherwise.
+pub const DEFAULT_NOTICE_AFTER: u32 = 2;
+
+fn refused(error: WorkflowError) -> Reject {
+    Reject::Domain(DomainError::Workflow {
+        code: match &error {
+            WorkflowError::WrongState { .. } => "wrong_state",
+            WorkflowError::Refused(_) => "refused",
+            WorkflowError::UnknownOrder(_) => "unknown_order",
+            WorkflowError::UnknownProblem(_) => "unknown_problem",
+        },
+        message: error.to_string(),
+    })
+}
+
+impl Reader<'_> {
+    pub fn order(&self, id: u64) -> TxResult<Option<Order>> {
+        self.json(tree::ORDERS, &id.to_be_bytes())
+    }
+
+    fn existing_order(&self, id: u64) -> Result<Order, Reject> {
+        self.order(id)
+            .map_err(Reject::Store)?
+            .ok_or(refused(WorkflowError::UnknownOrder(id)))
+    }
+
+    pub fn problem(&self, id: u64) -> TxResult<Option<Problem>> {
+        self.json(tree::PROBLEMS, &id.to_be_bytes())
+    }
+
+    /// A rating, read back from its log entry.
+    pub fn rating(&self, id: u64) -> TxResult<Option<Rating>> {
+        let Some(entry) = self.json::<LogEntry>(tree::LOG, &id.to_be_bytes())? else {
+            return Ok(None);
+        };
+        Ok(match entry.event {
+            Event::RatingRecorded { rating } => Some(rating),
+            _ => None,
+        })
+    }
+}
+
+/// Checks a closed-loop command and turns it into its event.
+pub(super) fn decide(
+    reader: &Reader<'_>,
+    pii: &PiiKey,
+    command: LoopCommand,
+    next_seq: u64,
+    now: DateTime<Utc>,
+) -> Result<Decision, Reject> {
+    let append = |actor: String, event: Event| {
+        Ok(Decision::Append {
+            actor,
+            origin: None,
+            event: Box::new(event),
+        })
+    };
+    match command {
+        LoopCommand::OpenOrder {
+            actor,
+            mut order,
+            mut decisions,
+        } => {
+            if order.kind == OrderKind::BadReview {
+                return Err(refused(WorkflowError::Refused(
+                    "a bad review opens its order when the rating is recorded".into(),
+                )));
+            }
+            if order.unit.trim().is_empty() {
+                return Err(refused(WorkflowError::Refused(
+                    "an order needs a responsible unit".into(),
+                )));
+            }
+            order.id = next_seq;
+            order.opened_at = now;
+            order.received_at = now;
+            order.state = OrderState::Dispatched;
+            order.tracking_hash = tracking_hash(&pii.tracking_token(next_seq));
+            for decision in &mut decisions {
+                decision.subject = format!("order:{next_seq}");
+            }
+            append(actor, Event::OrderOpened { order, decisions })
+        }
+        LoopCommand::ChangeOrder {
+            actor,
+            order_id,
+            change,
+            decision,
+        } => {
+            let mut order = reader.existing_order(order_id)?;
+            order.apply(&change, &actor, now).map_err(refused)?;
+            append(
+                actor,
+                Event::OrderChanged {
+                    order_id,
+                    change,
+                    decision,
+                },
+            )
+        }
+        LoopCommand::OpenProblem { actor, problem } => {
+            if problem.orders.is_empty() {
+                return Err(refused(WorkflowError::Refused(
+                    "a problem links at least one work order".into(),
+                )));
+            }
+            for id in &problem.orders {
+                let mut order = reader.existing_order(*id)?;
+                order
+                    .apply(
+                        &OrderChange::LinkProblem {
+                            problem_id: next_seq,
+                        },
+                        &actor,
+                        now,
+                    )
+                    .map_err(refused)?;
+            }
+            for (field, value) in [
+                ("title", &problem.title),
+                ("owner", &problem.owner),
+                ("plan", &problem.plan),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(refused(WorkflowError::Refused(format!(
+                        "{field} is required"
+                    ))));
+                }
+            }
+            let record = Problem {
+                id: next_seq,
+                title: problem.title,
+                cause: problem.cause,
+                owner: problem.owner,
+                plan: problem.plan,
+                due: problem.due,
+                region: problem.region,
+                basis: problem.basis,
+                orders: problem.orders,
+                state: ProblemState::Open,
+                opened_by: actor.clone(),
+                opened_at: now,
+                done_at: None,
+                done_by: None,
+                action: None,
+                message: None,
+            };
+            append(actor, Event::ProblemOpened { problem: record })
+        }
+        LoopCommand::ResolveProblem {
+            actor,
+            problem_id,
+            action,
+            message,
+        } => {
+            let problem = reader
+                .problem(problem_id)
+                .map_err(Reject::Store)?
+                .ok_or(refused(WorkflowError::UnknownProblem(problem_id)))?;
+            if problem.state != ProblemState::Open {
+                return Err(refused(WorkflowError::Refused(format!(
+                    "problem {problem_id} is already done"
+                ))));
+            }
+            if action.trim().is_empty() || message.trim().is_empty() {
+                return Err(refused(WorkflowError::Refused(
+                    "the action taken and the message to the evaluators are required".into(),
+                )));
+            }
+            append(
+                actor,
+                Event::ProblemResolved {
+                    problem_id,
+                    action,
+                    message,
+                },
+            )
+        }
+        LoopCommand::TaskDone { task, outcome } => {
+            let key = keys::schedule(&task);
+            if reader.trees[tree::SCHEDULE]
+                .get(&key)
+                .map_err(|error| Reject::Store(error.into()))?
+                .is_none()
+            {
+                return Err(Reject::Domain(DomainError::Unknown {
+                    kind: "scheduled task",
+                    id: format!(
+                        "{} {}/{}",
+                        task.action.name(),
+                        task.project_no,
+                        task.service_number
+                    ),
+                }));
+            }
+            append("system".into(), Event::TaskDone { task, outcome })
+        }
+        LoopCommand::ListServiceCall { call } => {
+            let key = keys::rating_slot(&call.project_no, call.service_number, 0);
+            if reader.trees[tree::CALLS]
+                .get(&key)
+                .map_err(|error| Reject::Store(error.into()))?
+                .is_some()
+            {
+                return Err(refused(WorkflowError::Refused(format!(
+                    "{}/{} is already on the call list",
+                    call.project_no, call.service_number
+                ))));
+            }
+            append("system".into(), Event::ServiceCallListed { call })
+        }
+        LoopCommand::ServiceCallAttempt {
+            actor,
+            project_no,
+            service_number,
+            outcome,
+            note,
+            state,
+        } => {
+            let key = keys::rating_slot(&project_no, service_number, 0);
+            let call: ServiceCall = reader
+                .json(tree::CALLS, &key)
+                .map_err(Reject::Store)?
+                .ok_or(Reject::Domain(DomainError::Unknown {
+                    kind: "call",
+                    id: format!("{project_no}/{service_number}"),
+                }))?;
+            if call.state != ServiceCallState::Open {
+                return Err(refused(WorkflowError::Refused(format!(
+                    "the call of {project_no}/{service_number} is finished ({:?})",
+                    call.state
+                ))));
+            }
+            append(
+                actor.clone(),
+                Event::ServiceCallAttempted {
+                    project_no,
+                    service_number,
+                    attempt: CallAttempt {
+                        at: now,
+                        agent: actor,
+                        outcome,
+                        note,
+                    },
+                    state,
+                },
+            )
+        }
+        LoopCommand::QueueMessage { actor, message } => {
+            if message.text.trim().is_empty() {
+                return Err(refused(WorkflowError::Refused(
+                    "a message needs a text".into(),
+                )));
+            }
+            let masked = message.to.masked.clone();
+            append(
+                actor,
+                Event::MessageQueued {
+                    message: Message {
+                        id: next_seq,
+                        channel: message.channel,
+                        purpose: message.purpose,
+                        subject: message.subject,
+                        to: message.to,
+                        to_masked: masked,
+                        text: message.text,
+                        queued_at: now,
+                        attempts: Vec::new(),
+                        state: MessageState::Queued,
+                        next_at: Some(now),
+                    },
+                },
+            )
+        }
+        LoopCommand::MessageAttempt {
+            message_id,
+            attempt,
+            next_at,
+        } => {
+            let message: Message = reader
+                .json(tree::MESSAGES, &keys::message(message_id))
+                .map_err(Reject::Store)?
+                .ok_or(Reject::Domain(DomainError::Unknown {
+                    kind: "message",
+                    id: message_id.to_string(),
+                }))?;
+            if message.state != MessageState::Queued {
+                return Err(refused(WorkflowError::Refused(format!(
+                    "message {message_id} is {:?}",
+                    message.state
+                ))));
+            }
+            append(
+                "system".into(),
+                Event::MessageAttempted {
+                    message_id,
+                    attempt,
+                    next_at,
+                },
+            )
+        }
+        LoopCommand::Moderate {
+            actor,
+            rating_id,
+            publish,
+            note,
+        } => {
+            let rating = reader
+                .rating(rating_id)
+                .map_err(Reject::Store)?
+                .ok_or(Reject::Domain(DomainError::Unknown {
+                    kind: "rating",
+                    id: rating_id.to_string(),
+                }))?;
+            if rating.text.is_none() {
+                return Err(refused(WorkflowError::Refused(format!(
+                    "rating {rating_id} has no comment to moderate"
+                ))));
+            }
+            append(
+                actor.clone(),
+                Event::CommentModerated {
+                    rating_id,
+                    moderation: crate::outreach::Moderation {
+                        publish,
+                        note,
+                        reviewer: actor,
+                        at: now,
+                    },
+                },
+            )
+        }
+    }
+}
+
+/// Events that follow a recorded rating in the same transaction: a first 差评 opens its order;
+/// a 追评 rates the rectification of the order it follows.
+pub(super) fn follow_ups(
+    reader: &Reader<'_>,
+    pii: &PiiKey,
+    entry: &LogEntry,
+    decisions: &[PolicyDecision],
+    next_seq: u64,
+) -> TxResult<Vec<Event>> {
+    let Event::RatingRecorded { rating } = &entry.event else {
+        return Ok(Vec::new());
+    };
+    if rating.assess_number == 1 && rating.is_bad() {
+        let order = order_for_rating(rating, decisions, pii, next_seq, entry.at);
+        return Ok(vec![Event::OrderOpened {
+            order: Box::new(order),
+            decisions: Vec::new(),
+        }]);
+    }
+    if rating.assess_number == 2 {
+        let Some(first) = reader.trees[tree::RATING_SLOTS].get(keys::rating_slot(
+            &rating.project_no,
+            rating.service_number,
+            1,
+        ))?
+        else {
+            return Ok(Vec::new());
+        };
+        let Some(order_id) = reader.trees[tree::ORDER_INDEX]
+            .get(keys::order_by_rating(keys::u64_value(&first)))?
+            .map(|id| keys::u64_value(&id))
+        else {
+            return Ok(Vec::new());
+        };
+        let Some(mut order) = reader.order(order_id)? else {
+            return Ok(Vec::new());
+        };
+        let deadlines = decisions
+            .iter()
+            .find(|decision| decision.hook == "deadline")
+            .and_then(|decision| {
+                serde_json::from_value::<DeadlineOutput>(decision.output.clone()).ok()
+            })
+            .map(|output| output.phases)
+            .unwrap_or_default();
+        let change = OrderChange::Evaluate {
+            level: RectificationLevel::from_level(rating.level),
+            via: EvaluationVia::FollowUp,
+            deadlines,
+        };
+        // A 追评 outside the feedback stage is kept as a rating; the order does not move.
+        if order.apply(&change, "evaluator", entry.at).is_ok() {
+            return Ok(vec![Event::OrderChanged {
+                order_id,
+                change,
+                decision: None,
+            }]);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// The order of a new 差评, from the rating and the deadline and routing decisions about it.
+fn order_for_rating(
+    rating: &Rating,
+    decisions: &[PolicyDecision],
+    pii: &PiiKey,
+    id: u64,
+    at: DateTime<Utc>,
+) -> Order {
+    let decision = |hook: &str| decisions.iter().find(|decision| decision.hook == hook);
+    let mut deadline_error = None;
+    let mut deadlines = Vec::new();
+    let mut notice_after = DEFAULT_NOTICE_AFTER;
+    let mut policy_version = String::new();
+    match decision("deadline") {
+        Some(decision) => {
+            policy_version = decision.hook_version.clone();
+            match serde_json::from_value::<DeadlineOutput>(decision.output.clone()) {
+                Ok(output) => {
+                    deadlines = output.phases.iter().map(Deadline::from_phase).collect();
+                    notice_after = output.notice_after.unwrap_or(DEFAULT_NOTICE_AFTER);
+                }
+                Err(_) => {
+                    deadline_error = Some(
+                        decision
+                            .output
+                            .get("error")
+                            .and_then(|error| error.as_str())
+                            .unwrap_or("the deadline policy returned no phases")
+                            .to_string(),
+                    );
+                }
+            }
+        }
+        None => deadline_error = Some("no deadline policy is loaded".into()),
+    }
+    let route = decision("routing")
+        .and_then(|decision| serde_json::from_value::<RoutingOutput>(decision.output.clone()).ok())
+        .unwrap_or_else(|| RoutingOutput {
+            // 谁办理谁负责: without a route, the rated department is responsible.
+            unit: rating.attribution.department.clone(),
+            category: "other".into(),
+            priority: if rating.evaluator.real_name {
+                Priority::High
+            } else {
+                Priority::Normal
+            },
+        });
+    Order {
+        id,
+        kind: OrderKind::BadReview,
+        rating_id: Some(rating.id),
+        county: county_of(&rating.area_code),
+        area_code: rating.area_code.clone(),
+        regions: rating.attribution.regions.clone(),
+        department: rating.attribution.department.clone(),
+        window: rating.attribution.window.clone(),
+        staff: rating.attribution.staff.clone(),
+        task_code: rating.attribution.task_code.clone(),
+        unit: route.unit,
+        category: route.category,
+        priority: route.priority,
+        real_name: rating.evaluator.real_name,
+        level: Some(rating.level),
+        indicators: rating.indicators.clone(),
+        text: crate::validate::mask_digit_runs(rating.text.as_deref().unwrap_or("")),
+        reachable: rating.evaluator.phone.is_some(),
+        received_at: rating.received_at,
+        opened_at: at,
+        state: OrderState::Dispatched,
+        deadlines,
+        notice_after,
+        deadline_error,
+        policy_version,
+        tracking_hash: tracking_hash(&pii.tracking_token(id)),
+        disposition: None,
+        transfer: None,
+        transfers: 0,
+        appeal: None,
+        evaluation: None,
+        calls: Vec::new(),
+        callback: None,
+        reopened: 0,
+        problem: None,
+        closure: None,
+        tracking_notified: false,
+        history: vec![crate::workflow::Step {
+            at,
+            actor: "system".into(),
+            action: "dispatch".into(),
+            note: String::new(),
+        }],
+    }
+}
+
+/// The county (6 digits) of a region code.
+pub fn county_of(area_code: &str) -> String {
+    area_code.get(..6).unwrap_or(area_code).to_string()
+}
+
+fn save_order(trees: &[TransactionalTree], order: &Order) -> TxResult<()> {
+    put_json(&trees[tree::ORDERS], &order.id.to_be_bytes(), order)?;
+    let open_key = keys::open_order(order.id);
+    if order.is_open() {
+        trees[tree::ORDER_INDEX].insert(open_key, &[])?;
+    } else {
+        trees[tree::ORDER_INDEX].remove(open_key)?;
+    }
+    Ok(())
+}
+
+fn load_order(trees: &[TransactionalTree], id: u64) -> TxResult<Order> {
+    Reader { trees }
+        .order(id)?
+        .ok_or_else(|| abort(super::StoreError::Batch(format!("order {id} is missing"))))
+}
+
+/// Applies a recorded change; the change was checked when it was recorded, so a failure here
+/// means the projection and the log disagree, and the transaction is aborted.
+fn change_order(
+    trees: &[TransactionalTree],
+    entry: &LogEntry,
+    order_id: u64,
+    change: &OrderChange,
+) -> TxResult<Order> {
+    let mut order = load_order(trees, order_id)?;
+    order
+        .apply(change, &entry.actor, entry.at)
+        .map_err(|error| abort(super::StoreError::Batch(error.to_string())))?;
+    save_order(trees, &order)?;
+    Ok(order)
+}
+
+/// An upheld appeal: the rating leaves every assessment metric (the `INVALID` buckets are
+/// subtracted) and stays in the raw totals, marked with the reason.
+fn invalidate_rating(
+    trees: &[TransactionalTree],
+    entry: &LogEntry,
+    order: &Order,
+    note: &str,
+) -> TxResult<()> {
+    let Some(rating_id) = order.rating_id else {
+        return Ok(());
+    };
+    let Some(rating) = (Reader { trees }).rating(rating_id)? else {
+        return Ok(());
+    };
+    let key = rating_id.to_be_bytes();
+    let mut marks: RatingMarks = (Reader { trees })
+        .json(tree::RATING_MARKS, &key)?
+        .unwrap_or_default();
+    if marks.invalid.is_some() {
+        return Ok(());
+    }
+    marks.invalid = Some(Invalidation {
+        reason: note.to_string(),
+        order: order.id,
+        reviewer: entry.actor.clone(),
+        at: entry.at,
+    });
+    put_json(&trees[tree::RATING_MARKS], &key, &marks)?;
+    let day = keys::day_number(crate::calendar::local_date(rating.rated_at));
+    let level_bucket = bucket::INVALID_BASE + rating.level.index();
+    for (dim, unit) in units(&rating.attribution) {
+        increment(
+            &trees[tree::ROLLUP],
+            keys::rollup(dim, unit, day, level_bucket, rating.channel.index()),
+        )?;
+        if rating.evaluator.real_name && rating.is_bad() {
+            increment(
+                &trees[tree::ROLLUP],
+                keys::rollup(
+                    dim,
+                    unit,
+                    day,
+                    bucket::INVALID_REAL_NAME_BAD,
+                    rating.channel.index(),
+                ),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn put_decision(trees: &[TransactionalTree], decision: &PolicyDecision) -> TxResult<()> {
+    put_json(
+        &trees[tree::DECISIONS],
+        &keys::decision_of(decision),
+        decision,
+    )
+}
+
+/// Projects the closed-loop events; `false` when the event is not one of them.
+pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult<bool> {
+    match &entry.event {
+        Event::OrderOpened { order, decisions } => {
+            save_order(trees, order)?;
+            for decision in decisions {
+                put_decision(trees, decision)?;
+            }
+            if let Some(rating_id) = order.rating_id {
+                trees[tree::ORDER_INDEX]
+                    .insert(keys::order_by_rating(rating_id), &order.id.to_be_bytes())?;
+            }
+            trees[tree::ORDER_INDEX].insert(
+                keys::order_by_token(&order.tracking_hash),
+                &order.id.to_be_bytes(),
+            )?;
+        }
+        Event::OrderChanged {
+            order_id,
+            change,
+            decision,
+        } => {
+            let order = change_order(trees, entry, *order_id, change)?;
+            if let OrderChange::DecideAppeal { upheld: true, note } = change {
+                invalidate_rating(trees, entry, &order, note)?;
+            }
+            if let Some(decision) = decision {
+                put_decision(trees, decision)?;
+            }
+        }
+        Event::ProblemOpened { problem } => {
+            for id in &problem.orders {
+                change_order(
+                    trees,
+                    entry,
+                    *id,
+                    &OrderChange::LinkProblem {
+                        problem_id: problem.id,
+                    },
+                )?;
+            }
+            put_json(&trees[tree::PROBLEMS], &problem.id.to_be_bytes(), problem)?;
+        }
+        Event::ProblemResolved {
+            problem_id,
+            action,
+            message,
+        } => {
+            let reader = Reader { trees };
+            let Some(mut problem) = reader.problem(*problem_id)? else {
+                return Err(abort(super::StoreError::Batch(format!(
+                    "problem {problem_id} is missing"
+                ))));
+            };
+            let change = OrderChange::ProblemDone {
+                problem_id: *problem_id,
+                action: action.clone(),
+                message: message.clone(),
+            };
+            for id in &problem.orders {
+                let mut order = load_order(trees, *id)?;
+                // An order that left the problem's path (an upheld appeal) stays where it is.
+                if order.apply(&change, &entry.actor, entry.at).is_ok() {
+                    save_order(trees, &order)?;
+                }
+            }
+            problem.state = ProblemState::Done;
+            problem.done_at = Some(entry.at);
+            problem.done_by = Some(entry.actor.clone());
+            problem.action = Some(action.clone());
+            problem.message = Some(message.clone());
+            put_json(&trees[tree::PROBLEMS], &problem_id.to_be_bytes(), &problem)?;
+        }
+        Event::DecisionRecorded { decision } => {
+            put_decision(trees, decision)?;
+            schedule_from(trees, entry.seq, decision)?;
+        }
+        Event::TaskDone { task, .. } => {
+            trees[tree::SCHEDULE].remove(keys::schedule(task))?;
+            update_act(trees, &task.project_no, task.service_number, |act| {
+                act.planned.retain(|planned| planned != task);
+            })?;
+        }
+        Event::ServiceCallListed { call } => put_json(
+            &trees[tree::CALLS],
+            &keys::rating_slot(&call.project_no, call.service_number, 0),
+            call,
+        )?,
+        Event::ServiceCallAttempted {
+            project_no,
+            service_number,
+            attempt,
+            state,
+        } => {
+            let key = keys::rating_slot(project_no, *service_number, 0);
+            if let Some(mut call) = (Reader { trees }).json::<ServiceCall>(tree::CALLS, &key)? {
+                call.attempts.push(attempt.clone());
+                call.state = *state;
+                put_json(&trees[tree::CALLS], &key, &call)?;
+            }
+        }
+        Event::MessageQueued { message } => {
+            put_json(&trees[tree::MESSAGES], &keys::message(message.id), message)?;
+            trees[tree::MESSAGES].insert(keys::pending_message(message.id), &[])?;
+            if let Some(order_id) = message
+                .subject
+                .strip_prefix("order:")
+                .and_then(|id| id.parse::<u64>().ok())
+                && message.purpose == crate::outreach::MessagePurpose::Tracking
+                && let Some(mut order) = (Reader { trees }).order(order_id)?
+            {
+                order.tracking_notified = true;
+                put_json(&trees[tree::ORDERS], &order_id.to_be_bytes(), &order)?;
+            }
+        }
+        Event::MessageAttempted {
+            message_id,
+            attempt,
+            next_at,
+        } => {
+            let key = keys::message(*message_id);
+            if let Some(mut message) = (Reader { trees }).json::<Message>(tree::MESSAGES, &key)? {
+                message.attempts.push(attempt.clone());
+                message.next_at = *next_at;
+                message.state = if attempt.ok {
+                    MessageState::Sent
+                } else if next_at.is_some() {
+                    MessageState::Queued
+                } else {
+                    MessageState::Failed
+                };
+                if message.state != MessageState::Queued {
+                    trees[tree::MESSAGES].remove(keys::pending_message(*message_id))?;
+                }
+                put_json(&trees[tree::MESSAGES], &key, &message)?;
+            }
+        }
+        Event::CommentModerated {
+            rating_id,
+            moderation,
+        } => {
+            let key = rating_id.to_be_bytes();
+            let mut marks: RatingMarks = (Reader { trees })
+                .json(tree::RATING_MARKS, &key)?
+                .unwrap_or_default();
+            marks.moderation = Some(moderation.clone());
+            put_json(&trees[tree::RATING_MARKS], &key, &marks)?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// An invitation or default-rating decision about a completed service act plans its tasks.
+fn schedule_from(trees: &[TransactionalTree], seq: u64, decision: &PolicyDecision) -> TxResult<()> {
+    let Some(act) = decision.subject.strip_prefix("service:") else {
+        return Ok(());
+    };
+    let Some((project_no, number)) = act.rsplit_once('/') else {
+        return Ok(());
+    };
+    let Ok(service_number) = number.parse::<u8>() else {
+        return Ok(());
+    };
+    let mut planned = Vec::new();
+    match decision.hook.as_str() {
+        "invitation" => {
+            if let Ok(output) =
+                serde_json::from_value::<crate::policy::InvitationOutput>(decision.output.clone())
+            {
+                for invitation in output.invitations {
+                    let action = match invitation.channel {
+                        crate::policy::InviteChannel::Sms => ScheduledAction::InviteSms,
+                        crate::policy::InviteChannel::Phone => ScheduledAction::InvitePhone,
+                        crate::policy::InviteChannel::App => ScheduledAction::InviteApp,
+                    };
+                    planned.push((invitation.at, action));
+                }
+            }
+        }
+        "default_rating" => {
+            if let Ok(output) = serde_json::from_value::<crate::policy::DefaultRatingOutput>(
+                decision.output.clone(),
+            ) && let (true, Some(level), Some(at)) = (output.apply, output.level, output.at)
+            {
+                planned.push((at, ScheduledAction::DefaultRating { level }));
+            }
+        }
+        _ => {}
+    }
+    let tasks: Vec<ScheduledTask> = planned
+        .into_iter()
+        .map(|(at, action)| ScheduledTask {
+            at,
+            project_no: project_no.to_string(),
+            service_number,
+            action,
+            decision_seq: seq,
+        })
+        .collect();
+    update_act(trees, project_no, service_number, |act| {
+        // A rating that came before its service act leaves nothing to plan.
+        if !act.ratings.is_empty() {
+            return;
+        }
+        act.planned.extend(tasks.iter().cloned());
+    })?;
+    let reader = Reader { trees };
+    let rated = reader
+        .json::<crate::model::Case>(tree::CASES, project_no.as_bytes())?
+        .and_then(|case| {
+            case.services
+                .into_iter()
+                .find(|act| act.service_number == service_number)
+        })
+        .is_none_or(|act| !act.ratings.is_empty());
+    if !rated {
+        for task in &tasks {
+            put_json(&trees[tree::SCHEDULE], &keys::schedule(task), task)?;
+        }
+    }
+    Ok(())
+}
+
+/// Changes one service act of a stored case, if both exist.
+fn update_act(
+    trees: &[TransactionalTree],
+    project_no: &str,
+    service_number: u8,
+    change: impl FnOnce(&mut crate::model::ServiceAct),
+) -> TxResult<()> {
+    let reader = Reader { trees };
+    let Some(mut case) = reader.json::<crate::model::Case>(tree::CASES, project_no.as_bytes())?
+    else {
+        return Ok(());
+    };
+    if let Some(act) = case
+        .services
+        .iter_mut()
+        .find(|act| act.service_number == service_number)
+    {
+        change(act);
+        put_json(&trees[tree::CASES], project_no.as_bytes(), &case)?;
+    }
+    Ok(())
+}
+
+/// Seals a phone number given in clear (a complaint's contact) for storing.
+pub fn seal_phone(pii: &PiiKey, phone: &str) -> crate::model::SealedField {
+    pii.seal_field(PiiKind::Phone, phone.trim())
+}

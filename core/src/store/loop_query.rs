@@ -1,0 +1,164 @@
+//! Reads of the closed loop: work orders, problems, the schedule of invitations and default
+//! ratings, the call list, outbound messages and the marks on ratings.
+
+use chrono::{DateTime, Utc};
+
+use super::keys;
+use super::{Store, StoreError, tree};
+use crate::event::PolicyDecision;
+use crate::outreach::{Message, RatingMarks, ScheduledTask, ServiceCall};
+use crate::pii::tracking_hash;
+use crate::workflow::{Order, Problem};
+
+impl Store {
+    pub fn order(&self, id: u64) -> Result<Option<Order>, StoreError> {
+        self.json(tree::ORDERS, &id.to_be_bytes())
+    }
+
+    /// The order of a 差评.
+    pub fn order_of_rating(&self, rating_id: u64) -> Result<Option<Order>, StoreError> {
+        match self.trees()[tree::ORDER_INDEX].get(keys::order_by_rating(rating_id))? {
+            Some(id) => self.order(keys::u64_value(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// The order a citizen's tracking token opens.
+    pub fn order_of_token(&self, token: &str) -> Result<Option<Order>, StoreError> {
+        match self.trees()[tree::ORDER_INDEX].get(keys::order_by_token(&tracking_hash(token)))? {
+            Some(id) => self.order(keys::u64_value(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every open order, oldest first.
+    pub fn open_orders(&self) -> Result<Vec<Order>, StoreError> {
+        let mut orders = Vec::new();
+        for item in self.trees()[tree::ORDER_INDEX].scan_prefix(b"o") {
+            let (key, _) = item?;
+            if let Some(order) = self.order(keys::u64_value(&key[1..]))? {
+                orders.push(order);
+            }
+        }
+        Ok(orders)
+    }
+
+    /// Orders, newest first, that `keep` accepts, after the id `before` when given; at most
+    /// `limit`.
+    pub fn orders(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        mut keep: impl FnMut(&Order) -> bool,
+    ) -> Result<Vec<Order>, StoreError> {
+        let tree = &self.trees()[tree::ORDERS];
+        let iter = match before {
+            Some(before) => tree.range(..before.to_be_bytes()),
+            None => tree.iter(),
+        };
+        let mut orders = Vec::new();
+        for item in iter.rev() {
+            let (_, value) = item?;
+            let order: Order = serde_json::from_slice(&value)?;
+            if keep(&order) {
+                orders.push(order);
+                if orders.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(orders)
+    }
+
+    pub fn problem(&self, id: u64) -> Result<Option<Problem>, StoreError> {
+        self.json(tree::PROBLEMS, &id.to_be_bytes())
+    }
+
+    pub fn problems(&self) -> Result<Vec<Problem>, StoreError> {
+        self.all(tree::PROBLEMS)
+    }
+
+    /// Invitations and default ratings due at `as_of`, earliest first, at most `limit`.
+    pub fn due_tasks(
+        &self,
+        as_of: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ScheduledTask>, StoreError> {
+        self.trees()[tree::SCHEDULE]
+            .range(..keys::schedule_until(as_of))
+            .take(limit)
+            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .collect()
+    }
+
+    /// Planned tasks of one service act (for its page and for tests).
+    pub fn tasks_of(
+        &self,
+        project_no: &str,
+        service_number: u8,
+    ) -> Result<Vec<ScheduledTask>, StoreError> {
+        let mut tasks = Vec::new();
+        for item in self.trees()[tree::SCHEDULE].iter() {
+            let task: ScheduledTask = serde_json::from_slice(&item?.1)?;
+            if task.project_no == project_no && task.service_number == service_number {
+                tasks.push(task);
+            }
+        }
+        Ok(tasks)
+    }
+
+    pub fn service_call(
+        &self,
+        project_no: &str,
+        service_number: u8,
+    ) -> Result<Option<ServiceCall>, StoreError> {
+        self.json(
+            tree::CALLS,
+            &keys::rating_slot(project_no, service_number, 0),
+        )
+    }
+
+    pub fn service_calls(&self) -> Result<Vec<ServiceCall>, StoreError> {
+        self.all(tree::CALLS)
+    }
+
+    pub fn message(&self, id: u64) -> Result<Option<Message>, StoreError> {
+        self.json(tree::MESSAGES, &keys::message(id))
+    }
+
+    /// Messages still to deliver, oldest first.
+    pub fn pending_messages(&self) -> Result<Vec<Message>, StoreError> {
+        let mut messages = Vec::new();
+        for item in self.trees()[tree::MESSAGES].scan_prefix(b"q") {
+            let (key, _) = item?;
+            if let Some(message) = self.message(keys::u64_value(&key[1..]))? {
+                messages.push(message);
+            }
+        }
+        Ok(messages)
+    }
+
+    /// Messages, newest first, at most `limit`.
+    pub fn messages(&self, limit: usize) -> Result<Vec<Message>, StoreError> {
+        self.trees()[tree::MESSAGES]
+            .scan_prefix(b"m")
+            .rev()
+            .take(limit)
+            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .collect()
+    }
+
+    pub fn rating_marks(&self, rating_id: u64) -> Result<RatingMarks, StoreError> {
+        Ok(self
+            .json(tree::RATING_MARKS, &rating_id.to_be_bytes())?
+            .unwrap_or_default())
+    }
+
+    /// Decisions recorded about a subject (`service:…`, `order:…`), by hook.
+    pub fn subject_decisions(&self, subject: &str) -> Result<Vec<PolicyDecision>, StoreError> {
+        self.trees()[tree::DECISIONS]
+            .scan_prefix(keys::subject_decisions(subject))
+            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .collect()
+    }
+}

@@ -1,0 +1,237 @@
+//! Deadline sweeps of the closed loop. One sweep, "as of" an instant, raises the 预警, 督办 and
+//! 通报 flags that fell due on open work orders, sends the tracking link of new bad reviews,
+//! completes unreachable call-backs by SMS, carries out the invitations and default ratings
+//! that fell due, and delivers queued messages. The background loop sweeps as of the platform
+//! clock; tests and simulations sweep as of any instant. Every action is a recorded event, and a
+//! sweep run twice as of the same instant does nothing the second time.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hcp_core::outreach::{MessageChannel, MessageInput, MessagePurpose};
+use hcp_core::store::{Command, LoopCommand, Outcome};
+use hcp_core::workflow::{FlagKind, Order, OrderChange};
+use serde::Serialize;
+
+use crate::state::Platform;
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct SweepReport {
+    pub as_of: Option<DateTime<Utc>>,
+    /// 预警 raised.
+    pub warnings: u32,
+    /// 督办 raised.
+    pub supervisions: u32,
+    /// 通报 raised.
+    pub notices: u32,
+    /// Tracking links queued for new bad reviews.
+    pub tracking_messages: u32,
+    /// Call-backs completed by SMS after the unreachable attempts.
+    pub callback_messages: u32,
+    /// Invitations queued (SMS, app) or put on the call list (phone).
+    pub invitations: u32,
+    /// Default ratings given.
+    pub default_ratings: u32,
+    /// Planned tasks skipped (rated meanwhile, stale, no contact).
+    pub skipped: u32,
+    /// Messages handed to the gateway.
+    pub messages_sent: u32,
+    /// Delivery attempts that failed (retried later, or given up).
+    pub messages_failed: u32,
+    /// What went wrong; the sweep goes on past each.
+    pub errors: Vec<String>,
+}
+
+/// Runs one sweep as of `as_of`. Blocking; sweeps never overlap.
+pub fn sweep(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
+    let _guard = platform
+        .sweep_lock
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut report = SweepReport {
+        as_of: Some(as_of),
+        ..SweepReport::default()
+    };
+    if let Err(error) = orders(platform, as_of, &mut report) {
+        report.errors.push(format!("work orders: {error:#}"));
+    }
+    if let Err(error) = crate::outreach::run_due_tasks(platform, as_of, &mut report) {
+        report.errors.push(format!("invitations: {error:#}"));
+    }
+    if let Err(error) = crate::outreach::deliver(platform, as_of, &mut report) {
+        report.errors.push(format!("messages: {error:#}"));
+    }
+    for error in &report.errors {
+        tracing::warn!(%error, "sweep");
+    }
+    report
+}
+
+/// Starts the background sweep on the platform clock.
+pub fn spawn(platform: Platform) {
+    let secs = platform.workflow.sweep_secs;
+    if secs == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(secs));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let platform = platform.clone();
+            let swept = tokio::task::spawn_blocking(move || {
+                let now = platform.clock.now();
+                sweep(&platform, now)
+            })
+            .await;
+            if let Err(error) = swept {
+                tracing::error!(%error, "sweep task failed");
+            }
+        }
+    });
+}
+
+/// Flags, tracking links and SMS call-backs of the open orders.
+fn orders(
+    platform: &Platform,
+    as_of: DateTime<Utc>,
+    report: &mut SweepReport,
+) -> anyhow::Result<()> {
+    let mut commands = Vec::new();
+    for order in platform.store.open_orders()? {
+        match order.due_flags(as_of, &platform.calendar) {
+            Ok(flags) => {
+                for (phase, kind) in flags {
+                    match kind {
+                        FlagKind::Warning => report.warnings += 1,
+                        FlagKind::Supervision => report.supervisions += 1,
+                        FlagKind::Notice => report.notices += 1,
+                    }
+                    commands.push(Command::Loop(LoopCommand::ChangeOrder {
+                        actor: "system".into(),
+                        order_id: order.id,
+                        change: OrderChange::Flag { phase, kind },
+                        decision: None,
+                    }));
+                }
+            }
+            Err(error) => report.errors.push(format!("order {}: {error}", order.id)),
+        }
+        if order.reachable && !order.tracking_notified {
+            if let Some(message) = tracking_message(platform, &order)? {
+                report.tracking_messages += 1;
+                commands.push(message);
+            }
+        }
+        if order.needs_callback_sms() {
+            callback_by_sms(platform, &order, report)?;
+        }
+    }
+    submit_all(platform, commands, report)
+}
+
+/// Submits commands and reports refusals (a change made meanwhile by someone else).
+pub fn submit_all(
+    platform: &Platform,
+    commands: Vec<Command>,
+    report: &mut SweepReport,
+) -> anyhow::Result<()> {
+    for chunk in commands.chunks(512) {
+        for outcome in platform.store.submit(chunk.to_vec())? {
+            if let Outcome::Rejected(error) = outcome {
+                report.errors.push(error.to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The link a citizen follows their bad review with.
+pub fn tracking_url(platform: &Platform, order_id: u64) -> String {
+    format!(
+        "{}/t/{}",
+        platform.messages.public_url.trim_end_matches('/'),
+        platform.store.pii().tracking_token(order_id)
+    )
+}
+
+/// The evaluator's sealed phone number of an order's rating, if any.
+fn evaluator_phone(
+    platform: &Platform,
+    order: &Order,
+) -> anyhow::Result<Option<hcp_core::model::SealedField>> {
+    let Some(rating_id) = order.rating_id else {
+        return Ok(None);
+    };
+    Ok(platform
+        .store
+        .rating(rating_id)?
+        .and_then(|rating| rating.evaluator.phone))
+}
+
+fn tracking_message(platform: &Platform, order: &Order) -> anyhow::Result<Option<Command>> {
+    let Some(to) = evaluator_phone(platform, order)? else {
+        return Ok(None);
+    };
+    Ok(Some(Command::Loop(LoopCommand::QueueMessage {
+        actor: "system".into(),
+        message: MessageInput {
+            channel: MessageChannel::Sms,
+            purpose: MessagePurpose::Tracking,
+            subject: format!("order:{}", order.id),
+            to,
+            text: format!(
+                "【政务服务好差评】您的评价已转为工单{}，我们将尽快核实处理。处理进度及整改评价：{}",
+                order.id,
+                tracking_url(platform, order.id)
+            ),
+        },
+    })))
+}
+
+/// Three unreachable call-back attempts: the evaluator gets an SMS with the result and the
+/// link to rate the rectification, and the call-back is complete. Both are recorded in one
+/// transaction.
+fn callback_by_sms(
+    platform: &Platform,
+    order: &Order,
+    report: &mut SweepReport,
+) -> anyhow::Result<()> {
+    let Some(to) = evaluator_phone(platform, order)? else {
+        return Ok(());
+    };
+    let queue = Command::Loop(LoopCommand::QueueMessage {
+        actor: "system".into(),
+        message: MessageInput {
+            channel: MessageChannel::Sms,
+            purpose: MessagePurpose::Callback,
+            subject: format!("order:{}", order.id),
+            to,
+            text: format!(
+                "【政务服务好差评】我们多次致电未能联系到您。您反映的问题（工单{}）已处理并反馈，请查看处理结果并对整改情况评价：{}",
+                order.id,
+                tracking_url(platform, order.id)
+            ),
+        },
+    });
+    let outcomes = platform.store.submit(vec![queue])?;
+    let Some(Outcome::Recorded { seq }) = outcomes.first() else {
+        report.errors.push(format!(
+            "order {}: call-back SMS not queued: {outcomes:?}",
+            order.id
+        ));
+        return Ok(());
+    };
+    let change = Command::Loop(LoopCommand::ChangeOrder {
+        actor: "system".into(),
+        order_id: order.id,
+        change: OrderChange::CallbackBySms { message: *seq },
+        decision: None,
+    });
+    match platform.store.submit_one(change)? {
+        Outcome::Rejected(error) => report.errors.push(error.to_string()),
+        _ => report.callback_messages += 1,
+    }
+    Ok(())
+}

@@ -335,6 +335,15 @@ pub struct Order {
     pub text: String,
     /// A phone number is known, so SMS and call-back are possible.
     pub reachable: bool,
+    /// The submitter's phone of a complaint, suggestion or request, sealed (a 差评's is in its
+    /// rating).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub contact: Option<crate::model::SealedField>,
+    /// The channel it came in by.
+    #[serde(default = "default_channel")]
+    #[schema(value_type = String)]
+    pub channel: crate::model::Channel,
     pub received_at: DateTime<Utc>,
     pub opened_at: DateTime<Utc>,
     pub state: OrderState,
@@ -353,7 +362,11 @@ pub struct Order {
     pub transfer: Option<TransferRequest>,
     pub transfers: u32,
     pub appeal: Option<Appeal>,
+    /// The evaluator's rating of the current round's rectification.
     pub evaluation: Option<Evaluation>,
+    /// Ratings of earlier rounds (a 不满意 reopened the order).
+    #[serde(default)]
+    pub past_evaluations: Vec<Evaluation>,
     pub calls: Vec<CallAttempt>,
     pub callback: Option<CallbackResult>,
     /// Times a 不满意 rating of the rectification reopened it.
@@ -364,6 +377,10 @@ pub struct Order {
     #[serde(default)]
     pub tracking_notified: bool,
     pub history: Vec<Step>,
+}
+
+fn default_channel() -> crate::model::Channel {
+    crate::model::Channel::Pc
 }
 
 /// A requested change of an order.
@@ -550,6 +567,7 @@ impl Order {
     fn reopen(&mut self, deadlines: &[Phase]) {
         self.reopened += 1;
         self.state = OrderState::Verified;
+        self.past_evaluations.extend(self.evaluation.take());
         self.disposition = None;
         self.callback = None;
         self.calls.clear();
@@ -1171,6 +1189,8 @@ mod tests {
             indicators: vec!["510".into()],
             text: String::new(),
             reachable: true,
+            contact: None,
+            channel: crate::model::Channel::HallDevice,
             received_at: received,
             opened_at: received,
             state: OrderState::Dispatched,
@@ -1193,6 +1213,7 @@ mod tests {
             transfers: 0,
             appeal: None,
             evaluation: None,
+            past_evaluations: Vec::new(),
             calls: Vec::new(),
             callback: None,
             reopened: 0,

@@ -156,11 +156,14 @@ pub fn tracking_url(platform: &Platform, order_id: u64) -> String {
     )
 }
 
-/// The evaluator's sealed phone number of an order's rating, if any.
-fn evaluator_phone(
+/// The sealed phone number of an order's evaluator or submitter, if any.
+pub fn evaluator_phone(
     platform: &Platform,
     order: &Order,
 ) -> anyhow::Result<Option<hcp_core::model::SealedField>> {
+    if let Some(contact) = &order.contact {
+        return Ok(Some(contact.clone()));
+    }
     let Some(rating_id) = order.rating_id else {
         return Ok(None);
     };

@@ -42,8 +42,9 @@ pub mod bucket {
     /// 20..=24: first ratings made invalid by an upheld appeal, by level index. Assessment
     /// metrics subtract them; raw totals keep them.
     pub const INVALID_BASE: u8 = 20;
-    /// Real-name 差评 made invalid by an upheld appeal.
-    pub const INVALID_REAL_NAME_BAD: u8 = 25;
+    /// Real-name 差评 made invalid by an upheld appeal (after the per-level buckets, which
+    /// the roll-up reader matches as a range).
+    pub const INVALID_REAL_NAME_BAD: u8 = 30;
     /// Services have no channel.
     pub const NO_CHANNEL: u8 = 0xff;
 }

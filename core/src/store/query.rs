@@ -90,6 +90,13 @@ pub struct RollupRow {
     pub default_ratings: u64,
     /// Follow-up ratings (追评).
     pub follow_ups: u64,
+    /// First ratings made invalid by an upheld appeal (申诉成立). They stay in `ratings`,
+    /// `by_level`, `bad` (the raw totals); assessment metrics subtract them.
+    pub invalid: u64,
+    /// 差评 among `invalid`.
+    pub invalid_bad: u64,
+    /// 实名差评 among `invalid`.
+    pub invalid_real_name_bad: u64,
 }
 
 const MAX_LIMIT: usize = 500;
@@ -291,6 +298,13 @@ impl Store {
             match bucket_byte {
                 bucket::SERVICES => row.services += count,
                 bucket::REAL_NAME_BAD => row.real_name_bad += count,
+                bucket::INVALID_REAL_NAME_BAD => row.invalid_real_name_bad += count,
+                b if b >= bucket::INVALID_BASE => {
+                    row.invalid += count;
+                    if Level::from_index(b - bucket::INVALID_BASE).is_some_and(Level::is_bad) {
+                        row.invalid_bad += count;
+                    }
+                }
                 b if b >= bucket::FOLLOW_UP_BASE => row.follow_ups += count,
                 b => {
                     let Some(level) = Level::from_index(b) else {

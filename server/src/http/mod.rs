@@ -12,6 +12,7 @@ mod plugins;
 mod problems;
 mod read;
 mod rules;
+mod track;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -41,6 +42,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with how the platform is set up or with its state.
+    #[error("{0}")]
+    Conflict(String),
     #[error("{}", .0.message)]
     Unprocessable(Reason),
     /// The platform cannot take it now (an adapter failed); the sender should retry later.
@@ -75,6 +79,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized".to_string()),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden".to_string()),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found".to_string()),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict".to_string()),
             ApiError::Unprocessable(reason) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, reason.code.clone())
             }
@@ -316,6 +321,7 @@ pub fn router(platform: Platform) -> Router {
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(orders::Doc::openapi());
+    doc.merge(track::Doc::openapi());
     doc.merge(outreach::Doc::openapi());
     doc.merge(problems::Doc::openapi());
     doc

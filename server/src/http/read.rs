@@ -51,6 +51,12 @@ pub struct RatingView {
     pub area_code: String,
     pub rated_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
+    /// Set when an appeal against it was upheld: invalid for assessment, kept in raw totals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<hcp_core::outreach::Invalidation>,
+    /// A reviewer's decision on publishing the comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moderation: Option<hcp_core::outreach::Moderation>,
 }
 
 impl From<Rating> for RatingView {
@@ -85,6 +91,8 @@ impl From<Rating> for RatingView {
             area_code: rating.area_code,
             rated_at: rating.rated_at,
             received_at: rating.received_at,
+            invalid: None,
+            moderation: None,
         }
     }
 }
@@ -282,9 +290,11 @@ pub async fn get_rating(
 ) -> Result<Json<RatingView>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
     blocking(move || {
-        Ok(Json(RatingView::from(load_visible(
-            &platform, &principal, id,
-        )?)))
+        let mut view = RatingView::from(load_visible(&platform, &principal, id)?);
+        let marks = platform.store.rating_marks(id)?;
+        view.invalid = marks.invalid;
+        view.moderation = marks.moderation;
+        Ok(Json(view))
     })
     .await
 }

@@ -1,0 +1,403 @@
+//! The citizen's side of a work order: an opaque link (`/t/{token}`, sent by SMS or handed over
+//! at intake) shows the order's progress through its phases and, once the unit has fed back,
+//! lets the citizen rate the rectification. No sign-in, and nothing personal on the page: no
+//! names, numbers or staff, only the order's phases, dates and the unit's answers.
+
+use axum::extract::{Form, Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use hcp_core::calendar::china_tz;
+use hcp_core::policy::PhaseKind;
+use hcp_core::workflow::{
+    ClosureOutcome, EvaluationVia, Order, OrderChange, OrderState, RectificationLevel,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+use super::{ApiError, blocking};
+use crate::state::Platform;
+
+#[derive(OpenApi)]
+#[openapi(paths(track, evaluate))]
+pub struct Doc;
+
+pub fn routes() -> Router<Platform> {
+    Router::new()
+        .route("/api/v1/track/{token}", get(track))
+        .route("/api/v1/track/{token}/evaluation", post(evaluate))
+        .route("/t/{token}", get(page).post(page_evaluate))
+}
+
+/// One phase as the citizen sees it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrackPhase {
+    pub phase: String,
+    pub label: String,
+    pub due: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrackStep {
+    pub at: DateTime<Utc>,
+    pub label: String,
+}
+
+/// What the tracking link shows.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TrackView {
+    pub order_id: u64,
+    /// 差评 / 投诉 / 意见建议 / 诉求
+    pub kind: String,
+    pub state: OrderState,
+    pub state_label: String,
+    /// Names of the service item and the responsible unit, when known.
+    pub item: Option<String>,
+    pub unit: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub phases: Vec<TrackPhase>,
+    pub steps: Vec<TrackStep>,
+    /// The unit's answer: the feedback, the explanation or the reply.
+    pub answer: Option<String>,
+    /// The rectification can be rated now.
+    pub can_rate: bool,
+}
+
+fn state_label(state: OrderState) -> &'static str {
+    match state {
+        OrderState::Dispatched => "已派单，等待责任单位受理",
+        OrderState::Accepted => "已受理，正在核实",
+        OrderState::Verified => "已核实，正在确定处理方式",
+        OrderState::Rectifying => "整改中",
+        OrderState::Appealing => "责任单位已申诉，复核中",
+        OrderState::Rectified => "已整改，等待反馈",
+        OrderState::FeedbackGiven => "已反馈，请您评价整改情况",
+        OrderState::CalledBack => "已回访，等待结案",
+        OrderState::Closed => "已办结",
+    }
+}
+
+fn phase_label(phase: PhaseKind) -> &'static str {
+    match phase {
+        PhaseKind::Contact => "联系您",
+        PhaseKind::Verify => "核实",
+        PhaseKind::Rectify => "整改",
+        PhaseKind::Feedback => "反馈",
+        PhaseKind::Callback => "回访",
+        PhaseKind::Appeal => "申诉期",
+    }
+}
+
+fn step_label(action: &str) -> Option<&'static str> {
+    Some(match action {
+        "dispatch" => "派单至责任单位",
+        "intake" => "登记受理",
+        "accept" => "责任单位受理",
+        "request_transfer" => "申请转办",
+        "decide_transfer" => "转办决定",
+        "contact" => "已与您联系",
+        "verify" => "核实完成",
+        "dispose" => "确定处理方式",
+        "rectified" => "整改完成",
+        "appeal" => "责任单位申诉",
+        "decide_appeal" => "申诉复核结论",
+        "feedback" => "反馈处理结果",
+        "evaluate" => "您评价了整改情况",
+        "callback" => "电话回访",
+        "callback_by_sms" => "短信回访",
+        "close" => "结案",
+        "answer" => "答复",
+        "link_problem" => "纳入系统性问题统一整改",
+        "problem_done" => "系统性问题整改完成",
+        // Flags are internal supervision; the phases show what is late.
+        _ => return None,
+    })
+}
+
+fn kind_label(order: &Order) -> &'static str {
+    match order.kind {
+        hcp_core::workflow::OrderKind::BadReview => "差评",
+        hcp_core::workflow::OrderKind::Complaint => "投诉",
+        hcp_core::workflow::OrderKind::Suggestion => "意见建议",
+        hcp_core::workflow::OrderKind::Request => "诉求",
+    }
+}
+
+fn can_rate(order: &Order) -> bool {
+    order.state == OrderState::FeedbackGiven && order.evaluation.is_none()
+}
+
+fn load(platform: &Platform, token: &str) -> Result<Order, ApiError> {
+    let unknown = || ApiError::NotFound("链接无效或已失效".into());
+    if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(unknown());
+    }
+    platform.store.order_of_token(token)?.ok_or_else(unknown)
+}
+
+fn track_view(platform: &Platform, order: &Order) -> Result<TrackView, ApiError> {
+    let store = &platform.store;
+    let item = if order.task_code.is_empty() {
+        None
+    } else {
+        store.item(&order.task_code)?.map(|item| item.name)
+    };
+    let unit = store.org_unit(&order.unit)?.map(|unit| unit.name);
+    let answer = order
+        .history
+        .iter()
+        .rev()
+        .find(|step| matches!(step.action.as_str(), "feedback" | "answer" | "problem_done"))
+        .map(|step| step.note.clone())
+        .or_else(|| match &order.closure {
+            Some(closure) if closure.outcome == ClosureOutcome::AppealUpheld => {
+                Some(format!("经复核，申诉成立：{}", closure.action_taken))
+            }
+            _ => None,
+        });
+    Ok(TrackView {
+        order_id: order.id,
+        kind: kind_label(order).into(),
+        state: order.state,
+        state_label: state_label(order.state).into(),
+        item,
+        unit,
+        received_at: order.received_at,
+        phases: order
+            .deadlines
+            .iter()
+            .filter(|d| d.phase != PhaseKind::Appeal)
+            .map(|d| TrackPhase {
+                phase: serde_json::to_value(d.phase)
+                    .ok()
+                    .and_then(|value| value.as_str().map(String::from))
+                    .unwrap_or_default(),
+                label: phase_label(d.phase).into(),
+                due: d.due,
+                done_at: d.done_at,
+            })
+            .collect(),
+        steps: order
+            .history
+            .iter()
+            .filter_map(|step| {
+                step_label(&step.action).map(|label| TrackStep {
+                    at: step.at,
+                    label: label.into(),
+                })
+            })
+            .collect(),
+        answer,
+        can_rate: can_rate(order),
+    })
+}
+
+/// A bad review, complaint or suggestion followed through its opaque link.
+#[utoipa::path(
+    get, path = "/api/v1/track/{token}", tag = "public",
+    params(("token" = String, Path, description = "The opaque token of the link")),
+    responses((status = 200, body = TrackView), (status = 404, body = super::ErrorBody))
+)]
+pub async fn track(
+    State(platform): State<Platform>,
+    Path(token): Path<String>,
+) -> Result<Json<TrackView>, ApiError> {
+    blocking(move || {
+        let order = load(&platform, &token)?;
+        Ok(Json(track_view(&platform, &order)?))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EvaluationRequest {
+    /// `satisfied`, `basically_satisfied` or `dissatisfied` (reopens the order).
+    pub level: RectificationLevel,
+}
+
+fn record_evaluation(
+    platform: &Platform,
+    token: &str,
+    level: RectificationLevel,
+) -> Result<Order, ApiError> {
+    let order = load(platform, token)?;
+    if !can_rate(&order) {
+        return Err(ApiError::Conflict(
+            "现在不能评价：整改结果尚未反馈，或已经评价过".into(),
+        ));
+    }
+    let step = OrderChange::Evaluate {
+        level,
+        via: EvaluationVia::Link,
+        deadlines: Vec::new(),
+    };
+    let (step, decision) = super::orders::with_reopen_deadlines(platform, &order, step);
+    super::orders::change(platform, "evaluator", order.id, step, decision)
+}
+
+/// The citizen rates the rectification: 满意, 基本满意 or 不满意 (which reopens the order).
+#[utoipa::path(
+    post, path = "/api/v1/track/{token}/evaluation", tag = "public",
+    params(("token" = String, Path, description = "The opaque token of the link")),
+    request_body = EvaluationRequest,
+    responses((status = 200, body = TrackView), (status = 409, body = super::ErrorBody))
+)]
+pub async fn evaluate(
+    State(platform): State<Platform>,
+    Path(token): Path<String>,
+    Json(request): Json<EvaluationRequest>,
+) -> Result<Json<TrackView>, ApiError> {
+    blocking(move || {
+        let order = record_evaluation(&platform, &token, request.level)?;
+        Ok(Json(track_view(&platform, &order)?))
+    })
+    .await
+}
+
+fn local(at: DateTime<Utc>) -> String {
+    at.with_timezone(&china_tz())
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn render(view: &TrackView, notice: Option<&str>) -> String {
+    let mut phases = String::new();
+    for phase in &view.phases {
+        let status = match phase.done_at {
+            Some(done) if done < phase.due => format!("已完成（{}）", local(done)),
+            Some(done) => format!("已完成（{}，超期）", local(done)),
+            None => "进行中".into(),
+        };
+        phases.push_str(&format!(
+            "<tr><td>{}</td><td>{}前</td><td>{}</td></tr>",
+            phase.label,
+            local(phase.due),
+            status
+        ));
+    }
+    let mut steps = String::new();
+    for step in &view.steps {
+        steps.push_str(&format!(
+            "<li><span>{}</span> {}</li>",
+            local(step.at),
+            step.label
+        ));
+    }
+    let answer = view
+        .answer
+        .as_deref()
+        .map(|answer| {
+            format!(
+                "<h2>处理结果</h2><p class=\"answer\">{}</p>",
+                escape(answer)
+            )
+        })
+        .unwrap_or_default();
+    let form = if view.can_rate {
+        "<h2>请您评价整改情况</h2><form method=\"post\">\
+         <button name=\"level\" value=\"satisfied\">满意</button>\
+         <button name=\"level\" value=\"basically_satisfied\">基本满意</button>\
+         <button name=\"level\" value=\"dissatisfied\">不满意</button></form>\
+         <p class=\"hint\">选择“不满意”后，责任单位将重新整改。</p>"
+            .to_string()
+    } else {
+        String::new()
+    };
+    let notice = notice
+        .map(|notice| format!("<p class=\"notice\">{}</p>", escape(notice)))
+        .unwrap_or_default();
+    let about = [view.item.as_deref(), view.unit.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(escape)
+        .collect::<Vec<_>>()
+        .join(" · ");
+    format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{kind}办理进度 · 政务服务好差评</title><style>\
+         body{{font-family:system-ui,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;background:#f5f6f8;color:#222}}\
+         main{{max-width:640px;margin:0 auto;padding:16px}}h1{{font-size:20px}}h2{{font-size:16px;margin-top:24px}}\
+         .state{{background:#fff;border-left:4px solid #c0392b;padding:12px}}table{{width:100%;border-collapse:collapse;background:#fff}}\
+         td{{padding:8px;border-bottom:1px solid #eee}}li span{{color:#666;margin-right:8px}}\
+         .answer{{background:#fff;padding:12px;white-space:pre-wrap}}button{{font-size:16px;padding:10px 18px;margin:4px}}\
+         .notice{{background:#e8f5e9;padding:12px}}.hint{{color:#666;font-size:13px}}</style></head>\
+         <body><main><h1>您的{kind}（工单 {id}）</h1>{notice}\
+         <p class=\"state\">{state}</p><p>{about}</p><p>收到时间：{received}</p>\
+         <h2>办理时限</h2><table>{phases}</table><h2>办理过程</h2><ul>{steps}</ul>{answer}{form}\
+         <p class=\"hint\">本页面不含任何个人信息。请勿转发此链接。</p></main></body></html>",
+        kind = view.kind,
+        id = view.order_id,
+        state = view.state_label,
+        received = local(view.received_at),
+    )
+}
+
+/// The tracking page.
+pub async fn page(State(platform): State<Platform>, Path(token): Path<String>) -> Response {
+    let result = blocking(move || {
+        let order = load(&platform, &token)?;
+        track_view(&platform, &order)
+    })
+    .await;
+    match result {
+        Ok(view) => Html(render(&view, None)).into_response(),
+        Err(error) => error_page(error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EvaluationForm {
+    level: RectificationLevel,
+}
+
+/// The page's rating form.
+pub async fn page_evaluate(
+    State(platform): State<Platform>,
+    Path(token): Path<String>,
+    Form(form): Form<EvaluationForm>,
+) -> Response {
+    let target = format!("/t/{token}");
+    let result = blocking(move || {
+        let order = record_evaluation(&platform, &token, form.level)?;
+        track_view(&platform, &order)
+    })
+    .await;
+    match result {
+        Ok(view) => Html(render(&view, Some("感谢您的评价！"))).into_response(),
+        Err(ApiError::Conflict(_)) => Redirect::to(&target).into_response(),
+        Err(error) => error_page(error),
+    }
+}
+
+fn error_page(error: ApiError) -> Response {
+    let status = match &error {
+        ApiError::NotFound(_) => axum::http::StatusCode::NOT_FOUND,
+        _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let message = match &error {
+        ApiError::NotFound(message) => message.clone(),
+        _ => {
+            tracing::error!(%error, "tracking page");
+            "系统繁忙，请稍后再试".into()
+        }
+    };
+    (
+        status,
+        Html(format!(
+            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>政务服务好差评</title></head>\
+             <body><p>{}</p></body></html>",
+            escape(&message)
+        )),
+    )
+        .into_response()
+}

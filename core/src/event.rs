@@ -11,7 +11,8 @@ use crate::model::{
     ServiceEventInput, ServiceItem, Staff,
 };
 use crate::outreach::{
-    DeliveryAttempt, Message, Moderation, ScheduledTask, ServiceCall, ServiceCallState, TaskOutcome,
+    DeliveryAttempt, Message, MessageInput, Moderation, ScheduledTask, ServiceCall,
+    ServiceCallState, TaskOutcome,
 };
 use crate::validate::Reason;
 use crate::workflow::{CallAttempt, Order, OrderChange, Problem};
@@ -104,6 +105,10 @@ pub enum Event {
         problem_id: u64,
         action: String,
         message: String,
+        /// The feedback messages to the affected evaluators (subject `order:<id>`): each is
+        /// queued, in the same transaction, if its order was fed back by this resolution.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        notices: Vec<MessageInput>,
     },
     /// A scheduled invitation or default rating was carried out (or skipped).
     TaskDone {

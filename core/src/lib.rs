@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod calendar;
 pub mod clock;
+pub mod clusters;
 pub mod event;
 pub mod model;
 pub mod outreach;

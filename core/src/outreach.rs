@@ -152,7 +152,7 @@ pub struct DeliveryAttempt {
 }
 
 /// A message to queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageInput {
     pub channel: MessageChannel,
     pub purpose: MessagePurpose,

@@ -59,11 +59,31 @@ impl PiiKey {
     /// guessed from the order id, and it is never stored (only its hash is, to look it up).
     pub fn tracking_token(&self, order_id: u64) -> String {
         use hmac::Mac as _;
-        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.tracking)
-            .expect("HMAC takes a key of any length");
+        let mut mac = self.token_mac();
         mac.update(b"order");
         mac.update(&order_id.to_be_bytes());
         hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// The proof in a citizen's link for rating a service act (`subject` is
+    /// `service:<projectNo>/<serviceNumber>`): 128 bits of HMAC-SHA256 of the subject under the
+    /// same derived key as [`PiiKey::tracking_token`], domain-separated from it. The link carries
+    /// the act next to the proof, and the proof is checked by computing it again, so nothing is
+    /// stored and a link for another act cannot be made without the key.
+    pub fn rating_token(&self, subject: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac = self.token_mac();
+        mac.update(b"rating\0");
+        mac.update(subject.as_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    /// HMAC-SHA256 keyed with the derived token key. HMAC pads a key shorter than its block
+    /// with zeros, so the padded 64-byte key is the same key, taken without a fallible call.
+    fn token_mac(&self) -> hmac::Hmac<sha2::Sha256> {
+        let mut key = [0u8; 64];
+        key[..32].copy_from_slice(&self.tracking);
+        <hmac::Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new(&key.into())
     }
 
     /// Reads the key file, creating it with a fresh random key (mode 0600) if it is absent.
@@ -129,7 +149,6 @@ pub fn tracking_hash(token: &str) -> String {
 
 /// Reads a 32-byte secret stored as hex, creating the file with a fresh random secret (mode
 /// 0600) if it is absent. Used for the personal-data key and the token-signing key.
-
 pub fn load_or_create_secret(path: &Path) -> Result<[u8; 32], PiiError> {
     let shown = path.display().to_string();
     let io = |source| PiiError::KeyFile {
@@ -259,6 +278,32 @@ mod tests {
         assert!(key.open_field(PiiKind::IdNumber, &sealed).is_err());
         let other = PiiKey::from_bytes([8; 32]);
         assert!(other.open_field(PiiKind::Phone, &sealed).is_err());
+    }
+
+    #[test]
+    fn tokens_are_hmac_under_the_derived_key() {
+        use hmac::Mac as _;
+        let key = PiiKey::from_bytes([9; 32]);
+        let reference = |parts: &[&[u8]]| {
+            let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&key.tracking)
+                .unwrap_or_else(|error| panic!("{error}"));
+            for part in parts {
+                mac.update(part);
+            }
+            hex::encode(&mac.finalize().into_bytes()[..16])
+        };
+        assert_eq!(
+            key.tracking_token(12),
+            reference(&[b"order", &12u64.to_be_bytes()])
+        );
+        assert_eq!(
+            key.rating_token("service:P-1/2"),
+            reference(&[b"rating\0", b"service:P-1/2"])
+        );
+        assert_ne!(
+            key.rating_token("service:P-1/2"),
+            key.rating_token("service:P-1/3")
+        );
     }
 
     #[test]

@@ -330,6 +330,31 @@ pub fn credit_code(code: &str) -> Result<(), DomainError> {
     }
 }
 
+/// `13812341234` → `***********`: citizens type their numbers into comments; a run of 7 or
+/// more digits is masked wherever a comment goes beyond the rating itself.
+pub fn mask_digit_runs(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut index = 0;
+    while index < chars.len() {
+        let run = chars[index..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        if run >= 7 {
+            out.extend(std::iter::repeat_n('*', run));
+            index += run;
+        } else if run > 0 {
+            out.extend(&chars[index..index + run]);
+            index += run;
+        } else {
+            out.push(chars[index]);
+            index += 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,29 +435,4 @@ mod tests {
         assert!(credit_code("91410400MA44A0B0XI").is_err());
         assert!(credit_code("short").is_err());
     }
-}
-
-/// `13812341234` → `***********`: citizens type their numbers into comments; a run of 7 or
-/// more digits is masked wherever a comment goes beyond the rating itself.
-pub fn mask_digit_runs(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut index = 0;
-    while index < chars.len() {
-        let run = chars[index..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count();
-        if run >= 7 {
-            out.extend(std::iter::repeat_n('*', run));
-            index += run;
-        } else if run > 0 {
-            out.extend(&chars[index..index + run]);
-            index += run;
-        } else {
-            out.push(chars[index]);
-            index += 1;
-        }
-    }
-    out
 }

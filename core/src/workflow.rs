@@ -1144,6 +1144,7 @@ pub struct ProblemInput {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
@@ -1312,6 +1313,48 @@ mod tests {
                 .and_then(Deadline::on_time)
                 == Some(true)
         );
+    }
+
+    #[test]
+    fn an_approved_transfer_moves_the_order_and_keeps_its_clock() {
+        let calendar = calendar();
+        let received = beijing(2026, 9, 30, 10);
+        let mut order = order(&calendar, received);
+        let due = order.deadlines.clone();
+        let at = received + chrono::TimeDelta::hours(2);
+        order
+            .apply(
+                &OrderChange::RequestTransfer {
+                    reason: "非本局事项".into(),
+                    to_unit: Some("E".into()),
+                },
+                "h",
+                at,
+            )
+            .expect("request");
+        let same = OrderChange::DecideTransfer {
+            approve: true,
+            unit: Some("D".into()),
+            note: String::new(),
+        };
+        assert!(order.apply(&same, "s", at).is_err(), "to the same unit");
+        order
+            .apply(
+                &OrderChange::DecideTransfer {
+                    approve: true,
+                    unit: None,
+                    note: "同意".into(),
+                },
+                "s",
+                at,
+            )
+            .expect("decide");
+        assert_eq!(
+            (order.unit.as_str(), order.state, order.transfers),
+            ("E", OrderState::Dispatched, 1)
+        );
+        assert_eq!(order.deadlines, due, "the clock keeps running");
+        assert!(order.transfer.is_none());
     }
 
     #[test]

@@ -389,6 +389,19 @@ fn the_loop_is_a_projection_of_the_log() {
                 problem_id: problem,
                 action: "叫号系统已扩容".into(),
                 message: "您反映的排队问题已统一整改".into(),
+                // One per linked order, plus one for an order the problem does not hold:
+                // only the three it fed back are queued.
+                notices: orders
+                    .iter()
+                    .chain(&[999_999])
+                    .map(|id| MessageInput {
+                        channel: MessageChannel::Sms,
+                        purpose: MessagePurpose::Feedback,
+                        subject: format!("order:{id}"),
+                        to: store.pii().seal_field(PiiKind::Phone, "13812345678"),
+                        text: "您反映的问题已整改".into(),
+                    })
+                    .collect(),
             }))
             .unwrap(),
     );
@@ -402,6 +415,34 @@ fn the_loop_is_a_projection_of_the_log() {
             OrderState::FeedbackGiven
         );
     }
+    // The evaluator's one 追评 rates the rectification of the order it follows.
+    let mut follow_up = bad_rating("e1-2", "P1", WINDOW, clock.now());
+    if let Command::Rating { input, .. } = &mut follow_up {
+        input.assess_number = 2;
+        input.level = Level::Satisfied;
+    }
+    recorded(store.submit_one(follow_up).unwrap());
+    let evaluation = store.order(orders[0]).unwrap().unwrap().evaluation.unwrap();
+    assert_eq!(
+        (evaluation.level, evaluation.via),
+        (
+            hcp_core::workflow::RectificationLevel::Satisfied,
+            hcp_core::workflow::EvaluationVia::FollowUp
+        )
+    );
+    let queued: Vec<String> = store
+        .pending_messages()
+        .unwrap()
+        .into_iter()
+        .map(|message| message.subject)
+        .collect();
+    assert_eq!(
+        queued,
+        orders
+            .iter()
+            .map(|id| format!("order:{id}"))
+            .collect::<Vec<_>>()
+    );
 
     // A message queued, failed once, then sent.
     let phone = store
@@ -425,7 +466,7 @@ fn the_loop_is_a_projection_of_the_log() {
             }))
             .unwrap(),
     );
-    assert_eq!(store.pending_messages().unwrap().len(), 1);
+    assert_eq!(store.pending_messages().unwrap().len(), 4);
     for ok in [false, true] {
         recorded(
             store
@@ -446,7 +487,11 @@ fn the_loop_is_a_projection_of_the_log() {
         store.message(message).unwrap().unwrap().state,
         MessageState::Sent
     );
-    assert!(store.pending_messages().unwrap().is_empty());
+    assert_eq!(
+        store.pending_messages().unwrap().len(),
+        3,
+        "the feedback SMS still wait"
+    );
 
     // Appeal upheld on a fresh order: invalid in the roll-up, kept in the raw totals.
     let fourth = recorded(
@@ -484,9 +529,10 @@ fn the_loop_is_a_projection_of_the_log() {
             group: RollupGroup::Total,
         })
         .unwrap();
+    // Today: the appealed 差评 (raw, and invalid) and the 追评 above.
     assert_eq!(
         (rows[0].bad, rows[0].invalid_bad, rows[0].follow_ups),
-        (1, 1, 0)
+        (1, 1, 1)
     );
 
     // A completed service with a phone plans an invitation and a default rating; a rating of

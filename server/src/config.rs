@@ -56,7 +56,8 @@ pub struct MessagesConfig {
     pub gateway_url: String,
     /// Sent as `Authorization: Bearer <token>` when set.
     pub gateway_token: String,
-    /// Base URL of the links in messages (citizens' tracking and rating pages).
+    /// Base URL of the links in messages (citizens' tracking and rating pages). Empty: the
+    /// address the server listens on.
     pub public_url: String,
     /// Delivery attempts before a message is given up (and listed as failed).
     pub max_attempts: u32,
@@ -71,7 +72,7 @@ impl Default for MessagesConfig {
         MessagesConfig {
             gateway_url: String::new(),
             gateway_token: String::new(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: String::new(),
             max_attempts: 5,
             retry_secs: 60,
             timeout_ms: 5000,

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod demo_desk;
 pub mod http;
 pub mod outreach;
 pub mod plugins;

@@ -18,7 +18,7 @@ use crate::state::Platform;
 /// empty store first and keeps simulating traffic.
 pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let platform = {
+    let mut platform = {
         let config = config.clone();
         let clock = clock.clone();
         tokio::task::spawn_blocking(move || Platform::open(&config, clock)).await??
@@ -27,6 +27,15 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
+    if platform.messages.public_url.is_empty() {
+        platform.messages.public_url = format!("http://{address}");
+    }
+    // The demo delivers its messages to a simulated SMS gateway on its own port, so that the
+    // whole path (queue, delivery, retries) runs; `GET /demo/sms` shows what was "sent".
+    if with_demo && platform.messages.gateway_url.is_empty() {
+        platform.messages.gateway_url = format!("http://{address}/demo/sms");
+        platform.demo_sms = Some(Arc::default());
+    }
 
     let demo_notes = if with_demo {
         let platform = platform.clone();
@@ -315,11 +324,18 @@ async fn simulate(platform: Platform, per_second: u32) {
         // Every minute the devices report their counters; one in seven stays silent, so the
         // online rate per hall shows something to supervise.
         let heartbeat = tick.is_multiple_of(60).then_some(tick / 60);
+        // Every five seconds the simulated staff take the next step of some open orders.
+        let desk = tick.is_multiple_of(5).then_some(tick);
         tick += 1;
         let platform = platform.clone();
         let work = move || {
             if let Some(sequence) = heartbeat {
                 commands.extend(demo_heartbeats(&platform, now, sequence));
+            }
+            if let Some(round) = desk {
+                use rand::SeedableRng as _;
+                let mut rng = rand::rngs::StdRng::seed_from_u64(round ^ 0xde5c);
+                commands.extend(crate::demo_desk::round(&platform, &mut rng));
             }
             platform.store.submit(commands)
         };

@@ -43,6 +43,8 @@ pub struct Platform {
     pub messages: MessagesConfig,
     /// Serialises sweeps: the background loop and `POST /api/v1/admin/sweep`.
     pub sweep_lock: Arc<std::sync::Mutex<()>>,
+    /// The demo's simulated SMS gateway: the last messages it took (numbers masked).
+    pub demo_sms: Option<Arc<std::sync::Mutex<std::collections::VecDeque<serde_json::Value>>>>,
 }
 
 /// The official tables this build ships, used when the default rules folder is absent (the
@@ -128,6 +130,7 @@ impl Platform {
             workflow: config.workflow.clone(),
             messages: config.messages.clone(),
             sweep_lock: Arc::default(),
+            demo_sms: None,
         })
     }
 

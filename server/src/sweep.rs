@@ -118,11 +118,12 @@ fn orders(
             }
             Err(error) => report.errors.push(format!("order {}: {error}", order.id)),
         }
-        if order.reachable && !order.tracking_notified {
-            if let Some(message) = tracking_message(platform, &order)? {
-                report.tracking_messages += 1;
-                commands.push(message);
-            }
+        if order.reachable
+            && !order.tracking_notified
+            && let Some(message) = tracking_message(platform, &order)?
+        {
+            report.tracking_messages += 1;
+            commands.push(message);
         }
         if order.needs_callback_sms() {
             callback_by_sms(platform, &order, report)?;

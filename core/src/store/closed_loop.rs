@@ -177,6 +177,7 @@ pub(super) fn decide(
             problem_id,
             action,
             message,
+            notices,
         } => {
             let problem = reader
                 .problem(problem_id)
@@ -198,6 +199,7 @@ pub(super) fn decide(
                     problem_id,
                     action,
                     message,
+                    notices,
                 },
             )
         }
@@ -367,6 +369,14 @@ pub(super) fn follow_ups(
     decisions: &[PolicyDecision],
     next_seq: u64,
 ) -> TxResult<Vec<Event>> {
+    if let Event::ProblemResolved {
+        problem_id,
+        notices,
+        ..
+    } = &entry.event
+    {
+        return problem_notices(reader, entry, *problem_id, notices, next_seq);
+    }
     let Event::RatingRecorded { rating } = &entry.event else {
         return Ok(Vec::new());
     };
@@ -418,6 +428,54 @@ pub(super) fn follow_ups(
         }
     }
     Ok(Vec::new())
+}
+
+/// The feedback messages of a resolved problem, for the orders it fed back (projected just
+/// before): an order that left the problem's path meanwhile gets none.
+fn problem_notices(
+    reader: &Reader<'_>,
+    entry: &LogEntry,
+    problem_id: u64,
+    notices: &[crate::outreach::MessageInput],
+    next_seq: u64,
+) -> TxResult<Vec<Event>> {
+    let mut events = Vec::new();
+    for notice in notices {
+        let Some(order_id) = notice
+            .subject
+            .strip_prefix("order:")
+            .and_then(|id| id.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let fed_back = reader.order(order_id)?.is_some_and(|order| {
+            order.problem == Some(problem_id)
+                && order.state == OrderState::FeedbackGiven
+                && order
+                    .history
+                    .last()
+                    .is_some_and(|step| step.action == "problem_done" && step.at == entry.at)
+        });
+        if !fed_back || notice.text.trim().is_empty() {
+            continue;
+        }
+        events.push(Event::MessageQueued {
+            message: Message {
+                id: next_seq + events.len() as u64,
+                channel: notice.channel,
+                purpose: notice.purpose,
+                subject: notice.subject.clone(),
+                to: notice.to.clone(),
+                to_masked: notice.to.masked.clone(),
+                text: notice.text.clone(),
+                queued_at: entry.at,
+                attempts: Vec::new(),
+                state: MessageState::Queued,
+                next_at: Some(entry.at),
+            },
+        });
+    }
+    Ok(events)
 }
 
 /// The order of a new 差评, from the rating and the deadline and routing decisions about it.
@@ -661,6 +719,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
             problem_id,
             action,
             message,
+            ..
         } => {
             let reader = Reader { trees };
             let Some(mut problem) = reader.problem(*problem_id)? else {

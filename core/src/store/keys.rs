@@ -167,27 +167,6 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0xff; prefix.len() + 1]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn day_numbers_sort_like_dates() {
-        let a = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default();
-        let b = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
-        assert!(day_number(a) < day_number(b));
-        assert_eq!(date_of_day_number(day_number(a)), Some(a));
-        assert!(
-            unit_day(Dim::Region, "410402", day_number(a))
-                < unit_day(Dim::Region, "410402", day_number(b))
-        );
-        // A unit id that is a prefix of another must not interleave with it.
-        assert!(
-            prefix_end(&unit_prefix(Dim::Region, "4104")) <= unit_prefix(Dim::Region, "410402")
-        );
-    }
-}
-
 /// A decision: about a rating, rating id ‖ hook; about another subject, `0xff` ‖ subject ‖
 /// NUL ‖ hook (rating ids never reach 2^56, so the two never meet).
 pub fn decision_of(decision: &crate::event::PolicyDecision) -> Vec<u8> {
@@ -258,4 +237,25 @@ pub fn pending_message(id: u64) -> Vec<u8> {
     let mut key = vec![b'q'];
     key.extend_from_slice(&id.to_be_bytes());
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_numbers_sort_like_dates() {
+        let a = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap_or_default();
+        let b = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+        assert!(day_number(a) < day_number(b));
+        assert_eq!(date_of_day_number(day_number(a)), Some(a));
+        assert!(
+            unit_day(Dim::Region, "410402", day_number(a))
+                < unit_day(Dim::Region, "410402", day_number(b))
+        );
+        // A unit id that is a prefix of another must not interleave with it.
+        assert!(
+            prefix_end(&unit_prefix(Dim::Region, "4104")) <= unit_prefix(Dim::Region, "410402")
+        );
+    }
 }

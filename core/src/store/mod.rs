@@ -211,6 +211,9 @@ pub enum LoopCommand {
         problem_id: u64,
         action: String,
         message: String,
+        /// Feedback messages to the affected evaluators, subject `order:<id>`; each is queued
+        /// only if its order is fed back by this resolution.
+        notices: Vec<MessageInput>,
     },
     TaskDone {
         task: ScheduledTask,

@@ -155,7 +155,96 @@ pub fn render(platform: &Platform) -> String {
     );
     render_plugins(&mut out, platform);
     render_rules(&mut out, platform);
+    render_loop(&mut out, platform);
     out
+}
+
+/// The closed loop: open orders by state, overdue phases, unanswered escalations, messages
+/// waiting for the gateway.
+fn render_loop(out: &mut String, platform: &Platform) {
+    use hcp_core::workflow::FlagKind;
+    let Ok(orders) = platform.store.open_orders() else {
+        return;
+    };
+    let now = platform.clock.now();
+    let mut by_state: std::collections::BTreeMap<String, u64> = Default::default();
+    let mut overdue = 0u64;
+    let mut real_name_overdue = 0u64;
+    let mut supervised = 0u64;
+    let mut noticed = 0u64;
+    let mut untimed = 0u64;
+    for order in &orders {
+        let state = serde_json::to_value(order.state)
+            .ok()
+            .and_then(|value| value.as_str().map(String::from))
+            .unwrap_or_default();
+        *by_state.entry(state).or_default() += 1;
+        let late = order.deadlines.iter().any(|d| {
+            d.phase != hcp_core::policy::PhaseKind::Appeal && d.done_at.is_none() && now >= d.due
+        });
+        overdue += u64::from(late);
+        real_name_overdue += u64::from(late && order.real_name);
+        let flagged = |kind| {
+            order
+                .deadlines
+                .iter()
+                .any(|d| d.done_at.is_none() && d.raised(kind))
+        };
+        supervised += u64::from(flagged(FlagKind::Supervision));
+        noticed += u64::from(flagged(FlagKind::Notice));
+        untimed += u64::from(order.deadline_error.is_some());
+    }
+    let _ = writeln!(
+        out,
+        "# HELP hcp_orders_open Open work orders by state.\n# TYPE hcp_orders_open gauge"
+    );
+    for (state, count) in &by_state {
+        let _ = writeln!(out, "hcp_orders_open{{state=\"{state}\"}} {count}");
+    }
+    gauge(
+        out,
+        "hcp_orders_overdue",
+        "Open orders with a phase past its due instant.",
+        "gauge",
+        overdue,
+    );
+    gauge(
+        out,
+        "hcp_orders_real_name_overdue",
+        "Open real-name orders with a phase past its due instant (the target is 0).",
+        "gauge",
+        real_name_overdue,
+    );
+    gauge(
+        out,
+        "hcp_orders_supervised",
+        "Open orders with an unfinished phase under 督办.",
+        "gauge",
+        supervised,
+    );
+    gauge(
+        out,
+        "hcp_orders_noticed",
+        "Open orders with an unfinished phase under 通报.",
+        "gauge",
+        noticed,
+    );
+    gauge(
+        out,
+        "hcp_orders_without_deadlines",
+        "Open orders whose deadline policy failed (a missing holiday table, a failing rule).",
+        "gauge",
+        untimed,
+    );
+    if let Ok(pending) = platform.store.pending_messages() {
+        gauge(
+            out,
+            "hcp_messages_pending",
+            "Messages waiting for the SMS gateway.",
+            "gauge",
+            pending.len(),
+        );
+    }
 }
 
 /// Per adapter: calls, faults, quarantine, and which version and build is active.

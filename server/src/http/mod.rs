@@ -2,6 +2,7 @@
 //! sources (API keys), and the OpenAPI document generated from the handlers.
 
 pub mod admin;
+mod demo_sms;
 mod devices;
 mod ingest;
 pub mod metrics;
@@ -308,6 +309,7 @@ pub fn router(platform: Platform) -> Router {
             .merge(orders::routes())
             .merge(outreach::routes())
             .merge(problems::routes())
+            .merge(demo_sms::routes(&platform))
             .layer(axum::middleware::from_fn_with_state(
                 platform.clone(),
                 metrics::track,

@@ -1,14 +1,988 @@
-//! (being written)
+//! Outreach over HTTP: the phone invitation of unrated services (电话邀评) at the call-back
+//! workbench, outbound messages for administrators and supervisors, the invitation plan of a
+//! service act, and the citizen's rating page reached from an invitation (plain server-rendered
+//! HTML in Simplified Chinese, no external assets, no personal data).
 
-use axum::Router;
-use utoipa::OpenApi;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use chrono::{DateTime, Utc};
+use hcp_core::auth::{Permission, Principal, Role};
+use hcp_core::calendar::local_date;
+use hcp_core::event::{AuditEntry, PolicyDecision};
+use hcp_core::model::{Case, Channel, Level, ServiceAct};
+use hcp_core::outreach::{
+    DeliveryAttempt, Message, MessageChannel, MessagePurpose, MessageState, ScheduledTask,
+    ServiceCall, ServiceCallState,
+};
+use hcp_core::pii::PiiKind;
+use hcp_core::store::{Command, Dim, LoopCommand, Outcome};
+use hcp_core::validate::{DomainError, MAX_TEXT_CHARS, Reason};
+use hcp_core::workflow::{CALL_ATTEMPTS_BEFORE_SMS, CallOutcome};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::{ApiError, Auth, blocking};
+use crate::outreach::{
+    ActRating, act_of_token, applicant_evaluator, find_act, invitation_message, record_act_rating,
+    service_subject,
+};
 use crate::state::Platform;
 
 #[derive(OpenApi)]
-#[openapi(paths())]
+#[openapi(paths(
+    call_service,
+    reveal_applicant,
+    list_messages,
+    service_plan,
+    rating_page,
+    public_rate
+))]
 pub struct Doc;
 
 pub fn routes() -> Router<Platform> {
     Router::new()
+        .route(
+            "/api/v1/calls/services/{project_no}/{service_number}",
+            post(call_service),
+        )
+        .route(
+            "/api/v1/calls/services/{project_no}/{service_number}/reveal",
+            post(reveal_applicant),
+        )
+        .route("/api/v1/messages", get(list_messages))
+        .route(
+            "/api/v1/services/{project_no}/{service_number}/plan",
+            get(service_plan),
+        )
+        .route("/r/{token}", get(rating_page))
+        .route("/api/v1/public/rate/{token}", post(public_rate))
+}
+
+/// Whether the caller may see a case: its region or its department lies in the caller's
+/// subtree. Blocking.
+fn case_visible(platform: &Platform, principal: &Principal, case: &Case) -> Result<bool, ApiError> {
+    if principal.role == Role::WindowStaff {
+        return Ok(false);
+    }
+    Ok(platform
+        .store
+        .within(Dim::Region, &case.area_code, &principal.scope)?
+        || platform
+            .store
+            .within(Dim::Department, &case.department, &principal.scope)?)
+}
+
+/// The caller, if they make service calls: call-back agents and administrators.
+fn call_agent(auth: &Auth) -> Result<Principal, ApiError> {
+    if matches!(auth.0.role, Role::CallbackAgent | Role::Admin) {
+        Ok(auth.0.clone())
+    } else {
+        Err(ApiError::Forbidden(
+            "service calls are made by call-back agents".into(),
+        ))
+    }
+}
+
+/// A service call whose regions hold the caller's scope. Blocking.
+fn load_call(
+    platform: &Platform,
+    principal: &Principal,
+    project_no: &str,
+    service_number: u8,
+) -> Result<ServiceCall, ApiError> {
+    match platform.store.service_call(project_no, service_number)? {
+        Some(call) if call.regions.contains(&principal.scope) => Ok(call),
+        _ => Err(ApiError::NotFound(format!(
+            "no service call of {project_no}/{service_number} within your scope"
+        ))),
+    }
+}
+
+fn existing_act(
+    platform: &Platform,
+    project_no: &str,
+    service_number: u8,
+) -> Result<(Case, ServiceAct), ApiError> {
+    find_act(platform, project_no, service_number)?
+        .ok_or_else(|| ApiError::NotFound(format!("no service act {project_no}/{service_number}")))
+}
+
+/// A service act in a path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ActPath {
+    /// 办件编号
+    pub project_no: String,
+    /// The act's number in the case, 1..=99.
+    pub service_number: u8,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ServiceCallRequest {
+    pub outcome: CallOutcome,
+    /// What the applicant said, or why the call failed. For `dissatisfied` it is the
+    /// applicant's reason, required, and becomes the rating's comment (a 差评 needs one);
+    /// otherwise it stays on the call.
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ServiceCallResult {
+    pub project_no: String,
+    pub service_number: u8,
+    /// `open` while more attempts are due; `rated`, `already_rated` or `unreachable` when done.
+    pub state: ServiceCallState,
+    pub attempts: usize,
+    /// The rating recorded from the applicant's answer.
+    pub rating_id: Option<u64>,
+    /// The SMS invitation queued after the last unreachable attempt.
+    pub message_id: Option<u64>,
+}
+
+/// Record one call of an unrated service (电话邀评). A reached applicant's answer becomes the
+/// act's rating on the phone channel; after three unreachable attempts the applicant is sent
+/// the SMS invitation instead; an act rated meanwhile ends the call as `already_rated`.
+#[utoipa::path(
+    post, path = "/api/v1/calls/services/{project_no}/{service_number}", tag = "outreach",
+    params(ActPath),
+    request_body = ServiceCallRequest,
+    responses(
+        (status = 200, body = ServiceCallResult),
+        (status = 400, description = "a 不满意 answer without the applicant's reason", body = super::ErrorBody),
+        (status = 403, body = super::ErrorBody),
+        (status = 404, description = "no such call within the caller's scope", body = super::ErrorBody),
+        (status = 409, description = "the call is finished", body = super::ErrorBody),
+        (status = 422, body = super::ErrorBody),
+    ),
+    security(("session" = []))
+)]
+pub async fn call_service(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Path(ActPath {
+        project_no,
+        service_number,
+    }): Path<ActPath>,
+    Json(request): Json<ServiceCallRequest>,
+) -> Result<Json<ServiceCallResult>, ApiError> {
+    let principal = call_agent(&auth)?;
+    let note = request.note.trim().to_string();
+    if note.chars().count() > MAX_TEXT_CHARS {
+        return Err(ApiError::BadRequest(format!(
+            "the note has at most {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    if request.outcome == CallOutcome::Dissatisfied && note.is_empty() {
+        return Err(ApiError::BadRequest(
+            "a dissatisfied answer needs the applicant's reason in the note (差评须说明原因)"
+                .into(),
+        ));
+    }
+    blocking(move || {
+        let call = load_call(&platform, &principal, &project_no, service_number)?;
+        if call.state != ServiceCallState::Open {
+            return Err(ApiError::Conflict(format!(
+                "the call of {project_no}/{service_number} is finished ({:?})",
+                call.state
+            )));
+        }
+        let (case, act) = existing_act(&platform, &project_no, service_number)?;
+        let mut rating_id = None;
+        let mut message_id = None;
+        let state = if !act.ratings.is_empty() {
+            ServiceCallState::AlreadyRated
+        } else {
+            match request.outcome {
+                CallOutcome::Unreachable => {
+                    let unreachable = 1 + call
+                        .attempts
+                        .iter()
+                        .filter(|attempt| attempt.outcome == CallOutcome::Unreachable)
+                        .count();
+                    if unreachable >= CALL_ATTEMPTS_BEFORE_SMS {
+                        if let Some(message) =
+                            invitation_message(&platform, &case, &act, MessageChannel::Sms)?
+                        {
+                            match platform.store.submit_one(Command::Loop(
+                                LoopCommand::QueueMessage {
+                                    actor: principal.username.clone(),
+                                    message,
+                                },
+                            ))? {
+                                Outcome::Rejected(error) => {
+                                    return Err(ApiError::Unprocessable(error.reason()));
+                                }
+                                Outcome::Recorded { seq } | Outcome::Duplicate { seq } => {
+                                    message_id = Some(seq);
+                                }
+                            }
+                        }
+                        ServiceCallState::Unreachable
+                    } else {
+                        ServiceCallState::Open
+                    }
+                }
+                reached => {
+                    let level = match reached {
+                        CallOutcome::Satisfied => Level::Satisfied,
+                        CallOutcome::BasicallySatisfied => Level::BasicallySatisfied,
+                        _ => Level::Dissatisfied,
+                    };
+                    let rating = ActRating {
+                        event_id: format!("phone:{project_no}/{service_number}"),
+                        level,
+                        channel: Channel::Phone,
+                        text: level.is_bad().then(|| note.clone()),
+                        rated_at: platform.clock.now(),
+                        evaluator: applicant_evaluator(&platform, &case, &act)?,
+                    };
+                    match record_act_rating(&platform, &case, &act, rating)? {
+                        Outcome::Recorded { seq } | Outcome::Duplicate { seq } => {
+                            rating_id = Some(seq);
+                            ServiceCallState::Rated
+                        }
+                        Outcome::Rejected(DomainError::DuplicateRating { .. }) => {
+                            ServiceCallState::AlreadyRated
+                        }
+                        Outcome::Rejected(error) => {
+                            return Err(ApiError::Unprocessable(error.reason()));
+                        }
+                    }
+                }
+            }
+        };
+        match platform
+            .store
+            .submit_one(Command::Loop(LoopCommand::ServiceCallAttempt {
+                actor: principal.username.clone(),
+                project_no: project_no.clone(),
+                service_number,
+                outcome: request.outcome,
+                note,
+                state,
+            }))? {
+            Outcome::Rejected(error) => Err(ApiError::Conflict(error.to_string())),
+            _ => Ok(Json(ServiceCallResult {
+                project_no,
+                service_number,
+                state,
+                attempts: call.attempts.len() + 1,
+                rating_id,
+                message_id,
+            })),
+        }
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RevealRequest {
+    /// Why the number is needed (e.g. 电话邀评); recorded in the audit trail.
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RevealedApplicant {
+    pub project_no: String,
+    pub service_number: u8,
+    pub phone: Option<String>,
+    /// Log sequence number of the audit entry that recorded this reveal.
+    pub audit_seq: u64,
+}
+
+/// Reveal the applicant's number of an open service call, to call them. The reveal is recorded
+/// durably in the audit trail before anything is returned.
+#[utoipa::path(
+    post, path = "/api/v1/calls/services/{project_no}/{service_number}/reveal", tag = "outreach",
+    params(ActPath),
+    request_body = RevealRequest,
+    responses(
+        (status = 200, body = RevealedApplicant),
+        (status = 403, body = super::ErrorBody),
+        (status = 404, body = super::ErrorBody),
+        (status = 409, description = "the call is finished", body = super::ErrorBody),
+    ),
+    security(("session" = []))
+)]
+pub async fn reveal_applicant(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Path(ActPath {
+        project_no,
+        service_number,
+    }): Path<ActPath>,
+    Json(request): Json<RevealRequest>,
+) -> Result<Json<RevealedApplicant>, ApiError> {
+    let principal = call_agent(&auth)?;
+    auth.require(Permission::RevealEvaluator)?;
+    let reason = request.reason.trim().to_string();
+    if reason.chars().count() < 2 || reason.chars().count() > 200 {
+        return Err(ApiError::BadRequest(
+            "reason must have 2 to 200 characters".into(),
+        ));
+    }
+    blocking(move || {
+        let call = load_call(&platform, &principal, &project_no, service_number)?;
+        if call.state != ServiceCallState::Open {
+            return Err(ApiError::Conflict(format!(
+                "the call of {project_no}/{service_number} is finished ({:?})",
+                call.state
+            )));
+        }
+        let (_, act) = existing_act(&platform, &project_no, service_number)?;
+        let audit_seq = match platform.store.submit_one(Command::Audit {
+            entry: AuditEntry {
+                actor: principal.username.clone(),
+                action: "reveal_applicant".into(),
+                target: service_subject(&project_no, service_number),
+                detail: reason,
+            },
+        })? {
+            Outcome::Recorded { seq } => seq,
+            other => {
+                return Err(ApiError::Internal(format!(
+                    "audit entry not recorded: {other:?}"
+                )));
+            }
+        };
+        let phone = act
+            .contact
+            .as_ref()
+            .map(|sealed| platform.store.pii().open_field(PiiKind::Phone, sealed))
+            .transpose()
+            .map_err(|error| ApiError::Internal(error.to_string()))?;
+        Ok(Json(RevealedApplicant {
+            project_no,
+            service_number,
+            phone,
+            audit_seq,
+        }))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessageFilter {
+    /// `queued`, `sent` or `failed`.
+    pub state: Option<MessageState>,
+    pub purpose: Option<MessagePurpose>,
+    /// 1..=500 (default 100).
+    pub limit: Option<usize>,
+}
+
+/// A message as every view shows it: the number masked, the tokens of links hidden (a link
+/// lets whoever holds it rate or follow a case in the citizen's place).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MessageView {
+    pub id: u64,
+    pub channel: MessageChannel,
+    pub purpose: MessagePurpose,
+    pub subject: String,
+    pub to_masked: String,
+    pub text: String,
+    pub queued_at: DateTime<Utc>,
+    pub attempts: Vec<DeliveryAttempt>,
+    pub state: MessageState,
+    pub next_at: Option<DateTime<Utc>>,
+}
+
+impl From<Message> for MessageView {
+    fn from(message: Message) -> MessageView {
+        MessageView {
+            id: message.id,
+            channel: message.channel,
+            purpose: message.purpose,
+            subject: message.subject,
+            to_masked: message.to_masked,
+            text: redact_links(&message.text),
+            queued_at: message.queued_at,
+            attempts: message.attempts,
+            state: message.state,
+            next_at: message.next_at,
+        }
+    }
+}
+
+/// Hides the token of every `/r/…` and `/t/…` link in a text.
+fn redact_links(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = ["/r/", "/t/"]
+        .into_iter()
+        .filter_map(|marker| rest.find(marker))
+        .min()
+    {
+        let (before, after) = rest.split_at(at + 3);
+        out.push_str(before);
+        let token = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(after.len());
+        if token > 0 {
+            out.push_str("********");
+        }
+        rest = &after[token..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Messages the platform scans for one listing, newest first.
+const MESSAGE_SCAN: usize = 5000;
+
+/// Whether the caller may see a message: the case or work order it is about lies in their
+/// subtree; messages about anything else are for administrators. Blocking.
+fn message_visible(
+    platform: &Platform,
+    principal: &Principal,
+    message: &Message,
+) -> Result<bool, ApiError> {
+    if let Some(act) = message.subject.strip_prefix("service:") {
+        let project_no = act
+            .rsplit_once('/')
+            .map_or(act, |(project_no, _)| project_no);
+        return match platform.store.case(project_no)? {
+            Some(case) => case_visible(platform, principal, &case),
+            None => Ok(principal.role == Role::Admin),
+        };
+    }
+    if let Some(id) = message
+        .subject
+        .strip_prefix("order:")
+        .and_then(|id| id.parse::<u64>().ok())
+    {
+        return match platform.store.order(id)? {
+            Some(order) => super::orders::visible(platform, principal, &order),
+            None => Ok(principal.role == Role::Admin),
+        };
+    }
+    Ok(principal.role == Role::Admin)
+}
+
+/// Outbound messages, newest first (among the 5,000 newest), within the caller's scope: numbers
+/// masked, never opened in a view; the tokens of links hidden.
+#[utoipa::path(
+    get, path = "/api/v1/messages", tag = "outreach",
+    params(MessageFilter),
+    responses((status = 200, body = Vec<MessageView>), (status = 403, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn list_messages(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Query(filter): Query<MessageFilter>,
+) -> Result<Json<Vec<MessageView>>, ApiError> {
+    let principal = auth.0.clone();
+    if !matches!(principal.role, Role::Admin | Role::Supervisor) {
+        return Err(ApiError::Forbidden(
+            "messages are listed for administrators and supervisors".into(),
+        ));
+    }
+    let limit = filter.limit.unwrap_or(100).clamp(1, 500);
+    blocking(move || {
+        let mut views = Vec::new();
+        for message in platform.store.messages(MESSAGE_SCAN)? {
+            if filter.state.is_some_and(|state| state != message.state)
+                || filter
+                    .purpose
+                    .is_some_and(|purpose| purpose != message.purpose)
+                || !message_visible(&platform, &principal, &message)?
+            {
+                continue;
+            }
+            views.push(MessageView::from(message));
+            if views.len() >= limit {
+                break;
+            }
+        }
+        Ok(Json(views))
+    })
+    .await
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ServicePlan {
+    pub project_no: String,
+    pub service_number: u8,
+    pub service_name: String,
+    pub occurred_at: DateTime<Utc>,
+    /// Ids of the act's ratings; once it is rated, nothing stays planned.
+    pub ratings: Vec<u64>,
+    /// The applicant's number, masked, if the business system gave one.
+    pub contact: Option<String>,
+    /// Invitations and the default rating still to come, earliest first.
+    pub planned: Vec<ScheduledTask>,
+    /// The invitation and default-rating decisions that planned them, with the rules version.
+    pub decisions: Vec<PolicyDecision>,
+    /// The act on the call list (电话邀评), if it was put there.
+    pub call: Option<ServiceCall>,
+}
+
+/// What is planned to get one service act rated (invitations, default rating), the decisions
+/// that planned it, and its call.
+#[utoipa::path(
+    get, path = "/api/v1/services/{project_no}/{service_number}/plan", tag = "outreach",
+    params(ActPath),
+    responses((status = 200, body = ServicePlan), (status = 404, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn service_plan(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Path(ActPath {
+        project_no,
+        service_number,
+    }): Path<ActPath>,
+) -> Result<Json<ServicePlan>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    blocking(move || {
+        let not_found =
+            || ApiError::NotFound(format!("no service act {project_no}/{service_number}"));
+        let Some((case, act)) = find_act(&platform, &project_no, service_number)? else {
+            return Err(not_found());
+        };
+        if !case_visible(&platform, &principal, &case)? {
+            return Err(not_found());
+        }
+        let mut planned = act.planned.clone();
+        planned.sort_by_key(|task| task.at);
+        Ok(Json(ServicePlan {
+            decisions: platform
+                .store
+                .subject_decisions(&service_subject(&project_no, service_number))?,
+            call: platform.store.service_call(&project_no, service_number)?,
+            project_no,
+            service_number,
+            service_name: act.service_name,
+            occurred_at: act.occurred_at,
+            ratings: act.ratings,
+            contact: act.contact.map(|contact| contact.masked),
+            planned,
+        }))
+    })
+    .await
+}
+
+const STYLE: &str = "body{margin:0;background:#f4f6f8;color:#1f2329;font:16px/1.6 system-ui,-apple-system,\"PingFang SC\",\"Microsoft YaHei\",sans-serif}\
+main{max-width:34rem;margin:0 auto;padding:1.25rem}\
+h1{font-size:1.3rem;color:#b3261e;margin:.5rem 0 1rem}\
+h2{font-size:1.1rem}\
+.act{background:#fff;border-radius:8px;padding:.75rem 1rem}\
+.act dt{color:#646a73;font-size:.9rem}.act dd{margin:0 0 .4rem}\
+fieldset{border:0;padding:0;margin:1rem 0}legend{font-weight:600;margin-bottom:.5rem}\
+label.level{display:block;background:#fff;border-radius:8px;padding:.6rem .8rem;margin:.4rem 0}\
+textarea{width:100%;box-sizing:border-box;font:inherit;padding:.5rem;border:1px solid #c9cdd4;border-radius:8px}\
+button{width:100%;margin-top:1rem;padding:.75rem;font:inherit;font-weight:600;color:#fff;background:#b3261e;border:0;border-radius:8px}\
+.notice{background:#fdecea;color:#8c1d18;border-radius:8px;padding:.6rem .8rem}\
+.hint{color:#646a73;font-size:.875rem}";
+
+/// `&`, `<`, `>`, `"` and `'` escaped for HTML text and attributes.
+pub(super) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A whole page. The headers keep the link's token out of caches, referrers and search engines,
+/// and the content policy allows nothing from elsewhere.
+fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\"><title>{title}</title><style>{STYLE}</style></head>\
+         <body><main><h1>政务服务“好差评”</h1>{body}</main></body></html>",
+        title = escape(title),
+    );
+    (
+        status,
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            ),
+            (header::HeaderName::from_static("x-robots-tag"), "noindex"),
+        ],
+        Html(html),
+    )
+        .into_response()
+}
+
+fn message_page(status: StatusCode, title: &str, text: &str) -> Response {
+    html_page(
+        status,
+        title,
+        &format!("<h2>{}</h2><p>{}</p>", escape(title), escape(text)),
+    )
+}
+
+fn invalid_link_page() -> Response {
+    message_page(
+        StatusCode::NOT_FOUND,
+        "链接无效",
+        "该评价链接无效或不完整，请核对短信中的链接。",
+    )
+}
+
+fn already_rated_page() -> Response {
+    message_page(
+        StatusCode::CONFLICT,
+        "本次服务已评价",
+        "本次服务已有评价，无需重复评价。感谢您对政务服务工作的支持！",
+    )
+}
+
+/// What the page shows about the act: the item, the service, the department and the day, all
+/// master data or reported by the business system; nothing about the applicant.
+struct ActSummary {
+    item: String,
+    service: String,
+    department: String,
+    date: String,
+}
+
+fn summary(platform: &Platform, case: &Case, act: &ServiceAct) -> Result<ActSummary, ApiError> {
+    Ok(ActSummary {
+        item: platform
+            .store
+            .item(&case.task_code)?
+            .map(|item| item.name)
+            .unwrap_or_else(|| "政务服务事项".into()),
+        service: act.service_name.clone(),
+        department: platform
+            .store
+            .org_unit(&case.department)?
+            .map(|unit| unit.name)
+            .unwrap_or_default(),
+        date: local_date(act.occurred_at)
+            .format("%Y年%m月%d日")
+            .to_string(),
+    })
+}
+
+/// The rating form; `action` is where it posts, relative to the page's own address.
+fn form_page(status: StatusCode, act: &ActSummary, action: &str, notice: Option<&str>) -> Response {
+    let mut body = String::from("<dl class=\"act\">");
+    for (label, value) in [
+        ("办理事项", &act.item),
+        ("服务环节", &act.service),
+        ("办理部门", &act.department),
+        ("办结日期", &act.date),
+    ] {
+        if !value.is_empty() {
+            body.push_str(&format!("<dt>{label}</dt><dd>{}</dd>", escape(value)));
+        }
+    }
+    body.push_str("</dl>");
+    if let Some(notice) = notice {
+        body.push_str(&format!(
+            "<p class=\"notice\" role=\"alert\">{}</p>",
+            escape(notice)
+        ));
+    }
+    body.push_str(&format!(
+        "<form method=\"post\" action=\"{}\"><fieldset><legend>您对本次服务的评价</legend>",
+        escape(action)
+    ));
+    for level in Level::ALL {
+        let value = serde_json::to_value(level)
+            .ok()
+            .and_then(|value| value.as_str().map(String::from))
+            .unwrap_or_default();
+        body.push_str(&format!(
+            "<label class=\"level\"><input type=\"radio\" name=\"level\" value=\"{value}\" required> {}</label>",
+            level.label_zh()
+        ));
+    }
+    body.push_str(&format!(
+        "</fieldset><label for=\"text\">评价内容（选择“不满意”或“非常不满意”时必填，请写明原因）</label>\
+         <textarea id=\"text\" name=\"text\" rows=\"4\" maxlength=\"{MAX_TEXT_CHARS}\"></textarea>\
+         <p class=\"hint\">评价完全自愿。请勿在评价内容中填写身份证号、手机号等个人信息；如您不满意，相关部门将与您联系核实并整改。</p>\
+         <button type=\"submit\">提交评价</button></form>"
+    ));
+    html_page(status, "服务评价", &body)
+}
+
+/// The page of a genuine, still unrated act's link. Blocking.
+fn rating_form(
+    platform: &Platform,
+    token: &str,
+    action: &str,
+    status: StatusCode,
+    notice: Option<&str>,
+) -> Result<Response, ApiError> {
+    let Some((project_no, service_number)) = act_of_token(platform.store.pii(), token) else {
+        return Ok(invalid_link_page());
+    };
+    let Some((case, act)) = find_act(platform, &project_no, service_number)? else {
+        return Ok(invalid_link_page());
+    };
+    if !act.ratings.is_empty() {
+        return Ok(already_rated_page());
+    }
+    Ok(form_page(
+        status,
+        &summary(platform, &case, &act)?,
+        action,
+        notice,
+    ))
+}
+
+fn internal_error_page(error: ApiError) -> Response {
+    tracing::error!(%error, "rating page failed");
+    message_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "系统繁忙",
+        "系统暂时无法处理，请稍后再次打开短信中的链接。",
+    )
+}
+
+/// The citizen's rating page, reached from an invitation: the rated service (item, service,
+/// department, day), the five levels and a comment (required for 不满意 and 非常不满意).
+/// Unauthenticated; the token is the proof. No personal data is shown.
+#[utoipa::path(
+    get, path = "/r/{token}", tag = "public",
+    params(("token" = String, Path, description = "The token of the invitation link")),
+    responses(
+        (status = 200, description = "the rating form", content_type = "text/html"),
+        (status = 404, description = "an unknown or forged link", content_type = "text/html"),
+        (status = 409, description = "the service is already rated", content_type = "text/html"),
+    )
+)]
+pub async fn rating_page(State(platform): State<Platform>, Path(token): Path<String>) -> Response {
+    // The form posts from `/r/<token>` to `/api/v1/public/rate/<token>`, relative so that the
+    // page works behind a path prefix.
+    let action = format!("../api/v1/public/rate/{token}");
+    blocking(move || rating_form(&platform, &token, &action, StatusCode::OK, None))
+        .await
+        .unwrap_or_else(internal_error_page)
+}
+
+/// A rating given through an invitation link.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PublicRating {
+    pub level: Level,
+    /// Required for 不满意 and 非常不满意.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PublicRated {
+    pub rating_id: u64,
+}
+
+/// Records the first rating of the act a link names, on the SMS channel. Blocking.
+fn rate_by_link(platform: &Platform, token: &str, rating: PublicRating) -> Result<u64, ApiError> {
+    let invalid = || ApiError::NotFound("unknown rating link".into());
+    let (project_no, service_number) =
+        act_of_token(platform.store.pii(), token).ok_or_else(invalid)?;
+    let (case, act) = find_act(platform, &project_no, service_number)?.ok_or_else(invalid)?;
+    if !act.ratings.is_empty() {
+        return Err(ApiError::Conflict("the service is already rated".into()));
+    }
+    let text = rating
+        .text
+        .map(|text| text.trim().to_string())
+        .filter(|text| !text.is_empty());
+    if rating.level.is_bad() && text.is_none() {
+        return Err(ApiError::Unprocessable(
+            DomainError::BadReviewWithoutDetail.reason(),
+        ));
+    }
+    let input = ActRating {
+        event_id: format!("link:{project_no}/{service_number}"),
+        level: rating.level,
+        channel: Channel::Sms,
+        text,
+        rated_at: platform.clock.now(),
+        evaluator: applicant_evaluator(platform, &case, &act)?,
+    };
+    match record_act_rating(platform, &case, &act, input)? {
+        Outcome::Recorded { seq } => Ok(seq),
+        Outcome::Duplicate { .. } | Outcome::Rejected(DomainError::DuplicateRating { .. }) => {
+            Err(ApiError::Conflict("the service is already rated".into()))
+        }
+        Outcome::Rejected(error) => Err(ApiError::Unprocessable(error.reason())),
+    }
+}
+
+/// Rate a service through an invitation link: a form post from the rating page (answered with
+/// a page) or JSON (answered with JSON). Only the first rating of the act is taken.
+#[utoipa::path(
+    post, path = "/api/v1/public/rate/{token}", tag = "public",
+    params(("token" = String, Path, description = "The token of the invitation link")),
+    request_body(content = PublicRating, description = "JSON, or the page's form (application/x-www-form-urlencoded)"),
+    responses(
+        (status = 201, description = "recorded (JSON)", body = PublicRated),
+        (status = 200, description = "recorded (form: the thank-you page)", content_type = "text/html"),
+        (status = 404, description = "an unknown or forged link", body = super::ErrorBody),
+        (status = 409, description = "the service is already rated", body = super::ErrorBody),
+        (status = 422, description = "a 差评 without a comment, or refused", body = super::ErrorBody),
+    )
+)]
+pub async fn public_rate(
+    State(platform): State<Platform>,
+    Path(token): Path<String>,
+    request: Request,
+) -> Response {
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        let rating = match Json::<PublicRating>::from_request(request, &platform).await {
+            Ok(Json(rating)) => rating,
+            Err(rejection) => return rejection.into_response(),
+        };
+        return match blocking(move || rate_by_link(&platform, &token, rating)).await {
+            Ok(rating_id) => (StatusCode::CREATED, Json(PublicRated { rating_id })).into_response(),
+            Err(error) => error.into_response(),
+        };
+    }
+    let rating = match Form::<PublicRating>::from_request(request, &platform).await {
+        Ok(Form(rating)) => rating,
+        Err(_) => {
+            // The form as the page sent it, without a level: ask again.
+            return blocking(move || {
+                rating_form(
+                    &platform,
+                    &token,
+                    &token,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some("请选择评价等级。"),
+                )
+            })
+            .await
+            .unwrap_or_else(internal_error_page);
+        }
+    };
+    blocking(move || {
+        let again = |notice: &str| {
+            // Posted to `/api/v1/public/rate/<token>`: the form posts to the same address.
+            rating_form(
+                &platform,
+                &token,
+                &token,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(notice),
+            )
+        };
+        match rate_by_link(&platform, &token, rating) {
+            Ok(_) => Ok(message_page(
+                StatusCode::OK,
+                "感谢您的评价",
+                "您的评价已提交。感谢您对政务服务工作的支持与监督！",
+            )),
+            Err(ApiError::NotFound(_)) => Ok(invalid_link_page()),
+            Err(ApiError::Conflict(_)) => Ok(already_rated_page()),
+            Err(ApiError::Unprocessable(Reason { code, .. }))
+                if code == DomainError::BadReviewWithoutDetail.code() =>
+            {
+                again("选择“不满意”或“非常不满意”时，请填写不满意的原因，以便相关部门核实整改。")
+            }
+            Err(ApiError::Unprocessable(reason)) => {
+                tracing::warn!(code = %reason.code, message = %reason.message, "rating link refused");
+                again("评价未能提交，请检查填写内容后重试。")
+            }
+            Err(error) => Err(error),
+        }
+    })
+    .await
+    .unwrap_or_else(internal_error_page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_in_message_views_hide_their_tokens() {
+        for (text, expected) in [
+            (
+                "请评价：https://hcp.example.gov.cn/r/0a1b2c3d01ff，谢谢",
+                "请评价：https://hcp.example.gov.cn/r/********，谢谢",
+            ),
+            (
+                "进度：http://x/t/abc-def_9 及 http://x/r/ff",
+                "进度：http://x/t/******** 及 http://x/r/********",
+            ),
+            ("没有链接", "没有链接"),
+            ("路径 /r/ 结尾", "路径 /r/ 结尾"),
+        ] {
+            assert_eq!(redact_links(text), expected, "{text}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_rating_form_offers_five_levels_and_asks_for_a_reason() {
+        let act = ActSummary {
+            item: "企业设立登记<script>".into(),
+            service: "申报".into(),
+            department: String::new(),
+            date: "2026年03月02日".into(),
+        };
+        let response = form_page(StatusCode::OK, &act, "../api/v1/public/rate/ab01", None);
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[header::REFERRER_POLICY],
+            "no-referrer",
+            "the token never leaves in a Referer"
+        );
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .map(|bytes| String::from_utf8_lossy(&bytes).to_string())
+            .unwrap_or_default();
+        let radios: Vec<&str> = body
+            .split("name=\"level\" value=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert_eq!(
+            radios,
+            [
+                "very_satisfied",
+                "satisfied",
+                "basically_satisfied",
+                "dissatisfied",
+                "very_dissatisfied"
+            ]
+        );
+        for label in ["非常满意", "基本满意", "非常不满意", "请写明原因", "申报"]
+        {
+            assert!(body.contains(label), "{label}: {body}");
+        }
+        assert!(
+            body.contains("action=\"../api/v1/public/rate/ab01\""),
+            "{body}"
+        );
+        assert!(body.contains("企业设立登记&lt;script&gt;"), "{body}");
+        assert!(
+            !body.contains("办理部门"),
+            "empty fields are left out: {body}"
+        );
+    }
+
+    #[test]
+    fn page_text_is_escaped() {
+        assert_eq!(
+            escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
 }

@@ -16,6 +16,7 @@ use hcp_core::workflow::{
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
+use super::outreach::escape;
 use super::{ApiError, blocking};
 use crate::state::Platform;
 
@@ -260,13 +261,6 @@ fn local(at: DateTime<Utc>) -> String {
     at.with_timezone(&china_tz())
         .format("%Y-%m-%d %H:%M")
         .to_string()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn render(view: &TrackView, notice: Option<&str>) -> String {

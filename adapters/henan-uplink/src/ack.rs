@@ -5,9 +5,9 @@
 use std::collections::HashSet;
 
 use hcp_adapter_sdk::json::Code;
-use hcp_adapter_sdk::malformed;
-use hcp_adapter_sdk::types::DecodeError;
-use hcp_adapter_sdk::uplink::Ack;
+use hcp_adapter_sdk::v1_1::malformed;
+use hcp_adapter_sdk::v1_1::types::DecodeError;
+use hcp_adapter_sdk::v1_1::uplink::Ack;
 use serde::Deserialize;
 
 /// Longest piece of a non-JSON body quoted in an error message, in characters.
@@ -41,21 +41,10 @@ struct ErrorAnswer {
 }
 
 pub fn parse_answer(status: u16, body: &[u8]) -> Result<Ack, DecodeError> {
-    if status != 200 {
-        return Err(malformed(format!(
-            "province answered http status {status}: {}",
-            error_message(body)
-        )));
-    }
+    http_ok(status, body)?;
     let answer: Answer = serde_json::from_slice(body)
         .map_err(|error| malformed(format!("invalid answer json: {error}: {}", quote(body))))?;
-    if answer.code.as_str() != "200" {
-        return Err(malformed(format!(
-            "province refused the request with code {}: {}",
-            answer.code,
-            answer.msg.as_deref().unwrap_or("no message")
-        )));
-    }
+    code_ok(&answer.code, answer.msg.as_deref(), "the request")?;
     let accepted = answer
         .accepted
         .iter()
@@ -88,6 +77,29 @@ fn platform_id(id: &Code) -> Result<u64, String> {
         .ok_or_else(|| format!("id {id} is not a platform id (an unsigned integer)"))
 }
 
+/// An error with the province's message unless it answered HTTP 200.
+pub(crate) fn http_ok(status: u16, body: &[u8]) -> Result<(), DecodeError> {
+    if status != 200 {
+        return Err(malformed(format!(
+            "province answered http status {status}: {}",
+            error_message(body)
+        )));
+    }
+    Ok(())
+}
+
+/// An error with the province's message unless an answer's `code` is 200; `what` names what
+/// it refused (`the request`).
+pub(crate) fn code_ok(code: &Code, msg: Option<&str>, what: &str) -> Result<(), DecodeError> {
+    if code.as_str() != "200" {
+        return Err(malformed(format!(
+            "province refused {what} with code {code}: {}",
+            msg.unwrap_or("no message")
+        )));
+    }
+    Ok(())
+}
+
 /// The province's message in an error answer: `msg` (or `message`) and `code` when the body
 /// is JSON, otherwise the start of the body.
 fn error_message(body: &[u8]) -> String {
@@ -103,7 +115,7 @@ fn error_message(body: &[u8]) -> String {
     }
 }
 
-fn quote(body: &[u8]) -> String {
+pub(crate) fn quote(body: &[u8]) -> String {
     if body.is_empty() {
         return "empty body".to_owned();
     }

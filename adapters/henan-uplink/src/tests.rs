@@ -1,11 +1,17 @@
-//! Tests of the 河南 uplink: request snapshots, the default-rating rule, and answers.
+//! Tests of the 河南 uplink: request snapshots, the default-rating rule, rectification records,
+//! answers, and the reconciliation query and its answer.
 
-use hcp_adapter_sdk::types::{ApplicantType, Channel, DecodeError, Evaluator, Level, Rating};
-use hcp_adapter_sdk::uplink::{Ack, UplinkBatch, UplinkRating};
+use hcp_adapter_sdk::v1_1::types::{ApplicantType, Channel, DecodeError, Evaluator, Level, Rating};
+use hcp_adapter_sdk::v1_1::uplink::{
+    Ack, CallbackResult, DayCount, DispositionKind, RecordBatch, RecordKind, Rectification,
+    RectificationLevel, RectificationOutcome, UplinkBatch, UplinkRating, UplinkRecord,
+    UplinkRectification,
+};
 
 use crate::SAMPLES;
 use crate::ack::parse_answer;
-use crate::request::{REQUEST_CONTENT_TYPE, encode_batch};
+use crate::counts;
+use crate::request::{REQUEST_CONTENT_TYPE, encode_batch, encode_records};
 
 fn bad_review() -> UplinkRating {
     UplinkRating {
@@ -271,5 +277,254 @@ fn answers_must_name_platform_ids_once() {
             accepted: vec![],
             refused: vec![]
         })
+    );
+}
+
+fn rectification() -> UplinkRectification {
+    UplinkRectification {
+        id: 2048,
+        rating_id: 1006,
+        rectification: Rectification {
+            project_no: "41042120260310000131".to_owned(),
+            service_number: 1,
+            assess_number: 1,
+            task_code: "11410421005343519X4000117005000".to_owned(),
+            department: "11410421005343519X".to_owned(),
+            area_code: "410421".to_owned(),
+            order_id: 1007,
+            unit: "11410421005343519X".to_owned(),
+            outcome: RectificationOutcome::Resolved,
+            disposition: Some(DispositionKind::Immediate),
+            action: "窗口增设引导员，离岗须报备".to_owned(),
+            rectify_due: Some("2026-03-17T16:00:00Z".to_owned()),
+            rectified_at: Some("2026-03-11T09:30:00+08:00".to_owned()),
+            feedback_at: Some("2026-03-11T10:00:00+08:00".to_owned()),
+            satisfaction: Some(RectificationLevel::Satisfied),
+            callback: Some(CallbackResult::Reached),
+            reopened: 0,
+            closed_at: "2026-03-12T03:00:00Z".to_owned(),
+        },
+    }
+}
+
+fn encode_mixed(records: Vec<UplinkRecord>) -> Result<String, String> {
+    let request = encode_records(&RecordBatch {
+        number: 12,
+        records,
+    })?;
+    assert_eq!(request.content_type, REQUEST_CONTENT_TYPE);
+    Ok(String::from_utf8(request.body).unwrap())
+}
+
+#[test]
+fn rectifications_follow_the_ratings_with_their_own_fields() {
+    assert_eq!(
+        encode_mixed(vec![
+            UplinkRecord::Rectification(rectification()),
+            UplinkRecord::Rating(default_rating()),
+        ])
+        .unwrap(),
+        concat!(
+            r#"{"batchNo":"12","records":["#,
+            r#"{"platformId":"1007","projectNo":"41042120260310000131","serviceNumber":1,"#,
+            r#""assessNumber":1,"taskCode":"11410421005343519X4000117005000","#,
+            r#""deptCode":"11410421005343519X","areaCode":"410421","defaultEval":"1","#,
+            r#""satisfaction":"4","assessTime":"2026-03-19 00:00:00","userProp":"2"}"#,
+            r#"],"rectifications":["#,
+            r#"{"platformId":"2048","ratingPlatformId":"1006","#,
+            r#""projectNo":"41042120260310000131","serviceNumber":1,"assessNumber":1,"#,
+            r#""taskCode":"11410421005343519X4000117005000","deptCode":"11410421005343519X","#,
+            r#""areaCode":"410421","orderNo":"1007","handleUnit":"11410421005343519X","#,
+            r#""result":"1","disposalType":"1","rectifyContent":"窗口增设引导员，离岗须报备","#,
+            r#""rectifyDeadline":"2026-03-18 00:00:00","rectifyTime":"2026-03-11 09:30:00","#,
+            r#""onTime":"1","feedbackTime":"2026-03-11 10:00:00","rectifySatisfaction":"1","#,
+            r#""callbackResult":"1","reopenTimes":0,"closeTime":"2026-03-12 11:00:00"}"#,
+            r#"]}"#
+        )
+    );
+}
+
+#[test]
+fn a_ratings_only_batch_encodes_as_contract_1_0_did() {
+    let ratings = vec![bad_review(), default_rating()];
+    let old = encode_batch(&UplinkBatch {
+        number: 7,
+        ratings: ratings.clone(),
+    })
+    .unwrap();
+    let new = encode_records(&RecordBatch {
+        number: 7,
+        records: ratings.into_iter().map(UplinkRecord::Rating).collect(),
+    })
+    .unwrap();
+    assert_eq!(old, new);
+}
+
+#[test]
+fn an_upheld_appeal_and_a_late_rectification_say_so() {
+    let mut upheld = rectification();
+    upheld.rectification.outcome = RectificationOutcome::AppealUpheld;
+    upheld.rectification.disposition = None;
+    upheld.rectification.rectified_at = None;
+    upheld.rectification.feedback_at = None;
+    upheld.rectification.satisfaction = None;
+    upheld.rectification.callback = None;
+    upheld.rectification.action = String::new();
+    let json = encode_mixed(vec![UplinkRecord::Rectification(upheld)]).unwrap();
+    assert!(json.contains(r#""result":"2","rectifyDeadline""#), "{json}");
+    for absent in [
+        "disposalType",
+        "rectifyContent",
+        "rectifyTime",
+        "onTime",
+        "rectifySatisfaction",
+        "callbackResult",
+    ] {
+        assert!(!json.contains(absent), "{absent} in {json}");
+    }
+
+    let mut late = rectification();
+    late.rectification.disposition = Some(DispositionKind::Scheduled);
+    late.rectification.rectified_at = Some("2026-03-18T00:00:00.5+08:00".to_owned());
+    late.rectification.reopened = 1;
+    late.rectification.satisfaction = Some(RectificationLevel::BasicallySatisfied);
+    late.rectification.callback = Some(CallbackResult::SmsAfterUnreachable);
+    let json = encode_mixed(vec![UplinkRecord::Rectification(late)]).unwrap();
+    for present in [
+        r#""disposalType":"2""#,
+        r#""onTime":"0""#,
+        r#""rectifySatisfaction":"2""#,
+        r#""callbackResult":"2""#,
+        r#""reopenTimes":1"#,
+    ] {
+        assert!(json.contains(present), "{present} not in {json}");
+    }
+}
+
+#[test]
+fn a_rectification_the_province_cannot_take_refuses_the_batch() {
+    let mut no_area = rectification();
+    no_area.rectification.area_code = String::new();
+    assert_eq!(
+        encode_mixed(vec![
+            UplinkRecord::Rating(bad_review()),
+            UplinkRecord::Rectification(no_area)
+        ]),
+        Err(
+            "rectification 2048: area code (areaCode) is missing, and the province requires it"
+                .to_owned()
+        )
+    );
+    let mut bad_close = rectification();
+    bad_close.rectification.closed_at = "yesterday".to_owned();
+    assert!(
+        encode_mixed(vec![UplinkRecord::Rectification(bad_close)])
+            .is_err_and(|error| error.starts_with("rectification 2048: closed-at: "))
+    );
+    assert_eq!(
+        encode_mixed(vec![]),
+        Err("batch 12 has no records".to_owned())
+    );
+}
+
+#[test]
+fn the_count_query_names_a_calendar_day() {
+    let request = counts::query("2026-03-10").unwrap();
+    assert_eq!(request.body, br#"{"statDate":"2026-03-10"}"#);
+    assert_eq!(request.content_type, REQUEST_CONTENT_TYPE);
+    for wrong in ["2026-02-30", "20260310", "2026-3-10", "2026-03-10 ", "x"] {
+        assert_eq!(
+            counts::query(wrong).map(|_| ()),
+            Err(format!("day {wrong:?} is not a calendar day (yyyy-MM-dd)"))
+        );
+    }
+}
+
+#[test]
+fn count_answers_map_back_to_channels_and_levels() {
+    let answer = r#"{"code":"200","msg":"成功","statDate":"2026-03-10",
+        "ratings":[{"areaCode":"410421","pf":"4","satisfaction":"5","count":12},
+                   {"areaCode":"410421001","defaultEval":"1","satisfaction":4,"count":"3"}],
+        "rectifications":[{"areaCode":"410421","count":2}]}"#;
+    assert_eq!(
+        counts::parse_answer(200, answer.as_bytes()),
+        Ok(vec![
+            DayCount {
+                kind: RecordKind::Rating,
+                area_code: "410421".to_owned(),
+                channel: Some(Channel::HallDevice),
+                level: Some(Level::VerySatisfied),
+                count: 12,
+            },
+            DayCount {
+                kind: RecordKind::Rating,
+                area_code: "410421001".to_owned(),
+                channel: Some(Channel::SystemDefault),
+                level: Some(Level::Satisfied),
+                count: 3,
+            },
+            DayCount {
+                kind: RecordKind::Rectification,
+                area_code: "410421".to_owned(),
+                channel: None,
+                level: None,
+                count: 2,
+            },
+        ])
+    );
+    assert_eq!(
+        counts::parse_answer(200, br#"{"code":"200"}"#),
+        Ok(Vec::new())
+    );
+}
+
+#[test]
+fn count_answers_are_checked() {
+    let fails = |status: u16, body: &str| match counts::parse_answer(status, body.as_bytes()) {
+        Err(DecodeError::Malformed(reason)) => reason,
+        other => panic!("expected malformed, got {other:?}"),
+    };
+    assert_eq!(
+        fails(500, r#"{"code":"500","msg":"系统繁忙"}"#),
+        "province answered http status 500: code \"500\": 系统繁忙"
+    );
+    assert_eq!(
+        fails(200, r#"{"code":"E2001","msg":"日期超出范围"}"#),
+        "province refused the count query with code \"E2001\": 日期超出范围"
+    );
+    assert_eq!(
+        fails(
+            200,
+            r#"{"code":"200","ratings":[{"areaCode":"410421","pf":"9","satisfaction":"5","count":1}]}"#
+        ),
+        "ratings[0]: pf \"9\" is not a national channel code (1 PC, 2 移动端, 3 二维码, 4 大厅平板, 5 大厅其他终端, 6 电话, 7 短信)"
+    );
+    assert_eq!(
+        fails(
+            200,
+            r#"{"code":"200","ratings":[{"areaCode":"410421","pf":"4","defaultEval":"1","satisfaction":"5","count":1}]}"#
+        ),
+        "ratings[0]: exactly one of pf and defaultEval \"1\" must be given"
+    );
+    assert_eq!(
+        fails(
+            200,
+            r#"{"code":"200","ratings":[{"areaCode":"410421","pf":"4","satisfaction":"0","count":1}]}"#
+        ),
+        "ratings[0]: satisfaction \"0\" is not 1=非常不满意 … 5=非常满意"
+    );
+    assert_eq!(
+        fails(
+            200,
+            r#"{"code":"200","rectifications":[{"areaCode":"","count":1}]}"#
+        ),
+        "rectifications[0]: areaCode is empty"
+    );
+    assert_eq!(
+        fails(
+            200,
+            r#"{"code":"200","rectifications":[{"areaCode":"410421","count":-1}]}"#
+        ),
+        "rectifications[0]: count \"-1\" is not an unsigned integer"
     );
 }

@@ -1,6 +1,7 @@
 //! Guest SDK for Haochaping adapters: the bindings of the plugin contract
-//! `haochaping:adapter@1.0.0` in a friendly layout, the export macros, and the pure helpers
-//! that vendors need (China time, CRC-16, code tables, content types).
+//! `haochaping:adapter@1.0.0` in a friendly layout (and of the 1.1.0 `uplink` world in
+//! [`v1_1`]), the export macros, and the pure helpers that vendors need (China time, CRC-16,
+//! code tables, content types).
 //!
 //! An inbound adapter (hall device, business system) looks like this:
 //!
@@ -113,6 +114,70 @@ pub mod uplink {
     };
 }
 
+/// Bindings of contract 1.1.0, for the `uplink` world only: its interface grew (rectifications,
+/// reconciliation), the `inbound` world did not, so inbound adapters stay on 1.0.0. A separate
+/// `generate!` with its own types: wit-bindgen cannot share exported types between contract
+/// versions either. Not a public API: use [`v1_1`].
+#[doc(hidden)]
+#[allow(unsafe_code, clippy::all)]
+pub mod __bindings_1_1 {
+    wit_bindgen::generate!({
+        inline: "
+            package hcp:sdk-uplink;
+
+            world guest-uplink {
+                export haochaping:adapter/types@1.1.0;
+                export haochaping:adapter/uplink-adapter@1.1.0;
+            }
+        ",
+        path: "../../plugins/wit/adapter@1.1.0",
+        world: "hcp:sdk-uplink/guest-uplink",
+        pub_export_macro: true,
+        default_bindings_module: "hcp_adapter_sdk::__bindings_1_1",
+        additional_derives: [PartialEq],
+    });
+}
+
+/// Contract `haochaping:adapter@1.1.0` for uplink adapters: everything of the 1.0.0 `uplink`
+/// world plus rectification records (`encode_records`) and the province's daily counts
+/// (`count_query`, `parse_counts`). Implement [`v1_1::uplink::Guest`] and call
+/// [`export_uplink_v1_1!`](crate::export_uplink_v1_1). The code tables of [`crate::types`]
+/// (`Level::satisfaction`, `Channel::national_pf` …) exist for these types too.
+pub mod v1_1 {
+    /// The contract version; put it in `Info::abi`.
+    pub const ABI: &str = "1.1.0";
+
+    /// The records, enums and variants of the contract (`interface types`).
+    pub mod types {
+        pub use crate::__bindings_1_1::exports::haochaping::adapter::types::{
+            AdapterKind, ApplicantType, CaseStatus, Channel, DecodeError, Evaluator, Heartbeat,
+            Inbound, Info, Level, Rating, Sample, ServiceEvent,
+        };
+    }
+
+    /// The `uplink` world of 1.1.0.
+    pub mod uplink {
+        pub use crate::__bindings_1_1::exports::haochaping::adapter::uplink_adapter::{
+            Ack, CallbackResult, DayCount, DispositionKind, Guest, RecordBatch, RecordKind,
+            Rectification, RectificationLevel, RectificationOutcome, UplinkBatch, UplinkRating,
+            UplinkRecord, UplinkRectification, UplinkRequest,
+        };
+    }
+
+    /// Builds a [`types::Sample`] from a content type and bytes.
+    pub fn sample(content_type: &str, payload: &[u8]) -> types::Sample {
+        types::Sample {
+            content_type: content_type.to_owned(),
+            payload: payload.to_vec(),
+        }
+    }
+
+    /// A [`types::DecodeError::Malformed`] with the given message.
+    pub fn malformed(message: impl Into<String>) -> types::DecodeError {
+        types::DecodeError::Malformed(message.into())
+    }
+}
+
 /// Builds a [`types::Sample`] from a content type and bytes (typically `include_bytes!`).
 pub fn sample(content_type: &str, payload: &[u8]) -> types::Sample {
     types::Sample {
@@ -126,6 +191,12 @@ pub fn malformed(message: impl Into<String>) -> types::DecodeError {
     types::DecodeError::Malformed(message.into())
 }
 
+#[doc(hidden)]
+pub const __UPLINK_1_1_COMPONENT_TYPE_LEN: usize =
+    include_bytes!(concat!(env!("OUT_DIR"), "/uplink-1.1.component-type")).len();
+#[doc(hidden)]
+pub const __UPLINK_1_1_COMPONENT_TYPE: [u8; __UPLINK_1_1_COMPONENT_TYPE_LEN] =
+    *include_bytes!(concat!(env!("OUT_DIR"), "/uplink-1.1.component-type"));
 #[doc(hidden)]
 pub const __INBOUND_COMPONENT_TYPE_LEN: usize =
     include_bytes!(concat!(env!("OUT_DIR"), "/inbound.component-type")).len();
@@ -193,6 +264,31 @@ macro_rules! export_uplink {
     };
 }
 
+/// Exports a type implementing [`v1_1::uplink::Guest`] as the component's `uplink` world of
+/// contract 1.1.0. Call it once, at the top level of the adapter crate, with the type's name.
+#[macro_export]
+macro_rules! export_uplink_v1_1 {
+    ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            $crate::__export_haochaping_adapter_types_1_1_0_cabi!(
+                $ty with_types_in $crate::__bindings_1_1::exports::haochaping::adapter::types
+            );
+            $crate::__export_haochaping_adapter_uplink_adapter_1_1_0_cabi!(
+                $ty with_types_in $crate::__bindings_1_1::exports::haochaping::adapter::uplink_adapter
+            );
+            // The world this component implements, read by `wasm-tools component new`.
+            #[unsafe(link_section = "component-type:hcp-adapter-sdk:haochaping:adapter@1.1.0:uplink")]
+            #[doc(hidden)]
+            pub static __HCP_COMPONENT_TYPE: [u8; $crate::__UPLINK_1_1_COMPONENT_TYPE_LEN] =
+                $crate::__UPLINK_1_1_COMPONENT_TYPE;
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() -> $crate::v1_1::types::Info =
+            <$ty as $crate::v1_1::uplink::Guest>::describe;
+    };
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -200,6 +296,18 @@ mod tests {
         let wit = include_str!("../../../plugins/wit/adapter@1.0.0/adapter.wit");
         let package_line = format!("package haochaping:adapter@{};", super::ABI);
         assert!(wit.lines().any(|line| line == package_line));
+    }
+
+    #[test]
+    fn v1_1_abi_is_the_version_of_its_contract_folder() {
+        let wit = include_str!("../../../plugins/wit/adapter@1.1.0/adapter.wit");
+        let package_line = format!("package haochaping:adapter@{};", super::v1_1::ABI);
+        assert!(wit.lines().any(|line| line == package_line));
+        assert_eq!(&super::__UPLINK_1_1_COMPONENT_TYPE[..4], b"\0asm");
+        assert_ne!(
+            &super::__UPLINK_1_1_COMPONENT_TYPE[..],
+            &super::__UPLINK_COMPONENT_TYPE[..]
+        );
     }
 
     #[test]

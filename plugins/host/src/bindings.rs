@@ -19,7 +19,11 @@ impl World {
     }
 }
 
-/// Contract `haochaping:adapter@1.x` (`plugins/wit/adapter@1.0.0`).
+/// Contract `haochaping:adapter@1.x` (`plugins/wit/adapter@1.0.0` and `adapter@1.1.0`). One
+/// module per major: 1.1.0 only grew the uplink interface, so its bindings live here beside
+/// 1.0.0's, share their types, and serve every uplink component that exports 1.1 or later;
+/// inbound components of any 1.x are served by the 1.0.0 bindings (wasmtime finds exports by
+/// semver-compatible name, and the inbound world did not change).
 pub(crate) mod v1 {
     use chrono::{DateTime, SecondsFormat, Utc};
     use hcp_core::model::{
@@ -32,8 +36,11 @@ pub(crate) mod v1 {
     use crate::host::Limits;
     use crate::plugin::{CallState, Failure};
     use crate::types::{
-        Ack, Decoded, Heartbeat, PluginInfo, PluginKind, Sample, UplinkBatch, UplinkRequest,
+        Ack, DayCount, Decoded, Heartbeat, PluginInfo, PluginKind, Sample, UplinkBatch,
+        UplinkRating, UplinkRecord, UplinkRecords, UplinkRectification, UplinkRequest,
     };
+    use hcp_core::uplink::{CountKey, DispositionKind, RecordKind, RectificationOutcome};
+    use hcp_core::workflow::{CallbackResult, RectificationLevel};
 
     /// The major version these bindings speak.
     pub(crate) const MAJOR: u64 = 1;
@@ -62,25 +69,53 @@ pub(crate) mod v1 {
         });
     }
 
+    // Contract 1.1.0's uplink world, with the same `types` as 1.0.0 (their shapes are equal).
+    #[allow(unsafe_code, missing_docs, clippy::all, dead_code)]
+    mod uplink_1_1 {
+        wasmtime::component::bindgen!({
+            path: "../wit/adapter@1.1.0",
+            world: "uplink",
+            with: {
+                "haochaping:adapter/types": super::inbound::exports::haochaping::adapter::types,
+            },
+        });
+    }
+
     use inbound::exports::haochaping::adapter::types as wit;
     use uplink::exports::haochaping::adapter::uplink_adapter as wit_uplink;
+    use uplink_1_1::exports::haochaping::adapter::uplink_adapter as wit_uplink_1_1;
 
     /// A component checked against one world, ready to instantiate once per call.
     pub(crate) enum Adapter {
         Inbound(inbound::InboundPre<CallState>),
         Uplink(uplink::UplinkPre<CallState>),
+        /// An uplink component of contract 1.1 or later: rectifications and reconciliation.
+        Uplink11(uplink_1_1::UplinkPre<CallState>),
     }
 
     impl Adapter {
-        /// Fails when the component lacks an export of the world.
+        /// Fails when the component lacks an export of the world. `minor` is the minor version
+        /// of the contract the component's exports carry.
         pub(crate) fn new(
             instance_pre: InstancePre<CallState>,
             world: World,
+            minor: u64,
         ) -> wasmtime::Result<Adapter> {
             Ok(match world {
                 World::Inbound => Adapter::Inbound(inbound::InboundPre::new(instance_pre)?),
+                World::Uplink if minor >= 1 => {
+                    Adapter::Uplink11(uplink_1_1::UplinkPre::new(instance_pre)?)
+                }
                 World::Uplink => Adapter::Uplink(uplink::UplinkPre::new(instance_pre)?),
             })
+        }
+
+        /// The contract version the host speaks to this component with.
+        pub(crate) fn contract(&self) -> &'static str {
+            match self {
+                Adapter::Inbound(_) | Adapter::Uplink(_) => "1.0.0",
+                Adapter::Uplink11(_) => "1.1.0",
+            }
         }
 
         /// `describe` and `samples`, from one instance.
@@ -100,6 +135,15 @@ pub(crate) mod v1 {
                     )
                 }
                 Adapter::Uplink(pre) => {
+                    let instance = pre.instantiate(&mut *store).map_err(Failure::Instantiate)?;
+                    let guest = instance.haochaping_adapter_uplink_adapter();
+                    let info = guest.call_describe(&mut *store).map_err(Failure::Call)?;
+                    (
+                        info,
+                        guest.call_samples(&mut *store).map_err(Failure::Call)?,
+                    )
+                }
+                Adapter::Uplink11(pre) => {
                     let instance = pre.instantiate(&mut *store).map_err(Failure::Instantiate)?;
                     let guest = instance.haochaping_adapter_uplink_adapter();
                     let info = guest.call_describe(&mut *store).map_err(Failure::Call)?;
@@ -178,45 +222,172 @@ pub(crate) mod v1 {
             batch: &UplinkBatch,
             limits: &Limits,
         ) -> Result<UplinkRequest, Failure> {
-            let Adapter::Uplink(pre) = self else {
-                return Err(Failure::WrongWorld("encode"));
+            let input_bytes: usize = batch.ratings.iter().map(uplink_rating_bytes).sum();
+            if input_bytes > limits.max_input_bytes {
+                return Err(Failure::InputTooLarge);
+            }
+            let (content_type, body) = match self {
+                Adapter::Uplink(pre) => {
+                    let batch = wit_uplink::UplinkBatch {
+                        number: batch.number,
+                        ratings: batch.ratings.iter().map(wit_uplink_rating).collect(),
+                    };
+                    let instance = pre.instantiate(&mut *store).map_err(Failure::Instantiate)?;
+                    let answer = instance
+                        .haochaping_adapter_uplink_adapter()
+                        .call_encode(&mut *store, &batch)
+                        .map_err(Failure::Call)?;
+                    let request = answer.map_err(|reason| Failure::Unsupported(cut(reason)))?;
+                    (request.content_type, request.body)
+                }
+                Adapter::Uplink11(pre) => {
+                    let batch = wit_uplink_1_1::UplinkBatch {
+                        number: batch.number,
+                        ratings: batch.ratings.iter().map(wit_uplink_rating_1_1).collect(),
+                    };
+                    let instance = pre.instantiate(&mut *store).map_err(Failure::Instantiate)?;
+                    let answer = instance
+                        .haochaping_adapter_uplink_adapter()
+                        .call_encode(&mut *store, &batch)
+                        .map_err(Failure::Call)?;
+                    let request = answer.map_err(|reason| Failure::Unsupported(cut(reason)))?;
+                    (request.content_type, request.body)
+                }
+                Adapter::Inbound(_) => return Err(Failure::WrongWorld("encode")),
             };
-            let batch = wit_uplink::UplinkBatch {
-                number: batch.number,
-                ratings: batch
-                    .ratings
-                    .iter()
-                    .map(|item| wit_uplink::UplinkRating {
-                        id: item.id,
-                        rating: wit_rating(&item.rating),
-                        received_at: china_rfc3339(item.received_at),
-                    })
-                    .collect(),
-            };
+            request(content_type, body, limits)
+        }
+
+        /// Encodes ratings and rectifications. A 1.0 component has no rectification records:
+        /// a batch of ratings only goes through its `encode`, anything else is unsupported.
+        pub(crate) fn encode_records(
+            &self,
+            store: &mut Store<CallState>,
+            batch: &UplinkRecords,
+            limits: &Limits,
+        ) -> Result<UplinkRequest, Failure> {
             let input_bytes: usize = batch
-                .ratings
+                .records
                 .iter()
-                .map(|item| rating_bytes(&item.rating) + item.received_at.len())
+                .map(|record| match record {
+                    UplinkRecord::Rating(item) => uplink_rating_bytes(item),
+                    UplinkRecord::Rectification(item) => rectification_bytes(item),
+                })
                 .sum();
             if input_bytes > limits.max_input_bytes {
                 return Err(Failure::InputTooLarge);
             }
+            match self {
+                Adapter::Uplink11(pre) => {
+                    let batch = wit_uplink_1_1::RecordBatch {
+                        number: batch.number,
+                        records: batch
+                            .records
+                            .iter()
+                            .map(|record| match record {
+                                UplinkRecord::Rating(item) => wit_uplink_1_1::UplinkRecord::Rating(
+                                    wit_uplink_rating_1_1(item),
+                                ),
+                                UplinkRecord::Rectification(item) => {
+                                    wit_uplink_1_1::UplinkRecord::Rectification(wit_rectification(
+                                        item,
+                                    ))
+                                }
+                            })
+                            .collect(),
+                    };
+                    let instance = pre.instantiate(&mut *store).map_err(Failure::Instantiate)?;
+                    let answer = instance
+                        .haochaping_adapter_uplink_adapter()
+                        .call_encode_records(&mut *store, &batch)
+                        .map_err(Failure::Call)?;
+                    let encoded = answer.map_err(|reason| Failure::Unsupported(cut(reason)))?;
+                    request(encoded.content_type, encoded.body, limits)
+                }
+                Adapter::Uplink(_) => {
+                    let ratings = batch
+                        .records
+                        .iter()
+                        .map(|record| match record {
+                            UplinkRecord::Rating(item) => Ok(item.clone()),
+                            UplinkRecord::Rectification(item) => {
+                                Err(Failure::Unsupported(format!(
+                                    "rectification {}: contract 1.0.0 carries ratings only",
+                                    item.id
+                                )))
+                            }
+                        })
+                        .collect::<Result<Vec<UplinkRating>, Failure>>()?;
+                    self.encode(
+                        store,
+                        &UplinkBatch {
+                            number: batch.number,
+                            ratings,
+                        },
+                        limits,
+                    )
+                }
+                Adapter::Inbound(_) => Err(Failure::WrongWorld("encode")),
+            }
+        }
+
+        /// The request asking the province for its counts of `day` (China date).
+        pub(crate) fn count_query(
+            &self,
+            store: &mut Store<CallState>,
+            day: chrono::NaiveDate,
+            limits: &Limits,
+        ) -> Result<UplinkRequest, Failure> {
+            let Adapter::Uplink11(pre) = self else {
+                return Err(Failure::Unsupported(
+                    "reconciliation needs an uplink adapter of contract 1.1.0 or later".into(),
+                ));
+            };
             let instance = pre.instantiate(&mut *store).map_err(Failure::Instantiate)?;
             let answer = instance
                 .haochaping_adapter_uplink_adapter()
-                .call_encode(&mut *store, &batch)
+                .call_count_query(&mut *store, &day.format("%Y-%m-%d").to_string())
                 .map_err(Failure::Call)?;
-            let request = answer.map_err(|reason| Failure::Unsupported(cut(reason)))?;
-            check_output(
-                "request bytes",
-                1,
-                request.content_type.len() + request.body.len(),
-                limits,
-            )?;
-            Ok(UplinkRequest {
-                content_type: request.content_type,
-                body: request.body,
-            })
+            let encoded = answer.map_err(|reason| Failure::Unsupported(cut(reason)))?;
+            request(encoded.content_type, encoded.body, limits)
+        }
+
+        /// Reads the province's answer to a count query.
+        pub(crate) fn parse_counts(
+            &self,
+            store: &mut Store<CallState>,
+            status: u16,
+            body: &[u8],
+            limits: &Limits,
+        ) -> Result<Vec<DayCount>, Failure> {
+            let Adapter::Uplink11(pre) = self else {
+                return Err(Failure::Unsupported(
+                    "reconciliation needs an uplink adapter of contract 1.1.0 or later".into(),
+                ));
+            };
+            let instance = pre.instantiate(&mut *store).map_err(Failure::Instantiate)?;
+            let answer = instance
+                .haochaping_adapter_uplink_adapter()
+                .call_parse_counts(&mut *store, status, body)
+                .map_err(Failure::Call)?;
+            let counts = answer.map_err(decode_error)?;
+            let bytes = counts.iter().map(|count| count.area_code.len()).sum();
+            check_output("counts", counts.len(), bytes, limits)?;
+            Ok(counts
+                .into_iter()
+                .map(|count| DayCount {
+                    key: CountKey {
+                        kind: match count.kind {
+                            wit_uplink_1_1::RecordKind::Rating => RecordKind::Rating,
+                            wit_uplink_1_1::RecordKind::Rectification => RecordKind::Rectification,
+                        },
+                        area_code: count.area_code,
+                        channel: count.channel.map(channel),
+                        level: count.level.map(level),
+                    },
+                    count: count.count,
+                })
+                .collect())
         }
 
         pub(crate) fn parse_ack(
@@ -226,15 +397,29 @@ pub(crate) mod v1 {
             body: &[u8],
             limits: &Limits,
         ) -> Result<Ack, Failure> {
-            let Adapter::Uplink(pre) = self else {
-                return Err(Failure::WrongWorld("parse acknowledgements"));
+            let ack = match self {
+                Adapter::Uplink(pre) => {
+                    let instance = pre.instantiate(&mut *store).map_err(Failure::Instantiate)?;
+                    let answer = instance
+                        .haochaping_adapter_uplink_adapter()
+                        .call_parse_ack(&mut *store, status, body)
+                        .map_err(Failure::Call)?;
+                    answer.map_err(decode_error)?
+                }
+                Adapter::Uplink11(pre) => {
+                    let instance = pre.instantiate(&mut *store).map_err(Failure::Instantiate)?;
+                    let answer = instance
+                        .haochaping_adapter_uplink_adapter()
+                        .call_parse_ack(&mut *store, status, body)
+                        .map_err(Failure::Call)?;
+                    let ack = answer.map_err(decode_error)?;
+                    wit_uplink::Ack {
+                        accepted: ack.accepted,
+                        refused: ack.refused,
+                    }
+                }
+                Adapter::Inbound(_) => return Err(Failure::WrongWorld("parse acknowledgements")),
             };
-            let instance = pre.instantiate(&mut *store).map_err(Failure::Instantiate)?;
-            let answer = instance
-                .haochaping_adapter_uplink_adapter()
-                .call_parse_ack(&mut *store, status, body)
-                .map_err(Failure::Call)?;
-            let ack = answer.map_err(decode_error)?;
             let bytes = ack.refused.iter().map(|(_, reason)| reason.len()).sum();
             check_output(
                 "acknowledged ids",
@@ -246,6 +431,113 @@ pub(crate) mod v1 {
                 accepted: ack.accepted,
                 refused: ack.refused,
             })
+        }
+    }
+
+    /// An encoded request, within the output limits.
+    fn request(
+        content_type: String,
+        body: Vec<u8>,
+        limits: &Limits,
+    ) -> Result<UplinkRequest, Failure> {
+        check_output("request bytes", 1, content_type.len() + body.len(), limits)?;
+        Ok(UplinkRequest { content_type, body })
+    }
+
+    fn uplink_rating_bytes(item: &UplinkRating) -> usize {
+        let rating = &item.rating;
+        let optional = |text: &Option<String>| text.as_ref().map_or(0, String::len);
+        rating.event_id.len()
+            + rating.project_no.len()
+            + rating.task_code.len()
+            + rating.department.len()
+            + rating.area_code.len()
+            + optional(&rating.window)
+            + optional(&rating.staff)
+            + optional(&rating.device)
+            + optional(&rating.service_name)
+            + rating.indicators.iter().map(String::len).sum::<usize>()
+            + optional(&rating.text)
+            + optional(&rating.evaluator.name)
+            + optional(&rating.evaluator.phone)
+            + optional(&rating.evaluator.id_number)
+            // Two RFC 3339 instants.
+            + 64
+    }
+
+    fn rectification_bytes(item: &UplinkRectification) -> usize {
+        let record = &item.rectification;
+        record.project_no.len()
+            + record.task_code.len()
+            + record.department.len()
+            + record.area_code.len()
+            + record.unit.len()
+            + record.action.len()
+            // Up to four RFC 3339 instants.
+            + 128
+    }
+
+    fn wit_uplink_rating(item: &UplinkRating) -> wit_uplink::UplinkRating {
+        wit_uplink::UplinkRating {
+            id: item.id,
+            rating: wit_rating(&item.rating),
+            received_at: china_rfc3339(item.received_at),
+        }
+    }
+
+    fn wit_uplink_rating_1_1(item: &UplinkRating) -> wit_uplink_1_1::UplinkRating {
+        wit_uplink_1_1::UplinkRating {
+            id: item.id,
+            rating: wit_rating(&item.rating),
+            received_at: china_rfc3339(item.received_at),
+        }
+    }
+
+    fn wit_rectification(item: &UplinkRectification) -> wit_uplink_1_1::UplinkRectification {
+        use wit_uplink_1_1 as wit11;
+        let record = &item.rectification;
+        wit11::UplinkRectification {
+            id: item.id,
+            rating_id: item.rating_id,
+            rectification: wit11::Rectification {
+                project_no: record.project_no.clone(),
+                service_number: record.service_number,
+                assess_number: record.assess_number,
+                task_code: record.task_code.clone(),
+                department: record.department.clone(),
+                area_code: record.area_code.clone(),
+                order_id: record.order_id,
+                unit: record.unit.clone(),
+                outcome: match record.outcome {
+                    RectificationOutcome::Resolved => wit11::RectificationOutcome::Resolved,
+                    RectificationOutcome::AppealUpheld => wit11::RectificationOutcome::AppealUpheld,
+                },
+                disposition: record.disposition.map(|kind| match kind {
+                    DispositionKind::Immediate => wit11::DispositionKind::Immediate,
+                    DispositionKind::Scheduled => wit11::DispositionKind::Scheduled,
+                    DispositionKind::Explained => wit11::DispositionKind::Explained,
+                    DispositionKind::Systemic => wit11::DispositionKind::Systemic,
+                }),
+                action: record.action.clone(),
+                rectify_due: record.rectify_due.map(china_rfc3339),
+                rectified_at: record.rectified_at.map(china_rfc3339),
+                feedback_at: record.feedback_at.map(china_rfc3339),
+                satisfaction: record.satisfaction.map(|level| match level {
+                    RectificationLevel::Satisfied => wit11::RectificationLevel::Satisfied,
+                    RectificationLevel::BasicallySatisfied => {
+                        wit11::RectificationLevel::BasicallySatisfied
+                    }
+                    RectificationLevel::Dissatisfied => wit11::RectificationLevel::Dissatisfied,
+                }),
+                callback: record.callback.map(|result| match result {
+                    CallbackResult::Reached => wit11::CallbackResult::Reached,
+                    CallbackResult::SmsAfterUnreachable => {
+                        wit11::CallbackResult::SmsAfterUnreachable
+                    }
+                }),
+                reopened: record.reopened,
+                closed_at: china_rfc3339(record.closed_at),
+            },
         }
     }
 

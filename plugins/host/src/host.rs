@@ -235,7 +235,7 @@ impl PluginHost {
             .exports(&shared.engine)
             .map(|(name, _)| name.to_owned())
             .collect();
-        let world = detect_world(&exports)?;
+        let (world, minor) = detect_world(&exports)?;
 
         let linker = Linker::<CallState>::new(&shared.engine);
         let instance_pre =
@@ -244,7 +244,7 @@ impl PluginHost {
                 .map_err(|error| PluginError::Instantiate {
                     reason: format!("{error:#}"),
                 })?;
-        let adapter = bindings::v1::Adapter::new(instance_pre, world).map_err(|error| {
+        let adapter = bindings::v1::Adapter::new(instance_pre, world, minor).map_err(|error| {
             PluginError::ContractMismatch {
                 world: world.name(),
                 reason: format!("{error:#}"),
@@ -349,9 +349,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Which world a component implements, from its export names, refusing majors this host has no
-/// bindings for.
-fn detect_world(exports: &[String]) -> Result<World, PluginError> {
+/// Which world a component implements and the minor version of the contract its exports carry,
+/// from its export names, refusing majors this host has no bindings for.
+fn detect_world(exports: &[String]) -> Result<(World, u64), PluginError> {
     let mut found = Vec::new();
     for name in exports {
         let Some(rest) = name.strip_prefix("haochaping:adapter/") else {
@@ -371,7 +371,7 @@ fn detect_world(exports: &[String]) -> Result<World, PluginError> {
         }),
         [(world, version)] => {
             if major(version) == Some(bindings::v1::MAJOR) {
-                Ok(*world)
+                Ok((*world, minor(version).unwrap_or(0)))
             } else if version.is_empty() {
                 Err(PluginError::UnsupportedContract {
                     found: "an unversioned contract".to_owned(),
@@ -388,6 +388,13 @@ fn detect_world(exports: &[String]) -> Result<World, PluginError> {
                 .to_owned(),
         }),
     }
+}
+
+/// The minor version of `MAJOR.MINOR.PATCH[-pre][+build]`.
+fn minor(version: &str) -> Option<u64> {
+    major(version)?;
+    let (core, _) = version.split_once(['-', '+']).unwrap_or((version, ""));
+    core.split('.').nth(1)?.parse().ok()
 }
 
 /// The major version of `MAJOR.MINOR.PATCH[-pre][+build]`.
@@ -612,6 +619,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn minor_versions() {
+        for (version, expected) in [
+            ("1.0.0", Some(0)),
+            ("1.1.0", Some(1)),
+            ("1.12.3-rc.1", Some(12)),
+            ("1.1", None),
+        ] {
+            assert_eq!(minor(version), expected, "{version}");
+        }
+    }
+
+    #[test]
     fn major_versions() {
         for (version, expected) in [
             ("1.0.0", Some(1)),
@@ -635,7 +654,7 @@ mod tests {
         };
         let check = |exports: &[&str], expected: &str| {
             let found = match detect_world(&names(exports)) {
-                Ok(world) => world.name().to_owned(),
+                Ok((world, minor)) => format!("{} 1.{minor}", world.name()),
                 Err(error) => error.to_string(),
             };
             assert_eq!(found, expected, "{exports:?}");
@@ -645,9 +664,10 @@ mod tests {
                 "haochaping:adapter/types@1.0.0",
                 "haochaping:adapter/inbound-adapter@1.0.0",
             ],
-            "inbound",
+            "inbound 1.0",
         );
-        check(&["haochaping:adapter/uplink-adapter@1.3.1"], "uplink");
+        check(&["haochaping:adapter/uplink-adapter@1.3.1"], "uplink 1.3");
+        check(&["haochaping:adapter/uplink-adapter@1.1.0"], "uplink 1.1");
         check(
             &["haochaping:adapter/inbound-adapter@2.0.0"],
             "plugin is built against contract 2.0.0; this platform supports 1.x",

@@ -21,6 +21,6 @@ pub use host::{HostOptions, Limits, PluginHost, sha256_hex};
 pub use plugin::Plugin;
 pub use registry::{Backoff, LoadFailure, PluginStatus, Registry};
 pub use types::{
-    Ack, Decoded, Heartbeat, PluginInfo, PluginKind, Sample, UplinkBatch, UplinkRating,
-    UplinkRequest,
+    Ack, DayCount, Decoded, Heartbeat, PluginInfo, PluginKind, Rectification, Sample, UplinkBatch,
+    UplinkRating, UplinkRecord, UplinkRecords, UplinkRectification, UplinkRequest,
 };

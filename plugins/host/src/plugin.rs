@@ -9,7 +9,10 @@ use wasmtime::{ResourceLimiter, Store, Trap, WasmBacktrace};
 use crate::bindings::v1::Adapter;
 use crate::error::CallError;
 use crate::host::Shared;
-use crate::types::{Ack, Decoded, PluginInfo, PluginKind, Sample, UplinkBatch, UplinkRequest};
+use crate::types::{
+    Ack, DayCount, Decoded, PluginInfo, PluginKind, Sample, UplinkBatch, UplinkRecords,
+    UplinkRequest,
+};
 
 /// Tables a component may grow to, in elements: far above what compilers emit for indirect
 /// calls, far below what could hurt the host.
@@ -265,6 +268,18 @@ impl Plugin {
         &self.samples
     }
 
+    /// The contract version the host speaks to the plugin with: `1.0.0`, or `1.1.0` for an
+    /// uplink adapter built against 1.1 or later.
+    pub fn contract(&self) -> &'static str {
+        self.adapter.contract()
+    }
+
+    /// Whether the plugin reports rectifications and the province's daily counts (an uplink
+    /// adapter of contract 1.1 or later). A 1.0 uplink adapter reports ratings only.
+    pub fn reports_rectifications(&self) -> bool {
+        self.kind() == PluginKind::Uplink && self.contract() != "1.0.0"
+    }
+
     /// Whether the code came from the on-disk cache rather than a fresh compile.
     pub fn compiled_from_cache(&self) -> bool {
         self.from_cache
@@ -286,6 +301,35 @@ impl Plugin {
     pub fn encode(&self, batch: &UplinkBatch) -> Result<UplinkRequest, CallError> {
         self.require_uplink("encode")?;
         self.run(|store| self.adapter.encode(store, batch, &self.shared.limits))
+    }
+
+    /// Builds the provincial request for a batch of ratings and rectifications. A 1.0 plugin
+    /// takes ratings only: a rectification makes the call [`CallError::Unsupported`].
+    pub fn encode_records(&self, batch: &UplinkRecords) -> Result<UplinkRequest, CallError> {
+        self.require_uplink("encode")?;
+        self.run(|store| {
+            self.adapter
+                .encode_records(store, batch, &self.shared.limits)
+        })
+    }
+
+    /// Builds the request asking the province for its counts of `day` (China date).
+    /// [`CallError::Unsupported`] for a 1.0 plugin.
+    pub fn count_query(&self, day: chrono::NaiveDate) -> Result<UplinkRequest, CallError> {
+        self.require_uplink("ask for counts")?;
+        self.run(|store| self.adapter.count_query(store, day, &self.shared.limits))
+    }
+
+    /// Reads the province's answer (HTTP status and body) to a count query.
+    pub fn parse_counts(&self, status: u16, body: &[u8]) -> Result<Vec<DayCount>, CallError> {
+        self.require_uplink("read counts")?;
+        if body.len() > self.shared.limits.max_input_bytes {
+            return Err(self.input_too_large());
+        }
+        self.run(|store| {
+            self.adapter
+                .parse_counts(store, status, body, &self.shared.limits)
+        })
     }
 
     /// Reads the province's answer (HTTP status and body) to a request.

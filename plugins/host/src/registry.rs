@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::error::{CallError, PluginError};
 use crate::host::PluginHost;
 use crate::plugin::Plugin;
-use crate::types::{Ack, Decoded, PluginKind, UplinkBatch, UplinkRequest};
+use crate::types::{Ack, DayCount, Decoded, PluginKind, UplinkBatch, UplinkRecords, UplinkRequest};
 
 /// When a faulting plugin is quarantined, and for how long.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,6 +232,34 @@ impl Registry {
         body: &[u8],
     ) -> Result<(Arc<Plugin>, Ack), CallError> {
         self.call(id, |plugin| plugin.parse_ack(status, body))
+    }
+
+    /// Encodes ratings and rectifications with the active version of uplink plugin `id`.
+    pub fn encode_records(
+        &self,
+        id: &str,
+        batch: &UplinkRecords,
+    ) -> Result<(Arc<Plugin>, UplinkRequest), CallError> {
+        self.call(id, |plugin| plugin.encode_records(batch))
+    }
+
+    /// The request for the province's counts of `day`, with the active version of plugin `id`.
+    pub fn count_query(
+        &self,
+        id: &str,
+        day: chrono::NaiveDate,
+    ) -> Result<(Arc<Plugin>, UplinkRequest), CallError> {
+        self.call(id, |plugin| plugin.count_query(day))
+    }
+
+    /// Reads the province's counts with the active version of uplink plugin `id`.
+    pub fn parse_counts(
+        &self,
+        id: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(Arc<Plugin>, Vec<DayCount>), CallError> {
+        self.call(id, |plugin| plugin.parse_counts(status, body))
     }
 
     fn call<R>(

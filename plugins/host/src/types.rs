@@ -7,6 +7,7 @@ use serde::Serialize;
 
 pub use hcp_core::model::HeartbeatInput as Heartbeat;
 use hcp_core::model::{RatingInput, ServiceEventInput};
+pub use hcp_core::uplink::{DayCount, Rectification};
 
 /// What a plugin is for, as it describes itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -87,6 +88,31 @@ pub struct UplinkRating {
     pub id: u64,
     pub rating: RatingInput,
     pub received_at: DateTime<Utc>,
+}
+
+/// The handling of a bad review to report (contract 1.1): the platform's id of this record
+/// (the log entry that closed the order) and of the rating it handles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UplinkRectification {
+    pub id: u64,
+    pub rating_id: u64,
+    pub rectification: Rectification,
+}
+
+/// One record of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UplinkRecord {
+    Rating(UplinkRating),
+    Rectification(UplinkRectification),
+}
+
+/// Ratings and rectifications to report in one request (contract 1.1; a 1.0 plugin takes
+/// ratings only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UplinkRecords {
+    /// The province deduplicates on it: a retried batch keeps its number.
+    pub number: u64,
+    pub records: Vec<UplinkRecord>,
 }
 
 /// The HTTP request body an uplink plugin built; the host sends it.

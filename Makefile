@@ -7,7 +7,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./demo-data
 
-.PHONY: demo test build adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test bench
+.PHONY: demo test build adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test bench bench-analytics
 
 demo: build
 	./target/release/hcp demo --listen $(LISTEN) --data $(DATA)
@@ -105,3 +105,10 @@ bench: adapters
 	$(CARGO) bench -p hcp-e2e --bench rules
 	$(CARGO) bench -p hcp-plugins
 	$(CARGO) bench -p hcp-core --bench policy
+
+# Analytics benchmark: metrics and assessment of the whole demo city from the sled roll-ups
+# against PostgreSQL 15 (installed and started by tests/benches/postgres.sh) over the same data
+# in the same run. HCP_BENCH_RATINGS=1000000 for a quick run (default 10,000,000); the loaded
+# data sets are kept in target/bench-analytics/ and reused.
+bench-analytics:
+	$(CARGO) bench -p hcp-e2e --bench analytics

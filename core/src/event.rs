@@ -135,10 +135,19 @@ pub enum Event {
         attempt: DeliveryAttempt,
         next_at: Option<DateTime<Utc>>,
     },
+    /// An assessment run was frozen (published).
+    AssessmentFrozen {
+        run: Box<crate::assessment::AssessmentRun>,
+    },
     /// A reviewer decided whether a rating's comment may be published.
     CommentModerated {
         rating_id: u64,
         moderation: Moderation,
+    },
+    /// The provincial uplink: a batch numbered, a send failed, the province answered, a
+    /// refused record resolved, a day reconciled (see `crate::uplink`).
+    Uplink {
+        change: crate::uplink::UplinkChange,
     },
 }
 
@@ -170,6 +179,8 @@ impl Event {
             Event::MessageQueued { .. } => "message_queued",
             Event::MessageAttempted { .. } => "message_attempted",
             Event::CommentModerated { .. } => "comment_moderated",
+            Event::AssessmentFrozen { .. } => "assessment_frozen",
+            Event::Uplink { .. } => "uplink",
         }
     }
 }

@@ -322,6 +322,9 @@ pub struct Order {
     pub department: String,
     pub window: Option<String>,
     pub staff: Option<String>,
+    /// The hall of the window, when rated at one.
+    #[serde(default)]
+    pub hall: Option<String>,
     pub task_code: String,
     /// 责任单位, from the routing policy (谁办理谁负责); changes on an approved transfer.
     pub unit: String,
@@ -355,6 +358,10 @@ pub struct Order {
     pub deadline_error: Option<String>,
     /// Content hash of the rules that set the deadlines and the route.
     pub policy_version: String,
+    /// Phases done while the order had no deadlines, applied when it gets them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(ignore)]
+    pub untimed_done: Vec<(PhaseKind, DateTime<Utc>)>,
     /// sha256 (hex) of the citizen's tracking token; the token itself is never stored.
     #[schema(ignore)]
     pub tracking_hash: String,
@@ -376,6 +383,11 @@ pub struct Order {
     /// The evaluator was sent the tracking link.
     #[serde(default)]
     pub tracking_notified: bool,
+    /// Which facts of this order the roll-up counters already hold (a bit per fact), so that
+    /// each is counted once however the order moves.
+    #[serde(default)]
+    #[schema(ignore)]
+    pub counted: u32,
     pub history: Vec<Step>,
 }
 
@@ -474,6 +486,15 @@ pub enum OrderChange {
         phase: PhaseKind,
         kind: FlagKind,
     },
+    /// Deadlines for an order that opened without them (the deadline policy failed, e.g. a
+    /// holiday table was missing): decided again from the time the order was received, once the
+    /// policy can.
+    Timed {
+        #[schema(value_type = Vec<Object>)]
+        deadlines: Vec<Phase>,
+        #[serde(default)]
+        notice_after: Option<u32>,
+    },
     /// Follow a confirmed systemic problem.
     LinkProblem {
         problem_id: u64,
@@ -505,6 +526,7 @@ impl OrderChange {
             OrderChange::Close { .. } => "close",
             OrderChange::Answer { .. } => "answer",
             OrderChange::Flag { .. } => "flag",
+            OrderChange::Timed { .. } => "timed",
             OrderChange::LinkProblem { .. } => "link_problem",
             OrderChange::ProblemDone { .. } => "problem_done",
         }
@@ -542,10 +564,16 @@ impl Order {
     }
 
     fn complete(&mut self, phase: PhaseKind, at: DateTime<Utc>) {
-        if let Some(deadline) = self.deadlines.iter_mut().find(|d| d.phase == phase)
-            && deadline.done_at.is_none()
-        {
-            deadline.done_at = Some(at);
+        match self.deadlines.iter_mut().find(|d| d.phase == phase) {
+            Some(deadline) if deadline.done_at.is_none() => deadline.done_at = Some(at),
+            Some(_) => {}
+            // Untimed (the deadline policy failed): remember when, for when it is timed.
+            None if self.deadline_error.is_some()
+                && !self.untimed_done.iter().any(|(done, _)| *done == phase) =>
+            {
+                self.untimed_done.push((phase, at));
+            }
+            None => {}
         }
     }
 
@@ -964,6 +992,27 @@ impl Order {
                 deadline.flags.push(RaisedFlag { kind: *kind, at });
                 note = format!("{phase:?}");
             }
+            OrderChange::Timed {
+                deadlines,
+                notice_after,
+            } => {
+                if self.deadline_error.is_none() {
+                    return Err(WorkflowError::Refused(
+                        "the order already has its deadlines".into(),
+                    ));
+                }
+                if deadlines.is_empty() {
+                    return Err(WorkflowError::Refused("no deadlines given".into()));
+                }
+                self.deadlines = deadlines.iter().map(Deadline::from_phase).collect();
+                self.deadline_error = None;
+                // Steps already taken count as done when they were taken.
+                for (phase, at) in std::mem::take(&mut self.untimed_done) {
+                    self.complete(phase, at);
+                }
+                self.notice_after = notice_after.unwrap_or(self.notice_after);
+                note = String::new();
+            }
             OrderChange::LinkProblem { problem_id } => {
                 if !matches!(self.state, Dispatched | Accepted | Verified | Rectifying) {
                     return Err(self.wrong(
@@ -1181,6 +1230,7 @@ mod tests {
             department: "D".into(),
             window: None,
             staff: None,
+            hall: None,
             task_code: "T".into(),
             unit: "D".into(),
             category: "waiting".into(),
@@ -1208,6 +1258,7 @@ mod tests {
             notice_after: 2,
             deadline_error: None,
             policy_version: "v".into(),
+            untimed_done: Vec::new(),
             tracking_hash: String::new(),
             disposition: None,
             transfer: None,
@@ -1221,6 +1272,7 @@ mod tests {
             problem: None,
             closure: None,
             tracking_notified: false,
+            counted: 0,
             history: Vec::new(),
         }
     }
@@ -1313,6 +1365,66 @@ mod tests {
                 .and_then(Deadline::on_time)
                 == Some(true)
         );
+    }
+
+    #[test]
+    fn an_untimed_order_is_timed_later_and_keeps_what_was_done() {
+        let calendar = calendar();
+        let received = beijing(2026, 9, 30, 10);
+        let mut order = order(&calendar, received);
+        let phases: Vec<Phase> = order
+            .deadlines
+            .iter()
+            .map(|d| Phase {
+                phase: d.phase,
+                amount: d.amount,
+                unit: d.unit,
+                due: d.due,
+            })
+            .collect();
+        order.deadlines.clear();
+        order.deadline_error = Some("no holiday table loaded for 2027".into());
+        let timed = OrderChange::Timed {
+            deadlines: phases,
+            notice_after: Some(3),
+        };
+        let at = received + chrono::TimeDelta::hours(1);
+        order
+            .apply(
+                &OrderChange::Accept {
+                    note: String::new(),
+                },
+                "h",
+                at,
+            )
+            .expect("accept");
+        order
+            .apply(
+                &OrderChange::Verify {
+                    finding: "属实".into(),
+                },
+                "h",
+                at,
+            )
+            .expect("verify");
+        assert!(
+            order
+                .due_flags(beijing(2026, 12, 1, 0), &calendar)
+                .expect("flags")
+                .is_empty()
+        );
+        order.apply(&timed, "system", at).expect("timed");
+        assert_eq!(order.deadline_error, None);
+        assert_eq!(order.notice_after, 3);
+        assert_eq!(
+            order.deadline(PhaseKind::Verify).and_then(|d| d.done_at),
+            Some(at)
+        );
+        assert_eq!(
+            order.deadline(PhaseKind::Contact).and_then(|d| d.done_at),
+            Some(at)
+        );
+        assert!(order.apply(&timed, "system", at).is_err(), "timed once");
     }
 
     #[test]

@@ -358,6 +358,8 @@ struct ModelRating {
     channel: Channel,
     real_name: bool,
     day: NaiveDate,
+    /// The day the store received it: a first 差评's work order is counted on it.
+    received_day: NaiveDate,
     units: Vec<(Dim, String)>,
 }
 
@@ -519,6 +521,7 @@ impl Model {
                 channel: input.channel,
                 real_name: input.evaluator.real_name,
                 day: china_date(input.rated_at),
+                received_day: china_date(now),
                 units,
             },
         );
@@ -616,6 +619,12 @@ impl Model {
             .values()
             .filter(|rating| files_under(&rating.units, dim, unit))
         {
+            // A first 差评 opened a work order, counted on the day it was received.
+            if rating.slot.2 == 1 && rating.level.is_bad() {
+                let orders = &mut row_of(&mut rows, name(rating.received_day, None)).orders;
+                orders.orders += 1;
+                orders.real_name_orders += u64::from(rating.real_name);
+            }
             let row = row_of(&mut rows, name(rating.day, Some(rating.channel)));
             if rating.slot.2 == 2 {
                 row.follow_ups += 1;

@@ -23,7 +23,107 @@ pub struct Config {
     pub workflow: WorkflowConfig,
     pub messages: MessagesConfig,
     pub clock: ClockConfig,
+    pub metrics: MetricsConfig,
     pub demo: DemoConfig,
+    pub uplink: UplinkConfig,
+}
+
+/// The provincial uplink (省级平台上报): ratings and rectifications go to the provincial
+/// platform in numbered batches through the uplink adapter; each day is reconciled.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UplinkConfig {
+    /// Report to the provincial platform. Off: nothing is sent (the log keeps everything, and
+    /// turning it on later sends from the first record).
+    pub enabled: bool,
+    /// URL the batches are POSTed to (`http://`; put a TLS-terminating proxy in front of an
+    /// https endpoint).
+    pub endpoint: String,
+    /// URL the daily count queries are POSTed to. Empty: no reconciliation.
+    pub reconcile_endpoint: String,
+    /// Id of the uplink adapter that encodes batches and reads the province's answers.
+    pub adapter: String,
+    /// Most records (ratings and rectifications) in one batch.
+    pub batch_size: usize,
+    /// Seconds between two runs of the background shipper; 0 turns it off
+    /// (`POST /api/v1/admin/uplink/run` still runs it).
+    pub interval_secs: u64,
+    /// Seconds before a failed batch is sent again; doubles on each further failure.
+    pub retry_base_secs: u64,
+    /// Longest wait between two sends of a failed batch, in seconds.
+    pub retry_max_secs: u64,
+    /// Time limit of one call to the province, in milliseconds.
+    pub timeout_ms: u64,
+    /// China time (`HH:MM`) after which the previous day is reconciled, every day. Empty: only
+    /// `POST /api/v1/admin/uplink/reconcile`.
+    pub reconcile_at: String,
+    /// Send evaluators' names and phone numbers (opened only when a batch is encoded). The ID
+    /// number is never sent.
+    pub personal_data: bool,
+}
+
+impl Default for UplinkConfig {
+    fn default() -> Self {
+        UplinkConfig {
+            enabled: false,
+            endpoint: String::new(),
+            reconcile_endpoint: String::new(),
+            adapter: "henan-uplink".into(),
+            batch_size: 200,
+            interval_secs: 10,
+            retry_base_secs: 30,
+            retry_max_secs: 1800,
+            timeout_ms: 10_000,
+            reconcile_at: "02:00".into(),
+            personal_data: false,
+        }
+    }
+}
+
+impl UplinkConfig {
+    /// The daily reconciliation time, China time.
+    pub fn reconcile_time(&self) -> Option<chrono::NaiveTime> {
+        chrono::NaiveTime::parse_from_str(self.reconcile_at.trim(), "%H:%M").ok()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                reason: reason.into(),
+            })
+        };
+        for (field, url) in [
+            ("uplink.endpoint", &self.endpoint),
+            ("uplink.reconcile_endpoint", &self.reconcile_endpoint),
+        ] {
+            if !url.is_empty() && !url.starts_with("http://") {
+                return invalid(
+                    field,
+                    "must be an http:// URL (put a TLS-terminating proxy in front of an https endpoint)",
+                );
+            }
+        }
+        if self.enabled && self.endpoint.is_empty() {
+            return invalid("uplink.endpoint", "is required when the uplink is enabled");
+        }
+        if self.enabled && self.adapter.trim().is_empty() {
+            return invalid("uplink.adapter", "is required when the uplink is enabled");
+        }
+        if !(1..=5000).contains(&self.batch_size) {
+            return invalid("uplink.batch_size", "must be 1 to 5000");
+        }
+        if self.timeout_ms == 0 || self.retry_base_secs == 0 {
+            return invalid("uplink", "timeout_ms and retry_base_secs must be above 0");
+        }
+        if self.retry_max_secs < self.retry_base_secs {
+            return invalid("uplink.retry_max_secs", "must be at least retry_base_secs");
+        }
+        if !self.reconcile_at.trim().is_empty() && self.reconcile_time().is_none() {
+            return invalid("uplink.reconcile_at", "must be HH:MM (China time) or empty");
+        }
+        Ok(())
+    }
 }
 
 /// The closed loop: deadline sweeps, invitations and default ratings.
@@ -76,6 +176,34 @@ impl Default for MessagesConfig {
             max_attempts: 5,
             retry_secs: 60,
             timeout_ms: 5000,
+        }
+    }
+}
+
+/// How the metrics count.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// 基本满意 counts as 好评 in 好评率.
+    pub basic_counts_as_good: bool,
+    /// Score of each level from 非常满意 to 非常不满意, for the average score.
+    pub level_scores: [u32; 5],
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            basic_counts_as_good: true,
+            level_scores: [100, 80, 60, 30, 0],
+        }
+    }
+}
+
+impl MetricsConfig {
+    pub fn settings(&self) -> hcp_core::metrics::MetricSettings {
+        hcp_core::metrics::MetricSettings {
+            basic_counts_as_good: self.basic_counts_as_good,
+            level_scores: self.level_scores.map(rust_decimal::Decimal::from),
         }
     }
 }
@@ -221,7 +349,9 @@ impl Default for Config {
             workflow: WorkflowConfig::default(),
             messages: MessagesConfig::default(),
             clock: ClockConfig::default(),
+            metrics: MetricsConfig::default(),
             demo: DemoConfig::default(),
+            uplink: UplinkConfig::default(),
         }
     }
 }
@@ -345,6 +475,7 @@ impl Config {
                 reason: "must be an http:// URL (put a TLS-terminating proxy in front of an https gateway)".into(),
             });
         }
+        self.uplink.validate()?;
         if self.demo.password.len() < 8 {
             return Err(ConfigError::Invalid {
                 field: "demo.password",
@@ -440,6 +571,37 @@ mod tests {
             PathBuf::from("/srv/hcp/keys/pii.key")
         );
         assert!(Config::parse("[store]\nmax_batch = 0\n").is_err());
+    }
+
+    #[test]
+    fn the_uplink_section_is_checked() {
+        let error = |text: &str| {
+            Config::parse(text)
+                .err()
+                .map(|error| error.to_string())
+                .unwrap_or_default()
+        };
+        assert!(error("[uplink]\nenabled = true\n").contains("uplink.endpoint"));
+        assert!(
+            error("[uplink]\nendpoint = \"https://province.example/batch\"\n")
+                .contains("http:// URL")
+        );
+        assert!(error("[uplink]\nreconcile_at = \"2am\"\n").contains("uplink.reconcile_at"));
+        assert!(error("[uplink]\nbatch_size = 0\n").contains("uplink.batch_size"));
+        assert!(
+            error("[uplink]\nretry_base_secs = 60\nretry_max_secs = 30\n")
+                .contains("uplink.retry_max_secs")
+        );
+        let config = Config::parse(
+            "[uplink]\nenabled = true\nendpoint = \"http://127.0.0.1:9300/api/haocp/batch\"\nreconcile_at = \"\"\n",
+        );
+        let config = config.unwrap_or_default();
+        assert!(config.uplink.enabled);
+        assert_eq!(config.uplink.reconcile_time(), None);
+        assert_eq!(
+            UplinkConfig::default().reconcile_time(),
+            chrono::NaiveTime::from_hms_opt(2, 0, 0)
+        );
     }
 
     #[test]

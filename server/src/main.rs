@@ -31,6 +31,15 @@ enum Commands {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run a simulated provincial 好差评 platform (河南 uplink format) for tests and demos.
+    ProvinceSim {
+        /// Listen address (port 0 picks a free port, printed at start).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9300")]
+        listen: SocketAddr,
+        /// Folder where it keeps the batches it accepted.
+        #[arg(long, value_name = "DIR", default_value = "province-sim-data")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -138,6 +147,9 @@ fn main() -> anyhow::Result<()> {
         Commands::Serve(common) => runtime.block_on(hcp_server::run::serve(common.load()?, false)),
         Commands::Demo(common) => runtime.block_on(hcp_server::run::serve(common.load()?, true)),
         Commands::Rebuild(common) => hcp_server::run::rebuild(&common.load()?),
+        Commands::ProvinceSim { listen, data } => {
+            runtime.block_on(hcp_server::province_sim::serve(listen, &data))
+        }
         Commands::Audit(AuditCommand::Verify(common)) => {
             if !hcp_server::run::audit_verify(&common.load()?)? {
                 std::process::exit(1);

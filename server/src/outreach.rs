@@ -728,7 +728,9 @@ fn gateway_id(answer: &str) -> Option<String> {
         })
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error and its causes, `error: cause: cause` (reqwest's own message leaves out why a
+/// connection failed).
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

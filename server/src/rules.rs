@@ -479,8 +479,9 @@ fn hook_input(hook: Hook, rating: &Rating, county: &str) -> serde_json::Value {
     input
 }
 
-/// One hook's decision about a 差评.
-fn decide(set: &PolicySet, hook: Hook, rating: &Rating) -> PolicyDecision {
+/// One hook's decision about a 差评 (its deadlines, its route), as the platform records it. The
+/// analytics benchmark decides through this too, so that its orders are the server's.
+pub fn decide(set: &PolicySet, hook: Hook, rating: &Rating) -> PolicyDecision {
     let county = county_of(&rating.area_code);
     let input = hook_input(hook, rating, &county);
     evaluated(set, hook, rating.id, String::new(), county, input)

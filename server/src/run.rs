@@ -37,6 +37,11 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         platform.demo_sms = Some(Arc::default());
     }
 
+    let uplink_note = if with_demo {
+        crate::uplink::demo(&mut platform, &config).await?
+    } else {
+        None
+    };
     let demo_notes = if with_demo {
         let platform = platform.clone();
         let config = config.clone();
@@ -59,6 +64,9 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     if let Some(notes) = &demo_notes {
         println!("{notes}");
     }
+    if let Some(note) = &uplink_note {
+        println!("{note}");
+    }
     tracing::info!(%address, "serving");
 
     {
@@ -78,6 +86,7 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     };
     let _rules_watcher = platform.policies.watch(platform.store.clone())?;
     crate::sweep::spawn(platform.clone());
+    crate::uplink::spawn(platform.clone());
     let simulator = match (with_demo, config.demo.live_per_second) {
         (true, rate) if rate > 0 => Some(tokio::spawn(simulate(platform.clone(), rate))),
         _ => None,
@@ -189,6 +198,7 @@ fn seed_demo(
         total += chunk.len();
         check_seeded(store.submit(chunk)?)?;
         println!("seeded {total} commands, {} ratings", store.rating_count());
+        publish_demo_assessments(platform, &root)?;
     }
     let adapter_sources = install_demo_adapters(platform, config, &root)?;
     let example = config.data_dir.join("example-rating.json");
@@ -205,6 +215,39 @@ fn seed_demo(
         head = store.head()?,
         ratings = store.rating_count(),
     ))
+}
+
+/// Freezes (publishes) last month's assessment of the city's counties, halls and departments,
+/// so that rankings and their explanations have something to show.
+fn publish_demo_assessments(platform: &Platform, root: &str) -> anyhow::Result<()> {
+    let period = hcp_core::assessment::Period::previous_month(hcp_core::calendar::local_date(
+        platform.clock.now(),
+    ));
+    for kind in [
+        hcp_core::store::Dim::Region,
+        hcp_core::store::Dim::Hall,
+        hcp_core::store::Dim::Department,
+    ] {
+        let run = http::stats::assess(
+            platform,
+            &platform.policies.active(),
+            &period,
+            kind,
+            root,
+            platform.clock.now(),
+        )
+        .map_err(|error| anyhow::anyhow!("assessing the demo city: {error}"))?;
+        check_all(
+            platform.store.submit(vec![Command::Loop(
+                hcp_core::store::LoopCommand::FreezeAssessment {
+                    actor: "demo".into(),
+                    run: Box::new(run),
+                },
+            )])?,
+            "demo assessments",
+        )?;
+    }
+    Ok(())
 }
 
 /// A 差评 at the first county window of the demo city, as a device would send it: real-name, so

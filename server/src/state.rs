@@ -28,6 +28,8 @@ pub struct Platform {
     /// The active adapters.
     pub plugins: Registry,
     pub plugins_dir: PathBuf,
+    /// Generated reports (bulletins, semiannual reports): `<data_dir>/reports`.
+    pub reports_dir: PathBuf,
     /// The county policies and their lifecycle.
     pub policies: Arc<crate::rules::Policies>,
     /// A device heard from within this long counts as online.
@@ -41,8 +43,11 @@ pub struct Platform {
     pub manual_clock: Option<Arc<ManualClock>>,
     pub workflow: WorkflowConfig,
     pub messages: MessagesConfig,
+    pub metric_settings: hcp_core::metrics::MetricSettings,
     /// Serialises sweeps: the background loop and `POST /api/v1/admin/sweep`.
     pub sweep_lock: Arc<std::sync::Mutex<()>>,
+    /// The provincial uplink: its configuration and the lock its runs take.
+    pub uplink: Arc<crate::uplink::Uplink>,
     /// The demo's simulated SMS gateway: the last messages it took (numbers masked).
     pub demo_sms: Option<Arc<std::sync::Mutex<std::collections::VecDeque<serde_json::Value>>>>,
 }
@@ -118,6 +123,7 @@ impl Platform {
             plugins,
             policies,
             plugins_dir: config.plugins_dir(),
+            reports_dir: config.data_dir.join("reports"),
             device_online: Duration::minutes(i64::from(config.devices.online_minutes)),
             clock,
             calendar,
@@ -128,8 +134,10 @@ impl Platform {
             metrics: Arc::new(HttpMetrics::default()),
             manual_clock,
             workflow: config.workflow.clone(),
+            metric_settings: config.metrics.settings(),
             messages: config.messages.clone(),
             sweep_lock: Arc::default(),
+            uplink: Arc::new(crate::uplink::Uplink::new(config.uplink.clone())),
             demo_sms: None,
         })
     }

@@ -1,9 +1,11 @@
 //! Deadline sweeps of the closed loop. One sweep, "as of" an instant, raises the 预警, 督办 and
 //! 通报 flags that fell due on open work orders, sends the tracking link of new bad reviews,
 //! completes unreachable call-backs by SMS, carries out the invitations and default ratings
-//! that fell due, and delivers queued messages. The background loop sweeps as of the platform
-//! clock; tests and simulations sweep as of any instant. Every action is a recorded event, and a
-//! sweep run twice as of the same instant does nothing the second time.
+//! that fell due, delivers queued messages, and generates the reports due that day (the
+//! monthly bulletin on the 1st, the semiannual report on 06-30 and 12-30, each once). The
+//! background loop sweeps as of the platform clock; tests and simulations sweep as of any
+//! instant. Every action is a recorded event, and a sweep run twice as of the same instant does
+//! nothing the second time.
 
 use std::time::Duration;
 
@@ -25,6 +27,8 @@ pub struct SweepReport {
     pub supervisions: u32,
     /// 通报 raised.
     pub notices: u32,
+    /// Orders without deadlines (the policy had failed) that got them now.
+    pub retimed: u32,
     /// Tracking links queued for new bad reviews.
     pub tracking_messages: u32,
     /// Call-backs completed by SMS after the unreachable attempts.
@@ -39,6 +43,8 @@ pub struct SweepReport {
     pub messages_sent: u32,
     /// Delivery attempts that failed (retried later, or given up).
     pub messages_failed: u32,
+    /// Scheduled reports generated (bulletins on the 1st, semiannual reports on 06-30, 12-30).
+    pub reports_generated: u32,
     /// What went wrong; the sweep goes on past each.
     pub errors: Vec<String>,
 }
@@ -62,6 +68,9 @@ pub fn sweep(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
     if let Err(error) = crate::outreach::deliver(platform, as_of, &mut report) {
         report.errors.push(format!("messages: {error:#}"));
     }
+    if let Err(error) = crate::reports::run_schedule(platform, as_of, &mut report) {
+        report.errors.push(format!("reports: {error:#}"));
+    }
     for error in &report.errors {
         tracing::warn!(%error, "sweep");
     }
@@ -74,19 +83,33 @@ pub fn spawn(platform: Platform) {
     if secs == 0 {
         return;
     }
+    every(platform, secs, "sweep", |platform, now| {
+        sweep(platform, now);
+    });
+}
+
+/// Runs `job` as of the platform clock every `secs` seconds, off the async workers, for as long
+/// as the process lives; a tick that falls behind waits instead of bunching up. `name` says
+/// which task failed in the log.
+pub(crate) fn every(
+    platform: Platform,
+    secs: u64,
+    name: &'static str,
+    job: fn(&Platform, DateTime<Utc>),
+) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(secs));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
             let platform = platform.clone();
-            let swept = tokio::task::spawn_blocking(move || {
+            let ran = tokio::task::spawn_blocking(move || {
                 let now = platform.clock.now();
-                sweep(&platform, now)
+                job(&platform, now);
             })
             .await;
-            if let Err(error) = swept {
-                tracing::error!(%error, "sweep task failed");
+            if let Err(error) = ran {
+                tracing::error!(%error, "{name} task failed");
             }
         }
     });
@@ -100,6 +123,13 @@ fn orders(
 ) -> anyhow::Result<()> {
     let mut commands = Vec::new();
     for order in platform.store.open_orders()? {
+        if order.deadline_error.is_some() {
+            if let Some(timed) = retime(platform, &order) {
+                report.retimed += 1;
+                commands.push(timed);
+            }
+            continue;
+        }
         match order.due_flags(as_of, &platform.calendar) {
             Ok(flags) => {
                 for (phase, kind) in flags {
@@ -130,6 +160,55 @@ fn orders(
         }
     }
     submit_all(platform, commands, report)
+}
+
+/// The deadline policy's phases for an order with `trigger` as the moment it counts from, and
+/// the decision to record with them (`output` is `None` when the policy failed).
+pub fn decide_deadlines(
+    platform: &Platform,
+    order: &Order,
+    trigger: DateTime<Utc>,
+) -> (
+    Option<hcp_core::policy::DeadlineOutput>,
+    hcp_core::event::PolicyDecision,
+) {
+    let input = serde_json::json!({
+        "county": order.county,
+        "area_code": order.area_code,
+        "kind": crate::http::orders::routing_kind(order.kind),
+        "level": order.level,
+        "real_name": order.real_name,
+        "channel": order.channel,
+        "task_code": order.task_code,
+        "department": order.department,
+        "indicators": order.indicators,
+        "received_at": trigger,
+    });
+    let decision = platform.policies.decide(
+        hcp_core::policy::Hook::Deadline,
+        format!("order:{}", order.id),
+        &order.county,
+        input,
+    );
+    let output = serde_json::from_value(decision.output.clone()).ok();
+    (output, decision)
+}
+
+/// An order that opened without deadlines (the policy failed, say for a missing holiday
+/// table) is timed as soon as the policy can, counting from when it was received.
+fn retime(platform: &Platform, order: &Order) -> Option<Command> {
+    let (Some(output), decision) = decide_deadlines(platform, order, order.received_at) else {
+        return None;
+    };
+    Some(Command::Loop(LoopCommand::ChangeOrder {
+        actor: "system".into(),
+        order_id: order.id,
+        change: OrderChange::Timed {
+            deadlines: output.phases,
+            notice_after: output.notice_after,
+        },
+        decision: Some(decision),
+    }))
 }
 
 /// Submits commands and reports refusals (a change made meanwhile by someone else).

@@ -2,13 +2,15 @@
 //! port and a data folder, sign in, create master data and sources over HTTP.
 #![allow(clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use serde_json::{Value, json};
 
 /// The `hcp` binary under test: `$HCP_BIN`, else `target/<profile>/hcp` of this workspace.
@@ -116,6 +118,14 @@ impl Server {
         })
     }
 
+    /// The Prometheus text of `GET /metrics`, which needs no sign-in.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(reqwest::get(format!("{}/metrics", self.url))
+            .await?
+            .text()
+            .await?)
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill(mut self) -> anyhow::Result<()> {
         self.child.kill()?;
@@ -167,35 +177,100 @@ impl Session {
         })
     }
 
-    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let response = self
+    /// Any request; the status and the raw body.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(reqwest::StatusCode, String)> {
+        let mut request = self
             .client
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(&self.token)
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        if !status.is_success() {
-            bail!("GET {path}: {status} {body}");
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(body);
         }
-        Ok(body)
+        let response = request.send().await?;
+        let status = response.status();
+        Ok((status, response.text().await?))
+    }
+
+    /// A request that must succeed; its JSON body.
+    async fn expect_success(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let (status, text) = self.send(method.clone(), path, body).await?;
+        if !status.is_success() {
+            bail!("{method} {path}: {status} {text}");
+        }
+        serde_json::from_str(&text).with_context(|| format!("{method} {path}: not JSON: {text}"))
+    }
+
+    /// A request of any outcome; the status and the JSON body (`null` when there is none).
+    async fn attempt(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let (status, text) = self.send(method, path, body).await?;
+        Ok((
+            status.as_u16(),
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        ))
+    }
+
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.expect_success(reqwest::Method::GET, path, None).await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await?;
-        let status = response.status();
-        let body: Value = response.json().await?;
-        if !status.is_success() {
-            bail!("POST {path}: {status} {body}");
-        }
-        Ok(body)
+        self.expect_success(reqwest::Method::POST, path, Some(body))
+            .await
+    }
+
+    /// A GET that may be refused: the status and the JSON body (`null` when there is none).
+    pub async fn try_get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        self.attempt(reqwest::Method::GET, path, None).await
+    }
+
+    /// A POST that may be refused: the status and the JSON body (`null` when there is none).
+    pub async fn try_post(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        self.attempt(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Creates a user (as this administrator) and signs them in.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        role: &str,
+        scope: &str,
+    ) -> anyhow::Result<Session> {
+        const PASSWORD: &str = "correct horse battery";
+        self.post(
+            "/api/v1/admin/users",
+            &json!({"username": username, "display_name": username, "role": role,
+                "scope": scope, "password": PASSWORD}),
+        )
+        .await?;
+        Session::login(&self.url, username, PASSWORD).await
+    }
+
+    /// Moves the manual clock (`[clock] manual_start`) to `at`.
+    pub async fn set_clock(&self, at: DateTime<Utc>) -> anyhow::Result<()> {
+        self.post("/api/v1/admin/clock", &json!({"at": at})).await?;
+        Ok(())
+    }
+
+    /// Moves the manual clock to `at` and sweeps as of it; the sweep's report.
+    pub async fn sweep_at(&self, at: DateTime<Utc>) -> anyhow::Result<Value> {
+        self.set_clock(at).await?;
+        self.post("/api/v1/admin/sweep", &json!({"as_of": at}))
+            .await
     }
 }
 
@@ -221,9 +296,38 @@ pub struct Fixture {
     pub api_key: String,
 }
 
+impl Fixture {
+    /// Posts to the fixture's source (`ratings`, `service-events`) with its key, on the server at
+    /// `url`; the status and the JSON body (`null` when there is none).
+    pub async fn ingest(
+        &self,
+        url: &str,
+        kind: &str,
+        body: &Value,
+    ) -> anyhow::Result<(u16, Value)> {
+        let response = reqwest::Client::new()
+            .post(format!("{url}/api/v1/sources/{}/{kind}", self.source))
+            .header("x-api-key", &self.api_key)
+            .json(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.json().await.unwrap_or(Value::Null)))
+    }
+}
+
+/// The credit code of department `letter` of 宝丰县: `A` is the [`Fixture`]'s, B and C are the
+/// ones [`start_november`] adds.
+pub fn department(letter: char) -> String {
+    credit_code(&format!(
+        "11410421MB000000{}",
+        letter as u32 - 'A' as u32 + 1
+    ))
+}
+
 /// Creates 宝丰县, a department, a hall with a window, an item and an ingest source.
 pub async fn seed(admin: &Session) -> anyhow::Result<Fixture> {
-    let department = credit_code("11410421MB0000001");
+    let department = department('A');
     let records = [
         json!({"kind": "org_unit", "record": {"id": "410421", "kind": "county", "name": "宝丰县", "parent": "410400"}}),
         json!({"kind": "org_unit", "record": {"id": department, "kind": "department", "name": "宝丰县市场监督管理局", "parent": "410421"}}),
@@ -247,6 +351,183 @@ pub async fn seed(admin: &Session) -> anyhow::Result<Fixture> {
             .as_str()
             .context("no api key")?
             .to_string(),
+    })
+}
+
+/// A debug-build `hcp serve` signed into as the first administrator, with the [`Fixture`]
+/// seeded; its folder (config, data) lives as long as this.
+pub struct Seeded {
+    pub server: Server,
+    pub admin: Session,
+    pub fixture: Fixture,
+    /// The server's data folder, `<dir>/data`.
+    pub data: PathBuf,
+    pub dir: tempfile::TempDir,
+}
+
+/// Writes `text` as `<dir>/hcp.toml`; its path.
+pub fn write_config(dir: &Path, text: &str) -> anyhow::Result<PathBuf> {
+    let config = dir.join("hcp.toml");
+    std::fs::write(&config, text)?;
+    Ok(config)
+}
+
+/// [`start_seeded_in`] a fresh folder, with `config` as its `hcp.toml`.
+pub async fn start_seeded(config: &str) -> anyhow::Result<Seeded> {
+    let dir = tempfile::tempdir()?;
+    let config = write_config(dir.path(), config)?;
+    start_seeded_in(dir, &config).await
+}
+
+/// Starts `hcp serve --config <config> --data <dir>/data`, signs in as the first administrator
+/// and seeds the [`Fixture`]. What start-up must find goes in `dir` first: a rules copy
+/// ([`rules_copy`]), adapters in `<dir>/data/plugins/`.
+pub async fn start_seeded_in(dir: tempfile::TempDir, config: &Path) -> anyhow::Result<Seeded> {
+    let data = dir.path().join("data");
+    let server = Server::start(&binary("debug")?, "serve", &data, Some(config))?;
+    let password = server
+        .admin_password()
+        .context("no first administrator in the banner")?;
+    let admin = Session::login(&server.url, "admin", &password).await?;
+    let fixture = seed(&admin).await?;
+    Ok(Seeded {
+        server,
+        admin,
+        fixture,
+        data,
+        dir,
+    })
+}
+
+impl Seeded {
+    /// Posts `items` to the fixture's source (`ratings`, `service-events`); fails unless every
+    /// one is recorded.
+    pub async fn ingest_all(&self, kind: &str, items: Vec<Value>) -> anyhow::Result<()> {
+        let (status, body) = self
+            .fixture
+            .ingest(&self.server.url, kind, &json!(items))
+            .await?;
+        if status != 200 || body["rejected"] != 0 {
+            bail!("{kind}: {status} {body}");
+        }
+        Ok(())
+    }
+}
+
+/// One user of each role a 差评's work order needs.
+pub struct Roles {
+    pub handler: Session,
+    /// Of 宝丰县.
+    pub supervisor: Session,
+    /// Of the city: outside the county's departments.
+    pub reviewer: Session,
+    /// Of 宝丰县.
+    pub agent: Session,
+}
+
+impl Roles {
+    /// Creates them, in this order: the department handler `handler` of `handler_scope`, then
+    /// `supervisor`, `reviewer` and `agent`.
+    pub async fn create(
+        admin: &Session,
+        handler: &str,
+        handler_scope: &str,
+    ) -> anyhow::Result<Roles> {
+        Ok(Roles {
+            handler: admin
+                .create_user(handler, "department_handler", handler_scope)
+                .await?,
+            supervisor: admin
+                .create_user("supervisor", "supervisor", "410421")
+                .await?,
+            reviewer: admin.create_user("reviewer", "reviewer", "410400").await?,
+            agent: admin
+                .create_user("agent", "callback_agent", "410421")
+                .await?,
+        })
+    }
+}
+
+/// A hand-built November of 宝丰县: [`start_seeded`] on the manual clock from Monday 2026-11-02
+/// 10:00 ([`manual_clock_config`]), with departments B and C ([`department`]) beside the
+/// fixture's: department `<letter>` is named `<name_prefix><letter>`, its window `W-BF-0<letter>`
+/// (窗口<letter>, in hall H-BF) also gets the fields of `window(letter)` (how it is rated:
+/// `{"has_device": true}`), and its item is `T-<letter>` (事项<letter>).
+pub async fn start_november(
+    name_prefix: &str,
+    window: impl Fn(char) -> Value,
+) -> anyhow::Result<Seeded> {
+    let seeded = start_seeded(&manual_clock_config(beijing(11, 2, 10))).await?;
+    for letter in ['B', 'C'] {
+        let id = department(letter);
+        let mut window_record = json!({"id": format!("W-BF-0{letter}"), "kind": "window",
+            "name": format!("窗口{letter}"), "parent": "H-BF", "department": id});
+        if let (Some(record), Value::Object(fields)) =
+            (window_record.as_object_mut(), window(letter))
+        {
+            record.extend(fields);
+        }
+        for record in [
+            json!({"kind": "org_unit", "record": {"id": id, "kind": "department", "name": format!("{name_prefix}{letter}"), "parent": "410421"}}),
+            json!({"kind": "org_unit", "record": window_record}),
+            json!({"kind": "item", "record": {"task_code": format!("T-{letter}"), "name": format!("事项{letter}"), "department": id, "task_type": "行政许可"}}),
+        ] {
+            seeded.admin.post("/api/v1/admin/master", &record).await?;
+        }
+    }
+    Ok(seeded)
+}
+
+/// An instant of 2026, the year of every hand-built dataset, on the China clock (UTC+8).
+pub fn beijing_at(month: u32, day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+    FixedOffset::east_opt(8 * 3600)
+        .and_then(|china| {
+            china
+                .with_ymd_and_hms(2026, month, day, hour, minute, 0)
+                .single()
+        })
+        .expect("an instant of 2026")
+        .with_timezone(&Utc)
+}
+
+/// [`beijing_at`] on the hour.
+pub fn beijing(month: u32, day: u32, hour: u32) -> DateTime<Utc> {
+    beijing_at(month, day, hour, 0)
+}
+
+/// The config of a hand-built month: the manual clock from `start`, no background sweep, and
+/// sessions that outlive the clock's moves (a year).
+pub fn manual_clock_config(start: DateTime<Utc>) -> String {
+    format!(
+        "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 8760\n",
+        start.to_rfc3339()
+    )
+}
+
+/// A service act `project`#1 (受理, accepted) of 宝丰县 at a window, for an item of a department,
+/// on Monday 2026-11-02 at 09:00: the services of the hand-built Novembers.
+pub fn november_service(project: &str, (window, department, task): (&str, &str, &str)) -> Value {
+    json!({
+        "event_id": format!("svc-{project}"), "project_no": project, "task_code": task,
+        "department": department, "area_code": "410421", "service_number": 1, "service_name": "受理",
+        "status": "accepted", "occurred_at": beijing(11, 2, 9), "window": window,
+    })
+}
+
+/// The first rating of [`november_service`] `project`, half an hour after it, from the hall
+/// device and naming no indicator: real-name (phone 13900001111) or anonymous.
+pub fn november_rating(
+    project: &str,
+    (window, department, task): (&str, &str, &str),
+    level: &str,
+    real_name: bool,
+) -> Value {
+    json!({
+        "event_id": format!("r-{project}"), "project_no": project, "service_number": 1,
+        "task_code": task, "department": department, "area_code": "410421", "window": window,
+        "level": level, "channel": "hall_device", "indicators": [],
+        "evaluator": if real_name { json!({"real_name": true, "phone": "13900001111"}) } else { json!({"real_name": false}) },
+        "rated_at": beijing(11, 2, 9) + chrono::Duration::minutes(30),
     })
 }
 
@@ -445,6 +726,41 @@ pub fn rules_copy(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
 }
 
 impl Session {
+    /// The id of the first rating of service act `project`#1.
+    pub async fn first_rating(&self, project: &str) -> anyhow::Result<u64> {
+        let case = self.get(&format!("/api/v1/cases/{project}")).await?;
+        case["services"][0]["ratings"][0]
+            .as_u64()
+            .with_context(|| format!("no rating of {project}: {case}"))
+    }
+
+    /// The 差评 work order of rating `rating`, from the first 500 such orders.
+    pub async fn bad_review_order(&self, rating: u64) -> anyhow::Result<Value> {
+        let page = self.get("/api/v1/orders?kind=bad_review&limit=500").await?;
+        page["items"]
+            .as_array()
+            .and_then(|orders| orders.iter().find(|order| order["rating_id"] == rating))
+            .cloned()
+            .with_context(|| format!("no order for rating {rating}: {page}"))
+    }
+
+    /// The id of the 差评 work order of the first rating of service act `project`#1.
+    pub async fn order_of(&self, project: &str) -> anyhow::Result<u64> {
+        let rating = self.first_rating(project).await?;
+        self.bad_review_order(rating).await?["id"]
+            .as_u64()
+            .with_context(|| format!("no id of the order for {project}"))
+    }
+
+    /// Takes `steps` on work order `order`, in turn; each must succeed.
+    pub async fn steps(&self, order: u64, steps: &[Value]) -> anyhow::Result<()> {
+        for step in steps {
+            self.post(&format!("/api/v1/orders/{order}/actions"), step)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Every rating a `/api/v1/ratings` query lists, following the cursor through all pages.
     pub async fn all_ratings(&self, query: &str) -> anyhow::Result<Vec<Value>> {
         let mut items = Vec::new();
@@ -482,4 +798,153 @@ pub fn by_event_id(items: &[Value]) -> anyhow::Result<std::collections::BTreeMap
         }
     }
     Ok(stored)
+}
+
+/// One request the [`SmsGateway`] received.
+#[derive(Debug, Clone)]
+pub struct SmsRequest {
+    pub authorization: Option<String>,
+    /// The JSON body (`null` when it was none).
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct GatewayState {
+    received: Vec<SmsRequest>,
+    /// Requests still to answer with 500.
+    fail_next: u32,
+}
+
+/// A stand-in for the SMS gateway the platform posts to: a real HTTP server on a local socket,
+/// on its own thread (the platform's sender blocks), that keeps every request and answers
+/// `200 {"id":"gw-<n>"}` (the n-th request), or 500 while told to fail.
+pub struct SmsGateway {
+    url: String,
+    state: Arc<Mutex<GatewayState>>,
+}
+
+impl SmsGateway {
+    /// Listens on a free port of 127.0.0.1.
+    pub fn start() -> anyhow::Result<SmsGateway> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}/sms/send", listener.local_addr()?);
+        let state = Arc::new(Mutex::new(GatewayState::default()));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                SmsGateway::answer(stream, &shared);
+            }
+        });
+        Ok(SmsGateway { url, state })
+    }
+
+    /// A gateway address nobody listens on (the port was taken and let go): every call fails
+    /// without an answer.
+    pub fn closed() -> anyhow::Result<SmsGateway> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        Ok(SmsGateway {
+            url: format!("http://127.0.0.1:{port}/sms/send"),
+            state: Arc::default(),
+        })
+    }
+
+    /// The URL to configure as `[messages] gateway_url`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Answers the next `count` requests with 500.
+    pub fn fail_next(&self, count: u32) {
+        self.state.lock().expect("gateway state").fail_next = count;
+    }
+
+    /// Every request received so far, in order, failed ones included.
+    pub fn received(&self) -> Vec<SmsRequest> {
+        self.state.lock().expect("gateway state").received.clone()
+    }
+
+    /// The bodies received so far with this `purpose`.
+    pub fn of_purpose(&self, purpose: &str) -> Vec<Value> {
+        self.received()
+            .into_iter()
+            .map(|request| request.body)
+            .filter(|body| body["purpose"] == purpose)
+            .collect()
+    }
+
+    /// Reads one request, keeps it and answers; a request cut short is dropped unanswered.
+    fn answer(mut stream: TcpStream, state: &Mutex<GatewayState>) {
+        let Ok((authorization, body)) = SmsGateway::read_request(&mut stream) else {
+            return;
+        };
+        let (status, answer) = {
+            let mut state = state.lock().expect("gateway state");
+            state.received.push(SmsRequest {
+                authorization,
+                body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            });
+            let number = state.received.len();
+            if state.fail_next > 0 {
+                state.fail_next -= 1;
+                (
+                    "500 Internal Server Error",
+                    "{\"error\":\"busy\"}".to_string(),
+                )
+            } else {
+                ("200 OK", format!("{{\"id\":\"gw-{number}\"}}"))
+            }
+        };
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+            answer.len()
+        );
+    }
+
+    /// The headers up to the blank line (however the reads split them), then exactly
+    /// `Content-Length` bytes of body; the `Authorization` header and the body.
+    fn read_request(stream: &mut TcpStream) -> std::io::Result<(Option<String>, Vec<u8>)> {
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut bytes = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let mut read_more = |bytes: &mut Vec<u8>| -> std::io::Result<()> {
+            let read = stream.read(&mut chunk)?;
+            if read == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            bytes.extend_from_slice(&chunk[..read]);
+            Ok(())
+        };
+        let body_start = loop {
+            if let Some(end) = bytes.windows(4).position(|window| window == b"\r\n\r\n") {
+                break end + 4;
+            }
+            read_more(&mut bytes)?;
+        };
+        let head = String::from_utf8_lossy(&bytes[..body_start]).to_string();
+        let mut length = 0usize;
+        let mut authorization = None;
+        for line in head.lines().skip(1) {
+            if let Some((name, value)) = line.split_once(':') {
+                match name.trim().to_ascii_lowercase().as_str() {
+                    "content-length" => {
+                        length = value
+                            .trim()
+                            .parse()
+                            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidData))?;
+                    }
+                    "authorization" => authorization = Some(value.trim().to_string()),
+                    _ => {}
+                }
+            }
+        }
+        while bytes.len() < body_start + length {
+            read_more(&mut bytes)?;
+        }
+        Ok((
+            authorization,
+            bytes[body_start..body_start + length].to_vec(),
+        ))
+    }
 }

@@ -5,18 +5,12 @@
 //! totals; the citizen follows and rates through the tracking link; the audit chain holds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use chrono::{DateTime, FixedOffset, TimeZone, Utc};
-use hcp_e2e::{Fixture, Server, Session, adapter, binary, hx_rating_frame, seed};
+use chrono::{DateTime, Utc};
+use hcp_e2e::{
+    Fixture, Roles, Seeded, Server, Session, adapter, beijing_at, binary, hx_rating_frame,
+    start_seeded_in, write_config,
+};
 use serde_json::{Value, json};
-
-fn beijing(month: u32, day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
-    FixedOffset::east_opt(8 * 3600)
-        .unwrap()
-        .with_ymd_and_hms(2026, month, day, hour, minute, 0)
-        .single()
-        .unwrap()
-        .with_timezone(&Utc)
-}
 
 fn second_department() -> String {
     hcp_e2e::credit_code("11410421MB0000004")
@@ -39,36 +33,33 @@ struct Loop {
     supervisor: Session,
     reviewer: Session,
     agent: Session,
-    data: tempfile::TempDir,
+    /// The server's data folder, for `hcp audit verify`.
+    data: std::path::PathBuf,
+    _dir: tempfile::TempDir,
 }
 
 /// 宝丰县 seeded, device D-HX (HX-PJ200 adapter installed) at window W-BF-01, and one user of
 /// each role the loop needs. The manual clock starts at `start`; no background sweep.
 async fn start(start: DateTime<Utc>) -> Loop {
-    let data = tempfile::tempdir().unwrap();
-    let plugins = data.path().join("plugins");
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("data/plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(adapter("hx-pj200").unwrap(), plugins.join("hx-pj200.wasm")).unwrap();
-    let config = data.path().join("hcp.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let config = write_config(
+        dir.path(),
+        &format!(
             "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 100000\n[messages]\npublic_url = \"http://hcp.example\"\n",
             start.to_rfc3339()
         ),
     )
     .unwrap();
-    let server = Server::start(
-        &binary("debug").unwrap(),
-        "serve",
-        data.path(),
-        Some(&config),
-    )
-    .unwrap();
-    let admin = Session::login(&server.url, "admin", &server.admin_password().unwrap())
-        .await
-        .unwrap();
-    let fixture = seed(&admin).await.unwrap();
+    let Seeded {
+        server,
+        admin,
+        fixture,
+        data,
+        dir,
+    } = start_seeded_in(dir, &config).await.unwrap();
     for record in [
         json!({"kind": "device_model", "record": {"model": "HX-PJ200", "vendor": "华信智能", "min_press_interval_secs": 0}}),
         json!({"kind": "device", "record": {"id": "D-HX", "model": "HX-PJ200", "window": "W-BF-01"}}),
@@ -83,69 +74,44 @@ async fn start(start: DateTime<Utc>) -> Loop {
         )
         .await
         .unwrap();
-    let users = [
-        ("handler", "department_handler", fixture.department.as_str()),
-        ("supervisor", "supervisor", "410421"),
-        ("reviewer", "reviewer", "410400"),
-        ("agent", "callback_agent", "410421"),
-    ];
-    for (name, role, scope) in users {
-        admin
-            .post(
-                "/api/v1/admin/users",
-                &json!({"username": name, "display_name": name, "role": role, "scope": scope, "password": "loop-pass-1"}),
-            )
-            .await
-            .unwrap();
-    }
-    let login = |name: &'static str| {
-        let url = server.url.clone();
-        async move { Session::login(&url, name, "loop-pass-1").await.unwrap() }
-    };
+    let Roles {
+        handler,
+        supervisor,
+        reviewer,
+        agent,
+    } = Roles::create(&admin, "handler", &fixture.department)
+        .await
+        .unwrap();
     Loop {
-        handler: login("handler").await,
-        supervisor: login("supervisor").await,
-        reviewer: login("reviewer").await,
-        agent: login("agent").await,
+        handler,
+        supervisor,
+        reviewer,
+        agent,
         device_key: issued["api_key"].as_str().unwrap().to_string(),
         server,
         admin,
         fixture,
         data,
+        _dir: dir,
     }
 }
 
 impl Loop {
     async fn at(&self, at: DateTime<Utc>) {
-        self.admin
-            .post("/api/v1/admin/clock", &json!({"at": at}))
-            .await
-            .unwrap();
+        self.admin.set_clock(at).await.unwrap();
     }
 
     async fn sweep(&self, at: DateTime<Utc>) -> Value {
-        self.at(at).await;
-        let report = self
-            .admin
-            .post("/api/v1/admin/sweep", &json!({"as_of": at}))
-            .await
-            .unwrap();
+        let report = self.admin.sweep_at(at).await.unwrap();
         assert_eq!(report["errors"], json!([]), "{report}");
         report
     }
 
     /// A step by `who`; returns the status and the body.
     async fn step(&self, who: &Session, order: u64, step: Value) -> (u16, Value) {
-        let response = who
-            .client
-            .post(format!("{}/api/v1/orders/{order}/actions", self.server.url))
-            .bearer_auth(&who.token)
-            .json(&step)
-            .send()
+        who.try_post(&format!("/api/v1/orders/{order}/actions"), &step)
             .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+            .unwrap()
     }
 
     async fn ok(&self, who: &Session, order: u64, step: Value) -> Value {
@@ -189,18 +155,7 @@ impl Loop {
     }
 
     async fn order_of_rating(&self, rating: u64) -> Value {
-        let page = self
-            .admin
-            .get("/api/v1/orders?kind=bad_review&limit=500")
-            .await
-            .unwrap();
-        page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|order| order["rating_id"] == rating)
-            .cloned()
-            .unwrap_or_else(|| panic!("no order for rating {rating}: {page}"))
+        self.admin.bad_review_order(rating).await.unwrap()
     }
 }
 
@@ -232,9 +187,9 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
     // Tuesday 2026-09-29, 16:00. National Day runs 10-01..=10-07; Saturday 10-10 is a working
     // day (调休). 宝丰县's rules: 非常不满意 → contact within 4 hours; real-name → verify 2,
     // rectify 5, feedback 7, call-back 9 working days; appeal window 3 working days.
-    let lp = start(beijing(9, 29, 16, 0)).await;
+    let lp = start(beijing_at(9, 29, 16, 0)).await;
     let rating = lp
-        .press(1, beijing(9, 29, 15, 55), 5, "BF-2026-0929-001")
+        .press(1, beijing_at(9, 29, 15, 55), 5, "BF-2026-0929-001")
         .await;
     let order = lp.order_of_rating(rating).await;
     let id = order["id"].as_u64().unwrap();
@@ -243,24 +198,24 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
     assert_eq!(order["unit"], lp.fixture.department);
     assert_eq!(order["priority"], "high");
     for (phase, due) in [
-        ("contact", beijing(9, 29, 20, 0)),
-        ("verify", beijing(10, 9, 0, 0)),
-        ("rectify", beijing(10, 13, 0, 0)),
-        ("feedback", beijing(10, 15, 0, 0)),
-        ("callback", beijing(10, 17, 0, 0)),
-        ("appeal", beijing(10, 10, 0, 0)),
+        ("contact", beijing_at(9, 29, 20, 0)),
+        ("verify", beijing_at(10, 9, 0, 0)),
+        ("rectify", beijing_at(10, 13, 0, 0)),
+        ("feedback", beijing_at(10, 15, 0, 0)),
+        ("callback", beijing_at(10, 17, 0, 0)),
+        ("appeal", beijing_at(10, 10, 0, 0)),
     ] {
         assert_eq!(instant(&deadline(&order, phase)["due"]), due, "{phase}");
     }
 
     // 19:30: the last quarter of the 4-hour contact phase → 预警 on contact only; the evaluator
     // is sent the tracking link (queued: no gateway in this test).
-    let report = lp.sweep(beijing(9, 29, 19, 30)).await;
+    let report = lp.sweep(beijing_at(9, 29, 19, 30)).await;
     assert_eq!(report["warnings"], 1, "{report}");
     assert_eq!(report["tracking_messages"], 1, "{report}");
     assert_eq!(flags(&lp.order(id).await, "contact"), ["warning"]);
     // Sweeping again as of the same instant changes nothing.
-    let again = lp.sweep(beijing(9, 29, 19, 30)).await;
+    let again = lp.sweep(beijing_at(9, 29, 19, 30)).await;
     assert_eq!(
         (
             again["warnings"].as_u64(),
@@ -294,10 +249,10 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
         json!({"type": "decide_transfer", "approve": false, "note": "窗口由本局派驻，仍由本局办理"}),
     )
     .await;
-    lp.at(beijing(9, 29, 19, 40)).await;
+    lp.at(beijing_at(9, 29, 19, 40)).await;
     lp.ok(&lp.handler, id, json!({"type": "accept", "note": "受理"}))
         .await;
-    lp.at(beijing(9, 29, 19, 50)).await;
+    lp.at(beijing_at(9, 29, 19, 50)).await;
     let order = lp
         .ok(
             &lp.handler,
@@ -307,22 +262,22 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
         .await;
     assert_eq!(
         instant(&deadline(&order, "contact")["done_at"]),
-        beijing(9, 29, 19, 50)
+        beijing_at(9, 29, 19, 50)
     );
 
     // The holiday counts for nothing: on 10-03 verification is not even due for a warning.
-    let report = lp.sweep(beijing(10, 3, 12, 0)).await;
+    let report = lp.sweep(beijing_at(10, 3, 12, 0)).await;
     assert_eq!(
         (report["warnings"].as_u64(), report["supervisions"].as_u64()),
         (Some(0), Some(0)),
         "{report}"
     );
     // 10-08 is verification's last working day: 预警.
-    let report = lp.sweep(beijing(10, 8, 9, 0)).await;
+    let report = lp.sweep(beijing_at(10, 8, 9, 0)).await;
     assert_eq!(report["warnings"], 1, "{report}");
     assert_eq!(flags(&lp.order(id).await, "verify"), ["warning"]);
     // 10-09: overdue → 督办, and the supervisor's list of supervised orders shows it.
-    let report = lp.sweep(beijing(10, 9, 9, 0)).await;
+    let report = lp.sweep(beijing_at(10, 9, 9, 0)).await;
     assert_eq!(report["supervisions"], 1, "{report}");
     let supervised = lp
         .supervisor
@@ -339,7 +294,7 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
     );
     // Saturday 10-10 is a working day (调休): one working day after the due date, so no 通报
     // yet; and the appeal window closed at its start.
-    let report = lp.sweep(beijing(10, 10, 9, 0)).await;
+    let report = lp.sweep(beijing_at(10, 10, 9, 0)).await;
     assert_eq!(report["notices"], 0, "{report}");
     let (status, body) = lp
         .step(
@@ -351,7 +306,7 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
     assert_eq!(status, 422, "{body}");
     assert!(body.to_string().contains("appeal window closed"), "{body}");
     // Sunday 10-11 starts the second working day after the due date was missed: 通报.
-    let report = lp.sweep(beijing(10, 11, 9, 0)).await;
+    let report = lp.sweep(beijing_at(10, 11, 9, 0)).await;
     assert_eq!(report["notices"], 1, "{report}");
     assert_eq!(
         flags(&lp.order(id).await, "verify"),
@@ -359,7 +314,7 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
     );
     // The rectification's last working day (10-12) brings its 预警 — the verification is late,
     // the rectification still has the day.
-    lp.at(beijing(10, 12, 9, 0)).await;
+    lp.at(beijing_at(10, 12, 9, 0)).await;
     lp.ok(
         &lp.handler,
         id,
@@ -380,12 +335,12 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
         json!({"type": "dispose", "disposition": {"type": "scheduled", "plan": "更换叫号系统主机", "committed_date": "2026-10-12"}}),
     )
     .await;
-    let report = lp.sweep(beijing(10, 12, 10, 0)).await;
+    let report = lp.sweep(beijing_at(10, 12, 10, 0)).await;
     assert_eq!(report["warnings"], 1, "{report}");
     let order = lp.order(id).await;
     assert_eq!(flags(&order, "rectify"), ["warning"]);
     assert_eq!(order["state"], "rectifying");
-    lp.at(beijing(10, 12, 15, 0)).await;
+    lp.at(beijing_at(10, 12, 15, 0)).await;
     lp.ok(
         &lp.handler,
         id,
@@ -400,7 +355,7 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
         )
         .await;
     assert_eq!(status, 422, "no closing before feedback and call-back");
-    lp.at(beijing(10, 12, 16, 0)).await;
+    lp.at(beijing_at(10, 12, 16, 0)).await;
     let order = lp
         .ok(
             &lp.handler,
@@ -411,7 +366,7 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
     assert_eq!(order["state"], "feedback_given");
     assert_eq!(
         deadline(&order, "rectify")["flags"],
-        json!([{"kind": "warning", "at": beijing(10, 12, 10, 0)}])
+        json!([{"kind": "warning", "at": beijing_at(10, 12, 10, 0)}])
     );
 
     // The citizen follows the link: no personal data, the answer, and the rating form.
@@ -453,7 +408,7 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
 
     // 10-13 10:00: 不满意 through the link reopens the order with fresh deadlines from now:
     // rectify 5 working days → 10-14, 15, 16, 19, 20; feedback 7 → 10-22; call-back 9 → 10-26.
-    lp.at(beijing(10, 13, 10, 0)).await;
+    lp.at(beijing_at(10, 13, 10, 0)).await;
     let client = reqwest::Client::new();
     let response = client
         .post(format!("{}/api/v1/track/{token}/evaluation", lp.server.url))
@@ -467,15 +422,15 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
     assert_eq!(order["reopened"], 1);
     assert_eq!(
         instant(&deadline(&order, "rectify")["due"]),
-        beijing(10, 21, 0, 0)
+        beijing_at(10, 21, 0, 0)
     );
     assert_eq!(
         instant(&deadline(&order, "feedback")["due"]),
-        beijing(10, 23, 0, 0)
+        beijing_at(10, 23, 0, 0)
     );
     assert_eq!(
         instant(&deadline(&order, "callback")["due"]),
-        beijing(10, 27, 0, 0)
+        beijing_at(10, 27, 0, 0)
     );
     assert_eq!(deadline(&order, "rectify")["done_at"], Value::Null);
     let again = client
@@ -487,7 +442,7 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
     assert_eq!(again.status().as_u16(), 409, "one rating per round");
 
     // Second round: fixed at once, fed back, called back (two unreachable attempts first).
-    lp.at(beijing(10, 14, 9, 0)).await;
+    lp.at(beijing_at(10, 14, 9, 0)).await;
     lp.ok(
         &lp.handler,
         id,
@@ -505,9 +460,9 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
     assert_eq!(calls["orders"][0]["order_id"], id);
     assert_eq!(
         instant(&calls["orders"][0]["callback_due"]),
-        beijing(10, 27, 0, 0)
+        beijing_at(10, 27, 0, 0)
     );
-    lp.at(beijing(10, 15, 10, 0)).await;
+    lp.at(beijing_at(10, 15, 10, 0)).await;
     for _ in 0..2 {
         lp.agent
             .post(
@@ -539,7 +494,7 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
         )
         .await;
     assert_eq!(status, 422);
-    lp.at(beijing(10, 16, 9, 0)).await;
+    lp.at(beijing_at(10, 16, 9, 0)).await;
     let order = lp
         .ok(
             &lp.handler,
@@ -550,11 +505,11 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
     assert_eq!(order["state"], "closed");
     assert_eq!(order["closure"]["root_cause"], "system");
     for (phase, done) in [
-        ("contact", beijing(9, 29, 19, 50)),
-        ("verify", beijing(10, 12, 9, 0)),
-        ("rectify", beijing(10, 14, 9, 0)),
-        ("feedback", beijing(10, 14, 9, 0)),
-        ("callback", beijing(10, 15, 10, 0)),
+        ("contact", beijing_at(9, 29, 19, 50)),
+        ("verify", beijing_at(10, 12, 9, 0)),
+        ("rectify", beijing_at(10, 14, 9, 0)),
+        ("feedback", beijing_at(10, 14, 9, 0)),
+        ("callback", beijing_at(10, 15, 10, 0)),
     ] {
         assert_eq!(
             instant(&deadline(&order, phase)["done_at"]),
@@ -563,7 +518,7 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
         );
     }
     // Closed orders raise nothing more.
-    let report = lp.sweep(beijing(11, 30, 9, 0)).await;
+    let report = lp.sweep(beijing_at(11, 30, 9, 0)).await;
     assert_eq!(
         (
             report["warnings"].as_u64(),
@@ -581,7 +536,7 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
     assert_eq!(tracked["state"], "closed");
 
     // Every step is in the chained log: the audit trail verifies.
-    let data = lp.data.path().to_path_buf();
+    let data = lp.data.clone();
     lp.server.stop().unwrap();
     let output = std::process::Command::new(binary("debug").unwrap())
         .args(["audit", "verify", "--data"])
@@ -598,11 +553,11 @@ async fn a_real_name_bad_review_through_every_phase_across_national_day() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upheld_appeal_leaves_assessment_but_stays_in_raw_totals() {
-    let lp = start(beijing(11, 2, 10, 0)).await;
+    let lp = start(beijing_at(11, 2, 10, 0)).await;
     let rating = lp
-        .press(1, beijing(11, 2, 9, 30), 4, "BF-2026-1102-001")
+        .press(1, beijing_at(11, 2, 9, 30), 4, "BF-2026-1102-001")
         .await;
-    lp.press(2, beijing(11, 2, 9, 40), 1, "BF-2026-1102-002")
+    lp.press(2, beijing_at(11, 2, 9, 40), 1, "BF-2026-1102-002")
         .await;
     let id = lp.order_of_rating(rating).await["id"].as_u64().unwrap();
     lp.ok(&lp.handler, id, json!({"type": "accept"})).await;
@@ -629,14 +584,9 @@ async fn an_upheld_appeal_leaves_assessment_but_stays_in_raw_totals() {
         )
         .await;
     assert_eq!(status, 403);
-    lp.admin
-        .post(
-            "/api/v1/admin/users",
-            &json!({"username": "inside", "display_name": "inside", "role": "reviewer", "scope": lp.fixture.department, "password": "loop-pass-1"}),
-        )
-        .await
-        .unwrap();
-    let inside = Session::login(&lp.server.url, "inside", "loop-pass-1")
+    let inside = lp
+        .admin
+        .create_user("inside", "reviewer", &lp.fixture.department)
         .await
         .unwrap();
     let (status, _) = lp
@@ -703,7 +653,7 @@ async fn an_upheld_appeal_leaves_assessment_but_stays_in_raw_totals() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suggestion_is_routed_timed_and_answered() {
-    let lp = start(beijing(11, 2, 10, 0)).await;
+    let lp = start(beijing_at(11, 2, 10, 0)).await;
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/intake", lp.server.url))
         .json(&json!({
@@ -730,8 +680,8 @@ async fn a_suggestion_is_routed_timed_and_answered() {
     assert_eq!(
         due,
         [
-            ("contact".to_string(), beijing(11, 4, 0, 0)),
-            ("feedback".to_string(), beijing(11, 17, 0, 0)),
+            ("contact".to_string(), beijing_at(11, 4, 0, 0)),
+            ("feedback".to_string(), beijing_at(11, 17, 0, 0)),
         ]
     );
     let order = lp.order(id).await;

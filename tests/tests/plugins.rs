@@ -346,12 +346,7 @@ async fn hostile_adapters_are_stopped_and_the_server_keeps_serving() {
     // Quarantined calls are refused without running: three faults, then fast refusals.
     assert_eq!(trap["failures"], 3, "{trap}");
     assert_eq!(running.canonical("alive-last").await, 201);
-    let metrics = reqwest::get(format!("{}/metrics", running.server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = running.server.metrics().await.unwrap();
     for line in [
         "hcp_plugin_quarantined{plugin=\"hostile-trap\"} 1",
         "hcp_plugin_failures_total{plugin=\"hostile-trap\"} 3",

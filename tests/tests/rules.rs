@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hcp_e2e::{Server, Session, binary, rating, rules_copy, seed, wait_until};
+use hcp_e2e::{Seeded, Server, Session, rating, rules_copy, start_seeded_in, wait_until};
 use serde_json::{Value, json};
 
 /// Writes a file the way an editor's "save" ends up: the new content in place.
@@ -69,20 +69,13 @@ struct Editor {
 impl Editor {
     /// Records a canonical rating and returns its id; flags and rules never refuse one.
     async fn record(&self, body: &Value) -> u64 {
-        let response = reqwest::Client::new()
-            .post(format!(
-                "{}/api/v1/sources/{}/ratings",
-                self.server.url, self.fixture.source
-            ))
-            .header("x-api-key", &self.fixture.api_key)
-            .json(body)
-            .send()
+        let (status, recorded) = self
+            .fixture
+            .ingest(&self.server.url, "ratings", body)
             .await
             .unwrap();
-        assert_eq!(response.status().as_u16(), 201);
-        response.json::<Value>().await.unwrap()["id"]
-            .as_u64()
-            .unwrap()
+        assert_eq!(status, 201, "{recorded}");
+        recorded["id"].as_u64().unwrap()
     }
 
     async fn decisions(&self, id: u64) -> Value {
@@ -144,17 +137,13 @@ fn rectify_days(decision: &Value) -> u64 {
 async fn start() -> Editor {
     let dir = tempfile::tempdir().unwrap();
     let (rules, config) = rules_copy(dir.path()).unwrap();
-    let server = Server::start(
-        &binary("debug").unwrap(),
-        "serve",
-        &dir.path().join("data"),
-        Some(&config),
-    )
-    .unwrap();
-    let admin = Session::login(&server.url, "admin", &server.admin_password().unwrap())
-        .await
-        .unwrap();
-    let fixture = seed(&admin).await.unwrap();
+    let Seeded {
+        server,
+        admin,
+        fixture,
+        dir,
+        ..
+    } = start_seeded_in(dir, &config).await.unwrap();
     Editor {
         server,
         admin,
@@ -220,12 +209,7 @@ async fn a_bureau_editor_changes_a_county_deadline_breaks_a_script_and_rolls_bac
     let error = status["last_error"].as_str().unwrap();
     assert!(error.contains("410421/deadline.rhai:2:"), "{error}");
     assert_eq!(status["active_version"], changed);
-    let metrics = reqwest::get(format!("{}/metrics", editor.server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = editor.server.metrics().await.unwrap();
     assert!(
         metrics.contains("hcp_rules_error 1"),
         "the refusal shows in /metrics"
@@ -240,7 +224,10 @@ async fn a_bureau_editor_changes_a_county_deadline_breaks_a_script_and_rolls_bac
         .unwrap();
     assert_eq!(rolled["active_version"], original);
     let restored = std::fs::read_to_string(editor.rules.join("410421/deadline.rhai")).unwrap();
-    assert!(restored.contains("if input.real_name { 5 }"), "{restored}");
+    assert!(
+        restored.contains("if input.real_name || input.kind == \"complaint\" { 5 }"),
+        "{restored}"
+    );
     assert_eq!(rectify_days(&editor.bad_review("rolled-back").await), 5);
     let versions = editor.admin.get("/api/v1/rules/versions").await.unwrap();
     let reasons: Vec<&str> = versions

@@ -107,10 +107,16 @@ fn dependency_edges() {
 #[test]
 fn released_wit_is_unchanged() {
     use sha2::Digest as _;
-    let released = [(
-        "plugins/wit/adapter@1.0.0/adapter.wit",
-        "4c231d5410472365d4c54bdf9c5b3df1574f0f3bb7d2ea6a3f0bf94cb7c79b9e",
-    )];
+    let released = [
+        (
+            "plugins/wit/adapter@1.0.0/adapter.wit",
+            "4c231d5410472365d4c54bdf9c5b3df1574f0f3bb7d2ea6a3f0bf94cb7c79b9e",
+        ),
+        (
+            "plugins/wit/adapter@1.1.0/adapter.wit",
+            "89d18ba7a1e0260ede32cdaecb3129239d3f2297d3754fb514f0703460ed3b21",
+        ),
+    ];
     for (path, expected) in released {
         let bytes = std::fs::read(root().join(path)).unwrap();
         let actual: String = sha2::Sha256::digest(&bytes)

@@ -221,6 +221,7 @@ pub(super) fn decide(
         }
         Command::Service { source, input } => decide_service(reader, pii, &source, input, now),
         Command::Loop(command) => super::closed_loop::decide(reader, pii, command, next_seq, now),
+        Command::Uplink(command) => super::uplink::decide(reader, pii, command),
         Command::Heartbeat { source, input } => decide_heartbeat(reader, &source, input, now),
         Command::Master { actor, change } => decide_master(reader, actor, change),
         Command::Audit { entry } => Ok(Decision::Append {
@@ -659,6 +660,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
     if let Some(origin) = &entry.origin {
         trees[tree::DEDUP].insert(keys::dedup(&origin.source, &origin.event_id), &seq)?;
     }
+    super::uplink::project(trees, entry)?;
     if super::closed_loop::project(trees, entry)? {
         return Ok(());
     }
@@ -761,7 +763,10 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
         | Event::ServiceCallAttempted { .. }
         | Event::MessageQueued { .. }
         | Event::MessageAttempted { .. }
-        | Event::CommentModerated { .. } => {}
+        | Event::CommentModerated { .. }
+        | Event::AssessmentFrozen { .. } => {}
+        // Projected by the uplink above.
+        Event::Uplink { .. } => {}
     }
     Ok(())
 }

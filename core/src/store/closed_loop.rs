@@ -326,6 +326,14 @@ pub(super) fn decide(
                 },
             )
         }
+        LoopCommand::FreezeAssessment { actor, run } => {
+            if run.units.is_empty() {
+                return Err(refused(WorkflowError::Refused(
+                    "an assessment without units is not frozen".into(),
+                )));
+            }
+            append(actor, Event::AssessmentFrozen { run })
+        }
         LoopCommand::Moderate {
             actor,
             rating_id,
@@ -535,6 +543,7 @@ fn order_for_rating(
         department: rating.attribution.department.clone(),
         window: rating.attribution.window.clone(),
         staff: rating.attribution.staff.clone(),
+        hall: rating.attribution.hall.clone(),
         task_code: rating.attribution.task_code.clone(),
         unit: route.unit,
         category: route.category,
@@ -553,6 +562,7 @@ fn order_for_rating(
         notice_after,
         deadline_error,
         policy_version,
+        untimed_done: Vec::new(),
         tracking_hash: tracking_hash(&pii.tracking_token(id)),
         disposition: None,
         transfer: None,
@@ -566,6 +576,7 @@ fn order_for_rating(
         problem: None,
         closure: None,
         tracking_notified: false,
+        counted: 0,
         history: vec![crate::workflow::Step {
             at,
             actor: "system".into(),
@@ -580,7 +591,115 @@ pub fn county_of(area_code: &str) -> String {
     area_code.get(..6).unwrap_or(area_code).to_string()
 }
 
+/// The units an order is filed under, like its rating: every region, the hall, the
+/// department, the window, the staff member and the item.
+pub(super) fn order_units(order: &Order) -> Vec<(keys::Dim, &str)> {
+    let mut units: Vec<(keys::Dim, &str)> = order
+        .regions
+        .iter()
+        .map(|region| (keys::Dim::Region, region.as_str()))
+        .collect();
+    if !order.department.is_empty() {
+        units.push((keys::Dim::Department, &order.department));
+    }
+    if !order.task_code.is_empty() {
+        units.push((keys::Dim::Item, &order.task_code));
+    }
+    for (dim, unit) in [
+        (keys::Dim::Hall, &order.hall),
+        (keys::Dim::Window, &order.window),
+        (keys::Dim::Staff, &order.staff),
+    ] {
+        if let Some(unit) = unit {
+            units.push((dim, unit));
+        }
+    }
+    units
+}
+
+/// Whether an order is filed under a unit (as its rating is).
+pub fn order_filed_under(order: &Order, dim: keys::Dim, unit: &str) -> bool {
+    order_units(order)
+        .iter()
+        .any(|(filed_dim, filed)| *filed_dim == dim && *filed == unit)
+}
+
+/// The facts of a bad-review order the metrics count, with their roll-up buckets.
+fn facts(order: &Order) -> Vec<u8> {
+    use crate::policy::PhaseKind;
+    use crate::workflow::{ClosureOutcome, RectificationLevel};
+    let rectify = order.deadline(PhaseKind::Rectify);
+    let rectified = rectify.and_then(|d| d.done_at).is_some();
+    let on_time = rectify.and_then(|d| d.on_time()) == Some(true);
+    let upheld = order
+        .closure
+        .as_ref()
+        .is_some_and(|closure| closure.outcome == ClosureOutcome::AppealUpheld);
+    let real = order.real_name;
+    let done = |phase| order.deadline(phase).and_then(|d| d.done_at).is_some();
+    let satisfied = order
+        .evaluation
+        .as_ref()
+        .is_some_and(|evaluation| evaluation.level != RectificationLevel::Dissatisfied);
+    [
+        (bucket::ORDERS, true),
+        (bucket::REAL_NAME_ORDERS, real),
+        (bucket::RECTIFIED, rectified),
+        (bucket::RECTIFIED_ON_TIME, on_time),
+        (bucket::REAL_NAME_RECTIFIED, real && rectified),
+        (bucket::REAL_NAME_RECTIFIED_ON_TIME, real && on_time),
+        (bucket::FED_BACK, done(PhaseKind::Feedback)),
+        (bucket::CALLED_BACK, order.callback.is_some()),
+        (
+            bucket::EVALUATED,
+            order.evaluation.is_some() || !order.past_evaluations.is_empty(),
+        ),
+        (bucket::SATISFIED, satisfied),
+        (bucket::CLOSED, order.state == OrderState::Closed && !upheld),
+        (bucket::APPEAL_UPHELD, upheld),
+        (bucket::REAL_NAME_APPEAL_UPHELD, real && upheld),
+        (
+            bucket::BLAMELESS,
+            order
+                .closure
+                .as_ref()
+                .and_then(|closure| closure.root_cause)
+                .is_some_and(|cause| !cause.blames_staff()),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, holds)| *holds)
+    .map(|(bucket, _)| bucket)
+    .collect()
+}
+
+/// Counts, once each, the facts of a bad-review order that hold now and were not counted
+/// yet, under every unit of the order, on the day its 差评 was received.
+fn count_facts(trees: &[TransactionalTree], order: &mut Order) -> TxResult<()> {
+    if order.kind != OrderKind::BadReview {
+        return Ok(());
+    }
+    let day = keys::day_number(crate::calendar::local_date(order.received_at));
+    let new: Vec<u8> = facts(order)
+        .into_iter()
+        .filter(|bucket| order.counted & (1 << (bucket - bucket::ORDERS)) == 0)
+        .collect();
+    for bucket in &new {
+        for (dim, unit) in order_units(order) {
+            increment(
+                &trees[tree::ROLLUP],
+                keys::rollup(dim, unit, day, *bucket, bucket::NO_CHANNEL),
+            )?;
+        }
+        order.counted |= 1 << (bucket - bucket::ORDERS);
+    }
+    Ok(())
+}
+
 fn save_order(trees: &[TransactionalTree], order: &Order) -> TxResult<()> {
+    let mut order = order.clone();
+    count_facts(trees, &mut order)?;
+    let order = &order;
     put_json(&trees[tree::ORDERS], &order.id.to_be_bytes(), order)?;
     let open_key = keys::open_order(order.id);
     if order.is_open() {
@@ -809,6 +928,9 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
                 }
                 put_json(&trees[tree::MESSAGES], &key, &message)?;
             }
+        }
+        Event::AssessmentFrozen { run } => {
+            put_json(&trees[tree::ASSESSMENTS], &entry.seq.to_be_bytes(), run)?;
         }
         Event::CommentModerated {
             rating_id,

@@ -45,6 +45,24 @@ pub mod bucket {
     /// Real-name 差评 made invalid by an upheld appeal (after the per-level buckets, which
     /// the roll-up reader matches as a range).
     pub const INVALID_REAL_NAME_BAD: u8 = 30;
+    /// 40..: bad-review work orders, filed under the day their 差评 was received (a cohort):
+    /// each counted once, when the fact first holds. See `closed_loop::count_facts`.
+    pub const ORDERS: u8 = 40;
+    pub const REAL_NAME_ORDERS: u8 = 41;
+    pub const RECTIFIED: u8 = 42;
+    pub const RECTIFIED_ON_TIME: u8 = 43;
+    pub const REAL_NAME_RECTIFIED: u8 = 44;
+    pub const REAL_NAME_RECTIFIED_ON_TIME: u8 = 45;
+    pub const FED_BACK: u8 = 46;
+    pub const CALLED_BACK: u8 = 47;
+    pub const EVALUATED: u8 = 48;
+    /// The evaluator rated the rectification 满意 or 基本满意.
+    pub const SATISFIED: u8 = 49;
+    pub const CLOSED: u8 = 50;
+    pub const APPEAL_UPHELD: u8 = 51;
+    pub const REAL_NAME_APPEAL_UPHELD: u8 = 52;
+    /// Closed with a root cause that does not blame staff (policy, system, environment).
+    pub const BLAMELESS: u8 = 53;
     /// Services have no channel.
     pub const NO_CHANNEL: u8 = 0xff;
 }

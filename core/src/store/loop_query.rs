@@ -154,6 +154,27 @@ impl Store {
             .unwrap_or_default())
     }
 
+    /// A frozen assessment run.
+    pub fn frozen_assessment(
+        &self,
+        seq: u64,
+    ) -> Result<Option<crate::assessment::AssessmentRun>, StoreError> {
+        self.json(tree::ASSESSMENTS, &seq.to_be_bytes())
+    }
+
+    /// Every frozen run, oldest first, with its seq.
+    pub fn frozen_assessments(
+        &self,
+    ) -> Result<Vec<(u64, crate::assessment::AssessmentRun)>, StoreError> {
+        self.trees()[tree::ASSESSMENTS]
+            .iter()
+            .map(|item| {
+                let (key, value) = item?;
+                Ok((keys::u64_value(&key), serde_json::from_slice(&value)?))
+            })
+            .collect()
+    }
+
     /// Decisions recorded about a subject (`service:…`, `order:…`), by hook.
     pub fn subject_decisions(&self, subject: &str) -> Result<Vec<PolicyDecision>, StoreError> {
         self.trees()[tree::DECISIONS]

@@ -7,7 +7,9 @@ pub mod chain;
 mod closed_loop;
 pub mod keys;
 mod loop_query;
+mod metrics_query;
 mod query;
+pub mod uplink;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +21,9 @@ use sled::Transactional;
 use sled::transaction::TransactionError;
 
 pub use self::keys::Dim;
-pub use self::query::{CaseQuery, Page, RatingQuery, RollupGroup, RollupQuery, RollupRow};
+pub use self::query::{
+    CaseQuery, OrderCounts, Page, RatingQuery, RollupGroup, RollupQuery, RollupRow,
+};
 use crate::auth::{Source, User};
 use crate::clock::Clock;
 use crate::event::{AuditEntry, LogEntry, PolicyActivation, PolicyDecision, SCHEMA_VERSION};
@@ -34,7 +38,7 @@ use crate::pii::PiiKey;
 use crate::validate::{DomainError, Reason};
 use crate::workflow::{CallOutcome, Order, OrderChange, ProblemInput};
 
-pub use self::closed_loop::{DEFAULT_NOTICE_AFTER, county_of, seal_phone};
+pub use self::closed_loop::{DEFAULT_NOTICE_AFTER, county_of, order_filed_under, seal_phone};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -90,7 +94,11 @@ pub(crate) mod tree {
     pub const MESSAGES: usize = 26;
     /// Appeal and moderation marks on ratings.
     pub const RATING_MARKS: usize = 27;
-    pub const NAMES: [&str; 28] = [
+    /// Frozen assessment runs by seq.
+    pub const ASSESSMENTS: usize = 28;
+    /// The provincial uplink: state, batches, counts, refusals, reconciliations.
+    pub const UPLINK: usize = 29;
+    pub const NAMES: [&str; 30] = [
         "log",
         "dedup",
         "org",
@@ -119,6 +127,8 @@ pub(crate) mod tree {
         "calls",
         "messages",
         "rating_marks",
+        "assessments",
+        "uplink",
     ];
 }
 
@@ -181,6 +191,8 @@ pub enum Command {
     },
     /// Work orders, problems, calls, messages and moderation.
     Loop(LoopCommand),
+    /// The provincial uplink's batches, answers, refusals and reconciliations.
+    Uplink(uplink::UplinkCommand),
 }
 
 /// A change of the closed loop (see [`crate::workflow`] and [`crate::outreach`]).
@@ -246,6 +258,11 @@ pub enum LoopCommand {
         publish: bool,
         note: String,
     },
+    /// Record an assessment run as published: later edits of rules or data never change it.
+    FreezeAssessment {
+        actor: String,
+        run: Box<crate::assessment::AssessmentRun>,
+    },
 }
 
 /// What became of one command. `Recorded` and `Duplicate` are durable when returned.
@@ -310,30 +327,35 @@ fn open_db(dir: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> {
     };
     // A store closed a moment ago in this process may still hold the file lock while sled's
     // background threads wind down; another process holding it keeps it, and we say so.
-    let mut attempt = open(options.compression);
-    let mut waited = std::time::Duration::ZERO;
-    while let Err(sled::Error::Io(error)) = &attempt {
-        if !error.to_string().contains("could not acquire lock") {
-            break;
+    let open_waiting = |compression: bool| -> Result<sled::Db, StoreError> {
+        let mut attempt = open(compression);
+        let mut waited = std::time::Duration::ZERO;
+        while let Err(sled::Error::Io(error)) = &attempt {
+            if !error.to_string().contains("could not acquire lock") {
+                break;
+            }
+            if waited >= LOCK_WAIT {
+                return Err(StoreError::InUse {
+                    path: dir.display().to_string(),
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            waited += std::time::Duration::from_millis(20);
+            attempt = open(compression);
         }
-        if waited >= LOCK_WAIT {
-            return Err(StoreError::InUse {
-                path: dir.display().to_string(),
-            });
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        waited += std::time::Duration::from_millis(20);
-        attempt = open(options.compression);
-    }
-    match attempt {
-        Err(sled::Error::Unsupported(message)) if message.contains("compression") => {
+        Ok(attempt?)
+    };
+    match open_waiting(options.compression) {
+        Err(StoreError::Sled(sled::Error::Unsupported(message)))
+            if message.contains("compression") =>
+        {
             tracing::warn!(
                 requested = options.compression,
                 "the store was created with the other compression setting; keeping it"
             );
-            Ok(open(!options.compression)?)
+            open_waiting(!options.compression)
         }
-        other => Ok(other?),
+        other => other,
     }
 }
 

@@ -97,6 +97,55 @@ pub struct RollupRow {
     pub invalid_bad: u64,
     /// 实名差评 among `invalid`.
     pub invalid_real_name_bad: u64,
+    /// `invalid` by level.
+    pub invalid_by_level: BTreeMap<Level, u64>,
+    /// Bad-review work orders of the 差评 received in the range, and what became of them.
+    pub orders: OrderCounts,
+}
+
+/// Counters of bad-review work orders, filed under the day their 差评 was received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+pub struct OrderCounts {
+    pub orders: u64,
+    pub real_name_orders: u64,
+    pub rectified: u64,
+    pub rectified_on_time: u64,
+    pub real_name_rectified: u64,
+    pub real_name_rectified_on_time: u64,
+    pub fed_back: u64,
+    pub called_back: u64,
+    /// Rated by the evaluator (link, 追评 or call-back), in any round.
+    pub evaluated: u64,
+    /// Last rated 满意 or 基本满意.
+    pub satisfied: u64,
+    pub closed: u64,
+    pub appeal_upheld: u64,
+    pub real_name_appeal_upheld: u64,
+    /// Closed with a cause that does not blame staff (policy, system, environment).
+    pub blameless: u64,
+}
+
+impl OrderCounts {
+    fn add(&mut self, bucket: u8, count: u64) {
+        let field = match bucket {
+            bucket::ORDERS => &mut self.orders,
+            bucket::REAL_NAME_ORDERS => &mut self.real_name_orders,
+            bucket::RECTIFIED => &mut self.rectified,
+            bucket::RECTIFIED_ON_TIME => &mut self.rectified_on_time,
+            bucket::REAL_NAME_RECTIFIED => &mut self.real_name_rectified,
+            bucket::REAL_NAME_RECTIFIED_ON_TIME => &mut self.real_name_rectified_on_time,
+            bucket::FED_BACK => &mut self.fed_back,
+            bucket::CALLED_BACK => &mut self.called_back,
+            bucket::EVALUATED => &mut self.evaluated,
+            bucket::SATISFIED => &mut self.satisfied,
+            bucket::CLOSED => &mut self.closed,
+            bucket::APPEAL_UPHELD => &mut self.appeal_upheld,
+            bucket::REAL_NAME_APPEAL_UPHELD => &mut self.real_name_appeal_upheld,
+            bucket::BLAMELESS => &mut self.blameless,
+            _ => return,
+        };
+        *field += count;
+    }
 }
 
 const MAX_LIMIT: usize = 500;
@@ -299,10 +348,14 @@ impl Store {
                 bucket::SERVICES => row.services += count,
                 bucket::REAL_NAME_BAD => row.real_name_bad += count,
                 bucket::INVALID_REAL_NAME_BAD => row.invalid_real_name_bad += count,
+                b if b >= bucket::ORDERS => row.orders.add(b, count),
                 b if b >= bucket::INVALID_BASE => {
                     row.invalid += count;
-                    if Level::from_index(b - bucket::INVALID_BASE).is_some_and(Level::is_bad) {
-                        row.invalid_bad += count;
+                    if let Some(level) = Level::from_index(b - bucket::INVALID_BASE) {
+                        *row.invalid_by_level.entry(level).or_default() += count;
+                        if level.is_bad() {
+                            row.invalid_bad += count;
+                        }
                     }
                 }
                 b if b >= bucket::FOLLOW_UP_BASE => row.follow_ups += count,

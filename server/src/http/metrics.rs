@@ -156,7 +156,46 @@ pub fn render(platform: &Platform) -> String {
     render_plugins(&mut out, platform);
     render_rules(&mut out, platform);
     render_loop(&mut out, platform);
+    render_uplink(&mut out, platform);
     out
+}
+
+/// The provincial uplink: lag, the batch in flight and its failed sends, refused records.
+fn render_uplink(out: &mut String, platform: &Platform) {
+    use hcp_core::store::EventLog as _;
+    let store = &platform.store;
+    let Ok(state) = store.uplink_state() else {
+        return;
+    };
+    let head = store.head().unwrap_or(state.cursor);
+    gauge(
+        out,
+        "hcp_uplink_lag_entries",
+        "Log entries not yet settled with the provincial platform.",
+        "gauge",
+        head.saturating_sub(state.cursor),
+    );
+    gauge(
+        out,
+        "hcp_uplink_in_flight_attempts",
+        "Failed sends of the batch waiting for the province's answer (0 when none waits).",
+        "gauge",
+        state.in_flight.as_ref().map_or(0, |flight| flight.attempts),
+    );
+    gauge(
+        out,
+        "hcp_uplink_records_accepted_total",
+        "Records the provincial platform accepted.",
+        "counter",
+        state.records_accepted,
+    );
+    gauge(
+        out,
+        "hcp_uplink_refused_records",
+        "Records refused by the province (or not sent) waiting for a replay or a dismissal.",
+        "gauge",
+        store.uplink_refused().map_or(0, |refused| refused.len()),
+    );
 }
 
 /// The closed loop: open orders by state, overdue phases, unanswered escalations, messages

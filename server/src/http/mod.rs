@@ -2,18 +2,23 @@
 //! sources (API keys), and the OpenAPI document generated from the handlers.
 
 pub mod admin;
+mod analysis;
 mod demo_sms;
 mod devices;
 mod ingest;
 pub mod metrics;
 mod ops;
-mod orders;
+pub(crate) mod orders;
 mod outreach;
 mod plugins;
 mod problems;
-mod read;
+mod public;
+pub(crate) mod read;
+mod reports;
 mod rules;
+pub mod stats;
 mod track;
+mod uplink;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -241,8 +246,9 @@ impl Modify for SecurityAddon {
         (name = "rules", description = "County policies: status, versions, rollback, evaluation"),
         (name = "orders", description = "Bad-review work orders, complaints, suggestions, appeals, call-backs, moderation"),
         (name = "outreach", description = "Invitations, default ratings, the call list of unrated services, outbound messages"),
+        (name = "stats", description = "Metrics of any unit and period, assessment with one-vote veto, frozen runs and explanations"),
         (name = "problems", description = "Systemic problems (批处理): proposals, confirmation, completion"),
-        (name = "public", description = "Citizens: tracking a bad review, rating its rectification, intake"),
+        (name = "public", description = "Citizens, without signing in: tracking a bad review and rating its rectification, rating an invited service, the intake, and the disclosure of ratings, rates, rankings, rectified bad reviews and published comments"),
     )
 )]
 pub struct ApiDoc;
@@ -309,6 +315,11 @@ pub fn router(platform: Platform) -> Router {
             .merge(orders::routes())
             .merge(outreach::routes())
             .merge(problems::routes())
+            .merge(analysis::routes())
+            .merge(stats::routes())
+            .merge(reports::routes())
+            .merge(public::routes())
+            .merge(uplink::routes())
             .merge(demo_sms::routes(&platform))
             .layer(axum::middleware::from_fn_with_state(
                 platform.clone(),
@@ -326,5 +337,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(track::Doc::openapi());
     doc.merge(outreach::Doc::openapi());
     doc.merge(problems::Doc::openapi());
+    doc.merge(analysis::Doc::openapi());
+    doc.merge(stats::Doc::openapi());
+    doc.merge(reports::Doc::openapi());
+    doc.merge(public::Doc::openapi());
+    doc.merge(uplink::Doc::openapi());
     doc
 }

@@ -128,6 +128,14 @@ pub struct OrderFilter {
     pub real_name: bool,
     /// Only orders of this responsible unit.
     pub unit: Option<String>,
+    /// Only orders filed under this unit (with `filed_dim`), like their ratings: a region, hall,
+    /// department, window, staff member or item. The metrics' drill-down uses it.
+    pub filed_unit: Option<String>,
+    pub filed_dim: Option<Dim>,
+    /// Only orders whose 差评 was received on or after this day (China time).
+    pub received_from: Option<chrono::NaiveDate>,
+    /// … and on or before this day.
+    pub received_to: Option<chrono::NaiveDate>,
     /// Orders with an id below this one (the next page).
     pub before: Option<u64>,
     pub limit: Option<usize>,
@@ -161,6 +169,18 @@ pub async fn list_orders(
                 && filter.kind.is_none_or(|kind| order.kind == kind)
                 && filter.open.is_none_or(|open| order.is_open() == open)
                 && filter.unit.as_ref().is_none_or(|unit| order.unit == *unit)
+                && filter.filed_unit.as_ref().is_none_or(|unit| {
+                    hcp_core::store::order_filed_under(
+                        order,
+                        filter.filed_dim.unwrap_or(Dim::Region),
+                        unit,
+                    )
+                })
+                && {
+                    let day = hcp_core::calendar::local_date(order.received_at);
+                    filter.received_from.is_none_or(|from| day >= from)
+                        && filter.received_to.is_none_or(|to| day <= to)
+                }
                 && (!filter.real_name || order.real_name)
                 && filter
                     .flag
@@ -235,6 +255,7 @@ fn authorise(
     };
     let allowed = match change {
         OrderChange::Flag { .. }
+        | OrderChange::Timed { .. }
         | OrderChange::LinkProblem { .. }
         | OrderChange::ProblemDone { .. }
         | OrderChange::CallbackBySms { .. } => {
@@ -320,31 +341,14 @@ pub(super) fn reopen_deadlines(
     platform: &Platform,
     order: &Order,
 ) -> (Vec<Phase>, Option<PolicyDecision>) {
-    let input = serde_json::json!({
-        "county": order.county,
-        "area_code": order.area_code,
-        "kind": routing_kind(order.kind),
-        "level": order.level,
-        "real_name": order.real_name,
-        "channel": order.channel,
-        "task_code": order.task_code,
-        "department": order.department,
-        "indicators": order.indicators,
-        "received_at": platform.clock.now(),
-    });
-    let decision = platform.policies.decide(
-        Hook::Deadline,
-        format!("order:{}", order.id),
-        &order.county,
-        input,
-    );
-    let phases = serde_json::from_value::<DeadlineOutput>(decision.output.clone())
-        .map(|output| output.phases)
-        .unwrap_or_default();
-    (phases, Some(decision))
+    let (output, decision) = crate::sweep::decide_deadlines(platform, order, platform.clock.now());
+    (
+        output.map(|output| output.phases).unwrap_or_default(),
+        Some(decision),
+    )
 }
 
-fn routing_kind(kind: OrderKind) -> &'static str {
+pub(crate) fn routing_kind(kind: OrderKind) -> &'static str {
     match kind {
         OrderKind::BadReview => "bad_review",
         OrderKind::Complaint => "complaint",
@@ -629,6 +633,7 @@ fn open_intake(
         department: request.department.clone(),
         window: None,
         staff: None,
+        hall: None,
         task_code: request.task_code.clone(),
         unit: route.unit,
         category: route.category,
@@ -647,6 +652,7 @@ fn open_intake(
         notice_after,
         deadline_error,
         policy_version: deadline.hook_version.clone(),
+        untimed_done: Vec::new(),
         tracking_hash: String::new(),
         disposition: None,
         transfer: None,
@@ -660,6 +666,7 @@ fn open_intake(
         problem: None,
         closure: None,
         tracking_notified: false,
+        counted: 0,
         history: vec![hcp_core::workflow::Step {
             at: now,
             actor: actor.to_string(),

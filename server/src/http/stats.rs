@@ -1,0 +1,808 @@
+//! Metrics and assessment over HTTP: any unit's metrics for any period with the numerators and
+//! denominators and a drill-down link for each; the same for every unit of a kind under a
+//! scope (for rankings); assessment runs (metrics → county assessment policy → veto policy →
+//! the engine's ranking), frozen runs, and the explanation of one unit's score.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use hcp_core::assessment::{self, AssessedUnit, AssessmentRun, Candidate, Period};
+use hcp_core::auth::{Permission, Principal, Role};
+use hcp_core::calendar::local_date;
+use hcp_core::metrics::{Ratio, UnitMetrics};
+use hcp_core::model::OrgKind;
+use hcp_core::policy::PolicySet;
+use hcp_core::store::{Command, Dim, LoopCommand, Outcome, Store, county_of};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use super::{ApiError, Auth, blocking};
+use crate::state::Platform;
+
+#[derive(OpenApi)]
+#[openapi(paths(unit_stats, days, children, run, frozen, frozen_run, explain))]
+pub struct Doc;
+
+pub fn routes() -> Router<Platform> {
+    Router::new()
+        .route("/api/v1/stats", get(unit_stats))
+        .route("/api/v1/stats/days", get(days))
+        .route("/api/v1/stats/children", get(children))
+        .route("/api/v1/assessments", get(frozen).post(run))
+        .route("/api/v1/assessments/{seq}", get(frozen_run))
+        .route("/api/v1/assessments/{seq}/units/{unit}", get(explain))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatsQuery {
+    /// Dimension of `unit` (default `region`).
+    pub dim: Option<Dim>,
+    /// Default: the caller's scope.
+    pub unit: Option<String>,
+    /// First day (China time); default the first of this month.
+    pub from: Option<NaiveDate>,
+    /// Last day; default today.
+    pub to: Option<NaiveDate>,
+}
+
+/// A rate with its label and where its parts come from.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RateView {
+    pub name: String,
+    pub label: String,
+    #[serde(flatten)]
+    pub ratio: Ratio,
+    /// The records behind the numerator (ratings or work orders).
+    pub drill_down: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StatsView {
+    pub dim: Dim,
+    pub unit: String,
+    pub name: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub metrics: UnitMetrics,
+    pub rates: Vec<RateView>,
+    /// The ratings of the period, the 差评 among them, and the work orders.
+    pub ratings_url: String,
+    pub bad_reviews_url: String,
+    pub orders_url: String,
+}
+
+/// The wire name of a dimension (`department`), as query strings and assessment runs carry it.
+pub(crate) fn dim_name(dim: Dim) -> String {
+    serde_json::to_value(dim)
+        .ok()
+        .and_then(|value| value.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn links(dim: Dim, unit: &str, from: NaiveDate, to: NaiveDate) -> (String, String, String) {
+    let dim = dim_name(dim);
+    (
+        format!("/api/v1/ratings?dim={dim}&unit={unit}&from={from}&to={to}"),
+        format!("/api/v1/ratings?dim={dim}&unit={unit}&from={from}&to={to}&bad_only=true"),
+        format!(
+            "/api/v1/orders?kind=bad_review&filed_dim={dim}&filed_unit={unit}&received_from={from}&received_to={to}"
+        ),
+    )
+}
+
+fn view(
+    platform: &Platform,
+    dim: Dim,
+    unit: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    metrics: UnitMetrics,
+) -> Result<StatsView, ApiError> {
+    let (ratings_url, bad_reviews_url, orders_url) = links(dim, unit, from, to);
+    let rates = metrics
+        .rates
+        .iter()
+        .map(|(name, ratio)| RateView {
+            name: name.clone(),
+            label: assessment::rate_label(name).unwrap_or(name).to_string(),
+            ratio: ratio.clone(),
+            drill_down: match name.as_str() {
+                "active_rate" | "rating_rate" | "good_rate" => ratings_url.clone(),
+                "bad_rate" => bad_reviews_url.clone(),
+                _ => orders_url.clone(),
+            },
+        })
+        .collect();
+    Ok(StatsView {
+        dim,
+        unit: unit.to_string(),
+        name: unit_name(&platform.store, dim, unit)?,
+        from,
+        to,
+        metrics,
+        rates,
+        ratings_url,
+        bad_reviews_url,
+        orders_url,
+    })
+}
+
+/// The name of a unit, item or staff member; its id when it has none. Blocking.
+pub(crate) fn unit_name(store: &Store, dim: Dim, unit: &str) -> Result<String, ApiError> {
+    Ok(match dim {
+        Dim::Staff => store.staff(unit)?.map(|staff| staff.name),
+        Dim::Item => store.item(unit)?.map(|item| item.name),
+        _ => store.org_unit(unit)?.map(|unit| unit.name),
+    }
+    .unwrap_or_else(|| unit.to_string()))
+}
+
+/// [`unit_name`]s, read once each (a report or an analysis names the same units many times).
+/// Blocking.
+pub(crate) struct Names<'a> {
+    store: &'a Store,
+    known: HashMap<(Dim, String), String>,
+}
+
+impl<'a> Names<'a> {
+    pub(crate) fn new(store: &'a Store) -> Names<'a> {
+        Names {
+            store,
+            known: HashMap::new(),
+        }
+    }
+
+    /// The [`unit_name`] of `id`.
+    pub(crate) fn of(&mut self, dim: Dim, id: &str) -> Result<String, ApiError> {
+        let key = (dim, id.to_string());
+        if let Some(name) = self.known.get(&key) {
+            return Ok(name.clone());
+        }
+        let name = unit_name(self.store, dim, id)?;
+        self.known.insert(key, name.clone());
+        Ok(name)
+    }
+}
+
+fn period_of(platform: &Platform, query: &StatsQuery) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let today = local_date(platform.clock.now());
+    let from = query
+        .from
+        .unwrap_or_else(|| today.with_day0(0).unwrap_or(today));
+    let to = query.to.unwrap_or(today);
+    if from > to {
+        return Err(ApiError::BadRequest(format!(
+            "from {from} is after to {to}"
+        )));
+    }
+    Ok((from, to))
+}
+
+use chrono::Datelike as _;
+
+fn in_scope(
+    platform: &Platform,
+    principal: &Principal,
+    dim: Dim,
+    unit: &str,
+) -> Result<(), ApiError> {
+    if principal.role == Role::WindowStaff {
+        if dim == Dim::Staff && principal.staff_id.as_deref() == Some(unit) {
+            return Ok(());
+        }
+        return Err(ApiError::Forbidden(
+            "window staff see their own results only".into(),
+        ));
+    }
+    if platform.store.within(dim, unit, &principal.scope)? {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "{unit} lies outside your scope {}",
+            principal.scope
+        )))
+    }
+}
+
+/// Every metric of one unit for a period, each rate with its numerator, denominator and the
+/// records behind it.
+#[utoipa::path(
+    get, path = "/api/v1/stats", tag = "stats", params(StatsQuery),
+    responses((status = 200, body = StatsView), (status = 403, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn unit_stats(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Query(query): Query<StatsQuery>,
+) -> Result<Json<StatsView>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    blocking(move || {
+        let (from, mut to) = period_of(&platform, &query)?;
+        let dim = query.dim.unwrap_or(Dim::Region);
+        let unit = query
+            .unit
+            .clone()
+            .unwrap_or_else(|| principal.scope.clone());
+        in_scope(&platform, &principal, dim, &unit)?;
+        // Window staff never see a rating as it is pressed: their figures end yesterday.
+        if !principal.role.sees_live_ratings() {
+            let today = local_date(platform.clock.now());
+            to = to.min(today.pred_opt().unwrap_or(today));
+            if to < from {
+                return Err(ApiError::BadRequest(
+                    "window staff see their results up to yesterday".into(),
+                ));
+            }
+        }
+        let metrics = platform
+            .store
+            .unit_metrics(
+                &[(dim, unit.clone())],
+                from,
+                to,
+                platform.clock.now(),
+                &platform.metric_settings,
+            )?
+            .pop()
+            .ok_or_else(|| ApiError::Internal("no metrics computed".into()))?;
+        Ok(Json(view(&platform, dim, &unit, from, to, metrics)?))
+    })
+    .await
+}
+
+/// One day of a unit's metrics.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DayView {
+    pub day: NaiveDate,
+    pub metrics: UnitMetrics,
+}
+
+/// A unit's metrics day by day (the daily view of window and staff assessment). Window staff
+/// see their own, up to yesterday.
+#[utoipa::path(
+    get, path = "/api/v1/stats/days", tag = "stats", params(StatsQuery),
+    responses((status = 200, body = Vec<DayView>), (status = 403, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn days(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Query(query): Query<StatsQuery>,
+) -> Result<Json<Vec<DayView>>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    blocking(move || {
+        let (from, mut to) = period_of(&platform, &query)?;
+        let (dim, unit) = match (&query.unit, principal.role) {
+            (None, Role::WindowStaff) => (
+                Dim::Staff,
+                principal.staff_id.clone().ok_or_else(|| {
+                    ApiError::Forbidden("this account is not linked to a staff record".into())
+                })?,
+            ),
+            _ => (
+                query.dim.unwrap_or(Dim::Region),
+                query
+                    .unit
+                    .clone()
+                    .unwrap_or_else(|| principal.scope.clone()),
+            ),
+        };
+        in_scope(&platform, &principal, dim, &unit)?;
+        if !principal.role.sees_live_ratings() {
+            let today = local_date(platform.clock.now());
+            to = to.min(today.pred_opt().unwrap_or(today));
+        }
+        if (to - from).num_days() > 92 {
+            return Err(ApiError::BadRequest(
+                "a daily view covers at most 93 days".into(),
+            ));
+        }
+        let now = platform.clock.now();
+        let mut views = Vec::new();
+        let mut day = from;
+        while day <= to {
+            let metrics = platform
+                .store
+                .unit_metrics(
+                    &[(dim, unit.clone())],
+                    day,
+                    day,
+                    now,
+                    &platform.metric_settings,
+                )?
+                .pop()
+                .ok_or_else(|| ApiError::Internal("no metrics computed".into()))?;
+            views.push(DayView { day, metrics });
+            day = match day.succ_opt() {
+                Some(next) => next,
+                None => break,
+            };
+        }
+        Ok(Json(views))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ChildrenQuery {
+    /// The scope: a region (default the caller's scope).
+    pub unit: Option<String>,
+    /// Which units under it: `region` (the regions directly below), `hall`, `department`,
+    /// `window`, `staff` or `item`.
+    pub of: Dim,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+/// The units of a kind under a region: `(dim, id, name, county)`. Blocking.
+pub fn units_under(
+    platform: &Platform,
+    scope: &str,
+    of: Dim,
+) -> Result<Vec<(Dim, String, String, String)>, ApiError> {
+    let store = &platform.store;
+    let county = |id: &str| -> Result<String, ApiError> {
+        let regions = store.ancestors(of, id)?;
+        Ok(regions
+            .iter()
+            .find(|code| code.len() >= 6 && code.bytes().all(|b| b.is_ascii_digit()))
+            .map(|code| county_of(code))
+            .unwrap_or_else(|| county_of(scope)))
+    };
+    let mut units = Vec::new();
+    match of {
+        Dim::Staff => {
+            for staff in store.staff_list()? {
+                if store.within(Dim::Staff, &staff.id, scope)? {
+                    units.push((of, staff.id.clone(), staff.name, county(&staff.id)?));
+                }
+            }
+        }
+        Dim::Item => {
+            for item in store.items()? {
+                if store.within(Dim::Item, &item.task_code, scope)? {
+                    units.push((
+                        of,
+                        item.task_code.clone(),
+                        item.name,
+                        county(&item.task_code)?,
+                    ));
+                }
+            }
+        }
+        _ => {
+            for unit in store.org_units()? {
+                let kind_matches = match of {
+                    Dim::Region => unit.kind.is_region() && unit.parent.as_deref() == Some(scope),
+                    Dim::Hall => matches!(unit.kind, OrgKind::Hall | OrgKind::ServicePoint),
+                    Dim::Department => unit.kind == OrgKind::Department,
+                    Dim::Window => unit.kind == OrgKind::Window,
+                    Dim::Staff | Dim::Item => false,
+                };
+                if kind_matches && unit.id != scope && store.within(Dim::Region, &unit.id, scope)? {
+                    units.push((of, unit.id.clone(), unit.name, county(&unit.id)?));
+                }
+            }
+        }
+    }
+    units.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(units)
+}
+
+/// The metrics of every unit of a kind under a region, for comparisons and rankings.
+#[utoipa::path(
+    get, path = "/api/v1/stats/children", tag = "stats", params(ChildrenQuery),
+    responses((status = 200, body = Vec<StatsView>)),
+    security(("session" = []))
+)]
+pub async fn children(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Query(query): Query<ChildrenQuery>,
+) -> Result<Json<Vec<StatsView>>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    if principal.role == Role::WindowStaff {
+        return Err(ApiError::Forbidden(
+            "window staff see their own results only".into(),
+        ));
+    }
+    blocking(move || {
+        let (from, to) = period_of(
+            &platform,
+            &StatsQuery {
+                dim: None,
+                unit: None,
+                from: query.from,
+                to: query.to,
+            },
+        )?;
+        let scope = query
+            .unit
+            .clone()
+            .unwrap_or_else(|| principal.scope.clone());
+        in_scope(&platform, &principal, Dim::Region, &scope)?;
+        let units = units_under(&platform, &scope, query.of)?;
+        let keys: Vec<(Dim, String)> = units
+            .iter()
+            .map(|(dim, id, ..)| (*dim, id.clone()))
+            .collect();
+        let metrics = platform.store.unit_metrics(
+            &keys,
+            from,
+            to,
+            platform.clock.now(),
+            &platform.metric_settings,
+        )?;
+        let mut views = Vec::with_capacity(units.len());
+        for ((dim, id, ..), metrics) in units.iter().zip(metrics) {
+            views.push(view(&platform, *dim, id, from, to, metrics)?);
+        }
+        Ok(Json(views))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RunRequest {
+    /// `2026-03`, `2026-Q1`, `2026-H1` or `2026`.
+    pub period: String,
+    /// Which units: `region` (the regions directly under the scope), `hall`, `department`,
+    /// `window` or `staff`.
+    pub unit_kind: Dim,
+    /// The region whose units are assessed; default the caller's scope.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Record the run as published (frozen): later edits of rules or data never change it.
+    #[serde(default)]
+    pub freeze: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RunView {
+    /// Log sequence number of the frozen run, when frozen.
+    pub frozen: Option<u64>,
+    #[serde(flatten)]
+    pub run: AssessmentRun,
+}
+
+/// Runs an assessment: the metrics of every unit of a kind under a region for the period, the
+/// county's assessment policy (score with breakdown), its veto policy (reasons), then the
+/// engine's ranking — a vetoed unit keeps its score and leaves the excellence ranking.
+#[utoipa::path(
+    post, path = "/api/v1/assessments", tag = "stats", request_body = RunRequest,
+    responses((status = 200, body = RunView), (status = 403, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn run(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Json(request): Json<RunRequest>,
+) -> Result<Json<RunView>, ApiError> {
+    let principal = auth.0.clone();
+    if !matches!(principal.role, Role::Supervisor | Role::Admin) {
+        return Err(ApiError::Forbidden(
+            "assessments are run by supervisors".into(),
+        ));
+    }
+    blocking(move || {
+        let scope = request
+            .scope
+            .clone()
+            .unwrap_or_else(|| principal.scope.clone());
+        in_scope(&platform, &principal, Dim::Region, &scope)?;
+        let run = assess(
+            &platform,
+            &platform.policies.active(),
+            &request.period,
+            request.unit_kind,
+            &scope,
+            platform.clock.now(),
+        )?;
+        let frozen = if request.freeze {
+            match platform
+                .store
+                .submit_one(Command::Loop(LoopCommand::FreezeAssessment {
+                    actor: principal.username.clone(),
+                    run: Box::new(run.clone()),
+                }))? {
+                Outcome::Recorded { seq } | Outcome::Duplicate { seq } => Some(seq),
+                Outcome::Rejected(error) => return Err(ApiError::Unprocessable(error.reason())),
+            }
+        } else {
+            None
+        };
+        Ok(Json(RunView { frozen, run }))
+    })
+    .await
+}
+
+/// Assesses every unit of a kind under `scope` for a period with the rules `set` (callers
+/// pass `platform.policies.active()`; a report passes one set to all its rankings), reading the
+/// orders' state as of `as_of` (`POST /api/v1/assessments` passes the platform clock's now).
+/// Blocking.
+pub fn assess(
+    platform: &Platform,
+    set: &PolicySet,
+    period: &str,
+    unit_kind: Dim,
+    scope: &str,
+    as_of: DateTime<Utc>,
+) -> Result<AssessmentRun, ApiError> {
+    let Period { from, to } = Period::parse(period).map_err(ApiError::BadRequest)?;
+    let units = units_under(platform, scope, unit_kind)?;
+    let keys: Vec<(Dim, String)> = units
+        .iter()
+        .map(|(dim, id, ..)| (*dim, id.clone()))
+        .collect();
+    let metrics = platform
+        .store
+        .unit_metrics(&keys, from, to, as_of, &platform.metric_settings)?;
+    let candidates = units
+        .into_iter()
+        .zip(metrics)
+        .map(|((_, unit, name, county), metrics)| Candidate {
+            unit,
+            name,
+            county,
+            metrics,
+        })
+        .collect();
+    let kind = dim_name(unit_kind);
+    let units = assessment::assess(set, period, &kind, candidates);
+    Ok(AssessmentRun {
+        period: period.to_string(),
+        from,
+        to,
+        unit_kind: kind,
+        scope: scope.to_string(),
+        as_of,
+        rules_version: set.version().to_string(),
+        calendar_version: platform.calendar.version(),
+        settings: platform.metric_settings.clone(),
+        units,
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct FrozenSummary {
+    pub seq: u64,
+    pub period: String,
+    pub unit_kind: String,
+    pub scope: String,
+    pub as_of: chrono::DateTime<chrono::Utc>,
+    pub rules_version: String,
+    pub units: usize,
+}
+
+/// The frozen (published) assessment runs within the caller's scope.
+#[utoipa::path(
+    get, path = "/api/v1/assessments", tag = "stats",
+    responses((status = 200, body = Vec<FrozenSummary>)),
+    security(("session" = []))
+)]
+pub async fn frozen(
+    State(platform): State<Platform>,
+    auth: Auth,
+) -> Result<Json<Vec<FrozenSummary>>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    blocking(move || {
+        let mut list = Vec::new();
+        for (seq, run) in platform.store.frozen_assessments()? {
+            if platform
+                .store
+                .within(Dim::Region, &run.scope, &principal.scope)?
+                || platform
+                    .store
+                    .within(Dim::Region, &principal.scope, &run.scope)?
+            {
+                list.push(FrozenSummary {
+                    seq,
+                    period: run.period,
+                    unit_kind: run.unit_kind,
+                    scope: run.scope,
+                    as_of: run.as_of,
+                    rules_version: run.rules_version,
+                    units: run.units.len(),
+                });
+            }
+        }
+        Ok(Json(list))
+    })
+    .await
+}
+
+fn load_frozen(
+    platform: &Platform,
+    principal: &Principal,
+    seq: u64,
+) -> Result<AssessmentRun, ApiError> {
+    match platform.store.frozen_assessment(seq)? {
+        Some(run)
+            if platform
+                .store
+                .within(Dim::Region, &run.scope, &principal.scope)?
+                || platform
+                    .store
+                    .within(Dim::Region, &principal.scope, &run.scope)? =>
+        {
+            Ok(run)
+        }
+        _ => Err(ApiError::NotFound(format!(
+            "no frozen assessment {seq} within your scope"
+        ))),
+    }
+}
+
+/// A frozen run, exactly as published.
+#[utoipa::path(
+    get, path = "/api/v1/assessments/{seq}", tag = "stats",
+    params(("seq" = u64, Path, description = "Log sequence number of the frozen run")),
+    responses((status = 200, body = AssessmentRun), (status = 404, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn frozen_run(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Path(seq): Path<u64>,
+) -> Result<Json<AssessmentRun>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    blocking(move || Ok(Json(load_frozen(&platform, &principal, seq)?))).await
+}
+
+/// One line of a score's explanation.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExplainedItem {
+    pub item: String,
+    #[schema(value_type = String)]
+    pub weight: rust_decimal::Decimal,
+    #[schema(value_type = String)]
+    pub value: rust_decimal::Decimal,
+    #[schema(value_type = String)]
+    pub score: rust_decimal::Decimal,
+    /// The rate it was computed from, with its numerator and denominator, if it is one.
+    pub rate: Option<RateView>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExplainedVeto {
+    pub code: String,
+    /// The fact that triggered it, as the veto policy states it.
+    pub reason: String,
+    /// The records behind the fact (for a rate-based veto: the orders of the period).
+    pub drill_down: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Explanation {
+    pub seq: u64,
+    pub period: String,
+    pub unit: AssessedUnit,
+    pub items: Vec<ExplainedItem>,
+    pub vetoes: Vec<ExplainedVeto>,
+    /// Why the unit is or is not in the excellence ranking, in words.
+    pub ranking: String,
+    /// The ratings, bad reviews and work orders behind the numbers.
+    pub ratings_url: String,
+    pub bad_reviews_url: String,
+    pub orders_url: String,
+    /// Ratings invalid for assessment after an upheld appeal (kept in the raw totals).
+    pub invalid_ratings: u64,
+}
+
+/// Explains one unit's result in a frozen run: each item of the score with the rate behind it
+/// and the records behind the rate, each veto with the fact that triggered it.
+#[utoipa::path(
+    get, path = "/api/v1/assessments/{seq}/units/{unit}", tag = "stats",
+    params(
+        ("seq" = u64, Path, description = "Log sequence number of the frozen run"),
+        ("unit" = String, Path, description = "The assessed unit"),
+    ),
+    responses((status = 200, body = Explanation), (status = 404, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn explain(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Path((seq, unit)): Path<(u64, String)>,
+) -> Result<Json<Explanation>, ApiError> {
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    blocking(move || {
+        let run = load_frozen(&platform, &principal, seq)?;
+        let dim: Dim = serde_json::from_value(serde_json::json!(run.unit_kind))
+            .map_err(|error| ApiError::Internal(error.to_string()))?;
+        let assessed = run
+            .units
+            .iter()
+            .find(|assessed| assessed.unit == unit)
+            .cloned()
+            .ok_or_else(|| ApiError::NotFound(format!("{unit} is not in run {seq}")))?;
+        let stats = view(
+            &platform,
+            dim,
+            &unit,
+            run.from,
+            run.to,
+            assessed.metrics.clone(),
+        )?;
+        let rate_by_label = |label: &str| {
+            stats
+                .rates
+                .iter()
+                .find(|rate| rate.label == label)
+                .map(|rate| RateView {
+                    name: rate.name.clone(),
+                    label: rate.label.clone(),
+                    ratio: rate.ratio.clone(),
+                    drill_down: rate.drill_down.clone(),
+                })
+        };
+        let items = assessed
+            .score
+            .as_ref()
+            .map(|score| {
+                score
+                    .items
+                    .iter()
+                    .map(|item| ExplainedItem {
+                        item: item.item.clone(),
+                        weight: item.weight,
+                        value: item.value,
+                        score: item.score,
+                        rate: rate_by_label(&item.item),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let vetoes = assessed
+            .vetoes
+            .iter()
+            .map(|veto| {
+                let rate = assessment::RATE_LABELS
+                    .iter()
+                    .find(|(_, label)| veto.reason.contains(label))
+                    .and_then(|(_, label)| rate_by_label(label));
+                ExplainedVeto {
+                    code: veto.code.clone(),
+                    reason: veto.reason.clone(),
+                    drill_down: rate
+                        .map(|rate| rate.drill_down)
+                        .unwrap_or_else(|| stats.orders_url.clone()),
+                }
+            })
+            .collect::<Vec<_>>();
+        let ranking = match (&assessed.score, assessed.vetoed, assessed.rank) {
+            (None, _, _) => format!("未能计分：{}", assessed.error.clone().unwrap_or_default()),
+            (Some(_), true, _) => format!(
+                "一票否决，不参加评优排名：{}",
+                assessed
+                    .vetoes
+                    .iter()
+                    .map(|veto| veto.reason.clone())
+                    .chain(assessed.error.clone())
+                    .collect::<Vec<_>>()
+                    .join("；")
+            ),
+            (Some(score), false, Some(rank)) => {
+                format!("得分 {}，评优排名第 {rank} 位", score.total.normalize())
+            }
+            (Some(score), false, None) => format!("得分 {}", score.total.normalize()),
+        };
+        Ok(Json(Explanation {
+            seq,
+            period: run.period.clone(),
+            invalid_ratings: assessed.metrics.invalid,
+            unit: assessed,
+            items,
+            vetoes,
+            ranking,
+            ratings_url: stats.ratings_url,
+            bad_reviews_url: stats.bad_reviews_url,
+            orders_url: stats.orders_url,
+        }))
+    })
+    .await
+}

@@ -297,6 +297,17 @@ async fn a_hand_built_month_every_metric_and_a_veto() {
         .await
         .unwrap();
     let m = &stats["metrics"];
+    // Coverage: A's one window has a device; no device is registered, so no online rate.
+    let coverage = &stats["coverage"];
+    assert_eq!(coverage["windows"], 1, "{coverage}");
+    assert_eq!(
+        (
+            &coverage["covered"]["numerator"],
+            &coverage["covered"]["denominator"]
+        ),
+        (&json!(1), &json!(1))
+    );
+    assert_eq!(coverage["devices_online"]["value"], Value::Null);
     // By hand: 10 services, 8 ratings (1 default, so 7 active), 1 invalid → 7 valid: 非常满意
     // 2 (one default), 满意 1, 基本满意 1, 不满意 2, 非常不满意 1.
     for (field, value) in [

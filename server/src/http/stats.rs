@@ -72,6 +72,70 @@ pub struct StatsView {
     pub ratings_url: String,
     pub bad_reviews_url: String,
     pub orders_url: String,
+    /// How the unit's windows take ratings and how many of their devices are online now (for
+    /// regions, halls and departments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
+}
+
+/// Coverage of a unit's windows, as of now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Coverage {
+    pub windows: u64,
+    pub with_device: u64,
+    pub with_qr_code: u64,
+    /// Windows with a rating device or a QR code ÷ windows.
+    pub covered: Ratio,
+    /// Devices heard from within `[devices] online_minutes` ÷ devices of these windows.
+    pub devices_online: Ratio,
+}
+
+/// The coverage of a region's, hall's or department's windows. Blocking.
+fn coverage(platform: &Platform, dim: Dim, unit: &str) -> Result<Option<Coverage>, ApiError> {
+    let store = &platform.store;
+    if !matches!(dim, Dim::Region | Dim::Hall | Dim::Department) {
+        return Ok(None);
+    }
+    let mut windows = std::collections::BTreeSet::new();
+    let (mut with_device, mut with_qr_code, mut covered) = (0, 0, 0);
+    for window in store.org_units()? {
+        if window.kind != OrgKind::Window {
+            continue;
+        }
+        let belongs = match dim {
+            Dim::Department => window.department.as_deref() == Some(unit),
+            _ => store.within(Dim::Region, &window.id, unit)?,
+        };
+        if !belongs {
+            continue;
+        }
+        with_device += u64::from(window.has_device);
+        with_qr_code += u64::from(window.has_qr_code);
+        covered += u64::from(window.has_device || window.has_qr_code);
+        windows.insert(window.id);
+    }
+    let now = platform.clock.now();
+    let (mut devices, mut online) = (0, 0);
+    for device in store.devices()? {
+        if !windows.contains(&device.window) {
+            continue;
+        }
+        devices += 1;
+        online += u64::from(
+            store
+                .device_state(&device.id)?
+                .last_seen
+                .is_some_and(|seen| now - seen <= platform.device_online),
+        );
+    }
+    let count = windows.len() as u64;
+    Ok(Some(Coverage {
+        windows: count,
+        with_device,
+        with_qr_code,
+        covered: Ratio::new(covered, count),
+        devices_online: Ratio::new(online, devices),
+    }))
 }
 
 /// The wire name of a dimension (`department`), as query strings and assessment runs carry it.
@@ -127,6 +191,7 @@ fn view(
         ratings_url,
         bad_reviews_url,
         orders_url,
+        coverage: None,
     })
 }
 
@@ -249,7 +314,9 @@ pub async fn unit_stats(
             )?
             .pop()
             .ok_or_else(|| ApiError::Internal("no metrics computed".into()))?;
-        Ok(Json(view(&platform, dim, &unit, from, to, metrics)?))
+        let mut stats = view(&platform, dim, &unit, from, to, metrics)?;
+        stats.coverage = coverage(&platform, dim, &unit)?;
+        Ok(Json(stats))
     })
     .await
 }

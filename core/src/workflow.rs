@@ -14,6 +14,10 @@ use crate::calendar::{Calendar, CalendarError, DurationUnit, day_start, local_da
 use crate::model::Level;
 use crate::policy::{Phase, PhaseKind, Priority};
 
+/// Working days after a due instant at which a late phase is reported to the city (通报),
+/// unless the deadline policy says otherwise.
+pub const DEFAULT_NOTICE_AFTER: u32 = 2;
+
 /// What opened the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -559,6 +563,89 @@ fn required(field: &str, value: &str) -> Result<(), WorkflowError> {
 }
 
 impl Order {
+    /// A new order of `kind`: dispatched, nothing done, no deadlines yet. Callers fill in who
+    /// and where it is about (struct update syntax) and time it with [`Order::timed_by`].
+    pub fn dispatched(
+        kind: OrderKind,
+        received_at: DateTime<Utc>,
+        opened_at: DateTime<Utc>,
+        first_step: Step,
+    ) -> Order {
+        Order {
+            id: 0,
+            kind,
+            rating_id: None,
+            county: String::new(),
+            area_code: String::new(),
+            regions: Vec::new(),
+            department: String::new(),
+            window: None,
+            staff: None,
+            hall: None,
+            task_code: String::new(),
+            unit: String::new(),
+            category: String::new(),
+            priority: Priority::Normal,
+            real_name: false,
+            level: None,
+            indicators: Vec::new(),
+            text: String::new(),
+            reachable: false,
+            contact: None,
+            channel: default_channel(),
+            received_at,
+            opened_at,
+            state: OrderState::Dispatched,
+            deadlines: Vec::new(),
+            notice_after: DEFAULT_NOTICE_AFTER,
+            deadline_error: None,
+            policy_version: String::new(),
+            untimed_done: Vec::new(),
+            tracking_hash: String::new(),
+            disposition: None,
+            transfer: None,
+            transfers: 0,
+            appeal: None,
+            evaluation: None,
+            past_evaluations: Vec::new(),
+            calls: Vec::new(),
+            callback: None,
+            reopened: 0,
+            problem: None,
+            closure: None,
+            tracking_notified: false,
+            counted: 0,
+            history: vec![first_step],
+        }
+    }
+
+    /// The deadlines of a recorded deadline decision, with its rules version; when the policy
+    /// failed (or none decided), no deadlines and the reason in `deadline_error`.
+    pub fn timed_by(mut self, decision: Option<&crate::event::PolicyDecision>) -> Order {
+        let Some(decision) = decision else {
+            self.deadline_error = Some("no deadline policy is loaded".into());
+            return self;
+        };
+        self.policy_version = decision.hook_version.clone();
+        match serde_json::from_value::<crate::policy::DeadlineOutput>(decision.output.clone()) {
+            Ok(output) => {
+                self.deadlines = output.phases.iter().map(Deadline::from_phase).collect();
+                self.notice_after = output.notice_after.unwrap_or(DEFAULT_NOTICE_AFTER);
+            }
+            Err(_) => {
+                self.deadline_error = Some(
+                    decision
+                        .output
+                        .get("error")
+                        .and_then(|error| error.as_str())
+                        .unwrap_or("the deadline policy returned no phases")
+                        .to_string(),
+                );
+            }
+        }
+        self
+    }
+
     pub fn deadline(&self, phase: PhaseKind) -> Option<&Deadline> {
         self.deadlines.iter().find(|d| d.phase == phase)
     }
@@ -1222,15 +1309,11 @@ mod tests {
         };
         Order {
             id: 7,
-            kind: OrderKind::BadReview,
             rating_id: Some(6),
             county: "410421".into(),
             area_code: "410421".into(),
             regions: vec!["410421".into(), "410400".into()],
             department: "D".into(),
-            window: None,
-            staff: None,
-            hall: None,
             task_code: "T".into(),
             unit: "D".into(),
             category: "waiting".into(),
@@ -1238,13 +1321,8 @@ mod tests {
             real_name: true,
             level: Some(Level::VeryDissatisfied),
             indicators: vec!["510".into()],
-            text: String::new(),
             reachable: true,
-            contact: None,
             channel: crate::model::Channel::HallDevice,
-            received_at: received,
-            opened_at: received,
-            state: OrderState::Dispatched,
             deadlines: [
                 phase(PhaseKind::Contact, 1),
                 phase(PhaseKind::Verify, 2),
@@ -1255,25 +1333,19 @@ mod tests {
             .iter()
             .map(Deadline::from_phase)
             .collect(),
-            notice_after: 2,
-            deadline_error: None,
             policy_version: "v".into(),
-            untimed_done: Vec::new(),
-            tracking_hash: String::new(),
-            disposition: None,
-            transfer: None,
-            transfers: 0,
-            appeal: None,
-            evaluation: None,
-            past_evaluations: Vec::new(),
-            calls: Vec::new(),
-            callback: None,
-            reopened: 0,
-            problem: None,
-            closure: None,
-            tracking_notified: false,
-            counted: 0,
             history: Vec::new(),
+            ..Order::dispatched(
+                OrderKind::BadReview,
+                received,
+                received,
+                Step {
+                    at: received,
+                    actor: "system".into(),
+                    action: "dispatch".into(),
+                    note: String::new(),
+                },
+            )
         }
     }
 

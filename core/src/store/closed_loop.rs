@@ -18,13 +18,9 @@ use crate::pii::{PiiKey, PiiKind, tracking_hash};
 use crate::policy::{DeadlineOutput, Priority, RoutingOutput};
 use crate::validate::DomainError;
 use crate::workflow::{
-    CallAttempt, Deadline, EvaluationVia, Order, OrderChange, OrderKind, OrderState, Problem,
-    ProblemState, RectificationLevel, WorkflowError,
+    CallAttempt, EvaluationVia, Order, OrderChange, OrderKind, OrderState, Problem, ProblemState,
+    RectificationLevel, WorkflowError,
 };
-
-/// Working days after a due instant at which a late phase is reported to the city, unless the
-/// deadline policy says otherwise.
-pub const DEFAULT_NOTICE_AFTER: u32 = 2;
 
 fn refused(error: WorkflowError) -> Reject {
     Reject::Domain(DomainError::Workflow {
@@ -495,32 +491,6 @@ fn order_for_rating(
     at: DateTime<Utc>,
 ) -> Order {
     let decision = |hook: &str| decisions.iter().find(|decision| decision.hook == hook);
-    let mut deadline_error = None;
-    let mut deadlines = Vec::new();
-    let mut notice_after = DEFAULT_NOTICE_AFTER;
-    let mut policy_version = String::new();
-    match decision("deadline") {
-        Some(decision) => {
-            policy_version = decision.hook_version.clone();
-            match serde_json::from_value::<DeadlineOutput>(decision.output.clone()) {
-                Ok(output) => {
-                    deadlines = output.phases.iter().map(Deadline::from_phase).collect();
-                    notice_after = output.notice_after.unwrap_or(DEFAULT_NOTICE_AFTER);
-                }
-                Err(_) => {
-                    deadline_error = Some(
-                        decision
-                            .output
-                            .get("error")
-                            .and_then(|error| error.as_str())
-                            .unwrap_or("the deadline policy returned no phases")
-                            .to_string(),
-                    );
-                }
-            }
-        }
-        None => deadline_error = Some("no deadline policy is loaded".into()),
-    }
     let route = decision("routing")
         .and_then(|decision| serde_json::from_value::<RoutingOutput>(decision.output.clone()).ok())
         .unwrap_or_else(|| RoutingOutput {
@@ -535,7 +505,6 @@ fn order_for_rating(
         });
     Order {
         id,
-        kind: OrderKind::BadReview,
         rating_id: Some(rating.id),
         county: county_of(&rating.area_code),
         area_code: rating.area_code.clone(),
@@ -553,37 +522,21 @@ fn order_for_rating(
         indicators: rating.indicators.clone(),
         text: crate::validate::mask_digit_runs(rating.text.as_deref().unwrap_or("")),
         reachable: rating.evaluator.phone.is_some(),
-        contact: None,
         channel: rating.channel,
-        received_at: rating.received_at,
-        opened_at: at,
-        state: OrderState::Dispatched,
-        deadlines,
-        notice_after,
-        deadline_error,
-        policy_version,
-        untimed_done: Vec::new(),
         tracking_hash: tracking_hash(&pii.tracking_token(id)),
-        disposition: None,
-        transfer: None,
-        transfers: 0,
-        appeal: None,
-        evaluation: None,
-        past_evaluations: Vec::new(),
-        calls: Vec::new(),
-        callback: None,
-        reopened: 0,
-        problem: None,
-        closure: None,
-        tracking_notified: false,
-        counted: 0,
-        history: vec![crate::workflow::Step {
+        ..Order::dispatched(
+            OrderKind::BadReview,
+            rating.received_at,
             at,
-            actor: "system".into(),
-            action: "dispatch".into(),
-            note: String::new(),
-        }],
+            crate::workflow::Step {
+                at,
+                actor: "system".into(),
+                action: "dispatch".into(),
+                note: String::new(),
+            },
+        )
     }
+    .timed_by(decision("deadline"))
 }
 
 /// The county (6 digits) of a region code.

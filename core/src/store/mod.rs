@@ -38,7 +38,8 @@ use crate::pii::PiiKey;
 use crate::validate::{DomainError, Reason};
 use crate::workflow::{CallOutcome, Order, OrderChange, ProblemInput};
 
-pub use self::closed_loop::{DEFAULT_NOTICE_AFTER, county_of, order_filed_under, seal_phone};
+pub use self::closed_loop::{county_of, order_filed_under, seal_phone};
+pub use crate::workflow::DEFAULT_NOTICE_AFTER;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -12,7 +12,7 @@ use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::event::PolicyDecision;
 use hcp_core::model::{Channel, Level};
 use hcp_core::outreach::ServiceCall;
-use hcp_core::policy::{DeadlineOutput, Hook, Phase, PhaseKind, Priority, RoutingOutput};
+use hcp_core::policy::{Hook, Phase, PhaseKind, Priority, RoutingOutput};
 use hcp_core::store::{Command, Dim, LoopCommand, Outcome, county_of, seal_phone};
 use hcp_core::workflow::{
     CallOutcome, FlagKind, Order, OrderChange, OrderKind, OrderState, RectificationLevel,
@@ -595,85 +595,35 @@ fn open_intake(
             category: "other".into(),
             priority: Priority::Normal,
         });
-    let (deadlines, deadline_error, notice_after) =
-        match serde_json::from_value::<DeadlineOutput>(deadline.output.clone()) {
-            Ok(output) => (
-                output
-                    .phases
-                    .iter()
-                    .map(hcp_core::workflow::Deadline::from_phase)
-                    .collect(),
-                None,
-                output
-                    .notice_after
-                    .unwrap_or(hcp_core::store::DEFAULT_NOTICE_AFTER),
-            ),
-            Err(_) => (
-                Vec::new(),
-                Some(
-                    deadline
-                        .output
-                        .get("error")
-                        .and_then(|error| error.as_str())
-                        .unwrap_or("the deadline policy gave no phases")
-                        .to_string(),
-                ),
-                hcp_core::store::DEFAULT_NOTICE_AFTER,
-            ),
-        };
     let regions = store.ancestors(Dim::Region, &request.area_code)?;
     let contact = phone.map(|phone| seal_phone(store.pii(), phone));
     let order = Order {
-        id: 0,
-        kind: request.kind,
-        rating_id: None,
         county: county.clone(),
         area_code: request.area_code.clone(),
         regions,
         department: request.department.clone(),
-        window: None,
-        staff: None,
-        hall: None,
         task_code: request.task_code.clone(),
         unit: route.unit,
         category: route.category,
         priority: route.priority,
         real_name: request.real_name,
-        level: None,
-        indicators: Vec::new(),
         text: masked_text,
         reachable: contact.is_some(),
         contact,
         channel: request.channel,
-        received_at: now,
-        opened_at: now,
-        state: OrderState::Dispatched,
-        deadlines,
-        notice_after,
-        deadline_error,
-        policy_version: deadline.hook_version.clone(),
-        untimed_done: Vec::new(),
-        tracking_hash: String::new(),
-        disposition: None,
-        transfer: None,
-        transfers: 0,
-        appeal: None,
-        evaluation: None,
-        past_evaluations: Vec::new(),
-        calls: Vec::new(),
-        callback: None,
-        reopened: 0,
-        problem: None,
-        closure: None,
-        tracking_notified: false,
-        counted: 0,
-        history: vec![hcp_core::workflow::Step {
-            at: now,
-            actor: actor.to_string(),
-            action: "intake".into(),
-            note: String::new(),
-        }],
-    };
+        ..Order::dispatched(
+            request.kind,
+            now,
+            now,
+            hcp_core::workflow::Step {
+                at: now,
+                actor: actor.to_string(),
+                action: "intake".into(),
+                note: String::new(),
+            },
+        )
+    }
+    .timed_by(Some(&deadline));
     let outcome = store.submit_one(Command::Loop(LoopCommand::OpenOrder {
         actor: actor.to_string(),
         order: Box::new(order),

@@ -471,9 +471,11 @@ pub enum OrderChange {
         #[schema(value_type = Vec<Object>)]
         deadlines: Vec<Phase>,
     },
-    /// The call-back was completed by SMS after the unreachable attempts.
+    /// The call-back was completed by SMS after the unreachable attempts. The SMS is queued in
+    /// the same transaction as the change, so it is sent once, and only if the change holds.
     CallbackBySms {
-        message: u64,
+        #[schema(value_type = Object)]
+        sms: crate::outreach::MessageInput,
     },
     /// 结案.
     Close {
@@ -1012,7 +1014,7 @@ impl Order {
                     }
                 }
             }
-            OrderChange::CallbackBySms { message } => {
+            OrderChange::CallbackBySms { .. } => {
                 if self.state != FeedbackGiven || !self.needs_callback_sms() {
                     return Err(self.wrong(
                         "callback_by_sms",
@@ -1022,7 +1024,7 @@ impl Order {
                 self.callback = Some(CallbackResult::SmsAfterUnreachable);
                 self.complete(PhaseKind::Callback, at);
                 self.state = CalledBack;
-                note = format!("短信 #{message}");
+                note = "短信回访".into();
             }
             OrderChange::Close {
                 root_cause,
@@ -1423,7 +1425,22 @@ mod tests {
         }
         assert!(order.needs_callback_sms());
         order
-            .apply(&OrderChange::CallbackBySms { message: 1 }, "system", at)
+            .apply(
+                &OrderChange::CallbackBySms {
+                    sms: crate::outreach::MessageInput {
+                        channel: crate::outreach::MessageChannel::Sms,
+                        purpose: crate::outreach::MessagePurpose::Callback,
+                        subject: "order:7".into(),
+                        to: crate::model::SealedField {
+                            sealed: String::new(),
+                            masked: "138****0000".into(),
+                        },
+                        text: "已处理".into(),
+                    },
+                },
+                "system",
+                at,
+            )
             .expect("sms");
         let close = OrderChange::Close {
             root_cause: CauseClass::Process,

@@ -493,6 +493,55 @@ fn the_loop_is_a_projection_of_the_log() {
         "the feedback SMS still wait"
     );
 
+    // Three unreachable call-backs: the SMS that completes the 回访 is queued with the change,
+    // in its transaction.
+    for _ in 0..3 {
+        recorded(change(
+            &store,
+            "agent",
+            orders[1],
+            OrderChange::Callback {
+                outcome: hcp_core::workflow::CallOutcome::Unreachable,
+                note: String::new(),
+                deadlines: Vec::new(),
+            },
+        ));
+    }
+    let sms = MessageInput {
+        channel: MessageChannel::Sms,
+        purpose: MessagePurpose::Callback,
+        subject: format!("order:{}", orders[1]),
+        to: store.pii().seal_field(PiiKind::Phone, "13812345678"),
+        text: "多次致电未能联系到您".into(),
+    };
+    let completed = recorded(change(
+        &store,
+        "system",
+        orders[1],
+        OrderChange::CallbackBySms { sms: sms.clone() },
+    ));
+    assert_eq!(
+        store.order(orders[1]).unwrap().unwrap().state,
+        OrderState::CalledBack
+    );
+    let message = store
+        .message(completed + 1)
+        .unwrap()
+        .expect("queued with it");
+    assert_eq!(
+        (message.purpose, message.subject),
+        (sms.purpose, sms.subject.clone())
+    );
+    // Refused once complete: nothing more is queued.
+    let again = change(
+        &store,
+        "system",
+        orders[1],
+        OrderChange::CallbackBySms { sms },
+    );
+    assert!(matches!(again, Outcome::Rejected(_)), "{again:?}");
+    assert_eq!(store.pending_messages().unwrap().len(), 4);
+
     // Appeal upheld on a fresh order: invalid in the roll-up, kept in the raw totals.
     let fourth = recorded(
         store

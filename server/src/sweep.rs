@@ -274,8 +274,7 @@ fn tracking_message(platform: &Platform, order: &Order) -> anyhow::Result<Option
 }
 
 /// Three unreachable call-back attempts: the evaluator gets an SMS with the result and the
-/// link to rate the rectification, and the call-back is complete. Both are recorded in one
-/// transaction.
+/// link to rate the rectification, and the call-back is complete, in one transaction.
 fn callback_by_sms(
     platform: &Platform,
     order: &Order,
@@ -284,32 +283,22 @@ fn callback_by_sms(
     let Some(to) = evaluator_phone(platform, order)? else {
         return Ok(());
     };
-    let queue = Command::Loop(LoopCommand::QueueMessage {
-        actor: "system".into(),
-        message: MessageInput {
-            channel: MessageChannel::Sms,
-            purpose: MessagePurpose::Callback,
-            subject: format!("order:{}", order.id),
-            to,
-            text: format!(
-                "【政务服务好差评】我们多次致电未能联系到您。您反映的问题（工单{}）已处理并反馈，请查看处理结果并对整改情况评价：{}",
-                order.id,
-                tracking_url(platform, order.id)
-            ),
-        },
-    });
-    let outcomes = platform.store.submit(vec![queue])?;
-    let Some(Outcome::Recorded { seq }) = outcomes.first() else {
-        report.errors.push(format!(
-            "order {}: call-back SMS not queued: {outcomes:?}",
-            order.id
-        ));
-        return Ok(());
+    let sms = MessageInput {
+        channel: MessageChannel::Sms,
+        purpose: MessagePurpose::Callback,
+        subject: format!("order:{}", order.id),
+        to,
+        text: format!(
+            "【政务服务好差评】我们多次致电未能联系到您。您反映的问题（工单{}）已处理并反馈，请查看处理结果并对整改情况评价：{}",
+            order.id,
+            tracking_url(platform, order.id)
+        ),
     };
+    // One command: the SMS is queued by the store with the change, never without it.
     let change = Command::Loop(LoopCommand::ChangeOrder {
         actor: "system".into(),
         order_id: order.id,
-        change: OrderChange::CallbackBySms { message: *seq },
+        change: OrderChange::CallbackBySms { sms },
         decision: None,
     });
     match platform.store.submit_one(change)? {

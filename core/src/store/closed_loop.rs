@@ -381,6 +381,13 @@ pub(super) fn follow_ups(
     {
         return problem_notices(reader, entry, *problem_id, notices, next_seq);
     }
+    if let Event::OrderChanged {
+        change: OrderChange::CallbackBySms { sms },
+        ..
+    } = &entry.event
+    {
+        return Ok(vec![queued(sms, next_seq, entry.at)]);
+    }
     let Event::RatingRecorded { rating } = &entry.event else {
         return Ok(Vec::new());
     };
@@ -463,23 +470,28 @@ fn problem_notices(
         if !fed_back || notice.text.trim().is_empty() {
             continue;
         }
-        events.push(Event::MessageQueued {
-            message: Message {
-                id: next_seq + events.len() as u64,
-                channel: notice.channel,
-                purpose: notice.purpose,
-                subject: notice.subject.clone(),
-                to: notice.to.clone(),
-                to_masked: notice.to.masked.clone(),
-                text: notice.text.clone(),
-                queued_at: entry.at,
-                attempts: Vec::new(),
-                state: MessageState::Queued,
-                next_at: Some(entry.at),
-            },
-        });
+        events.push(queued(notice, next_seq + events.len() as u64, entry.at));
     }
     Ok(events)
+}
+
+/// A message queued by a follow-up, due at once.
+fn queued(notice: &crate::outreach::MessageInput, id: u64, at: DateTime<Utc>) -> Event {
+    Event::MessageQueued {
+        message: Message {
+            id,
+            channel: notice.channel,
+            purpose: notice.purpose,
+            subject: notice.subject.clone(),
+            to: notice.to.clone(),
+            to_masked: notice.to.masked.clone(),
+            text: notice.text.clone(),
+            queued_at: at,
+            attempts: Vec::new(),
+            state: MessageState::Queued,
+            next_at: Some(at),
+        },
+    }
 }
 
 /// The order of a new 差评, from the rating and the deadline and routing decisions about it.

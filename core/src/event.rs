@@ -262,6 +262,10 @@ pub struct PolicyDecision {
     /// Fingerprint of the holiday tables the due instants were computed on.
     #[serde(default)]
     pub calendar_version: String,
+    /// The first year without an official holiday table the decision was counted on (its
+    /// provisional table) or waits for; absent when it rests on official tables only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisional_year: Option<i32>,
     #[schema(value_type = Object)]
     pub input: serde_json::Value,
     #[schema(value_type = Object)]

@@ -6,13 +6,13 @@
 //! is requested (to refuse a wrong one with a reason) and when it projects the recorded event
 //! (live or during a rebuild), so the log alone reproduces every order.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::calendar::{Calendar, CalendarError, DurationUnit, day_start, local_date};
+use crate::calendar::{Calendar, CalendarError, DurationUnit, Reckoned, day_start, local_date};
 use crate::model::Level;
-use crate::policy::{Phase, PhaseKind, Priority};
+use crate::policy::{AwaitingPhase, Phase, PhaseKind, Priority};
 
 /// Working days after a due instant at which a late phase is reported to the city (通报),
 /// unless the deadline policy says otherwise.
@@ -33,6 +33,17 @@ pub enum OrderKind {
 }
 
 impl OrderKind {
+    /// What the routing and deadline policies are told the order is about.
+    pub fn routing_kind(self) -> crate::policy::RoutingKind {
+        use crate::policy::RoutingKind;
+        match self {
+            OrderKind::BadReview => RoutingKind::BadReview,
+            OrderKind::Complaint => RoutingKind::Complaint,
+            OrderKind::Suggestion => RoutingKind::Suggestion,
+            OrderKind::Request => RoutingKind::Request,
+        }
+    }
+
     /// Suggestions and requests are answered; bad reviews and complaints are rectified.
     pub fn is_answered(self) -> bool {
         matches!(self, OrderKind::Suggestion | OrderKind::Request)
@@ -95,6 +106,17 @@ pub struct Deadline {
     pub done_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub flags: Vec<RaisedFlag>,
+    /// Counted on a provisional year (its official holiday table is not loaded yet): raises its
+    /// 预警 but no 督办 or 通报, and is timed exactly (`retimed`) when the table is loaded.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub provisional: bool,
+    /// The instant the phase counts from; absent on orders timed before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl Deadline {
@@ -106,6 +128,8 @@ impl Deadline {
             due: phase.due,
             done_at: None,
             flags: Vec::new(),
+            provisional: phase.provisional,
+            from: phase.from,
         }
     }
 
@@ -355,6 +379,11 @@ pub struct Order {
     pub opened_at: DateTime<Utc>,
     pub state: OrderState,
     pub deadlines: Vec<Deadline>,
+    /// Phases waiting for the official holiday table of a year (provisional timing is off);
+    /// each is timed, and moves to `deadlines`, when its table is loaded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub awaiting: Vec<AwaitingPhase>,
     /// Working days after a due instant at which a late phase is reported to the city (通报).
     pub notice_after: u32,
     /// Why the deadline policy gave no deadlines (a missing holiday table, a failing rule);
@@ -362,7 +391,7 @@ pub struct Order {
     pub deadline_error: Option<String>,
     /// Content hash of the rules that set the deadlines and the route.
     pub policy_version: String,
-    /// Phases done while the order had no deadlines, applied when it gets them.
+    /// Phases done while they had no deadline (untimed or awaiting), applied when timed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(ignore)]
     pub untimed_done: Vec<(PhaseKind, DateTime<Utc>)>,
@@ -461,6 +490,10 @@ pub enum OrderChange {
         #[serde(default)]
         #[schema(value_type = Vec<Object>)]
         deadlines: Vec<Phase>,
+        /// Reopened phases waiting for a holiday table.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schema(value_type = Vec<Object>)]
+        awaiting: Vec<AwaitingPhase>,
     },
     /// One 回访 attempt. A 不满意 outcome reopens the order like [`OrderChange::Evaluate`].
     Callback {
@@ -470,6 +503,10 @@ pub enum OrderChange {
         #[serde(default)]
         #[schema(value_type = Vec<Object>)]
         deadlines: Vec<Phase>,
+        /// Reopened phases waiting for a holiday table.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schema(value_type = Vec<Object>)]
+        awaiting: Vec<AwaitingPhase>,
     },
     /// The call-back was completed by SMS after the unreachable attempts. The SMS is queued in
     /// the same transaction as the change, so it is sent once, and only if the change holds.
@@ -500,6 +537,19 @@ pub enum OrderChange {
         deadlines: Vec<Phase>,
         #[serde(default)]
         notice_after: Option<u32>,
+        /// Phases still waiting for a holiday table.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        #[schema(value_type = Vec<Object>)]
+        awaiting: Vec<AwaitingPhase>,
+    },
+    /// Phases counted on a provisional year, or waiting for a table, timed again on the
+    /// calendar that is loaded now (the official table arrived): same trigger, amount and unit,
+    /// a new due instant. Steps already done stay done; flags already raised stay raised.
+    Retimed {
+        #[schema(value_type = Vec<Object>)]
+        phases: Vec<Phase>,
+        /// Fingerprint of the calendar the phases were timed on.
+        calendar_version: String,
     },
     /// Follow a confirmed systemic problem.
     LinkProblem {
@@ -533,6 +583,7 @@ impl OrderChange {
             OrderChange::Answer { .. } => "answer",
             OrderChange::Flag { .. } => "flag",
             OrderChange::Timed { .. } => "timed",
+            OrderChange::Retimed { .. } => "retimed",
             OrderChange::LinkProblem { .. } => "link_problem",
             OrderChange::ProblemDone { .. } => "problem_done",
         }
@@ -599,6 +650,7 @@ impl Order {
             opened_at,
             state: OrderState::Dispatched,
             deadlines: Vec::new(),
+            awaiting: Vec::new(),
             notice_after: DEFAULT_NOTICE_AFTER,
             deadline_error: None,
             policy_version: String::new(),
@@ -632,6 +684,7 @@ impl Order {
         match serde_json::from_value::<crate::policy::DeadlineOutput>(decision.output.clone()) {
             Ok(output) => {
                 self.deadlines = output.phases.iter().map(Deadline::from_phase).collect();
+                self.awaiting = output.awaiting;
                 self.notice_after = output.notice_after.unwrap_or(DEFAULT_NOTICE_AFTER);
             }
             Err(_) => {
@@ -656,14 +709,74 @@ impl Order {
         match self.deadlines.iter_mut().find(|d| d.phase == phase) {
             Some(deadline) if deadline.done_at.is_none() => deadline.done_at = Some(at),
             Some(_) => {}
-            // Untimed (the deadline policy failed): remember when, for when it is timed.
-            None if self.deadline_error.is_some()
+            // Untimed (the deadline policy failed) or waiting for a holiday table: remember
+            // when, for when it is timed.
+            None if (self.deadline_error.is_some()
+                || self.awaiting.iter().any(|waiting| waiting.phase == phase))
                 && !self.untimed_done.iter().any(|(done, _)| *done == phase) =>
             {
                 self.untimed_done.push((phase, at));
             }
             None => {}
         }
+    }
+
+    /// Puts timed phases in place of the same phases untimed, awaiting or provisional: a phase
+    /// done before keeps its completion (and its flags), a phase done while it waited gets it.
+    fn take_timing(&mut self, phases: &[Phase]) {
+        for phase in phases {
+            self.awaiting.retain(|waiting| waiting.phase != phase.phase);
+            match self.deadlines.iter_mut().find(|d| d.phase == phase.phase) {
+                Some(deadline) => {
+                    deadline.amount = phase.amount;
+                    deadline.unit = phase.unit;
+                    deadline.due = phase.due;
+                    deadline.provisional = phase.provisional;
+                    deadline.from = phase.from;
+                }
+                None => self.deadlines.push(Deadline::from_phase(phase)),
+            }
+            if let Some(index) = self
+                .untimed_done
+                .iter()
+                .position(|(done, _)| *done == phase.phase)
+            {
+                let (_, at) = self.untimed_done.remove(index);
+                self.complete(phase.phase, at);
+            }
+        }
+        self.deadlines.sort_by_key(|d| d.phase);
+    }
+
+    /// Whether an order still has phases counted on a provisional year or waiting for a table.
+    pub fn has_provisional_timing(&self) -> bool {
+        !self.awaiting.is_empty() || self.deadlines.iter().any(|d| d.provisional)
+    }
+
+    /// The provisional and awaiting phases that `calendar` times differently now (exactly, or
+    /// at all), with the same trigger, amount and unit: what a `retimed` change records.
+    /// Phases recorded before triggers were kept cannot be timed again and are left alone.
+    pub fn retimed_phases(&self, calendar: &Calendar) -> Result<Vec<Phase>, CalendarError> {
+        let mut phases = Vec::new();
+        let provisional = self
+            .deadlines
+            .iter()
+            .filter(|d| d.provisional)
+            .filter_map(|d| Some((d.phase, d.amount, d.unit, d.from?)));
+        let awaiting = self
+            .awaiting
+            .iter()
+            .map(|waiting| (waiting.phase, waiting.amount, waiting.unit, waiting.from));
+        for (kind, amount, unit, from) in provisional.chain(awaiting) {
+            let Ok(phase) = crate::policy::time_phase(calendar, kind, amount, unit, from)? else {
+                continue;
+            };
+            let was_waiting = self.awaiting.iter().any(|waiting| waiting.phase == kind);
+            if was_waiting || !phase.provisional {
+                phases.push(phase);
+            }
+        }
+        Ok(phases)
     }
 
     fn wrong(&self, action: &'static str, hint: &'static str) -> WorkflowError {
@@ -681,7 +794,7 @@ impl Order {
 
     /// A 不满意 rating of the rectification: back to disposition, with fresh deadlines for the
     /// phases that follow it (the earlier ones stay done).
-    fn reopen(&mut self, deadlines: &[Phase]) {
+    fn reopen(&mut self, deadlines: &[Phase], awaiting: &[AwaitingPhase]) {
         self.reopened += 1;
         self.state = OrderState::Verified;
         self.past_evaluations.extend(self.evaluation.take());
@@ -694,9 +807,26 @@ impl Order {
                 PhaseKind::Rectify | PhaseKind::Feedback | PhaseKind::Callback
             ) {
                 self.deadlines.retain(|d| d.phase != phase.phase);
+                self.awaiting.retain(|waiting| waiting.phase != phase.phase);
                 self.deadlines.push(Deadline::from_phase(phase));
             }
         }
+        for waiting in awaiting {
+            if matches!(
+                waiting.phase,
+                PhaseKind::Rectify | PhaseKind::Feedback | PhaseKind::Callback
+            ) {
+                self.deadlines.retain(|d| d.phase != waiting.phase);
+                self.awaiting.retain(|other| other.phase != waiting.phase);
+                self.awaiting.push(waiting.clone());
+            }
+        }
+        self.untimed_done.retain(|(phase, _)| {
+            !matches!(
+                phase,
+                PhaseKind::Rectify | PhaseKind::Feedback | PhaseKind::Callback
+            )
+        });
         for deadline in &mut self.deadlines {
             if matches!(
                 deadline.phase,
@@ -716,7 +846,9 @@ impl Order {
         at: DateTime<Utc>,
     ) -> Result<(), WorkflowError> {
         use OrderState::*;
-        if self.state == Closed {
+        // A closed order's provisional dates are still made exact: they are facts of the
+        // calendar, and reports read them.
+        if self.state == Closed && !matches!(change, OrderChange::Retimed { .. }) {
             return Err(self.wrong(change.name(), "the order is closed"));
         }
         let mut note;
@@ -951,6 +1083,7 @@ impl Order {
                 level,
                 via,
                 deadlines,
+                awaiting,
             } => {
                 if self.state != FeedbackGiven {
                     return Err(self.wrong("evaluate", "the rectification is rated after feedback"));
@@ -967,7 +1100,7 @@ impl Order {
                 });
                 note = format!("{level:?}");
                 if *level == RectificationLevel::Dissatisfied {
-                    self.reopen(deadlines);
+                    self.reopen(deadlines, awaiting);
                     note = "不满意，重新整改".into();
                 }
             }
@@ -975,6 +1108,7 @@ impl Order {
                 outcome,
                 note: text,
                 deadlines,
+                awaiting,
             } => {
                 if self.state != FeedbackGiven {
                     return Err(self.wrong("callback", "the call-back follows the feedback"));
@@ -1005,7 +1139,7 @@ impl Order {
                         });
                     }
                     if level == RectificationLevel::Dissatisfied {
-                        self.reopen(deadlines);
+                        self.reopen(deadlines, awaiting);
                         note = format!("回访不满意，重新整改 {text}");
                     } else {
                         self.callback = Some(CallbackResult::Reached);
@@ -1078,29 +1212,63 @@ impl Order {
                         "{kind:?} on {phase:?} is not due"
                     )));
                 }
+                if deadline.provisional && *kind != FlagKind::Warning {
+                    return Err(WorkflowError::Refused(format!(
+                        "{phase:?} is due on a provisional calendar: no {kind:?} before the official holiday table confirms it"
+                    )));
+                }
                 deadline.flags.push(RaisedFlag { kind: *kind, at });
                 note = format!("{phase:?}");
             }
             OrderChange::Timed {
                 deadlines,
                 notice_after,
+                awaiting,
             } => {
                 if self.deadline_error.is_none() {
                     return Err(WorkflowError::Refused(
                         "the order already has its deadlines".into(),
                     ));
                 }
-                if deadlines.is_empty() {
+                if deadlines.is_empty() && awaiting.is_empty() {
                     return Err(WorkflowError::Refused("no deadlines given".into()));
                 }
-                self.deadlines = deadlines.iter().map(Deadline::from_phase).collect();
+                self.deadlines.clear();
+                self.awaiting = awaiting.clone();
                 self.deadline_error = None;
-                // Steps already taken count as done when they were taken.
-                for (phase, at) in std::mem::take(&mut self.untimed_done) {
-                    self.complete(phase, at);
-                }
+                // Steps already taken count as done when they were taken; those of phases
+                // still waiting wait on in `untimed_done`.
+                self.take_timing(deadlines);
                 self.notice_after = notice_after.unwrap_or(self.notice_after);
                 note = String::new();
+            }
+            OrderChange::Retimed { phases, .. } => {
+                if phases.is_empty() {
+                    return Err(WorkflowError::Refused("no phases given".into()));
+                }
+                for phase in phases {
+                    let provisional = self.deadlines.iter().any(|d| {
+                        d.phase == phase.phase
+                            && d.provisional
+                            && d.from == phase.from
+                            && d.amount == phase.amount
+                            && d.unit == phase.unit
+                    });
+                    let waiting = self.awaiting.iter().any(|waiting| {
+                        waiting.phase == phase.phase
+                            && Some(waiting.from) == phase.from
+                            && waiting.amount == phase.amount
+                            && waiting.unit == phase.unit
+                    });
+                    if !provisional && !waiting {
+                        return Err(WorkflowError::Refused(format!(
+                            "phase {:?} is not provisional or waiting for a holiday table (any more)",
+                            phase.phase
+                        )));
+                    }
+                }
+                note = retimed_note(self, phases);
+                self.take_timing(phases);
             }
             OrderChange::LinkProblem { problem_id } => {
                 if !matches!(self.state, Dispatched | Accepted | Verified | Rectifying) {
@@ -1180,13 +1348,11 @@ impl Order {
         }
     }
 
-    /// The flags that are due `as_of` and not raised yet, in order.
-    pub fn due_flags(
-        &self,
-        as_of: DateTime<Utc>,
-        calendar: &Calendar,
-    ) -> Result<Vec<(PhaseKind, FlagKind)>, CalendarError> {
-        let mut due = Vec::new();
+    /// The flags that are due `as_of` and not raised yet, in order, and the escalations held
+    /// back because their instant is counted on a provisional year: a provisional due raises
+    /// its 预警, never a 督办 or 通报, until the official table confirms it.
+    pub fn due_flags(&self, as_of: DateTime<Utc>, calendar: &Calendar) -> DueFlags {
+        let mut flags = DueFlags::default();
         for deadline in &self.deadlines {
             if deadline.done_at.is_some() || !self.running(deadline.phase) {
                 continue;
@@ -1195,16 +1361,77 @@ impl Order {
                 if deadline.raised(kind) {
                     continue;
                 }
-                if as_of >= flag_instant(deadline, kind, self.notice_after, calendar)? {
-                    due.push((deadline.phase, kind));
+                match flag_instant(deadline, kind, self.notice_after, calendar) {
+                    Ok(instant) if as_of >= instant.value => {
+                        if kind == FlagKind::Warning || instant.is_exact() {
+                            flags.due.push((deadline.phase, kind));
+                        } else {
+                            flags.held += 1;
+                        }
+                    }
+                    Ok(_) => {}
+                    // A 通报 counted into a year with no table at all (provisional timing off):
+                    // held once the 督办 instant has passed.
+                    Err(_) if as_of >= deadline.due => flags.held += 1,
+                    Err(_) => {}
                 }
             }
         }
-        Ok(due)
+        flags
     }
 }
 
-/// When a flag of a phase is due.
+/// What a sweep may raise on an order now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueFlags {
+    /// Flags due and not raised yet, in order.
+    pub due: Vec<(PhaseKind, FlagKind)>,
+    /// 督办 and 通报 that would be due on the provisional calendar, held until the official
+    /// table confirms them.
+    pub held: u32,
+}
+
+/// The timeline note of a `retimed` change: each phase's last day before and after.
+fn retimed_note(order: &Order, phases: &[Phase]) -> String {
+    let last_day = |due: DateTime<Utc>| {
+        local_date(due - chrono::TimeDelta::seconds(1))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let parts: Vec<String> = phases
+        .iter()
+        .map(|phase| {
+            let before = order
+                .deadline(phase.phase)
+                .filter(|d| d.provisional)
+                .map_or_else(
+                    || "待定".to_owned(),
+                    |d| format!("{}（暂定）", last_day(d.due)),
+                );
+            let after = if phase.provisional {
+                format!("{}（暂定）", last_day(phase.due))
+            } else {
+                last_day(phase.due)
+            };
+            format!("{} {before} → {after}", phase_name(phase.phase))
+        })
+        .collect();
+    format!("按已载入的节假日安排重新计时：{}", parts.join("；"))
+}
+
+/// The Chinese name of a phase, as people read it on a timeline.
+pub fn phase_name(phase: PhaseKind) -> &'static str {
+    match phase {
+        PhaseKind::Contact => "联系",
+        PhaseKind::Verify => "核实",
+        PhaseKind::Rectify => "整改",
+        PhaseKind::Feedback => "反馈",
+        PhaseKind::Callback => "回访",
+        PhaseKind::Appeal => "申诉",
+    }
+}
+
+/// When a flag of a phase is due, and whether that instant rests on a provisional year.
 ///
 /// - 预警: the start of the phase's last day (a phase counted in days), or the last quarter of
 ///   it (at least an hour) for a phase counted in hours;
@@ -1215,9 +1442,11 @@ pub fn flag_instant(
     kind: FlagKind,
     notice_after: u32,
     calendar: &Calendar,
-) -> Result<DateTime<Utc>, CalendarError> {
+) -> Result<Reckoned<DateTime<Utc>>, CalendarError> {
     let last_moment = deadline.due - chrono::TimeDelta::seconds(1);
-    Ok(match kind {
+    // The year the phase's own due instant was counted on, when provisional.
+    let own = deadline.provisional.then(|| local_date(last_moment).year());
+    let value = match kind {
         FlagKind::Warning => match deadline.unit {
             DurationUnit::Hours => {
                 let lead = (i64::from(deadline.amount) * 15).max(60);
@@ -1228,7 +1457,17 @@ pub fn flag_instant(
             }
         },
         FlagKind::Supervision => deadline.due,
-        FlagKind::Notice => calendar.add_working_days(last_moment, notice_after.max(1))?,
+        FlagKind::Notice => {
+            let notice = calendar.reckon_add_working_days(last_moment, notice_after.max(1))?;
+            return Ok(Reckoned {
+                value: notice.value,
+                provisional: own.into_iter().chain(notice.provisional).min(),
+            });
+        }
+    };
+    Ok(Reckoned {
+        value,
+        provisional: own,
     })
 }
 
@@ -1308,6 +1547,8 @@ mod tests {
             due: calendar
                 .add_working_days(received, amount)
                 .expect("in the tables"),
+            provisional: false,
+            from: Some(received),
         };
         Order {
             id: 7,
@@ -1360,27 +1601,25 @@ mod tests {
         let rectify = order.deadline(PhaseKind::Rectify).expect("rectify");
         assert_eq!(rectify.due, beijing(2026, 10, 14, 0));
         assert_eq!(
-            flag_instant(rectify, FlagKind::Warning, 2, &calendar).expect("in tables"),
+            flag_instant(rectify, FlagKind::Warning, 2, &calendar)
+                .expect("in tables")
+                .value,
             beijing(2026, 10, 13, 0)
         );
         // 通报 two working days after: 10-14, 10-15 → the start of 10-16.
         assert_eq!(
-            flag_instant(rectify, FlagKind::Notice, 2, &calendar).expect("in tables"),
+            flag_instant(rectify, FlagKind::Notice, 2, &calendar)
+                .expect("in tables")
+                .value,
             beijing(2026, 10, 16, 0)
         );
         // The holiday does not count: on 10-03 not even the 1-working-day contact is due.
-        let flags = order
-            .due_flags(beijing(2026, 10, 3, 12), &calendar)
-            .expect("flags");
+        let flags = order.due_flags(beijing(2026, 10, 3, 12), &calendar).due;
         assert_eq!(flags, Vec::new());
         // 10-08 is its one working day: warned that morning, supervised from 10-09.
-        let flags = order
-            .due_flags(beijing(2026, 10, 8, 9), &calendar)
-            .expect("flags");
+        let flags = order.due_flags(beijing(2026, 10, 8, 9), &calendar).due;
         assert_eq!(flags, vec![(PhaseKind::Contact, FlagKind::Warning)]);
-        let flags = order
-            .due_flags(beijing(2026, 10, 9, 0), &calendar)
-            .expect("flags");
+        let flags = order.due_flags(beijing(2026, 10, 9, 0), &calendar).due;
         assert!(flags.contains(&(PhaseKind::Contact, FlagKind::Supervision)));
         assert!(!flags.iter().any(|(phase, _)| *phase == PhaseKind::Rectify));
     }
@@ -1420,6 +1659,7 @@ mod tests {
                 outcome: CallOutcome::Unreachable,
                 note: String::new(),
                 deadlines: Vec::new(),
+                awaiting: Vec::new(),
             };
             order.apply(&attempt, "agent", at).expect("attempt");
         }
@@ -1469,6 +1709,8 @@ mod tests {
                 amount: d.amount,
                 unit: d.unit,
                 due: d.due,
+                provisional: false,
+                from: d.from,
             })
             .collect();
         order.deadlines.clear();
@@ -1476,6 +1718,7 @@ mod tests {
         let timed = OrderChange::Timed {
             deadlines: phases,
             notice_after: Some(3),
+            awaiting: Vec::new(),
         };
         let at = received + chrono::TimeDelta::hours(1);
         order
@@ -1499,7 +1742,7 @@ mod tests {
         assert!(
             order
                 .due_flags(beijing(2026, 12, 1, 0), &calendar)
-                .expect("flags")
+                .due
                 .is_empty()
         );
         order.apply(&timed, "system", at).expect("timed");
@@ -1570,6 +1813,8 @@ mod tests {
             amount: 5,
             unit: DurationUnit::WorkingDays,
             due: calendar.add_working_days(later, 5).expect("tables"),
+            provisional: false,
+            from: Some(later),
         };
         order
             .apply(
@@ -1577,6 +1822,7 @@ mod tests {
                     level: RectificationLevel::Dissatisfied,
                     via: EvaluationVia::Link,
                     deadlines: vec![fresh.clone()],
+                    awaiting: Vec::new(),
                 },
                 "citizen",
                 later,
@@ -1612,6 +1858,244 @@ mod tests {
         assert_eq!(
             order.closure.as_ref().map(|c| c.outcome),
             Some(ClosureOutcome::AppealUpheld)
+        );
+    }
+
+    /// An order received 2026-12-21 timed by the default deadlines on `calendar`: contact,
+    /// verify and appeal exact; rectify (15), feedback (17) and callback (20 working days) in
+    /// 2027, provisional or awaiting depending on the calendar.
+    fn year_end_order(calendar: &Calendar) -> Order {
+        let received = beijing(2026, 12, 21, 10);
+        let mut phases = Vec::new();
+        let mut awaiting = Vec::new();
+        for (kind, amount) in [
+            (PhaseKind::Contact, 1),
+            (PhaseKind::Verify, 2),
+            (PhaseKind::Rectify, 15),
+            (PhaseKind::Feedback, 17),
+            (PhaseKind::Callback, 20),
+            (PhaseKind::Appeal, 3),
+        ] {
+            match crate::policy::time_phase(
+                calendar,
+                kind,
+                amount,
+                DurationUnit::WorkingDays,
+                received,
+            )
+            .expect("no overflow")
+            {
+                Ok(phase) => phases.push(phase),
+                Err(waiting) => awaiting.push(waiting),
+            }
+        }
+        let mut order = order(calendar, received);
+        order.deadlines = phases.iter().map(Deadline::from_phase).collect();
+        order.awaiting = awaiting;
+        order
+    }
+
+    /// A stand-in official 2027 table: weekdays work, 1 January is off, and 4 January is off
+    /// too (unlike the provisional year), so re-timing moves every 2027 due by a day.
+    fn with_test_2027() -> Calendar {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules/calendar");
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect("table");
+        let (t2025, t2026) = (read("2025.toml"), read("2026.toml"));
+        let t2027 = "year = 2027\nsource = \"test\"\noff = [\"2027-01-01\", \"2027-01-04\"]\nmakeup = []\nworking_days = 259\n";
+        Calendar::from_toml_tables([
+            ("2025.toml", t2025.as_str()),
+            ("2026.toml", t2026.as_str()),
+            ("2027.toml", t2027),
+        ])
+        .expect("tables")
+        .with_provisional()
+        .expect("provisional")
+    }
+
+    #[test]
+    fn a_provisional_due_raises_its_warning_but_holds_supervision_and_notice() {
+        let calendar = calendar().with_provisional().expect("provisional");
+        let mut order = year_end_order(&calendar);
+        let rectify = order.deadline(PhaseKind::Rectify).expect("rectify").clone();
+        assert!(rectify.provisional);
+        // 15 working days from Monday 12-21: 8 in December (12-22..=12-31), 01-04..=01-08,
+        // 01-11 and 01-12 → due at the start of 01-13.
+        assert_eq!(rectify.due, beijing(2027, 1, 13, 0));
+        assert!(
+            !order
+                .deadline(PhaseKind::Contact)
+                .expect("contact")
+                .provisional
+        );
+        // Contact and verify done, so only the provisional phases run.
+        for phase in [PhaseKind::Contact, PhaseKind::Verify] {
+            order.complete(phase, beijing(2026, 12, 21, 15));
+        }
+        order.state = OrderState::Verified;
+        let on_last_day = order.due_flags(beijing(2027, 1, 12, 9), &calendar);
+        assert_eq!(
+            on_last_day.due,
+            vec![(PhaseKind::Rectify, FlagKind::Warning)]
+        );
+        assert_eq!(on_last_day.held, 0);
+        let late = order.due_flags(beijing(2027, 1, 25, 9), &calendar);
+        assert!(
+            late.due.iter().all(|(_, kind)| *kind == FlagKind::Warning),
+            "{late:?}"
+        );
+        // 督办 and 通报 of rectify, feedback and callback: all held.
+        assert_eq!(late.held, 6);
+        // The state machine refuses them too, whoever asks.
+        let supervise = OrderChange::Flag {
+            phase: PhaseKind::Rectify,
+            kind: FlagKind::Supervision,
+        };
+        assert!(
+            order
+                .apply(&supervise, "system", beijing(2027, 1, 25, 9))
+                .is_err()
+        );
+        order
+            .apply(
+                &OrderChange::Flag {
+                    phase: PhaseKind::Rectify,
+                    kind: FlagKind::Warning,
+                },
+                "system",
+                beijing(2027, 1, 12, 9),
+            )
+            .expect("warning");
+
+        // The official table arrives: the provisional phases are timed exactly, one day later
+        // each (4 January is off in it), the warning stays raised, and 督办 is due at last.
+        let official = with_test_2027();
+        let phases = order.retimed_phases(&official).expect("retimed");
+        assert_eq!(
+            phases.iter().map(|p| p.phase).collect::<Vec<_>>(),
+            vec![PhaseKind::Rectify, PhaseKind::Feedback, PhaseKind::Callback]
+        );
+        assert!(phases.iter().all(|p| !p.provisional));
+        let retimed = OrderChange::Retimed {
+            phases,
+            calendar_version: official.version(),
+        };
+        order
+            .apply(&retimed, "system", beijing(2027, 1, 12, 8))
+            .expect("retimed");
+        let rectify = order.deadline(PhaseKind::Rectify).expect("rectify");
+        assert_eq!(rectify.due, beijing(2027, 1, 14, 0));
+        assert!(!rectify.provisional && rectify.raised(FlagKind::Warning));
+        assert!(!order.has_provisional_timing());
+        let note = &order.history.last().expect("step").note;
+        assert!(
+            note.contains("整改 2027-01-12（暂定） → 2027-01-13"),
+            "{note}"
+        );
+        let late = order.due_flags(beijing(2027, 1, 25, 9), &official);
+        assert_eq!(late.held, 0);
+        assert!(
+            late.due
+                .contains(&(PhaseKind::Rectify, FlagKind::Supervision))
+        );
+        // Timed once: nothing is provisional any more, so a second change is refused.
+        assert!(
+            order
+                .apply(&retimed, "system", beijing(2027, 1, 12, 9))
+                .is_err()
+        );
+        assert!(order.retimed_phases(&official).expect("none").is_empty());
+    }
+
+    #[test]
+    fn phases_awaiting_a_table_are_timed_when_it_arrives_keeping_the_steps_taken() {
+        // Provisional timing off: the 2027 phases wait; the others are exact.
+        let calendar = calendar();
+        let mut order = year_end_order(&calendar);
+        assert_eq!(
+            order
+                .awaiting
+                .iter()
+                .map(|a| (a.phase, a.year))
+                .collect::<Vec<_>>(),
+            vec![
+                (PhaseKind::Rectify, 2027),
+                (PhaseKind::Feedback, 2027),
+                (PhaseKind::Callback, 2027)
+            ]
+        );
+        assert!(order.deadlines.iter().all(|d| !d.provisional));
+        assert_eq!(order.deadlines.len(), 3);
+        assert!(order.has_provisional_timing());
+        // Work goes on: accepted, verified, rectified at once before the table is loaded.
+        let at = beijing(2026, 12, 22, 9);
+        for change in [
+            OrderChange::Accept {
+                note: String::new(),
+            },
+            OrderChange::Verify {
+                finding: "属实".into(),
+            },
+            OrderChange::Dispose {
+                disposition: Disposition::Immediate {
+                    action: "当场整改".into(),
+                },
+            },
+        ] {
+            order.apply(&change, "h", at).expect("step");
+        }
+        // The waiting phases raise nothing; nothing is held (there is no due to hold).
+        let flags = order.due_flags(beijing(2027, 3, 1, 9), &calendar);
+        assert_eq!((flags.due.len(), flags.held), (0, 0));
+        assert!(order.retimed_phases(&calendar).expect("none").is_empty());
+
+        let official = with_test_2027();
+        let phases = order.retimed_phases(&official).expect("timed");
+        assert_eq!(phases.len(), 3);
+        order
+            .apply(
+                &OrderChange::Retimed {
+                    phases,
+                    calendar_version: official.version(),
+                },
+                "system",
+                beijing(2027, 1, 5, 9),
+            )
+            .expect("retimed");
+        assert!(order.awaiting.is_empty());
+        let rectify = order.deadline(PhaseKind::Rectify).expect("timed");
+        assert_eq!(rectify.done_at, Some(at));
+        assert_eq!(rectify.on_time(), Some(true));
+        assert!(order.untimed_done.is_empty());
+    }
+
+    #[test]
+    fn a_closed_order_is_still_timed_exactly() {
+        let calendar = calendar().with_provisional().expect("provisional");
+        let mut order = year_end_order(&calendar);
+        order.state = OrderState::Closed;
+        let official = with_test_2027();
+        let phases = order.retimed_phases(&official).expect("retimed");
+        order
+            .apply(
+                &OrderChange::Retimed {
+                    phases,
+                    calendar_version: official.version(),
+                },
+                "system",
+                beijing(2027, 1, 5, 9),
+            )
+            .expect("a calendar fact, not a work step");
+        assert!(!order.has_provisional_timing());
+        assert!(
+            order
+                .apply(
+                    &OrderChange::Accept {
+                        note: String::new()
+                    },
+                    "h",
+                    beijing(2027, 1, 5, 9)
+                )
+                .is_err()
         );
     }
 }

@@ -71,6 +71,7 @@ impl FixedDecider {
             scope: "default".into(),
             hook_version: "fixed".into(),
             calendar_version: self.calendar.version(),
+            provisional_year: None,
             input: serde_json::json!({}),
             output,
         }
@@ -99,10 +100,13 @@ impl Decider for FixedDecider {
                 .calendar
                 .add_working_days(rating.received_at, amount)
                 .unwrap(),
+            provisional: false,
+            from: Some(rating.received_at),
         })
         .collect();
         let deadline = DeadlineOutput {
             phases,
+            awaiting: Vec::new(),
             notice_after: None,
         };
         vec![
@@ -504,6 +508,7 @@ fn the_loop_is_a_projection_of_the_log() {
                 outcome: hcp_core::workflow::CallOutcome::Unreachable,
                 note: String::new(),
                 deadlines: Vec::new(),
+                awaiting: Vec::new(),
             },
         ));
     }

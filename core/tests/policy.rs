@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use hcp_core::calendar::Calendar;
 use hcp_core::model::{Channel, Level};
 use hcp_core::policy::{
-    AssessmentInput, DeadlineInput, Hook, LimitKind, Limits, PhaseKind, PolicyError, PolicySet,
-    test_folder,
+    AssessmentInput, DeadlineInput, DeadlineOutput, Hook, LimitKind, Limits, PhaseKind,
+    PolicyError, PolicySet, test_folder,
 };
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -552,22 +552,105 @@ fn scripts_are_pure() {
     assert!(set.eval(Hook::Routing, "410402", &routing_input()).is_ok());
 }
 
-#[test]
-fn a_deadline_past_the_last_loaded_year_is_refused_naming_it() {
-    let set = shipped();
-    let input = real_name_bad_review("2026-12-20T10:00:00+08:00");
-    let error = set.deadline("410402", &input).unwrap_err();
-    assert!(
-        matches!(
-            error,
-            PolicyError::Calendar(hcp_core::calendar::CalendarError::YearNotLoaded { year: 2027 })
-        ),
-        "{error}"
-    );
-    assert!(error.to_string().contains("2027"), "{error}");
+/// The shipped rules on the official tables followed by provisional years.
+fn shipped_provisional() -> PolicySet {
+    let calendar = Calendar::load_dir(&rules_dir().join("calendar"))
+        .unwrap()
+        .with_provisional()
+        .unwrap();
+    PolicySet::load(&rules_dir(), Arc::new(calendar), Limits::default()).unwrap()
+}
 
-    // The same refusal raised inside a script by a helper keeps its type and year.
-    let error = set
+/// (phase, due in China time, provisional) of each timed phase.
+type Timed = Vec<(PhaseKind, String, bool)>;
+
+/// The timed phases of a decision, and the phases that wait with their year.
+fn timing(output: &DeadlineOutput) -> (Timed, Vec<(PhaseKind, i32)>) {
+    let china = |due: DateTime<Utc>| {
+        due.with_timezone(&hcp_core::calendar::china_tz())
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    (
+        output
+            .phases
+            .iter()
+            .map(|phase| (phase.phase, china(phase.due), phase.provisional))
+            .collect(),
+        output
+            .awaiting
+            .iter()
+            .map(|phase| (phase.phase, phase.year))
+            .collect(),
+    )
+}
+
+/// Regression for issue 10: one phase reaching a year without a table no longer makes the whole
+/// decision fail; each phase is timed on its own.
+#[test]
+fn each_phase_is_timed_on_its_own_past_the_last_official_year() {
+    use PhaseKind::*;
+    // Sunday 2026-12-20: the next working day is Monday 12-21.
+    let input = real_name_bad_review("2026-12-20T10:00:00+08:00");
+
+    // Official tables only (provisional timing off): the phases that reach 2027 wait for its
+    // table; the others are exact.
+    let decided = shipped().deadline("410402", &input).unwrap();
+    assert_eq!(
+        timing(&decided.value),
+        (
+            vec![
+                (Contact, "2026-12-22 00:00".into(), false),
+                (Verify, "2026-12-23 00:00".into(), false),
+                (Appeal, "2026-12-24 00:00".into(), false),
+            ],
+            vec![(Rectify, 2027), (Feedback, 2027), (Callback, 2027)],
+        )
+    );
+    assert_eq!(decided.provisional, Some(2027));
+    assert_eq!(
+        decided.value.awaiting[0].from,
+        at("2026-12-20T10:00:00+08:00")
+    );
+
+    // With provisional years: the same phases are timed on the provisional 2027 (1 January off),
+    // and marked. Rectify: 9 working days 12-21..=12-31, then 01-04..=01-08 and 01-11.
+    let decided = shipped_provisional().deadline("410402", &input).unwrap();
+    assert_eq!(
+        timing(&decided.value),
+        (
+            vec![
+                (Contact, "2026-12-22 00:00".into(), false),
+                (Verify, "2026-12-23 00:00".into(), false),
+                (Rectify, "2027-01-12 00:00".into(), true),
+                (Feedback, "2027-01-14 00:00".into(), true),
+                (Callback, "2027-01-19 00:00".into(), true),
+                (Appeal, "2026-12-24 00:00".into(), false),
+            ],
+            vec![],
+        )
+    );
+    assert_eq!(decided.provisional, Some(2027));
+    // Well inside the official tables nothing is provisional.
+    let inside = shipped_provisional()
+        .deadline("410402", &real_name_bad_review("2026-06-01T10:00:00+08:00"))
+        .unwrap();
+    assert_eq!(inside.provisional, None);
+    assert!(inside.value.phases.iter().all(|phase| !phase.provisional));
+
+    // A helper inside a script counts on the provisional year too, and the decision says so:
+    // 7 working days from Monday 12-28 are 12-29..=12-31 and 01-04..=01-07.
+    let evaluated = shipped_provisional()
+        .eval(
+            Hook::DefaultRating,
+            "410402",
+            &json!({"completed_at": "2026-12-28T10:00:00+08:00"}),
+        )
+        .unwrap();
+    assert_eq!(evaluated.provisional, Some(2027));
+    assert_eq!(evaluated.output["at"], json!("2027-01-07T16:00:00Z"));
+    // Without provisional years the helper's own arithmetic is refused, naming the year.
+    let error = shipped()
         .eval(
             Hook::DefaultRating,
             "410402",
@@ -581,16 +664,36 @@ fn a_deadline_past_the_last_loaded_year_is_refused_naming_it() {
         ),
         "{error}"
     );
+    // The next call on the same thread starts clean: nothing provisional is carried over.
+    let clean = shipped_provisional()
+        .eval(
+            Hook::DefaultRating,
+            "410402",
+            &json!({"completed_at": "2026-06-01T10:00:00+08:00"}),
+        )
+        .unwrap();
+    assert_eq!(clean.provisional, None);
 
-    // Hours need no holiday table, but the rest of 宝丰县's order still needs working days (5 of
-    // them from 28 December reach 2027), so the whole decision is refused rather than half-made.
+    // 宝丰县's very dissatisfied real-name order: 5 working days from 12-28 reach 2027, its hours
+    // do not; each phase on its own.
     let very = DeadlineInput {
         level: Some(Level::VeryDissatisfied),
         received_at: at("2026-12-28T10:00:00+08:00"),
         ..input
     };
-    let error = set.deadline("410421", &very).unwrap_err();
-    assert!(error.to_string().contains("2027"), "{error}");
+    let decided = shipped().deadline("410421", &very).unwrap();
+    assert!(!decided.value.awaiting.is_empty());
+    assert!(!decided.value.phases.is_empty(), "{:?}", decided.value);
+    let both = shipped_provisional().deadline("410421", &very).unwrap();
+    assert!(both.value.awaiting.is_empty());
+    assert!(both.value.phases.iter().any(|phase| phase.provisional));
+    assert!(both.value.phases.iter().any(|phase| !phase.provisional));
+}
+
+#[test]
+fn shipped_rules_pass_their_tests_with_provisional_years_too() {
+    let report = shipped_provisional().run_tests();
+    assert!(report.ok(), "{report}");
 }
 
 #[test]

@@ -197,6 +197,7 @@ fn close_order(store: &Store, order_id: u64) -> u64 {
             outcome: CallOutcome::Satisfied,
             note: String::new(),
             deadlines: Vec::new(),
+            awaiting: Vec::new(),
         },
         OrderChange::Close {
             root_cause: CauseClass::Process,

@@ -16,6 +16,7 @@ pub struct Config {
     /// Folder of the rules: `calendar/` holds the yearly holiday tables.
     pub rules_dir: PathBuf,
     pub store: StoreConfig,
+    pub calendar: CalendarConfig,
     pub security: SecurityConfig,
     pub bootstrap: BootstrapConfig,
     pub plugins: PluginsConfig,
@@ -123,6 +124,22 @@ impl UplinkConfig {
             return invalid("uplink.reconcile_at", "must be HH:MM (China time) or empty");
         }
         Ok(())
+    }
+}
+
+/// The working-day calendar beyond the official holiday tables.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CalendarConfig {
+    /// Time a deadline that runs past the last official holiday table on a provisional calendar
+    /// built from the statutory holidays (marked provisional everywhere; 预警 only, no 督办 or
+    /// 通报 until the official table confirms it). Off: such a phase waits for its table.
+    pub provisional: bool,
+}
+
+impl Default for CalendarConfig {
+    fn default() -> Self {
+        CalendarConfig { provisional: true }
     }
 }
 
@@ -342,6 +359,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             rules_dir: PathBuf::from("rules"),
             store: StoreConfig::default(),
+            calendar: CalendarConfig::default(),
             security: SecurityConfig::default(),
             bootstrap: BootstrapConfig::default(),
             plugins: PluginsConfig::default(),

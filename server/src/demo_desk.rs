@@ -157,6 +157,7 @@ fn next_step(
                     outcome,
                     note: "模拟回访".into(),
                     deadlines: Vec::new(),
+                    awaiting: Vec::new(),
                 },
             )
         }

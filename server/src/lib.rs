@@ -1,6 +1,7 @@
 //! The `hcp` server: configuration, wiring, the HTTP API and the demo city. The binary in
 //! `main.rs` only parses the command line and calls into here.
 
+pub mod calendar_alarm;
 pub mod config;
 pub mod demo;
 pub mod demo_desk;

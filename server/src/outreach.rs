@@ -402,18 +402,20 @@ fn plan(
         }
         ScheduledAction::DefaultRating { level } => {
             if level.is_bad() {
-                report.errors.push(format!(
-                    "{}: a default rating cannot be a bad review ({})",
+                report.fail(
                     describe(task),
-                    level.label_zh()
-                ));
+                    format!(
+                        "a default rating cannot be a bad review ({})",
+                        level.label_zh()
+                    ),
+                );
                 return Ok(finish(
                     "failed: a default rating cannot be a bad review",
                     Counts::Nothing,
                 ));
             }
             if let Err(error) = ensure_system_source(platform) {
-                report.errors.push(format!("{}: {error:#}", describe(task)));
+                report.fail(describe(task), format!("{error:#}"));
                 return Ok(Step::Leave);
             }
             let rating = ActRating {
@@ -500,7 +502,7 @@ fn carry_out(
             match outcome {
                 Outcome::Rejected(error) if gone(&error) => {}
                 Outcome::Rejected(error) => {
-                    report.errors.push(format!("{}: {error}", describe(task)));
+                    report.fail(describe(task), error);
                     remaining += 1;
                 }
                 _ => count(report, counts),
@@ -520,11 +522,11 @@ fn carry_out(
             }
             // Swept ahead of the platform clock: the rating would lie in the future. Later.
             Outcome::Rejected(error @ DomainError::InFuture { .. }) => {
-                report.errors.push(format!("{}: {error}", describe(task)));
+                report.fail(describe(task), error);
                 remaining += 1;
             }
             Outcome::Rejected(error) => {
-                report.errors.push(format!("{}: {error}", describe(task)));
+                report.fail(describe(task), &error);
                 second.push(task_done(task, &format!("failed: {error}"), None));
                 second_of.push((task, Counts::Nothing));
             }
@@ -538,7 +540,7 @@ fn carry_out(
             // Rated meanwhile: what the task produced stands, the task is gone.
             Outcome::Rejected(error) if gone(&error) => count(report, counts),
             Outcome::Rejected(error) => {
-                report.errors.push(format!("{}: {error}", describe(task)));
+                report.fail(describe(task), error);
                 remaining += 1;
             }
             _ => count(report, counts),
@@ -619,10 +621,10 @@ pub fn deliver(
                 let next_at = (!failure.permanent && failures < max_attempts)
                     .then(|| as_of + retry_delay(config.retry_secs, failures));
                 if next_at.is_none() {
-                    report.errors.push(format!(
-                        "message {} given up after {failures} attempts: {}",
-                        message.id, failure.error
-                    ));
+                    report.fail(
+                        format!("message {}", message.id),
+                        format!("given up after {failures} attempts: {}", failure.error),
+                    );
                 }
                 let attempt = DeliveryAttempt {
                     at: as_of,
@@ -642,10 +644,13 @@ pub fn deliver(
             submit_all(platform, std::mem::take(&mut commands), report)?;
         }
         if silent >= GATEWAY_SILENT_LIMIT && index + 1 < total {
-            report.errors.push(format!(
-                "the SMS gateway did not answer {silent} calls in a row; messages left for the next sweep: {}",
-                total - index - 1
-            ));
+            report.fail(
+                "",
+                format!(
+                    "the SMS gateway did not answer {silent} calls in a row; messages left for the next sweep: {}",
+                    total - index - 1
+                ),
+            );
             break;
         }
     }

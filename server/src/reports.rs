@@ -285,6 +285,9 @@ pub struct Report {
     pub as_of: DateTime<Utc>,
     pub rules_version: String,
     pub calendar_version: String,
+    /// The calendar alarm as of `as_of` (a holiday table that should be loaded is not), printed
+    /// at the top.
+    pub calendar_notice: Option<String>,
     pub summary: UnitFigures,
     pub rankings: Vec<Ranking>,
     pub orders: OrderFigures,
@@ -413,7 +416,7 @@ pub fn build(
         .map_err(|error| ApiError::Internal(format!("analysis data: {error}")))?;
     let orders = order_figures(
         store,
-        &platform.calendar,
+        set.calendar(),
         &mut names,
         scope,
         days,
@@ -458,7 +461,8 @@ pub fn build(
         previous_period,
         as_of,
         rules_version: set.version().to_string(),
-        calendar_version: platform.calendar.version(),
+        calendar_version: set.calendar().version(),
+        calendar_notice: crate::calendar_alarm::bulletin_notice(set.calendar(), today),
         summary,
         rankings,
         orders,
@@ -492,9 +496,9 @@ fn late_phase<'a>(
     if !order.is_open() || order.state == OrderState::Appealing {
         return None;
     }
-    // When the calendar cannot tell (a year without a holiday table), the flags the sweep
-    // raised still count; the sweep names that error itself.
-    let due_now = order.due_flags(as_of, calendar).unwrap_or_default();
+    // A provisional due is never late for 督办 until the official table confirms it; the flags
+    // the sweep raised always count.
+    let due_now = order.due_flags(as_of, calendar).due;
     order
         .deadlines
         .iter()
@@ -1009,7 +1013,12 @@ pub fn tables(report: &Report, compact_rates: bool) -> Vec<Table> {
 fn overview(report: &Report) -> Table {
     let now = &report.summary.metrics;
     let before = &report.summary.previous;
-    let mut rows = vec![
+    let mut rows: Vec<Row> = report
+        .calendar_notice
+        .iter()
+        .map(|notice| Row::styled(vec![text(notice.clone())], RowStyle::Alert))
+        .collect();
+    rows.extend([
         Row::section("基本情况"),
         Row::new(vec![
             text("区划"),
@@ -1076,7 +1085,7 @@ fn overview(report: &Report) -> Table {
             before.average_score.map_or(Cell::Empty, Cell::Number),
         ]),
         Row::section("评价指标（率）"),
-    ];
+    ]);
     for (name, label) in assessment::RATE_LABELS {
         let value = rate_value(now, name);
         let previous = rate_value(before, name);
@@ -2208,15 +2217,44 @@ pub fn generate_stored(
     Ok(true)
 }
 
-/// The scheduled reports due on the China date of `as_of`, for the root region and each
-/// county, each generated once. Called by every sweep; a report that fails is named in the
-/// sweep's errors and tried again by the next sweep of the day. Blocking.
+/// Reports whose day fell in `since..=today`, oldest first, each once.
+pub fn due_between(since: NaiveDate, today: NaiveDate) -> Vec<(ReportKind, String)> {
+    let mut due = Vec::new();
+    for day in since.iter_days().take_while(|day| *day <= today) {
+        for report in due_on(day) {
+            if !due.contains(&report) {
+                due.push(report);
+            }
+        }
+    }
+    due
+}
+
+/// How far back a sweep catches up reports whose day passed while the platform was down.
+const CATCH_UP_DAYS: u64 = 366;
+
+/// The scheduled reports for the root region and each county, each generated once: those due
+/// on the China date of `as_of`, and those whose day passed while the platform was down (since
+/// its first recorded event, at most a year back), so a restart after the 1st still produces
+/// last month's bulletin. Called by every sweep; a report that fails is named in the sweep's
+/// errors and tried again by the next sweep. Blocking.
 pub fn run_schedule(
     platform: &Platform,
     as_of: DateTime<Utc>,
     report: &mut SweepReport,
 ) -> anyhow::Result<()> {
-    let due = due_on(local_date(as_of));
+    use hcp_core::store::EventLog as _;
+    let today = local_date(as_of);
+    let Some(first) = platform
+        .store
+        .read_after(0, 1)?
+        .first()
+        .map(|entry| local_date(entry.at))
+    else {
+        return Ok(());
+    };
+    let since = first.max(today - chrono::Days::new(CATCH_UP_DAYS));
+    let due = due_between(since, today);
     if due.is_empty() {
         return Ok(());
     }
@@ -2226,10 +2264,9 @@ pub fn run_schedule(
             match generate_stored(platform, kind, &period, scope, as_of) {
                 Ok(true) => report.reports_generated += 1,
                 Ok(false) => {}
-                Err(error) => report.errors.push(format!(
-                    "report {} {period} of {scope}: {error}",
-                    kind.slug()
-                )),
+                Err(error) => {
+                    report.fail(format!("report {} {period} of {scope}", kind.slug()), error)
+                }
             }
         }
     }
@@ -2260,6 +2297,25 @@ mod tests {
         check(day(2026, 12, 30), &[(ReportKind::Semiannual, "2026-H2")]);
         check(day(2026, 12, 31), &[]);
         check(day(2026, 11, 2), &[]);
+    }
+
+    #[test]
+    fn reports_missed_while_down_are_caught_up_once_each() {
+        let due = |since, today| -> Vec<(ReportKind, String)> { due_between(since, today) };
+        assert_eq!(due(day(2026, 11, 15), day(2026, 11, 30)), vec![]);
+        assert_eq!(
+            due(day(2026, 11, 15), day(2026, 12, 4)),
+            vec![(ReportKind::Bulletin, "2026-11".to_string())]
+        );
+        assert_eq!(
+            due(day(2026, 5, 20), day(2026, 8, 3)),
+            vec![
+                (ReportKind::Bulletin, "2026-05".to_string()),
+                (ReportKind::Semiannual, "2026-H1".to_string()),
+                (ReportKind::Bulletin, "2026-06".to_string()),
+                (ReportKind::Bulletin, "2026-07".to_string()),
+            ]
+        );
     }
 
     #[test]

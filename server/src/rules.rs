@@ -34,6 +34,79 @@ pub struct RulesStatus {
     /// hook and the content hash recorded next to its decisions.
     #[schema(value_type = Object)]
     pub hooks: BTreeMap<String, BTreeMap<String, HookStatus>>,
+    /// The working-day calendar the rules count on.
+    pub calendar: CalendarStatus,
+}
+
+/// What the status page says about the working-day calendar.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct CalendarStatus {
+    /// Fingerprint recorded next to every decision counted on it.
+    pub version: String,
+    /// Years with an official holiday table.
+    pub official_years: Vec<i32>,
+    /// `[calendar] provisional`: phases past the official tables are timed on provisional years
+    /// (otherwise they wait for their table).
+    pub provisional_timing: bool,
+    /// First and last provisional year, when provisional timing is on.
+    pub provisional_years: Option<Vec<i32>>,
+    /// The first year whose official table should be loaded by now (the current year, or from
+    /// 1 November the next) and is not: an operational alarm.
+    pub missing_table: Option<i32>,
+    /// The alarm in words, when `missing_table` is set.
+    pub alarm: Option<String>,
+    /// The weekdays off of the first provisional year, to compare with the notice when it is
+    /// published.
+    pub provisional_rest_days: Vec<RestDayView>,
+    pub activated_at: Option<DateTime<Utc>>,
+    /// Why the last change of the calendar folder was refused; cleared by a success.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// Orders and phases still counted on a provisional year or waiting for a table, and the
+    /// 督办/通报 held back on provisional dues, as of the last sweep.
+    pub timing: ProvisionalTiming,
+    /// The last time phases were timed again after a table was loaded: what moved.
+    pub last_retime: Option<RetimeSummary>,
+}
+
+/// One weekday off of a provisional year.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RestDayView {
+    pub date: chrono::NaiveDate,
+    /// 元旦, 春节, 清明节 …
+    pub holiday: String,
+    /// A day off in lieu (补假) of a holiday day on a weekend or on another holiday.
+    pub in_lieu: bool,
+}
+
+/// Provisional timing in force, as counted by the last sweep.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct ProvisionalTiming {
+    pub counted_at: Option<DateTime<Utc>>,
+    /// Orders (open or closed) with a provisional or waiting phase.
+    pub orders: u64,
+    /// Phases counted on a provisional year.
+    pub provisional_phases: u64,
+    /// Phases waiting for a holiday table.
+    pub awaiting_phases: u64,
+    /// 督办 and 通报 the last sweep held back because their instant is provisional.
+    pub held_escalations: u64,
+}
+
+/// What one re-timing pass did after a holiday table was loaded.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct RetimeSummary {
+    pub at: Option<DateTime<Utc>>,
+    /// The calendar the phases were timed on.
+    pub calendar_version: String,
+    /// Orders whose phases were timed again.
+    pub orders: u64,
+    /// Phases timed again (exactly, or for the first time).
+    pub phases: u64,
+    /// The orders, up to 100.
+    pub order_ids: Vec<u64>,
+    /// Changes refused (the order moved meanwhile); tried again by the next sweep.
+    pub refused: u64,
 }
 
 /// Which folder serves a hook for a county, and its version.
@@ -73,13 +146,17 @@ fn hook_table(set: &PolicySet) -> BTreeMap<String, BTreeMap<String, HookStatus>>
         .collect()
 }
 
-/// The active rules and their lifecycle. Cheap to share behind an `Arc`.
+/// The active rules, with the calendar they count on, and their lifecycle. Cheap to share
+/// behind an `Arc`.
 pub struct Policies {
     dir: PathBuf,
-    calendar: Arc<Calendar>,
+    /// `[calendar] provisional`, applied to every calendar loaded from the folder.
+    provisional: bool,
     clock: Arc<dyn Clock>,
     active: RwLock<Arc<PolicySet>>,
     status: Mutex<RulesStatus>,
+    /// The calendar version the last complete re-timing pass ran for.
+    retimed_for: Mutex<Option<String>>,
 }
 
 impl Policies {
@@ -89,6 +166,7 @@ impl Policies {
     pub fn open(
         dir: &Path,
         calendar: Arc<Calendar>,
+        provisional: bool,
         clock: Arc<dyn Clock>,
         store: &Store,
     ) -> anyhow::Result<Policies> {
@@ -115,11 +193,13 @@ impl Policies {
         };
         let policies = Policies {
             dir: dir.to_path_buf(),
-            calendar,
+            provisional,
             clock: clock.clone(),
             active: RwLock::new(Arc::new(set.clone())),
             status: Mutex::new(RulesStatus::default()),
+            retimed_for: Mutex::new(None),
         };
+        policies.set_status(|status| status.calendar.activated_at = Some(clock.now()));
         if last.as_ref().map(|last| last.version.as_str()) != Some(set.version()) {
             policies.record(store, &set, "system", "start-up")?;
         } else if let Some(last) = last {
@@ -149,13 +229,25 @@ impl Policies {
         }
     }
 
+    /// The calendar of the active rules.
+    pub fn calendar(&self) -> Arc<Calendar> {
+        self.active().calendar().clone()
+    }
+
     pub fn status(&self) -> RulesStatus {
         let mut status = self
             .status
             .lock()
             .map(|status| status.clone())
             .unwrap_or_default();
-        status.hooks = hook_table(&self.active());
+        let active = self.active();
+        status.hooks = hook_table(&active);
+        describe_calendar(
+            &mut status.calendar,
+            active.calendar(),
+            self.provisional,
+            crate::calendar_alarm::today(self.clock.as_ref()),
+        );
         status
     }
 
@@ -196,7 +288,7 @@ impl Policies {
     /// active version and reports why. Returns the active version after the attempt. Blocking.
     pub fn reload(&self, store: &Store, actor: &str, reason: &str) -> Result<String, String> {
         self.set_status(|status| status.reloads += 1);
-        match candidate(&self.dir, &self.calendar) {
+        match candidate(&self.dir, &self.calendar()) {
             Ok(set) => {
                 if set.version() == self.active().version() {
                     self.set_status(|status| {
@@ -249,23 +341,191 @@ impl Policies {
         self.reload(store, actor, &format!("rollback to {version}"))
     }
 
-    /// Watches the rules folder (recursively) and reloads after every change.
+    /// Watches the rules folder (recursively): a changed policy reloads the rules, a changed
+    /// holiday table reloads the calendar and times again what it now times differently.
     pub fn watch(self: &Arc<Self>, store: Store) -> anyhow::Result<notify::RecommendedWatcher> {
         let policies = self.clone();
         let dir = self.dir.clone();
+        let calendar_dir = self.calendar_dir();
         crate::watch::watch_folder(
             &dir,
             true,
             std::time::Duration::from_millis(200),
             "rules",
             move |changed| {
-                let relevant = changed.iter().any(|path| is_policy_file(path));
-                if relevant {
+                if changed.iter().any(|path| is_policy_file(path)) {
                     let _ = policies.reload(&store, "system", "file change");
+                }
+                if changed.iter().any(|path| path.starts_with(&calendar_dir)) {
+                    let _ = policies.reload_calendar(&store, "system", "file change");
+                    policies.retime(&store);
                 }
             },
         )
     }
+
+    fn calendar_dir(&self) -> PathBuf {
+        self.dir.join("calendar")
+    }
+
+    /// Loads the holiday tables of the folder; if they are valid and the active rules still
+    /// pass their tests on them, swaps them in with the rules (same rules version) and records
+    /// the activation. A refused change leaves the active calendar serving and says why.
+    /// Returns the calendar version after the attempt. Blocking.
+    pub fn reload_calendar(
+        &self,
+        store: &Store,
+        actor: &str,
+        reason: &str,
+    ) -> Result<String, String> {
+        let calendar = match crate::state::calendar_from(&self.calendar_dir(), self.provisional) {
+            Ok(calendar) => calendar,
+            Err(error) => return Err(self.refuse_calendar(format!("{error:#}"))),
+        };
+        let active = self.active();
+        if calendar.version() == active.calendar().version() {
+            self.set_status(|status| {
+                status.calendar.last_error = None;
+                status.calendar.last_error_at = None;
+            });
+            return Ok(calendar.version());
+        }
+        let version = calendar.version();
+        let set = match PolicySet::from_files(active.files(), Arc::new(calendar), Limits::default())
+        {
+            Ok(set) => set,
+            Err(error) => return Err(self.refuse_calendar(error.to_string())),
+        };
+        let report = set.run_tests();
+        if report.failed > 0 {
+            return Err(self.refuse_calendar(format!(
+                "the rules' own tests fail on the new holiday tables:\n{report}"
+            )));
+        }
+        let years = describe_years(set.calendar());
+        let entry = hcp_core::event::AuditEntry {
+            actor: actor.to_string(),
+            action: "calendar_activated".into(),
+            target: version.clone(),
+            detail: format!("{years}; {reason}"),
+        };
+        match store.submit_one(Command::Audit { entry }) {
+            Ok(Outcome::Rejected(error)) => {
+                return Err(self.refuse_calendar(format!("activation not recorded: {error}")));
+            }
+            Err(error) => {
+                return Err(self.refuse_calendar(format!("activation not recorded: {error:#}")));
+            }
+            Ok(_) => {}
+        }
+        if let Ok(mut slot) = self.active.write() {
+            *slot = Arc::new(set);
+        }
+        let now = self.clock.now();
+        self.set_status(|status| {
+            status.calendar.activated_at = Some(now);
+            status.calendar.last_error = None;
+            status.calendar.last_error_at = None;
+        });
+        tracing::info!(%version, %years, %reason, "holiday tables activated");
+        Ok(version)
+    }
+
+    fn refuse_calendar(&self, error: String) -> String {
+        let now = self.clock.now();
+        tracing::error!(%error, "holiday tables refused; the active calendar keeps serving");
+        self.set_status(|status| {
+            status.calendar.last_error = Some(error.clone());
+            status.calendar.last_error_at = Some(now);
+        });
+        error
+    }
+
+    /// Times again the provisional and waiting phases of every order that the active calendar
+    /// times differently, once per calendar version (a pass with refusals is tried again).
+    /// Returns what it did, or `None` when the calendar was already done. Blocking.
+    pub fn retime(&self, store: &Store) -> Option<RetimeSummary> {
+        let calendar = self.calendar();
+        let version = calendar.version();
+        let mut done = self
+            .retimed_for
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if done.as_deref() == Some(version.as_str()) {
+            return None;
+        }
+        let summary = match crate::sweep::retime_provisional(store, &calendar, self.clock.now()) {
+            Ok(summary) => summary,
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "re-timing provisional phases failed; the next sweep tries again");
+                return None;
+            }
+        };
+        if summary.refused == 0 {
+            *done = Some(version);
+        }
+        if summary.phases > 0 {
+            tracing::info!(
+                orders = summary.orders,
+                phases = summary.phases,
+                calendar = %summary.calendar_version,
+                "provisional phases timed on the loaded holiday tables"
+            );
+            let kept = summary.clone();
+            self.set_status(|status| status.calendar.last_retime = Some(kept));
+        }
+        Some(summary)
+    }
+
+    /// Records what the last sweep counted of provisional timing.
+    pub fn set_timing(&self, timing: ProvisionalTiming) {
+        self.set_status(|status| status.calendar.timing = timing);
+    }
+}
+
+/// "official 2025-2026, provisional 2027-2050" for logs and the audit trail.
+fn describe_years(calendar: &Calendar) -> String {
+    let mut text = format!(
+        "official {}-{}",
+        calendar.first_year(),
+        calendar.last_year()
+    );
+    if let Some((first, last)) = calendar.provisional_years() {
+        text.push_str(&format!(", provisional {first}-{last}"));
+    }
+    text
+}
+
+/// Fills in what the status says of a calendar as of `today`.
+fn describe_calendar(
+    status: &mut CalendarStatus,
+    calendar: &Calendar,
+    provisional: bool,
+    today: chrono::NaiveDate,
+) {
+    status.version = calendar.version();
+    status.official_years = calendar.years();
+    status.provisional_timing = provisional;
+    status.provisional_years = calendar
+        .provisional_years()
+        .map(|(first, last)| vec![first, last]);
+    status.missing_table = calendar.missing_table(today);
+    status.alarm = crate::calendar_alarm::message(calendar, today, &status.timing);
+    status.provisional_rest_days = calendar
+        .provisional_years()
+        .and_then(|(first, _)| {
+            hcp_core::calendar::statutory::rest_days(first)
+                .ok()
+                .flatten()
+        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(|day| RestDayView {
+            date: day.date,
+            holiday: day.holiday.to_string(),
+            in_lieu: day.in_lieu,
+        })
+        .collect();
 }
 
 fn is_policy_file(path: &Path) -> bool {
@@ -496,12 +756,18 @@ fn evaluated(
     county: String,
     input: serde_json::Value,
 ) -> PolicyDecision {
-    let (output, scope, hook_version) = match set.eval(hook, &county, &input) {
-        Ok(evaluated) => (evaluated.output, evaluated.scope, evaluated.hook_version),
+    let (output, scope, hook_version, provisional_year) = match set.eval(hook, &county, &input) {
+        Ok(evaluated) => (
+            evaluated.output,
+            evaluated.scope,
+            evaluated.hook_version,
+            evaluated.provisional,
+        ),
         Err(error) => (
             serde_json::json!({ "error": error.to_string() }),
             set.scope_for(hook, &county).to_string(),
             set.hook_version(hook, &county),
+            None,
         ),
     };
     PolicyDecision {
@@ -512,6 +778,7 @@ fn evaluated(
         scope,
         hook_version,
         calendar_version: set.calendar().version(),
+        provisional_year,
         input,
         output,
     }
@@ -609,7 +876,7 @@ pub fn simulate(
 impl Policies {
     /// A candidate built from the folder as it is now, without activating it.
     pub fn folder_candidate(&self) -> Result<PolicySet, String> {
-        candidate(&self.dir, &self.calendar)
+        candidate(&self.dir, &self.calendar())
     }
 }
 

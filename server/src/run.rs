@@ -435,13 +435,25 @@ pub fn rebuild(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `hcp rules test [DIR]`: compiles every policy and runs the policy tests. Returns whether all
-/// passed. Blocking.
+/// `hcp rules test [DIR]`: checks the holiday tables of `DIR/calendar` (dates on the right
+/// weekdays, declared working days), compiles every policy and runs the policy tests on them.
+/// A broken table counts as one failed test. Returns whether all passed. Blocking.
 pub fn rules_test(config: &Config, dir: Option<&std::path::Path>) -> anyhow::Result<bool> {
     let dir = dir
         .map(std::path::Path::to_path_buf)
         .unwrap_or_else(|| config.rules_dir.clone());
-    let calendar = Arc::new(crate::state::load_calendar(config)?);
+    let calendar = rules_calendar(config, &dir);
+    let calendar = match calendar {
+        Ok(calendar) => Arc::new(calendar),
+        Err(error) => {
+            println!("FAIL calendar: {error:#}");
+            println!("0 passed, 1 failed");
+            return Ok(false);
+        }
+    };
+    for line in calendar_lines(&calendar, crate::calendar_alarm::today(&SystemClock)) {
+        println!("{line}");
+    }
     match hcp_core::policy::PolicySet::load(&dir, calendar, hcp_core::policy::Limits::default()) {
         Ok(set) => {
             let report = set.run_tests();
@@ -455,6 +467,50 @@ pub fn rules_test(config: &Config, dir: Option<&std::path::Path>) -> anyhow::Res
             Ok(false)
         }
     }
+}
+
+/// The calendar of a rules folder: its own `calendar/` when it has one, the configured one
+/// otherwise, with provisional years as configured.
+fn rules_calendar(
+    config: &Config,
+    dir: &std::path::Path,
+) -> anyhow::Result<hcp_core::calendar::Calendar> {
+    let own = dir.join("calendar");
+    if own.is_dir() {
+        crate::state::calendar_from(&own, config.calendar.provisional)
+    } else {
+        crate::state::load_calendar(config)
+    }
+}
+
+/// What `hcp rules test` says of the calendar: each official year with its working days and
+/// source, the provisional years, and the alarm when a table is missing.
+fn calendar_lines(
+    calendar: &hcp_core::calendar::Calendar,
+    today: chrono::NaiveDate,
+) -> Vec<String> {
+    let mut lines: Vec<String> = calendar
+        .years()
+        .into_iter()
+        .map(|year| {
+            format!(
+                "calendar {year}: ok, {} working days ({})",
+                calendar.working_days_in_year(year).unwrap_or(0),
+                calendar.source(year).unwrap_or_default()
+            )
+        })
+        .collect();
+    if let Some((first, last)) = calendar.provisional_years() {
+        lines.push(format!(
+            "calendar {first}-{last}: provisional (statutory holidays and weekends, no swaps) until the official tables are added"
+        ));
+    }
+    if let Some(year) = calendar.missing_table(today) {
+        lines.push(format!(
+            "warning: the official {year} holiday table is not in the folder (see calendar/README.md)"
+        ));
+    }
+    lines
 }
 
 /// `hcp rules eval HOOK --county C --input FILE|-`: runs one hook and prints its JSON result.
@@ -478,7 +534,10 @@ pub fn rules_eval(
         std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?
     };
     let input: serde_json::Value = serde_json::from_str(&text).context("the input is not JSON")?;
-    let calendar = Arc::new(crate::state::load_calendar(config)?);
+    let calendar = Arc::new(rules_calendar(
+        config,
+        dir.unwrap_or(config.rules_dir.as_path()),
+    )?);
     let set = match version {
         Some(version) => {
             let platform = Platform::open(config, Arc::new(SystemClock))?;
@@ -502,11 +561,18 @@ pub fn rules_eval(
     match set.eval(hook, county, &input) {
         Ok(mut evaluated) => {
             with_china_time(&mut evaluated.output);
-            let result = serde_json::json!({
+            let mut result = serde_json::json!({
                 "output": evaluated.output,
                 "scope": evaluated.scope,
                 "hook_version": evaluated.hook_version,
+                "calendar_version": set.calendar().version(),
             });
+            if let Some(year) = evaluated.provisional {
+                result["provisional_year"] = serde_json::json!(year);
+                result["note"] = serde_json::json!(format!(
+                    "counted on a provisional {year} calendar (statutory holidays, no swaps): due instants marked provisional move when the official table is added"
+                ));
+            }
             println!("{}", serde_json::to_string_pretty(&result)?);
             Ok(true)
         }

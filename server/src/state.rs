@@ -35,7 +35,6 @@ pub struct Platform {
     /// A device heard from within this long counts as online.
     pub device_online: Duration,
     pub clock: Arc<dyn Clock>,
-    pub calendar: Arc<Calendar>,
     pub tokens: TokenSigner,
     pub metrics: Arc<HttpMetrics>,
     /// Set when the configuration asks for a manual clock (simulations, end-to-end tests):
@@ -59,7 +58,8 @@ const SHIPPED_CALENDAR: [(&str, &str); 2] = [
     ("2026.toml", include_str!("../../rules/calendar/2026.toml")),
 ];
 
-/// The holiday tables of the configured rules folder (or those shipped in the binary).
+/// The holiday tables of the configured rules folder (or those shipped in the binary), with
+/// provisional years after them when `[calendar] provisional` is on.
 pub fn load_calendar(config: &Config) -> anyhow::Result<Calendar> {
     let dir = config.calendar_dir();
     if !dir.exists() && config.rules_dir == Config::default().rules_dir {
@@ -67,10 +67,25 @@ pub fn load_calendar(config: &Config) -> anyhow::Result<Calendar> {
             folder = %dir.display(),
             "no rules folder here; using the holiday tables shipped in the binary (set rules_dir to use your own)"
         );
-        return Ok(Calendar::from_toml_tables(SHIPPED_CALENDAR)?);
+        let calendar = Calendar::from_toml_tables(SHIPPED_CALENDAR)?;
+        return Ok(if config.calendar.provisional {
+            calendar.with_provisional()?
+        } else {
+            calendar
+        });
     }
-    Calendar::load_dir(&dir)
-        .with_context(|| format!("loading holiday tables from {}", dir.display()))
+    calendar_from(&dir, config.calendar.provisional)
+}
+
+/// The holiday tables of a folder, followed by provisional years when `provisional`.
+pub fn calendar_from(dir: &std::path::Path, provisional: bool) -> anyhow::Result<Calendar> {
+    let calendar = Calendar::load_dir(dir)
+        .with_context(|| format!("loading holiday tables from {}", dir.display()))?;
+    Ok(if provisional {
+        calendar.with_provisional()?
+    } else {
+        calendar
+    })
 }
 
 /// What start-up created that the operator must be told once.
@@ -107,10 +122,10 @@ impl Platform {
         )
         .with_context(|| format!("opening the store in {}", config.store_dir().display()))?;
         let (plugin_host, plugins) = crate::plugins::registry(config)?;
-        let calendar = Arc::new(calendar);
         let policies = Arc::new(crate::rules::Policies::open(
             &config.rules_dir,
-            calendar.clone(),
+            Arc::new(calendar),
+            config.calendar.provisional,
             clock.clone(),
             &store,
         )?);
@@ -126,7 +141,6 @@ impl Platform {
             reports_dir: config.data_dir.join("reports"),
             device_online: Duration::minutes(i64::from(config.devices.online_minutes)),
             clock,
-            calendar,
             tokens: TokenSigner::new(
                 token_key,
                 Duration::hours(i64::from(config.security.token_hours)),
@@ -140,6 +154,12 @@ impl Platform {
             uplink: Arc::new(crate::uplink::Uplink::new(config.uplink.clone())),
             demo_sms: None,
         })
+    }
+
+    /// The working-day calendar of the active rules: official tables, then provisional years
+    /// when configured. Swapped with the rules when a holiday table is added.
+    pub fn calendar(&self) -> Arc<Calendar> {
+        self.policies.calendar()
     }
 
     /// The root of the org tree (the unit without a parent), if master data exists.

@@ -6,15 +6,23 @@
 //! background loop sweeps as of the platform clock; tests and simulations sweep as of any
 //! instant. Every action is a recorded event, and a sweep run twice as of the same instant does
 //! nothing the second time.
+//!
+//! A sweep says what went wrong once: errors that repeat over many items are counted under one
+//! line with the first item, and the sweep logs one line in all (never one per order).
 
+use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use hcp_core::calendar::Calendar;
 use hcp_core::outreach::{MessageChannel, MessageInput, MessagePurpose};
-use hcp_core::store::{Command, LoopCommand, Outcome};
+use hcp_core::policy::DeadlineInput;
+use hcp_core::store::{Command, LoopCommand, Outcome, Store};
 use hcp_core::workflow::{FlagKind, Order, OrderChange};
 use serde::Serialize;
 
+use crate::rules::{ProvisionalTiming, RetimeSummary};
 use crate::state::Platform;
 
 /// What one sweep did.
@@ -29,6 +37,10 @@ pub struct SweepReport {
     pub notices: u32,
     /// Orders without deadlines (the policy had failed) that got them now.
     pub retimed: u32,
+    /// Orders whose provisional or waiting phases were timed on a newly loaded holiday table.
+    pub retimed_provisional: u32,
+    /// 督办 and 通报 held back because their instant is counted on a provisional year.
+    pub held_escalations: u32,
     /// Tracking links queued for new bad reviews.
     pub tracking_messages: u32,
     /// Call-backs completed by SMS after the unreachable attempts.
@@ -45,8 +57,37 @@ pub struct SweepReport {
     pub messages_failed: u32,
     /// Scheduled reports generated (bulletins on the 1st, semiannual reports on 06-30, 12-30).
     pub reports_generated: u32,
-    /// What went wrong; the sweep goes on past each.
+    /// What went wrong, one line per kind of error with how often and the first item it hit;
+    /// the sweep goes on past each.
     pub errors: Vec<String>,
+    /// Errors as they are reported, grouped by message: (count, first item).
+    #[serde(skip)]
+    tally: BTreeMap<String, (u32, String)>,
+}
+
+impl SweepReport {
+    /// Notes that `error` hit `item` (an order, a task, a message; empty when it hit the sweep
+    /// as a whole). Repeats of the same error are counted, not listed.
+    pub fn fail(&mut self, item: impl Display, error: impl Display) {
+        let entry = self
+            .tally
+            .entry(error.to_string())
+            .or_insert_with(|| (0, item.to_string()));
+        entry.0 += 1;
+    }
+
+    /// Turns the tally into `errors`: one line per distinct error.
+    fn summarise(&mut self) {
+        self.errors = std::mem::take(&mut self.tally)
+            .into_iter()
+            .map(|(error, (count, first))| match (count, first.is_empty()) {
+                (1, true) => error,
+                (1, false) => format!("{first}: {error}"),
+                (_, true) => format!("{count} × {error}"),
+                (_, false) => format!("{count} × {error} (first: {first})"),
+            })
+            .collect();
+    }
 }
 
 /// Runs one sweep as of `as_of`. Blocking; sweeps never overlap.
@@ -60,19 +101,29 @@ pub fn sweep(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
         ..SweepReport::default()
     };
     if let Err(error) = orders(platform, as_of, &mut report) {
-        report.errors.push(format!("work orders: {error:#}"));
+        report.fail("work orders", format!("{error:#}"));
     }
     if let Err(error) = crate::outreach::run_due_tasks(platform, as_of, &mut report) {
-        report.errors.push(format!("invitations: {error:#}"));
+        report.fail("invitations", format!("{error:#}"));
     }
     if let Err(error) = crate::outreach::deliver(platform, as_of, &mut report) {
-        report.errors.push(format!("messages: {error:#}"));
+        report.fail("messages", format!("{error:#}"));
     }
     if let Err(error) = crate::reports::run_schedule(platform, as_of, &mut report) {
-        report.errors.push(format!("reports: {error:#}"));
+        report.fail("reports", format!("{error:#}"));
     }
-    for error in &report.errors {
-        tracing::warn!(%error, "sweep");
+    report.summarise();
+    if !report.errors.is_empty() {
+        tracing::warn!(errors = %report.errors.join("; "), "sweep finished with errors");
+    }
+    let calendar = platform.calendar();
+    let status = platform.policies.status();
+    if let Some(alarm) = crate::calendar_alarm::message(
+        &calendar,
+        hcp_core::calendar::local_date(as_of),
+        &status.calendar.timing,
+    ) {
+        tracing::warn!(%alarm, "calendar");
     }
     report
 }
@@ -115,12 +166,27 @@ pub(crate) fn every(
     });
 }
 
-/// Flags, tracking links and SMS call-backs of the open orders.
+/// Flags, tracking links and SMS call-backs of the open orders; provisional timing made exact
+/// once the table it waits for is loaded.
 fn orders(
     platform: &Platform,
     as_of: DateTime<Utc>,
     report: &mut SweepReport,
 ) -> anyhow::Result<()> {
+    if let Some(summary) = platform.policies.retime(&platform.store) {
+        report.retimed_provisional += u32::try_from(summary.orders).unwrap_or(u32::MAX);
+        if summary.refused > 0 {
+            report.fail(
+                "re-timing",
+                format!(
+                    "{} changes refused, tried again next sweep",
+                    summary.refused
+                ),
+            );
+        }
+    }
+    let calendar = platform.calendar();
+    let mut timing = count_provisional(&platform.store)?;
     let mut commands = Vec::new();
     for order in platform.store.open_orders()? {
         if order.deadline_error.is_some() {
@@ -130,23 +196,20 @@ fn orders(
             }
             continue;
         }
-        match order.due_flags(as_of, &platform.calendar) {
-            Ok(flags) => {
-                for (phase, kind) in flags {
-                    match kind {
-                        FlagKind::Warning => report.warnings += 1,
-                        FlagKind::Supervision => report.supervisions += 1,
-                        FlagKind::Notice => report.notices += 1,
-                    }
-                    commands.push(Command::Loop(LoopCommand::ChangeOrder {
-                        actor: "system".into(),
-                        order_id: order.id,
-                        change: OrderChange::Flag { phase, kind },
-                        decision: None,
-                    }));
-                }
+        let flags = order.due_flags(as_of, &calendar);
+        report.held_escalations += flags.held;
+        for (phase, kind) in flags.due {
+            match kind {
+                FlagKind::Warning => report.warnings += 1,
+                FlagKind::Supervision => report.supervisions += 1,
+                FlagKind::Notice => report.notices += 1,
             }
-            Err(error) => report.errors.push(format!("order {}: {error}", order.id)),
+            commands.push(Command::Loop(LoopCommand::ChangeOrder {
+                actor: "system".into(),
+                order_id: order.id,
+                change: OrderChange::Flag { phase, kind },
+                decision: None,
+            }));
         }
         if order.reachable
             && !order.tracking_notified
@@ -159,7 +222,79 @@ fn orders(
             callback_by_sms(platform, &order, report)?;
         }
     }
+    timing.held_escalations = u64::from(report.held_escalations);
+    timing.counted_at = Some(as_of);
+    platform.policies.set_timing(timing);
     submit_all(platform, commands, report)
+}
+
+/// Orders and phases counted on a provisional year or waiting for a table.
+fn count_provisional(store: &Store) -> anyhow::Result<ProvisionalTiming> {
+    let mut timing = ProvisionalTiming::default();
+    for order in store.provisional_orders()? {
+        timing.orders += 1;
+        timing.provisional_phases +=
+            order.deadlines.iter().filter(|d| d.provisional).count() as u64;
+        timing.awaiting_phases += order.awaiting.len() as u64;
+    }
+    Ok(timing)
+}
+
+/// Times again, on `calendar`, every provisional or waiting phase it now times differently
+/// (exactly, or at all), on open and closed orders alike; each order's change records the
+/// calendar version. Blocking.
+pub fn retime_provisional(
+    store: &Store,
+    calendar: &Calendar,
+    now: DateTime<Utc>,
+) -> anyhow::Result<RetimeSummary> {
+    let mut summary = RetimeSummary {
+        at: Some(now),
+        calendar_version: calendar.version(),
+        ..RetimeSummary::default()
+    };
+    let mut commands = Vec::new();
+    for order in store.provisional_orders()? {
+        let phases = match order.retimed_phases(calendar) {
+            Ok(phases) if !phases.is_empty() => phases,
+            Ok(_) => continue,
+            Err(error) => {
+                tracing::warn!(order = order.id, %error, "cannot time the order's provisional phases");
+                continue;
+            }
+        };
+        summary.phases += phases.len() as u64;
+        commands.push((
+            order.id,
+            Command::Loop(LoopCommand::ChangeOrder {
+                actor: "system".into(),
+                order_id: order.id,
+                change: OrderChange::Retimed {
+                    phases,
+                    calendar_version: summary.calendar_version.clone(),
+                },
+                decision: None,
+            }),
+        ));
+    }
+    for chunk in commands.chunks(512) {
+        let outcomes = store.submit(chunk.iter().map(|(_, command)| command.clone()).collect())?;
+        for ((order_id, _), outcome) in chunk.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Rejected(error) => {
+                    tracing::debug!(order = order_id, %error, "re-timing refused");
+                    summary.refused += 1;
+                }
+                _ => {
+                    summary.orders += 1;
+                    if summary.order_ids.len() < 100 {
+                        summary.order_ids.push(*order_id);
+                    }
+                }
+            }
+        }
+    }
+    Ok(summary)
 }
 
 /// The deadline policy's phases for an order with `trigger` as the moment it counts from, and
@@ -172,23 +307,23 @@ pub fn decide_deadlines(
     Option<hcp_core::policy::DeadlineOutput>,
     hcp_core::event::PolicyDecision,
 ) {
-    let input = serde_json::json!({
-        "county": order.county,
-        "area_code": order.area_code,
-        "kind": crate::http::orders::routing_kind(order.kind),
-        "level": order.level,
-        "real_name": order.real_name,
-        "channel": order.channel,
-        "task_code": order.task_code,
-        "department": order.department,
-        "indicators": order.indicators,
-        "received_at": trigger,
-    });
+    let input = DeadlineInput {
+        county: order.county.clone(),
+        area_code: order.area_code.clone(),
+        kind: order.kind.routing_kind(),
+        level: order.level,
+        real_name: order.real_name,
+        channel: order.channel,
+        task_code: order.task_code.clone(),
+        department: order.department.clone(),
+        indicators: order.indicators.clone(),
+        received_at: trigger,
+    };
     let decision = platform.policies.decide(
         hcp_core::policy::Hook::Deadline,
         format!("order:{}", order.id),
         &order.county,
-        input,
+        serde_json::to_value(&input).unwrap_or_default(),
     );
     let output = serde_json::from_value(decision.output.clone()).ok();
     (output, decision)
@@ -206,6 +341,7 @@ fn retime(platform: &Platform, order: &Order) -> Option<Command> {
         change: OrderChange::Timed {
             deadlines: output.phases,
             notice_after: output.notice_after,
+            awaiting: output.awaiting,
         },
         decision: Some(decision),
     }))
@@ -220,7 +356,7 @@ pub fn submit_all(
     for chunk in commands.chunks(512) {
         for outcome in platform.store.submit(chunk.to_vec())? {
             if let Outcome::Rejected(error) = outcome {
-                report.errors.push(error.to_string());
+                report.fail("", error);
             }
         }
     }
@@ -302,7 +438,7 @@ fn callback_by_sms(
         decision: None,
     });
     match platform.store.submit_one(change)? {
-        Outcome::Rejected(error) => report.errors.push(error.to_string()),
+        Outcome::Rejected(error) => report.fail(format!("order {}", order.id), error),
         _ => report.callback_messages += 1,
     }
     Ok(())

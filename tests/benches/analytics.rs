@@ -458,6 +458,7 @@ impl Desk {
                         outcome,
                         note: "回访".into(),
                         deadlines: Vec::new(),
+                        awaiting: Vec::new(),
                     },
                     Some(1),
                 )

@@ -4,7 +4,12 @@
 //! They are pure: each answer depends only on its arguments and the calendar the rules were
 //! loaded with, never on the clock, so a decision replays exactly. Instants are RFC 3339 strings
 //! (any offset in, UTC `Z` out); dates are `YYYY-MM-DD` in China time.
+//!
+//! Working-day helpers count on a provisional year where no official table is loaded (when the
+//! calendar holds provisional years) and note it for the call under way ([`take_provisional`]),
+//! so the decision is recorded as provisional.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
@@ -45,6 +50,29 @@ impl CalendarFault {
     }
 }
 
+thread_local! {
+    /// The first provisional year a working-day helper counted on during the call under way on
+    /// this thread. A hook call runs on one thread from start to end (the engine is synchronous).
+    static PROVISIONAL_USED: Cell<Option<i32>> = const { Cell::new(None) };
+}
+
+fn note<T>(reckoned: calendar::Reckoned<T>) -> T {
+    if let Some(year) = reckoned.provisional {
+        PROVISIONAL_USED.with(|used| used.set(Some(used.get().map_or(year, |y| y.min(year)))));
+    }
+    reckoned.value
+}
+
+/// Forgets what earlier calls noted; called before a hook runs.
+pub(super) fn reset_provisional() {
+    PROVISIONAL_USED.with(|used| used.set(None));
+}
+
+/// The first provisional year the helpers counted on since [`reset_provisional`].
+pub(super) fn take_provisional() -> Option<i32> {
+    PROVISIONAL_USED.with(|used| used.take())
+}
+
 /// Registers every helper on the one policy engine.
 pub(super) fn register(engine: &mut Engine, calendar: &Arc<Calendar>) {
     let cal = calendar.clone();
@@ -53,7 +81,8 @@ pub(super) fn register(engine: &mut Engine, calendar: &Arc<Calendar>) {
         move |at: &str, n: INT| -> Fallible<String> {
             let at = instant("add_working_days", at)?;
             let n = count("add_working_days", n)?;
-            cal.add_working_days(at, n)
+            cal.reckon_add_working_days(at, n)
+                .map(note)
                 .map(format_instant)
                 .map_err(CalendarFault::raise)
         },
@@ -71,7 +100,9 @@ pub(super) fn register(engine: &mut Engine, calendar: &Arc<Calendar>) {
     let cal = calendar.clone();
     engine.register_fn("is_working_day", move |day: &str| -> Fallible<bool> {
         let day = date("is_working_day", day)?;
-        cal.is_working_day(day).map_err(CalendarFault::raise)
+        cal.reckon_working_day(day)
+            .map(note)
+            .map_err(CalendarFault::raise)
     });
     let cal = calendar.clone();
     engine.register_fn(
@@ -79,7 +110,8 @@ pub(super) fn register(engine: &mut Engine, calendar: &Arc<Calendar>) {
         move |from: &str, to: &str| -> Fallible<INT> {
             let from = date("working_days_between", from)?;
             let to = date("working_days_between", to)?;
-            cal.working_days_between(from, to)
+            cal.reckon_working_days_between(from, to)
+                .map(note)
                 .map(INT::from)
                 .map_err(CalendarFault::raise)
         },

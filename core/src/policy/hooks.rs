@@ -46,6 +46,11 @@ pub(super) trait HookIo {
         input: &Self::Input,
         calendar: &Calendar,
     ) -> Result<Self::Output, Refusal>;
+    /// The first year without an official table the checked output was counted on or waits
+    /// for, beyond what the helpers noted.
+    fn provisional(_output: &Self::Output, _calendar: &Calendar) -> Option<i32> {
+        None
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -130,14 +135,52 @@ pub struct Phase {
     pub unit: DurationUnit,
     /// Exclusive deadline: the phase is on time when done before this instant.
     pub due: DateTime<Utc>,
+    /// Counted on a provisional year (its official holiday table is not loaded yet): the phase
+    /// raises its 预警 but no 督办 or 通报, and is timed exactly when the table is loaded.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub provisional: bool,
+    /// The instant the phase counts from (the 差评 received, or the order reopened); absent in
+    /// decisions recorded before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+/// A phase that cannot be timed yet: it runs into a year without an official holiday table
+/// and provisional timing is off. It is timed the moment that table is loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwaitingPhase {
+    pub phase: PhaseKind,
+    pub amount: u32,
+    pub unit: DurationUnit,
+    /// The instant the phase counts from.
+    pub from: DateTime<Utc>,
+    /// The year whose official table it waits for.
+    pub year: i32,
+}
+
+impl AwaitingPhase {
+    /// What a person reads: "awaiting the 2027 table".
+    pub fn reason(&self) -> String {
+        format!("awaiting the {} holiday table", self.year)
+    }
 }
 
 /// Output of the deadline hook: the phases in canonical order (contact, verify, rectify,
-/// feedback, callback, appeal), each at most once.
+/// feedback, callback, appeal), each at most once. Every phase is timed on its own: one that
+/// runs past the official tables is provisional, or awaits its table, and never keeps the
+/// others from being timed exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeadlineOutput {
     pub phases: Vec<Phase>,
+    /// Phases waiting for a holiday table (provisional timing off), in canonical order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub awaiting: Vec<AwaitingPhase>,
     /// Working days after a due instant at which a late phase is reported to the city (通报);
     /// the platform's default (2) when the policy leaves it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,9 +188,37 @@ pub struct DeadlineOutput {
 }
 
 impl DeadlineOutput {
-    /// The due instant of one phase, if the policy sets that phase.
+    /// The due instant of one phase, if the policy sets that phase and it is timed.
     pub fn due(&self, phase: PhaseKind) -> Option<DateTime<Utc>> {
         self.phases.iter().find(|p| p.phase == phase).map(|p| p.due)
+    }
+}
+
+/// Times one phase from `from`: exact, provisional, or waiting for the table of a year.
+pub fn time_phase(
+    calendar: &Calendar,
+    phase: PhaseKind,
+    amount: u32,
+    unit: DurationUnit,
+    from: DateTime<Utc>,
+) -> Result<Result<Phase, AwaitingPhase>, CalendarError> {
+    match calendar.reckon_due(from, amount, unit) {
+        Ok(due) => Ok(Ok(Phase {
+            phase,
+            amount,
+            unit,
+            due: due.value,
+            provisional: due.provisional.is_some(),
+            from: Some(from),
+        })),
+        Err(CalendarError::YearNotLoaded { year }) => Ok(Err(AwaitingPhase {
+            phase,
+            amount,
+            unit,
+            from,
+            year,
+        })),
+        Err(error) => Err(error),
     }
 }
 
@@ -176,6 +247,7 @@ impl HookIo for DeadlineHook {
         }
         let mut seen = BTreeSet::new();
         let mut phases = Vec::with_capacity(raw.phases.len());
+        let mut awaiting = Vec::new();
         for phase in raw.phases {
             let name = snake(&phase.phase);
             if !seen.insert(phase.phase) {
@@ -193,17 +265,21 @@ impl HookIo for DeadlineHook {
                 )
                 .into());
             }
-            let due = calendar
-                .due(input.received_at, phase.amount, phase.unit)
-                .map_err(Refusal::Calendar)?;
-            phases.push(Phase {
-                phase: phase.phase,
-                amount: phase.amount,
-                unit: phase.unit,
-                due,
-            });
+            match time_phase(
+                calendar,
+                phase.phase,
+                phase.amount,
+                phase.unit,
+                input.received_at,
+            )
+            .map_err(Refusal::Calendar)?
+            {
+                Ok(timed) => phases.push(timed),
+                Err(waiting) => awaiting.push(waiting),
+            }
         }
         phases.sort_by_key(|p| p.phase);
+        awaiting.sort_by_key(|p| p.phase);
         if let Some(days) = raw.notice_after
             && !(1..=MAX_DAYS).contains(&days)
         {
@@ -213,8 +289,21 @@ impl HookIo for DeadlineHook {
         }
         Ok(DeadlineOutput {
             phases,
+            awaiting,
             notice_after: raw.notice_after,
         })
+    }
+
+    fn provisional(output: &DeadlineOutput, calendar: &Calendar) -> Option<i32> {
+        let counted = output
+            .phases
+            .iter()
+            .any(|phase| phase.provisional)
+            .then(|| calendar.last_year().saturating_add(1));
+        counted
+            .into_iter()
+            .chain(output.awaiting.iter().map(|phase| phase.year))
+            .min()
     }
 }
 

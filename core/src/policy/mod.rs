@@ -43,10 +43,11 @@ use self::hooks::{
     Refusal, RoutingHook, VetoHook,
 };
 pub use self::hooks::{
-    AssessmentInput, AssessmentItem, AssessmentOutput, DeadlineInput, DeadlineOutput,
-    DefaultRatingInput, DefaultRatingOutput, Flag, IntegrityInput, IntegrityOutput, Invitation,
-    InvitationInput, InvitationOutput, InviteChannel, Phase, PhaseKind, Priority, RoutingInput,
-    RoutingKind, RoutingOutput, UnitPeriodInput, VetoInput, VetoOutput, VetoReason,
+    AssessmentInput, AssessmentItem, AssessmentOutput, AwaitingPhase, DeadlineInput,
+    DeadlineOutput, DefaultRatingInput, DefaultRatingOutput, Flag, IntegrityInput, IntegrityOutput,
+    Invitation, InvitationInput, InvitationOutput, InviteChannel, Phase, PhaseKind, Priority,
+    RoutingInput, RoutingKind, RoutingOutput, UnitPeriodInput, VetoInput, VetoOutput, VetoReason,
+    time_phase,
 };
 pub use self::testing::{TestFailure, TestReport, test_folder};
 use crate::calendar::{Calendar, CalendarError};
@@ -281,6 +282,10 @@ pub struct Evaluated {
     pub hook_version: String,
     /// `default` or the county code whose folder served the hook.
     pub scope: String,
+    /// The first year without an official holiday table the decision was counted on (a
+    /// provisional table) or waits for; `None` when it rests on official tables only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisional: Option<i32>,
 }
 
 /// A typed result: the value and which rules decided it.
@@ -289,6 +294,9 @@ pub struct Decided<T> {
     pub value: T,
     pub hook_version: String,
     pub scope: String,
+    /// As [`Evaluated::provisional`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisional: Option<i32>,
 }
 
 /// A compiled, contract-checked rules version. Cheap to clone and share between threads; a new
@@ -487,6 +495,7 @@ impl PolicySet {
             output,
             hook_version: decided.hook_version,
             scope: decided.scope,
+            provisional: decided.provisional,
         })
     }
 
@@ -528,6 +537,7 @@ impl PolicySet {
                 message: "no script serves this hook".to_owned(),
             }
         })?;
+        helpers::reset_provisional();
         let returned = engine::call_hook(
             &self.inner.engine,
             &self.inner.limits,
@@ -545,15 +555,21 @@ impl PolicySet {
         let returned = convert::from_script(&returned).map_err(output_error)?;
         let raw: H::Raw =
             serde_json::from_value(returned).map_err(|e| output_error(e.to_string()))?;
+        let noted = helpers::take_provisional();
         let value =
             H::finish(raw, input, &self.inner.calendar).map_err(|refusal| match refusal {
                 Refusal::Output(message) => output_error(message),
                 Refusal::Calendar(error) => PolicyError::Calendar(error),
             })?;
+        let provisional = [noted, H::provisional(&value, &self.inner.calendar)]
+            .into_iter()
+            .flatten()
+            .min();
         Ok(Decided {
             value,
             hook_version: compiled.hook_version.clone(),
             scope: compiled.scope.clone(),
+            provisional,
         })
     }
 }

@@ -416,18 +416,20 @@ pub(super) fn follow_ups(
         let Some(mut order) = reader.order(order_id)? else {
             return Ok(Vec::new());
         };
-        let deadlines = decisions
+        let timing = decisions
             .iter()
             .find(|decision| decision.hook == "deadline")
             .and_then(|decision| {
                 serde_json::from_value::<DeadlineOutput>(decision.output.clone()).ok()
-            })
-            .map(|output| output.phases)
+            });
+        let (deadlines, awaiting) = timing
+            .map(|output| (output.phases, output.awaiting))
             .unwrap_or_default();
         let change = OrderChange::Evaluate {
             level: RectificationLevel::from_level(rating.level),
             via: EvaluationVia::FollowUp,
             deadlines,
+            awaiting,
         };
         // A 追评 outside the feedback stage is kept as a rating; the order does not move.
         if order.apply(&change, "evaluator", entry.at).is_ok() {
@@ -595,7 +597,9 @@ fn facts(order: &Order) -> Vec<u8> {
     use crate::workflow::{ClosureOutcome, RectificationLevel};
     let rectify = order.deadline(PhaseKind::Rectify);
     let rectified = rectify.and_then(|d| d.done_at).is_some();
-    let on_time = rectify.and_then(|d| d.on_time()) == Some(true);
+    // On time only against an exact due: a provisional one is counted once the official
+    // holiday table confirms it (a fact is counted once and never taken back).
+    let on_time = rectify.is_some_and(|d| !d.provisional && d.on_time() == Some(true));
     let upheld = order
         .closure
         .as_ref()
@@ -671,6 +675,12 @@ fn save_order(trees: &[TransactionalTree], order: &Order) -> TxResult<()> {
         trees[tree::ORDER_INDEX].insert(open_key, &[])?;
     } else {
         trees[tree::ORDER_INDEX].remove(open_key)?;
+    }
+    let provisional_key = keys::provisional_order(order.id);
+    if order.has_provisional_timing() {
+        trees[tree::ORDER_INDEX].insert(provisional_key, &[])?;
+    } else {
+        trees[tree::ORDER_INDEX].remove(provisional_key)?;
     }
     Ok(())
 }

@@ -212,6 +212,14 @@ pub fn open_order(id: u64) -> Vec<u8> {
     key
 }
 
+/// Order index: an order (open or closed) with phases counted on a provisional year or
+/// waiting for a holiday table.
+pub fn provisional_order(id: u64) -> Vec<u8> {
+    let mut key = vec![b'p'];
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
 /// Order index: the order of a 差评.
 pub fn order_by_rating(rating_id: u64) -> Vec<u8> {
     let mut key = vec![b'r'];

@@ -43,6 +43,19 @@ impl Store {
         Ok(orders)
     }
 
+    /// Every order, open or closed, with phases counted on a provisional year or waiting for a
+    /// holiday table, oldest first.
+    pub fn provisional_orders(&self) -> Result<Vec<Order>, StoreError> {
+        let mut orders = Vec::new();
+        for item in self.trees()[tree::ORDER_INDEX].scan_prefix(b"p") {
+            let (key, _) = item?;
+            if let Some(order) = self.order(keys::u64_value(&key[1..]))? {
+                orders.push(order);
+            }
+        }
+        Ok(orders)
+    }
+
     /// Orders, newest first, that `keep` accepts, after the id `before` when given; at most
     /// `limit`.
     pub fn orders(

@@ -146,18 +146,61 @@ pub fn render(platform: &Platform) -> String {
         "gauge",
         platform.store.size_on_disk(),
     );
-    gauge(
-        &mut out,
-        "hcp_calendar_last_year",
-        "Last year with a loaded holiday table.",
-        "gauge",
-        platform.calendar.last_year(),
-    );
+    render_calendar(&mut out, platform);
     render_plugins(&mut out, platform);
     render_rules(&mut out, platform);
     render_loop(&mut out, platform);
     render_uplink(&mut out, platform);
     out
+}
+
+/// The working-day calendar: its last official year, the alarm for a missing table, and the
+/// provisional timing in force (as counted by the last sweep).
+fn render_calendar(out: &mut String, platform: &Platform) {
+    let calendar = platform.calendar();
+    let status = platform.policies.status().calendar;
+    gauge(
+        out,
+        "hcp_calendar_last_year",
+        "Last year with an official holiday table.",
+        "gauge",
+        calendar.last_year(),
+    );
+    gauge(
+        out,
+        "hcp_calendar_table_missing",
+        "1 when a holiday table that should be loaded by now is not (this year's, or from 1 November next year's).",
+        "gauge",
+        u8::from(status.missing_table.is_some()),
+    );
+    gauge(
+        out,
+        "hcp_calendar_missing_year",
+        "The year whose official holiday table is missing (0 when none is).",
+        "gauge",
+        status.missing_table.unwrap_or(0),
+    );
+    gauge(
+        out,
+        "hcp_order_phases_provisional",
+        "Work-order phases timed on a provisional year, as of the last sweep.",
+        "gauge",
+        status.timing.provisional_phases,
+    );
+    gauge(
+        out,
+        "hcp_order_phases_awaiting_table",
+        "Work-order phases waiting untimed for a holiday table, as of the last sweep.",
+        "gauge",
+        status.timing.awaiting_phases,
+    );
+    gauge(
+        out,
+        "hcp_escalations_held_provisional",
+        "督办 and 通报 held back by the last sweep because their instant is provisional.",
+        "gauge",
+        status.timing.held_escalations,
+    );
 }
 
 /// The provincial uplink: lag, the batch in flight and its failed sends, refused records.

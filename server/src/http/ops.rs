@@ -14,19 +14,28 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The store answers and the calendar is loaded.
+/// The store answers and the calendar is loaded; a missing holiday table is named (ready, with
+/// a warning: deadlines go on provisionally or wait, see the rules status).
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses(
-    (status = 200, description = "ready"),
+    (status = 200, description = "ready, with any warning on a second line"),
     (status = 503, description = "not ready, with the reason")
 ))]
 pub async fn readyz(State(platform): State<Platform>) -> impl IntoResponse {
     let result = blocking(move || {
         let head = platform.store.head()?;
-        Ok(format!(
+        let calendar = platform.calendar();
+        let mut text = format!(
             "ready: log head {head}, holiday tables {}-{}",
-            platform.calendar.first_year(),
-            platform.calendar.last_year()
-        ))
+            calendar.first_year(),
+            calendar.last_year()
+        );
+        if let Some((first, last)) = calendar.provisional_years() {
+            text.push_str(&format!(" (provisional {first}-{last})"));
+        }
+        if let Some(alarm) = platform.policies.status().calendar.alarm {
+            text.push_str(&format!("\nwarning: {alarm}"));
+        }
+        Ok(text)
     })
     .await;
     match result {

@@ -12,7 +12,7 @@ use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::event::PolicyDecision;
 use hcp_core::model::{Channel, Level};
 use hcp_core::outreach::ServiceCall;
-use hcp_core::policy::{Hook, Phase, PhaseKind, Priority, RoutingOutput};
+use hcp_core::policy::{AwaitingPhase, Hook, Phase, PhaseKind, Priority, RoutingOutput};
 use hcp_core::store::{Command, Dim, LoopCommand, Outcome, county_of, seal_phone};
 use hcp_core::workflow::{
     CallOutcome, FlagKind, Order, OrderChange, OrderKind, OrderState, RectificationLevel,
@@ -256,6 +256,7 @@ fn authorise(
     let allowed = match change {
         OrderChange::Flag { .. }
         | OrderChange::Timed { .. }
+        | OrderChange::Retimed { .. }
         | OrderChange::LinkProblem { .. }
         | OrderChange::ProblemDone { .. }
         | OrderChange::CallbackBySms { .. } => {
@@ -336,25 +337,16 @@ fn authorise(
 }
 
 /// Fresh deadlines for a reopened order, from the deadline policy as of now, with the decision
-/// that set them.
+/// that set them: the phases timed and those waiting for a holiday table.
 pub(super) fn reopen_deadlines(
     platform: &Platform,
     order: &Order,
-) -> (Vec<Phase>, Option<PolicyDecision>) {
+) -> (Vec<Phase>, Vec<AwaitingPhase>, Option<PolicyDecision>) {
     let (output, decision) = crate::sweep::decide_deadlines(platform, order, platform.clock.now());
-    (
-        output.map(|output| output.phases).unwrap_or_default(),
-        Some(decision),
-    )
-}
-
-pub(crate) fn routing_kind(kind: OrderKind) -> &'static str {
-    match kind {
-        OrderKind::BadReview => "bad_review",
-        OrderKind::Complaint => "complaint",
-        OrderKind::Suggestion => "suggestion",
-        OrderKind::Request => "request",
-    }
+    let (phases, awaiting) = output
+        .map(|output| (output.phases, output.awaiting))
+        .unwrap_or_default();
+    (phases, awaiting, Some(decision))
 }
 
 /// Records a change by `actor` and returns the order after it.
@@ -396,17 +388,19 @@ pub(super) fn with_reopen_deadlines(
     if !reopens {
         return (change, None);
     }
-    let (phases, decision) = reopen_deadlines(platform, order);
+    let (phases, awaiting, decision) = reopen_deadlines(platform, order);
     let change = match change {
         OrderChange::Evaluate { level, via, .. } => OrderChange::Evaluate {
             level,
             via,
             deadlines: phases,
+            awaiting,
         },
         OrderChange::Callback { outcome, note, .. } => OrderChange::Callback {
             outcome,
             note,
             deadlines: phases,
+            awaiting,
         },
         other => other,
     };
@@ -567,7 +561,7 @@ fn open_intake(
     let base = serde_json::json!({
         "county": county,
         "area_code": request.area_code,
-        "kind": routing_kind(request.kind),
+        "kind": request.kind.routing_kind(),
         "level": null,
         "real_name": request.real_name,
         "channel": request.channel,
@@ -790,6 +784,7 @@ pub async fn call_order(
             outcome: record.outcome,
             note: record.note,
             deadlines: Vec::new(),
+            awaiting: Vec::new(),
         };
         authorise(&platform, &principal, &order, &step)?;
         let (step, decision) = with_reopen_deadlines(&platform, &order, step);

@@ -103,6 +103,12 @@ pub struct EvalResult {
     /// `default` or the county folder that served the hook.
     pub scope: String,
     pub hook_version: String,
+    /// Fingerprint of the calendar the due instants were counted on.
+    pub calendar_version: String,
+    /// The first year without an official holiday table the answer was counted on (phases
+    /// marked `provisional`) or waits for (`awaiting`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisional_year: Option<i32>,
 }
 
 /// Run one hook of the active rules on an input, without recording anything.
@@ -128,9 +134,8 @@ pub async fn eval(
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("unknown hook {}", request.hook)))?;
     blocking(move || {
-        let evaluated = platform
-            .policies
-            .active()
+        let active = platform.policies.active();
+        let evaluated = active
             .eval(hook, &request.county, &request.input)
             .map_err(|error| {
                 ApiError::Unprocessable(hcp_core::validate::Reason {
@@ -142,6 +147,8 @@ pub async fn eval(
             output: evaluated.output,
             scope: evaluated.scope,
             hook_version: evaluated.hook_version,
+            calendar_version: active.calendar().version(),
+            provisional_year: evaluated.provisional,
         }))
     })
     .await
@@ -214,7 +221,7 @@ pub async fn simulate(
         let candidate = match (&request.files, &request.version) {
             (Some(files), _) => hcp_core::policy::PolicySet::from_files(
                 files,
-                platform.calendar.clone(),
+                platform.calendar().clone(),
                 hcp_core::policy::Limits::default(),
             )
             .map_err(|error| refused(error.to_string()))?,
@@ -224,7 +231,7 @@ pub async fn simulate(
                 })?;
                 hcp_core::policy::PolicySet::from_files(
                     &files,
-                    platform.calendar.clone(),
+                    platform.calendar().clone(),
                     hcp_core::policy::Limits::default(),
                 )
                 .map_err(|error| refused(error.to_string()))?

@@ -628,7 +628,7 @@ pub fn assess(
         scope: scope.to_string(),
         as_of,
         rules_version: set.version().to_string(),
-        calendar_version: platform.calendar.version(),
+        calendar_version: platform.calendar().version(),
         settings: platform.metric_settings.clone(),
         units,
     })

@@ -36,7 +36,12 @@ pub fn routes() -> Router<Platform> {
 pub struct TrackPhase {
     pub phase: String,
     pub label: String,
-    pub due: DateTime<Utc>,
+    /// Absent while the phase waits for next year's official holiday table.
+    pub due: Option<DateTime<Utc>>,
+    /// Counted on a provisional calendar (next year's official holidays are not published
+    /// yet): the date may move by a day or two when they are.
+    #[serde(default)]
+    pub provisional: bool,
     pub done_at: Option<DateTime<Utc>>,
 }
 
@@ -166,20 +171,55 @@ fn track_view(platform: &Platform, order: &Order) -> Result<TrackView, ApiError>
         item,
         unit,
         received_at: order.received_at,
-        phases: order
-            .deadlines
-            .iter()
-            .filter(|d| d.phase != PhaseKind::Appeal)
-            .map(|d| TrackPhase {
-                phase: serde_json::to_value(d.phase)
+        phases: {
+            let name = |phase: PhaseKind| {
+                serde_json::to_value(phase)
                     .ok()
                     .and_then(|value| value.as_str().map(String::from))
-                    .unwrap_or_default(),
-                label: phase_label(d.phase).into(),
-                due: d.due,
-                done_at: d.done_at,
-            })
-            .collect(),
+                    .unwrap_or_default()
+            };
+            let mut phases: Vec<(PhaseKind, TrackPhase)> = order
+                .deadlines
+                .iter()
+                .filter(|d| d.phase != PhaseKind::Appeal)
+                .map(|d| {
+                    (
+                        d.phase,
+                        TrackPhase {
+                            phase: name(d.phase),
+                            label: phase_label(d.phase).into(),
+                            due: Some(d.due),
+                            provisional: d.provisional,
+                            done_at: d.done_at,
+                        },
+                    )
+                })
+                .chain(
+                    order
+                        .awaiting
+                        .iter()
+                        .filter(|waiting| waiting.phase != PhaseKind::Appeal)
+                        .map(|waiting| {
+                            (
+                                waiting.phase,
+                                TrackPhase {
+                                    phase: name(waiting.phase),
+                                    label: phase_label(waiting.phase).into(),
+                                    due: None,
+                                    provisional: false,
+                                    done_at: order
+                                        .untimed_done
+                                        .iter()
+                                        .find(|(phase, _)| *phase == waiting.phase)
+                                        .map(|(_, at)| *at),
+                                },
+                            )
+                        }),
+                )
+                .collect();
+            phases.sort_by_key(|(phase, _)| *phase);
+            phases.into_iter().map(|(_, phase)| phase).collect()
+        },
         steps: order
             .history
             .iter()
@@ -233,6 +273,7 @@ fn record_evaluation(
         level,
         via: EvaluationVia::Link,
         deadlines: Vec::new(),
+        awaiting: Vec::new(),
     };
     let (step, decision) = super::orders::with_reopen_deadlines(platform, &order, step);
     super::orders::change(platform, "evaluator", order.id, step, decision)
@@ -265,18 +306,30 @@ fn local(at: DateTime<Utc>) -> String {
 
 fn render(view: &TrackView, notice: Option<&str>) -> String {
     let mut phases = String::new();
+    let mut provisional = false;
     for phase in &view.phases {
-        let status = match phase.done_at {
-            Some(done) if done < phase.due => format!("已完成（{}）", local(done)),
-            Some(done) => format!("已完成（{}，超期）", local(done)),
-            None => "进行中".into(),
+        let status = match (phase.done_at, phase.due) {
+            (Some(done), Some(due)) if done >= due => format!("已完成（{}，超期）", local(done)),
+            (Some(done), _) => format!("已完成（{}）", local(done)),
+            (None, _) => "进行中".into(),
+        };
+        let due = match phase.due {
+            Some(due) if phase.provisional => {
+                provisional = true;
+                format!("{}前（暂定）", local(due))
+            }
+            Some(due) => format!("{}前", local(due)),
+            None => "待定（待公布节假日安排后计算）".into(),
         };
         phases.push_str(&format!(
-            "<tr><td>{}</td><td>{}前</td><td>{}</td></tr>",
-            phase.label,
-            local(phase.due),
-            status
+            "<tr><td>{}</td><td>{due}</td><td>{status}</td></tr>",
+            phase.label
         ));
+    }
+    if provisional {
+        phases.push_str(
+            "<tr><td colspan=\"3\" class=\"note\">暂定：下一年度节假日安排尚未公布，期限暂按法定节假日计算，公布后可能调整一两天。</td></tr>",
+        );
     }
     let mut steps = String::new();
     for step in &view.steps {
@@ -324,7 +377,7 @@ fn render(view: &TrackView, notice: Option<&str>) -> String {
          .state{{background:#fff;border-left:4px solid #c0392b;padding:12px}}table{{width:100%;border-collapse:collapse;background:#fff}}\
          td{{padding:8px;border-bottom:1px solid #eee}}li span{{color:#666;margin-right:8px}}\
          .answer{{background:#fff;padding:12px;white-space:pre-wrap}}button{{font-size:16px;padding:10px 18px;margin:4px}}\
-         .notice{{background:#e8f5e9;padding:12px}}.hint{{color:#666;font-size:13px}}</style></head>\
+         .notice{{background:#e8f5e9;padding:12px}}.hint,.note{{color:#666;font-size:13px}}</style></head>\
          <body><main><h1>您的{kind}（工单 {id}）</h1>{notice}\
          <p class=\"state\">{state}</p><p>{about}</p><p>收到时间：{received}</p>\
          <h2>办理时限</h2><table>{phases}</table><h2>办理过程</h2><ul>{steps}</ul>{answer}{form}\

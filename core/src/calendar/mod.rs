@@ -2,16 +2,26 @@
 //!
 //! A day is a working day when it is a weekend make-up day (调休上班), or when it is Monday to
 //! Friday and not a statutory day off. The tables are data (`rules/calendar/YYYY.toml`) because the
-//! State Council publishes each year's schedule only in the November before; arithmetic that needs
-//! a year that is not loaded fails instead of guessing.
+//! State Council publishes each year's schedule only in the November (or December) before.
+//!
+//! Past the last official table the calendar can hold **provisional** years built from the law
+//! ([`statutory`]): the statutory rest days and weekends, without the swaps a notice adds. Only the
+//! `reckon_*` methods count on them, and every answer they give says whether it did
+//! ([`Reckoned::provisional`]), so a deadline counted on a provisional year is always marked as
+//! such. The plain methods count on official tables only and fail for any other year.
 //!
 //! All day logic happens in China time (UTC+8, no daylight saving); instants are UTC.
+
+pub mod statutory;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
 use serde::{Deserialize, Serialize};
+
+/// (month, day) from which a missing table for the next year is an alarm.
+pub const NEXT_TABLE_EXPECTED: (u32, u32) = (11, 1);
 
 /// Offset of China Standard Time from UTC, in seconds.
 pub const CHINA_OFFSET_SECS: i32 = 8 * 3600;
@@ -148,9 +158,27 @@ pub enum CalendarError {
     YearNotLoaded { year: i32 },
     #[error("date arithmetic from {date} leaves the representable date range")]
     DateOverflow { date: NaiveDate },
+    #[error("the statutory festival dates shipped with the platform are broken: {reason}")]
+    Festivals { reason: String },
 }
 
-/// The working-day calendar: contiguous years of official holiday tables.
+/// An answer of the calendar, and whether it was counted on a provisional year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reckoned<T> {
+    pub value: T,
+    /// The first year without an official table that the answer was counted on (its provisional
+    /// table); `None` when every day counted lies in official tables.
+    pub provisional: Option<i32>,
+}
+
+impl<T> Reckoned<T> {
+    pub fn is_exact(&self) -> bool {
+        self.provisional.is_none()
+    }
+}
+
+/// The working-day calendar: contiguous years of official holiday tables, optionally followed by
+/// provisional years.
 ///
 /// Cheap to share (`Send + Sync`, immutable after loading); lookups are O(1) per date.
 #[derive(Debug, Clone)]
@@ -158,6 +186,9 @@ pub struct Calendar {
     first_year: i32,
     /// `years[i]` is `first_year + i`; load-time validation guarantees there is no gap.
     years: Vec<YearTable>,
+    /// The years right after the last official one, built from the statutory holidays; empty
+    /// unless [`Calendar::with_provisional`] added them.
+    provisional: Vec<YearTable>,
     version: String,
 }
 
@@ -168,6 +199,7 @@ struct YearTable {
     /// Bit `ordinal0` set means that day is a working day.
     working: [u64; YEAR_WORDS],
     working_days: u32,
+    provisional: bool,
 }
 
 impl YearTable {
@@ -267,12 +299,56 @@ impl Calendar {
                 origin: "the given tables".to_owned(),
             });
         };
-        let version = fingerprint(&years);
+        let version = fingerprint(&years, &[]);
         Ok(Calendar {
             first_year,
             years,
+            provisional: Vec::new(),
             version,
         })
+    }
+
+    /// Adds provisional years after the last official one, as far as the shipped festival dates
+    /// reach (see [`statutory`]). Loading the official table of such a year later replaces it.
+    pub fn with_provisional(mut self) -> Result<Calendar, CalendarError> {
+        let Some(last) = statutory::last_festival_year()? else {
+            return Ok(self);
+        };
+        let mut provisional = Vec::new();
+        for year in self.last_year().saturating_add(1)..=last {
+            if let Some(table) = provisional_table(year)? {
+                provisional.push(table);
+            }
+        }
+        self.version = fingerprint(&self.years, &provisional);
+        self.provisional = provisional;
+        Ok(self)
+    }
+
+    /// The provisional years (first and last), if any are held.
+    pub fn provisional_years(&self) -> Option<(i32, i32)> {
+        Some((
+            self.provisional.first()?.year,
+            self.provisional.last()?.year,
+        ))
+    }
+
+    /// The first year whose official table should be loaded by `today` and is not: the current
+    /// year, or from [`NEXT_TABLE_EXPECTED`] on (the State Council publishes the next year's
+    /// arrangement in November or December) the next year. An operational alarm.
+    pub fn missing_table(&self, today: NaiveDate) -> Option<i32> {
+        let expected = if (today.month(), today.day()) >= NEXT_TABLE_EXPECTED {
+            today.year().saturating_add(1)
+        } else {
+            today.year()
+        };
+        let last = self.last_year();
+        (last < expected).then(|| last.saturating_add(1))
+    }
+
+    /// Whether `year` is counted on a provisional table (no official one is loaded).
+    pub fn is_provisional(&self, year: i32) -> bool {
+        self.provisional.iter().any(|table| table.year == year)
     }
 
     /// First loaded year.
@@ -280,24 +356,26 @@ impl Calendar {
         self.first_year
     }
 
-    /// Last loaded year; working-day arithmetic past its 31 December fails.
+    /// Last year with an official table; plain working-day arithmetic past its 31 December
+    /// fails, and the `reckon_*` methods go on in provisional years, saying so.
     pub fn last_year(&self) -> i32 {
         self.years.last().map_or(self.first_year, |t| t.year)
     }
 
-    /// Loaded years, ascending and contiguous.
+    /// Years with an official table, ascending and contiguous.
     pub fn years(&self) -> Vec<i32> {
         self.years.iter().map(|t| t.year).collect()
     }
 
-    /// The notice a loaded year was copied from.
+    /// The notice a year was copied from, or [`statutory::PROVISIONAL_SOURCE`] for a
+    /// provisional year.
     pub fn source(&self, year: i32) -> Option<&str> {
-        self.table(year).ok().map(|t| t.source.as_str())
+        self.any_table(year).ok().map(|t| t.source.as_str())
     }
 
-    /// Working days of a loaded year.
+    /// Working days of a year, official or provisional.
     pub fn working_days_in_year(&self, year: i32) -> Result<u32, CalendarError> {
-        self.table(year).map(|t| t.working_days)
+        self.any_table(year).map(|t| t.working_days)
     }
 
     /// A stable fingerprint of the effective calendar, recorded next to each deadline decision so
@@ -310,27 +388,62 @@ impl Calendar {
         self.version.clone()
     }
 
-    /// Whether `d` is a working day; fails for a date outside the loaded years.
+    /// Whether `d` is a working day; fails for a date outside the official years.
     pub fn is_working_day(&self, d: NaiveDate) -> Result<bool, CalendarError> {
         Ok(self.table(d.year())?.is_working(d.ordinal0()))
     }
 
+    /// Whether `d` is a working day, on a provisional table where no official one exists.
+    pub fn reckon_working_day(&self, d: NaiveDate) -> Result<Reckoned<bool>, CalendarError> {
+        let table = self.any_table(d.year())?;
+        Ok(Reckoned {
+            value: table.is_working(d.ordinal0()),
+            provisional: table.provisional.then_some(table.year),
+        })
+    }
+
     /// The `n`th working day strictly after `d` (`d` itself never counts); `n = 0` returns `d`.
     ///
-    /// Fails with [`CalendarError::YearNotLoaded`] as soon as the walk reaches a year that is not
-    /// loaded.
+    /// Fails with [`CalendarError::YearNotLoaded`] as soon as the walk reaches a year without an
+    /// official table.
     pub fn nth_working_day_after(&self, d: NaiveDate, n: u32) -> Result<NaiveDate, CalendarError> {
+        self.walk(d, n, Tables::Official).map(|day| day.value)
+    }
+
+    /// [`Calendar::nth_working_day_after`], going on in provisional years.
+    pub fn reckon_nth_working_day_after(
+        &self,
+        d: NaiveDate,
+        n: u32,
+    ) -> Result<Reckoned<NaiveDate>, CalendarError> {
+        self.walk(d, n, Tables::WithProvisional)
+    }
+
+    fn walk(
+        &self,
+        d: NaiveDate,
+        n: u32,
+        tables: Tables,
+    ) -> Result<Reckoned<NaiveDate>, CalendarError> {
         let mut day = d;
         let mut left = n;
+        let mut provisional = None;
         while left > 0 {
             day = day
                 .succ_opt()
                 .ok_or(CalendarError::DateOverflow { date: day })?;
-            if self.is_working_day(day)? {
+            let table = self.lookup(day.year(), tables)?;
+            if table.provisional {
+                provisional = provisional.or(Some(table.year));
+            }
+            if table.is_working(day.ordinal0()) {
                 left -= 1;
             }
         }
-        Ok(day)
+        Ok(Reckoned {
+            value: day,
+            provisional,
+        })
     }
 
     /// Deadline for "`n` 个工作日内" from `trigger`: the end of the `n`th working day after the
@@ -347,6 +460,19 @@ impl Calendar {
         end_of(nth)
     }
 
+    /// [`Calendar::add_working_days`], going on in provisional years.
+    pub fn reckon_add_working_days(
+        &self,
+        trigger: DateTime<Utc>,
+        n: u32,
+    ) -> Result<Reckoned<DateTime<Utc>>, CalendarError> {
+        let nth = self.reckon_nth_working_day_after(local_date(trigger), n)?;
+        Ok(Reckoned {
+            value: end_of(nth.value)?,
+            provisional: nth.provisional,
+        })
+    }
+
     /// Working days in the half-open range `(from, to]`, used to measure lateness; 0 when
     /// `to <= from`.
     pub fn working_days_between(
@@ -354,15 +480,40 @@ impl Calendar {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<u32, CalendarError> {
+        self.count_between(from, to, Tables::Official)
+            .map(|count| count.value)
+    }
+
+    /// [`Calendar::working_days_between`], counting provisional years where needed.
+    pub fn reckon_working_days_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Reckoned<u32>, CalendarError> {
+        self.count_between(from, to, Tables::WithProvisional)
+    }
+
+    fn count_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        tables: Tables,
+    ) -> Result<Reckoned<u32>, CalendarError> {
+        let mut counted = Reckoned {
+            value: 0,
+            provisional: None,
+        };
         if to <= from {
-            return Ok(0);
+            return Ok(counted);
         }
         let start = from
             .succ_opt()
             .ok_or(CalendarError::DateOverflow { date: from })?;
-        let mut total = 0;
         for year in start.year()..=to.year() {
-            let table = self.table(year)?;
+            let table = self.lookup(year, tables)?;
+            if table.provisional {
+                counted.provisional = counted.provisional.or(Some(year));
+            }
             let lo = if year == start.year() {
                 start.ordinal0()
             } else {
@@ -373,9 +524,9 @@ impl Calendar {
             } else {
                 365
             };
-            total += table.count(lo, hi);
+            counted.value += table.count(lo, hi);
         }
-        Ok(total)
+        Ok(counted)
     }
 
     /// End of the trigger's China-time date plus `n` calendar days (`n = 0`: end of that date).
@@ -396,7 +547,8 @@ impl Calendar {
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
-    /// Deadline `amount` `unit`s after `trigger`; only working days can fail.
+    /// Deadline `amount` `unit`s after `trigger`, on official tables only; only working days can
+    /// fail.
     pub fn due(
         &self,
         trigger: DateTime<Utc>,
@@ -410,12 +562,85 @@ impl Calendar {
         }
     }
 
+    /// [`Calendar::due`], going on in provisional years; natural days and hours are always exact.
+    pub fn reckon_due(
+        &self,
+        trigger: DateTime<Utc>,
+        amount: u32,
+        unit: DurationUnit,
+    ) -> Result<Reckoned<DateTime<Utc>>, CalendarError> {
+        let exact = |value| Reckoned {
+            value,
+            provisional: None,
+        };
+        match unit {
+            DurationUnit::WorkingDays => self.reckon_add_working_days(trigger, amount),
+            DurationUnit::NaturalDays => Ok(exact(Calendar::add_natural_days(trigger, amount))),
+            DurationUnit::Hours => Ok(exact(Calendar::add_hours(trigger, amount))),
+        }
+    }
+
     fn table(&self, year: i32) -> Result<&YearTable, CalendarError> {
-        year.checked_sub(self.first_year)
+        self.lookup(year, Tables::Official)
+    }
+
+    fn any_table(&self, year: i32) -> Result<&YearTable, CalendarError> {
+        self.lookup(year, Tables::WithProvisional)
+    }
+
+    fn lookup(&self, year: i32, tables: Tables) -> Result<&YearTable, CalendarError> {
+        let official = year
+            .checked_sub(self.first_year)
             .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| self.years.get(i))
+            .and_then(|i| self.years.get(i));
+        let provisional = || match tables {
+            Tables::Official => None,
+            Tables::WithProvisional => self.provisional.iter().find(|t| t.year == year),
+        };
+        official
+            .or_else(provisional)
             .ok_or(CalendarError::YearNotLoaded { year })
     }
+}
+
+/// Which tables an answer may rest on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tables {
+    Official,
+    WithProvisional,
+}
+
+/// The table of a year without an official one, from the statutory holidays; `None` when the
+/// shipped festival dates do not reach the year.
+fn provisional_table(year: i32) -> Result<Option<YearTable>, CalendarError> {
+    let Some(rest) = statutory::rest_days(year)? else {
+        return Ok(None);
+    };
+    let off: BTreeSet<NaiveDate> = rest.iter().map(|day| day.date).collect();
+    let (Some(jan1), Some(next_jan1)) = (
+        NaiveDate::from_ymd_opt(year, 1, 1),
+        NaiveDate::from_ymd_opt(year.saturating_add(1), 1, 1),
+    ) else {
+        return Ok(None);
+    };
+    let mut working = [0u64; YEAR_WORDS];
+    let mut working_days = 0u32;
+    for date in jan1.iter_days().take_while(|d| *d < next_jan1) {
+        if !is_weekend(date) && !off.contains(&date) {
+            let i = date.ordinal0();
+            if let Some(word) = working.get_mut((i / 64) as usize) {
+                *word |= 1 << (i % 64);
+            }
+            working_days += 1;
+        }
+    }
+    Ok(Some(YearTable {
+        year,
+        source: statutory::PROVISIONAL_SOURCE.to_owned(),
+        working,
+        working_days,
+        provisional: true,
+    }))
 }
 
 /// The exclusive end of a China-time date.
@@ -495,6 +720,7 @@ fn parse_table(file: &str, text: &str) -> Result<YearTable, CalendarError> {
         source: raw.source,
         working,
         working_days: computed,
+        provisional: false,
     })
 }
 
@@ -545,7 +771,11 @@ fn parse_dates(
 }
 
 /// FNV-1a 64: stable across Rust releases (unlike `DefaultHasher`) and needs no dependency.
-fn fingerprint(years: &[YearTable]) -> String {
+///
+/// Form: `"{first}-{last}:{hash}"` over the official years, or `"{first}-{last}+{plast}p:{hash}"`
+/// when provisional years follow them (the hash then covers those too), so a decision records
+/// whether provisional years could have been counted on.
+fn fingerprint(years: &[YearTable], provisional: &[YearTable]) -> String {
     const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut hash = OFFSET_BASIS;
@@ -555,15 +785,22 @@ fn fingerprint(years: &[YearTable]) -> String {
             hash = hash.wrapping_mul(PRIME);
         }
     };
-    for table in years {
+    for table in years.iter().chain(provisional) {
         feed(&table.year.to_le_bytes());
+        if table.provisional {
+            // Official years hash as they always did, so their version never moves.
+            feed(b"p");
+        }
         for word in table.working {
             feed(&word.to_le_bytes());
         }
     }
     let first = years.first().map_or(0, |t| t.year);
     let last = years.last().map_or(0, |t| t.year);
-    format!("{first}-{last}:{hash:016x}")
+    match provisional.last() {
+        Some(table) => format!("{first}-{last}+{}p:{hash:016x}", table.year),
+        None => format!("{first}-{last}:{hash:016x}"),
+    }
 }
 
 #[cfg(test)]

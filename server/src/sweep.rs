@@ -443,3 +443,28 @@ fn callback_by_sms(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression for issue 10: hundreds of orders failing the same way are one line.
+    #[test]
+    fn repeated_errors_are_counted_not_listed() {
+        let mut report = SweepReport::default();
+        for order in 1..=300 {
+            report.fail(format!("order {order}"), "no holiday table loaded for 2027");
+        }
+        report.fail("message 7", "the gateway refused it");
+        report.fail("", "the SMS gateway did not answer 3 calls in a row");
+        report.summarise();
+        assert_eq!(
+            report.errors,
+            vec![
+                "300 × no holiday table loaded for 2027 (first: order 1)".to_string(),
+                "the SMS gateway did not answer 3 calls in a row".to_string(),
+                "message 7: the gateway refused it".to_string(),
+            ]
+        );
+    }
+}

@@ -791,3 +791,95 @@ async fn the_bulletin_reads_back_and_the_schedule_generates_it_once() {
         ]
     );
 }
+
+/// Regression for issue 10: the 1st passed while the platform was down; at the next start the
+/// background sweep catches up November's bulletin of the city and of the county, once, and
+/// its page names the missing 2027 holiday table at the top.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulletin_missed_while_down_is_generated_at_the_next_start_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = hcp_e2e::write_config(
+        dir.path(),
+        &hcp_e2e::manual_clock_config(beijing(11, 20, 10)),
+    )
+    .unwrap();
+    let seeded = hcp_e2e::start_seeded_in(dir, &config).await.unwrap();
+    let password = seeded.server.admin_password().unwrap();
+    assert_eq!(
+        seeded.admin.get("/api/v1/reports").await.unwrap(),
+        json!([])
+    );
+    let Seeded {
+        server, data, dir, ..
+    } = seeded;
+    server.stop().unwrap();
+
+    // Back on 12-03, with the background sweep on.
+    std::fs::write(
+        &config,
+        format!(
+            "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 1\n[security]\ntoken_hours = 8760\n",
+            beijing(12, 3, 10).to_rfc3339()
+        ),
+    )
+    .unwrap();
+    let server = hcp_e2e::Server::start(
+        &hcp_e2e::binary("debug").unwrap(),
+        "serve",
+        &data,
+        Some(&config),
+    )
+    .unwrap();
+    let admin = Session::login(&server.url, "admin", &password)
+        .await
+        .unwrap();
+    hcp_e2e::wait_until(std::time::Duration::from_secs(30), || async {
+        admin
+            .get("/api/v1/reports")
+            .await
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+            == 4
+    })
+    .await
+    .unwrap();
+    // Once: a further sweep as of the same day generates nothing.
+    let again = admin
+        .post("/api/v1/admin/sweep", &json!({"as_of": beijing(12, 3, 11)}))
+        .await
+        .unwrap();
+    assert_eq!(again["reports_generated"], 0, "{again}");
+    let audit = admin.get("/api/v1/audit?limit=200").await.unwrap();
+    let mut scheduled: Vec<String> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["action"] == "report_generated")
+        .map(|entry| entry["target"].as_str().unwrap().to_string())
+        .collect();
+    scheduled.sort();
+    assert_eq!(
+        scheduled,
+        ["bulletin-2026-11-410400", "bulletin-2026-11-410421"]
+    );
+    let page = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/reports/files/bulletin-2026-11-410421.html",
+            server.url
+        ))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let notice = page
+        .find("2027年国务院节假日安排尚未载入")
+        .expect("the calendar alarm");
+    assert!(notice < page.find("基本情况").unwrap(), "at the top");
+    server.stop().unwrap();
+    drop(dir);
+}

@@ -1104,6 +1104,18 @@ impl Simulator {
         days: u32,
         per_day: u32,
     ) -> impl Iterator<Item = Command> + '_ {
+        self.timed_history(now, days, per_day)
+            .map(|(_, command)| command)
+    }
+
+    /// [`Simulator::history`], each command with the instant it happens at (a service act's
+    /// time, a rating's press), so that it can be stored at that instant.
+    pub fn timed_history(
+        &mut self,
+        now: DateTime<Utc>,
+        days: u32,
+        per_day: u32,
+    ) -> impl Iterator<Item = (DateTime<Utc>, Command)> + '_ {
         let last_date = local(now).date();
         let first_date = last_date - Duration::days(i64::from(days) - 1);
         History {
@@ -1740,9 +1752,9 @@ impl History<'_> {
 }
 
 impl Iterator for History<'_> {
-    type Item = Command;
+    type Item = (DateTime<Utc>, Command);
 
-    fn next(&mut self) -> Option<Command> {
+    fn next(&mut self) -> Option<(DateTime<Utc>, Command)> {
         loop {
             if let Some(top) = self.pending.peek() {
                 let ready = match self.horizon {
@@ -1751,7 +1763,10 @@ impl Iterator for History<'_> {
                     None => false,
                 };
                 if ready {
-                    return self.pending.pop().map(|pending| pending.command);
+                    return self
+                        .pending
+                        .pop()
+                        .map(|pending| (pending.at, pending.command));
                 }
             }
             if self.finished {

@@ -5,6 +5,7 @@ pub mod calendar_alarm;
 pub mod config;
 pub mod demo;
 pub mod demo_desk;
+pub mod demo_history;
 pub mod http;
 pub mod outreach;
 pub mod plugins;

@@ -7,6 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use hcp_server::config::Config;
 
+/// sled allocates and frees a page node on every write; mimalloc does that at a fraction of
+/// glibc malloc's cost (about a third of the committer's time went to malloc and free).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "hcp", version, about = "政务服务“好差评”平台 (Haochaping)")]
 struct Cli {

@@ -23,6 +23,8 @@ use hcp_core::pii::{PiiKey, PiiKind};
 use hcp_core::store::{Command, Dim, LoopCommand, MasterChange, Outcome};
 use hcp_core::validate::DomainError;
 
+use hcp_core::workflow::{OrderState, Problem};
+
 use crate::config::MessagesConfig;
 use crate::state::Platform;
 use crate::sweep::{SweepReport, submit_all};
@@ -561,6 +563,56 @@ pub fn retry_delay(retry_secs: u64, failures: usize) -> chrono::Duration {
             .unwrap_or(i64::MAX / 1000)
             .min(i64::MAX / 1000),
     )
+}
+
+/// What the resolution of a systemic problem tells the evaluators of its orders.
+pub struct ProblemFeedback {
+    /// The orders still following the problem (rectifying with it): they are fed back.
+    pub following: Vec<u64>,
+    /// Those of them without a phone number: nobody can be told (or called back).
+    pub without_phone: Vec<u64>,
+    /// One feedback SMS per order with a number, with its tracking link.
+    pub notices: Vec<MessageInput>,
+}
+
+/// The feedback SMS of every order still following `problem`, saying `message`; the store
+/// queues them in the resolution's own transaction. Blocking.
+pub fn problem_feedback(
+    platform: &Platform,
+    problem: &Problem,
+    message: &str,
+) -> Result<ProblemFeedback, hcp_core::store::StoreError> {
+    let mut feedback = ProblemFeedback {
+        following: Vec::new(),
+        without_phone: Vec::new(),
+        notices: Vec::new(),
+    };
+    for order_id in &problem.orders {
+        let Some(order) = platform.store.order(*order_id)? else {
+            continue;
+        };
+        if order.problem != Some(problem.id) || order.state != OrderState::Rectifying {
+            continue;
+        }
+        feedback.following.push(order.id);
+        let Some(to) = crate::sweep::evaluator_phone(&platform.store, &order)? else {
+            feedback.without_phone.push(order.id);
+            continue;
+        };
+        feedback.notices.push(MessageInput {
+            channel: MessageChannel::Sms,
+            purpose: MessagePurpose::Feedback,
+            subject: format!("order:{}", order.id),
+            to,
+            text: format!(
+                "【政务服务好差评】您反映的问题（工单{}）已整改：{}。查看处理结果并对整改情况评价：{}",
+                order.id,
+                message.trim().trim_end_matches('。'),
+                crate::sweep::tracking_url(platform, order.id)
+            ),
+        });
+    }
+    Ok(feedback)
 }
 
 /// Hands the queued messages that are due to the SMS gateway. Blocking.

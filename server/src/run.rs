@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use hcp_core::auth;
-use hcp_core::clock::{Clock, SystemClock};
+use hcp_core::clock::{Clock, PinnableClock, SystemClock};
 use hcp_core::store::{Command, EventLog as _, MasterChange, Outcome};
 use tokio::net::TcpListener;
 
@@ -17,7 +17,18 @@ use crate::state::Platform;
 /// Serves until SIGINT/SIGTERM, then drains and flushes. With `demo`, seeds the demo city into an
 /// empty store first and keeps simulating traffic.
 pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // The demo lives through its history on this clock, pinned to each simulated instant.
+    let pinnable = Arc::new(PinnableClock::new(Arc::new(SystemClock)));
+    let clock: Arc<dyn Clock> = if with_demo {
+        // A new demo city begins where its history does: the platform's first records (the
+        // rules activated, the first administrator) are dated then too.
+        if !config.store_dir().exists() {
+            pinnable.pin(Some(history_start(&config, SystemClock.now())));
+        }
+        pinnable.clone()
+    } else {
+        Arc::new(SystemClock)
+    };
     let mut platform = {
         let config = config.clone();
         let clock = clock.clone();
@@ -42,10 +53,21 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Serving starts now, so that the demo's SMS gateway (a route of this server) answers the
+    // messages its history sends; the banner follows once the platform is ready.
+    let server = tokio::spawn(
+        axum::serve(listener, http::router(platform.clone()))
+            .with_graceful_shutdown(shutdown_signal())
+            .into_future(),
+    );
     let demo_notes = if with_demo {
         let platform = platform.clone();
         let config = config.clone();
-        Some(tokio::task::spawn_blocking(move || seed_demo(&platform, &config, address)).await??)
+        let pinnable = pinnable.clone();
+        Some(
+            tokio::task::spawn_blocking(move || seed_demo(&platform, &config, address, &pinnable))
+                .await??,
+        )
     } else {
         None
     };
@@ -91,9 +113,7 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         (true, rate) if rate > 0 => Some(tokio::spawn(simulate(platform.clone(), rate))),
         _ => None,
     };
-    axum::serve(listener, http::router(platform.clone()))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    server.await??;
     if let Some(simulator) = simulator {
         simulator.abort();
     }
@@ -126,16 +146,17 @@ async fn shutdown_signal() {
     }
 }
 
-/// Seeds master data, demo logins, a demo source and ~90 days of history into an empty store;
-/// re-issues the demo source's key on every start. Returns what to print. Blocking.
+/// Seeds master data, demo logins, a demo source and ~90 days of history lived through on a
+/// moving clock into an empty store; re-issues the demo source's key on every start. Returns
+/// what to print. Blocking.
 fn seed_demo(
     platform: &Platform,
     config: &Config,
     address: std::net::SocketAddr,
+    pinnable: &PinnableClock,
 ) -> anyhow::Result<String> {
     let store = &platform.store;
     let city = demo::city();
-    let example_body = example_rating(&city, platform.clock.now());
     let root = city
         .master
         .iter()
@@ -145,7 +166,25 @@ fn seed_demo(
         })
         .context("demo city has no root")?;
     let fresh = store.rating_count() == 0;
+    // Real time (or the manual clock's): the platform's clock may still be pinned to the start
+    // of the history.
+    let now = match &platform.manual_clock {
+        Some(manual) => manual.now(),
+        None => SystemClock.now(),
+    };
+    // The history is lived through on the platform's clock: pinned to each simulated instant
+    // (the manual clock, when the configuration asks for one, is moved instead), then set free.
+    let pin = |at: chrono::DateTime<chrono::Utc>| match &platform.manual_clock {
+        Some(manual) => manual.set(at),
+        None => pinnable.pin(Some(at)),
+    };
+    let release = || match &platform.manual_clock {
+        Some(manual) => manual.set(now),
+        None => pinnable.pin(None),
+    };
+    let days = config.demo.history_days;
     if fresh {
+        pin(history_start(config, now));
         let commands: Vec<Command> = city
             .master
             .iter()
@@ -166,7 +205,7 @@ fn seed_demo(
             .collect();
         check_all(store.submit(users)?, "demo users")?;
     }
-    let (_, api_key) = admin_api::issue_source(
+    let issued = admin_api::issue_source(
         platform,
         "demo",
         admin_api::SourceRequest {
@@ -175,31 +214,52 @@ fn seed_demo(
             adapter: None,
             scope: root.clone(),
         },
-    )
-    .map_err(|error| anyhow::anyhow!("cannot issue the demo source key: {error}"))?;
-    if fresh {
-        let now = platform.clock.now();
-        let mut simulator = demo::Simulator::new(city, 2026);
-        let mut chunk = Vec::with_capacity(4096);
-        let mut total = 0usize;
-        println!(
-            "seeding {} days of demo history …",
-            config.demo.history_days
-        );
-        for command in
-            simulator.history(now, config.demo.history_days, config.demo.services_per_day)
-        {
-            chunk.push(command);
-            if chunk.len() == 4096 {
-                total += chunk.len();
-                check_seeded(store.submit(std::mem::take(&mut chunk))?)?;
-            }
+    );
+    let (_, api_key) = match issued {
+        Ok(issued) => issued,
+        Err(error) => {
+            release();
+            anyhow::bail!("cannot issue the demo source key: {error}");
         }
-        total += chunk.len();
-        check_seeded(store.submit(chunk)?)?;
-        println!("seeded {total} commands, {} ratings", store.rating_count());
+    };
+    if fresh {
+        let started = std::time::Instant::now();
+        println!("living through {days} days of demo history …");
+        let mut simulator = demo::Simulator::new(city.clone(), 2026);
+        let lived = crate::demo_history::live_through(
+            platform,
+            &pin,
+            simulator.timed_history(now, days, config.demo.services_per_day),
+            now,
+            2026,
+        );
+        release();
+        let lived = lived?;
+        if lived.refused > 0 {
+            tracing::warn!(
+                refused = lived.refused,
+                "demo history items refused: the generator and the rules disagree"
+            );
+        }
+        if !lived.sweep_errors.is_empty() {
+            tracing::warn!(errors = %lived.sweep_errors.join("; "), "demo history sweeps went wrong");
+        }
+        println!(
+            "lived through {days} days in {:.0} s (storing {:.0} s, staff {:.0} s, sweeps {:.0} s): {} ratings, {} work orders ({} steps), {} systemic problems, {} sweeps, {} reports",
+            started.elapsed().as_secs_f64(),
+            lived.storing.as_secs_f64(),
+            lived.working.as_secs_f64(),
+            lived.sweeping.as_secs_f64(),
+            store.rating_count(),
+            lived.orders,
+            lived.steps,
+            lived.problems,
+            lived.sweeps,
+            lived.reports,
+        );
         publish_demo_assessments(platform, &root)?;
     }
+    let example_body = example_rating(&city, platform.clock.now());
     let adapter_sources = install_demo_adapters(platform, config, &root)?;
     let example = config.data_dir.join("example-rating.json");
     std::fs::write(&example, serde_json::to_vec_pretty(&example_body)?)
@@ -215,6 +275,15 @@ fn seed_demo(
         head = store.head()?,
         ratings = store.rating_count(),
     ))
+}
+
+/// Midnight (China time) of the first day of the demo's history ending at `now`.
+fn history_start(
+    config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    let days = u64::from(config.demo.history_days.max(1) - 1);
+    hcp_core::calendar::day_start(hcp_core::calendar::local_date(now) - chrono::Days::new(days))
 }
 
 /// Freezes (publishes) last month's assessment of the city's counties, halls and departments,
@@ -335,22 +404,6 @@ fn check_all(outcomes: Vec<Outcome>, what: &str) -> anyhow::Result<()> {
         if let Outcome::Rejected(error) = outcome {
             anyhow::bail!("demo {what} refused: {error}");
         }
-    }
-    Ok(())
-}
-
-/// Seeded history is generated to pass every rule; a refusal means the generator and the rules
-/// disagree, which is worth a warning but no reason to refuse the demo.
-fn check_seeded(outcomes: Vec<Outcome>) -> anyhow::Result<()> {
-    let refused: Vec<_> = outcomes
-        .iter()
-        .filter_map(|outcome| match outcome {
-            Outcome::Rejected(error) => Some(error.to_string()),
-            _ => None,
-        })
-        .collect();
-    if let Some(first) = refused.first() {
-        tracing::warn!(count = refused.len(), first = %first, "demo history items refused");
     }
     Ok(())
 }

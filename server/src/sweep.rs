@@ -16,10 +16,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hcp_core::calendar::Calendar;
+use hcp_core::event::PolicyDecision;
 use hcp_core::outreach::{MessageChannel, MessageInput, MessagePurpose};
-use hcp_core::policy::DeadlineInput;
+use hcp_core::policy::{AwaitingPhase, DeadlineInput, Phase};
 use hcp_core::store::{Command, LoopCommand, Outcome, Store};
-use hcp_core::workflow::{FlagKind, Order, OrderChange};
+use hcp_core::workflow::{CallOutcome, FlagKind, Order, OrderChange, RectificationLevel};
 use serde::Serialize;
 
 use crate::rules::{ProvisionalTiming, RetimeSummary};
@@ -90,8 +91,27 @@ impl SweepReport {
     }
 }
 
-/// Runs one sweep as of `as_of`. Blocking; sweeps never overlap.
+/// Runs one sweep as of `as_of` and logs what went wrong in one line, and the calendar alarm in
+/// another. Blocking; sweeps never overlap.
 pub fn sweep(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
+    let report = sweep_quietly(platform, as_of);
+    if !report.errors.is_empty() {
+        tracing::warn!(errors = %report.errors.join("; "), "sweep finished with errors");
+    }
+    let status = platform.policies.status();
+    if let Some(alarm) = crate::calendar_alarm::message(
+        &platform.calendar(),
+        hcp_core::calendar::local_date(as_of),
+        &status.calendar.timing,
+    ) {
+        tracing::warn!(%alarm, "calendar");
+    }
+    report
+}
+
+/// [`sweep`] without logging: the demo's history runs hundreds of sweeps in a minute and says
+/// what went wrong once at the end. Blocking.
+pub fn sweep_quietly(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
     let _guard = platform
         .sweep_lock
         .lock()
@@ -113,18 +133,6 @@ pub fn sweep(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
         report.fail("reports", format!("{error:#}"));
     }
     report.summarise();
-    if !report.errors.is_empty() {
-        tracing::warn!(errors = %report.errors.join("; "), "sweep finished with errors");
-    }
-    let calendar = platform.calendar();
-    let status = platform.policies.status();
-    if let Some(alarm) = crate::calendar_alarm::message(
-        &calendar,
-        hcp_core::calendar::local_date(as_of),
-        &status.calendar.timing,
-    ) {
-        tracing::warn!(%alarm, "calendar");
-    }
     report
 }
 
@@ -329,6 +337,51 @@ pub fn decide_deadlines(
     (output, decision)
 }
 
+/// Fresh deadlines for a reopened order, from the deadline policy as of now, with the decision
+/// that set them: the phases timed and those waiting for a holiday table.
+fn reopen_deadlines(
+    platform: &Platform,
+    order: &Order,
+) -> (Vec<Phase>, Vec<AwaitingPhase>, Option<PolicyDecision>) {
+    let (output, decision) = decide_deadlines(platform, order, platform.clock.now());
+    let (phases, awaiting) = output
+        .map(|output| (output.phases, output.awaiting))
+        .unwrap_or_default();
+    (phases, awaiting, Some(decision))
+}
+
+/// A 不满意 rating of the rectification reopens the order: it carries fresh deadlines.
+pub fn with_reopen_deadlines(
+    platform: &Platform,
+    order: &Order,
+    change: OrderChange,
+) -> (OrderChange, Option<PolicyDecision>) {
+    let reopens = match &change {
+        OrderChange::Evaluate { level, .. } => *level == RectificationLevel::Dissatisfied,
+        OrderChange::Callback { outcome, .. } => *outcome == CallOutcome::Dissatisfied,
+        _ => false,
+    };
+    if !reopens {
+        return (change, None);
+    }
+    let (phases, awaiting, decision) = reopen_deadlines(platform, order);
+    let change = match change {
+        OrderChange::Evaluate { level, via, .. } => OrderChange::Evaluate {
+            level,
+            via,
+            deadlines: phases,
+            awaiting,
+        },
+        OrderChange::Callback { outcome, note, .. } => OrderChange::Callback {
+            outcome,
+            note,
+            deadlines: phases,
+            awaiting,
+        },
+        other => other,
+    };
+    (change, decision)
+}
 /// An order that opened without deadlines (the policy failed, say for a missing holiday
 /// table) is timed as soon as the policy can, counting from when it was received.
 fn retime(platform: &Platform, order: &Order) -> Option<Command> {
@@ -374,23 +427,22 @@ pub fn tracking_url(platform: &Platform, order_id: u64) -> String {
 
 /// The sealed phone number of an order's evaluator or submitter, if any.
 pub fn evaluator_phone(
-    platform: &Platform,
+    store: &Store,
     order: &Order,
-) -> anyhow::Result<Option<hcp_core::model::SealedField>> {
+) -> Result<Option<hcp_core::model::SealedField>, hcp_core::store::StoreError> {
     if let Some(contact) = &order.contact {
         return Ok(Some(contact.clone()));
     }
     let Some(rating_id) = order.rating_id else {
         return Ok(None);
     };
-    Ok(platform
-        .store
+    Ok(store
         .rating(rating_id)?
         .and_then(|rating| rating.evaluator.phone))
 }
 
 fn tracking_message(platform: &Platform, order: &Order) -> anyhow::Result<Option<Command>> {
-    let Some(to) = evaluator_phone(platform, order)? else {
+    let Some(to) = evaluator_phone(&platform.store, order)? else {
         return Ok(None);
     };
     Ok(Some(Command::Loop(LoopCommand::QueueMessage {
@@ -416,7 +468,7 @@ fn callback_by_sms(
     order: &Order,
     report: &mut SweepReport,
 ) -> anyhow::Result<()> {
-    let Some(to) = evaluator_phone(platform, order)? else {
+    let Some(to) = evaluator_phone(&platform.store, order)? else {
         return Ok(());
     };
     let sms = MessageInput {

@@ -43,6 +43,8 @@ pub struct Server {
     pub url: String,
     /// Every line the server printed on stdout before it was ready.
     pub banner: Vec<String>,
+    /// Every line it logged (stderr), as it goes; also passed on to the test's own stderr.
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -62,8 +64,9 @@ impl Server {
             .arg(data)
             .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
             .env("HCP_LOG", "warn")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         if let Some(config) = config {
             process.arg("--config").arg(config);
         }
@@ -71,6 +74,19 @@ impl Server {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let stdout = child.stdout.take().context("no stdout")?;
+        let stderr = child.stderr.take().context("no stderr")?;
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    if let Ok(mut log) = log.lock() {
+                        log.push(line);
+                    }
+                }
+            });
+        }
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -105,7 +121,17 @@ impl Server {
             banner.push(line);
         }
         let url = url.context("no URL in the banner")?;
-        Ok(Server { child, url, banner })
+        Ok(Server {
+            child,
+            url,
+            banner,
+            log,
+        })
+    }
+
+    /// The lines logged so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().map(|log| log.clone()).unwrap_or_default()
     }
 
     /// The password of the first administrator, printed once on an empty store.

@@ -43,6 +43,16 @@ impl Store {
         Ok(orders)
     }
 
+    /// Every order opened after the order (or any log entry) `after`, oldest first.
+    pub fn orders_after(&self, after: u64) -> Result<Vec<Order>, StoreError> {
+        let mut orders = Vec::new();
+        for item in self.trees()[tree::ORDERS].range(after.saturating_add(1).to_be_bytes()..) {
+            let (_, value) = item?;
+            orders.push(serde_json::from_slice(&value)?);
+        }
+        Ok(orders)
+    }
+
     /// Every order, open or closed, with phases counted on a provisional year or waiting for a
     /// holiday table, oldest first.
     pub fn provisional_orders(&self) -> Result<Vec<Order>, StoreError> {

@@ -12,11 +12,9 @@ use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::event::PolicyDecision;
 use hcp_core::model::{Channel, Level};
 use hcp_core::outreach::ServiceCall;
-use hcp_core::policy::{AwaitingPhase, Hook, Phase, PhaseKind, Priority, RoutingOutput};
+use hcp_core::policy::{Hook, PhaseKind, Priority, RoutingOutput};
 use hcp_core::store::{Command, Dim, LoopCommand, Outcome, county_of, seal_phone};
-use hcp_core::workflow::{
-    CallOutcome, FlagKind, Order, OrderChange, OrderKind, OrderState, RectificationLevel,
-};
+use hcp_core::workflow::{CallOutcome, FlagKind, Order, OrderChange, OrderKind, OrderState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -336,19 +334,6 @@ fn authorise(
     }
 }
 
-/// Fresh deadlines for a reopened order, from the deadline policy as of now, with the decision
-/// that set them: the phases timed and those waiting for a holiday table.
-pub(super) fn reopen_deadlines(
-    platform: &Platform,
-    order: &Order,
-) -> (Vec<Phase>, Vec<AwaitingPhase>, Option<PolicyDecision>) {
-    let (output, decision) = crate::sweep::decide_deadlines(platform, order, platform.clock.now());
-    let (phases, awaiting) = output
-        .map(|output| (output.phases, output.awaiting))
-        .unwrap_or_default();
-    (phases, awaiting, Some(decision))
-}
-
 /// Records a change by `actor` and returns the order after it.
 pub(super) fn change(
     platform: &Platform,
@@ -372,39 +357,6 @@ pub(super) fn change(
         .store
         .order(order_id)?
         .ok_or_else(|| ApiError::NotFound(format!("no work order {order_id}")))
-}
-
-/// A 不满意 rating of the rectification reopens the order: it carries fresh deadlines.
-pub(super) fn with_reopen_deadlines(
-    platform: &Platform,
-    order: &Order,
-    change: OrderChange,
-) -> (OrderChange, Option<PolicyDecision>) {
-    let reopens = match &change {
-        OrderChange::Evaluate { level, .. } => *level == RectificationLevel::Dissatisfied,
-        OrderChange::Callback { outcome, .. } => *outcome == CallOutcome::Dissatisfied,
-        _ => false,
-    };
-    if !reopens {
-        return (change, None);
-    }
-    let (phases, awaiting, decision) = reopen_deadlines(platform, order);
-    let change = match change {
-        OrderChange::Evaluate { level, via, .. } => OrderChange::Evaluate {
-            level,
-            via,
-            deadlines: phases,
-            awaiting,
-        },
-        OrderChange::Callback { outcome, note, .. } => OrderChange::Callback {
-            outcome,
-            note,
-            deadlines: phases,
-            awaiting,
-        },
-        other => other,
-    };
-    (change, decision)
 }
 
 /// Takes one step of an order: `{"type": "accept"}`, `{"type": "verify", "finding": …}`,
@@ -433,7 +385,7 @@ pub async fn act(
     blocking(move || {
         let order = load_visible(&platform, &principal, id)?;
         authorise(&platform, &principal, &order, &step)?;
-        let (step, decision) = with_reopen_deadlines(&platform, &order, step);
+        let (step, decision) = crate::sweep::with_reopen_deadlines(&platform, &order, step);
         let order = change(&platform, &principal.username, id, step, decision)?;
         Ok(Json(view(&platform, &principal, order)))
     })
@@ -787,7 +739,7 @@ pub async fn call_order(
             awaiting: Vec::new(),
         };
         authorise(&platform, &principal, &order, &step)?;
-        let (step, decision) = with_reopen_deadlines(&platform, &order, step);
+        let (step, decision) = crate::sweep::with_reopen_deadlines(&platform, &order, step);
         let order = change(&platform, &principal.username, id, step, decision)?;
         Ok(Json(view(&platform, &principal, order)))
     })

@@ -13,8 +13,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use hcp_core::auth::{Principal, Role};
 use hcp_core::calendar::local_date;
 use hcp_core::clusters::{self, BasisKind, ClusterOptions, Proposal};
-use hcp_core::model::SealedField;
-use hcp_core::outreach::{MessageChannel, MessageInput, MessagePurpose};
 use hcp_core::store::{Command, Dim, LoopCommand, Outcome, Store};
 use hcp_core::validate::Reason;
 use hcp_core::workflow::{Order, OrderKind, OrderState, Problem, ProblemInput, ProblemState};
@@ -493,29 +491,6 @@ pub struct ResolveReport {
     pub without_phone: Vec<u64>,
 }
 
-/// The number to feed an order's evaluator back on: the 差评's evaluator, or the submitter of a
-/// complaint. Blocking.
-fn feedback_phone(store: &Store, order: &Order) -> Result<Option<SealedField>, ApiError> {
-    if let Some(contact) = &order.contact {
-        return Ok(Some(contact.clone()));
-    }
-    let Some(rating_id) = order.rating_id else {
-        return Ok(None);
-    };
-    Ok(store
-        .rating(rating_id)?
-        .and_then(|rating| rating.evaluator.phone))
-}
-
-/// The feedback SMS of one order.
-fn feedback_text(platform: &Platform, order_id: u64, message: &str) -> String {
-    format!(
-        "【政务服务好差评】您反映的问题（工单{order_id}）已整改：{}。查看处理结果并对整改情况评价：{}",
-        message.trim().trim_end_matches('。'),
-        crate::sweep::tracking_url(platform, order_id)
-    )
-}
-
 /// The problem's plan is done: every order following it is rectified and fed back (已反馈), and
 /// each of their evaluators with a phone number gets the message with their tracking link,
 /// recorded in the same transaction. Supervisors and administrators, or a department handler
@@ -562,29 +537,11 @@ pub async fn resolve(
                 problem.owner, principal.scope
             )));
         }
-        let mut following = Vec::new();
-        let mut without_phone = Vec::new();
-        let mut notices = Vec::new();
-        for order_id in &problem.orders {
-            let Some(order) = store.order(*order_id)? else {
-                continue;
-            };
-            if order.problem != Some(id) || order.state != OrderState::Rectifying {
-                continue;
-            }
-            following.push(order.id);
-            let Some(to) = feedback_phone(store, &order)? else {
-                without_phone.push(order.id);
-                continue;
-            };
-            notices.push(MessageInput {
-                channel: MessageChannel::Sms,
-                purpose: MessagePurpose::Feedback,
-                subject: format!("order:{}", order.id),
-                to,
-                text: feedback_text(&platform, order.id, &request.message),
-            });
-        }
+        let crate::outreach::ProblemFeedback {
+            following,
+            without_phone,
+            notices,
+        } = crate::outreach::problem_feedback(&platform, &problem, &request.message)?;
         // The store queues each message in the resolution's transaction, and only for an order
         // the resolution actually fed back; a refused resolution queues nothing.
         let outcome = store.submit_one(Command::Loop(LoopCommand::ResolveProblem {

@@ -275,7 +275,7 @@ fn record_evaluation(
         deadlines: Vec::new(),
         awaiting: Vec::new(),
     };
-    let (step, decision) = super::orders::with_reopen_deadlines(platform, &order, step);
+    let (step, decision) = crate::sweep::with_reopen_deadlines(platform, &order, step);
     super::orders::change(platform, "evaluator", order.id, step, decision)
 }
 

@@ -82,6 +82,32 @@ pub struct User {
     pub disabled: bool,
 }
 
+/// What reports through a source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// A business system (业务系统: 一体化政务服务平台, a department's own system) reporting service
+    /// acts and the ratings it takes.
+    BusinessSystem,
+    /// A fleet of hall rating devices (评价器) or QR-code pages.
+    Devices,
+    /// The platform itself (default ratings, ratings taken through its own links).
+    Platform,
+    #[default]
+    Other,
+}
+
+impl SourceKind {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            SourceKind::BusinessSystem => "业务系统",
+            SourceKind::Devices => "评价设备",
+            SourceKind::Platform => "平台自身",
+            SourceKind::Other => "其他",
+        }
+    }
+}
+
 /// A system or device fleet allowed to push data, with the hash of its API key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Source {
@@ -97,6 +123,12 @@ pub struct Source {
     pub key_hash: String,
     #[serde(default)]
     pub disabled: bool,
+    #[serde(default)]
+    pub kind: SourceKind,
+    /// Expected to report (应接尽接): counted in the "systems connected" ratio of its region, and
+    /// listed when it falls silent.
+    #[serde(default)]
+    pub expected: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -81,6 +81,8 @@ impl Fixture {
                 scope: "410421".into(),
                 key_hash: String::new(),
                 disabled: false,
+                kind: Default::default(),
+                expected: false,
             }),
         ];
         for outcome in store

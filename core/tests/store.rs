@@ -97,6 +97,8 @@ fn source(id: &str, scope: &str, disabled: bool) -> Source {
         scope: scope.into(),
         key_hash: String::new(),
         disabled,
+        kind: Default::default(),
+        expected: false,
     }
 }
 

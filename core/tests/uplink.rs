@@ -82,6 +82,8 @@ fn seed(store: &Store) {
             scope: COUNTY.into(),
             key_hash: String::new(),
             disabled: false,
+            kind: Default::default(),
+            expected: false,
         }),
     ];
     for change in changes {

@@ -17,6 +17,7 @@ pub struct Config {
     pub rules_dir: PathBuf,
     pub store: StoreConfig,
     pub calendar: CalendarConfig,
+    pub coverage: CoverageConfig,
     pub security: SecurityConfig,
     pub bootstrap: BootstrapConfig,
     pub plugins: PluginsConfig,
@@ -140,6 +141,23 @@ pub struct CalendarConfig {
 impl Default for CalendarConfig {
     fn default() -> Self {
         CalendarConfig { provisional: true }
+    }
+}
+
+/// 应接尽接: when a business system or device fleet expected to report counts as connected.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CoverageConfig {
+    /// An expected source that delivered nothing for more working days than this is silent:
+    /// not connected, and listed in the stats, the bulletin and `/metrics`.
+    pub silent_after_working_days: u32,
+}
+
+impl Default for CoverageConfig {
+    fn default() -> Self {
+        CoverageConfig {
+            silent_after_working_days: 3,
+        }
     }
 }
 
@@ -360,6 +378,7 @@ impl Default for Config {
             rules_dir: PathBuf::from("rules"),
             store: StoreConfig::default(),
             calendar: CalendarConfig::default(),
+            coverage: CoverageConfig::default(),
             security: SecurityConfig::default(),
             bootstrap: BootstrapConfig::default(),
             plugins: PluginsConfig::default(),

@@ -71,6 +71,49 @@ const COUNTIES: [(&str, &str, f64); 10] = [
     ("410482", "汝州市", 1.4),
 ];
 
+/// A business system the demo city expects to report (应接尽接).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoSystem {
+    pub id: String,
+    pub name: String,
+    /// The region it reports for.
+    pub scope: String,
+    /// Stops reporting this many working days before the end of the history (a system down).
+    pub silent_for: Option<u32>,
+    /// Registered, never connected: its region's services reach the platform another way.
+    pub never: bool,
+}
+
+/// The 一体化政务服务平台 of the city and of each county, which report every service act of
+/// their region; 郏县's stopped reporting a week ago (its acts come through the city's), and
+/// 叶县's 不动产登记 system is registered but not connected yet.
+pub fn systems() -> Vec<DemoSystem> {
+    let mut systems = vec![DemoSystem {
+        id: format!("yth-{CITY_CODE}"),
+        name: format!("{CITY_NAME}一体化政务服务平台"),
+        scope: CITY_CODE.to_string(),
+        silent_for: None,
+        never: false,
+    }];
+    for (code, name, _) in COUNTIES {
+        systems.push(DemoSystem {
+            id: format!("yth-{code}"),
+            name: format!("{name}一体化政务服务平台"),
+            scope: code.to_string(),
+            silent_for: (code == "410425").then_some(6),
+            never: false,
+        });
+    }
+    systems.push(DemoSystem {
+        id: "bdc-410422".into(),
+        name: "叶县不动产登记系统".into(),
+        scope: "410422".into(),
+        silent_for: None,
+        never: true,
+    });
+    systems
+}
+
 /// (county, township code, township name, village code and name)
 type TownshipSpec = (
     &'static str,
@@ -2305,6 +2348,8 @@ mod tests {
                 scope: CITY_CODE.into(),
                 key_hash: api_key_hash("hcpk_demo"),
                 disabled: false,
+                kind: Default::default(),
+                expected: false,
             })])
             .chain(users("$argon2id$x").into_iter().map(MasterChange::User))
             .map(|change| Command::Master {

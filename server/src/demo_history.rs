@@ -127,6 +127,64 @@ pub fn live_through(
     Ok(lived)
 }
 
+/// Sends each simulated service act through the business system of its region (应接尽接), as
+/// the demo's registered systems say: the city's for the city's halls and for a county whose
+/// system is down.
+pub struct SystemRoutes {
+    /// County (or city) code → source id, and the instant from which it is silent.
+    routes: HashMap<String, (String, Option<DateTime<Utc>>)>,
+    city: String,
+}
+
+impl SystemRoutes {
+    pub fn new(
+        systems: &[crate::demo::DemoSystem],
+        city: &str,
+        until: DateTime<Utc>,
+        calendar: &Calendar,
+    ) -> SystemRoutes {
+        let mut routes = HashMap::new();
+        for system in systems.iter().filter(|system| !system.never) {
+            let silent_from = system.silent_for.map(|days| {
+                let mut date = local_date(until);
+                let mut left = days;
+                while left > 0 {
+                    date -= Duration::days(1);
+                    let working = calendar
+                        .reckon_working_day(date)
+                        .map(|day| day.value)
+                        .unwrap_or(!matches!(date.weekday(), Weekday::Sat | Weekday::Sun));
+                    if working {
+                        left -= 1;
+                    }
+                }
+                day_start(date)
+            });
+            routes.insert(system.scope.clone(), (system.id.clone(), silent_from));
+        }
+        SystemRoutes {
+            routes,
+            city: city.to_string(),
+        }
+    }
+
+    /// `command` as it arrives: a service act through its region's system.
+    pub fn route(&self, at: DateTime<Utc>, command: Command) -> Command {
+        let Command::Service { source, input } = command else {
+            return command;
+        };
+        let county = hcp_core::store::county_of(&input.area_code);
+        let through = match self.routes.get(&county) {
+            Some((id, silent_from)) if silent_from.is_none_or(|from| at < from) => Some(id),
+            _ => self.routes.get(&self.city).map(|(id, _)| id),
+        };
+        Command::Service {
+            source: through.cloned().unwrap_or(source),
+            input,
+        }
+    }
+}
+
 /// The end of the storage window holding `at`.
 fn window_end(at: DateTime<Utc>) -> DateTime<Utc> {
     let minutes = i64::from(at.minute()) % WINDOW_MINUTES;

@@ -3,6 +3,7 @@
 
 pub mod calendar_alarm;
 pub mod config;
+pub mod coverage;
 pub mod demo;
 pub mod demo_desk;
 pub mod demo_history;

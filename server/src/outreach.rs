@@ -65,6 +65,8 @@ pub fn ensure_system_source(platform: &Platform) -> anyhow::Result<()> {
         scope: root,
         key_hash: auth::api_key_hash(&auth::new_api_key()),
         disabled: false,
+        kind: auth::SourceKind::Platform,
+        expected: false,
     };
     match platform.store.submit_one(Command::Master {
         actor: "system".into(),

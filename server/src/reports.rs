@@ -297,6 +297,8 @@ pub struct Report {
     pub categories: Vec<CountRow>,
     pub problems: ProblemFigures,
     pub coverage: Coverage,
+    /// 应接尽接: the systems expected to report and which are connected, as of the report.
+    pub systems: crate::coverage::SystemsCoverage,
     /// Semiannual reports: each month of the half up to `through`.
     pub trend: Vec<MonthFigures>,
 }
@@ -471,6 +473,13 @@ pub fn build(
         categories,
         problems: problem_figures(store, &mut names, scope, days, as_of)?,
         coverage: coverage(store, scope)?,
+        systems: crate::coverage::region_coverage(
+            platform,
+            scope,
+            days.from,
+            days.to.min(today),
+            today,
+        )?,
         trend,
     })
 }
@@ -1195,6 +1204,42 @@ fn overview(report: &Report) -> Table {
             text(ratio_note(Some(&covered))),
         ]),
     ]);
+    let systems = &report.systems;
+    rows.extend([
+        Row::new(vec![
+            text("应接入的业务系统和评价设备"),
+            Cell::Count(systems.connected.denominator),
+        ]),
+        Row::new(vec![
+            text("应接尽接率"),
+            Cell::Rate(systems.connected.value),
+            Cell::Empty,
+            Cell::Empty,
+            text(format!(
+                "{}（超过 {} 个工作日无数据即为中断）",
+                ratio_note(Some(&systems.connected)),
+                systems.silent_after_working_days
+            )),
+        ]),
+    ]);
+    for source in systems
+        .sources
+        .iter()
+        .filter(|source| source.expected && !source.connected)
+    {
+        let silence = match source.silent_working_days {
+            Some(days) => format!("{days} 个工作日无数据"),
+            None => "从未接入".to_string(),
+        };
+        rows.push(Row::styled(
+            vec![
+                text(format!("未接入或中断：{}", source.name)),
+                text(source.kind.label_zh()),
+                text(silence),
+            ],
+            RowStyle::Alert,
+        ));
+    }
     rows.push(Row::section("评价渠道"));
     for channel in Channel::ALL {
         let count = now.by_channel.get(&channel).copied().unwrap_or(0);

@@ -213,6 +213,8 @@ fn seed_demo(
             name: "演示评价器与业务系统".into(),
             adapter: None,
             scope: root.clone(),
+            kind: hcp_core::auth::SourceKind::Devices,
+            expected: true,
         },
     );
     let (_, api_key) = match issued {
@@ -223,13 +225,33 @@ fn seed_demo(
         }
     };
     if fresh {
+        let systems = demo::systems();
+        for system in &systems {
+            admin_api::issue_source(
+                platform,
+                "demo",
+                admin_api::SourceRequest {
+                    id: system.id.clone(),
+                    name: system.name.clone(),
+                    adapter: None,
+                    scope: system.scope.clone(),
+                    kind: hcp_core::auth::SourceKind::BusinessSystem,
+                    expected: true,
+                },
+            )
+            .map_err(|error| anyhow::anyhow!("cannot register {}: {error}", system.id))?;
+        }
+        let routes =
+            crate::demo_history::SystemRoutes::new(&systems, &root, now, &platform.calendar());
         let started = std::time::Instant::now();
         println!("living through {days} days of demo history …");
         let mut simulator = demo::Simulator::new(city.clone(), 2026);
         let lived = crate::demo_history::live_through(
             platform,
             &pin,
-            simulator.timed_history(now, days, config.demo.services_per_day),
+            simulator
+                .timed_history(now, days, config.demo.services_per_day)
+                .map(|(at, command)| (at, routes.route(at, command))),
             now,
             2026,
         );
@@ -389,6 +411,13 @@ fn install_demo_adapters(
                 name: name.into(),
                 adapter: Some(adapter.into()),
                 scope: root.to_string(),
+                kind: if adapter == "yth-feed" {
+                    hcp_core::auth::SourceKind::BusinessSystem
+                } else {
+                    hcp_core::auth::SourceKind::Devices
+                },
+                // Ready for the tour's raw payloads; nothing is expected to come through them.
+                expected: false,
             },
         )
         .map_err(|error| anyhow::anyhow!("cannot issue the {adapter} source key: {error}"))?;
@@ -411,12 +440,23 @@ fn check_all(outcomes: Vec<Outcome>, what: &str) -> anyhow::Result<()> {
 /// Live traffic of the simulated devices, through the same durable path as real ingest.
 async fn simulate(platform: Platform, per_second: u32) {
     let mut simulator = demo::Simulator::new(demo::city(), u64::from(per_second) ^ 0x5eed);
+    // Service acts go through their region's business system, as in the history.
+    let routes = crate::demo_history::SystemRoutes::new(
+        &demo::systems(),
+        demo::CITY_CODE,
+        platform.clock.now(),
+        &platform.calendar(),
+    );
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     let mut tick: u64 = 0;
     loop {
         ticker.tick().await;
         let now = platform.clock.now();
-        let mut commands = simulator.live(now, per_second as usize);
+        let mut commands: Vec<Command> = simulator
+            .live(now, per_second as usize)
+            .into_iter()
+            .map(|command| routes.route(now, command))
+            .collect();
         // Every minute the devices report their counters; one in seven stays silent, so the
         // online rate per hall shows something to supervise.
         let heartbeat = tick.is_multiple_of(60).then_some(tick / 60);

@@ -16,7 +16,7 @@ use hcp_plugins::{PluginHost, Registry};
 
 use hcp_core::model::{OrgKind, OrgUnit};
 
-use crate::config::{BootstrapConfig, Config, MessagesConfig, WorkflowConfig};
+use crate::config::{BootstrapConfig, Config, CoverageConfig, MessagesConfig, WorkflowConfig};
 use crate::http::metrics::HttpMetrics;
 
 /// Everything a request handler needs. Cheap to clone.
@@ -42,6 +42,7 @@ pub struct Platform {
     pub manual_clock: Option<Arc<ManualClock>>,
     pub workflow: WorkflowConfig,
     pub messages: MessagesConfig,
+    pub coverage: CoverageConfig,
     pub metric_settings: hcp_core::metrics::MetricSettings,
     /// Serialises sweeps: the background loop and `POST /api/v1/admin/sweep`.
     pub sweep_lock: Arc<std::sync::Mutex<()>>,
@@ -148,6 +149,7 @@ impl Platform {
             metrics: Arc::new(HttpMetrics::default()),
             manual_clock,
             workflow: config.workflow.clone(),
+            coverage: config.coverage.clone(),
             metric_settings: config.metrics.settings(),
             messages: config.messages.clone(),
             sweep_lock: Arc::default(),

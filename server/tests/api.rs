@@ -161,6 +161,8 @@ impl Harness {
                 name: "宝丰评价器".into(),
                 adapter: None,
                 scope: "410421".into(),
+                kind: hcp_core::auth::SourceKind::Devices,
+                expected: true,
             },
         )
         .unwrap();

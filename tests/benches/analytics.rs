@@ -603,6 +603,8 @@ fn load(params: &Params) -> LoadReport {
             scope: demo::CITY_CODE.into(),
             key_hash: String::new(),
             disabled: false,
+            kind: Default::default(),
+            expected: false,
         }),
     });
     for outcome in store.submit(master).unwrap() {

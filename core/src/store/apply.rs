@@ -616,6 +616,22 @@ pub(super) fn put_json<T: serde::Serialize>(
     Ok(())
 }
 
+/// Which source an entry counts for (应接尽接), and as what.
+fn source_activity(entry: &LogEntry) -> Option<(&str, u8)> {
+    use keys::activity;
+    let kind = match &entry.event {
+        Event::RatingRecorded { .. } => activity::RATING,
+        Event::ServiceRecorded { .. } => activity::SERVICE,
+        Event::HeartbeatRecorded { .. } => activity::HEARTBEAT,
+        Event::PayloadRejected { rejected } => return Some((&rejected.source, activity::REFUSED)),
+        _ => return None,
+    };
+    entry
+        .origin
+        .as_ref()
+        .map(|origin| (origin.source.as_str(), kind))
+}
+
 pub(super) fn increment(tree: &TransactionalTree, key: Vec<u8>) -> TxResult<()> {
     let current = tree
         .get(&key)?
@@ -659,6 +675,13 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
     let seq = entry.seq.to_be_bytes();
     if let Some(origin) = &entry.origin {
         trees[tree::DEDUP].insert(keys::dedup(&origin.source, &origin.event_id), &seq)?;
+    }
+    if let Some((source, kind)) = source_activity(entry) {
+        let day = keys::day_number(local_date(entry.at));
+        let activity = &trees[tree::SOURCE_ACTIVITY];
+        increment(activity, keys::source_day(source, day, kind))?;
+        let at = u64::try_from(entry.at.timestamp_millis()).unwrap_or(0);
+        activity.insert(keys::source_last(source, kind), &at.to_be_bytes())?;
     }
     super::uplink::project(trees, entry)?;
     if super::closed_loop::project(trees, entry)? {

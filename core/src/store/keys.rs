@@ -285,3 +285,36 @@ mod tests {
         );
     }
 }
+
+/// What a source's activity counts: accepted ratings, service events, heartbeats; refused items.
+pub mod activity {
+    pub const RATING: u8 = 1;
+    pub const SERVICE: u8 = 2;
+    pub const HEARTBEAT: u8 = 3;
+    pub const REFUSED: u8 = 4;
+}
+
+/// Source activity: `d` ‖ source ∅ ‖ day (yyyymmdd BE) ‖ kind → count.
+pub fn source_day(source: &str, day: u32, kind: u8) -> Vec<u8> {
+    let mut key = source_days(source);
+    key.extend_from_slice(&day.to_be_bytes());
+    key.push(kind);
+    key
+}
+
+/// The prefix of a source's daily counts.
+pub fn source_days(source: &str) -> Vec<u8> {
+    let mut key = vec![b'd'];
+    key.extend_from_slice(source.as_bytes());
+    key.push(0);
+    key
+}
+
+/// Source activity: `l` ‖ source ∅ ‖ kind → the last instant (ms since the epoch, BE) of it.
+pub fn source_last(source: &str, kind: u8) -> Vec<u8> {
+    let mut key = vec![b'l'];
+    key.extend_from_slice(source.as_bytes());
+    key.push(0);
+    key.push(kind);
+    key
+}

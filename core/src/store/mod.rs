@@ -22,7 +22,8 @@ use sled::transaction::TransactionError;
 
 pub use self::keys::Dim;
 pub use self::query::{
-    CaseQuery, OrderCounts, Page, RatingQuery, RollupGroup, RollupQuery, RollupRow,
+    CaseQuery, OrderCounts, Page, RatingQuery, RollupGroup, RollupQuery, RollupRow, SourceActivity,
+    SourceDay,
 };
 use crate::auth::{Source, User};
 use crate::clock::Clock;
@@ -99,7 +100,9 @@ pub(crate) mod tree {
     pub const ASSESSMENTS: usize = 28;
     /// The provincial uplink: state, batches, counts, refusals, reconciliations.
     pub const UPLINK: usize = 29;
-    pub const NAMES: [&str; 30] = [
+    /// What each ingest source delivered and had refused, by day, and when it last did.
+    pub const SOURCE_ACTIVITY: usize = 30;
+    pub const NAMES: [&str; 31] = [
         "log",
         "dedup",
         "org",
@@ -130,6 +133,7 @@ pub(crate) mod tree {
         "rating_marks",
         "assessments",
         "uplink",
+        "source_activity",
     ];
 }
 

@@ -10,6 +10,33 @@ use utoipa::ToSchema;
 use super::keys::{self, Dim, bucket};
 use super::{Store, StoreError, tree};
 use crate::auth::{Source, User};
+
+/// What an ingest source delivered and had refused over a period, day by day (only days with
+/// something), and when it last did, ever (应接尽接: is it connected, how much does it send, how
+/// much of it is refused).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SourceActivity {
+    pub source: String,
+    /// The last rating, service event or heartbeat it delivered that was stored.
+    pub last_accepted_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The last item or payload of it that was refused (and kept for replay).
+    pub last_refused_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub ratings: u64,
+    pub service_events: u64,
+    pub heartbeats: u64,
+    pub refused: u64,
+    pub by_day: Vec<SourceDay>,
+}
+
+/// One day of a source's activity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SourceDay {
+    pub day: NaiveDate,
+    pub ratings: u64,
+    pub service_events: u64,
+    pub heartbeats: u64,
+    pub refused: u64,
+}
 use crate::event::{
     AuditEntry, Event, LogEntry, PolicyDecision, PolicyVersionRecord, RejectedPayload,
 };
@@ -560,6 +587,75 @@ impl Store {
         version: &str,
     ) -> Result<Option<BTreeMap<String, String>>, StoreError> {
         self.json(tree::POLICY_VERSIONS, &keys::policy_files(version))
+    }
+
+    /// What a source delivered and had refused from `from` to `to` (China dates, inclusive),
+    /// day by day, and when it last delivered or had something refused, ever.
+    pub fn source_activity(
+        &self,
+        source: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<SourceActivity, StoreError> {
+        use keys::activity;
+        let tree = &self.trees()[tree::SOURCE_ACTIVITY];
+        let last = |kind: u8| -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+            Ok(tree
+                .get(keys::source_last(source, kind))?
+                .and_then(|bytes| i64::try_from(keys::u64_value(&bytes)).ok())
+                .and_then(chrono::DateTime::from_timestamp_millis))
+        };
+        let mut result = SourceActivity {
+            source: source.to_string(),
+            last_accepted_at: [activity::RATING, activity::SERVICE, activity::HEARTBEAT]
+                .into_iter()
+                .map(last)
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .max(),
+            last_refused_at: last(activity::REFUSED)?,
+            ..SourceActivity::default()
+        };
+        let prefix = keys::source_days(source);
+        let mut days: BTreeMap<NaiveDate, SourceDay> = BTreeMap::new();
+        let start = keys::source_day(source, keys::day_number(from), 0);
+        let end = keys::source_day(source, keys::day_number(to), u8::MAX);
+        for item in tree.range(start..=end) {
+            let (key, value) = item?;
+            let Some(rest) = key.strip_prefix(prefix.as_slice()) else {
+                break;
+            };
+            let (Some(day), Some(kind)) = (
+                rest.get(..4)
+                    .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
+                    .map(u32::from_be_bytes)
+                    .and_then(keys::date_of_day_number),
+                rest.get(4).copied(),
+            ) else {
+                continue;
+            };
+            let count = keys::u64_value(&value);
+            let slot = days.entry(day).or_insert_with(|| SourceDay {
+                day,
+                ..SourceDay::default()
+            });
+            match kind {
+                activity::RATING => slot.ratings += count,
+                activity::SERVICE => slot.service_events += count,
+                activity::HEARTBEAT => slot.heartbeats += count,
+                activity::REFUSED => slot.refused += count,
+                _ => {}
+            }
+        }
+        result.by_day = days.into_values().collect();
+        for day in &result.by_day {
+            result.ratings += day.ratings;
+            result.service_events += day.service_events;
+            result.heartbeats += day.heartbeats;
+            result.refused += day.refused;
+        }
+        Ok(result)
     }
 
     pub fn rating_count(&self) -> usize {

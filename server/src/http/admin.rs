@@ -221,6 +221,14 @@ pub struct SourceRequest {
     pub adapter: Option<String>,
     /// Org unit whose subtree the source may submit data for.
     pub scope: String,
+    /// What reports through it; default `other`.
+    #[serde(default)]
+    pub kind: hcp_core::auth::SourceKind,
+    /// Expected to report (应接尽接): counted in its region's "systems connected" ratio and
+    /// listed when silent. Register every business system and device fleet that should report,
+    /// before it is connected.
+    #[serde(default)]
+    pub expected: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -277,6 +285,8 @@ pub fn issue_source(
         scope: request.scope,
         key_hash: auth::api_key_hash(&api_key),
         disabled: false,
+        kind: request.kind,
+        expected: request.expected,
     };
     record(
         platform,

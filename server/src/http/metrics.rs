@@ -147,6 +147,7 @@ pub fn render(platform: &Platform) -> String {
         platform.store.size_on_disk(),
     );
     render_calendar(&mut out, platform);
+    render_coverage(&mut out, platform);
     render_plugins(&mut out, platform);
     render_rules(&mut out, platform);
     render_loop(&mut out, platform);
@@ -200,6 +201,67 @@ fn render_calendar(out: &mut String, platform: &Platform) {
         "督办 and 通报 held back by the last sweep because their instant is provisional.",
         "gauge",
         status.timing.held_escalations,
+    );
+}
+
+/// 应接尽接 for the root region and each county: expected sources and those connected, and
+/// each expected source that is silent.
+fn render_coverage(out: &mut String, platform: &Platform) {
+    let today = hcp_core::calendar::local_date(platform.clock.now());
+    let Ok(Some(root)) = platform.root_unit() else {
+        return;
+    };
+    let mut regions = vec![root.clone()];
+    if let Ok(units) = platform.store.org_units() {
+        regions.extend(
+            units
+                .into_iter()
+                .filter(|unit| {
+                    unit.kind == hcp_core::model::OrgKind::County
+                        && unit.parent.as_deref() == Some(root.as_str())
+                })
+                .map(|unit| unit.id),
+        );
+    }
+    let mut expected = String::new();
+    let mut connected = String::new();
+    let mut silent = String::new();
+    for region in &regions {
+        let Ok(coverage) = crate::coverage::region_coverage(
+            platform,
+            region,
+            crate::coverage::recent(today, 7),
+            today,
+            today,
+        ) else {
+            continue;
+        };
+        let _ = writeln!(
+            expected,
+            "hcp_sources_expected{{region=\"{region}\"}} {}",
+            coverage.connected.denominator
+        );
+        let _ = writeln!(
+            connected,
+            "hcp_sources_connected{{region=\"{region}\"}} {}",
+            coverage.connected.numerator
+        );
+        if region == &root {
+            for source in coverage.sources.iter().filter(|s| s.expected) {
+                let _ = writeln!(
+                    silent,
+                    "hcp_source_silent{{source=\"{}\"}} {}",
+                    source.id,
+                    u8::from(!source.connected)
+                );
+            }
+        }
+    }
+    let _ = write!(
+        out,
+        "# HELP hcp_sources_expected Business systems and device fleets expected to report (应接尽接), by region.\n# TYPE hcp_sources_expected gauge\n{expected}\
+         # HELP hcp_sources_connected Expected sources that delivered within [coverage] silent_after_working_days working days, by region.\n# TYPE hcp_sources_connected gauge\n{connected}\
+         # HELP hcp_source_silent 1 when an expected source has been silent for longer than allowed.\n# TYPE hcp_source_silent gauge\n{silent}"
     );
 }
 

@@ -23,7 +23,16 @@ use super::{ApiError, Auth, blocking};
 use crate::state::Platform;
 
 #[derive(OpenApi)]
-#[openapi(paths(unit_stats, days, children, run, frozen, frozen_run, explain))]
+#[openapi(paths(
+    unit_stats,
+    days,
+    children,
+    run,
+    frozen,
+    frozen_run,
+    explain,
+    sources_coverage
+))]
 pub struct Doc;
 
 pub fn routes() -> Router<Platform> {
@@ -31,6 +40,7 @@ pub fn routes() -> Router<Platform> {
         .route("/api/v1/stats", get(unit_stats))
         .route("/api/v1/stats/days", get(days))
         .route("/api/v1/stats/children", get(children))
+        .route("/api/v1/coverage/sources", get(sources_coverage))
         .route("/api/v1/assessments", get(frozen).post(run))
         .route("/api/v1/assessments/{seq}", get(frozen_run))
         .route("/api/v1/assessments/{seq}/units/{unit}", get(explain))
@@ -88,6 +98,22 @@ pub struct Coverage {
     pub covered: Ratio,
     /// Devices heard from within `[devices] online_minutes` ÷ devices of these windows.
     pub devices_online: Ratio,
+    /// For regions: the business systems and device fleets expected to report that are
+    /// connected (应接尽接), as of today.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systems: Option<SystemsSummary>,
+}
+
+/// The systems connected of a region, in short; the whole list is at `sources_url`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SystemsSummary {
+    /// Expected sources connected ÷ expected sources.
+    pub connected: Ratio,
+    /// Expected sources silent for more than `silent_after_working_days` working days.
+    pub silent: Vec<String>,
+    pub silent_after_working_days: u32,
+    /// Every source of the region with its activity.
+    pub sources_url: String,
 }
 
 /// The coverage of a region's, hall's or department's windows. Blocking.
@@ -129,13 +155,89 @@ fn coverage(platform: &Platform, dim: Dim, unit: &str) -> Result<Option<Coverage
         );
     }
     let count = windows.len() as u64;
+    let systems = if dim == Dim::Region {
+        let today = local_date(now);
+        let systems = crate::coverage::region_coverage(
+            platform,
+            unit,
+            crate::coverage::recent(today, 30),
+            today,
+            today,
+        )?;
+        Some(SystemsSummary {
+            connected: systems.connected,
+            silent: systems.silent,
+            silent_after_working_days: systems.silent_after_working_days,
+            sources_url: format!("/api/v1/coverage/sources?unit={unit}"),
+        })
+    } else {
+        None
+    };
     Ok(Some(Coverage {
         windows: count,
         with_device,
         with_qr_code,
         covered: Ratio::new(covered, count),
         devices_online: Ratio::new(online, devices),
+        systems,
     }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CoverageQuery {
+    /// A region; default the caller's scope.
+    pub unit: Option<String>,
+    /// First day of the activity counted; default 30 days before `to`.
+    pub from: Option<NaiveDate>,
+    /// Last day; default today.
+    pub to: Option<NaiveDate>,
+}
+
+/// 应接尽接: every business system and device fleet reporting for a region, with what it
+/// delivered and had refused in the period (by day), when it last delivered, how many working
+/// days it has been silent, and whether it counts as connected; the region's ratio of expected
+/// sources connected and the silent ones.
+#[utoipa::path(
+    get, path = "/api/v1/coverage/sources", tag = "stats", params(CoverageQuery),
+    responses(
+        (status = 200, body = crate::coverage::SystemsCoverage),
+        (status = 400, body = super::ErrorBody),
+        (status = 403, body = super::ErrorBody)
+    ),
+    security(("session" = []))
+)]
+pub async fn sources_coverage(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Query(query): Query<CoverageQuery>,
+) -> Result<Json<crate::coverage::SystemsCoverage>, ApiError> {
+    let principal = auth.0.clone();
+    if !matches!(principal.role, Role::Admin | Role::Supervisor) {
+        return Err(ApiError::Forbidden(format!(
+            "role {:?} may not see the systems connected",
+            principal.role
+        )));
+    }
+    blocking(move || {
+        let unit = query.unit.unwrap_or_else(|| principal.scope.clone());
+        in_scope(&platform, &principal, Dim::Region, &unit)?;
+        let region = platform.store.org_unit(&unit)?;
+        if !region.is_some_and(|unit| unit.kind.is_region()) {
+            return Err(ApiError::BadRequest(format!("{unit} is not a region")));
+        }
+        let today = local_date(platform.clock.now());
+        let to = query.to.unwrap_or(today);
+        let from = query.from.unwrap_or(crate::coverage::recent(to, 30));
+        if from > to || (to - from).num_days() > 366 {
+            return Err(ApiError::BadRequest(format!(
+                "from {from} to {to} is not a period of at most a year"
+            )));
+        }
+        Ok(Json(crate::coverage::region_coverage(
+            &platform, &unit, from, to, today,
+        )?))
+    })
+    .await
 }
 
 /// The wire name of a dimension (`department`), as query strings and assessment runs carry it.

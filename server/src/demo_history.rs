@@ -402,7 +402,12 @@ impl Desk {
             let first = if fate.pace == Pace::Stalled {
                 self.moment(now, 1)
             } else {
-                self.moment(now, 0)
+                let first = self.moment(now, 0);
+                // A contact due within hours (宝丰县's 非常不满意: 4 hours) is taken at once.
+                match order.deadline(PhaseKind::Contact).map(|d| d.due) {
+                    Some(due) if first >= due => now + Duration::minutes(self.rng.gen_range(5..20)),
+                    _ => first,
+                }
             };
             self.fates.insert(order.id, fate);
             self.agenda.push(Reverse((first, order.id)));
@@ -413,9 +418,9 @@ impl Desk {
     fn draw(&mut self) -> Fate {
         let roll = |rng: &mut StdRng| rng.gen_range(0..100);
         let pace = match roll(&mut self.rng) {
-            0..68 => Pace::Prompt,
-            68..83 => Pace::Slow,
-            83..94 => Pace::Late,
+            0..72 => Pace::Prompt,
+            72..86 => Pace::Slow,
+            86..95 => Pace::Late,
             _ => Pace::Stalled,
         };
         let plan = match roll(&mut self.rng) {
@@ -621,9 +626,18 @@ impl Desk {
             }
             OrderState::Dispatched => {
                 let note = self.pick(&ACCEPT_NOTES).to_string();
-                (handler, OrderChange::Accept { note }, None, Some(soon))
+                // The evaluator is called the same day; accepted late, right away.
+                let contact_due = order.deadline(PhaseKind::Contact).map(|d| d.due);
+                let next = match contact_due {
+                    Some(due) if fate.pace != Pace::Stalled && soon >= due => {
+                        now + Duration::minutes(self.rng.gen_range(5..30))
+                    }
+                    _ => soon,
+                };
+                (handler, OrderChange::Accept { note }, None, Some(next))
             }
-            OrderState::Accepted | OrderState::Verified
+            // The unit appeals once it has contacted the evaluator and checked the facts.
+            OrderState::Verified
                 if fate.appeal.is_some()
                     && order.appeal.is_none()
                     && order
@@ -661,6 +675,8 @@ impl Desk {
             OrderState::Accepted => {
                 let finding = self.pick(&FINDINGS).to_string();
                 let next = match (fate.pace, fate.plan) {
+                    // An appeal is filed within its window, right after the verification.
+                    _ if fate.appeal.is_some() => soon,
                     (Pace::Prompt, _) | (_, Plan::Scheduled) => self.moment(now, 1),
                     (Pace::Slow, _) => self.around_due(order, PhaseKind::Rectify, -1, now),
                     (Pace::Late, _) => {
@@ -722,7 +738,10 @@ impl Desk {
             }
             OrderState::Rectified => {
                 let message = self.pick(&FEEDBACK).to_string();
-                let next = self.within(now, 1..=3);
+                let next = match fate.pace {
+                    Pace::Prompt | Pace::Slow => self.within(now, 0..=1),
+                    Pace::Late | Pace::Stalled => self.within(now, 1..=2),
+                };
                 (handler, OrderChange::Feedback { message }, None, Some(next))
             }
             // The sweep completes it by SMS; the order is closed after that.

@@ -10,24 +10,25 @@ use rand::rngs::StdRng;
 
 use crate::state::Platform;
 
-const ACCEPT_NOTES: [&str; 3] = ["受理", "已受理，安排专人核实", "受理，转窗口负责人核实"];
-const FINDINGS: [&str; 4] = [
+pub(crate) const ACCEPT_NOTES: [&str; 3] =
+    ["受理", "已受理，安排专人核实", "受理，转窗口负责人核实"];
+pub(crate) const FINDINGS: [&str; 4] = [
     "调取叫号记录，高峰时段等候超过一小时，评价属实",
     "与评价人电话核实，窗口一次性告知不到位，评价属实",
     "查看窗口录像，工作人员解释不耐心，评价属实",
     "核实系统日志，当日业务系统响应缓慢，评价属实",
 ];
-const ACTIONS: [&str; 4] = [
+pub(crate) const ACTIONS: [&str; 4] = [
     "高峰时段增开窗口，安排导办人员分流",
     "修订一次性告知单并张贴在窗口",
     "对窗口人员进行服务规范培训并约谈",
     "协调信息中心扩容，恢复系统正常",
 ];
-const EXPLANATIONS: [&str; 2] = [
+pub(crate) const EXPLANATIONS: [&str; 2] = [
     "该事项依法需要现场核验原件，已向评价人说明政策依据",
     "评价人所需材料属于法定要件，已电话解释并致歉",
 ];
-const FEEDBACK: [&str; 3] = [
+pub(crate) const FEEDBACK: [&str; 3] = [
     "您反映的问题已整改，感谢您的监督。",
     "已按您的意见改进，欢迎再次评价。",
     "针对您的评价，我们已完成整改并加强管理。",

@@ -558,17 +558,6 @@ fn order_state_label(state: OrderState) -> &'static str {
     }
 }
 
-fn phase_label(phase: PhaseKind) -> &'static str {
-    match phase {
-        PhaseKind::Contact => "联系",
-        PhaseKind::Verify => "核实",
-        PhaseKind::Rectify => "整改",
-        PhaseKind::Feedback => "反馈",
-        PhaseKind::Callback => "回访",
-        PhaseKind::Appeal => "申诉",
-    }
-}
-
 fn cause_label(cause: CauseClass) -> &'static str {
     match cause {
         CauseClass::Policy => "政策法规",
@@ -1516,7 +1505,7 @@ fn orders_table(report: &Report) -> Table {
                     text(listed.item_name.clone()),
                     Cell::Time(order.received_at),
                     text(order_state_label(order.state)),
-                    text(listed.phase.map_or("", phase_label)),
+                    text(listed.phase.map_or("", hcp_core::workflow::phase_name)),
                     listed.due.map_or(Cell::Empty, Cell::Time),
                     late_days.map_or(Cell::Empty, Cell::Count),
                     text(if listed.late_now {

@@ -77,20 +77,7 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         tokio::task::spawn_blocking(move || platform.bootstrap_admin(&bootstrap)).await??
     };
 
-    println!("好差评平台 listening on http://{address}");
-    println!("  API docs:  http://{address}/docs/");
-    println!("  OpenAPI:   http://{address}/api/v1/openapi.json");
-    if let Some(password) = &bootstrap.admin_password {
-        println!("  first administrator: admin / {password}  (shown once; change it)");
-    }
-    if let Some(notes) = &demo_notes {
-        println!("{notes}");
-    }
-    if let Some(note) = &uplink_note {
-        println!("{note}");
-    }
-    tracing::info!(%address, "serving");
-
+    // Adapters and watchers are in place before the banner says the platform is ready.
     {
         let platform = platform.clone();
         tokio::task::spawn_blocking(move || platform.load_plugins()).await?;
@@ -107,6 +94,20 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
         None
     };
     let _rules_watcher = platform.policies.watch(platform.store.clone())?;
+    println!("好差评平台 listening on http://{address}");
+    println!("  API docs:  http://{address}/docs/");
+    println!("  OpenAPI:   http://{address}/api/v1/openapi.json");
+    if let Some(password) = &bootstrap.admin_password {
+        println!("  first administrator: admin / {password}  (shown once; change it)");
+    }
+    if let Some(notes) = &demo_notes {
+        println!("{notes}");
+    }
+    if let Some(note) = &uplink_note {
+        println!("{note}");
+    }
+    tracing::info!(%address, "serving");
+
     crate::sweep::spawn(platform.clone());
     crate::uplink::spawn(platform.clone());
     let simulator = match (with_demo, config.demo.live_per_second) {

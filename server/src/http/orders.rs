@@ -601,8 +601,11 @@ pub struct OrderCall {
     pub area_code: String,
     /// When the feedback was given (the call-back counts from it).
     pub feedback_at: Option<DateTime<Utc>>,
-    /// Due instant of the call-back phase, if the policy sets one.
+    /// Due instant of the call-back phase, if the policy sets one and it is timed.
     pub callback_due: Option<DateTime<Utc>>,
+    /// `callback_due` is counted on a provisional calendar (next year's holidays are not
+    /// published yet).
+    pub callback_due_provisional: bool,
     pub overdue: bool,
     pub attempts: usize,
     /// Unreachable on every attempt so far.
@@ -650,7 +653,8 @@ pub async fn calls(
             {
                 continue;
             }
-            let callback_due = order.deadline(PhaseKind::Callback).map(|d| d.due);
+            let callback = order.deadline(PhaseKind::Callback);
+            let callback_due = callback.map(|d| d.due);
             orders.push(OrderCall {
                 order_id: order.id,
                 kind: order.kind,
@@ -665,6 +669,7 @@ pub async fn calls(
                     .find(|step| matches!(step.action.as_str(), "feedback" | "problem_done"))
                     .map(|step| step.at),
                 callback_due,
+                callback_due_provisional: callback.is_some_and(|d| d.provisional),
                 overdue: callback_due.is_some_and(|due| now >= due),
                 attempts: order.calls.len(),
                 unreachable: order

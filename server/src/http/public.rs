@@ -655,7 +655,8 @@ fn appeal_upheld(order: &Order) -> bool {
 }
 
 /// 按期回访率: call-backs done before their deadline ÷ call-backs done or past their deadline,
-/// over the period's valid 差评; `None` beyond [`MAX_CALLBACK_ORDERS`].
+/// over the period's valid 差评; `None` beyond [`MAX_CALLBACK_ORDERS`]. A deadline counted on a
+/// provisional calendar is left out until the official holiday table confirms it.
 fn on_time_callbacks(
     platform: &Platform,
     dim: Dim,
@@ -668,7 +669,10 @@ fn on_time_callbacks(
     };
     let (mut on_time, mut due) = (0, 0);
     for order in &orders {
-        if let Some(deadline) = order.deadline(PhaseKind::Callback) {
+        if let Some(deadline) = order
+            .deadline(PhaseKind::Callback)
+            .filter(|deadline| !deadline.provisional)
+        {
             match deadline.done_at {
                 Some(done) => {
                     due += 1;

@@ -117,11 +117,7 @@ pub fn live_through(
             next_sweep = next_sweep_after(end);
             lived.sweeping += started.elapsed();
         }
-        if end >= until && history.peek().is_none() {
-            break;
-        }
         if end >= until {
-            // Anything left stamped after `until` (a rounding edge) is not history yet.
             break;
         }
     }

@@ -477,6 +477,14 @@ impl Policies {
         Some(summary)
     }
 
+    /// What the last sweep counted of provisional timing.
+    pub fn timing(&self) -> ProvisionalTiming {
+        self.status
+            .lock()
+            .map(|status| status.calendar.timing.clone())
+            .unwrap_or_default()
+    }
+
     /// Records what the last sweep counted of provisional timing.
     pub fn set_timing(&self, timing: ProvisionalTiming) {
         self.set_status(|status| status.calendar.timing = timing);

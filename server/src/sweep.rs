@@ -98,11 +98,10 @@ pub fn sweep(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
     if !report.errors.is_empty() {
         tracing::warn!(errors = %report.errors.join("; "), "sweep finished with errors");
     }
-    let status = platform.policies.status();
     if let Some(alarm) = crate::calendar_alarm::message(
         &platform.calendar(),
         hcp_core::calendar::local_date(as_of),
-        &status.calendar.timing,
+        &platform.policies.timing(),
     ) {
         tracing::warn!(%alarm, "calendar");
     }

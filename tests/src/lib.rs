@@ -254,6 +254,15 @@ impl Session {
         self.expect_success(reqwest::Method::GET, path, None).await
     }
 
+    /// A GET that must succeed; its body as text (a page, a report).
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let (status, text) = self.send(reqwest::Method::GET, path, None).await?;
+        if !status.is_success() {
+            bail!("GET {path}: {status} {text}");
+        }
+        Ok(text)
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         self.expect_success(reqwest::Method::POST, path, Some(body))
             .await

@@ -161,16 +161,8 @@ async fn silent_systems_are_listed_and_the_county_ratio_says_how_many_are_connec
     assert_eq!(stats["coverage"]["systems"]["silent"], json!(["bf-bdc"]));
 
     // The month's bulletin names the ratio and the system never connected.
-    let page = reqwest::Client::new()
-        .get(format!(
-            "{}/api/v1/reports/bulletin?period=2026-11&scope=410421&format=html",
-            seeded.server.url
-        ))
-        .bearer_auth(&admin.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
+    let page = admin
+        .get_text("/api/v1/reports/bulletin?period=2026-11&scope=410421&format=html")
         .await
         .unwrap();
     assert!(page.contains("应接尽接率"), "{page}");

@@ -864,16 +864,8 @@ async fn a_bulletin_missed_while_down_is_generated_at_the_next_start_once() {
         scheduled,
         ["bulletin-2026-11-410400", "bulletin-2026-11-410421"]
     );
-    let page = reqwest::Client::new()
-        .get(format!(
-            "{}/api/v1/reports/files/bulletin-2026-11-410421.html",
-            server.url
-        ))
-        .bearer_auth(&admin.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
+    let page = admin
+        .get_text("/api/v1/reports/files/bulletin-2026-11-410421.html")
         .await
         .unwrap();
     let notice = page

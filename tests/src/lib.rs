@@ -874,12 +874,19 @@ impl SmsGateway {
         Ok(SmsGateway { url, state })
     }
 
-    /// A gateway address nobody listens on (the port was taken and let go): every call fails
-    /// without an answer.
+    /// A gateway that never answers: it takes each connection and drops it unread, so every
+    /// call fails without an answer. It holds its port, so no other server of a parallel test
+    /// can take it over and answer in its place (which a port merely let go allowed).
     pub fn closed() -> anyhow::Result<SmsGateway> {
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let url = format!("http://{}/sms/send", listener.local_addr()?);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                drop(stream);
+            }
+        });
         Ok(SmsGateway {
-            url: format!("http://127.0.0.1:{port}/sms/send"),
+            url,
             state: Arc::default(),
         })
     }

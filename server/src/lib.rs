@@ -1,20 +1,10 @@
-//! The `hcp` server: configuration, wiring, the HTTP API and the demo city. The binary in
-//! `main.rs` only parses the command line and calls into here.
+//! The `hcp` server, in layers that depend downwards only (ARCHITECTURE.md): the application
+//! (`app`: one module per use case, the scope guard, the platform's wiring), the background
+//! workers (`workers`), the HTTP transport (`http`) and the binary's commands (`run`). The demo
+//! city and the province simulator (`demo`) sit beside them, outside the production path.
 
-pub mod calendar_alarm;
-pub mod config;
-pub mod coverage;
+pub mod app;
 pub mod demo;
-pub mod demo_desk;
-pub mod demo_history;
 pub mod http;
-pub mod outreach;
-pub mod plugins;
-pub mod province_sim;
-pub mod reports;
-pub mod rules;
 pub mod run;
-pub mod state;
-pub mod sweep;
-pub mod uplink;
-pub mod watch;
+pub mod workers;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use hcp_server::config::Config;
+use hcp_server::app::config::Config;
 
 /// sled allocates and frees a page node on every write; mimalloc does that at a fraction of
 /// glibc malloc's cost (about a third of the committer's time went to malloc and free).
@@ -153,7 +153,7 @@ fn main() -> anyhow::Result<()> {
         Commands::Demo(common) => runtime.block_on(hcp_server::run::serve(common.load()?, true)),
         Commands::Rebuild(common) => hcp_server::run::rebuild(&common.load()?),
         Commands::ProvinceSim { listen, data } => {
-            runtime.block_on(hcp_server::province_sim::serve(listen, &data))
+            runtime.block_on(hcp_server::demo::province_sim::serve(listen, &data))
         }
         Commands::Audit(AuditCommand::Verify(common)) => {
             if !hcp_server::run::audit_verify(&common.load()?)? {
@@ -200,7 +200,7 @@ fn main() -> anyhow::Result<()> {
             let mut config = Config::load(config.as_deref())?;
             // Testing never writes into a data folder: its compile cache lives in the temp folder.
             config.plugins.cache_dir = Some(std::env::temp_dir().join("hcp-plugin-test-cache"));
-            let passed = hcp_server::plugins::test_command(
+            let passed = hcp_server::app::plugins::test_command(
                 &config,
                 &file,
                 &payloads,

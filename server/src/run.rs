@@ -9,10 +9,10 @@ use hcp_core::clock::{Clock, PinnableClock, SystemClock};
 use hcp_core::store::{Command, EventLog as _, MasterChange, Outcome};
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::app::config::Config;
+use crate::app::platform::Platform;
 use crate::demo;
 use crate::http::{self, admin as admin_api};
-use crate::state::Platform;
 
 /// Serves until SIGINT/SIGTERM, then drains and flushes. With `demo`, seeds the demo city into an
 /// empty store first and keeps simulating traffic.
@@ -49,7 +49,7 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     }
 
     let uplink_note = if with_demo {
-        crate::uplink::demo(&mut platform, &config).await?
+        crate::app::uplink::demo(&mut platform, &config).await?
     } else {
         None
     };
@@ -84,7 +84,7 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     }
     // Kept alive until the server stops; dropping it stops the watching.
     let _watcher = if config.plugins.watch {
-        Some(crate::plugins::watch(
+        Some(crate::app::plugins::watch(
             &platform.plugins_dir,
             platform.plugins.clone(),
             platform.store.clone(),
@@ -108,8 +108,8 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     }
     tracing::info!(%address, "serving");
 
-    crate::sweep::spawn(platform.clone());
-    crate::uplink::spawn(platform.clone());
+    crate::workers::sweep::spawn(platform.clone());
+    crate::app::uplink::spawn(platform.clone());
     let simulator = match (with_demo, config.demo.live_per_second) {
         (true, rate) if rate > 0 => Some(tokio::spawn(simulate(platform.clone(), rate))),
         _ => None,
@@ -243,11 +243,11 @@ fn seed_demo(
             .map_err(|error| anyhow::anyhow!("cannot register {}: {error}", system.id))?;
         }
         let routes =
-            crate::demo_history::SystemRoutes::new(&systems, &root, now, &platform.calendar());
+            crate::demo::history::SystemRoutes::new(&systems, &root, now, &platform.calendar());
         let started = std::time::Instant::now();
         println!("living through {days} days of demo history …");
         let mut simulator = demo::Simulator::new(city.clone(), 2026);
-        let lived = crate::demo_history::live_through(
+        let lived = crate::demo::history::live_through(
             platform,
             &pin,
             simulator
@@ -442,7 +442,7 @@ fn check_all(outcomes: Vec<Outcome>, what: &str) -> anyhow::Result<()> {
 async fn simulate(platform: Platform, per_second: u32) {
     let mut simulator = demo::Simulator::new(demo::city(), u64::from(per_second) ^ 0x5eed);
     // Service acts go through their region's business system, as in the history.
-    let routes = crate::demo_history::SystemRoutes::new(
+    let routes = crate::demo::history::SystemRoutes::new(
         &demo::systems(),
         demo::CITY_CODE,
         platform.clock.now(),
@@ -472,7 +472,7 @@ async fn simulate(platform: Platform, per_second: u32) {
             if let Some(round) = desk {
                 use rand::SeedableRng as _;
                 let mut rng = rand::rngs::StdRng::seed_from_u64(round ^ 0xde5c);
-                commands.extend(crate::demo_desk::round(&platform, &mut rng));
+                commands.extend(crate::demo::desk::round(&platform, &mut rng));
             }
             platform.store.submit(commands)
         };
@@ -545,7 +545,7 @@ pub fn rules_test(config: &Config, dir: Option<&std::path::Path>) -> anyhow::Res
             return Ok(false);
         }
     };
-    for line in calendar_lines(&calendar, crate::calendar_alarm::today(&SystemClock)) {
+    for line in calendar_lines(&calendar, crate::app::calendar_alarm::today(&SystemClock)) {
         println!("{line}");
     }
     match hcp_core::policy::PolicySet::load(&dir, calendar, hcp_core::policy::Limits::default()) {
@@ -571,9 +571,9 @@ fn rules_calendar(
 ) -> anyhow::Result<hcp_core::calendar::Calendar> {
     let own = dir.join("calendar");
     if own.is_dir() {
-        crate::state::calendar_from(&own, config.calendar.provisional)
+        crate::app::platform::calendar_from(&own, config.calendar.provisional)
     } else {
-        crate::state::load_calendar(config)
+        crate::app::platform::load_calendar(config)
     }
 }
 

@@ -240,7 +240,7 @@ struct BadReviewDecider {
 
 impl Decider for BadReviewDecider {
     fn decide(&self, rating: &Rating, _facts: &RatingFacts) -> Vec<PolicyDecision> {
-        let decide = |hook| hcp_server::rules::decide(&self.set, hook, rating);
+        let decide = |hook| hcp_server::app::rules::decide(&self.set, hook, rating);
         match (rating.is_bad(), rating.assess_number) {
             (true, 1) => vec![decide(Hook::Deadline), decide(Hook::Routing)],
             (true, _) => vec![decide(Hook::Deadline)],
@@ -466,7 +466,7 @@ impl Desk {
             OrderState::CalledBack => (
                 handler,
                 OrderChange::Close {
-                    root_cause: hcp_server::demo_desk::root_cause(&order.category),
+                    root_cause: hcp_server::demo::desk::root_cause(&order.category),
                     action_taken: "已整改并回访".into(),
                 },
                 None,

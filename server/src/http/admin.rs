@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::ingest::{BatchResult, CANONICAL_ADAPTER, replay};
 use super::{ApiError, Auth, blocking};
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {

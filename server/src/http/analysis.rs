@@ -26,7 +26,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use super::read::{UnitRange, each_first_rating};
 use super::stats::{Names, dim_name};
 use super::{ApiError, Auth, blocking};
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiError, authenticate_source, blocking};
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 /// Largest body an ingest request may carry.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;

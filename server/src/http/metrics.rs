@@ -10,7 +10,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 /// Labels of a request counter: method, route template, status.
 type RequestLabels = (String, String, u16);
@@ -227,10 +227,10 @@ fn render_coverage(out: &mut String, platform: &Platform) {
     let mut connected = String::new();
     let mut silent = String::new();
     for region in &regions {
-        let Ok(coverage) = crate::coverage::region_coverage(
+        let Ok(coverage) = crate::app::coverage::region_coverage(
             platform,
             region,
-            crate::coverage::recent(today, 7),
+            crate::app::coverage::recent(today, 7),
             today,
             today,
         ) else {

@@ -3,7 +3,6 @@
 
 pub mod admin;
 mod analysis;
-mod demo_sms;
 mod devices;
 mod ingest;
 pub mod metrics;
@@ -34,7 +33,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 /// The application error: 4xx carry their details, 5xx only "internal error" (the full error is
 /// logged).
@@ -320,7 +319,7 @@ pub fn router(platform: Platform) -> Router {
             .merge(reports::routes())
             .merge(public::routes())
             .merge(uplink::routes())
-            .merge(demo_sms::routes(&platform))
+            .merge(crate::demo::sms::routes(&platform))
             .layer(axum::middleware::from_fn_with_state(
                 platform.clone(),
                 metrics::track,

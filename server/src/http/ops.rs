@@ -6,7 +6,7 @@ use axum::response::{Html, IntoResponse};
 use hcp_core::store::EventLog as _;
 
 use super::{ApiError, blocking};
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "alive")))]

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{ApiError, Auth, blocking};
-use crate::state::Platform;
-use crate::sweep::SweepReport;
+use crate::app::platform::Platform;
+use crate::workers::sweep::SweepReport;
 
 #[derive(OpenApi)]
 #[openapi(paths(
@@ -102,7 +102,7 @@ fn view(platform: &Platform, principal: &Principal, order: Order) -> OrderView {
         Vec::new()
     };
     let tracking_url = matches!(principal.role, Role::CallbackAgent | Role::Admin)
-        .then(|| crate::sweep::tracking_url(platform, order.id));
+        .then(|| crate::workers::sweep::tracking_url(platform, order.id));
     OrderView {
         order,
         overdue,
@@ -385,7 +385,8 @@ pub async fn act(
     blocking(move || {
         let order = load_visible(&platform, &principal, id)?;
         authorise(&platform, &principal, &order, &step)?;
-        let (step, decision) = crate::sweep::with_reopen_deadlines(&platform, &order, step);
+        let (step, decision) =
+            crate::workers::sweep::with_reopen_deadlines(&platform, &order, step);
         let order = change(&platform, &principal.username, id, step, decision)?;
         Ok(Json(view(&platform, &principal, order)))
     })
@@ -584,7 +585,7 @@ fn open_intake(
         .ok_or_else(|| ApiError::Internal(format!("order {id} vanished")))?;
     Ok(IntakeReceipt {
         order_id: id,
-        tracking_url: crate::sweep::tracking_url(platform, id),
+        tracking_url: crate::workers::sweep::tracking_url(platform, id),
         unit: order.unit,
         deadlines: order.deadlines,
     })
@@ -744,7 +745,8 @@ pub async fn call_order(
             awaiting: Vec::new(),
         };
         authorise(&platform, &principal, &order, &step)?;
-        let (step, decision) = crate::sweep::with_reopen_deadlines(&platform, &order, step);
+        let (step, decision) =
+            crate::workers::sweep::with_reopen_deadlines(&platform, &order, step);
         let order = change(&platform, &principal.username, id, step, decision)?;
         Ok(Json(view(&platform, &principal, order)))
     })
@@ -828,7 +830,7 @@ pub async fn sweep(
     let as_of = body
         .and_then(|Json(request)| request.as_of)
         .unwrap_or_else(|| platform.clock.now());
-    blocking(move || Ok(Json(crate::sweep::sweep(&platform, as_of)))).await
+    blocking(move || Ok(Json(crate::workers::sweep::sweep(&platform, as_of)))).await
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

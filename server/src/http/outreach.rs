@@ -25,11 +25,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{ApiError, Auth, blocking};
-use crate::outreach::{
+use crate::app::outreach::{
     ActRating, act_of_token, applicant_evaluator, find_act, invitation_message, record_act_rating,
     service_subject,
 };
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 #[derive(OpenApi)]
 #[openapi(paths(

@@ -9,7 +9,7 @@ use hcp_plugins::{LoadFailure, PluginStatus};
 use serde::Serialize;
 
 use super::{ApiError, Auth, blocking};
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 /// Largest adapter accepted by upload.
 pub const MAX_PLUGIN_BYTES: usize = 32 * 1024 * 1024;
@@ -82,13 +82,13 @@ pub async fn upload(
             .plugin_host
             .load(&body, signature.as_deref())
             .map_err(|error| refused(error.to_string()))?;
-        let path = crate::plugins::write_upload(
+        let path = crate::app::plugins::write_upload(
             &platform.plugins_dir,
             &plugin.info.id,
             &body,
             signature.as_deref(),
         )?;
-        crate::plugins::install_file(&platform.plugins, &platform.store, &path);
+        crate::app::plugins::install_file(&platform.plugins, &platform.store, &path);
         platform
             .plugins
             .status()

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{ApiError, Auth, blocking};
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 #[derive(OpenApi)]
 #[openapi(paths(proposals, list, create, get_problem, resolve))]
@@ -537,11 +537,11 @@ pub async fn resolve(
                 problem.owner, principal.scope
             )));
         }
-        let crate::outreach::ProblemFeedback {
+        let crate::app::outreach::ProblemFeedback {
             following,
             without_phone,
             notices,
-        } = crate::outreach::problem_feedback(&platform, &problem, &request.message)?;
+        } = crate::app::outreach::problem_feedback(&platform, &problem, &request.message)?;
         // The store queues each message in the resolution's transaction, and only for an order
         // the resolution actually fed back; a refused resolution queues nothing.
         let outcome = store.submit_one(Command::Loop(LoopCommand::ResolveProblem {

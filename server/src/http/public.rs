@@ -42,7 +42,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use super::outreach::escape;
 use super::read::each_first_rating;
 use super::{ApiError, blocking};
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 #[derive(OpenApi)]
 #[openapi(paths(regions, stats, rankings, rectified, comments))]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, Auth, blocking};
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 /// An evaluator as every view shows it: masked.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

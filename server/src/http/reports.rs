@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{ApiError, Auth, blocking};
-use crate::reports::{self, ReportFormat, ReportKind, StoredName};
-use crate::state::Platform;
+use crate::app::platform::Platform;
+use crate::app::reports::{self, ReportFormat, ReportKind, StoredName};
 
 #[derive(OpenApi)]
 #[openapi(

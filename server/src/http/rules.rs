@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiError, Auth, blocking};
-use crate::rules::RulesStatus;
-use crate::state::Platform;
+use crate::app::platform::Platform;
+use crate::app::rules::RulesStatus;
 
 fn editor(auth: &Auth) -> Result<String, ApiError> {
     match auth.0.role {
@@ -201,14 +201,14 @@ pub struct SimulateRequest {
 #[utoipa::path(
     post, path = "/api/v1/rules/simulate", tag = "rules",
     request_body = SimulateRequest,
-    responses((status = 200, body = crate::rules::Simulation), (status = 422, body = super::ErrorBody)),
+    responses((status = 200, body = crate::app::rules::Simulation), (status = 422, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn simulate(
     State(platform): State<Platform>,
     auth: Auth,
     Json(request): Json<SimulateRequest>,
-) -> Result<Json<crate::rules::Simulation>, ApiError> {
+) -> Result<Json<crate::app::rules::Simulation>, ApiError> {
     editor(&auth)?;
     let scope = auth.0.scope.clone();
     blocking(move || {
@@ -247,7 +247,7 @@ pub async fn simulate(
                 "{unit} lies outside your scope {scope}"
             )));
         }
-        let simulation = crate::rules::simulate(
+        let simulation = crate::app::rules::simulate(
             &platform.store,
             &platform.policies.active(),
             &candidate,

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{ApiError, Auth, blocking};
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 #[derive(OpenApi)]
 #[openapi(paths(
@@ -157,10 +157,10 @@ fn coverage(platform: &Platform, dim: Dim, unit: &str) -> Result<Option<Coverage
     let count = windows.len() as u64;
     let systems = if dim == Dim::Region {
         let today = local_date(now);
-        let systems = crate::coverage::region_coverage(
+        let systems = crate::app::coverage::region_coverage(
             platform,
             unit,
-            crate::coverage::recent(today, 30),
+            crate::app::coverage::recent(today, 30),
             today,
             today,
         )?;
@@ -200,7 +200,7 @@ pub struct CoverageQuery {
 #[utoipa::path(
     get, path = "/api/v1/coverage/sources", tag = "stats", params(CoverageQuery),
     responses(
-        (status = 200, body = crate::coverage::SystemsCoverage),
+        (status = 200, body = crate::app::coverage::SystemsCoverage),
         (status = 400, body = super::ErrorBody),
         (status = 403, body = super::ErrorBody)
     ),
@@ -210,7 +210,7 @@ pub async fn sources_coverage(
     State(platform): State<Platform>,
     auth: Auth,
     Query(query): Query<CoverageQuery>,
-) -> Result<Json<crate::coverage::SystemsCoverage>, ApiError> {
+) -> Result<Json<crate::app::coverage::SystemsCoverage>, ApiError> {
     let principal = auth.0.clone();
     if !matches!(principal.role, Role::Admin | Role::Supervisor) {
         return Err(ApiError::Forbidden(format!(
@@ -227,13 +227,13 @@ pub async fn sources_coverage(
         }
         let today = local_date(platform.clock.now());
         let to = query.to.unwrap_or(today);
-        let from = query.from.unwrap_or(crate::coverage::recent(to, 30));
+        let from = query.from.unwrap_or(crate::app::coverage::recent(to, 30));
         if from > to || (to - from).num_days() > 366 {
             return Err(ApiError::BadRequest(format!(
                 "from {from} to {to} is not a period of at most a year"
             )));
         }
-        Ok(Json(crate::coverage::region_coverage(
+        Ok(Json(crate::app::coverage::region_coverage(
             &platform, &unit, from, to, today,
         )?))
     })

@@ -18,7 +18,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::outreach::escape;
 use super::{ApiError, blocking};
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 #[derive(OpenApi)]
 #[openapi(paths(track, evaluate))]
@@ -275,7 +275,7 @@ fn record_evaluation(
         deadlines: Vec::new(),
         awaiting: Vec::new(),
     };
-    let (step, decision) = crate::sweep::with_reopen_deadlines(platform, &order, step);
+    let (step, decision) = crate::workers::sweep::with_reopen_deadlines(platform, &order, step);
     super::orders::change(platform, "evaluator", order.id, step, decision)
 }
 

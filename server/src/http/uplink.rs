@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use super::{ApiError, Auth, blocking};
-use crate::state::Platform;
-use crate::uplink::{ReconcileError, RunReport, UplinkStatus};
+use crate::app::platform::Platform;
+use crate::app::uplink::{ReconcileError, RunReport, UplinkStatus};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -62,7 +62,7 @@ pub async fn status(
     auth: Auth,
 ) -> Result<Json<UplinkStatus>, ApiError> {
     may_read(&auth)?;
-    blocking(move || Ok(Json(crate::uplink::status(&platform)?))).await
+    blocking(move || Ok(Json(crate::app::uplink::status(&platform)?))).await
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -103,7 +103,7 @@ pub async fn run(
     });
     let as_of = request.as_of.unwrap_or_else(|| platform.clock.now());
     blocking(move || {
-        Ok(Json(crate::uplink::run(
+        Ok(Json(crate::app::uplink::run(
             &platform,
             as_of,
             request.until_idle,
@@ -140,7 +140,7 @@ pub async fn reconcile(
         .or_else(|| today.pred_opt())
         .ok_or_else(|| ApiError::BadRequest("no day to reconcile".into()))?;
     blocking(
-        move || match crate::uplink::reconcile(&platform, day, &actor) {
+        move || match crate::app::uplink::reconcile(&platform, day, &actor) {
             Ok(result) => Ok(Json(result)),
             Err(ReconcileError::Unavailable(message)) => Err(ApiError::Unavailable(Reason {
                 code: "reconciliation_unavailable".into(),

@@ -246,7 +246,7 @@ impl Policies {
             &mut status.calendar,
             active.calendar(),
             self.provisional,
-            crate::calendar_alarm::today(self.clock.as_ref()),
+            crate::app::calendar_alarm::today(self.clock.as_ref()),
         );
         status
     }
@@ -347,7 +347,7 @@ impl Policies {
         let policies = self.clone();
         let dir = self.dir.clone();
         let calendar_dir = self.calendar_dir();
-        crate::watch::watch_folder(
+        crate::app::watch::watch_folder(
             &dir,
             true,
             std::time::Duration::from_millis(200),
@@ -378,10 +378,11 @@ impl Policies {
         actor: &str,
         reason: &str,
     ) -> Result<String, String> {
-        let calendar = match crate::state::calendar_from(&self.calendar_dir(), self.provisional) {
-            Ok(calendar) => calendar,
-            Err(error) => return Err(self.refuse_calendar(format!("{error:#}"))),
-        };
+        let calendar =
+            match crate::app::platform::calendar_from(&self.calendar_dir(), self.provisional) {
+                Ok(calendar) => calendar,
+                Err(error) => return Err(self.refuse_calendar(format!("{error:#}"))),
+            };
         let active = self.active();
         if calendar.version() == active.calendar().version() {
             self.set_status(|status| {
@@ -454,7 +455,11 @@ impl Policies {
         if done.as_deref() == Some(version.as_str()) {
             return None;
         }
-        let summary = match crate::sweep::retime_provisional(store, &calendar, self.clock.now()) {
+        let summary = match crate::workers::sweep::retime_provisional(
+            store,
+            &calendar,
+            self.clock.now(),
+        ) {
             Ok(summary) => summary,
             Err(error) => {
                 tracing::error!(error = %format!("{error:#}"), "re-timing provisional phases failed; the next sweep tries again");
@@ -518,7 +523,7 @@ fn describe_calendar(
         .provisional_years()
         .map(|(first, last)| vec![first, last]);
     status.missing_table = calendar.missing_table(today);
-    status.alarm = crate::calendar_alarm::message(calendar, today, &status.timing);
+    status.alarm = crate::app::calendar_alarm::message(calendar, today, &status.timing);
     status.provisional_rest_days = calendar
         .provisional_years()
         .and_then(|(first, _)| {

@@ -23,8 +23,8 @@ use hcp_core::store::{Command, LoopCommand, Outcome, Store};
 use hcp_core::workflow::{CallOutcome, FlagKind, Order, OrderChange, RectificationLevel};
 use serde::Serialize;
 
-use crate::rules::{ProvisionalTiming, RetimeSummary};
-use crate::state::Platform;
+use crate::app::platform::Platform;
+use crate::app::rules::{ProvisionalTiming, RetimeSummary};
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
@@ -98,7 +98,7 @@ pub fn sweep(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
     if !report.errors.is_empty() {
         tracing::warn!(errors = %report.errors.join("; "), "sweep finished with errors");
     }
-    if let Some(alarm) = crate::calendar_alarm::message(
+    if let Some(alarm) = crate::app::calendar_alarm::message(
         &platform.calendar(),
         hcp_core::calendar::local_date(as_of),
         &platform.policies.timing(),
@@ -122,13 +122,13 @@ pub fn sweep_quietly(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
     if let Err(error) = orders(platform, as_of, &mut report) {
         report.fail("work orders", format!("{error:#}"));
     }
-    if let Err(error) = crate::outreach::run_due_tasks(platform, as_of, &mut report) {
+    if let Err(error) = crate::app::outreach::run_due_tasks(platform, as_of, &mut report) {
         report.fail("invitations", format!("{error:#}"));
     }
-    if let Err(error) = crate::outreach::deliver(platform, as_of, &mut report) {
+    if let Err(error) = crate::app::outreach::deliver(platform, as_of, &mut report) {
         report.fail("messages", format!("{error:#}"));
     }
-    if let Err(error) = crate::reports::run_schedule(platform, as_of, &mut report) {
+    if let Err(error) = crate::app::reports::run_schedule(platform, as_of, &mut report) {
         report.fail("reports", format!("{error:#}"));
     }
     report.summarise();

@@ -3,6 +3,11 @@
 //! of the traffic its business systems and rating devices send (service acts and their ratings).
 //! Pure data: no I/O and no clock; the caller says what time it is.
 
+pub mod desk;
+pub mod history;
+pub mod province_sim;
+pub mod sms;
+
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 

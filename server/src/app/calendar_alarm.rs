@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use hcp_core::calendar::{Calendar, local_date};
 use hcp_core::clock::Clock;
 
-use crate::rules::ProvisionalTiming;
+use crate::app::rules::ProvisionalTiming;
 
 /// Today in China time, as the platform's clock says.
 pub fn today(clock: &dyn Clock) -> NaiveDate {

@@ -8,7 +8,7 @@ use hcp_core::workflow::{CallOutcome, CauseClass, Disposition, Order, OrderChang
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 pub(crate) const ACCEPT_NOTES: [&str; 3] =
     ["受理", "已受理，安排专人核实", "受理，转窗口负责人核实"];

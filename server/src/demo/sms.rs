@@ -9,8 +9,8 @@ use axum::{Json, Router};
 use hcp_core::pii::PiiKind;
 use serde_json::{Value, json};
 
-use super::{ApiError, Auth};
-use crate::state::Platform;
+use crate::app::platform::Platform;
+use crate::http::{ApiError, Auth};
 
 /// Messages kept for display.
 const KEPT: usize = 200;

@@ -11,7 +11,7 @@ use hcp_core::event::AuditEntry;
 use hcp_core::store::{Command, Store};
 use hcp_plugins::{Backoff, HostOptions, Limits, PluginHost, Registry};
 
-use crate::config::Config;
+use crate::app::config::Config;
 
 /// Builds the host and the registry with the configured limits. Blocking (starts the engine).
 pub fn registry(config: &Config) -> anyhow::Result<(PluginHost, Registry)> {
@@ -154,7 +154,7 @@ pub fn watch(
     store: Store,
     settle: Duration,
 ) -> anyhow::Result<notify::RecommendedWatcher> {
-    crate::watch::watch_folder(dir, false, settle, "plugins", move |changed| {
+    crate::app::watch::watch_folder(dir, false, settle, "plugins", move |changed| {
         reload_paths(&registry, &store, &changed)
     })
 }

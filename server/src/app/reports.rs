@@ -42,11 +42,11 @@ use rust_xlsxwriter::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::platform::Platform;
 use crate::http::ApiError;
 use crate::http::read::each_first_rating;
 use crate::http::stats::{Names, assess};
-use crate::state::Platform;
-use crate::sweep::SweepReport;
+use crate::workers::sweep::SweepReport;
 
 /// 差评 one report analyses at most (each is read from the log); past that the top problems are
 /// computed from the newest ones and the report says so.
@@ -298,7 +298,7 @@ pub struct Report {
     pub problems: ProblemFigures,
     pub coverage: Coverage,
     /// 应接尽接: the systems expected to report and which are connected, as of the report.
-    pub systems: crate::coverage::SystemsCoverage,
+    pub systems: crate::app::coverage::SystemsCoverage,
     /// Semiannual reports: each month of the half up to `through`.
     pub trend: Vec<MonthFigures>,
 }
@@ -464,7 +464,7 @@ pub fn build(
         as_of,
         rules_version: set.version().to_string(),
         calendar_version: set.calendar().version(),
-        calendar_notice: crate::calendar_alarm::bulletin_notice(set.calendar(), today),
+        calendar_notice: crate::app::calendar_alarm::bulletin_notice(set.calendar(), today),
         summary,
         rankings,
         orders,
@@ -473,7 +473,7 @@ pub fn build(
         categories,
         problems: problem_figures(store, &mut names, scope, days, as_of)?,
         coverage: coverage(store, scope)?,
-        systems: crate::coverage::region_coverage(
+        systems: crate::app::coverage::region_coverage(
             platform,
             scope,
             days.from,

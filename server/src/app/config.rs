@@ -643,7 +643,7 @@ mod tests {
 
     #[test]
     fn the_documented_example_parses() {
-        let text = include_str!("../../hcp.example.toml");
+        let text = include_str!("../../../hcp.example.toml");
         assert!(
             Config::parse(text).is_ok(),
             "{:?}",

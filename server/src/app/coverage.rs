@@ -13,7 +13,7 @@ use hcp_core::store::{Dim, SourceDay, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::state::Platform;
+use crate::app::platform::Platform;
 
 /// One source as the coverage shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

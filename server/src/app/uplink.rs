@@ -26,9 +26,9 @@ use hcp_plugins::{
 };
 use serde::Serialize;
 
-use crate::config::UplinkConfig;
-use crate::outreach::error_chain;
-use crate::state::Platform;
+use crate::app::config::UplinkConfig;
+use crate::app::outreach::error_chain;
+use crate::app::platform::Platform;
 
 /// Log entries one step reads at most while looking for records to report.
 const MAX_SCAN_ENTRIES: usize = 200_000;
@@ -662,7 +662,7 @@ pub fn spawn(platform: Platform) {
         return;
     }
     let secs = config.interval_secs;
-    crate::sweep::every(platform, secs, "uplink", |platform, now| {
+    crate::workers::sweep::every(platform, secs, "uplink", |platform, now| {
         let report = run(platform, now, true);
         let caught_up = matches!(report.steps.last(), Some(Step::Idle));
         reconcile_if_due(platform, now, caught_up);
@@ -817,7 +817,7 @@ pub fn status(platform: &Platform) -> anyhow::Result<UplinkStatus> {
 /// line to print.
 pub async fn demo(
     platform: &mut Platform,
-    config: &crate::config::Config,
+    config: &crate::app::config::Config,
 ) -> anyhow::Result<Option<String>> {
     if config.uplink.enabled {
         return Ok(None);
@@ -835,7 +835,8 @@ pub async fn demo(
         std::fs::copy(&built, &installed)
             .with_context(|| format!("installing {}", built.display()))?;
     }
-    let province = crate::province_sim::spawn_local(&config.data_dir.join("province-sim")).await?;
+    let province =
+        crate::demo::province_sim::spawn_local(&config.data_dir.join("province-sim")).await?;
     let uplink = UplinkConfig {
         enabled: true,
         endpoint: format!("{province}/api/haocp/batch"),

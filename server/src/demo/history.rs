@@ -24,8 +24,8 @@ use hcp_core::workflow::{
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::demo_desk::{ACCEPT_NOTES, ACTIONS, EXPLANATIONS, FEEDBACK, FINDINGS};
-use crate::state::Platform;
+use crate::app::platform::Platform;
+use crate::demo::desk::{ACCEPT_NOTES, ACTIONS, EXPLANATIONS, FEEDBACK, FINDINGS};
 
 /// Commands are stored in windows of this length: each at the window's end, so none lies in
 /// the future of the pinned clock.
@@ -106,7 +106,7 @@ pub fn live_through(
         lived.working += started.elapsed();
         if next_sweep <= end {
             let started = std::time::Instant::now();
-            let report = crate::sweep::sweep_quietly(platform, end);
+            let report = crate::workers::sweep::sweep_quietly(platform, end);
             lived.sweeps += 1;
             lived.reports += report.reports_generated;
             for error in report.errors {
@@ -745,7 +745,7 @@ impl Desk {
                     awaiting: Vec::new(),
                 };
                 let (change, decision) =
-                    crate::sweep::with_reopen_deadlines(platform, order, change);
+                    crate::workers::sweep::with_reopen_deadlines(platform, order, change);
                 if outcome == CallOutcome::Dissatisfied
                     && let Some(fate) = self.fates.get_mut(&order.id)
                 {
@@ -758,7 +758,7 @@ impl Desk {
             }
             OrderState::CalledBack => {
                 let change = OrderChange::Close {
-                    root_cause: crate::demo_desk::root_cause(&order.category),
+                    root_cause: crate::demo::desk::root_cause(&order.category),
                     action_taken: self.pick(&ACTIONS).into(),
                 };
                 (handler, change, None, None)
@@ -869,7 +869,7 @@ impl Desk {
         let Some(problem) = platform.store.problem(problem_id)? else {
             return Ok(());
         };
-        let feedback = crate::outreach::problem_feedback(platform, &problem, message)?;
+        let feedback = crate::app::outreach::problem_feedback(platform, &problem, message)?;
         let outcome = platform
             .store
             .submit_one(Command::Loop(LoopCommand::ResolveProblem {

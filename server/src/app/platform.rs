@@ -16,7 +16,7 @@ use hcp_plugins::{PluginHost, Registry};
 
 use hcp_core::model::{OrgKind, OrgUnit};
 
-use crate::config::{BootstrapConfig, Config, CoverageConfig, MessagesConfig, WorkflowConfig};
+use crate::app::config::{BootstrapConfig, Config, CoverageConfig, MessagesConfig, WorkflowConfig};
 use crate::http::metrics::HttpMetrics;
 
 /// Everything a request handler needs. Cheap to clone.
@@ -31,7 +31,7 @@ pub struct Platform {
     /// Generated reports (bulletins, semiannual reports): `<data_dir>/reports`.
     pub reports_dir: PathBuf,
     /// The county policies and their lifecycle.
-    pub policies: Arc<crate::rules::Policies>,
+    pub policies: Arc<crate::app::rules::Policies>,
     /// A device heard from within this long counts as online.
     pub device_online: Duration,
     pub clock: Arc<dyn Clock>,
@@ -47,7 +47,7 @@ pub struct Platform {
     /// Serialises sweeps: the background loop and `POST /api/v1/admin/sweep`.
     pub sweep_lock: Arc<std::sync::Mutex<()>>,
     /// The provincial uplink: its configuration and the lock its runs take.
-    pub uplink: Arc<crate::uplink::Uplink>,
+    pub uplink: Arc<crate::app::uplink::Uplink>,
     /// The demo's simulated SMS gateway: the last messages it took (numbers masked).
     pub demo_sms: Option<Arc<std::sync::Mutex<std::collections::VecDeque<serde_json::Value>>>>,
 }
@@ -55,8 +55,14 @@ pub struct Platform {
 /// The official tables this build ships, used when the default rules folder is absent (the
 /// binary run outside a checkout). A configured folder is always read from disk.
 const SHIPPED_CALENDAR: [(&str, &str); 2] = [
-    ("2025.toml", include_str!("../../rules/calendar/2025.toml")),
-    ("2026.toml", include_str!("../../rules/calendar/2026.toml")),
+    (
+        "2025.toml",
+        include_str!("../../../rules/calendar/2025.toml"),
+    ),
+    (
+        "2026.toml",
+        include_str!("../../../rules/calendar/2026.toml"),
+    ),
 ];
 
 /// The holiday tables of the configured rules folder (or those shipped in the binary), with
@@ -122,15 +128,15 @@ impl Platform {
             },
         )
         .with_context(|| format!("opening the store in {}", config.store_dir().display()))?;
-        let (plugin_host, plugins) = crate::plugins::registry(config)?;
-        let policies = Arc::new(crate::rules::Policies::open(
+        let (plugin_host, plugins) = crate::app::plugins::registry(config)?;
+        let policies = Arc::new(crate::app::rules::Policies::open(
             &config.rules_dir,
             Arc::new(calendar),
             config.calendar.provisional,
             clock.clone(),
             &store,
         )?);
-        store.set_decider(Arc::new(crate::rules::PolicyDecider {
+        store.set_decider(Arc::new(crate::app::rules::PolicyDecider {
             policies: policies.clone(),
         }));
         Ok(Platform {
@@ -153,7 +159,7 @@ impl Platform {
             metric_settings: config.metrics.settings(),
             messages: config.messages.clone(),
             sweep_lock: Arc::default(),
-            uplink: Arc::new(crate::uplink::Uplink::new(config.uplink.clone())),
+            uplink: Arc::new(crate::app::uplink::Uplink::new(config.uplink.clone())),
             demo_sms: None,
         })
     }
@@ -176,8 +182,8 @@ impl Platform {
 
     /// Installs every adapter of the plugins folder: start-up is the first reload. Blocking.
     pub fn load_plugins(&self) {
-        let files = crate::plugins::installed_files(&self.plugins_dir);
-        crate::plugins::reload_paths(&self.plugins, &self.store, &files);
+        let files = crate::app::plugins::installed_files(&self.plugins_dir);
+        crate::app::plugins::reload_paths(&self.plugins, &self.store, &files);
     }
 
     /// On a store without users: creates the root of the org tree (if absent) and an `admin`

@@ -1,0 +1,16 @@
+//! The application layer: one module per use case, called the same way by the HTTP handlers,
+//! the background workers and the command line. It knows the domain, the policies and the store;
+//! it never knows about HTTP.
+
+pub mod calendar_alarm;
+pub mod config;
+pub mod coverage;
+pub mod outreach;
+pub mod platform;
+pub mod plugins;
+pub mod reports;
+pub mod rules;
+pub mod uplink;
+pub mod watch;
+
+pub use platform::Platform;

@@ -320,7 +320,7 @@ fn publish_demo_assessments(platform: &Platform, root: &str) -> anyhow::Result<(
         hcp_core::store::Dim::Hall,
         hcp_core::store::Dim::Department,
     ] {
-        let run = http::stats::assess(
+        let run = crate::app::assessment::assess(
             platform,
             &platform.policies.active(),
             &period,

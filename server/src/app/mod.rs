@@ -2,15 +2,20 @@
 //! the background workers and the command line. It knows the domain, the policies and the store;
 //! it never knows about HTTP.
 
+pub mod assessment;
 pub mod calendar_alarm;
 pub mod config;
 pub mod coverage;
+pub mod error;
 pub mod outreach;
 pub mod platform;
 pub mod plugins;
 pub mod reports;
+pub mod ratings;
 pub mod rules;
+pub mod telemetry;
 pub mod uplink;
 pub mod watch;
 
+pub use error::AppError;
 pub use platform::Platform;

@@ -17,7 +17,7 @@ use hcp_plugins::{PluginHost, Registry};
 use hcp_core::model::{OrgKind, OrgUnit};
 
 use crate::app::config::{BootstrapConfig, Config, CoverageConfig, MessagesConfig, WorkflowConfig};
-use crate::http::metrics::HttpMetrics;
+use crate::app::telemetry::Telemetry;
 
 /// Everything a request handler needs. Cheap to clone.
 #[derive(Clone)]
@@ -36,7 +36,7 @@ pub struct Platform {
     pub device_online: Duration,
     pub clock: Arc<dyn Clock>,
     pub tokens: TokenSigner,
-    pub metrics: Arc<HttpMetrics>,
+    pub telemetry: Arc<Telemetry>,
     /// Set when the configuration asks for a manual clock (simulations, end-to-end tests):
     /// `POST /api/v1/admin/clock` moves it.
     pub manual_clock: Option<Arc<ManualClock>>,
@@ -152,7 +152,7 @@ impl Platform {
                 token_key,
                 Duration::hours(i64::from(config.security.token_hours)),
             ),
-            metrics: Arc::new(HttpMetrics::default()),
+            telemetry: Arc::new(Telemetry::default()),
             manual_clock,
             workflow: config.workflow.clone(),
             coverage: config.coverage.clone(),

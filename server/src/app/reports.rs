@@ -43,9 +43,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::platform::Platform;
-use crate::http::ApiError;
-use crate::http::read::each_first_rating;
-use crate::http::stats::{Names, assess};
+use crate::app::AppError;
+use crate::app::ratings::each_first_rating;
+use crate::app::assessment::{Names, assess};
 use crate::workers::sweep::SweepReport;
 
 /// 差评 one report analyses at most (each is read from the log); past that the top problems are
@@ -84,7 +84,7 @@ impl ReportKind {
 
     /// The period's days; a bulletin takes a month (`2026-11`), a semiannual report a
     /// half-year (`2026-H1`).
-    pub fn period(self, text: &str) -> Result<Period, ApiError> {
+    pub fn period(self, text: &str) -> Result<Period, AppError> {
         let bytes = text.as_bytes();
         let well_formed = bytes.len() == 7
             && bytes[..4].iter().all(u8::is_ascii_digit)
@@ -94,7 +94,7 @@ impl ReportKind {
                 ReportKind::Semiannual => bytes[5] == b'H' && matches!(bytes[6], b'1' | b'2'),
             };
         if !well_formed {
-            return Err(ApiError::BadRequest(match self {
+            return Err(AppError::BadRequest(match self {
                 ReportKind::Bulletin => {
                     format!("period {text:?}: a bulletin covers a month, e.g. 2026-11")
                 }
@@ -103,7 +103,7 @@ impl ReportKind {
                 }
             }));
         }
-        Period::parse(text).map_err(ApiError::BadRequest)
+        Period::parse(text).map_err(AppError::BadRequest)
     }
 
     /// The period compared with: the month or the half-year before.
@@ -334,7 +334,7 @@ pub fn download_name(
 }
 
 /// The unit's [`Names::of`]; `—` for an empty id (an order or a problem without one).
-fn name_or_dash(names: &mut Names<'_>, dim: Dim, id: &str) -> Result<String, ApiError> {
+fn name_or_dash(names: &mut Names<'_>, dim: Dim, id: &str) -> Result<String, AppError> {
     if id.is_empty() {
         return Ok("—".into());
     }
@@ -358,11 +358,11 @@ pub fn build(
     period: &str,
     scope: &str,
     as_of: DateTime<Utc>,
-) -> Result<Report, ApiError> {
+) -> Result<Report, AppError> {
     let days = kind.period(period)?;
     let today = local_date(as_of);
     if days.from > today {
-        return Err(ApiError::BadRequest(format!(
+        return Err(AppError::BadRequest(format!(
             "period {period} has not begun on {today}"
         )));
     }
@@ -370,9 +370,9 @@ pub fn build(
     let region = store
         .org_unit(scope)?
         .filter(|unit| unit.kind.is_region())
-        .ok_or_else(|| ApiError::NotFound(format!("no region {scope}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("no region {scope}")))?;
     let previous_period = kind.previous(days);
-    let before = Period::parse(&previous_period).map_err(ApiError::BadRequest)?;
+    let before = Period::parse(&previous_period).map_err(AppError::BadRequest)?;
     let settings = &platform.metric_settings;
     // One version of the rules for every ranking, even if they are reloaded meanwhile.
     let set = platform.policies.active();
@@ -415,7 +415,7 @@ pub fn build(
     }
     let mut names = Names::new(store);
     let catalogue = IndicatorCatalogue::builtin()
-        .map_err(|error| ApiError::Internal(format!("analysis data: {error}")))?;
+        .map_err(|error| AppError::Internal(format!("analysis data: {error}")))?;
     let orders = order_figures(
         store,
         set.calendar(),
@@ -435,7 +435,7 @@ pub fn build(
             let mut months = Vec::new();
             for month in days.from.month()..=today.min(days.to).month() {
                 let text = format!("{}-{month:02}", days.from.year());
-                let range = Period::parse(&text).map_err(ApiError::BadRequest)?;
+                let range = Period::parse(&text).map_err(AppError::BadRequest)?;
                 months.push(MonthFigures {
                     label: format!("{month}月"),
                     metrics: metrics_of(&whole, range)?
@@ -579,7 +579,7 @@ fn order_figures(
     days: Period,
     before: Period,
     as_of: DateTime<Utc>,
-) -> Result<OrderFigures, ApiError> {
+) -> Result<OrderFigures, AppError> {
     let (start, end) = instants(days);
     let escalation_end = end.min(as_of + Duration::milliseconds(1));
     let (previous_start, previous_end) = instants(before);
@@ -725,7 +725,7 @@ fn category_rows(
 
 /// The valid first-rating 差评 filed under the region in a period, newest first, at most
 /// [`MAX_ANALYSED`] (the flag says when more were left out). Blocking.
-fn bad_ratings(store: &Store, scope: &str, days: Period) -> Result<(Vec<Rating>, bool), ApiError> {
+fn bad_ratings(store: &Store, scope: &str, days: Period) -> Result<(Vec<Rating>, bool), AppError> {
     let mut ratings = Vec::new();
     let walked = each_first_rating(
         store,
@@ -754,7 +754,7 @@ fn top_problems(
     catalogue: &IndicatorCatalogue,
     current: &[Rating],
     earlier: &[Rating],
-) -> Result<Vec<CountRow>, ApiError> {
+) -> Result<Vec<CountRow>, AppError> {
     let now = analysis::attribute(current, catalogue);
     let before = analysis::attribute(earlier, catalogue);
     let mut rows = Vec::new();
@@ -794,7 +794,7 @@ fn top_problems(
         }
     }
     let segmenter = Segmenter::builtin()
-        .map_err(|error| ApiError::Internal(format!("analysis data: {error}")))?;
+        .map_err(|error| AppError::Internal(format!("analysis data: {error}")))?;
     let words = analysis::hot_words(segmenter, &comments(current), &comments(earlier), TOP);
     for word in words.words {
         rows.push(CountRow {
@@ -831,7 +831,7 @@ fn problem_figures(
     scope: &str,
     days: Period,
     as_of: DateTime<Utc>,
-) -> Result<ProblemFigures, ApiError> {
+) -> Result<ProblemFigures, AppError> {
     let (start, end) = instants(days);
     let today = local_date(as_of);
     let mut figures = ProblemFigures::default();
@@ -864,7 +864,7 @@ fn problem_figures(
 }
 
 /// Halls and windows of the region, and how its windows take ratings. Blocking.
-fn coverage(store: &Store, scope: &str) -> Result<Coverage, ApiError> {
+fn coverage(store: &Store, scope: &str) -> Result<Coverage, AppError> {
     let mut coverage = Coverage::default();
     for unit in store.org_units()? {
         let counted = matches!(
@@ -2156,7 +2156,7 @@ pub fn due_on(day: NaiveDate) -> Vec<(ReportKind, String)> {
 
 /// The regions reports are scheduled for: the root of the org tree and every county under it.
 /// Blocking.
-fn scheduled_scopes(platform: &Platform) -> Result<Vec<String>, ApiError> {
+fn scheduled_scopes(platform: &Platform) -> Result<Vec<String>, AppError> {
     let Some(root) = platform.root_unit()? else {
         return Ok(Vec::new());
     };
@@ -2180,8 +2180,8 @@ fn aside(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn internal(what: &str) -> impl Fn(std::io::Error) -> ApiError + '_ {
-    move |error| ApiError::Internal(format!("{what}: {error}"))
+fn internal(what: &str) -> impl Fn(std::io::Error) -> AppError + '_ {
+    move |error| AppError::Internal(format!("{what}: {error}"))
 }
 
 /// Records that a report was generated, in the chained log; returns once it is durable.
@@ -2191,7 +2191,7 @@ pub fn audit(
     actor: &str,
     target: &str,
     detail: String,
-) -> Result<(), ApiError> {
+) -> Result<(), AppError> {
     match platform.store.submit_one(Command::Audit {
         entry: AuditEntry {
             actor: actor.to_string(),
@@ -2201,7 +2201,7 @@ pub fn audit(
         },
     })? {
         Outcome::Recorded { .. } | Outcome::Duplicate { .. } => Ok(()),
-        Outcome::Rejected(error) => Err(ApiError::Unprocessable(error.reason())),
+        Outcome::Rejected(error) => Err(AppError::Unprocessable(error.reason())),
     }
 }
 
@@ -2214,7 +2214,7 @@ pub fn generate_stored(
     period: &str,
     scope: &str,
     as_of: DateTime<Utc>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, AppError> {
     let dir = &platform.reports_dir;
     let stem = stored_stem(kind, period, scope);
     let xlsx_path = dir.join(format!("{stem}.xlsx"));
@@ -2223,7 +2223,7 @@ pub fn generate_stored(
     }
     let report = build(platform, kind, period, scope, as_of)?;
     let workbook =
-        to_xlsx(&report).map_err(|error| ApiError::Internal(format!("xlsx: {error}")))?;
+        to_xlsx(&report).map_err(|error| AppError::Internal(format!("xlsx: {error}")))?;
     let page = to_html(&report);
     std::fs::create_dir_all(dir).map_err(internal("creating the reports folder"))?;
     let html_path = dir.join(format!("{stem}.html"));

@@ -23,8 +23,9 @@ use hcp_core::store::{Dim, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::read::{UnitRange, each_first_rating};
-use super::stats::{Names, dim_name};
+use super::read::UnitRange;
+use crate::app::ratings::each_first_rating;
+use crate::app::assessment::{Names, dim_name};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 

@@ -186,7 +186,7 @@ fn record(
         rejected: count(ItemStatus::Rejected),
         results,
     };
-    let metrics = &platform.metrics;
+    let metrics = &platform.telemetry;
     metrics
         .ingest_recorded
         .fetch_add(batch.recorded as u64, Ordering::Relaxed);
@@ -232,7 +232,7 @@ fn refuse_payload(
         reason: reason.clone(),
     })?;
     platform
-        .metrics
+        .telemetry
         .ingest_rejected
         .fetch_add(1, Ordering::Relaxed);
     Ok(ApiError::Unprocessable(reason))

@@ -1,9 +1,7 @@
 //! Request counters and the Prometheus text exposition of `/metrics`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -11,32 +9,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::app::platform::Platform;
-
-/// Labels of a request counter: method, route template, status.
-type RequestLabels = (String, String, u16);
-
-/// Counters kept by the HTTP layer.
-#[derive(Debug, Default)]
-pub struct HttpMetrics {
-    /// (method, route, status) → (count, total seconds)
-    requests: Mutex<BTreeMap<RequestLabels, (u64, f64)>>,
-    /// Ingested items by outcome.
-    pub ingest_recorded: AtomicU64,
-    pub ingest_duplicate: AtomicU64,
-    pub ingest_rejected: AtomicU64,
-}
-
-impl HttpMetrics {
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        if let Ok(mut requests) = self.requests.lock() {
-            let entry = requests
-                .entry((method.to_string(), route.to_string(), status))
-                .or_default();
-            entry.0 += 1;
-            entry.1 += seconds;
-        }
-    }
-}
 
 /// Middleware: counts every request by its route template (never the raw path, which would let
 /// callers create unbounded label values).
@@ -49,7 +21,7 @@ pub async fn track(State(platform): State<Platform>, request: Request, next: Nex
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
-    platform.metrics.observe(
+    platform.telemetry.observe(
         &method,
         &route,
         response.status().as_u16(),
@@ -73,7 +45,7 @@ pub fn render(platform: &Platform) -> String {
         "# HELP hcp_http_requests_total HTTP requests by route and status.\n# TYPE hcp_http_requests_total counter"
     );
     let mut durations = String::new();
-    if let Ok(requests) = platform.metrics.requests.lock() {
+    if let Ok(requests) = platform.telemetry.requests() {
         for ((method, route, status), (count, seconds)) in requests.iter() {
             let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
             let _ = writeln!(out, "hcp_http_requests_total{{{labels}}} {count}");
@@ -87,7 +59,7 @@ pub fn render(platform: &Platform) -> String {
         out,
         "# HELP hcp_http_request_seconds_total Time spent serving requests.\n# TYPE hcp_http_request_seconds_total counter\n{durations}# HELP hcp_ingest_items_total Ingested items by outcome.\n# TYPE hcp_ingest_items_total counter"
     );
-    let metrics = &platform.metrics;
+    let metrics = &platform.telemetry;
     for (outcome, counter) in [
         ("recorded", &metrics.ingest_recorded),
         ("duplicate", &metrics.ingest_duplicate),

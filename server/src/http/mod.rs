@@ -26,7 +26,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hcp_core::auth::{self, Permission, Principal, Source};
-use hcp_core::store::StoreError;
 use hcp_core::validate::Reason;
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -35,41 +34,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::app::platform::Platform;
 
-/// The application error: 4xx carry their details, 5xx only "internal error" (the full error is
-/// logged).
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("authentication required")]
-    Unauthorized,
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
-    /// The request conflicts with how the platform is set up or with its state.
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{}", .0.message)]
-    Unprocessable(Reason),
-    /// The platform cannot take it now (an adapter failed); the sender should retry later.
-    #[error("{}", .0.message)]
-    Unavailable(Reason),
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> ApiError {
-        ApiError::Internal(error.to_string())
-    }
-}
-
-impl From<anyhow::Error> for ApiError {
-    fn from(error: anyhow::Error) -> ApiError {
-        ApiError::Internal(format!("{error:#}"))
-    }
-}
+/// The application's error, named for what it is here: what an API call answers.
+pub use crate::app::AppError as ApiError;
 
 /// Error body: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,6 +43,7 @@ pub struct ErrorBody {
     pub error: Reason,
 }
 
+/// The one error mapping: status, code and message of every error the API answers.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {

@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::outreach::escape;
-use super::read::each_first_rating;
+use crate::app::ratings::each_first_rating;
 use super::{ApiError, blocking};
 use crate::app::platform::Platform;
 

@@ -1,7 +1,6 @@
 //! Queries of ratings, cases, roll-ups and the org tree, scoped to the caller's subtree, with
 //! evaluators masked; revealing an evaluator is a separate, audited request.
 
-use std::ops::ControlFlow;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -260,43 +259,6 @@ pub async fn list_ratings(
         }))
     })
     .await
-}
-
-/// Takes the first ratings (追评 left out) filed under a unit in a range, only the 差评 when
-/// `bad_only`, newest first and page by page, until `take` breaks off; `Break` when it did.
-/// Blocking.
-pub(crate) fn each_first_rating(
-    store: &Store,
-    dim: Dim,
-    unit: &str,
-    (from, to): (NaiveDate, NaiveDate),
-    bad_only: bool,
-    mut take: impl FnMut(Rating) -> Result<ControlFlow<()>, ApiError>,
-) -> Result<ControlFlow<()>, ApiError> {
-    let mut cursor = None;
-    loop {
-        let page = store.ratings(&RatingQuery {
-            dim,
-            unit: unit.to_string(),
-            from,
-            to,
-            level: None,
-            channel: None,
-            bad_only,
-            real_name_only: false,
-            cursor,
-            limit: 500,
-        })?;
-        for rating in page.items {
-            if rating.assess_number == 1 && take(rating)?.is_break() {
-                return Ok(ControlFlow::Break(()));
-            }
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(ControlFlow::Continue(())),
-        }
-    }
 }
 
 pub(crate) fn load_visible(

@@ -3,23 +3,22 @@
 //! scope (for rankings); assessment runs (metrics → county assessment policy → veto policy →
 //! the engine's ranking), frozen runs, and the explanation of one unit's score.
 
-use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, NaiveDate, Utc};
-use hcp_core::assessment::{self, AssessedUnit, AssessmentRun, Candidate, Period};
+use chrono::NaiveDate;
+use hcp_core::assessment::{self, AssessedUnit, AssessmentRun};
 use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::calendar::local_date;
 use hcp_core::metrics::{Ratio, UnitMetrics};
 use hcp_core::model::OrgKind;
-use hcp_core::policy::PolicySet;
-use hcp_core::store::{Command, Dim, LoopCommand, Outcome, Store, county_of};
+use hcp_core::store::{Command, Dim, LoopCommand, Outcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{ApiError, Auth, blocking};
+use crate::app::assessment::{assess, dim_name, unit_name, units_under};
 use crate::app::platform::Platform;
 
 #[derive(OpenApi)]
@@ -240,14 +239,6 @@ pub async fn sources_coverage(
     .await
 }
 
-/// The wire name of a dimension (`department`), as query strings and assessment runs carry it.
-pub(crate) fn dim_name(dim: Dim) -> String {
-    serde_json::to_value(dim)
-        .ok()
-        .and_then(|value| value.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 fn links(dim: Dim, unit: &str, from: NaiveDate, to: NaiveDate) -> (String, String, String) {
     let dim = dim_name(dim);
     (
@@ -295,43 +286,6 @@ fn view(
         orders_url,
         coverage: None,
     })
-}
-
-/// The name of a unit, item or staff member; its id when it has none. Blocking.
-pub(crate) fn unit_name(store: &Store, dim: Dim, unit: &str) -> Result<String, ApiError> {
-    Ok(match dim {
-        Dim::Staff => store.staff(unit)?.map(|staff| staff.name),
-        Dim::Item => store.item(unit)?.map(|item| item.name),
-        _ => store.org_unit(unit)?.map(|unit| unit.name),
-    }
-    .unwrap_or_else(|| unit.to_string()))
-}
-
-/// [`unit_name`]s, read once each (a report or an analysis names the same units many times).
-/// Blocking.
-pub(crate) struct Names<'a> {
-    store: &'a Store,
-    known: HashMap<(Dim, String), String>,
-}
-
-impl<'a> Names<'a> {
-    pub(crate) fn new(store: &'a Store) -> Names<'a> {
-        Names {
-            store,
-            known: HashMap::new(),
-        }
-    }
-
-    /// The [`unit_name`] of `id`.
-    pub(crate) fn of(&mut self, dim: Dim, id: &str) -> Result<String, ApiError> {
-        let key = (dim, id.to_string());
-        if let Some(name) = self.known.get(&key) {
-            return Ok(name.clone());
-        }
-        let name = unit_name(self.store, dim, id)?;
-        self.known.insert(key, name.clone());
-        Ok(name)
-    }
 }
 
 fn period_of(platform: &Platform, query: &StatsQuery) -> Result<(NaiveDate, NaiveDate), ApiError> {
@@ -507,61 +461,6 @@ pub struct ChildrenQuery {
     pub to: Option<NaiveDate>,
 }
 
-/// The units of a kind under a region: `(dim, id, name, county)`. Blocking.
-pub fn units_under(
-    platform: &Platform,
-    scope: &str,
-    of: Dim,
-) -> Result<Vec<(Dim, String, String, String)>, ApiError> {
-    let store = &platform.store;
-    let county = |id: &str| -> Result<String, ApiError> {
-        let regions = store.ancestors(of, id)?;
-        Ok(regions
-            .iter()
-            .find(|code| code.len() >= 6 && code.bytes().all(|b| b.is_ascii_digit()))
-            .map(|code| county_of(code))
-            .unwrap_or_else(|| county_of(scope)))
-    };
-    let mut units = Vec::new();
-    match of {
-        Dim::Staff => {
-            for staff in store.staff_list()? {
-                if store.within(Dim::Staff, &staff.id, scope)? {
-                    units.push((of, staff.id.clone(), staff.name, county(&staff.id)?));
-                }
-            }
-        }
-        Dim::Item => {
-            for item in store.items()? {
-                if store.within(Dim::Item, &item.task_code, scope)? {
-                    units.push((
-                        of,
-                        item.task_code.clone(),
-                        item.name,
-                        county(&item.task_code)?,
-                    ));
-                }
-            }
-        }
-        _ => {
-            for unit in store.org_units()? {
-                let kind_matches = match of {
-                    Dim::Region => unit.kind.is_region() && unit.parent.as_deref() == Some(scope),
-                    Dim::Hall => matches!(unit.kind, OrgKind::Hall | OrgKind::ServicePoint),
-                    Dim::Department => unit.kind == OrgKind::Department,
-                    Dim::Window => unit.kind == OrgKind::Window,
-                    Dim::Staff | Dim::Item => false,
-                };
-                if kind_matches && unit.id != scope && store.within(Dim::Region, &unit.id, scope)? {
-                    units.push((of, unit.id.clone(), unit.name, county(&unit.id)?));
-                }
-            }
-        }
-    }
-    units.sort_by(|a, b| a.1.cmp(&b.1));
-    Ok(units)
-}
-
 /// The metrics of every unit of a kind under a region, for comparisons and rankings.
 #[utoipa::path(
     get, path = "/api/v1/stats/children", tag = "stats", params(ChildrenQuery),
@@ -687,53 +586,6 @@ pub async fn run(
         Ok(Json(RunView { frozen, run }))
     })
     .await
-}
-
-/// Assesses every unit of a kind under `scope` for a period with the rules `set` (callers
-/// pass `platform.policies.active()`; a report passes one set to all its rankings), reading the
-/// orders' state as of `as_of` (`POST /api/v1/assessments` passes the platform clock's now).
-/// Blocking.
-pub fn assess(
-    platform: &Platform,
-    set: &PolicySet,
-    period: &str,
-    unit_kind: Dim,
-    scope: &str,
-    as_of: DateTime<Utc>,
-) -> Result<AssessmentRun, ApiError> {
-    let Period { from, to } = Period::parse(period).map_err(ApiError::BadRequest)?;
-    let units = units_under(platform, scope, unit_kind)?;
-    let keys: Vec<(Dim, String)> = units
-        .iter()
-        .map(|(dim, id, ..)| (*dim, id.clone()))
-        .collect();
-    let metrics = platform
-        .store
-        .unit_metrics(&keys, from, to, as_of, &platform.metric_settings)?;
-    let candidates = units
-        .into_iter()
-        .zip(metrics)
-        .map(|((_, unit, name, county), metrics)| Candidate {
-            unit,
-            name,
-            county,
-            metrics,
-        })
-        .collect();
-    let kind = dim_name(unit_kind);
-    let units = assessment::assess(set, period, &kind, candidates);
-    Ok(AssessmentRun {
-        period: period.to_string(),
-        from,
-        to,
-        unit_kind: kind,
-        scope: scope.to_string(),
-        as_of,
-        rules_version: set.version().to_string(),
-        calendar_version: platform.calendar().version(),
-        settings: platform.metric_settings.clone(),
-        units,
-    })
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -1,0 +1,160 @@
+//! Assessment: the metrics of every unit of a kind under a region for a period, scored and vetoed
+//! by the county policies, ranked by the engine; frozen runs; the names of the units assessed.
+//! The API, the reports and `hcp` all assess through here.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use hcp_core::assessment::{self, AssessmentRun, Candidate, Period};
+use hcp_core::model::OrgKind;
+use hcp_core::policy::PolicySet;
+use hcp_core::store::{Dim, Store, county_of};
+
+use crate::app::{AppError, Platform};
+
+/// The wire name of a dimension (`department`), as query strings and assessment runs carry it.
+pub fn dim_name(dim: Dim) -> String {
+    serde_json::to_value(dim)
+        .ok()
+        .and_then(|value| value.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+/// The name of a unit, item or staff member; its id when it has none. Blocking.
+pub fn unit_name(store: &Store, dim: Dim, unit: &str) -> Result<String, AppError> {
+    Ok(match dim {
+        Dim::Staff => store.staff(unit)?.map(|staff| staff.name),
+        Dim::Item => store.item(unit)?.map(|item| item.name),
+        _ => store.org_unit(unit)?.map(|unit| unit.name),
+    }
+    .unwrap_or_else(|| unit.to_string()))
+}
+
+/// [`unit_name`]s, read once each (a report or an analysis names the same units many times).
+/// Blocking.
+pub struct Names<'a> {
+    store: &'a Store,
+    known: HashMap<(Dim, String), String>,
+}
+
+impl<'a> Names<'a> {
+    pub fn new(store: &'a Store) -> Names<'a> {
+        Names {
+            store,
+            known: HashMap::new(),
+        }
+    }
+
+    /// The [`unit_name`] of `id`.
+    pub fn of(&mut self, dim: Dim, id: &str) -> Result<String, AppError> {
+        let key = (dim, id.to_string());
+        if let Some(name) = self.known.get(&key) {
+            return Ok(name.clone());
+        }
+        let name = unit_name(self.store, dim, id)?;
+        self.known.insert(key, name.clone());
+        Ok(name)
+    }
+}
+
+/// The units of a kind under a region: `(dim, id, name, county)`. Blocking.
+pub fn units_under(
+    platform: &Platform,
+    scope: &str,
+    of: Dim,
+) -> Result<Vec<(Dim, String, String, String)>, AppError> {
+    let store = &platform.store;
+    let county = |id: &str| -> Result<String, AppError> {
+        let regions = store.ancestors(of, id)?;
+        Ok(regions
+            .iter()
+            .find(|code| code.len() >= 6 && code.bytes().all(|b| b.is_ascii_digit()))
+            .map(|code| county_of(code))
+            .unwrap_or_else(|| county_of(scope)))
+    };
+    let mut units = Vec::new();
+    match of {
+        Dim::Staff => {
+            for staff in store.staff_list()? {
+                if store.within(Dim::Staff, &staff.id, scope)? {
+                    units.push((of, staff.id.clone(), staff.name, county(&staff.id)?));
+                }
+            }
+        }
+        Dim::Item => {
+            for item in store.items()? {
+                if store.within(Dim::Item, &item.task_code, scope)? {
+                    units.push((
+                        of,
+                        item.task_code.clone(),
+                        item.name,
+                        county(&item.task_code)?,
+                    ));
+                }
+            }
+        }
+        _ => {
+            for unit in store.org_units()? {
+                let kind_matches = match of {
+                    Dim::Region => unit.kind.is_region() && unit.parent.as_deref() == Some(scope),
+                    Dim::Hall => matches!(unit.kind, OrgKind::Hall | OrgKind::ServicePoint),
+                    Dim::Department => unit.kind == OrgKind::Department,
+                    Dim::Window => unit.kind == OrgKind::Window,
+                    Dim::Staff | Dim::Item => false,
+                };
+                if kind_matches && unit.id != scope && store.within(Dim::Region, &unit.id, scope)? {
+                    units.push((of, unit.id.clone(), unit.name, county(&unit.id)?));
+                }
+            }
+        }
+    }
+    units.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(units)
+}
+
+/// Assesses every unit of a kind under `scope` for a period with the rules `set` (callers
+/// pass `platform.policies.active()`; a report passes one set to all its rankings), reading the
+/// orders' state as of `as_of` (`POST /api/v1/assessments` passes the platform clock's now).
+/// Blocking.
+pub fn assess(
+    platform: &Platform,
+    set: &PolicySet,
+    period: &str,
+    unit_kind: Dim,
+    scope: &str,
+    as_of: DateTime<Utc>,
+) -> Result<AssessmentRun, AppError> {
+    let Period { from, to } = Period::parse(period).map_err(AppError::BadRequest)?;
+    let units = units_under(platform, scope, unit_kind)?;
+    let keys: Vec<(Dim, String)> = units
+        .iter()
+        .map(|(dim, id, ..)| (*dim, id.clone()))
+        .collect();
+    let metrics = platform
+        .store
+        .unit_metrics(&keys, from, to, as_of, &platform.metric_settings)?;
+    let candidates = units
+        .into_iter()
+        .zip(metrics)
+        .map(|((_, unit, name, county), metrics)| Candidate {
+            unit,
+            name,
+            county,
+            metrics,
+        })
+        .collect();
+    let kind = dim_name(unit_kind);
+    let units = assessment::assess(set, period, &kind, candidates);
+    Ok(AssessmentRun {
+        period: period.to_string(),
+        from,
+        to,
+        unit_kind: kind,
+        scope: scope.to_string(),
+        as_of,
+        rules_version: set.version().to_string(),
+        calendar_version: platform.calendar().version(),
+        settings: platform.metric_settings.clone(),
+        units,
+    })
+}

@@ -49,7 +49,7 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     }
 
     let uplink_note = if with_demo {
-        crate::app::uplink::demo(&mut platform, &config).await?
+        crate::demo::uplink::simulated(&mut platform, &config).await?
     } else {
         None
     };
@@ -108,8 +108,7 @@ pub async fn serve(config: Config, with_demo: bool) -> anyhow::Result<()> {
     }
     tracing::info!(%address, "serving");
 
-    crate::workers::sweep::spawn(platform.clone());
-    crate::app::uplink::spawn(platform.clone());
+    crate::workers::spawn(&platform, Arc::new(crate::workers::SoleOwner));
     let simulator = match (with_demo, config.demo.live_per_second) {
         (true, rate) if rate > 0 => Some(tokio::spawn(simulate(platform.clone(), rate))),
         _ => None,

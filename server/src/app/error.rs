@@ -38,4 +38,3 @@ impl From<anyhow::Error> for AppError {
         AppError::Internal(format!("{error:#}"))
     }
 }
-

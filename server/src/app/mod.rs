@@ -7,15 +7,17 @@ pub mod calendar_alarm;
 pub mod config;
 pub mod coverage;
 pub mod error;
+pub mod orders;
 pub mod outreach;
 pub mod platform;
 pub mod plugins;
-pub mod reports;
 pub mod ratings;
+pub mod reports;
 pub mod rules;
 pub mod telemetry;
 pub mod uplink;
 pub mod watch;
+pub mod work;
 
 pub use error::AppError;
 pub use platform::Platform;

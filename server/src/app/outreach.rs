@@ -27,7 +27,7 @@ use hcp_core::workflow::{OrderState, Problem};
 
 use crate::app::config::MessagesConfig;
 use crate::app::platform::Platform;
-use crate::workers::sweep::{SweepReport, submit_all};
+use crate::app::{orders::submit_all, work::SweepReport};
 
 /// The source of the ratings the platform records itself: default ratings, answers given on
 /// the phone, ratings through an invitation link. Its API key is never shown to anyone.
@@ -597,7 +597,7 @@ pub fn problem_feedback(
             continue;
         }
         feedback.following.push(order.id);
-        let Some(to) = crate::workers::sweep::evaluator_phone(&platform.store, &order)? else {
+        let Some(to) = crate::app::orders::evaluator_phone(&platform.store, &order)? else {
             feedback.without_phone.push(order.id);
             continue;
         };
@@ -610,7 +610,7 @@ pub fn problem_feedback(
                 "【政务服务好差评】您反映的问题（工单{}）已整改：{}。查看处理结果并对整改情况评价：{}",
                 order.id,
                 message.trim().trim_end_matches('。'),
-                crate::workers::sweep::tracking_url(platform, order.id)
+                crate::app::orders::tracking_url(platform, order.id)
             ),
         });
     }

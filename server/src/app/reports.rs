@@ -42,11 +42,11 @@ use rust_xlsxwriter::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::platform::Platform;
 use crate::app::AppError;
-use crate::app::ratings::each_first_rating;
 use crate::app::assessment::{Names, assess};
-use crate::workers::sweep::SweepReport;
+use crate::app::platform::Platform;
+use crate::app::ratings::each_first_rating;
+use crate::app::work::SweepReport;
 
 /// 差评 one report analyses at most (each is read from the log); past that the top problems are
 /// computed from the newest ones and the report says so.

@@ -455,7 +455,7 @@ impl Policies {
         if done.as_deref() == Some(version.as_str()) {
             return None;
         }
-        let summary = match crate::workers::sweep::retime_provisional(
+        let summary = match crate::app::orders::retime_provisional(
             store,
             &calendar,
             self.clock.now(),

@@ -39,4 +39,3 @@ impl Telemetry {
         self.requests.lock()
     }
 }
-

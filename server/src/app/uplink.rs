@@ -655,20 +655,6 @@ pub fn reconcile_if_due(platform: &Platform, now: DateTime<Utc>, caught_up: bool
     }
 }
 
-/// Starts the background shipper and the scheduled reconciliation on the platform clock.
-pub fn spawn(platform: Platform) {
-    let config = &platform.uplink.config;
-    if !config.enabled || config.interval_secs == 0 {
-        return;
-    }
-    let secs = config.interval_secs;
-    crate::workers::sweep::every(platform, secs, "uplink", |platform, now| {
-        let report = run(platform, now, true);
-        let caught_up = matches!(report.steps.last(), Some(Step::Idle));
-        reconcile_if_due(platform, now, caught_up);
-    });
-}
-
 /// The uplink as the status endpoint shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UplinkStatus {
@@ -809,44 +795,4 @@ pub fn status(platform: &Platform) -> anyhow::Result<UplinkStatus> {
         recent_batches: store.uplink_batches(20)?,
         reconciliations: store.uplink_reconciliations(7)?,
     })
-}
-
-/// `hcp demo` without an `[uplink]` of its own: a simulated provincial platform in this
-/// process (its data under `<data_dir>/province-sim`), the reference 河南 adapter copied into
-/// the plugins folder, and the uplink pointed at them, so ratings visibly go up. Returns the
-/// line to print.
-pub async fn demo(
-    platform: &mut Platform,
-    config: &crate::app::config::Config,
-) -> anyhow::Result<Option<String>> {
-    if config.uplink.enabled {
-        return Ok(None);
-    }
-    let built = config.demo.adapters_dir.join("henan-uplink.wasm");
-    if !built.exists() {
-        return Ok(Some(format!(
-            "  uplink: adapter henan-uplink not built ({}): run `make adapters`",
-            built.display()
-        )));
-    }
-    std::fs::create_dir_all(&platform.plugins_dir)?;
-    let installed = platform.plugins_dir.join("henan-uplink.wasm");
-    if std::fs::read(&installed).ok() != std::fs::read(&built).ok() {
-        std::fs::copy(&built, &installed)
-            .with_context(|| format!("installing {}", built.display()))?;
-    }
-    let province =
-        crate::demo::province_sim::spawn_local(&config.data_dir.join("province-sim")).await?;
-    let uplink = UplinkConfig {
-        enabled: true,
-        endpoint: format!("{province}/api/haocp/batch"),
-        reconcile_endpoint: format!("{province}/api/haocp/counts"),
-        adapter: "henan-uplink".into(),
-        interval_secs: 5,
-        ..config.uplink.clone()
-    };
-    platform.uplink = std::sync::Arc::new(Uplink::new(uplink));
-    Ok(Some(format!(
-        "  uplink: simulated provincial platform at {province} (GET {province}/sim/state); status GET /api/v1/admin/uplink"
-    )))
 }

@@ -745,7 +745,7 @@ impl Desk {
                     awaiting: Vec::new(),
                 };
                 let (change, decision) =
-                    crate::workers::sweep::with_reopen_deadlines(platform, order, change);
+                    crate::app::orders::with_reopen_deadlines(platform, order, change);
                 if outcome == CallOutcome::Dissatisfied
                     && let Some(fate) = self.fates.get_mut(&order.id)
                 {

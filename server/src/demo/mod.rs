@@ -7,6 +7,7 @@ pub mod desk;
 pub mod history;
 pub mod province_sim;
 pub mod sms;
+pub mod uplink;
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};

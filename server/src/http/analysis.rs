@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::read::UnitRange;
-use crate::app::ratings::each_first_rating;
-use crate::app::assessment::{Names, dim_name};
 use super::{ApiError, Auth, blocking};
+use crate::app::assessment::{Names, dim_name};
 use crate::app::platform::Platform;
+use crate::app::ratings::each_first_rating;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -20,7 +20,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
-use crate::workers::sweep::SweepReport;
+use crate::app::work::SweepReport;
 
 #[derive(OpenApi)]
 #[openapi(paths(
@@ -102,7 +102,7 @@ fn view(platform: &Platform, principal: &Principal, order: Order) -> OrderView {
         Vec::new()
     };
     let tracking_url = matches!(principal.role, Role::CallbackAgent | Role::Admin)
-        .then(|| crate::workers::sweep::tracking_url(platform, order.id));
+        .then(|| crate::app::orders::tracking_url(platform, order.id));
     OrderView {
         order,
         overdue,
@@ -385,8 +385,7 @@ pub async fn act(
     blocking(move || {
         let order = load_visible(&platform, &principal, id)?;
         authorise(&platform, &principal, &order, &step)?;
-        let (step, decision) =
-            crate::workers::sweep::with_reopen_deadlines(&platform, &order, step);
+        let (step, decision) = crate::app::orders::with_reopen_deadlines(&platform, &order, step);
         let order = change(&platform, &principal.username, id, step, decision)?;
         Ok(Json(view(&platform, &principal, order)))
     })
@@ -585,7 +584,7 @@ fn open_intake(
         .ok_or_else(|| ApiError::Internal(format!("order {id} vanished")))?;
     Ok(IntakeReceipt {
         order_id: id,
-        tracking_url: crate::workers::sweep::tracking_url(platform, id),
+        tracking_url: crate::app::orders::tracking_url(platform, id),
         unit: order.unit,
         deadlines: order.deadlines,
     })
@@ -745,8 +744,7 @@ pub async fn call_order(
             awaiting: Vec::new(),
         };
         authorise(&platform, &principal, &order, &step)?;
-        let (step, decision) =
-            crate::workers::sweep::with_reopen_deadlines(&platform, &order, step);
+        let (step, decision) = crate::app::orders::with_reopen_deadlines(&platform, &order, step);
         let order = change(&platform, &principal.username, id, step, decision)?;
         Ok(Json(view(&platform, &principal, order)))
     })

@@ -40,9 +40,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::outreach::escape;
-use crate::app::ratings::each_first_rating;
 use super::{ApiError, blocking};
 use crate::app::platform::Platform;
+use crate::app::ratings::each_first_rating;
 
 #[derive(OpenApi)]
 #[openapi(paths(regions, stats, rankings, rectified, comments))]

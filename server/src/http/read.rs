@@ -1,7 +1,6 @@
 //! Queries of ratings, cases, roll-ups and the org tree, scoped to the caller's subtree, with
 //! evaluators masked; revealing an evaluator is a separate, audited request.
 
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Days, NaiveDate, Utc};

@@ -3,7 +3,6 @@
 //! scope (for rankings); assessment runs (metrics → county assessment policy → veto policy →
 //! the engine's ranking), frozen runs, and the explanation of one unit's score.
 
-
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::{Json, Router};

@@ -275,7 +275,7 @@ fn record_evaluation(
         deadlines: Vec::new(),
         awaiting: Vec::new(),
     };
-    let (step, decision) = crate::workers::sweep::with_reopen_deadlines(platform, &order, step);
+    let (step, decision) = crate::app::orders::with_reopen_deadlines(platform, &order, step);
     super::orders::change(platform, "evaluator", order.id, step, decision)
 }
 

@@ -1,5 +1,85 @@
-//! Background work: the sweep (deadlines, call-backs, invitations, reports, the calendar alarm)
-//! and the uplink shipper. Each worker has one owner, the loop spawned here; it calls the
-//! application layer only.
+//! Background work, each worker with one owner: the sweep (deadlines and flags of the closed
+//! loop, call-backs, invitations, message delivery, scheduled reports, the calendar alarm) and
+//! the uplink shipper. Workers call the application layer only. Each tick first asks the
+//! [`Lease`] whether this process owns the worker: on one machine it always does; a cluster
+//! puts its lease behind the same point.
 
 pub mod sweep;
+pub mod uplink;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::app::Platform;
+
+/// The background workers, one owner each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Worker {
+    /// Deadlines and flags, call-backs, invitations, message delivery, scheduled reports.
+    Sweep,
+    /// The provincial uplink and its reconciliation.
+    Uplink,
+}
+
+impl Worker {
+    pub fn name(self) -> &'static str {
+        match self {
+            Worker::Sweep => "sweep",
+            Worker::Uplink => "uplink",
+        }
+    }
+}
+
+/// Who runs a worker now. Asked before every tick; a tick is skipped when this process does not
+/// own the worker.
+pub trait Lease: Send + Sync {
+    fn owns(&self, worker: Worker) -> bool;
+}
+
+/// One process owns every worker (the embedded store: one node).
+pub struct SoleOwner;
+
+impl Lease for SoleOwner {
+    fn owns(&self, _worker: Worker) -> bool {
+        true
+    }
+}
+
+/// Starts every worker of the platform on its clock.
+pub fn spawn(platform: &Platform, lease: Arc<dyn Lease>) {
+    sweep::spawn(platform.clone(), lease.clone());
+    uplink::spawn(platform.clone(), lease);
+}
+
+/// Runs `job` as of the platform clock every `secs` seconds, off the async workers, for as long
+/// as the process lives; a tick that falls behind waits instead of bunching up. the log names the worker when a
+/// tick fails. A tick runs only while `lease` says this process owns the worker.
+fn every(
+    platform: Platform,
+    lease: Arc<dyn Lease>,
+    secs: u64,
+    worker: Worker,
+    job: fn(&Platform, DateTime<Utc>),
+) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_secs(secs));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if !lease.owns(worker) {
+                continue;
+            }
+            let platform = platform.clone();
+            let ran = tokio::task::spawn_blocking(move || {
+                let now = platform.clock.now();
+                job(&platform, now);
+            })
+            .await;
+            if let Err(error) = ran {
+                tracing::error!(%error, worker = worker.name(), "background task failed");
+            }
+        }
+    });
+}

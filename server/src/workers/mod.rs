@@ -4,6 +4,8 @@
 //! [`Lease`] whether this process owns the worker: on one machine it always does; a cluster
 //! puts its lease behind the same point.
 
+pub mod delivery;
+pub mod reports;
 pub mod sweep;
 pub mod uplink;
 

@@ -50,10 +50,10 @@ pub fn sweep_quietly(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
     if let Err(error) = crate::app::outreach::run_due_tasks(platform, as_of, &mut report) {
         report.fail("invitations", format!("{error:#}"));
     }
-    if let Err(error) = crate::app::outreach::deliver(platform, as_of, &mut report) {
+    if let Err(error) = super::delivery::deliver(platform, as_of, &mut report) {
         report.fail("messages", format!("{error:#}"));
     }
-    if let Err(error) = crate::app::reports::run_schedule(platform, as_of, &mut report) {
+    if let Err(error) = super::reports::run_schedule(platform, as_of, &mut report) {
         report.fail("reports", format!("{error:#}"));
     }
     report.summarise();

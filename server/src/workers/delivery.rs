@@ -1,0 +1,367 @@
+//! Message delivery: hands the queued messages that are due (tracking links, invitations,
+//! call-back SMS) to the SMS gateway, retrying failures with a growing delay. The sweep runs it.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use hcp_core::outreach::{DeliveryAttempt, Message, MessageState};
+use hcp_core::pii::PiiKind;
+use hcp_core::store::{Command, LoopCommand};
+
+use crate::app::Platform;
+use crate::app::config::MessagesConfig;
+use crate::app::orders::submit_all;
+use crate::app::outreach::error_chain;
+use crate::app::work::SweepReport;
+
+/// Delivery attempts recorded per batch while messages are handed to the gateway.
+const ATTEMPT_CHUNK: usize = 64;
+
+/// Calls in a row the gateway leaves unanswered before a sweep stops delivering: the rest wait
+/// for the next sweep instead of each waiting out the time limit while the sweep holds its lock.
+const GATEWAY_SILENT_LIMIT: usize = 3;
+
+/// Hands the queued messages that are due to the SMS gateway. Blocking.
+pub fn deliver(
+    platform: &Platform,
+    as_of: DateTime<Utc>,
+    report: &mut SweepReport,
+) -> anyhow::Result<()> {
+    let config = &platform.messages;
+    if config.gateway_url.trim().is_empty() {
+        // No gateway: messages are recorded and stay queued until one is configured.
+        return Ok(());
+    }
+    let due: Vec<Message> = platform
+        .store
+        .pending_messages()?
+        .into_iter()
+        .filter(|message| {
+            message.state == MessageState::Queued
+                && message.next_at.is_some_and(|next| next <= as_of)
+        })
+        .collect();
+    if due.is_empty() {
+        return Ok(());
+    }
+    let gateway = Gateway::new(config)?;
+    let max_attempts = usize::try_from(config.max_attempts.max(1)).unwrap_or(usize::MAX);
+    let mut commands = Vec::new();
+    let mut silent = 0;
+    let total = due.len();
+    for (index, message) in due.into_iter().enumerate() {
+        let result = match platform.store.pii().open_field(PiiKind::Phone, &message.to) {
+            Ok(phone) => gateway.send(&message, &phone),
+            Err(error) => Err(Failure {
+                error: format!("the recipient cannot be opened: {error}"),
+                permanent: true,
+                answered: true,
+            }),
+        };
+        silent = match &result {
+            Err(failure) if !failure.answered => silent + 1,
+            _ => 0,
+        };
+        let (attempt, next_at) = match result {
+            Ok(gateway_id) => {
+                report.messages_sent += 1;
+                let attempt = DeliveryAttempt {
+                    at: as_of,
+                    ok: true,
+                    gateway_id,
+                    error: None,
+                };
+                (attempt, None)
+            }
+            Err(failure) => {
+                report.messages_failed += 1;
+                let failures = message.attempts.len() + 1;
+                let next_at = (!failure.permanent && failures < max_attempts)
+                    .then(|| as_of + retry_delay(config.retry_secs, failures));
+                if next_at.is_none() {
+                    report.fail(
+                        format!("message {}", message.id),
+                        format!("given up after {failures} attempts: {}", failure.error),
+                    );
+                }
+                let attempt = DeliveryAttempt {
+                    at: as_of,
+                    ok: false,
+                    gateway_id: None,
+                    error: Some(failure.error),
+                };
+                (attempt, next_at)
+            }
+        };
+        commands.push(Command::Loop(LoopCommand::MessageAttempt {
+            message_id: message.id,
+            attempt,
+            next_at,
+        }));
+        if commands.len() >= ATTEMPT_CHUNK {
+            submit_all(platform, std::mem::take(&mut commands), report)?;
+        }
+        if silent >= GATEWAY_SILENT_LIMIT && index + 1 < total {
+            report.fail(
+                "",
+                format!(
+                    "the SMS gateway did not answer {silent} calls in a row; messages left for the next sweep: {}",
+                    total - index - 1
+                ),
+            );
+            break;
+        }
+    }
+    submit_all(platform, commands, report)
+}
+
+/// The delay before the next attempt after `failures` failed ones (1, 2, 3 …): `retry_secs`,
+/// doubling on each further failure.
+pub fn retry_delay(retry_secs: u64, failures: usize) -> chrono::Duration {
+    let doublings = u32::try_from(failures.saturating_sub(1))
+        .unwrap_or(u32::MAX)
+        .min(20);
+    let secs = retry_secs.saturating_mul(1u64 << doublings);
+    chrono::Duration::seconds(
+        i64::try_from(secs)
+            .unwrap_or(i64::MAX / 1000)
+            .min(i64::MAX / 1000),
+    )
+}
+
+/// Why a message was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub error: String,
+    /// Retrying cannot help.
+    pub permanent: bool,
+    /// The gateway answered (with an error); `false` when it could not be reached in time.
+    pub answered: bool,
+}
+
+/// The SMS gateway: a URL that takes one message per POST.
+pub struct Gateway {
+    client: reqwest::blocking::Client,
+    url: String,
+    token: String,
+}
+
+impl Gateway {
+    /// A client with the configured time limit. Blocking; not on an async worker.
+    pub fn new(config: &MessagesConfig) -> anyhow::Result<Gateway> {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_millis(config.timeout_ms.max(1)))
+            .build()
+            .context("building the HTTP client of the SMS gateway")?;
+        Ok(Gateway {
+            client,
+            url: config.gateway_url.trim().to_string(),
+            token: config.gateway_token.clone(),
+        })
+    }
+
+    /// POSTs `{"id", "channel", "to", "text", "purpose"}`. A 2xx answer accepts the message;
+    /// the gateway's id is read from an `id` or `message_id` field of a JSON answer.
+    pub fn send(&self, message: &Message, phone: &str) -> Result<Option<String>, Failure> {
+        let body = serde_json::json!({
+            "id": message.id,
+            "channel": message.channel,
+            "to": phone,
+            "text": message.text,
+            "purpose": message.purpose,
+        });
+        let mut request = self.client.post(&self.url).json(&body);
+        if !self.token.is_empty() {
+            request = request.bearer_auth(&self.token);
+        }
+        let response = request.send().map_err(|error| Failure {
+            error: error_chain(&error),
+            permanent: false,
+            answered: false,
+        })?;
+        let status = response.status();
+        let text = response.text().unwrap_or_default();
+        if !status.is_success() {
+            let snippet: String = text.chars().take(200).collect();
+            return Err(Failure {
+                error: format!("the gateway answered {status}: {snippet}"),
+                permanent: false,
+                answered: true,
+            });
+        }
+        Ok(gateway_id(&text))
+    }
+}
+
+/// The gateway's id of an accepted message, from a JSON answer's `id` or `message_id`.
+fn gateway_id(answer: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(answer).ok()?;
+    ["id", "message_id"]
+        .into_iter()
+        .find_map(|field| match value.get(field)? {
+            serde_json::Value::String(id) if !id.is_empty() => Some(id.clone()),
+            serde_json::Value::Number(id) => Some(id.to_string()),
+            _ => None,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    use hcp_core::outreach::{MessageChannel, MessagePurpose};
+    use hcp_core::pii::PiiKey;
+
+    use super::*;
+
+    #[test]
+    fn retries_double_from_the_configured_delay() {
+        let delays: Vec<i64> = (1..=5)
+            .map(|failures| retry_delay(60, failures).num_seconds())
+            .collect();
+        assert_eq!(delays, [60, 120, 240, 480, 960]);
+        assert!(retry_delay(u64::MAX, 99).num_seconds() > 0);
+    }
+
+    #[test]
+    fn gateway_ids_come_from_json_answers() {
+        assert_eq!(gateway_id(r#"{"id":"sms-1"}"#).as_deref(), Some("sms-1"));
+        assert_eq!(gateway_id(r#"{"message_id":42}"#).as_deref(), Some("42"));
+        assert_eq!(gateway_id(r#"{"ok":true}"#), None);
+        assert_eq!(gateway_id("accepted"), None);
+    }
+
+    /// One answer of the test gateway: status line and body.
+    type Answer = (&'static str, &'static str);
+
+    /// A gateway on a local socket that answers each request with the next answer (the last one
+    /// repeats; `None` never answers) and keeps what it was sent.
+    fn test_gateway(answers: Vec<Option<Answer>>) -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|error| panic!("{error}"));
+        let url = format!(
+            "http://{}/sms",
+            listener
+                .local_addr()
+                .unwrap_or_else(|error| panic!("{error}"))
+        );
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let kept = seen.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for (index, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader =
+                    BufReader::new(stream.try_clone().unwrap_or_else(|e| panic!("{e}")));
+                let mut head = String::new();
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                    head.push_str(&line);
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                if let Ok(mut seen) = kept.lock() {
+                    seen.push(format!("{head}\n{}", String::from_utf8_lossy(&body)));
+                }
+                match answers.get(index).or(answers.last()).cloned().flatten() {
+                    Some((status, body)) => {
+                        let _ = write!(
+                            stream,
+                            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
+                    None => held.push(stream),
+                }
+            }
+        });
+        (url, seen)
+    }
+
+    fn message() -> Message {
+        let key = PiiKey::from_bytes([5; 32]);
+        Message {
+            id: 77,
+            channel: MessageChannel::Sms,
+            purpose: MessagePurpose::Invitation,
+            subject: "service:P-1/1".into(),
+            to: key.seal_field(PiiKind::Phone, "13912345678"),
+            to_masked: "139****5678".into(),
+            text: "【政务服务好差评】……".into(),
+            queued_at: Utc::now(),
+            attempts: Vec::new(),
+            state: MessageState::Queued,
+            next_at: None,
+        }
+    }
+
+    fn config(url: &str, timeout_ms: u64) -> MessagesConfig {
+        MessagesConfig {
+            gateway_url: url.into(),
+            gateway_token: "secret-token".into(),
+            timeout_ms,
+            ..MessagesConfig::default()
+        }
+    }
+
+    #[test]
+    fn gateway_accepts_refuses_and_times_out() {
+        let (url, seen) = test_gateway(vec![
+            Some(("200 OK", r#"{"id":"gw-9"}"#)),
+            Some(("500 Internal Server Error", "down")),
+        ]);
+        let gateway = Gateway::new(&config(&url, 5000)).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(
+            gateway.send(&message(), "13912345678"),
+            Ok(Some("gw-9".to_string()))
+        );
+        let failure = gateway.send(&message(), "13912345678");
+        assert!(
+            matches!(&failure, Err(Failure { error, permanent: false, answered: true }) if error.contains("500")),
+            "{failure:?}"
+        );
+        let seen = seen.lock().map(|seen| seen.clone()).unwrap_or_default();
+        assert_eq!(seen.len(), 2);
+        let first = &seen[0];
+        assert!(first.starts_with("POST /sms "), "{first}");
+        assert!(
+            first
+                .to_ascii_lowercase()
+                .contains("authorization: bearer secret-token"),
+            "{first}"
+        );
+        let body: serde_json::Value = first
+            .split_once("\n\n")
+            .and_then(|(_, body)| serde_json::from_str(body).ok())
+            .unwrap_or_default();
+        assert_eq!(
+            body,
+            serde_json::json!({"id": 77, "channel": "sms", "to": "13912345678",
+                "text": "【政务服务好差评】……", "purpose": "invitation"})
+        );
+
+        let (silent, _) = test_gateway(vec![None]);
+        let gateway = Gateway::new(&config(&silent, 200)).unwrap_or_else(|error| panic!("{error}"));
+        let failure = gateway.send(&message(), "13912345678");
+        assert!(
+            matches!(
+                &failure,
+                Err(Failure {
+                    permanent: false,
+                    answered: false,
+                    ..
+                })
+            ),
+            "{failure:?}"
+        );
+    }
+}

@@ -492,7 +492,21 @@ pub async fn start_november(
     name_prefix: &str,
     window: impl Fn(char) -> Value,
 ) -> anyhow::Result<Seeded> {
-    let seeded = start_seeded(&manual_clock_config(beijing(11, 2, 10))).await?;
+    let dir = tempfile::tempdir()?;
+    let config = write_config(dir.path(), &manual_clock_config(beijing(11, 2, 10)))?;
+    start_november_in(dir, &config, name_prefix, window).await
+}
+
+/// [`start_november`] from a folder prepared as [`start_seeded_in`] takes it, with `config` as
+/// its `hcp.toml`: [`manual_clock_config`] from Monday 2026-11-02 10:00 and whatever a test
+/// adds to it.
+pub async fn start_november_in(
+    dir: tempfile::TempDir,
+    config: &Path,
+    name_prefix: &str,
+    window: impl Fn(char) -> Value,
+) -> anyhow::Result<Seeded> {
+    let seeded = start_seeded_in(dir, config).await?;
     for letter in ['B', 'C'] {
         let id = department(letter);
         let mut window_record = json!({"id": format!("W-BF-0{letter}"), "kind": "window",

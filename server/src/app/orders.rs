@@ -12,6 +12,7 @@ use hcp_core::workflow::{CallOutcome, FlagKind, Order, OrderChange, Rectificatio
 
 use crate::app::platform::Platform;
 use crate::app::rules::{ProvisionalTiming, RetimeSummary};
+use crate::app::tokens::tracking_url;
 
 use crate::app::work::SweepReport;
 
@@ -255,15 +256,6 @@ pub fn submit_all(
         }
     }
     Ok(())
-}
-
-/// The link a citizen follows their bad review with.
-pub fn tracking_url(platform: &Platform, order_id: u64) -> String {
-    format!(
-        "{}/t/{}",
-        platform.messages.public_url.trim_end_matches('/'),
-        platform.store.pii().tracking_token(order_id)
-    )
 }
 
 /// The sealed phone number of an order's evaluator or submitter, if any.

@@ -18,13 +18,14 @@ use hcp_core::outreach::{
     MessageChannel, MessageInput, MessagePurpose, ScheduledAction, ScheduledTask, ServiceCall,
     ServiceCallState, TaskOutcome,
 };
-use hcp_core::pii::{PiiKey, PiiKind};
+use hcp_core::pii::PiiKind;
 use hcp_core::store::{Command, Dim, LoopCommand, MasterChange, Outcome};
 use hcp_core::validate::DomainError;
 
 use hcp_core::workflow::{OrderState, Problem};
 
 use crate::app::platform::Platform;
+use crate::app::tokens::rating_url;
 use crate::app::work::SweepReport;
 
 /// The source of the ratings the platform records itself: default ratings, answers given on
@@ -66,51 +67,6 @@ pub fn ensure_system_source(platform: &Platform) -> anyhow::Result<()> {
         Outcome::Rejected(error) => anyhow::bail!("cannot create the system source: {error}"),
         _ => Ok(()),
     }
-}
-
-/// The token of the link that rates one service act: the 32 hex digits of
-/// [`PiiKey::rating_token`], the service number in two digits, then the project number in hex.
-/// It carries no personal data and nothing is stored for it; a link for another act cannot be
-/// made without the key. It works until the act is rated, which the default rating does at the
-/// latest, so it lives as long as the act can still be rated.
-pub fn rating_token(pii: &PiiKey, project_no: &str, service_number: u8) -> String {
-    let mut token = pii.rating_token(&service_subject(project_no, service_number));
-    token.push_str(&format!("{service_number:02}"));
-    for byte in project_no.as_bytes() {
-        token.push_str(&format!("{byte:02x}"));
-    }
-    token
-}
-
-/// The act a rating token names, if the token is genuine.
-pub fn act_of_token(pii: &PiiKey, token: &str) -> Option<(String, u8)> {
-    // 64 characters of project number at most (the store's limit for identifiers), in hex.
-    if token.len() < 36 || token.len() > 34 + 2 * 64 || !token.is_ascii() {
-        return None;
-    }
-    let (proof, rest) = token.split_at(32);
-    let (number, project_hex) = rest.split_at(2);
-    if !number.bytes().all(|byte| byte.is_ascii_digit()) || project_hex.len() % 2 != 0 {
-        return None;
-    }
-    let service_number: u8 = number.parse().ok().filter(|n| (1..=99).contains(n))?;
-    let bytes = (0..project_hex.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(project_hex.get(at..at + 2)?, 16).ok())
-        .collect::<Option<Vec<u8>>>()?;
-    let project_no = String::from_utf8(bytes).ok()?;
-    let expected = pii.rating_token(&service_subject(&project_no, service_number));
-    auth::constant_time_eq(&expected, &proof.to_ascii_lowercase())
-        .then_some((project_no, service_number))
-}
-
-/// The citizen's link that rates one service act.
-pub fn rating_url(platform: &Platform, project_no: &str, service_number: u8) -> String {
-    format!(
-        "{}/r/{}",
-        platform.messages.public_url.trim_end_matches('/'),
-        rating_token(platform.store.pii(), project_no, service_number)
-    )
 }
 
 /// The invitation text: the service item by name (master data, never the applicant's) and the
@@ -587,7 +543,7 @@ pub fn problem_feedback(
                 "【政务服务好差评】您反映的问题（工单{}）已整改：{}。查看处理结果并对整改情况评价：{}",
                 order.id,
                 message.trim().trim_end_matches('。'),
-                crate::app::orders::tracking_url(platform, order.id)
+                crate::app::tokens::tracking_url(platform, order.id)
             ),
         });
     }
@@ -610,40 +566,6 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rating_token_names_its_act_and_nothing_else() {
-        let key = PiiKey::from_bytes([3; 32]);
-        for (project, number) in [("BF-2026-000123", 1), ("办件/甲 01", 99), ("x", 7)] {
-            let token = rating_token(&key, project, number);
-            assert!(
-                token.bytes().all(|byte| byte.is_ascii_hexdigit()),
-                "{token}"
-            );
-            assert_eq!(
-                act_of_token(&key, &token),
-                Some((project.to_string(), number))
-            );
-            assert_eq!(act_of_token(&PiiKey::from_bytes([4; 32]), &token), None);
-        }
-        let token = rating_token(&key, "BF-2026-000123", 1);
-        // Another act with the same proof, a changed proof, a cut token, junk.
-        let other = format!("{}02{}", &token[..32], &token[34..]);
-        let mut flipped = token.clone().into_bytes();
-        flipped[0] = if flipped[0] == b'0' { b'1' } else { b'0' };
-        let flipped = String::from_utf8(flipped).unwrap_or_default();
-        for bad in [
-            other.as_str(),
-            flipped.as_str(),
-            &token[..token.len() - 1],
-            &token[..35],
-            "",
-            "not a token",
-            &format!("{}+1{}", &token[..32], &token[34..]),
-        ] {
-            assert_eq!(act_of_token(&key, bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn invitation_text_names_the_item_and_carries_the_link() {

@@ -102,7 +102,7 @@ fn view(platform: &Platform, principal: &Principal, order: Order) -> OrderView {
         Vec::new()
     };
     let tracking_url = matches!(principal.role, Role::CallbackAgent | Role::Admin)
-        .then(|| crate::app::orders::tracking_url(platform, order.id));
+        .then(|| crate::app::tokens::tracking_url(platform, order.id));
     OrderView {
         order,
         overdue,
@@ -584,7 +584,7 @@ fn open_intake(
         .ok_or_else(|| ApiError::Internal(format!("order {id} vanished")))?;
     Ok(IntakeReceipt {
         order_id: id,
-        tracking_url: crate::app::orders::tracking_url(platform, id),
+        tracking_url: crate::app::tokens::tracking_url(platform, id),
         unit: order.unit,
         deadlines: order.deadlines,
     })

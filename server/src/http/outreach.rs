@@ -26,10 +26,11 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{ApiError, Auth, blocking};
 use crate::app::outreach::{
-    ActRating, act_of_token, applicant_evaluator, find_act, invitation_message, record_act_rating,
+    ActRating, applicant_evaluator, find_act, invitation_message, record_act_rating,
     service_subject,
 };
 use crate::app::platform::Platform;
+use crate::app::tokens::act_of_token;
 
 #[derive(OpenApi)]
 #[openapi(paths(

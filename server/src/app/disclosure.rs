@@ -1,0 +1,357 @@
+//! Disclosure (政务公开): the masking every public free text passes, and the names struck from it.
+//! What the public may see at all (units, periods, the minimum count) is stated with the public
+//! API in the transport (`http::public`), which renders through these.
+
+use hcp_core::model::Rating;
+use hcp_core::pii::PiiKind;
+
+use crate::app::{AppError, Platform};
+
+/// Characters of a public comment or answer at most.
+pub const PUBLIC_TEXT_CHARS: usize = 200;
+
+/// What replaces a struck name, number or address: fixed, so that its length tells nothing.
+const MASK: &str = "**";
+const NUMBER_MASK: &str = "****";
+/// Separator characters allowed between two groups of one number (138******34).
+const MAX_SEPARATORS: usize = 6;
+/// Titles after a surname: the character before them is masked (王先生 → *先生).
+const TITLES: [&str; 20] = [
+    "先生", "女士", "小姐", "同志", "师傅", "老师", "科长", "处长", "主任", "局长", "股长", "所长",
+    "经理", "阿姨", "大姐", "大哥", "警官", "医生", "组长", "队长",
+];
+/// Two-character surnames: both characters are masked before a title.
+const COMPOUND_SURNAMES: [&str; 19] = [
+    "欧阳", "司马", "诸葛", "上官", "东方", "慕容", "令狐", "皇甫", "公孙", "长孙", "尉迟", "夏侯",
+    "独孤", "端木", "南宫", "西门", "宇文", "司徒", "轩辕",
+];
+
+fn is_ideograph(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c)
+}
+
+/// A digit as citizens type one: ASCII, full-width, or a Chinese numeral (一三八…, 幺, 〇).
+fn is_digit_like(c: char) -> bool {
+    c.is_ascii_digit() || ('０'..='９').contains(&c) || "〇零一二三四五六七八九幺".contains(c)
+}
+
+/// A character of a number-like token: digits and Latin letters (ID numbers end in X, plates
+/// and accounts mix letters in).
+fn is_token_char(c: char) -> bool {
+    is_digit_like(c)
+        || c.is_ascii_alphanumeric()
+        || ('Ａ'..='Ｚ').contains(&c)
+        || ('ａ'..='ｚ').contains(&c)
+}
+
+/// What people put between groups of a number: 138 1234 1234, 138-1234-1234, 138****1234.
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || "-_.*/\\,()+#:：，、。（）－—–·＊＋／．×".contains(c)
+}
+
+/// Masks every run of number-like tokens holding 5 digits or more, whatever separates them.
+fn mask_number_runs(chars: &[char]) -> Vec<char> {
+    let mut out = Vec::with_capacity(chars.len());
+    let mut index = 0;
+    while index < chars.len() {
+        if !is_token_char(chars[index]) {
+            out.push(chars[index]);
+            index += 1;
+            continue;
+        }
+        let start = index;
+        let mut cursor = index;
+        let mut end = index;
+        let mut digits = 0;
+        loop {
+            let token_start = cursor;
+            while cursor < chars.len() && is_token_char(chars[cursor]) {
+                cursor += 1;
+            }
+            let token_digits = chars[token_start..cursor]
+                .iter()
+                .filter(|c| is_digit_like(**c))
+                .count();
+            if token_digits == 0 {
+                if token_start == start {
+                    // A word of letters only: not a number.
+                    end = cursor;
+                }
+                break;
+            }
+            digits += token_digits;
+            end = cursor;
+            let mut next = cursor;
+            while next < chars.len() && next - cursor < MAX_SEPARATORS && is_separator(chars[next])
+            {
+                next += 1;
+            }
+            if next == cursor || next >= chars.len() || !is_token_char(chars[next]) {
+                break;
+            }
+            cursor = next;
+        }
+        if digits >= 5 {
+            out.extend(NUMBER_MASK.chars());
+        } else {
+            out.extend_from_slice(&chars[start..end]);
+        }
+        index = end;
+    }
+    out
+}
+
+/// Masks e-mail addresses whole.
+fn mask_emails(chars: &[char]) -> Vec<char> {
+    let local = |c: char| c.is_ascii_alphanumeric() || "._%+-".contains(c);
+    let domain = |c: char| c.is_ascii_alphanumeric() || ".-".contains(c);
+    let mut out: Vec<char> = Vec::with_capacity(chars.len());
+    let mut index = 0;
+    while index < chars.len() {
+        if chars[index] == '@' {
+            let mut left = out.len();
+            while left > 0 && local(out[left - 1]) {
+                left -= 1;
+            }
+            let mut right = index + 1;
+            while right < chars.len() && domain(chars[right]) {
+                right += 1;
+            }
+            if left < out.len() && chars[index + 1..right].contains(&'.') {
+                out.truncate(left);
+                out.extend(NUMBER_MASK.chars());
+                index = right;
+                continue;
+            }
+        }
+        out.push(chars[index]);
+        index += 1;
+    }
+    out
+}
+
+/// Masks the surname before a title (王先生 → *先生, 欧阳女士 → **女士), the name after 姓名
+/// and the surname after 我姓/您姓/他姓/她姓 (not 百姓).
+fn mask_name_patterns(chars: &[char]) -> Vec<char> {
+    let mut out = chars.to_vec();
+    let text: String = chars.iter().collect();
+    for title in TITLES {
+        for (byte, _) in text.match_indices(title) {
+            let at = text[..byte].chars().count();
+            if at == 0 || !is_ideograph(out[at - 1]) {
+                continue;
+            }
+            let two: String = out[at.saturating_sub(2)..at].iter().collect();
+            let surname = if at >= 2 && COMPOUND_SURNAMES.contains(&two.as_str()) {
+                2
+            } else {
+                1
+            };
+            for c in &mut out[at - surname..at] {
+                *c = '*';
+            }
+        }
+    }
+    let mut index = 0;
+    while index < out.len() {
+        if out[index] == '姓' {
+            let mut next = index + 1;
+            let (skip_name, most) = if out.get(next) == Some(&'名') {
+                next += 1;
+                while next < out.len()
+                    && (out[next].is_whitespace() || "：:为是".contains(out[next]))
+                {
+                    next += 1;
+                }
+                (true, 4)
+            } else if index == 0 || "我您你他她".contains(out[index - 1]) {
+                (false, 1)
+            } else {
+                (false, 0)
+            };
+            let mut masked = 0;
+            while masked < most && next < out.len() && is_ideograph(out[next]) {
+                out[next] = '*';
+                next += 1;
+                masked += 1;
+            }
+            index = if skip_name { next } else { index + 1 };
+        } else {
+            index += 1;
+        }
+    }
+    out
+}
+
+/// Public text, conservatively masked: every `strike` term (the evaluator's own name, phone and
+/// ID number, staff and user names) is replaced, then e-mail addresses, names before a title or
+/// after 姓名/姓, and every run of number-like tokens with 5 or more digits (phones and ID numbers
+/// whatever their separators, full-width or Chinese-numeral digits, plates, accounts, long dates)
+/// — false positives are the price of never leaking a number. The result is cut to
+/// [`PUBLIC_TEXT_CHARS`].
+pub fn mask_public_text(text: &str, strike: &[String]) -> String {
+    let mut terms: Vec<&str> = strike
+        .iter()
+        .map(|term| term.trim())
+        .filter(|term| term.chars().count() >= 2)
+        .collect();
+    terms.sort_by_key(|term| std::cmp::Reverse(term.len()));
+    let mut struck = text.trim().to_string();
+    for term in terms {
+        if struck.contains(term) {
+            struck = struck.replace(term, MASK);
+        }
+    }
+    let chars: Vec<char> = struck
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let chars = mask_number_runs(&mask_name_patterns(&mask_emails(&chars)));
+    if chars.len() <= PUBLIC_TEXT_CHARS {
+        return chars.into_iter().collect();
+    }
+    let mut cut: String = chars[..PUBLIC_TEXT_CHARS].iter().collect();
+    cut.push('…');
+    cut
+}
+
+/// Names of people the platform knows besides evaluators: staff (full names and, for names of
+/// three characters or more, the given name) and users' display names that are not plain ASCII
+/// (those are account names). Blocking.
+pub fn known_names(platform: &Platform) -> Result<Vec<String>, AppError> {
+    let mut names = Vec::new();
+    for staff in platform.store.staff_list()? {
+        let name = staff.name.trim().to_string();
+        if name.chars().count() >= 3 {
+            names.push(name.chars().skip(1).collect());
+        }
+        names.push(name);
+    }
+    for user in platform.store.users()? {
+        if !user.display_name.is_ascii() {
+            names.push(user.display_name.trim().to_string());
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// The evaluator's clear name, phone and ID number, to strike from their comment; `None` when
+/// a sealed field cannot be opened (the comment is then withheld). Never returned to anyone.
+pub fn evaluator_terms(platform: &Platform, rating: &Rating) -> Option<Vec<String>> {
+    let pii = platform.store.pii();
+    let evaluator = &rating.evaluator;
+    let mut terms = Vec::new();
+    for (kind, field) in [
+        (PiiKind::Name, &evaluator.name),
+        (PiiKind::Phone, &evaluator.phone),
+        (PiiKind::IdNumber, &evaluator.id_number),
+    ] {
+        if let Some(field) = field {
+            terms.push(pii.open_field(kind, field).ok()?);
+        }
+    }
+    Some(terms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, strike: &[&str], expected: &str) {
+        let strike: Vec<String> = strike.iter().map(|term| term.to_string()).collect();
+        assert_eq!(mask_public_text(input, &strike), expected, "{input}");
+    }
+
+    /// Whether text holds 5 digit-like characters with at most separators between them.
+    fn holds_number(text: &str) -> bool {
+        let mut digits = 0;
+        for c in text.chars() {
+            if is_digit_like(c) {
+                digits += 1;
+                if digits >= 5 {
+                    return true;
+                }
+            } else if !is_separator(c) && !c.is_ascii_alphabetic() {
+                digits = 0;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn phones_and_id_numbers_in_any_spelling() {
+        check("电话13812341234", &[], "电话****");
+        check("电话 138 1234 1234 谢谢", &[], "电话 **** 谢谢");
+        check("电话138-1234-1234。", &[], "电话****。");
+        check("打138****1234找我", &[], "打****找我");
+        check("身份证41040219900101123X办好了", &[], "身份证****办好了");
+        check("身份证41040219900101123x。", &[], "身份证****。");
+        check("老证410402900101123", &[], "老证****");
+        check("全角１３８１２３４１２３４", &[], "全角****");
+        check("幺三八一二三四一二三四", &[], "****");
+        check("邮箱 zhang.san@example.com 谢谢", &[], "邮箱 **** 谢谢");
+        check("车牌豫D12345", &[], "车牌豫****");
+        check("电话138，1234，1234", &[], "电话****");
+    }
+
+    #[test]
+    fn short_numbers_and_plain_words_stay() {
+        check("3号窗口等了2小时", &[], "3号窗口等了2小时");
+        check("排队1234人", &[], "排队1234人");
+        check("第一次来，办了三四次", &[], "第一次来，办了三四次");
+        check("APP 很好用 ok", &[], "APP 很好用 ok");
+        // Long dates look like numbers: masked, the price of never leaking one.
+        check("2026-11-02来办", &[], "****来办");
+    }
+
+    #[test]
+    fn names_are_struck() {
+        check(
+            "窗口王晓梅态度差，我是李建国",
+            &["王晓梅", "李建国"],
+            "窗口**态度差，我是**",
+        );
+        check("晓梅帮了大忙", &["王晓梅", "晓梅"], "**帮了大忙");
+        check("张先生和欧阳女士都很耐心", &[], "*先生和**女士都很耐心");
+        check("姓名：赵丽华，感谢", &[], "姓名：***，感谢");
+        check("我姓李，是来办证的", &[], "我姓*，是来办证的");
+        // Terms of one character would strike words.
+        check("王很好", &["王"], "王很好");
+        check("老百姓很满意", &[], "老百姓很满意");
+        // The evaluator's own values, struck before anything else.
+        check("我的号码是13987654321", &["13987654321"], "我的号码是**");
+    }
+
+    #[test]
+    fn long_text_is_cut_after_masking() {
+        let long = format!("{}13812341234", "好".repeat(PUBLIC_TEXT_CHARS));
+        let masked = mask_public_text(&long, &[]);
+        assert!(masked.ends_with('…'), "{masked}");
+        assert_eq!(masked.chars().count(), PUBLIC_TEXT_CHARS + 1);
+        assert!(!masked.contains("138"), "{masked}");
+    }
+
+    #[test]
+    fn no_run_of_five_digits_ever_survives() {
+        // Every number from 5 to 19 digits, with every separator between every digit pair.
+        let separators = [
+            "", " ", "-", "*", ".", "，", "、", "  ", "－", "x", "( ", "#",
+        ];
+        for length in 5..20 {
+            for separator in separators {
+                let digits: Vec<String> = (0..length)
+                    .map(|i| ((i * 7 + 3) % 10).to_string())
+                    .collect();
+                let text = format!("号码{}结束", digits.join(separator));
+                let masked = mask_public_text(&text, &[]);
+                assert!(!holds_number(&masked), "{text} → {masked}");
+                assert!(
+                    masked.starts_with("号码") && masked.ends_with("结束"),
+                    "{masked}"
+                );
+            }
+        }
+    }
+}

@@ -15,6 +15,7 @@ pub mod plugins;
 pub mod ratings;
 pub mod reports;
 pub mod rules;
+pub mod scope;
 pub mod telemetry;
 pub mod tokens;
 pub mod uplink;

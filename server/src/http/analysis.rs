@@ -189,19 +189,8 @@ fn resolve(
         .unit
         .clone()
         .unwrap_or_else(|| principal.scope.clone());
-    in_scope(&platform.store, principal, dim, &unit)?;
+    platform.scope().ensure_unit(principal, dim, &unit)?;
     Ok((dim, unit, from, to))
-}
-
-fn in_scope(store: &Store, principal: &Principal, dim: Dim, unit: &str) -> Result<(), ApiError> {
-    if store.within(dim, unit, &principal.scope)? {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "{unit} lies outside your scope {}",
-            principal.scope
-        )))
-    }
 }
 
 /// The valid first ratings filed under a unit in a range (only 差评 when `bad_only`), and the
@@ -488,7 +477,7 @@ pub async fn alerts(
             .unit
             .clone()
             .unwrap_or_else(|| principal.scope.clone());
-        in_scope(store, &principal, dim, &unit)?;
+        platform.scope().ensure_unit(&principal, dim, &unit)?;
         let units = subtree(store, &unit)?;
         let keys: Vec<(Dim, String)> = units
             .iter()

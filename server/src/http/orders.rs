@@ -20,6 +20,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
+use crate::app::scope::Target;
 use crate::app::work::SweepReport;
 
 #[derive(OpenApi)]
@@ -51,30 +52,11 @@ pub fn routes() -> Router<Platform> {
         .merge(super::track::routes())
 }
 
-/// Whether the caller may see an order. Blocking.
-pub(super) fn visible(
-    platform: &Platform,
-    principal: &Principal,
-    order: &Order,
-) -> Result<bool, ApiError> {
-    if principal.role == Role::WindowStaff {
-        return Ok(order.staff.is_some() && order.staff == principal.staff_id);
-    }
-    if order.regions.contains(&principal.scope) {
-        return Ok(true);
-    }
-    let store = &platform.store;
-    Ok(store.within(Dim::Region, &order.unit, &principal.scope)?
-        || store.within(Dim::Region, &order.department, &principal.scope)?)
-}
-
 fn load_visible(platform: &Platform, principal: &Principal, id: u64) -> Result<Order, ApiError> {
-    match platform.store.order(id)? {
-        Some(order) if visible(platform, principal, &order)? => Ok(order),
-        _ => Err(ApiError::NotFound(format!(
-            "no work order {id} within your scope"
-        ))),
-    }
+    let order = platform.store.order(id)?;
+    platform
+        .scope()
+        .found(principal, order, format!("work order {id}"))
 }
 
 /// An order as the workbench shows it.
@@ -189,7 +171,7 @@ pub async fn list_orders(
                             d.phase != PhaseKind::Appeal && d.done_at.is_none() && now >= d.due
                         }));
             matches
-                && match visible(&platform, &principal, order) {
+                && match platform.scope().sees(&principal, Target::Order(order)) {
                     Ok(visible) => visible,
                     Err(error) => {
                         failure.get_or_insert(error);
@@ -649,7 +631,8 @@ pub async fn calls(
         let now = platform.clock.now();
         let mut orders = Vec::new();
         for order in platform.store.open_orders()? {
-            if order.state != OrderState::FeedbackGiven || !visible(&platform, &principal, &order)?
+            if order.state != OrderState::FeedbackGiven
+                || !platform.scope().sees(&principal, Target::Order(&order))?
             {
                 continue;
             }
@@ -778,11 +761,11 @@ pub async fn moderate(
     Json(request): Json<ModerationRequest>,
 ) -> Result<Json<Recorded>, ApiError> {
     let principal = auth.0.clone();
-    if principal.role != Role::Reviewer {
-        return Err(ApiError::Forbidden(
-            "comments are moderated by reviewers".into(),
-        ));
-    }
+    crate::app::scope::ensure_role(
+        &principal,
+        &[Role::Reviewer],
+        "comments are moderated by reviewers",
+    )?;
     blocking(move || {
         super::read::load_visible(&platform, &principal, id)?;
         if request.note.trim().is_empty() {
@@ -820,11 +803,11 @@ pub async fn sweep(
     auth: Auth,
     body: Option<Json<SweepRequest>>,
 ) -> Result<Json<SweepReport>, ApiError> {
-    if !matches!(auth.0.role, Role::Admin | Role::Supervisor) {
-        return Err(ApiError::Forbidden(
-            "sweeps are run by administrators and supervisors".into(),
-        ));
-    }
+    crate::app::scope::ensure_role(
+        &auth.0,
+        &[Role::Admin, Role::Supervisor],
+        "sweeps are run by administrators and supervisors",
+    )?;
     let as_of = body
         .and_then(|Json(request)| request.as_of)
         .unwrap_or_else(|| platform.clock.now());

@@ -18,7 +18,7 @@ use hcp_core::outreach::{
     ServiceCall, ServiceCallState,
 };
 use hcp_core::pii::PiiKind;
-use hcp_core::store::{Command, Dim, LoopCommand, Outcome};
+use hcp_core::store::{Command, LoopCommand, Outcome};
 use hcp_core::validate::{DomainError, MAX_TEXT_CHARS, Reason};
 use hcp_core::workflow::{CALL_ATTEMPTS_BEFORE_SMS, CallOutcome};
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,7 @@ use crate::app::outreach::{
     service_subject,
 };
 use crate::app::platform::Platform;
+use crate::app::scope::Target;
 use crate::app::tokens::act_of_token;
 
 #[derive(OpenApi)]
@@ -62,20 +63,6 @@ pub fn routes() -> Router<Platform> {
         .route("/api/v1/public/rate/{token}", post(public_rate))
 }
 
-/// Whether the caller may see a case: its region or its department lies in the caller's
-/// subtree. Blocking.
-fn case_visible(platform: &Platform, principal: &Principal, case: &Case) -> Result<bool, ApiError> {
-    if principal.role == Role::WindowStaff {
-        return Ok(false);
-    }
-    Ok(platform
-        .store
-        .within(Dim::Region, &case.area_code, &principal.scope)?
-        || platform
-            .store
-            .within(Dim::Department, &case.department, &principal.scope)?)
-}
-
 /// The caller, if they make service calls: call-back agents and administrators.
 fn call_agent(auth: &Auth) -> Result<Principal, ApiError> {
     if matches!(auth.0.role, Role::CallbackAgent | Role::Admin) {
@@ -95,7 +82,7 @@ fn load_call(
     service_number: u8,
 ) -> Result<ServiceCall, ApiError> {
     match platform.store.service_call(project_no, service_number)? {
-        Some(call) if call.regions.contains(&principal.scope) => Ok(call),
+        Some(call) if platform.scope().sees(principal, Target::Call(&call))? => Ok(call),
         _ => Err(ApiError::NotFound(format!(
             "no service call of {project_no}/{service_number} within your scope"
         ))),
@@ -435,35 +422,6 @@ fn redact_links(text: &str) -> String {
 /// Messages the platform scans for one listing, newest first.
 const MESSAGE_SCAN: usize = 5000;
 
-/// Whether the caller may see a message: the case or work order it is about lies in their
-/// subtree; messages about anything else are for administrators. Blocking.
-fn message_visible(
-    platform: &Platform,
-    principal: &Principal,
-    message: &Message,
-) -> Result<bool, ApiError> {
-    if let Some(act) = message.subject.strip_prefix("service:") {
-        let project_no = act
-            .rsplit_once('/')
-            .map_or(act, |(project_no, _)| project_no);
-        return match platform.store.case(project_no)? {
-            Some(case) => case_visible(platform, principal, &case),
-            None => Ok(principal.role == Role::Admin),
-        };
-    }
-    if let Some(id) = message
-        .subject
-        .strip_prefix("order:")
-        .and_then(|id| id.parse::<u64>().ok())
-    {
-        return match platform.store.order(id)? {
-            Some(order) => super::orders::visible(platform, principal, &order),
-            None => Ok(principal.role == Role::Admin),
-        };
-    }
-    Ok(principal.role == Role::Admin)
-}
-
 /// Outbound messages, newest first (among the 5,000 newest), within the caller's scope: numbers
 /// masked, never opened in a view; the tokens of links hidden.
 #[utoipa::path(
@@ -478,11 +436,11 @@ pub async fn list_messages(
     Query(filter): Query<MessageFilter>,
 ) -> Result<Json<Vec<MessageView>>, ApiError> {
     let principal = auth.0.clone();
-    if !matches!(principal.role, Role::Admin | Role::Supervisor) {
-        return Err(ApiError::Forbidden(
-            "messages are listed for administrators and supervisors".into(),
-        ));
-    }
+    crate::app::scope::ensure_role(
+        &principal,
+        &[Role::Admin, Role::Supervisor],
+        "messages are listed for administrators and supervisors",
+    )?;
     let limit = filter.limit.unwrap_or(100).clamp(1, 500);
     blocking(move || {
         let mut views = Vec::new();
@@ -491,7 +449,9 @@ pub async fn list_messages(
                 || filter
                     .purpose
                     .is_some_and(|purpose| purpose != message.purpose)
-                || !message_visible(&platform, &principal, &message)?
+                || !platform
+                    .scope()
+                    .sees(&principal, Target::Message(&message))?
             {
                 continue;
             }
@@ -546,7 +506,7 @@ pub async fn service_plan(
         let Some((case, act)) = find_act(&platform, &project_no, service_number)? else {
             return Err(not_found());
         };
-        if !case_visible(&platform, &principal, &case)? {
+        if !platform.scope().sees(&principal, Target::Case(&case))? {
             return Err(not_found());
         }
         let mut planned = act.planned.clone();

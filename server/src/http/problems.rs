@@ -21,6 +21,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
+use crate::app::scope::Target;
 
 #[derive(OpenApi)]
 #[openapi(paths(proposals, list, create, get_problem, resolve))]
@@ -63,35 +64,14 @@ fn order_in_region(
         scope: region.to_string(),
         ..principal.clone()
     };
-    super::orders::visible(platform, &narrowed, order)
-}
-
-/// Whether a caller may see a problem: its region or its owner lies within the caller's scope.
-/// Window staff and rule editors do not work on problems. Blocking.
-fn problem_visible(
-    store: &Store,
-    principal: &Principal,
-    problem: &Problem,
-) -> Result<bool, ApiError> {
-    if principal.role == Role::WindowStaff || principal.role == Role::RuleEditor {
-        return Ok(false);
-    }
-    Ok(
-        store.within(Dim::Region, &problem.region, &principal.scope)?
-            || store.within(Dim::Department, &problem.owner, &principal.scope)?,
-    )
+    platform.scope().sees(&narrowed, Target::Order(order))
 }
 
 fn load_visible(platform: &Platform, principal: &Principal, id: u64) -> Result<Problem, ApiError> {
+    let problem = platform.store.problem(id)?;
     platform
-        .store
-        .problem(id)?
-        .map(|problem| {
-            problem_visible(&platform.store, principal, &problem).map(|ok| ok.then_some(problem))
-        })
-        .transpose()?
-        .flatten()
-        .ok_or_else(|| ApiError::NotFound(format!("no problem {id} within your scope")))
+        .scope()
+        .found(principal, problem, format!("problem {id}"))
 }
 
 /// The names of org units, by id; unknown ids are left out. Blocking.
@@ -361,7 +341,9 @@ pub async fn list(
         let mut problems = Vec::new();
         for problem in platform.store.problems()?.into_iter().rev() {
             if filter.state.is_none_or(|state| problem.state == state)
-                && problem_visible(&platform.store, &principal, &problem)?
+                && platform
+                    .scope()
+                    .sees(&principal, Target::Problem(&problem))?
             {
                 problems.push(problem);
             }

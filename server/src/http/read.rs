@@ -9,9 +9,7 @@ use hcp_core::calendar::local_date;
 use hcp_core::event::AuditEntry;
 use hcp_core::model::{ApplicantType, Attribution, Case, Channel, Level, OrgUnit, Rating};
 use hcp_core::pii::PiiKind;
-use hcp_core::store::{
-    CaseQuery, Command, Dim, RatingQuery, RollupGroup, RollupQuery, RollupRow, Store,
-};
+use hcp_core::store::{CaseQuery, Command, Dim, RatingQuery, RollupGroup, RollupQuery, RollupRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -190,35 +188,10 @@ fn resolve(
     } else {
         let dim = range.dim.unwrap_or(Dim::Region);
         let unit = range.unit.unwrap_or_else(|| principal.scope.clone());
-        if !platform.store.within(dim, &unit, &principal.scope)? {
-            return Err(ApiError::Forbidden(format!(
-                "{unit} lies outside your scope {}",
-                principal.scope
-            )));
-        }
+        platform.scope().ensure_unit(principal, dim, &unit)?;
         (dim, unit)
     };
     Ok((dim, unit, from, to))
-}
-
-/// Whether the caller may see this rating. Blocking.
-fn visible(store: &Store, principal: &Principal, rating: &Rating) -> Result<bool, ApiError> {
-    if principal.role == Role::WindowStaff {
-        return Ok(
-            rating.attribution.staff.is_some() && rating.attribution.staff == principal.staff_id
-        );
-    }
-    let attribution = &rating.attribution;
-    if attribution.regions.contains(&principal.scope) {
-        return Ok(true);
-    }
-    if store.within(Dim::Department, &attribution.department, &principal.scope)? {
-        return Ok(true);
-    }
-    match &attribution.window {
-        Some(window) => Ok(store.within(Dim::Window, window, &principal.scope)?),
-        None => Ok(false),
-    }
 }
 
 /// Ratings filed under a unit, newest first, evaluators masked.
@@ -266,14 +239,13 @@ pub(crate) fn load_visible(
     id: u64,
 ) -> Result<Rating, ApiError> {
     let today = local_date(platform.clock.now());
-    platform
+    let rating = platform
         .store
         .rating(id)?
-        .filter(|rating| principal.role.sees_live_ratings() || local_date(rating.rated_at) < today)
-        .map(|rating| visible(&platform.store, principal, &rating).map(|ok| ok.then_some(rating)))
-        .transpose()?
-        .flatten()
-        .ok_or_else(|| ApiError::NotFound(format!("no rating {id} within your scope")))
+        .filter(|rating| principal.role.sees_live_ratings() || local_date(rating.rated_at) < today);
+    platform
+        .scope()
+        .found(principal, rating, format!("rating {id}"))
 }
 
 /// One rating, evaluator masked.
@@ -441,19 +413,11 @@ pub async fn get_case(
         ));
     }
     blocking(move || {
+        let case = platform.store.case(&project_no)?;
         let case = platform
-            .store
-            .case(&project_no)?
-            .ok_or_else(|| ApiError::NotFound(format!("no case {project_no}")))?;
-        let allowed = platform
-            .store
-            .within(Dim::Region, &case.area_code, &principal.scope)?
-            || platform
-                .store
-                .within(Dim::Department, &case.department, &principal.scope)?;
-        if !allowed {
-            return Err(ApiError::NotFound(format!("no case {project_no}")));
-        }
+            .scope()
+            .found(&principal, case, format!("case {project_no}"))
+            .map_err(|_| ApiError::NotFound(format!("no case {project_no}")))?;
         Ok(Json(case))
     })
     .await

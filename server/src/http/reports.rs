@@ -16,6 +16,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 use crate::app::reports::{self, ReportFormat, ReportKind, StoredName};
+use crate::app::scope::Target;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -71,12 +72,6 @@ fn reporter(auth: &Auth) -> Result<Principal, ApiError> {
     }
 }
 
-fn within_scope(platform: &Platform, principal: &Principal, scope: &str) -> Result<bool, ApiError> {
-    Ok(platform
-        .store
-        .within(Dim::Region, scope, &principal.scope)?)
-}
-
 /// The file as an attachment (the workbook) or inline (the page), with its Chinese name.
 fn file_response(
     format: ReportFormat,
@@ -119,7 +114,10 @@ fn on_demand(
         .scope
         .clone()
         .unwrap_or_else(|| principal.scope.clone());
-    if !within_scope(platform, principal, &scope)? {
+    if !platform
+        .scope()
+        .sees(principal, Target::Unit(Dim::Region, &scope))?
+    {
         return Err(ApiError::Forbidden(format!(
             "{scope} lies outside your scope {}",
             principal.scope
@@ -222,7 +220,10 @@ pub async fn list(
             modified_at,
         } in files
         {
-            if !within_scope(&platform, &principal, &name.scope)? {
+            if !platform
+                .scope()
+                .sees(&principal, Target::Unit(Dim::Region, &name.scope))?
+            {
                 continue;
             }
             let scope_name = platform
@@ -276,7 +277,10 @@ pub async fn download(
         let Some(stored) = StoredName::parse(&name) else {
             return Err(missing());
         };
-        if !within_scope(&platform, &principal, &stored.scope)? {
+        if !platform
+            .scope()
+            .sees(&principal, Target::Unit(Dim::Region, &stored.scope))?
+        {
             return Err(missing());
         }
         let file_name = stored.file_name();

@@ -218,7 +218,9 @@ pub async fn sources_coverage(
     }
     blocking(move || {
         let unit = query.unit.unwrap_or_else(|| principal.scope.clone());
-        in_scope(&platform, &principal, Dim::Region, &unit)?;
+        platform
+            .scope()
+            .ensure_unit(&principal, Dim::Region, &unit)?;
         let region = platform.store.org_unit(&unit)?;
         if !region.is_some_and(|unit| unit.kind.is_region()) {
             return Err(ApiError::BadRequest(format!("{unit} is not a region")));
@@ -303,30 +305,6 @@ fn period_of(platform: &Platform, query: &StatsQuery) -> Result<(NaiveDate, Naiv
 
 use chrono::Datelike as _;
 
-fn in_scope(
-    platform: &Platform,
-    principal: &Principal,
-    dim: Dim,
-    unit: &str,
-) -> Result<(), ApiError> {
-    if principal.role == Role::WindowStaff {
-        if dim == Dim::Staff && principal.staff_id.as_deref() == Some(unit) {
-            return Ok(());
-        }
-        return Err(ApiError::Forbidden(
-            "window staff see their own results only".into(),
-        ));
-    }
-    if platform.store.within(dim, unit, &principal.scope)? {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "{unit} lies outside your scope {}",
-            principal.scope
-        )))
-    }
-}
-
 /// Every metric of one unit for a period, each rate with its numerator, denominator and the
 /// records behind it.
 #[utoipa::path(
@@ -347,7 +325,7 @@ pub async fn unit_stats(
             .unit
             .clone()
             .unwrap_or_else(|| principal.scope.clone());
-        in_scope(&platform, &principal, dim, &unit)?;
+        platform.scope().ensure_unit(&principal, dim, &unit)?;
         // Window staff never see a rating as it is pressed: their figures end yesterday.
         if !principal.role.sees_live_ratings() {
             let today = local_date(platform.clock.now());
@@ -413,7 +391,7 @@ pub async fn days(
                     .unwrap_or_else(|| principal.scope.clone()),
             ),
         };
-        in_scope(&platform, &principal, dim, &unit)?;
+        platform.scope().ensure_unit(&principal, dim, &unit)?;
         if !principal.role.sees_live_ratings() {
             let today = local_date(platform.clock.now());
             to = to.min(today.pred_opt().unwrap_or(today));
@@ -491,7 +469,9 @@ pub async fn children(
             .unit
             .clone()
             .unwrap_or_else(|| principal.scope.clone());
-        in_scope(&platform, &principal, Dim::Region, &scope)?;
+        platform
+            .scope()
+            .ensure_unit(&principal, Dim::Region, &scope)?;
         let units = units_under(&platform, &scope, query.of)?;
         let keys: Vec<(Dim, String)> = units
             .iter()
@@ -550,17 +530,19 @@ pub async fn run(
     Json(request): Json<RunRequest>,
 ) -> Result<Json<RunView>, ApiError> {
     let principal = auth.0.clone();
-    if !matches!(principal.role, Role::Supervisor | Role::Admin) {
-        return Err(ApiError::Forbidden(
-            "assessments are run by supervisors".into(),
-        ));
-    }
+    crate::app::scope::ensure_role(
+        &principal,
+        &[Role::Supervisor, Role::Admin],
+        "assessments are run by supervisors",
+    )?;
     blocking(move || {
         let scope = request
             .scope
             .clone()
             .unwrap_or_else(|| principal.scope.clone());
-        in_scope(&platform, &principal, Dim::Region, &scope)?;
+        platform
+            .scope()
+            .ensure_unit(&principal, Dim::Region, &scope)?;
         let run = assess(
             &platform,
             &platform.policies.active(),

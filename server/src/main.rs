@@ -149,8 +149,14 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
-        Commands::Serve(common) => runtime.block_on(hcp_server::run::serve(common.load()?, false)),
-        Commands::Demo(common) => runtime.block_on(hcp_server::run::serve(common.load()?, true)),
+        Commands::Serve(common) => runtime.block_on(hcp_server::run::serve(
+            common.load()?,
+            hcp_server::run::Production,
+        )),
+        Commands::Demo(common) => runtime.block_on(hcp_server::run::serve(
+            common.load()?,
+            hcp_server::demo::serve::Demo::default(),
+        )),
         Commands::Rebuild(common) => hcp_server::run::rebuild(&common.load()?),
         Commands::ProvinceSim { listen, data } => {
             runtime.block_on(hcp_server::demo::province_sim::serve(listen, &data))

@@ -176,7 +176,7 @@ impl Harness {
     }
 
     fn app(&self) -> Router {
-        router(self.platform.clone())
+        router(self.platform.clone(), axum::Router::new())
     }
 
     async fn call(

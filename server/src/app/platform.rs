@@ -48,8 +48,6 @@ pub struct Platform {
     pub sweep_lock: Arc<std::sync::Mutex<()>>,
     /// The provincial uplink: its configuration and the lock its runs take.
     pub uplink: Arc<crate::app::uplink::Uplink>,
-    /// The demo's simulated SMS gateway: the last messages it took (numbers masked).
-    pub demo_sms: Option<Arc<std::sync::Mutex<std::collections::VecDeque<serde_json::Value>>>>,
 }
 
 /// The official tables this build ships, used when the default rules folder is absent (the
@@ -160,7 +158,6 @@ impl Platform {
             messages: config.messages.clone(),
             sweep_lock: Arc::default(),
             uplink: Arc::new(crate::app::uplink::Uplink::new(config.uplink.clone())),
-            demo_sms: None,
         })
     }
 

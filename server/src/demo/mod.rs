@@ -6,6 +6,7 @@
 pub mod desk;
 pub mod history;
 pub mod province_sim;
+pub mod serve;
 pub mod sms;
 pub mod uplink;
 

@@ -3,9 +3,12 @@
 //! masked, and lists them (`GET /demo/sms`). Mounted only by `hcp demo` without a configured
 //! gateway.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use hcp_core::pii::PiiKind;
 use serde_json::{Value, json};
 
@@ -15,17 +18,20 @@ use crate::http::{ApiError, Auth};
 /// Messages kept for display.
 const KEPT: usize = 200;
 
-pub fn routes(platform: &Platform) -> Router<Platform> {
-    if platform.demo_sms.is_none() {
-        return Router::new();
-    }
-    Router::new().route("/demo/sms", get(list).post(take))
+/// The last messages taken, newest first (numbers masked).
+pub type Outbox = Arc<Mutex<VecDeque<Value>>>;
+
+pub fn routes(outbox: Outbox) -> Router<Platform> {
+    Router::new()
+        .route("/demo/sms", get(list).post(take))
+        .layer(Extension(outbox))
 }
 
-async fn take(State(platform): State<Platform>, Json(message): Json<Value>) -> Json<Value> {
-    let Some(outbox) = &platform.demo_sms else {
-        return Json(json!({"error": "no demo gateway"}));
-    };
+async fn take(
+    State(platform): State<Platform>,
+    Extension(outbox): Extension<Outbox>,
+    Json(message): Json<Value>,
+) -> Json<Value> {
     let to = message["to"].as_str().map(|to| PiiKind::Phone.mask(to));
     let mut outbox = outbox
         .lock()
@@ -42,19 +48,16 @@ async fn take(State(platform): State<Platform>, Json(message): Json<Value>) -> J
     Json(json!({"id": id}))
 }
 
-async fn list(State(platform): State<Platform>, auth: Auth) -> Result<Json<Vec<Value>>, ApiError> {
+async fn list(
+    Extension(outbox): Extension<Outbox>,
+    auth: Auth,
+) -> Result<Json<Vec<Value>>, ApiError> {
     auth.require(hcp_core::auth::Permission::Administer)?;
-    let outbox = platform
-        .demo_sms
-        .as_ref()
-        .map(|outbox| {
-            outbox
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .iter()
-                .cloned()
-                .collect()
-        })
-        .unwrap_or_default();
+    let outbox = outbox
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .iter()
+        .cloned()
+        .collect();
     Ok(Json(outbox))
 }

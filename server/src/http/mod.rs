@@ -219,8 +219,8 @@ impl Modify for SecurityAddon {
 )]
 pub struct ApiDoc;
 
-/// The whole HTTP surface.
-pub fn router(platform: Platform) -> Router {
+/// The whole HTTP surface, with `extra` routes beside it (the demo's simulated gateway).
+pub fn router(platform: Platform, extra: Router<Platform>) -> Router {
     let api =
         Router::new()
             .route("/healthz", get(ops::healthz))
@@ -286,7 +286,7 @@ pub fn router(platform: Platform) -> Router {
             .merge(reports::routes())
             .merge(public::routes())
             .merge(uplink::routes())
-            .merge(crate::demo::sms::routes(&platform))
+            .merge(extra)
             .layer(axum::middleware::from_fn_with_state(
                 platform.clone(),
                 metrics::track,

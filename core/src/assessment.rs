@@ -245,6 +245,102 @@ pub fn rate_label(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hooks::AssessmentItem;
+    use crate::metrics::{Overdue, RollupRow};
+
+    /// Rules written as plain code: a unit's score is the number in its code; unit `veto` is
+    /// vetoed, and the rules of county `000000` fail.
+    struct Fixed;
+
+    impl AssessmentPolicy for Fixed {
+        type Error = String;
+
+        fn score(&self, county: &str, input: &AssessmentInput) -> Ruling<AssessmentOutput, String> {
+            let total = input.unit.trim_start_matches('u').parse().unwrap_or(50);
+            let outcome = match county {
+                "000000" => Err("the assessment script failed".to_string()),
+                _ => Ok(AssessmentOutput {
+                    total: Decimal::from(total),
+                    items: vec![AssessmentItem {
+                        item: "主动评价率".into(),
+                        weight: Decimal::ONE_HUNDRED,
+                        value: Decimal::ONE,
+                        score: Decimal::from(total),
+                    }],
+                }),
+            };
+            Ruling {
+                outcome,
+                hook_version: format!("assessment@{county}"),
+            }
+        }
+
+        fn veto_reasons(&self, county: &str, input: &VetoInput) -> Ruling<Vec<VetoReason>, String> {
+            let outcome = match (county, input.unit.as_str()) {
+                ("000000", _) => Err("the veto script failed".to_string()),
+                (_, "u90") => Ok(vec![VetoReason {
+                    code: "real_name_rectify_overdue".into(),
+                    reason: "实名差评按期整改率 96.0% < 100%".into(),
+                }]),
+                _ => Ok(Vec::new()),
+            };
+            Ruling {
+                outcome,
+                hook_version: format!("veto@{county}"),
+            }
+        }
+    }
+
+    #[test]
+    fn vetoed_units_keep_their_place_by_score_and_leave_the_ranking() {
+        let candidate = |unit: &str, county: &str| Candidate {
+            unit: unit.into(),
+            name: unit.into(),
+            county: county.into(),
+            metrics: UnitMetrics::compute(
+                &RollupRow::default(),
+                Overdue::default(),
+                &MetricSettings::default(),
+            ),
+        };
+        let units = assess(
+            &Fixed,
+            "2026-03",
+            "region",
+            vec![
+                candidate("u80", "410421"),
+                candidate("u90", "410421"),
+                candidate("u70", "000000"),
+                candidate("u60", "410402"),
+            ],
+        );
+        let summary: Vec<_> = units
+            .iter()
+            .map(|unit| {
+                (
+                    unit.unit.as_str(),
+                    unit.position,
+                    unit.rank,
+                    unit.vetoed,
+                    unit.assessment_version.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("u90", Some(1), None, true, "assessment@410421"),
+                ("u80", Some(2), Some(1), false, "assessment@410421"),
+                ("u60", Some(3), Some(2), false, "assessment@410402"),
+                ("u70", None, None, true, "assessment@000000"),
+            ]
+        );
+        assert_eq!(
+            units[3].error.as_deref(),
+            Some("the assessment script failed")
+        );
+        assert_eq!(units[3].veto_version, "veto@000000");
+    }
 
     #[test]
     fn periods() {

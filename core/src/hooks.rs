@@ -689,3 +689,137 @@ pub struct Flag {
 pub struct IntegrityOutput {
     pub flags: Vec<Flag>,
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{Attribution, StoredEvaluator};
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 10, hour, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn bad_review() -> Rating {
+        Rating {
+            id: 42,
+            source: "s".into(),
+            event_id: "e42".into(),
+            project_no: "P42".into(),
+            service_number: 1,
+            assess_number: 1,
+            service_name: None,
+            device: Some("D-7".into()),
+            level: Level::Dissatisfied,
+            channel: Channel::Mobile,
+            indicators: vec!["510".into()],
+            text: Some("请回电13812341234".into()),
+            evaluator: StoredEvaluator {
+                real_name: true,
+                ..StoredEvaluator::default()
+            },
+            attribution: Attribution {
+                regions: vec!["410421100".into(), "410421".into()],
+                department: "dept".into(),
+                task_code: "task".into(),
+                ..Attribution::default()
+            },
+            area_code: "410421100".into(),
+            rated_at: at(1),
+            received_at: at(2),
+        }
+    }
+
+    /// What a script sees is also what the decision records in the log: the field names and
+    /// values of each input are pinned here.
+    fn check(input: impl Serialize, expected: serde_json::Value) {
+        assert_eq!(serde_json::to_value(input).ok(), Some(expected));
+    }
+
+    #[test]
+    fn a_bad_review_is_routed_and_timed_with_its_comment_masked() {
+        let rating = bad_review();
+        let shared = json!({
+            "county": "410421",
+            "area_code": "410421100",
+            "kind": "bad_review",
+            "level": "dissatisfied",
+            "real_name": true,
+            "channel": "mobile",
+            "task_code": "task",
+            "department": "dept",
+            "indicators": ["510"],
+        });
+        let with = |key: &str, value: serde_json::Value| {
+            let mut input = shared.clone();
+            input[key] = value;
+            input
+        };
+        check(
+            RoutingInput::for_rating(&rating, "410421"),
+            with("text", json!("请回电***********")),
+        );
+        check(
+            DeadlineInput::for_rating(&rating, "410421"),
+            with("received_at", json!(at(2))),
+        );
+    }
+
+    #[test]
+    fn an_intake_has_no_level_and_no_indicators() {
+        let matter = Matter::of_intake(
+            OrderKind::Complaint,
+            "410421",
+            "410421",
+            false,
+            Channel::Pc,
+            "",
+            "dept",
+        );
+        check(
+            DeadlineInput::new(matter.clone(), at(3)),
+            json!({
+                "county": "410421",
+                "area_code": "410421",
+                "kind": "complaint",
+                "level": null,
+                "real_name": false,
+                "channel": "pc",
+                "task_code": "",
+                "department": "dept",
+                "indicators": [],
+                "received_at": at(3),
+            }),
+        );
+        assert_eq!(RoutingInput::new(matter, "排了3个小时").text, "排了3个小时");
+    }
+
+    #[test]
+    fn integrity_sees_the_press_and_the_facts_around_it() {
+        let facts = RatingFacts {
+            previous_press_at: Some(at(0)),
+            min_interval_secs: 5,
+            top_streak_before: 3,
+            open_service: true,
+        };
+        check(
+            IntegrityInput::for_rating(&bad_review(), "410421", &facts),
+            json!({
+                "county": "410421",
+                "device": "D-7",
+                "channel": "mobile",
+                "level": "dissatisfied",
+                "real_name": true,
+                "pressed_at": at(1),
+                "previous_press_at": at(0),
+                "min_interval_secs": 5,
+                "top_streak_before": 3,
+                "open_service": true,
+            }),
+        );
+    }
+}

@@ -9,8 +9,26 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::hooks::{
+    AssessmentInput, AssessmentOutput, Ruling, UnitPeriodInput, VetoInput, VetoReason,
+};
 use crate::metrics::{MetricSettings, UnitMetrics};
-use crate::policy::{AssessmentOutput, PolicySet, VetoReason};
+
+/// What an assessment asks of the county's rules. The policy host implements it for its
+/// compiled rules; the domain never knows how the rules are written or run.
+pub trait AssessmentPolicy {
+    /// Why the rules could not answer.
+    type Error: std::fmt::Display;
+
+    /// A unit's score for a period with its breakdown (the assessment hook).
+    fn score(&self, county: &str, input: &AssessmentInput)
+    -> Ruling<AssessmentOutput, Self::Error>;
+
+    /// The reasons to veto (一票否决) a unit for a period, none when it is not vetoed (the veto
+    /// hook).
+    fn veto_reasons(&self, county: &str, input: &VetoInput)
+    -> Ruling<Vec<VetoReason>, Self::Error>;
+}
 
 /// An assessment period: a month `2026-03`, a quarter `2026-Q1`, a half-year `2026-H1` or a
 /// year `2026`.
@@ -127,8 +145,8 @@ pub struct AssessmentRun {
 }
 
 /// Scores, vetoes and ranks the candidates with the given rules.
-pub fn assess(
-    set: &PolicySet,
+pub fn assess<P: AssessmentPolicy + ?Sized>(
+    rules: &P,
     period: &str,
     unit_kind: &str,
     candidates: Vec<Candidate>,
@@ -136,28 +154,24 @@ pub fn assess(
     let mut units: Vec<AssessedUnit> = candidates
         .into_iter()
         .map(|candidate| {
-            let input = candidate.metrics.policy_input(
+            let input = UnitPeriodInput::for_unit(
+                &candidate.metrics,
                 &candidate.county,
                 &candidate.unit,
                 unit_kind,
                 period,
             );
-            let (score, error, assessment_version) = match set.assessment(&candidate.county, &input)
-            {
-                Ok(decided) => (Some(decided.value), None, decided.hook_version),
-                Err(error) => (
-                    None,
-                    Some(error.to_string()),
-                    set.hook_version(crate::policy::Hook::Assessment, &candidate.county),
-                ),
+            let scored = rules.score(&candidate.county, &input);
+            let assessment_version = scored.hook_version;
+            let (score, error) = match scored.outcome {
+                Ok(score) => (Some(score), None),
+                Err(error) => (None, Some(error.to_string())),
             };
-            let (vetoes, veto_error, veto_version) = match set.veto(&candidate.county, &input) {
-                Ok(decided) => (decided.value.reasons, None, decided.hook_version),
-                Err(error) => (
-                    Vec::new(),
-                    Some(error.to_string()),
-                    set.hook_version(crate::policy::Hook::Veto, &candidate.county),
-                ),
+            let veto = rules.veto_reasons(&candidate.county, &input);
+            let veto_version = veto.hook_version;
+            let (vetoes, veto_error) = match veto.outcome {
+                Ok(reasons) => (reasons, None),
+                Err(error) => (Vec::new(), Some(error.to_string())),
             };
             // A veto policy that fails vetoes nothing silently: the unit is held out of the
             // excellence ranking and the error says why.
@@ -231,6 +245,102 @@ pub fn rate_label(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hooks::AssessmentItem;
+    use crate::metrics::{Overdue, RollupRow};
+
+    /// Rules written as plain code: a unit's score is the number in its code; unit `veto` is
+    /// vetoed, and the rules of county `000000` fail.
+    struct Fixed;
+
+    impl AssessmentPolicy for Fixed {
+        type Error = String;
+
+        fn score(&self, county: &str, input: &AssessmentInput) -> Ruling<AssessmentOutput, String> {
+            let total = input.unit.trim_start_matches('u').parse().unwrap_or(50);
+            let outcome = match county {
+                "000000" => Err("the assessment script failed".to_string()),
+                _ => Ok(AssessmentOutput {
+                    total: Decimal::from(total),
+                    items: vec![AssessmentItem {
+                        item: "主动评价率".into(),
+                        weight: Decimal::ONE_HUNDRED,
+                        value: Decimal::ONE,
+                        score: Decimal::from(total),
+                    }],
+                }),
+            };
+            Ruling {
+                outcome,
+                hook_version: format!("assessment@{county}"),
+            }
+        }
+
+        fn veto_reasons(&self, county: &str, input: &VetoInput) -> Ruling<Vec<VetoReason>, String> {
+            let outcome = match (county, input.unit.as_str()) {
+                ("000000", _) => Err("the veto script failed".to_string()),
+                (_, "u90") => Ok(vec![VetoReason {
+                    code: "real_name_rectify_overdue".into(),
+                    reason: "实名差评按期整改率 96.0% < 100%".into(),
+                }]),
+                _ => Ok(Vec::new()),
+            };
+            Ruling {
+                outcome,
+                hook_version: format!("veto@{county}"),
+            }
+        }
+    }
+
+    #[test]
+    fn vetoed_units_keep_their_place_by_score_and_leave_the_ranking() {
+        let candidate = |unit: &str, county: &str| Candidate {
+            unit: unit.into(),
+            name: unit.into(),
+            county: county.into(),
+            metrics: UnitMetrics::compute(
+                &RollupRow::default(),
+                Overdue::default(),
+                &MetricSettings::default(),
+            ),
+        };
+        let units = assess(
+            &Fixed,
+            "2026-03",
+            "region",
+            vec![
+                candidate("u80", "410421"),
+                candidate("u90", "410421"),
+                candidate("u70", "000000"),
+                candidate("u60", "410402"),
+            ],
+        );
+        let summary: Vec<_> = units
+            .iter()
+            .map(|unit| {
+                (
+                    unit.unit.as_str(),
+                    unit.position,
+                    unit.rank,
+                    unit.vetoed,
+                    unit.assessment_version.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("u90", Some(1), None, true, "assessment@410421"),
+                ("u80", Some(2), Some(1), false, "assessment@410421"),
+                ("u60", Some(3), Some(2), false, "assessment@410402"),
+                ("u70", None, None, true, "assessment@000000"),
+            ]
+        );
+        assert_eq!(
+            units[3].error.as_deref(),
+            Some("the assessment script failed")
+        );
+        assert_eq!(units[3].veto_version, "veto@000000");
+    }
 
     #[test]
     fn periods() {

@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod clock;
 pub mod clusters;
 pub mod event;
+pub mod hooks;
 pub mod metrics;
 pub mod model;
 pub mod outreach;

@@ -25,8 +25,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::model::{Channel, Level};
-use crate::policy::UnitPeriodInput;
-use crate::store::{OrderCounts, RollupRow};
 
 /// Decimal places of a rate's value.
 pub const RATE_PLACES: u32 = 6;
@@ -202,45 +200,62 @@ impl UnitMetrics {
             overdue,
         }
     }
+}
 
-    /// What the assessment and veto policies see: the rates that have a value, and the counts.
-    pub fn policy_input(
-        &self,
-        county: &str,
-        unit: &str,
-        unit_kind: &str,
-        period: &str,
-    ) -> UnitPeriodInput {
-        let metrics = self
-            .rates
-            .iter()
-            .filter_map(|(name, ratio)| ratio.value.map(|value| (name.clone(), value)))
-            .collect();
-        let counts = [
-            ("services", self.services),
-            ("ratings", self.ratings),
-            ("active_ratings", self.active_ratings),
-            ("valid_ratings", self.valid_ratings),
-            ("bad_reviews", self.bad),
-            ("real_name_bad_reviews", self.real_name_bad),
-            ("orders", self.orders.orders),
-            ("overdue_orders", self.overdue.orders),
-            ("real_name_overdue_orders", self.overdue.real_name_orders),
-            ("appeals_upheld", self.orders.appeal_upheld),
-            ("blameless_orders", self.orders.blameless),
-        ]
-        .into_iter()
-        .map(|(name, value)| (name.to_string(), value))
-        .collect();
-        UnitPeriodInput {
-            county: county.to_string(),
-            unit: unit.to_string(),
-            unit_kind: unit_kind.to_string(),
-            period: period.to_string(),
-            metrics,
-            counts,
-        }
-    }
+/// Counters of one group of a roll-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+pub struct RollupRow {
+    /// `total`, a date (YYYY-MM-DD) or a channel name.
+    pub group: String,
+    /// Service acts that should be rated (denominator of 评价率).
+    pub services: u64,
+    /// First ratings (assess number 1), default ones included.
+    pub ratings: u64,
+    /// First ratings by level.
+    pub by_level: BTreeMap<Level, u64>,
+    /// First ratings by channel.
+    pub by_channel: BTreeMap<Channel, u64>,
+    /// 差评 among the first ratings.
+    pub bad: u64,
+    /// 实名差评 among the first ratings.
+    pub real_name_bad: u64,
+    /// Default ratings (系统默认), excluded from 主动评价率.
+    pub default_ratings: u64,
+    /// Follow-up ratings (追评).
+    pub follow_ups: u64,
+    /// First ratings made invalid by an upheld appeal (申诉成立). They stay in `ratings`,
+    /// `by_level`, `bad` (the raw totals); assessment metrics subtract them.
+    pub invalid: u64,
+    /// 差评 among `invalid`.
+    pub invalid_bad: u64,
+    /// 实名差评 among `invalid`.
+    pub invalid_real_name_bad: u64,
+    /// `invalid` by level.
+    pub invalid_by_level: BTreeMap<Level, u64>,
+    /// Bad-review work orders of the 差评 received in the range, and what became of them.
+    pub orders: OrderCounts,
+}
+
+/// Counters of bad-review work orders, filed under the day their 差评 was received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+pub struct OrderCounts {
+    pub orders: u64,
+    pub real_name_orders: u64,
+    pub rectified: u64,
+    pub rectified_on_time: u64,
+    pub real_name_rectified: u64,
+    pub real_name_rectified_on_time: u64,
+    pub fed_back: u64,
+    pub called_back: u64,
+    /// Rated by the evaluator (link, 追评 or call-back), in any round.
+    pub evaluated: u64,
+    /// Last rated 满意 or 基本满意.
+    pub satisfied: u64,
+    pub closed: u64,
+    pub appeal_upheld: u64,
+    pub real_name_appeal_upheld: u64,
+    /// Closed with a cause that does not blame staff (policy, system, environment).
+    pub blameless: u64,
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::calendar::local_date;
+use crate::hooks::PhaseKind;
 use crate::model::{Channel, Level, Rating};
-use crate::policy::PhaseKind;
 use crate::workflow::{
     CallbackResult, ClosureOutcome, Disposition, Order, OrderKind, RectificationLevel,
 };

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::calendar::{Calendar, CalendarError, DurationUnit, Reckoned, day_start, local_date};
+use crate::hooks::{
+    AwaitingPhase, DeadlineOutput, Phase, PhaseKind, Priority, RoutingKind, time_phase,
+};
 use crate::model::Level;
-use crate::policy::{AwaitingPhase, Phase, PhaseKind, Priority};
 
 /// Working days after a due instant at which a late phase is reported to the city (通报),
 /// unless the deadline policy says otherwise.
@@ -34,8 +36,7 @@ pub enum OrderKind {
 
 impl OrderKind {
     /// What the routing and deadline policies are told the order is about.
-    pub fn routing_kind(self) -> crate::policy::RoutingKind {
-        use crate::policy::RoutingKind;
+    pub fn routing_kind(self) -> RoutingKind {
         match self {
             OrderKind::BadReview => RoutingKind::BadReview,
             OrderKind::Complaint => RoutingKind::Complaint,
@@ -681,7 +682,7 @@ impl Order {
             return self;
         };
         self.policy_version = decision.hook_version.clone();
-        match serde_json::from_value::<crate::policy::DeadlineOutput>(decision.output.clone()) {
+        match serde_json::from_value::<DeadlineOutput>(decision.output.clone()) {
             Ok(output) => {
                 self.deadlines = output.phases.iter().map(Deadline::from_phase).collect();
                 self.awaiting = output.awaiting;
@@ -768,7 +769,7 @@ impl Order {
             .iter()
             .map(|waiting| (waiting.phase, waiting.amount, waiting.unit, waiting.from));
         for (kind, amount, unit, from) in provisional.chain(awaiting) {
-            let Ok(phase) = crate::policy::time_phase(calendar, kind, amount, unit, from)? else {
+            let Ok(phase) = time_phase(calendar, kind, amount, unit, from)? else {
                 continue;
             };
             let was_waiting = self.awaiting.iter().any(|waiting| waiting.phase == kind);
@@ -1876,14 +1877,8 @@ mod tests {
             (PhaseKind::Callback, 20),
             (PhaseKind::Appeal, 3),
         ] {
-            match crate::policy::time_phase(
-                calendar,
-                kind,
-                amount,
-                DurationUnit::WorkingDays,
-                received,
-            )
-            .expect("no overflow")
+            match time_phase(calendar, kind, amount, DurationUnit::WorkingDays, received)
+                .expect("no overflow")
             {
                 Ok(phase) => phases.push(phase),
                 Err(waiting) => awaiting.push(waiting),

@@ -42,15 +42,19 @@ use self::hooks::{
     AssessmentHook, DeadlineHook, DefaultRatingHook, HookIo, IntegrityHook, InvitationHook,
     Refusal, RoutingHook, VetoHook,
 };
-pub use self::hooks::{
+pub use self::testing::{TestFailure, TestReport, test_folder};
+use crate::assessment::AssessmentPolicy;
+use crate::calendar::{Calendar, CalendarError};
+use crate::hooks::Ruling;
+/// The hooks' typed inputs and outputs are domain types (`crate::hooks`); they are named here
+/// too, where the host's callers have always found them.
+pub use crate::hooks::{
     AssessmentInput, AssessmentItem, AssessmentOutput, AwaitingPhase, DeadlineInput,
     DeadlineOutput, DefaultRatingInput, DefaultRatingOutput, Flag, IntegrityInput, IntegrityOutput,
     Invitation, InvitationInput, InvitationOutput, InviteChannel, Phase, PhaseKind, Priority,
     RoutingInput, RoutingKind, RoutingOutput, UnitPeriodInput, VetoInput, VetoOutput, VetoReason,
     time_phase,
 };
-pub use self::testing::{TestFailure, TestReport, test_folder};
-use crate::calendar::{Calendar, CalendarError};
 
 /// The seven policy hooks. A hook's script is `<scope>/<hook>.rhai` and defines `fn <hook>(input)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -571,5 +575,45 @@ impl PolicySet {
             scope: compiled.scope.clone(),
             provisional,
         })
+    }
+}
+
+/// The assessment reaches the county's assessment and veto hooks through this. A failed hook
+/// still names the rules that failed, so that the run records which version to fix.
+impl AssessmentPolicy for PolicySet {
+    type Error = PolicyError;
+
+    fn score(
+        &self,
+        county: &str,
+        input: &AssessmentInput,
+    ) -> Ruling<AssessmentOutput, PolicyError> {
+        match self.assessment(county, input) {
+            Ok(decided) => Ruling {
+                outcome: Ok(decided.value),
+                hook_version: decided.hook_version,
+            },
+            Err(error) => Ruling {
+                outcome: Err(error),
+                hook_version: self.hook_version(Hook::Assessment, county),
+            },
+        }
+    }
+
+    fn veto_reasons(
+        &self,
+        county: &str,
+        input: &VetoInput,
+    ) -> Ruling<Vec<VetoReason>, PolicyError> {
+        match self.veto(county, input) {
+            Ok(decided) => Ruling {
+                outcome: Ok(decided.value.reasons),
+                hook_version: decided.hook_version,
+            },
+            Err(error) => Ruling {
+                outcome: Err(error),
+                hook_version: self.hook_version(Hook::Veto, county),
+            },
+        }
     }
 }

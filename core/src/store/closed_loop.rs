@@ -9,13 +9,13 @@ use super::apply::{Decision, Reader, Reject, TxResult, abort, increment, put_jso
 use super::keys::{self, bucket};
 use super::{LoopCommand, tree};
 use crate::event::{Event, LogEntry, PolicyDecision};
+use crate::hooks::{DeadlineOutput, Priority, RoutingOutput};
 use crate::model::Rating;
 use crate::outreach::{
     Invalidation, Message, MessageState, RatingMarks, ScheduledAction, ScheduledTask, ServiceCall,
     ServiceCallState,
 };
 use crate::pii::{PiiKey, PiiKind, tracking_hash};
-use crate::policy::{DeadlineOutput, Priority, RoutingOutput};
 use crate::validate::DomainError;
 use crate::workflow::{
     CallAttempt, EvaluationVia, Order, OrderChange, OrderKind, OrderState, Problem, ProblemState,
@@ -593,7 +593,7 @@ pub fn order_filed_under(order: &Order, dim: keys::Dim, unit: &str) -> bool {
 
 /// The facts of a bad-review order the metrics count, with their roll-up buckets.
 fn facts(order: &Order) -> Vec<u8> {
-    use crate::policy::PhaseKind;
+    use crate::hooks::PhaseKind;
     use crate::workflow::{ClosureOutcome, RectificationLevel};
     let rectify = order.deadline(PhaseKind::Rectify);
     let rectified = rectify.and_then(|d| d.done_at).is_some();
@@ -938,22 +938,22 @@ fn schedule_from(trees: &[TransactionalTree], seq: u64, decision: &PolicyDecisio
     match decision.hook.as_str() {
         "invitation" => {
             if let Ok(output) =
-                serde_json::from_value::<crate::policy::InvitationOutput>(decision.output.clone())
+                serde_json::from_value::<crate::hooks::InvitationOutput>(decision.output.clone())
             {
                 for invitation in output.invitations {
                     let action = match invitation.channel {
-                        crate::policy::InviteChannel::Sms => ScheduledAction::InviteSms,
-                        crate::policy::InviteChannel::Phone => ScheduledAction::InvitePhone,
-                        crate::policy::InviteChannel::App => ScheduledAction::InviteApp,
+                        crate::hooks::InviteChannel::Sms => ScheduledAction::InviteSms,
+                        crate::hooks::InviteChannel::Phone => ScheduledAction::InvitePhone,
+                        crate::hooks::InviteChannel::App => ScheduledAction::InviteApp,
                     };
                     planned.push((invitation.at, action));
                 }
             }
         }
         "default_rating" => {
-            if let Ok(output) = serde_json::from_value::<crate::policy::DefaultRatingOutput>(
-                decision.output.clone(),
-            ) && let (true, Some(level), Some(at)) = (output.apply, output.level, output.at)
+            if let Ok(output) =
+                serde_json::from_value::<crate::hooks::DefaultRatingOutput>(decision.output.clone())
+                && let (true, Some(level), Some(at)) = (output.apply, output.level, output.at)
             {
                 planned.push((at, ScheduledAction::DefaultRating { level }));
             }

@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::keys::Dim;
 use super::{RollupGroup, RollupQuery, Store, StoreError};
 use crate::calendar::local_date;
+use crate::hooks::PhaseKind;
 use crate::metrics::{MetricSettings, Overdue, UnitMetrics};
-use crate::policy::PhaseKind;
 use crate::workflow::OrderKind;
 
 impl Store {

@@ -22,12 +22,14 @@ use sled::transaction::TransactionError;
 
 pub use self::keys::Dim;
 pub use self::query::{
-    CaseQuery, OrderCounts, Page, RatingQuery, RollupGroup, RollupQuery, RollupRow, SourceActivity,
-    SourceDay,
+    CaseQuery, Page, RatingQuery, RollupGroup, RollupQuery, SourceActivity, SourceDay,
 };
 use crate::auth::{Source, User};
 use crate::clock::Clock;
 use crate::event::{AuditEntry, LogEntry, PolicyActivation, PolicyDecision, SCHEMA_VERSION};
+/// The roll-up counters are domain data (the metrics are computed from them); kept here too,
+/// where the store's readers have always found them.
+pub use crate::metrics::{OrderCounts, RollupRow};
 use crate::model::{
     Device, DeviceModel, HeartbeatInput, OrgUnit, RatingInput, ServiceEventInput, ServiceItem,
     Staff,

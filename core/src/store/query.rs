@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::keys::{self, Dim, bucket};
 use super::{Store, StoreError, tree};
 use crate::auth::{Source, User};
+use crate::metrics::{OrderCounts, RollupRow};
 
 /// What an ingest source delivered and had refused over a period, day by day (only days with
 /// something), and when it last did, ever (应接尽接: is it connected, how much does it send, how
@@ -96,83 +97,26 @@ pub struct RollupQuery {
     pub group: RollupGroup,
 }
 
-/// Counters of one group of a roll-up.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
-pub struct RollupRow {
-    /// `total`, a date (YYYY-MM-DD) or a channel name.
-    pub group: String,
-    /// Service acts that should be rated (denominator of 评价率).
-    pub services: u64,
-    /// First ratings (assess number 1), default ones included.
-    pub ratings: u64,
-    /// First ratings by level.
-    pub by_level: BTreeMap<Level, u64>,
-    /// First ratings by channel.
-    pub by_channel: BTreeMap<Channel, u64>,
-    /// 差评 among the first ratings.
-    pub bad: u64,
-    /// 实名差评 among the first ratings.
-    pub real_name_bad: u64,
-    /// Default ratings (系统默认), excluded from 主动评价率.
-    pub default_ratings: u64,
-    /// Follow-up ratings (追评).
-    pub follow_ups: u64,
-    /// First ratings made invalid by an upheld appeal (申诉成立). They stay in `ratings`,
-    /// `by_level`, `bad` (the raw totals); assessment metrics subtract them.
-    pub invalid: u64,
-    /// 差评 among `invalid`.
-    pub invalid_bad: u64,
-    /// 实名差评 among `invalid`.
-    pub invalid_real_name_bad: u64,
-    /// `invalid` by level.
-    pub invalid_by_level: BTreeMap<Level, u64>,
-    /// Bad-review work orders of the 差评 received in the range, and what became of them.
-    pub orders: OrderCounts,
-}
-
-/// Counters of bad-review work orders, filed under the day their 差评 was received.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
-pub struct OrderCounts {
-    pub orders: u64,
-    pub real_name_orders: u64,
-    pub rectified: u64,
-    pub rectified_on_time: u64,
-    pub real_name_rectified: u64,
-    pub real_name_rectified_on_time: u64,
-    pub fed_back: u64,
-    pub called_back: u64,
-    /// Rated by the evaluator (link, 追评 or call-back), in any round.
-    pub evaluated: u64,
-    /// Last rated 满意 or 基本满意.
-    pub satisfied: u64,
-    pub closed: u64,
-    pub appeal_upheld: u64,
-    pub real_name_appeal_upheld: u64,
-    /// Closed with a cause that does not blame staff (policy, system, environment).
-    pub blameless: u64,
-}
-
-impl OrderCounts {
-    fn add(&mut self, bucket: u8, count: u64) {
-        let field = match bucket {
-            bucket::ORDERS => &mut self.orders,
-            bucket::REAL_NAME_ORDERS => &mut self.real_name_orders,
-            bucket::RECTIFIED => &mut self.rectified,
-            bucket::RECTIFIED_ON_TIME => &mut self.rectified_on_time,
-            bucket::REAL_NAME_RECTIFIED => &mut self.real_name_rectified,
-            bucket::REAL_NAME_RECTIFIED_ON_TIME => &mut self.real_name_rectified_on_time,
-            bucket::FED_BACK => &mut self.fed_back,
-            bucket::CALLED_BACK => &mut self.called_back,
-            bucket::EVALUATED => &mut self.evaluated,
-            bucket::SATISFIED => &mut self.satisfied,
-            bucket::CLOSED => &mut self.closed,
-            bucket::APPEAL_UPHELD => &mut self.appeal_upheld,
-            bucket::REAL_NAME_APPEAL_UPHELD => &mut self.real_name_appeal_upheld,
-            bucket::BLAMELESS => &mut self.blameless,
-            _ => return,
-        };
-        *field += count;
-    }
+/// Adds a roll-up counter of bad-review work orders to the field its bucket byte names.
+fn add_order_count(counts: &mut OrderCounts, bucket: u8, count: u64) {
+    let field = match bucket {
+        bucket::ORDERS => &mut counts.orders,
+        bucket::REAL_NAME_ORDERS => &mut counts.real_name_orders,
+        bucket::RECTIFIED => &mut counts.rectified,
+        bucket::RECTIFIED_ON_TIME => &mut counts.rectified_on_time,
+        bucket::REAL_NAME_RECTIFIED => &mut counts.real_name_rectified,
+        bucket::REAL_NAME_RECTIFIED_ON_TIME => &mut counts.real_name_rectified_on_time,
+        bucket::FED_BACK => &mut counts.fed_back,
+        bucket::CALLED_BACK => &mut counts.called_back,
+        bucket::EVALUATED => &mut counts.evaluated,
+        bucket::SATISFIED => &mut counts.satisfied,
+        bucket::CLOSED => &mut counts.closed,
+        bucket::APPEAL_UPHELD => &mut counts.appeal_upheld,
+        bucket::REAL_NAME_APPEAL_UPHELD => &mut counts.real_name_appeal_upheld,
+        bucket::BLAMELESS => &mut counts.blameless,
+        _ => return,
+    };
+    *field += count;
 }
 
 const MAX_LIMIT: usize = 500;
@@ -375,7 +319,7 @@ impl Store {
                 bucket::SERVICES => row.services += count,
                 bucket::REAL_NAME_BAD => row.real_name_bad += count,
                 bucket::INVALID_REAL_NAME_BAD => row.invalid_real_name_bad += count,
-                b if b >= bucket::ORDERS => row.orders.add(b, count),
+                b if b >= bucket::ORDERS => add_order_count(&mut row.orders, b, count),
                 b if b >= bucket::INVALID_BASE => {
                     row.invalid += count;
                     if let Some(level) = Level::from_index(b - bucket::INVALID_BASE) {

@@ -157,18 +157,7 @@ pub fn decide_deadlines(
     Option<hcp_core::policy::DeadlineOutput>,
     hcp_core::event::PolicyDecision,
 ) {
-    let input = DeadlineInput {
-        county: order.county.clone(),
-        area_code: order.area_code.clone(),
-        kind: order.kind.routing_kind(),
-        level: order.level,
-        real_name: order.real_name,
-        channel: order.channel,
-        task_code: order.task_code.clone(),
-        department: order.department.clone(),
-        indicators: order.indicators.clone(),
-        received_at: trigger,
-    };
+    let input = DeadlineInput::for_order(order, trigger);
     let decision = platform.policies.decide(
         hcp_core::policy::Hook::Deadline,
         format!("order:{}", order.id),

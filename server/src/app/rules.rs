@@ -656,24 +656,8 @@ impl PolicyDecider {
         let set = self.policies.active();
         let county = county_of(&service.area_code);
         let subject = format!("service:{}/{}", service.project_no, service.service_number);
-        let invitation = serde_json::json!({
-            "county": county,
-            "task_code": service.task_code,
-            "department": service.department,
-            "online": service.online,
-            "completed_at": service.occurred_at,
-            "rated": false,
-            "default_rated": false,
-            "has_mobile": reachable,
-        });
-        let default_rating = serde_json::json!({
-            "county": county,
-            "task_code": service.task_code,
-            "department": service.department,
-            "online": service.online,
-            "completed_at": service.occurred_at,
-            "rated": false,
-        });
+        let invitation = hcp_core::hooks::InvitationInput::for_service(service, &county, reachable);
+        let default_rating = hcp_core::hooks::DefaultRatingInput::for_service(service, &county);
         vec![
             evaluated(
                 &set,
@@ -681,7 +665,7 @@ impl PolicyDecider {
                 0,
                 subject.clone(),
                 county.clone(),
-                invitation,
+                serde_json::to_value(invitation).unwrap_or_default(),
             ),
             evaluated(
                 &set,
@@ -689,7 +673,7 @@ impl PolicyDecider {
                 0,
                 subject,
                 county,
-                default_rating,
+                serde_json::to_value(default_rating).unwrap_or_default(),
             ),
         ]
     }
@@ -697,18 +681,8 @@ impl PolicyDecider {
 
 fn decide_integrity(set: &PolicySet, rating: &Rating, facts: &RatingFacts) -> PolicyDecision {
     let county = county_of(&rating.area_code);
-    let input = serde_json::json!({
-        "county": county,
-        "device": rating.device.clone().unwrap_or_default(),
-        "channel": rating.channel,
-        "level": rating.level,
-        "real_name": rating.evaluator.real_name,
-        "pressed_at": rating.rated_at,
-        "previous_press_at": facts.previous_press_at,
-        "min_interval_secs": facts.min_interval_secs,
-        "top_streak_before": facts.top_streak_before,
-        "open_service": facts.open_service,
-    });
+    let input = hcp_core::hooks::IntegrityInput::for_rating(rating, &county, facts);
+    let input = serde_json::to_value(input).unwrap_or_default();
     evaluated(
         set,
         Hook::Integrity,
@@ -719,37 +693,20 @@ fn decide_integrity(set: &PolicySet, rating: &Rating, facts: &RatingFacts) -> Po
     )
 }
 
-/// What a hook sees of a 差评. Comments go to the rules with long digit runs (phone and ID
-/// numbers typed into the text) masked.
+/// What a hook sees of a 差评 (only the deadline and routing hooks are asked about one).
+/// Comments go to the rules with long digit runs (phone and ID numbers typed into the text)
+/// masked.
 fn hook_input(hook: Hook, rating: &Rating, county: &str) -> serde_json::Value {
-    let mut input = serde_json::json!({
-        "county": county,
-        "area_code": rating.area_code,
-        "level": rating.level,
-        "real_name": rating.evaluator.real_name,
-        "channel": rating.channel,
-        "task_code": rating.attribution.task_code,
-        "department": rating.attribution.department,
-        "indicators": rating.indicators,
-    });
-    if let Some(map) = input.as_object_mut() {
-        match hook {
-            Hook::Deadline => {
-                map.insert("received_at".into(), serde_json::json!(rating.received_at));
-            }
-            Hook::Routing => {
-                map.insert("kind".into(), serde_json::json!("bad_review"));
-                map.insert(
-                    "text".into(),
-                    serde_json::json!(hcp_core::validate::mask_digit_runs(
-                        rating.text.as_deref().unwrap_or("")
-                    )),
-                );
-            }
-            _ => {}
+    let input = match hook {
+        Hook::Deadline => {
+            serde_json::to_value(hcp_core::hooks::DeadlineInput::for_rating(rating, county))
         }
-    }
-    input
+        Hook::Routing => {
+            serde_json::to_value(hcp_core::hooks::RoutingInput::for_rating(rating, county))
+        }
+        _ => Ok(serde_json::Value::Null),
+    };
+    input.unwrap_or_default()
 }
 
 /// One hook's decision about a 差评 (its deadlines, its route), as the platform records it. The

@@ -492,21 +492,19 @@ fn open_intake(
     let county = county_of(&request.area_code);
     let masked_text = hcp_core::validate::mask_digit_runs(text);
     let now = platform.clock.now();
-    let base = serde_json::json!({
-        "county": county,
-        "area_code": request.area_code,
-        "kind": request.kind.routing_kind(),
-        "level": null,
-        "real_name": request.real_name,
-        "channel": request.channel,
-        "task_code": request.task_code,
-        "department": request.department,
-        "indicators": [],
-    });
-    let mut routing_input = base.clone();
-    routing_input["text"] = serde_json::json!(masked_text);
-    let mut deadline_input = base;
-    deadline_input["received_at"] = serde_json::json!(now);
+    let matter = hcp_core::hooks::Matter::of_intake(
+        request.kind,
+        &county,
+        &request.area_code,
+        request.real_name,
+        request.channel,
+        &request.task_code,
+        &request.department,
+    );
+    let routing_input = hcp_core::hooks::RoutingInput::new(matter.clone(), &masked_text);
+    let routing_input = serde_json::to_value(routing_input).unwrap_or_default();
+    let deadline_input = hcp_core::hooks::DeadlineInput::new(matter, now);
+    let deadline_input = serde_json::to_value(deadline_input).unwrap_or_default();
     let routing = platform
         .policies
         .decide(Hook::Routing, String::new(), &county, routing_input);

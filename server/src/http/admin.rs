@@ -1,7 +1,7 @@
 //! Sign-in, users, sources and their API keys, master data, kept rejections and the audit trail.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use super::extract::{Json, Path, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use hcp_core::auth::{self, Permission, Principal, Role, Source, User};

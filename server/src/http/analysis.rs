@@ -8,9 +8,10 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::ops::ControlFlow;
 
-use axum::extract::{Query, State};
+use super::extract::{Json, Query};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{Days, NaiveDate};
 use hcp_core::analysis::{
     self, AlertRule, AlertStatus, AlertWindows, Breakdown, Comment, Facet, HotWord,

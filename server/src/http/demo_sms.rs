@@ -3,9 +3,10 @@
 //! masked, and lists them (`GET /demo/sms`). Mounted only by `hcp demo` without a configured
 //! gateway.
 
+use super::extract::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use hcp_core::pii::PiiKind;
 use serde_json::{Value, json};
 

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
-use axum::extract::{Query, State};
+use super::extract::{Json, Query};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use hcp_core::auth::Permission;
 use hcp_core::model::DeviceState;

@@ -4,9 +4,9 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::Json;
+use super::extract::{Json, Path};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hcp_core::model::{HeartbeatInput, RatingInput, ServiceEventInput};

@@ -5,6 +5,7 @@ pub mod admin;
 mod analysis;
 mod demo_sms;
 mod devices;
+pub mod extract;
 mod ingest;
 pub mod metrics;
 mod ops;
@@ -53,16 +54,42 @@ pub enum ApiError {
     Conflict(String),
     #[error("{}", .0.message)]
     Unprocessable(Reason),
-    /// The platform cannot take it now (an adapter failed); the sender should retry later.
+    /// The route exists, but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The platform cannot take it now (an adapter failed, a commit failed, the commit queue is
+    /// gone); nothing of the request was kept and the sender should retry after
+    /// [`RETRY_AFTER_SECONDS`].
     #[error("{}", .0.message)]
     Unavailable(Reason),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
+/// What a 503 asks the sender to wait before retrying, in seconds (`Retry-After`): a failed
+/// group commit or a restarting committer is over within a flush or two.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
 impl From<StoreError> for ApiError {
+    /// A failed commit (the batch holding the command failed, nothing of it was kept) or a
+    /// committer that is gone can be retried: 503. Anything else (a record that does not
+    /// decode, a storage error on a read) is a bug or a broken disk: 500.
     fn from(error: StoreError) -> ApiError {
-        ApiError::Internal(error.to_string())
+        match error {
+            StoreError::Batch(_) | StoreError::Closed => {
+                tracing::warn!(%error, "commit failed; the sender is asked to retry");
+                ApiError::Unavailable(Reason {
+                    code: "unavailable".into(),
+                    message: "the platform could not record this now; nothing of it was kept, retry later"
+                        .into(),
+                })
+            }
+            error => ApiError::Internal(error.to_string()),
+        }
     }
 }
 
@@ -89,22 +116,42 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable(reason) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, reason.code.clone())
             }
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed".to_string(),
+            ),
+            ApiError::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large".to_string(),
+            ),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type".to_string(),
+            ),
             ApiError::Unavailable(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason.code.clone()),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal".to_string()),
         };
+        let retry = matches!(self, ApiError::Unavailable(_));
         let message = if let ApiError::Internal(detail) = &self {
             tracing::error!(error = %detail, "request failed");
             "internal error".to_string()
         } else {
             self.to_string()
         };
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 error: Reason { code, message },
             }),
         )
-            .into_response()
+            .into_response();
+        if retry {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 
@@ -321,6 +368,9 @@ pub fn router(platform: Platform) -> Router {
             .merge(public::routes())
             .merge(uplink::routes())
             .merge(demo_sms::routes(&platform))
+            .fallback(extract::not_found)
+            .method_not_allowed_fallback(extract::method_not_allowed)
+            .layer(axum::middleware::map_response(extract::plain_errors))
             .layer(axum::middleware::from_fn_with_state(
                 platform.clone(),
                 metrics::track,

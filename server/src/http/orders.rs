@@ -3,10 +3,11 @@
 //! machine in the store), the one intake of complaints, suggestions and requests, the call-back
 //! workbench, moderation of comments, and the operator's sweep and clock.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{Json, Path, Query};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::event::PolicyDecision;

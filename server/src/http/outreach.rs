@@ -3,11 +3,12 @@
 //! service act, and the citizen's rating page reached from an invitation (plain server-rendered
 //! HTML in Simplified Chinese, no external assets, no personal data).
 
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use super::extract::{Form, Json, Path, Query};
+use axum::Router;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
 use chrono::{DateTime, Utc};
 use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::calendar::local_date;

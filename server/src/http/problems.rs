@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use super::extract::{Json, Path, Query};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use hcp_core::auth::{Principal, Role};
 use hcp_core::calendar::local_date;

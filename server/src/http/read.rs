@@ -3,8 +3,8 @@
 
 use std::ops::ControlFlow;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use super::extract::{Json, Path, Query};
+use axum::extract::State;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::calendar::local_date;

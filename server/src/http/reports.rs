@@ -2,11 +2,12 @@
 //! demand as an XLSX workbook or a printable page (each generation audited), and the reports the
 //! schedule stored, listed and downloaded. Supervisors and administrators, within their scope.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{Json, Path, Query};
+use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use hcp_core::auth::{Principal, Role};
 use hcp_core::store::Dim;

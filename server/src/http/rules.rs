@@ -1,8 +1,8 @@
 //! The county policies over HTTP: status, version history, rollback, evaluating a hook by hand,
 //! and the decisions recorded about a rating.
 
-use axum::Json;
-use axum::extract::{Path, State};
+use super::extract::{Json, Path};
+use axum::extract::State;
 use hcp_core::auth::{Permission, Role};
 use hcp_core::event::{PolicyDecision, PolicyVersionRecord};
 use hcp_core::policy::Hook;

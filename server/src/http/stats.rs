@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use super::extract::{Json, Path, Query};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use hcp_core::assessment::{self, AssessedUnit, AssessmentRun, Candidate, Period};
 use hcp_core::auth::{Permission, Principal, Role};

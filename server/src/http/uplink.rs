@@ -3,9 +3,10 @@
 //! (simulations, tests), reconciliation of a day, and the replay or dismissal of a refused
 //! record.
 
-use axum::extract::{Path, State};
+use super::extract::{Json, Path};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use hcp_core::auth::{Permission, Role};
 use hcp_core::store::uplink::UplinkCommand;

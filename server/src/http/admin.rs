@@ -10,9 +10,10 @@ use hcp_core::model::{Device, DeviceModel, OrgUnit, ServiceItem, Staff};
 use hcp_core::store::{Command, MasterChange, Outcome};
 use hcp_core::validate::Reason;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::ingest::{BatchResult, CANONICAL_ADAPTER, replay};
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::state::Platform;
 
@@ -137,20 +138,16 @@ fn record(platform: &Platform, command: Command) -> Result<u64, ApiError> {
 }
 
 /// All users.
-#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", responses((status = 200, body = Vec<UserView>)), security(("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", params(PageQuery), responses((status = 200, body = Page<UserView>)), security(("session" = [])))]
 pub async fn list_users(
     State(platform): State<Platform>,
     auth: Auth,
-) -> Result<Json<Vec<UserView>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<UserView>>, ApiError> {
     admin(&auth)?;
     blocking(move || {
         Ok(Json(
-            platform
-                .store
-                .users()?
-                .into_iter()
-                .map(UserView::from)
-                .collect(),
+            Page::of(platform.store.users()?, &paging)?.map(UserView::from),
         ))
     })
     .await
@@ -203,13 +200,14 @@ pub async fn upsert_user(
 }
 
 /// All ingest sources.
-#[utoipa::path(get, path = "/api/v1/admin/sources", tag = "admin", responses((status = 200, body = Vec<Source>)), security(("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/admin/sources", tag = "admin", params(PageQuery), responses((status = 200, body = Page<Source>)), security(("session" = [])))]
 pub async fn list_sources(
     State(platform): State<Platform>,
     auth: Auth,
-) -> Result<Json<Vec<Source>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<Source>>, ApiError> {
     admin(&auth)?;
-    blocking(move || Ok(Json(platform.store.sources()?))).await
+    blocking(move || Ok(Json(Page::of(platform.store.sources()?, &paging)?))).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -363,35 +361,26 @@ impl RejectionView {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AfterQuery {
-    /// Return entries after this sequence number.
-    pub after: Option<u64>,
-    pub limit: Option<usize>,
-}
-
 /// Payloads and items that were refused and are kept for replay, oldest first.
 #[utoipa::path(
     get, path = "/api/v1/admin/rejections", tag = "admin",
-    params(AfterQuery),
-    responses((status = 200, body = Vec<RejectionView>)),
+    params(PageQuery),
+    responses((status = 200, body = Page<RejectionView>)),
     security(("session" = []))
 )]
 pub async fn list_rejections(
     State(platform): State<Platform>,
     auth: Auth,
-    Query(query): Query<AfterQuery>,
-) -> Result<Json<Vec<RejectionView>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<RejectionView>>, ApiError> {
     admin(&auth)?;
+    let limit = paging.limit()?;
+    let after = paging.position_number()?.unwrap_or(0);
     blocking(move || {
-        let rows = platform
-            .store
-            .rejections(query.after.unwrap_or(0), query.limit.unwrap_or(100))?;
+        let rows = platform.store.rejections(after, limit)?;
         Ok(Json(
-            rows.into_iter()
-                .map(|(seq, rejected)| RejectionView::new(seq, rejected))
-                .collect(),
+            Page::keyed(rows, limit, |(seq, _)| *seq)
+                .map(|(seq, rejected)| RejectionView::new(seq, rejected)),
         ))
     })
     .await
@@ -451,35 +440,25 @@ pub struct AuditView {
     pub entry: AuditEntry,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct BeforeQuery {
-    /// Return entries before this sequence number.
-    pub before: Option<u64>,
-    pub limit: Option<usize>,
-}
-
 /// The audit trail, newest first (reveals of personal data and other audited actions).
 #[utoipa::path(
     get, path = "/api/v1/audit", tag = "admin",
-    params(BeforeQuery),
-    responses((status = 200, body = Vec<AuditView>)),
+    params(PageQuery),
+    responses((status = 200, body = Page<AuditView>)),
     security(("session" = []))
 )]
 pub async fn audit(
     State(platform): State<Platform>,
     auth: Auth,
-    Query(query): Query<BeforeQuery>,
-) -> Result<Json<Vec<AuditView>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<AuditView>>, ApiError> {
     auth.require(Permission::ReadAudit)?;
+    let limit = paging.limit()?;
+    let before = paging.position_number()?;
     blocking(move || {
-        let rows = platform
-            .store
-            .audit(query.before, query.limit.unwrap_or(100))?;
+        let rows = platform.store.audit(before, limit)?;
         Ok(Json(
-            rows.into_iter()
-                .map(|(seq, entry)| AuditView { seq, entry })
-                .collect(),
+            Page::keyed(rows, limit, |(seq, _)| *seq).map(|(seq, entry)| AuditView { seq, entry }),
         ))
     })
     .await

@@ -11,6 +11,7 @@ pub mod metrics;
 mod ops;
 pub(crate) mod orders;
 mod outreach;
+pub mod page;
 mod plugins;
 mod problems;
 mod public;

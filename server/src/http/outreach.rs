@@ -25,6 +25,7 @@ use hcp_core::workflow::{CALL_ATTEMPTS_BEFORE_SMS, CallOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::outreach::{
     ActRating, act_of_token, applicant_evaluator, find_act, invitation_message, record_act_rating,
@@ -372,8 +373,6 @@ pub struct MessageFilter {
     /// `queued`, `sent` or `failed`.
     pub state: Option<MessageState>,
     pub purpose: Option<MessagePurpose>,
-    /// 1..=500 (default 100).
-    pub limit: Option<usize>,
 }
 
 /// A message as every view shows it: the number masked, the tokens of links hidden (a link
@@ -468,26 +467,29 @@ fn message_visible(
 /// masked, never opened in a view; the tokens of links hidden.
 #[utoipa::path(
     get, path = "/api/v1/messages", tag = "outreach",
-    params(MessageFilter),
-    responses((status = 200, body = Vec<MessageView>), (status = 403, body = super::ErrorBody)),
+    params(MessageFilter, PageQuery),
+    responses((status = 200, body = Page<MessageView>), (status = 403, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn list_messages(
     State(platform): State<Platform>,
     auth: Auth,
     Query(filter): Query<MessageFilter>,
-) -> Result<Json<Vec<MessageView>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<MessageView>>, ApiError> {
     let principal = auth.0.clone();
     if !matches!(principal.role, Role::Admin | Role::Supervisor) {
         return Err(ApiError::Forbidden(
             "messages are listed for administrators and supervisors".into(),
         ));
     }
-    let limit = filter.limit.unwrap_or(100).clamp(1, 500);
+    let limit = paging.limit()?;
+    let before = paging.position_number()?;
     blocking(move || {
         let mut views = Vec::new();
         for message in platform.store.messages(MESSAGE_SCAN)? {
-            if filter.state.is_some_and(|state| state != message.state)
+            if before.is_some_and(|before| message.id >= before)
+                || filter.state.is_some_and(|state| state != message.state)
                 || filter
                     .purpose
                     .is_some_and(|purpose| purpose != message.purpose)
@@ -500,7 +502,7 @@ pub async fn list_messages(
                 break;
             }
         }
-        Ok(Json(views))
+        Ok(Json(Page::keyed(views, limit, |view| view.id)))
     })
     .await
 }

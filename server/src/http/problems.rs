@@ -20,6 +20,7 @@ use hcp_core::workflow::{Order, OrderKind, OrderState, Problem, ProblemInput, Pr
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::state::Platform;
 
@@ -342,15 +343,16 @@ pub struct ProblemFilter {
 /// Problems whose region or owner lies within the caller's scope, newest first.
 #[utoipa::path(
     get, path = "/api/v1/problems", tag = "problems",
-    params(ProblemFilter),
-    responses((status = 200, body = Vec<Problem>), (status = 403, body = super::ErrorBody)),
+    params(ProblemFilter, PageQuery),
+    responses((status = 200, body = Page<Problem>), (status = 403, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn list(
     State(platform): State<Platform>,
     auth: Auth,
     Query(filter): Query<ProblemFilter>,
-) -> Result<Json<Vec<Problem>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<Problem>>, ApiError> {
     let principal = auth.0.clone();
     if matches!(principal.role, Role::WindowStaff | Role::RuleEditor) {
         return Err(ApiError::Forbidden(format!(
@@ -367,7 +369,7 @@ pub async fn list(
                 problems.push(problem);
             }
         }
-        Ok(Json(problems))
+        Ok(Json(Page::of(problems, &paging)?))
     })
     .await
 }

@@ -1142,15 +1142,17 @@ fn list_request(platform: &Platform, query: &ListQuery) -> Result<ListRequest, A
         .map(str::trim)
         .filter(|cursor| !cursor.is_empty())
         .map(|cursor| {
-            store_cursor(cursor).ok_or_else(|| ApiError::BadRequest("翻页参数 cursor 无效".into()))
+            super::page::to_store(cursor)
+                .ok_or_else(|| ApiError::BadRequest("翻页参数 cursor 无效".into()))
         })
         .transpose()?;
     let limit = match query.limit.as_deref().map(str::trim) {
         None | Some("") => DEFAULT_LIMIT,
         Some(text) => text
             .parse::<usize>()
-            .map_err(|_| ApiError::BadRequest("每页条数 limit 应为 1 到 50 的整数".into()))?
-            .clamp(1, MAX_LIMIT),
+            .ok()
+            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+            .ok_or_else(|| ApiError::BadRequest("每页条数 limit 应为 1 到 50 的整数".into()))?,
     };
     Ok(ListRequest {
         dim,
@@ -1161,29 +1163,6 @@ fn list_request(platform: &Platform, query: &ListQuery) -> Result<ListRequest, A
         cursor,
         limit,
     })
-}
-
-/// The store's cursor (hex of an index key, which holds a day and a sequence number) spelled
-/// with the letters a–p: a public cursor never looks like a phone or ID number.
-fn public_cursor(hex: &str) -> String {
-    hex.chars()
-        .filter_map(|c| c.to_digit(16))
-        .filter_map(|value| u8::try_from(value).ok())
-        .map(|value| char::from(b'a' + value))
-        .collect()
-}
-
-fn store_cursor(public: &str) -> Option<String> {
-    if public.len() > 1024 || !public.len().is_multiple_of(2) {
-        return None;
-    }
-    public
-        .chars()
-        .map(|c| match c {
-            'a'..='p' => char::from_digit(u32::from(c) - u32::from('a'), 16),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Walks the unit's ratings of the period newest first from the cursor, keeping what `pick`
@@ -1222,7 +1201,7 @@ fn walk<T>(
             break;
         }
     }
-    Ok((items, cursor.as_deref().map(public_cursor)))
+    Ok((items, cursor.as_deref().map(super::page::from_store)))
 }
 
 /// Whether the unit's period has enough valid ratings to show anything of it. Blocking.
@@ -1471,8 +1450,10 @@ pub struct ListQuery {
     /// An ended period; default the last month.
     pub period: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^([a-p][a-p])*$", max_length = 1024)]
     pub cursor: Option<String>,
     /// Items per page, 1 to 50 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
     pub limit: Option<String>,
 }
 
@@ -2209,16 +2190,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    #[test]
-    fn cursors_never_look_like_numbers() {
-        let hex = "03482d42460001352a8e000000000000002a";
-        let public = public_cursor(hex);
-        assert!(public.chars().all(|c| c.is_ascii_lowercase()), "{public}");
-        assert_eq!(store_cursor(&public).as_deref(), Some(hex));
-        assert_eq!(store_cursor("0123"), None);
-        assert_eq!(store_cursor("abc"), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use hcp_core::store::Dim;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::reports::{self, ReportFormat, ReportKind, StoredName};
 use crate::state::Platform;
@@ -202,8 +203,9 @@ pub async fn semiannual(
 /// The reports the schedule stored for regions within the caller's scope, newest period first.
 #[utoipa::path(
     get, path = "/api/v1/reports", tag = "reports",
+    params(PageQuery),
     responses(
-        (status = 200, body = Vec<StoredReport>),
+        (status = 200, body = Page<StoredReport>),
         (status = 403, body = super::ErrorBody),
     ),
     security(("session" = []))
@@ -211,7 +213,8 @@ pub async fn semiannual(
 pub async fn list(
     State(platform): State<Platform>,
     auth: Auth,
-) -> Result<Json<Vec<StoredReport>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<StoredReport>>, ApiError> {
     let principal = reporter(&auth)?;
     blocking(move || {
         let files = reports::stored(&platform.reports_dir)
@@ -250,7 +253,7 @@ pub async fn list(
                 .then_with(|| a.scope.cmp(&b.scope))
                 .then_with(|| a.name.cmp(&b.name))
         });
-        Ok(Json(list))
+        Ok(Json(Page::of(list, &paging)?))
     })
     .await
 }

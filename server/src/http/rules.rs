@@ -1,7 +1,7 @@
 //! The county policies over HTTP: status, version history, rollback, evaluating a hook by hand,
 //! and the decisions recorded about a rating.
 
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Query};
 use axum::extract::State;
 use hcp_core::auth::{Permission, Role};
 use hcp_core::event::{PolicyDecision, PolicyVersionRecord};
@@ -9,6 +9,7 @@ use hcp_core::policy::Hook;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::rules::RulesStatus;
 use crate::state::Platform;
@@ -36,14 +37,22 @@ pub async fn status(State(platform): State<Platform>, _auth: Auth) -> Json<Rules
 /// Every activation, oldest first; the last is active.
 #[utoipa::path(
     get, path = "/api/v1/rules/versions", tag = "rules",
-    responses((status = 200, body = Vec<PolicyVersionRecord>)),
+    params(PageQuery),
+    responses((status = 200, body = Page<PolicyVersionRecord>)),
     security(("session" = []))
 )]
 pub async fn versions(
     State(platform): State<Platform>,
     _auth: Auth,
-) -> Result<Json<Vec<PolicyVersionRecord>>, ApiError> {
-    blocking(move || Ok(Json(platform.store.policy_activations()?))).await
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<PolicyVersionRecord>>, ApiError> {
+    blocking(move || {
+        Ok(Json(Page::of(
+            platform.store.policy_activations()?,
+            &paging,
+        )?))
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -158,19 +167,20 @@ pub async fn eval(
 /// the rules that made it and the input it saw.
 #[utoipa::path(
     get, path = "/api/v1/ratings/{id}/decisions", tag = "query",
-    params(("id" = u64, Path, description = "Rating id")),
-    responses((status = 200, body = Vec<PolicyDecision>), (status = 404, body = super::ErrorBody)),
+    params(("id" = u64, Path, description = "Rating id"), PageQuery),
+    responses((status = 200, body = Page<PolicyDecision>), (status = 404, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn decisions(
     State(platform): State<Platform>,
     auth: Auth,
     Path(id): Path<u64>,
-) -> Result<Json<Vec<PolicyDecision>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<PolicyDecision>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
     blocking(move || {
         super::read::load_visible(&platform, &principal, id)?;
-        Ok(Json(platform.store.decisions(id)?))
+        Ok(Json(Page::of(platform.store.decisions(id)?, &paging)?))
     })
     .await
 }

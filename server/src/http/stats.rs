@@ -20,6 +20,7 @@ use hcp_core::store::{Command, Dim, LoopCommand, Outcome, Store, county_of};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::state::Platform;
 
@@ -751,13 +752,15 @@ pub struct FrozenSummary {
 /// The frozen (published) assessment runs within the caller's scope.
 #[utoipa::path(
     get, path = "/api/v1/assessments", tag = "stats",
-    responses((status = 200, body = Vec<FrozenSummary>)),
+    params(PageQuery),
+    responses((status = 200, body = Page<FrozenSummary>)),
     security(("session" = []))
 )]
 pub async fn frozen(
     State(platform): State<Platform>,
     auth: Auth,
-) -> Result<Json<Vec<FrozenSummary>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<FrozenSummary>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
     blocking(move || {
         let mut list = Vec::new();
@@ -780,7 +783,7 @@ pub async fn frozen(
                 });
             }
         }
-        Ok(Json(list))
+        Ok(Json(Page::of(list, &paging)?))
     })
     .await
 }

@@ -112,6 +112,7 @@ impl From<User> for UserView {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserRequest {
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     pub username: String,
     pub display_name: String,
     pub role: Role,
@@ -120,6 +121,7 @@ pub struct UserRequest {
     #[serde(default)]
     pub staff_id: Option<String>,
     /// At least 8 characters; stored only as an argon2id hash.
+    #[schema(min_length = 8)]
     pub password: String,
     #[serde(default)]
     pub disabled: bool,
@@ -171,7 +173,7 @@ pub async fn upsert_user(
             "password must have at least 8 characters".into(),
         ));
     }
-    if request.username.trim().is_empty() || request.username.len() > 64 {
+    if request.username.trim().is_empty() || request.username.chars().count() > 64 {
         return Err(ApiError::BadRequest(
             "username must have 1 to 64 characters".into(),
         ));
@@ -212,6 +214,7 @@ pub async fn list_sources(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SourceRequest {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub id: String,
     pub name: String,
     /// Adapter decoding `/api/v1/ingest/{source}` payloads; default `canonical-json`.
@@ -312,7 +315,7 @@ pub enum MasterRecord {
 #[utoipa::path(
     post, path = "/api/v1/admin/master", tag = "admin",
     request_body = MasterRecord,
-    responses((status = 201, description = "recorded; body is the log sequence number", body = u64), (status = 422, body = super::ErrorBody)),
+    responses((status = 201, description = "recorded; body is the log sequence number", body = u64, content_type = "application/json"), (status = 422, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn upsert_master(

@@ -36,10 +36,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Json<T>, ApiError> {
-        <axum::Json<T> as FromRequest<S>>::from_request(request, state)
-            .await
-            .map(|axum::Json(value)| Json(value))
-            .map_err(|rejection: JsonRejection| rejected(rejection.status(), rejection.body_text()))
+        let axum::Json(value) =
+            <axum::Json<serde_json::Value> as FromRequest<S>>::from_request(request, state)
+                .await
+                .map_err(|rejection: JsonRejection| {
+                    rejected(rejection.status(), rejection.body_text())
+                })?;
+        typed(value).map(Json)
     }
 }
 
@@ -52,10 +55,45 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Option<Json<T>>, ApiError> {
-        <axum::Json<T> as OptionalFromRequest<S>>::from_request(request, state)
-            .await
-            .map(|value| value.map(|axum::Json(value)| Json(value)))
-            .map_err(|rejection: JsonRejection| rejected(rejection.status(), rejection.body_text()))
+        let value =
+            <axum::Json<serde_json::Value> as OptionalFromRequest<S>>::from_request(request, state)
+                .await
+                .map_err(|rejection: JsonRejection| {
+                    rejected(rejection.status(), rejection.body_text())
+                })?;
+        value
+            .map(|axum::Json(value)| typed(value).map(Json))
+            .transpose()
+    }
+}
+
+/// A parsed body as the handler's type. A number with a zero fraction (`3.0`) is an integer,
+/// as JSON Schema reads it, so an integer field takes it like `3`.
+fn typed<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, ApiError> {
+    integral(&mut value);
+    serde_json::from_value(value).map_err(|error| {
+        ApiError::BadRequest(format!(
+            "Failed to deserialize the JSON body into the target type: {error}"
+        ))
+    })
+}
+
+fn integral(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            if let Some(float) = number.as_f64()
+                && float.fract() == 0.0
+                && float.abs() < 9.0e15
+            {
+                // Exact: |float| < 2^53.
+                #[allow(clippy::cast_possible_truncation)]
+                let whole = float as i64;
+                *value = serde_json::Value::from(whole);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(integral),
+        _ => {}
     }
 }
 

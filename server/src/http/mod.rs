@@ -71,6 +71,17 @@ pub enum ApiError {
     Internal(String),
 }
 
+impl ApiError {
+    /// Parameters each well-formed that do not make sense together (a range that ends before it
+    /// starts or spans too long): 422, since no schema of a single parameter can say so.
+    pub fn invalid_range(message: impl Into<String>) -> ApiError {
+        ApiError::Unprocessable(Reason {
+            code: "invalid_range".into(),
+            message: message.into(),
+        })
+    }
+}
+
 /// What a 503 asks the sender to wait before retrying, in seconds (`Retry-After`): a failed
 /// group commit or a restarting committer is over within a flush or two.
 pub const RETRY_AFTER_SECONDS: u64 = 1;
@@ -243,6 +254,128 @@ impl Modify for SecurityAddon {
     }
 }
 
+/// Documents the error answers every operation can give, in the one error shape, next to what
+/// each handler documents itself: 400 and 422 where there are parameters or a body, 401 and 403
+/// where a credential is required, 404 where the path names something, 409 on writes, 413 and
+/// 415 where there is a body, and 500 and 503 (with `Retry-After`) everywhere.
+struct ErrorResponses;
+
+impl ErrorResponses {
+    fn response(
+        description: &str,
+        retry: bool,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let mut response = ResponseBuilder::new().description(description).content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        );
+        if retry {
+            response = response.header(
+                "Retry-After",
+                utoipa::openapi::HeaderBuilder::new()
+                    .schema(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::Type::Integer)
+                            .minimum(Some(0)),
+                    )
+                    .description(Some("Seconds to wait before retrying"))
+                    .build(),
+            );
+        }
+        response.build().into()
+    }
+}
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let named = path.contains('{');
+            for (writes, operation) in [
+                (false, &mut item.get),
+                (true, &mut item.post),
+                (true, &mut item.put),
+                (true, &mut item.delete),
+                (true, &mut item.patch),
+            ] {
+                let Some(operation) = operation else {
+                    continue;
+                };
+                let has_body = operation.request_body.is_some();
+                let has_parameters = named
+                    || operation
+                        .parameters
+                        .as_ref()
+                        .is_some_and(|parameters| !parameters.is_empty());
+                let secured = operation
+                    .security
+                    .as_ref()
+                    .is_some_and(|security| !security.is_empty());
+                let answers = [
+                    (
+                        "400",
+                        has_parameters || has_body,
+                        "The request is malformed (a parameter or the body); the message says what to fix",
+                    ),
+                    ("401", secured, "No valid credential"),
+                    ("403", secured, "The credential may not do this"),
+                    (
+                        "404",
+                        named,
+                        "Nothing of that name, or not within the caller's scope",
+                    ),
+                    (
+                        "409",
+                        writes,
+                        "The request conflicts with how the platform is set up or with its state",
+                    ),
+                    (
+                        "422",
+                        has_parameters || has_body,
+                        "Well-formed, but the values do not fit together or with the platform's state (an unknown reference, a wrong state, a range that ends before it starts)",
+                    ),
+                    ("413", has_body, "The body is over its limit"),
+                    (
+                        "415",
+                        has_body,
+                        "The body's content type is not the one documented",
+                    ),
+                    (
+                        "500",
+                        true,
+                        "Internal error (logged in full; the answer says only that)",
+                    ),
+                    (
+                        "503",
+                        true,
+                        "The platform could not take it now (a failed commit, an adapter that cannot take it); nothing was kept: retry after `Retry-After` seconds",
+                    ),
+                ];
+                for (status, applies, description) in answers {
+                    let responses = &mut operation.responses.responses;
+                    match responses.get_mut(status) {
+                        Some(utoipa::openapi::RefOr::T(existing))
+                            if existing.description.is_empty() =>
+                        {
+                            existing.description = description.to_string();
+                        }
+                        Some(_) => {}
+                        None if applies => {
+                            responses.insert(
+                                status.to_string(),
+                                ErrorResponses::response(description, status == "503"),
+                            );
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -285,6 +418,7 @@ impl Modify for SecurityAddon {
         rules::decisions,
         rules::simulate,
     ),
+    components(schemas(ErrorBody)),
     modifiers(&SecurityAddon),
     tags(
         (name = "ops", description = "Health, readiness, metrics"),
@@ -393,5 +527,36 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(reports::Doc::openapi());
     doc.merge(public::Doc::openapi());
     doc.merge(uplink::Doc::openapi());
+    ErrorResponses.modify(&mut doc);
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry_after(response: &Response) -> Option<&str> {
+        response
+            .headers()
+            .get(axum::http::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+    }
+
+    #[test]
+    fn failed_commits_ask_to_retry_and_bugs_stay_internal() {
+        for retryable in [StoreError::Batch("flush failed".into()), StoreError::Closed] {
+            let response = ApiError::from(retryable).into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(
+                retry_after(&response),
+                Some(RETRY_AFTER_SECONDS.to_string().as_str())
+            );
+        }
+        let Err(decode) = serde_json::from_str::<u8>("x") else {
+            return;
+        };
+        let response = ApiError::from(StoreError::Decode(decode)).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(retry_after(&response), None);
+    }
 }

@@ -113,6 +113,7 @@ fn view(platform: &Platform, principal: &Principal, order: Order) -> OrderView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderFilter {
     pub state: Option<OrderState>,
     pub kind: Option<OrderKind>,

@@ -119,6 +119,7 @@ pub struct ActPath {
     /// 办件编号
     pub project_no: String,
     /// The act's number in the case, 1..=99.
+    #[param(minimum = 1, maximum = 99)]
     pub service_number: u8,
 }
 
@@ -179,10 +180,12 @@ pub async fn call_service(
         )));
     }
     if request.outcome == CallOutcome::Dissatisfied && note.is_empty() {
-        return Err(ApiError::BadRequest(
-            "a dissatisfied answer needs the applicant's reason in the note (差评须说明原因)"
-                .into(),
-        ));
+        return Err(ApiError::Unprocessable(Reason {
+            code: "note_required".into(),
+            message:
+                "a dissatisfied answer needs the applicant's reason in the note (差评须说明原因)"
+                    .into(),
+        }));
     }
     blocking(move || {
         let call = load_call(&platform, &principal, &project_no, service_number)?;
@@ -284,6 +287,7 @@ pub async fn call_service(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RevealRequest {
     /// Why the number is needed (e.g. 电话邀评); recorded in the audit trail.
+    #[schema(min_length = 2, max_length = 200, pattern = "\\S[\\s\\S]*\\S")]
     pub reason: String,
 }
 

@@ -18,16 +18,39 @@ pub const MAX_LIMIT: usize = 500;
 /// The longest cursor any list hands out (a store index key is well below 512 bytes).
 pub const MAX_CURSOR_CHARS: usize = 1024;
 
-/// Where a page starts and how long it is.
+/// Where a page starts and how long it is, on a list whose positions are numbers (a sequence
+/// number, an id, an offset): every cursor is 16 letters.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1 to 500 (default 50).
-    #[param(minimum = 1, maximum = 500)]
+    #[param(minimum = 1, maximum = 500, nullable = false)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page; leave out for the first page.
-    #[param(pattern = "^([a-p][a-p])*$", max_length = 1024)]
+    #[param(pattern = "^([a-p]{16})?$", nullable = false)]
     pub cursor: Option<String>,
+}
+
+/// Where a page starts and how long it is, on a list whose positions are index keys (ratings,
+/// cases): a cursor is any even number of letters a–p, up to 1024.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KeyPageQuery {
+    /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500, nullable = false)]
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page; leave out for the first page.
+    #[param(pattern = "^([a-p][a-p])*$", max_length = 1024, nullable = false)]
+    pub cursor: Option<String>,
+}
+
+impl KeyPageQuery {
+    pub fn paging(&self) -> PageQuery {
+        PageQuery {
+            limit: self.limit,
+            cursor: self.cursor.clone(),
+        }
+    }
 }
 
 impl PageQuery {

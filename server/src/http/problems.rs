@@ -122,6 +122,7 @@ pub struct ProposalQuery {
     /// Last day (China time) an order was received on.
     pub to: Option<NaiveDate>,
     /// Orders a proposal needs at least, 2..=100 (default 3).
+    #[param(minimum = 2, maximum = 100)]
     pub min_orders: Option<usize>,
 }
 
@@ -174,7 +175,7 @@ pub async fn proposals(
     if let (Some(from), Some(to)) = (query.from, query.to)
         && from > to
     {
-        return Err(ApiError::BadRequest("from must not be after to".into()));
+        return Err(ApiError::invalid_range("from must not be after to"));
     }
     blocking(move || {
         let store = &platform.store;
@@ -275,9 +276,10 @@ pub async fn create(
     }
     let mut seen = std::collections::BTreeSet::new();
     if let Some(repeated) = input.orders.iter().find(|id| !seen.insert(**id)) {
-        return Err(ApiError::BadRequest(format!(
-            "order {repeated} is listed twice"
-        )));
+        return Err(unprocessable(
+            "order_repeated",
+            format!("order {repeated} is listed twice"),
+        ));
     }
     blocking(move || {
         let store = &platform.store;
@@ -336,7 +338,7 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 pub struct ProblemFilter {
     /// `open` or `done`; default both.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<ProblemState>)]
     pub state: Option<ProblemState>,
 }
 
@@ -477,8 +479,10 @@ pub async fn get_problem(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResolveRequest {
     /// What was done (整改措施).
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub action: String,
     /// What every affected evaluator is told, in their SMS with the tracking link.
+    #[schema(min_length = 1, max_length = 300, pattern = "\\S")]
     pub message: String,
 }
 

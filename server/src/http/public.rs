@@ -479,7 +479,8 @@ fn resolve_period(platform: &Platform, text: Option<&str>) -> Result<(String, Pe
         .unwrap_or_else(|| Period::previous_month(today));
     let period = parse_period(&text)?;
     if period.to >= today {
-        return Err(ApiError::BadRequest(format!(
+        // A well-formed period that has not ended yet: it depends on today, so 422.
+        return Err(ApiError::invalid_range(format!(
             "统计期 {text} 尚未结束，数据在统计期结束后公开"
         )));
     }
@@ -1422,32 +1423,39 @@ fn cached_json<T: Serialize>(request: &HeaderMap, value: &T) -> Result<Response,
 // API handlers
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// `region` (default), `hall`, `department` or `item`.
     pub dim: Option<String>,
     /// The unit's code; default the root region.
     pub unit: Option<String>,
     /// `2026-03`, `2026-Q1`, `2026-H1` or `2026`, ended; default the last month.
+    #[param(pattern = "^\\s*((20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?)?\\s*$")]
     pub period: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RankingQuery {
     /// `department` (default) or `hall`.
+    #[param(pattern = "^(department|hall)$")]
     pub of: Option<String>,
     /// The period of the published run; default the latest run published.
+    #[param(pattern = "^\\s*((20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?)?\\s*$")]
     pub period: Option<String>,
     /// The region whose units were assessed; default whichever run was published last.
     pub scope: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `region` (default), `hall`, `department` or `item`.
     pub dim: Option<String>,
     /// The unit's code; default the root region.
     pub unit: Option<String>,
     /// An ended period; default the last month.
+    #[param(pattern = "^\\s*((20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?)?\\s*$")]
     pub period: Option<String>,
     /// `next_cursor` of the previous page.
     #[param(pattern = "^([a-p][a-p])*$", max_length = 1024)]

@@ -17,7 +17,7 @@ use hcp_core::store::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::page::{self, Page, PageQuery};
+use super::page::{self, KeyPageQuery, Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::state::Platform;
 
@@ -163,12 +163,10 @@ fn resolve(
         .from
         .unwrap_or_else(|| to.checked_sub_days(Days::new(29)).unwrap_or(to));
     if from > to {
-        return Err(ApiError::BadRequest("from must not be after to".into()));
+        return Err(ApiError::invalid_range("from must not be after to"));
     }
     if to.signed_duration_since(from).num_days() > 3660 {
-        return Err(ApiError::BadRequest(
-            "a range spans at most ten years".into(),
-        ));
+        return Err(ApiError::invalid_range("a range spans at most ten years"));
     }
     let (dim, unit) = if principal.role == Role::WindowStaff {
         let own = principal.staff_id.clone().ok_or_else(|| {
@@ -220,7 +218,7 @@ fn visible(store: &Store, principal: &Principal, rating: &Rating) -> Result<bool
 /// Ratings filed under a unit, newest first, evaluators masked.
 #[utoipa::path(
     get, path = "/api/v1/ratings", tag = "query",
-    params(UnitRange, RatingFilter, PageQuery),
+    params(UnitRange, RatingFilter, KeyPageQuery),
     responses(
         (status = 200, body = Page<RatingView>),
         (status = 403, description = "unit outside the caller's scope", body = super::ErrorBody),
@@ -232,10 +230,10 @@ pub async fn list_ratings(
     auth: Auth,
     Query(range): Query<UnitRange>,
     Query(filter): Query<RatingFilter>,
-    Query(paging): Query<PageQuery>,
+    Query(paging): Query<KeyPageQuery>,
 ) -> Result<Json<Page<RatingView>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
-    let (cursor, limit) = store_paging(&paging)?;
+    let (cursor, limit) = store_paging(&paging.paging())?;
     blocking(move || {
         let (dim, unit, from, to) = resolve(&platform, &principal, range)?;
         let page = platform.store.ratings(&RatingQuery {
@@ -334,6 +332,7 @@ pub async fn get_rating(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RevealRequest {
     /// Why the data is needed (e.g. 差评回访核实); recorded in the audit trail.
+    #[schema(min_length = 2, max_length = 200, pattern = "\\S[\\s\\S]*\\S")]
     pub reason: String,
 }
 
@@ -415,7 +414,7 @@ pub async fn reveal_evaluator(
 /// Cases (办件) first seen in a day range, filed under a region, department or item.
 #[utoipa::path(
     get, path = "/api/v1/cases", tag = "query",
-    params(UnitRange, PageQuery),
+    params(UnitRange, KeyPageQuery),
     responses((status = 200, body = Page<Case>), (status = 403, body = super::ErrorBody)),
     security(("session" = []))
 )]
@@ -423,10 +422,10 @@ pub async fn list_cases(
     State(platform): State<Platform>,
     auth: Auth,
     Query(range): Query<UnitRange>,
-    Query(paging): Query<PageQuery>,
+    Query(paging): Query<KeyPageQuery>,
 ) -> Result<Json<Page<Case>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
-    let (cursor, limit) = store_paging(&paging)?;
+    let (cursor, limit) = store_paging(&paging.paging())?;
     if principal.role == Role::WindowStaff {
         return Err(ApiError::Forbidden(
             "window staff see their own results only".into(),

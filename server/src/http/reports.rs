@@ -38,11 +38,12 @@ pub fn routes() -> Router<Platform> {
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// A month (`2026-11`) for the bulletin, a half-year (`2026-H1`) for the semiannual report.
+    #[param(pattern = "^\\s*(20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?\\s*$")]
     pub period: String,
     /// The region; default the caller's scope.
     pub scope: Option<String>,
     /// `xlsx` (default) or `html`.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<ReportFormat>)]
     pub format: Option<ReportFormat>,
 }
 

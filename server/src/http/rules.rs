@@ -98,6 +98,7 @@ pub async fn rollback(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EvalRequest {
     /// `deadline`, `routing`, `assessment`, `veto`, `invitation`, `default_rating`, `integrity`
+    #[schema(pattern = "^(deadline|routing|assessment|veto|invitation|default_rating|integrity)$")]
     pub hook: String,
     /// 6-digit county code whose rules decide.
     pub county: String,
@@ -194,7 +195,6 @@ pub struct SimulateRequest {
     /// content, as in the folder: `default/deadline.rhai`, `410421/deadline.rhai`, tests …).
     /// With neither, the folder as it is now.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
     pub files: Option<std::collections::BTreeMap<String, String>>,
     /// Region whose 差评 are replayed; default the caller's scope.
     #[serde(default)]
@@ -211,7 +211,7 @@ pub struct SimulateRequest {
 #[utoipa::path(
     post, path = "/api/v1/rules/simulate", tag = "rules",
     request_body = SimulateRequest,
-    responses((status = 200, body = crate::rules::Simulation), (status = 422, body = super::ErrorBody)),
+    responses((status = 200, body = crate::rules::Simulation), (status = 404, description = "no recorded rules version of that hash", body = super::ErrorBody), (status = 422, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn simulate(

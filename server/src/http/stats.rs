@@ -49,6 +49,7 @@ pub fn routes() -> Router<Platform> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// Dimension of `unit` (default `region`).
     pub dim: Option<Dim>,
@@ -186,6 +187,7 @@ fn coverage(platform: &Platform, dim: Dim, unit: &str) -> Result<Option<Coverage
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CoverageQuery {
     /// A region; default the caller's scope.
     pub unit: Option<String>,
@@ -225,13 +227,16 @@ pub async fn sources_coverage(
         in_scope(&platform, &principal, Dim::Region, &unit)?;
         let region = platform.store.org_unit(&unit)?;
         if !region.is_some_and(|unit| unit.kind.is_region()) {
-            return Err(ApiError::BadRequest(format!("{unit} is not a region")));
+            return Err(ApiError::Unprocessable(hcp_core::validate::Reason {
+                code: "not_a_region".into(),
+                message: format!("{unit} is not a region"),
+            }));
         }
         let today = local_date(platform.clock.now());
         let to = query.to.unwrap_or(today);
         let from = query.from.unwrap_or(crate::coverage::recent(to, 30));
         if from > to || (to - from).num_days() > 366 {
-            return Err(ApiError::BadRequest(format!(
+            return Err(ApiError::invalid_range(format!(
                 "from {from} to {to} is not a period of at most a year"
             )));
         }
@@ -343,7 +348,7 @@ fn period_of(platform: &Platform, query: &StatsQuery) -> Result<(NaiveDate, Naiv
         .unwrap_or_else(|| today.with_day0(0).unwrap_or(today));
     let to = query.to.unwrap_or(today);
     if from > to {
-        return Err(ApiError::BadRequest(format!(
+        return Err(ApiError::invalid_range(format!(
             "from {from} is after to {to}"
         )));
     }
@@ -468,8 +473,8 @@ pub async fn days(
             to = to.min(today.pred_opt().unwrap_or(today));
         }
         if (to - from).num_days() > 92 {
-            return Err(ApiError::BadRequest(
-                "a daily view covers at most 93 days".into(),
+            return Err(ApiError::invalid_range(
+                "a daily view covers at most 93 days",
             ));
         }
         let now = platform.clock.now();
@@ -499,6 +504,7 @@ pub async fn days(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChildrenQuery {
     /// The scope: a region (default the caller's scope).
     pub unit: Option<String>,
@@ -620,6 +626,7 @@ pub async fn children(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RunRequest {
     /// `2026-03`, `2026-Q1`, `2026-H1` or `2026`.
+    #[schema(pattern = "^\\s*(20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?\\s*$")]
     pub period: String,
     /// Which units: `region` (the regions directly under the scope), `hall`, `department`,
     /// `window` or `staff`.

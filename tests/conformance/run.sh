@@ -18,8 +18,8 @@
 #                              end-to-end plugin tests
 set -eu
 
-SCHEMATHESIS=$1
-HCP=$2
+SCHEMATHESIS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+HCP=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 EXAMPLES=${3:-8}
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)

@@ -503,7 +503,7 @@ async fn the_phone_invitation_lists_a_call_and_three_unreachable_calls_send_the_
         .post(path, &json!({"outcome": "dissatisfied"}))
         .await
         .unwrap_err();
-    assert!(error.to_string().contains("400"), "{error}");
+    assert!(error.to_string().contains("422"), "{error}");
     let result = agent
         .post(
             path,

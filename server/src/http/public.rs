@@ -1604,6 +1604,8 @@ fn error_page(error: ApiError) -> Response {
     let (status, message) = match &error {
         ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message.clone()),
         ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
+        // The page answers a period that has not ended as before: the visitor fixes the form.
+        ApiError::Unprocessable(reason) => (StatusCode::BAD_REQUEST, reason.message.clone()),
         _ => {
             tracing::error!(%error, "public page failed");
             (

@@ -7,7 +7,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./demo-data
 
-.PHONY: demo test build adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test bench bench-analytics
+.PHONY: demo test build adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance bench bench-analytics
 
 demo: build
 	./target/release/hcp demo --listen $(LISTEN) --data $(DATA)
@@ -67,7 +67,7 @@ adapters:
 	done
 	@ls -l $(ADAPTERS_OUT)/*.wasm | awk '{ printf "  %8d  %s\n", $$5, $$9 }'
 
-test: fmt-check clippy adapters adapters-check e2e-build rules-test unit-tests
+test: fmt-check clippy adapters adapters-check e2e-build rules-test api-conformance unit-tests
 
 # The adapters workspace's own checks: formatting, lints and native tests of the SDK and guests.
 adapters-check:
@@ -93,6 +93,29 @@ e2e-build:
 rules-test:
 	@echo "== step: policy tests (hcp rules test rules)"
 	./target/debug/hcp rules test rules
+
+# The OpenAPI document checked against the server as a new client uses it: schemathesis (pinned,
+# in a project-local venv made once; a second run with nothing changed installs nothing) drives
+# the debug `hcp serve` on a throwaway data folder seeded with a small county, signed in as its
+# administrator, and fails on any finding: a server error, an undocumented status code, content
+# type or header, an answer off its schema, a valid request refused or an invalid one accepted.
+# tests/conformance/run.sh lists the operations left out and why.
+VENV := target/venv
+SCHEMATHESIS_VERSION ?= 4.32.5
+CONFORMANCE_EXAMPLES ?= 8
+SCHEMATHESIS_STAMP := $(VENV)/.schemathesis-$(SCHEMATHESIS_VERSION)
+
+$(SCHEMATHESIS_STAMP):
+	@echo "== step: schemathesis $(SCHEMATHESIS_VERSION) into $(VENV)"
+	@python3 -m venv $(VENV) 2>/dev/null || { \
+	  echo "python3 -m venv needs python3-venv; installing it"; \
+	  apt-get install -y python3-venv >/dev/null && python3 -m venv $(VENV); }
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
+	@touch $@
+
+api-conformance: e2e-build $(SCHEMATHESIS_STAMP)
+	@echo "== step: API conformance (schemathesis against the debug hcp)"
+	tests/conformance/run.sh $(VENV)/bin/st ./target/debug/hcp $(CONFORMANCE_EXAMPLES)
 
 unit-tests:
 	@echo "== step: tests (unit, API, store model, calendar, end-to-end)"

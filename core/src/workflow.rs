@@ -97,7 +97,7 @@ pub struct RaisedFlag {
 /// One phase of an order with its due instant and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Deadline {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^(contact|verify|rectify|feedback|callback|appeal)$")]
     pub phase: PhaseKind,
     pub amount: u32,
     #[schema(value_type = String)]
@@ -383,7 +383,7 @@ pub struct Order {
     /// Phases waiting for the official holiday table of a year (provisional timing is off);
     /// each is timed, and moves to `deadlines`, when its table is loaded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<AwaitingPhaseSchema>)]
     pub awaiting: Vec<AwaitingPhase>,
     /// Working days after a due instant at which a late phase is reported to the city (通报).
     pub notice_after: u32,
@@ -489,11 +489,11 @@ pub enum OrderChange {
         level: RectificationLevel,
         via: EvaluationVia,
         #[serde(default)]
-        #[schema(value_type = Vec<Object>)]
+        #[schema(value_type = Vec<PhaseSchema>)]
         deadlines: Vec<Phase>,
         /// Reopened phases waiting for a holiday table.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        #[schema(value_type = Vec<Object>)]
+        #[schema(value_type = Vec<AwaitingPhaseSchema>)]
         awaiting: Vec<AwaitingPhase>,
     },
     /// One 回访 attempt. A 不满意 outcome reopens the order like [`OrderChange::Evaluate`].
@@ -502,17 +502,17 @@ pub enum OrderChange {
         #[serde(default)]
         note: String,
         #[serde(default)]
-        #[schema(value_type = Vec<Object>)]
+        #[schema(value_type = Vec<PhaseSchema>)]
         deadlines: Vec<Phase>,
         /// Reopened phases waiting for a holiday table.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        #[schema(value_type = Vec<Object>)]
+        #[schema(value_type = Vec<AwaitingPhaseSchema>)]
         awaiting: Vec<AwaitingPhase>,
     },
     /// The call-back was completed by SMS after the unreachable attempts. The SMS is queued in
     /// the same transaction as the change, so it is sent once, and only if the change holds.
     CallbackBySms {
-        #[schema(value_type = Object)]
+        #[schema(value_type = MessageInputSchema)]
         sms: crate::outreach::MessageInput,
     },
     /// 结案.
@@ -526,7 +526,7 @@ pub enum OrderChange {
     },
     /// Raised by the deadline sweep.
     Flag {
-        #[schema(value_type = String)]
+        #[schema(value_type = String, pattern = "^(contact|verify|rectify|feedback|callback|appeal)$")]
         phase: PhaseKind,
         kind: FlagKind,
     },
@@ -534,20 +534,20 @@ pub enum OrderChange {
     /// holiday table was missing): decided again from the time the order was received, once the
     /// policy can.
     Timed {
-        #[schema(value_type = Vec<Object>)]
+        #[schema(value_type = Vec<PhaseSchema>)]
         deadlines: Vec<Phase>,
         #[serde(default)]
         notice_after: Option<u32>,
         /// Phases still waiting for a holiday table.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        #[schema(value_type = Vec<Object>)]
+        #[schema(value_type = Vec<AwaitingPhaseSchema>)]
         awaiting: Vec<AwaitingPhase>,
     },
     /// Phases counted on a provisional year, or waiting for a table, timed again on the
     /// calendar that is loaded now (the official table arrived): same trigger, amount and unit,
     /// a new due instant. Steps already done stay done; flags already raised stay raised.
     Retimed {
-        #[schema(value_type = Vec<Object>)]
+        #[schema(value_type = Vec<PhaseSchema>)]
         phases: Vec<Phase>,
         /// Fingerprint of the calendar the phases were timed on.
         calendar_version: String,
@@ -1480,6 +1480,57 @@ pub enum ProblemState {
     Done,
 }
 
+/// How a [`Phase`] reads in the OpenAPI document (the policy host's type carries no schema).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct PhaseSchema {
+    #[schema(pattern = "^(contact|verify|rectify|feedback|callback|appeal)$")]
+    phase: String,
+    #[schema(minimum = 1)]
+    amount: u32,
+    #[schema(pattern = "^(working_days|natural_days|hours)$")]
+    unit: String,
+    due: DateTime<Utc>,
+    #[schema(nullable = false)]
+    provisional: Option<bool>,
+    #[schema(nullable = false)]
+    from: Option<DateTime<Utc>>,
+}
+
+/// How a [`crate::outreach::MessageInput`] reads in the OpenAPI document.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct MessageInputSchema {
+    channel: crate::outreach::MessageChannel,
+    purpose: crate::outreach::MessagePurpose,
+    subject: String,
+    to: SealedFieldSchema,
+    text: String,
+}
+
+/// How a [`crate::model::SealedField`] reads in the OpenAPI document.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SealedFieldSchema {
+    sealed: String,
+    masked: String,
+}
+
+/// How an [`AwaitingPhase`] reads in the OpenAPI document.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct AwaitingPhaseSchema {
+    #[schema(pattern = "^(contact|verify|rectify|feedback|callback|appeal)$")]
+    phase: String,
+    amount: u32,
+    #[schema(pattern = "^(working_days|natural_days|hours)$")]
+    unit: String,
+    from: DateTime<Utc>,
+    year: i32,
+}
+
 /// A systemic problem (批处理): one owner, one plan, one deadline; its orders follow it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Problem {
@@ -1510,14 +1561,17 @@ pub struct Problem {
 /// A problem as a supervisor confirms it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProblemInput {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: String,
     pub cause: CauseClass,
     pub owner: String,
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub plan: String,
     pub due: NaiveDate,
     pub region: String,
     #[serde(default)]
     pub basis: String,
+    #[schema(min_items = 1, max_items = 500)]
     pub orders: Vec<u64>,
 }
 

@@ -365,7 +365,7 @@ async fn revealing_an_evaluator_is_audited_and_role_bound() {
             None,
         )
         .await;
-    let entry = &audit.as_array().unwrap()[0];
+    let entry = &audit["items"].as_array().unwrap()[0];
     assert_eq!(entry["actor"], "callback");
     assert_eq!(entry["action"], "reveal_evaluator");
     assert_eq!(entry["target"], format!("rating:{id}"));
@@ -465,7 +465,7 @@ async fn batches_answer_item_by_item_and_refusals_are_kept_for_replay() {
             None,
         )
         .await;
-    let kept = kept.as_array().unwrap();
+    let kept = kept["items"].as_array().unwrap();
     assert_eq!(kept.len(), 3, "{kept:?}");
     assert!(kept.iter().all(|row| row.get("sealed_payload").is_none()));
     let window_seq = kept[0]["seq"].as_u64().unwrap();
@@ -501,7 +501,7 @@ async fn batches_answer_item_by_item_and_refusals_are_kept_for_replay() {
             None,
         )
         .await;
-    assert_eq!(kept.as_array().unwrap().len(), 2);
+    assert_eq!(kept["items"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -254,6 +254,28 @@ impl Session {
         self.expect_success(reqwest::Method::GET, path, None).await
     }
 
+    /// Every item of a list endpoint (`{items, next_cursor}`), following `next_cursor` through
+    /// all pages, as one JSON array.
+    pub async fn get_list(&self, path: &str) -> anyhow::Result<Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        let separator = if path.contains('?') { '&' } else { '?' };
+        loop {
+            let page = match &cursor {
+                Some(cursor) => {
+                    self.get(&format!("{path}{separator}cursor={cursor}"))
+                        .await?
+                }
+                None => self.get(path).await?,
+            };
+            items.extend(page["items"].as_array().cloned().context("not a page")?);
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
     /// A GET that must succeed; its body as text (a page, a report).
     pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
         let (status, text) = self.send(reqwest::Method::GET, path, None).await?;

@@ -41,23 +41,13 @@ async fn the_demo_city_has_lived_through_last_month() {
         .unwrap();
 
     // Every order, newest first.
-    let mut orders: Vec<Value> = Vec::new();
-    let mut before: Option<u64> = None;
-    loop {
-        let page = admin
-            .get(&format!(
-                "/api/v1/orders?limit=500{}",
-                before.map(|id| format!("&before={id}")).unwrap_or_default()
-            ))
-            .await
-            .unwrap();
-        let items = page["items"].as_array().unwrap().clone();
-        orders.extend(items);
-        match page["next_before"].as_u64() {
-            Some(next) => before = Some(next),
-            None => break,
-        }
-    }
+    let orders: Vec<Value> = admin
+        .get_list("/api/v1/orders?limit=500")
+        .await
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone();
     assert!(orders.len() > 100, "{} orders", orders.len());
     let open: Vec<&Value> = orders.iter().filter(|o| o["state"] != "closed").collect();
     assert!(!open.is_empty());
@@ -116,7 +106,7 @@ async fn the_demo_city_has_lived_through_last_month() {
     let appeal = |upheld: bool| count(&|o| o["appeal"]["decision"]["upheld"] == upheld);
     assert!(appeal(true) > 0 && appeal(false) > 0);
     assert!(count(&|o| o["callback"] == "reached") > 0);
-    let problems = admin.get("/api/v1/problems").await.unwrap();
+    let problems = admin.get_list("/api/v1/problems").await.unwrap();
     assert!(!problems.as_array().unwrap().is_empty(), "{problems}");
 
     // Last month: every rate has a value, and its bulletin was generated on the 1st.
@@ -156,7 +146,7 @@ async fn the_demo_city_has_lived_through_last_month() {
         .collect();
     assert!(warnings.len() <= 2, "{warnings:#?}");
     let period = format!("{}-{:02}", last_month.year(), last_month.month());
-    let reports = admin.get("/api/v1/reports").await.unwrap();
+    let reports = admin.get_list("/api/v1/reports").await.unwrap();
     let name = format!("bulletin-{period}-410400.xlsx");
     assert!(
         reports

@@ -116,7 +116,7 @@ impl Platform {
 
     async fn messages(&self, query: &str) -> Vec<Value> {
         self.admin
-            .get(&format!("/api/v1/messages?{query}"))
+            .get_list(&format!("/api/v1/messages?{query}"))
             .await
             .unwrap()
             .as_array()
@@ -503,7 +503,7 @@ async fn the_phone_invitation_lists_a_call_and_three_unreachable_calls_send_the_
         .post(path, &json!({"outcome": "dissatisfied"}))
         .await
         .unwrap_err();
-    assert!(error.to_string().contains("400"), "{error}");
+    assert!(error.to_string().contains("422"), "{error}");
     let result = agent
         .post(
             path,
@@ -531,7 +531,7 @@ async fn the_phone_invitation_lists_a_call_and_three_unreachable_calls_send_the_
 
     // The supervisor of the county sees the county's messages, masked.
     let messages: Vec<Value> = supervisor
-        .get("/api/v1/messages")
+        .get_list("/api/v1/messages")
         .await
         .unwrap()
         .as_array()
@@ -544,7 +544,10 @@ async fn the_phone_invitation_lists_a_call_and_three_unreachable_calls_send_the_
             .all(|message| message["to_masked"].as_str().unwrap().contains("****"))
     );
     let yexian = platform.user("sup-yx", "supervisor", "410422").await;
-    assert_eq!(yexian.get("/api/v1/messages").await.unwrap(), json!([]));
+    assert_eq!(
+        yexian.get_list("/api/v1/messages").await.unwrap(),
+        json!([])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -207,7 +207,11 @@ async fn a_vendor_adapter_dropped_into_the_folder_serves_without_a_restart() {
     );
 
     // The payload refused before installation replays now.
-    let kept = running.admin.get("/api/v1/admin/rejections").await.unwrap();
+    let kept = running
+        .admin
+        .get_list("/api/v1/admin/rejections")
+        .await
+        .unwrap();
     let first = kept
         .as_array()
         .unwrap()
@@ -235,7 +239,7 @@ async fn a_vendor_adapter_dropped_into_the_folder_serves_without_a_restart() {
     assert_eq!((status, &body["recorded"]), (200, &json!(1)), "{body}");
     let devices = running
         .admin
-        .get("/api/v1/devices?unit=410421")
+        .get_list("/api/v1/devices?unit=410421")
         .await
         .unwrap();
     let device = devices
@@ -357,7 +361,7 @@ async fn hostile_adapters_are_stopped_and_the_server_keeps_serving() {
     // Every refused payload was kept for replay.
     let kept = running
         .admin
-        .get("/api/v1/admin/rejections?limit=100")
+        .get_list("/api/v1/admin/rejections?limit=100")
         .await
         .unwrap();
     assert!(
@@ -444,7 +448,11 @@ async fn replacing_an_adapter_under_concurrent_ingest_loses_and_duplicates_nothi
         .unwrap();
     let stored = by_event_id(&items).unwrap();
     assert_eq!(stored, acks);
-    let installs = running.admin.get("/api/v1/audit?limit=100").await.unwrap();
+    let installs = running
+        .admin
+        .get_list("/api/v1/audit?limit=100")
+        .await
+        .unwrap();
     let count = installs
         .as_array()
         .unwrap()

@@ -322,9 +322,9 @@ async fn a_confirmed_cluster_is_rectified_together_and_every_evaluator_fed_back(
     );
 
     // The list shows it, done; only supervisors, administrators and the owner resolve.
-    let (_, done) = county
+    let done = county
         .supervisor
-        .try_get("/api/v1/problems?state=done")
+        .get_list("/api/v1/problems?state=done")
         .await
         .unwrap();
     let listed: Vec<u64> = done
@@ -334,9 +334,9 @@ async fn a_confirmed_cluster_is_rectified_together_and_every_evaluator_fed_back(
         .map(|problem| problem["id"].as_u64().unwrap())
         .collect();
     assert_eq!(listed, vec![id], "{done}");
-    let (_, open) = county
+    let open = county
         .supervisor
-        .try_get("/api/v1/problems?state=open")
+        .get_list("/api/v1/problems?state=open")
         .await
         .unwrap();
     assert_eq!(open, json!([]));

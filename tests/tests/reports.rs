@@ -622,7 +622,10 @@ async fn the_bulletin_reads_back_and_the_schedule_generates_it_once() {
 
     // The schedule: nothing stored yet; the sweep of 12-01 stores November's bulletin of the
     // city and of the county, once.
-    assert_eq!(supervisor.get("/api/v1/reports").await.unwrap(), json!([]));
+    assert_eq!(
+        supervisor.get_list("/api/v1/reports").await.unwrap(),
+        json!([])
+    );
     let first = county
         .sweep(beijing(12, 1, 0) + chrono::Duration::minutes(30))
         .await;
@@ -636,7 +639,7 @@ async fn the_bulletin_reads_back_and_the_schedule_generates_it_once() {
             .map(|file| file["name"].as_str().unwrap().to_string())
             .collect()
     };
-    let everything = admin.get("/api/v1/reports").await.unwrap();
+    let everything = admin.get_list("/api/v1/reports").await.unwrap();
     let mut all = names(&everything);
     all.sort();
     assert_eq!(
@@ -648,7 +651,7 @@ async fn the_bulletin_reads_back_and_the_schedule_generates_it_once() {
             "bulletin-2026-11-410421.xlsx",
         ]
     );
-    let mine = supervisor.get("/api/v1/reports").await.unwrap();
+    let mine = supervisor.get_list("/api/v1/reports").await.unwrap();
     let mut visible = names(&mine);
     visible.sort();
     assert_eq!(
@@ -658,7 +661,7 @@ async fn the_bulletin_reads_back_and_the_schedule_generates_it_once() {
             "bulletin-2026-11-410421.xlsx"
         ]
     );
-    let audit = admin.get("/api/v1/audit?limit=200").await.unwrap();
+    let audit = admin.get_list("/api/v1/audit?limit=200").await.unwrap();
     let mut scheduled: Vec<String> = audit
         .as_array()
         .unwrap()
@@ -779,7 +782,7 @@ async fn the_bulletin_reads_back_and_the_schedule_generates_it_once() {
         half.records("系统性问题")[0].get("状态").map(text).unwrap(),
         "已完成"
     );
-    let mut listed: Vec<String> = names(&supervisor.get("/api/v1/reports").await.unwrap());
+    let mut listed: Vec<String> = names(&supervisor.get_list("/api/v1/reports").await.unwrap());
     listed.sort();
     assert_eq!(
         listed,
@@ -806,7 +809,7 @@ async fn a_bulletin_missed_while_down_is_generated_at_the_next_start_once() {
     let seeded = hcp_e2e::start_seeded_in(dir, &config).await.unwrap();
     let password = seeded.server.admin_password().unwrap();
     assert_eq!(
-        seeded.admin.get("/api/v1/reports").await.unwrap(),
+        seeded.admin.get_list("/api/v1/reports").await.unwrap(),
         json!([])
     );
     let Seeded {
@@ -835,7 +838,7 @@ async fn a_bulletin_missed_while_down_is_generated_at_the_next_start_once() {
         .unwrap();
     hcp_e2e::wait_until(std::time::Duration::from_secs(30), || async {
         admin
-            .get("/api/v1/reports")
+            .get_list("/api/v1/reports")
             .await
             .unwrap()
             .as_array()
@@ -851,7 +854,7 @@ async fn a_bulletin_missed_while_down_is_generated_at_the_next_start_once() {
         .await
         .unwrap();
     assert_eq!(again["reports_generated"], 0, "{again}");
-    let audit = admin.get("/api/v1/audit?limit=200").await.unwrap();
+    let audit = admin.get_list("/api/v1/audit?limit=200").await.unwrap();
     let mut scheduled: Vec<String> = audit
         .as_array()
         .unwrap()

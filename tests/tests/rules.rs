@@ -80,7 +80,7 @@ impl Editor {
 
     async fn decisions(&self, id: u64) -> Value {
         self.admin
-            .get(&format!("/api/v1/ratings/{id}/decisions"))
+            .get_list(&format!("/api/v1/ratings/{id}/decisions"))
             .await
             .unwrap()
     }
@@ -229,7 +229,11 @@ async fn a_bureau_editor_changes_a_county_deadline_breaks_a_script_and_rolls_bac
         "{restored}"
     );
     assert_eq!(rectify_days(&editor.bad_review("rolled-back").await), 5);
-    let versions = editor.admin.get("/api/v1/rules/versions").await.unwrap();
+    let versions = editor
+        .admin
+        .get_list("/api/v1/rules/versions")
+        .await
+        .unwrap();
     let reasons: Vec<&str> = versions
         .as_array()
         .unwrap()

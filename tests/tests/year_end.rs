@@ -178,7 +178,7 @@ async fn december_bad_reviews_are_timed_provisionally_and_exactly_once_the_table
     // The decision says it was counted on a provisional year.
     let rating = order["rating_id"].as_u64().unwrap();
     let decisions = admin
-        .get(&format!("/api/v1/ratings/{rating}/decisions"))
+        .get_list(&format!("/api/v1/ratings/{rating}/decisions"))
         .await
         .unwrap();
     let deadline = decisions

@@ -20,16 +20,53 @@ pub enum AppError {
     Conflict(String),
     #[error("{}", .0.message)]
     Unprocessable(Reason),
-    /// The platform cannot take it now (an adapter failed); the sender should retry later.
+    /// The route exists, but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The platform cannot take it now (an adapter failed, a commit failed, the commit queue is
+    /// gone); nothing of the request was kept and the sender should retry after
+    /// [`RETRY_AFTER_SECONDS`].
     #[error("{}", .0.message)]
     Unavailable(Reason),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
+impl AppError {
+    /// Parameters each well-formed that do not make sense together (a range that ends before it
+    /// starts or spans too long): 422, since no schema of a single parameter can say so.
+    pub fn invalid_range(message: impl Into<String>) -> AppError {
+        AppError::Unprocessable(Reason {
+            code: "invalid_range".into(),
+            message: message.into(),
+        })
+    }
+}
+
+/// What a 503 asks the sender to wait before retrying, in seconds (`Retry-After`): a failed
+/// group commit or a restarting committer is over within a flush or two.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
 impl From<StoreError> for AppError {
+    /// A failed commit (the batch holding the command failed, nothing of it was kept) or a
+    /// committer that is gone can be retried: 503. Anything else (a record that does not
+    /// decode, a storage error on a read) is a bug or a broken disk: 500.
     fn from(error: StoreError) -> AppError {
-        AppError::Internal(error.to_string())
+        match error {
+            StoreError::Batch(_) | StoreError::Closed => {
+                tracing::warn!(%error, "commit failed; the sender is asked to retry");
+                AppError::Unavailable(Reason {
+                    code: "unavailable".into(),
+                    message: "the platform could not record this now; nothing of it was kept, retry later"
+                        .into(),
+                })
+            }
+            error => AppError::Internal(error.to_string()),
+        }
     }
 }
 

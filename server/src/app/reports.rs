@@ -93,7 +93,9 @@ impl ReportKind {
                 ReportKind::Semiannual => bytes[5] == b'H' && matches!(bytes[6], b'1' | b'2'),
             };
         if !well_formed {
-            return Err(AppError::BadRequest(match self {
+            // A period, but not one this report covers: 422 (the parameter's own pattern
+            // admits every period kind).
+            return Err(AppError::invalid_range(match self {
                 ReportKind::Bulletin => {
                     format!("period {text:?}: a bulletin covers a month, e.g. 2026-11")
                 }

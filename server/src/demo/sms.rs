@@ -8,11 +8,12 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use hcp_core::pii::PiiKind;
 use serde_json::{Value, json};
 
 use crate::app::platform::Platform;
+use crate::http::extract::Json;
 use crate::http::{ApiError, Auth};
 
 /// Messages kept for display.

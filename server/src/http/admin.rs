@@ -1,7 +1,7 @@
 //! Sign-in, users, sources and their API keys, master data, kept rejections and the audit trail.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use super::extract::{Json, Path, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use hcp_core::auth::{self, Permission, Principal, Role, Source, User};
@@ -10,9 +10,10 @@ use hcp_core::model::{Device, DeviceModel, OrgUnit, ServiceItem, Staff};
 use hcp_core::store::{Command, MasterChange, Outcome};
 use hcp_core::validate::Reason;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::ingest::{BatchResult, CANONICAL_ADAPTER, replay};
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 
@@ -111,6 +112,7 @@ impl From<User> for UserView {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UserRequest {
+    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     pub username: String,
     pub display_name: String,
     pub role: Role,
@@ -119,6 +121,7 @@ pub struct UserRequest {
     #[serde(default)]
     pub staff_id: Option<String>,
     /// At least 8 characters; stored only as an argon2id hash.
+    #[schema(min_length = 8)]
     pub password: String,
     #[serde(default)]
     pub disabled: bool,
@@ -137,20 +140,16 @@ fn record(platform: &Platform, command: Command) -> Result<u64, ApiError> {
 }
 
 /// All users.
-#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", responses((status = 200, body = Vec<UserView>)), security(("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", params(PageQuery), responses((status = 200, body = Page<UserView>)), security(("session" = [])))]
 pub async fn list_users(
     State(platform): State<Platform>,
     auth: Auth,
-) -> Result<Json<Vec<UserView>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<UserView>>, ApiError> {
     admin(&auth)?;
     blocking(move || {
         Ok(Json(
-            platform
-                .store
-                .users()?
-                .into_iter()
-                .map(UserView::from)
-                .collect(),
+            Page::of(platform.store.users()?, &paging)?.map(UserView::from),
         ))
     })
     .await
@@ -174,7 +173,7 @@ pub async fn upsert_user(
             "password must have at least 8 characters".into(),
         ));
     }
-    if request.username.trim().is_empty() || request.username.len() > 64 {
+    if request.username.trim().is_empty() || request.username.chars().count() > 64 {
         return Err(ApiError::BadRequest(
             "username must have 1 to 64 characters".into(),
         ));
@@ -203,17 +202,19 @@ pub async fn upsert_user(
 }
 
 /// All ingest sources.
-#[utoipa::path(get, path = "/api/v1/admin/sources", tag = "admin", responses((status = 200, body = Vec<Source>)), security(("session" = [])))]
+#[utoipa::path(get, path = "/api/v1/admin/sources", tag = "admin", params(PageQuery), responses((status = 200, body = Page<Source>)), security(("session" = [])))]
 pub async fn list_sources(
     State(platform): State<Platform>,
     auth: Auth,
-) -> Result<Json<Vec<Source>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<Source>>, ApiError> {
     admin(&auth)?;
-    blocking(move || Ok(Json(platform.store.sources()?))).await
+    blocking(move || Ok(Json(Page::of(platform.store.sources()?, &paging)?))).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SourceRequest {
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub id: String,
     pub name: String,
     /// Adapter decoding `/api/v1/ingest/{source}` payloads; default `canonical-json`.
@@ -314,7 +315,7 @@ pub enum MasterRecord {
 #[utoipa::path(
     post, path = "/api/v1/admin/master", tag = "admin",
     request_body = MasterRecord,
-    responses((status = 201, description = "recorded; body is the log sequence number", body = u64), (status = 422, body = super::ErrorBody)),
+    responses((status = 201, description = "recorded; body is the log sequence number", body = u64, content_type = "application/json"), (status = 422, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn upsert_master(
@@ -363,35 +364,26 @@ impl RejectionView {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AfterQuery {
-    /// Return entries after this sequence number.
-    pub after: Option<u64>,
-    pub limit: Option<usize>,
-}
-
 /// Payloads and items that were refused and are kept for replay, oldest first.
 #[utoipa::path(
     get, path = "/api/v1/admin/rejections", tag = "admin",
-    params(AfterQuery),
-    responses((status = 200, body = Vec<RejectionView>)),
+    params(PageQuery),
+    responses((status = 200, body = Page<RejectionView>)),
     security(("session" = []))
 )]
 pub async fn list_rejections(
     State(platform): State<Platform>,
     auth: Auth,
-    Query(query): Query<AfterQuery>,
-) -> Result<Json<Vec<RejectionView>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<RejectionView>>, ApiError> {
     admin(&auth)?;
+    let limit = paging.limit()?;
+    let after = paging.position_number()?.unwrap_or(0);
     blocking(move || {
-        let rows = platform
-            .store
-            .rejections(query.after.unwrap_or(0), query.limit.unwrap_or(100))?;
+        let rows = platform.store.rejections(after, limit)?;
         Ok(Json(
-            rows.into_iter()
-                .map(|(seq, rejected)| RejectionView::new(seq, rejected))
-                .collect(),
+            Page::keyed(rows, limit, |(seq, _)| *seq)
+                .map(|(seq, rejected)| RejectionView::new(seq, rejected)),
         ))
     })
     .await
@@ -451,35 +443,25 @@ pub struct AuditView {
     pub entry: AuditEntry,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct BeforeQuery {
-    /// Return entries before this sequence number.
-    pub before: Option<u64>,
-    pub limit: Option<usize>,
-}
-
 /// The audit trail, newest first (reveals of personal data and other audited actions).
 #[utoipa::path(
     get, path = "/api/v1/audit", tag = "admin",
-    params(BeforeQuery),
-    responses((status = 200, body = Vec<AuditView>)),
+    params(PageQuery),
+    responses((status = 200, body = Page<AuditView>)),
     security(("session" = []))
 )]
 pub async fn audit(
     State(platform): State<Platform>,
     auth: Auth,
-    Query(query): Query<BeforeQuery>,
-) -> Result<Json<Vec<AuditView>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<AuditView>>, ApiError> {
     auth.require(Permission::ReadAudit)?;
+    let limit = paging.limit()?;
+    let before = paging.position_number()?;
     blocking(move || {
-        let rows = platform
-            .store
-            .audit(query.before, query.limit.unwrap_or(100))?;
+        let rows = platform.store.audit(before, limit)?;
         Ok(Json(
-            rows.into_iter()
-                .map(|(seq, entry)| AuditView { seq, entry })
-                .collect(),
+            Page::keyed(rows, limit, |(seq, _)| *seq).map(|(seq, entry)| AuditView { seq, entry }),
         ))
     })
     .await

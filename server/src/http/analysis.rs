@@ -8,9 +8,10 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::ops::ControlFlow;
 
-use axum::extract::{Query, State};
+use super::extract::{Json, Query};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{Days, NaiveDate};
 use hcp_core::analysis::{
     self, AlertRule, AlertStatus, AlertWindows, Breakdown, Comment, Facet, HotWord,
@@ -57,6 +58,7 @@ const MAX_TOP: usize = 200;
 #[into_params(parameter_in = Query)]
 pub struct HotWordOptions {
     /// Words to return, 1..=200 (default 20).
+    #[param(minimum = 1, maximum = 200)]
     pub top: Option<usize>,
     /// Comments of 差评 only (default true); `false` takes every rating's comment.
     pub bad_only: Option<bool>,
@@ -66,14 +68,17 @@ pub struct HotWordOptions {
 #[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     /// Dimension of `unit` (default `region`): `region`, `hall`, `department` or `window`.
+    #[param(value_type = Option<String>, pattern = "^(region|hall|department|window)$")]
     pub dim: Option<Dim>,
     /// The org unit whose subtree is checked (itself included); default the caller's scope.
     pub unit: Option<String>,
     /// Last day of the recent window (China time), default today.
     pub as_of: Option<NaiveDate>,
     /// Days of the recent window, 1..=31 (default 7).
+    #[param(minimum = 1, maximum = 31)]
     pub recent_days: Option<u32>,
     /// Weeks of the baseline before it, 1..=26 (default 4).
+    #[param(minimum = 1, maximum = 26)]
     pub baseline_weeks: Option<u32>,
 }
 
@@ -177,10 +182,10 @@ fn resolve(
         .from
         .unwrap_or_else(|| to.checked_sub_days(Days::new(29)).unwrap_or(to));
     if from > to {
-        return Err(ApiError::BadRequest("from must not be after to".into()));
+        return Err(ApiError::invalid_range("from must not be after to"));
     }
     if to.signed_duration_since(from).num_days() >= MAX_DAYS {
-        return Err(ApiError::BadRequest(format!(
+        return Err(ApiError::invalid_range(format!(
             "a range spans at most {MAX_DAYS} days"
         )));
     }
@@ -353,7 +358,7 @@ pub async fn hot_words(
     blocking(move || {
         let (dim, unit, from, to) = resolve(&platform, &principal, &range)?;
         let (previous_from, previous_to) = analysis::previous_period(from, to)
-            .ok_or_else(|| ApiError::BadRequest("no period before this range".into()))?;
+            .ok_or_else(|| ApiError::invalid_range("no period before this range"))?;
         let store = &platform.store;
         let (current, _) = load_ratings(store, dim, &unit, (from, to), bad_only)?;
         let (previous, _) =

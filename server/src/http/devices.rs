@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
-use axum::extract::{Query, State};
+use super::extract::{Json, Query};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use hcp_core::auth::Permission;
 use hcp_core::model::DeviceState;
@@ -12,6 +12,7 @@ use hcp_core::store::Dim;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 
@@ -103,18 +104,20 @@ fn resolve_unit(
 /// Devices under a unit: model, window, hall, last seen, last upload, counters and lost uploads.
 #[utoipa::path(
     get, path = "/api/v1/devices", tag = "query",
-    params(UnitQuery),
-    responses((status = 200, body = Vec<DeviceView>), (status = 403, body = super::ErrorBody)),
+    params(UnitQuery, PageQuery),
+    responses((status = 200, body = Page<DeviceView>), (status = 403, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn list(
     State(platform): State<Platform>,
     auth: Auth,
     Query(query): Query<UnitQuery>,
-) -> Result<Json<Vec<DeviceView>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<DeviceView>>, ApiError> {
     blocking(move || {
         let unit = resolve_unit(&platform, &auth, query.unit)?;
-        Ok(Json(devices_under(&platform, &unit, platform.clock.now())?))
+        let devices = devices_under(&platform, &unit, platform.clock.now())?;
+        Ok(Json(Page::of(devices, &paging)?))
     })
     .await
 }

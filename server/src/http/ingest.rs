@@ -4,9 +4,9 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::Json;
+use super::extract::{Json, Path};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hcp_core::model::{HeartbeatInput, RatingInput, ServiceEventInput};
@@ -323,7 +323,7 @@ async fn ingest_json(
     request_body(content = RatingInput, description = "A rating, or an array of ratings"),
     responses(
         (status = 201, description = "recorded", body = ItemResult),
-        (status = 200, description = "batch results, or a repeat of a recorded event", body = BatchResult),
+        (status = 200, description = "batch results, or a repeat of a recorded event", content((BatchResult = "application/json"), (ItemResult = "application/json"))),
         (status = 401, description = "missing or wrong API key", body = super::ErrorBody),
         (status = 409, description = "the service act already has this rating", body = ItemResult),
         (status = 422, description = "refused; the payload is kept for replay", body = ItemResult),
@@ -346,7 +346,7 @@ pub async fn ingest_ratings(
     request_body(content = ServiceEventInput, description = "A service event, or an array of them"),
     responses(
         (status = 201, description = "recorded", body = ItemResult),
-        (status = 200, description = "batch results, or a repeat", body = BatchResult),
+        (status = 200, description = "batch results, or a repeat", content((BatchResult = "application/json"), (ItemResult = "application/json"))),
         (status = 401, description = "missing or wrong API key", body = super::ErrorBody),
         (status = 422, description = "refused; kept for replay", body = ItemResult),
     ),

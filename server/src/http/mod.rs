@@ -4,11 +4,13 @@
 pub mod admin;
 mod analysis;
 mod devices;
+pub mod extract;
 mod ingest;
 pub mod metrics;
 mod ops;
 pub(crate) mod orders;
 mod outreach;
+pub mod page;
 mod plugins;
 mod problems;
 mod public;
@@ -36,6 +38,7 @@ use crate::app::platform::Platform;
 
 /// The application's error, named for what it is here: what an API call answers.
 pub use crate::app::AppError as ApiError;
+pub use crate::app::error::RETRY_AFTER_SECONDS;
 
 /// Error body: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,22 +58,42 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable(reason) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, reason.code.clone())
             }
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed".to_string(),
+            ),
+            ApiError::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large".to_string(),
+            ),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type".to_string(),
+            ),
             ApiError::Unavailable(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason.code.clone()),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal".to_string()),
         };
+        let retry = matches!(self, ApiError::Unavailable(_));
         let message = if let ApiError::Internal(detail) = &self {
             tracing::error!(error = %detail, "request failed");
             "internal error".to_string()
         } else {
             self.to_string()
         };
-        (
+        let mut response = (
             status,
             Json(ErrorBody {
                 error: Reason { code, message },
             }),
         )
-            .into_response()
+            .into_response();
+        if retry {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 
@@ -161,6 +184,128 @@ impl Modify for SecurityAddon {
     }
 }
 
+/// Documents the error answers every operation can give, in the one error shape, next to what
+/// each handler documents itself: 400 and 422 where there are parameters or a body, 401 and 403
+/// where a credential is required, 404 where the path names something, 409 on writes, 413 and
+/// 415 where there is a body, and 500 and 503 (with `Retry-After`) everywhere.
+struct ErrorResponses;
+
+impl ErrorResponses {
+    fn response(
+        description: &str,
+        retry: bool,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let mut response = ResponseBuilder::new().description(description).content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        );
+        if retry {
+            response = response.header(
+                "Retry-After",
+                utoipa::openapi::HeaderBuilder::new()
+                    .schema(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::Type::Integer)
+                            .minimum(Some(0)),
+                    )
+                    .description(Some("Seconds to wait before retrying"))
+                    .build(),
+            );
+        }
+        response.build().into()
+    }
+}
+
+impl Modify for ErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let named = path.contains('{');
+            for (writes, operation) in [
+                (false, &mut item.get),
+                (true, &mut item.post),
+                (true, &mut item.put),
+                (true, &mut item.delete),
+                (true, &mut item.patch),
+            ] {
+                let Some(operation) = operation else {
+                    continue;
+                };
+                let has_body = operation.request_body.is_some();
+                let has_parameters = named
+                    || operation
+                        .parameters
+                        .as_ref()
+                        .is_some_and(|parameters| !parameters.is_empty());
+                let secured = operation
+                    .security
+                    .as_ref()
+                    .is_some_and(|security| !security.is_empty());
+                let answers = [
+                    (
+                        "400",
+                        has_parameters || has_body,
+                        "The request is malformed (a parameter or the body); the message says what to fix",
+                    ),
+                    ("401", secured, "No valid credential"),
+                    ("403", secured, "The credential may not do this"),
+                    (
+                        "404",
+                        named,
+                        "Nothing of that name, or not within the caller's scope",
+                    ),
+                    (
+                        "409",
+                        writes,
+                        "The request conflicts with how the platform is set up or with its state",
+                    ),
+                    (
+                        "422",
+                        has_parameters || has_body,
+                        "Well-formed, but the values do not fit together or with the platform's state (an unknown reference, a wrong state, a range that ends before it starts)",
+                    ),
+                    ("413", has_body, "The body is over its limit"),
+                    (
+                        "415",
+                        has_body,
+                        "The body's content type is not the one documented",
+                    ),
+                    (
+                        "500",
+                        true,
+                        "Internal error (logged in full; the answer says only that)",
+                    ),
+                    (
+                        "503",
+                        true,
+                        "The platform could not take it now (a failed commit, an adapter that cannot take it); nothing was kept: retry after `Retry-After` seconds",
+                    ),
+                ];
+                for (status, applies, description) in answers {
+                    let responses = &mut operation.responses.responses;
+                    match responses.get_mut(status) {
+                        Some(utoipa::openapi::RefOr::T(existing))
+                            if existing.description.is_empty() =>
+                        {
+                            existing.description = description.to_string();
+                        }
+                        Some(_) => {}
+                        None if applies => {
+                            responses.insert(
+                                status.to_string(),
+                                ErrorResponses::response(description, status == "503"),
+                            );
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -203,6 +348,7 @@ impl Modify for SecurityAddon {
         rules::decisions,
         rules::simulate,
     ),
+    components(schemas(ErrorBody)),
     modifiers(&SecurityAddon),
     tags(
         (name = "ops", description = "Health, readiness, metrics"),
@@ -287,6 +433,9 @@ pub fn router(platform: Platform, extra: Router<Platform>) -> Router {
             .merge(public::routes())
             .merge(uplink::routes())
             .merge(extra)
+            .fallback(extract::not_found)
+            .method_not_allowed_fallback(extract::method_not_allowed)
+            .layer(axum::middleware::map_response(extract::plain_errors))
             .layer(axum::middleware::from_fn_with_state(
                 platform.clone(),
                 metrics::track,
@@ -308,5 +457,38 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(reports::Doc::openapi());
     doc.merge(public::Doc::openapi());
     doc.merge(uplink::Doc::openapi());
+    ErrorResponses.modify(&mut doc);
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use hcp_core::store::StoreError;
+
+    use super::*;
+
+    fn retry_after(response: &Response) -> Option<&str> {
+        response
+            .headers()
+            .get(axum::http::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+    }
+
+    #[test]
+    fn failed_commits_ask_to_retry_and_bugs_stay_internal() {
+        for retryable in [StoreError::Batch("flush failed".into()), StoreError::Closed] {
+            let response = ApiError::from(retryable).into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(
+                retry_after(&response),
+                Some(RETRY_AFTER_SECONDS.to_string().as_str())
+            );
+        }
+        let Err(decode) = serde_json::from_str::<u8>("x") else {
+            return;
+        };
+        let response = ApiError::from(StoreError::Decode(decode)).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(retry_after(&response), None);
+    }
 }

@@ -3,10 +3,11 @@
 //! machine in the store), the one intake of complaints, suggestions and requests, the call-back
 //! workbench, moderation of comments, and the operator's sweep and clock.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{Json, Path, Query};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::event::PolicyDecision;
@@ -18,6 +19,7 @@ use hcp_core::workflow::{CallOutcome, FlagKind, Order, OrderChange, OrderKind, O
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 use crate::app::scope::Target;
@@ -93,6 +95,7 @@ fn view(platform: &Platform, principal: &Principal, order: Order) -> OrderView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderFilter {
     pub state: Option<OrderState>,
     pub kind: Option<OrderKind>,
@@ -116,35 +119,27 @@ pub struct OrderFilter {
     pub received_from: Option<chrono::NaiveDate>,
     /// … and on or before this day.
     pub received_to: Option<chrono::NaiveDate>,
-    /// Orders with an id below this one (the next page).
-    pub before: Option<u64>,
-    pub limit: Option<usize>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct OrderPage {
-    pub items: Vec<OrderView>,
-    /// Pass as `before` for the next page.
-    pub next_before: Option<u64>,
 }
 
 /// Work orders within the caller's scope, newest first.
 #[utoipa::path(
-    get, path = "/api/v1/orders", tag = "orders", params(OrderFilter),
-    responses((status = 200, body = OrderPage)),
+    get, path = "/api/v1/orders", tag = "orders", params(OrderFilter, PageQuery),
+    responses((status = 200, body = Page<OrderView>)),
     security(("session" = []))
 )]
 pub async fn list_orders(
     State(platform): State<Platform>,
     auth: Auth,
     Query(filter): Query<OrderFilter>,
-) -> Result<Json<OrderPage>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<OrderView>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
+    let limit = paging.limit()?;
+    let before = paging.position_number()?;
     blocking(move || {
-        let limit = filter.limit.unwrap_or(50).clamp(1, 500);
         let now = platform.clock.now();
         let mut failure = None;
-        let orders = platform.store.orders(filter.before, limit, |order| {
+        let orders = platform.store.orders(before, limit, |order| {
             let matches = filter.state.is_none_or(|state| order.state == state)
                 && filter.kind.is_none_or(|kind| order.kind == kind)
                 && filter.open.is_none_or(|open| order.is_open() == open)
@@ -182,16 +177,10 @@ pub async fn list_orders(
         if let Some(error) = failure {
             return Err(error);
         }
-        let next_before = (orders.len() == limit)
-            .then(|| orders.last().map(|order| order.id))
-            .flatten();
-        Ok(Json(OrderPage {
-            items: orders
-                .into_iter()
-                .map(|order| view(&platform, &principal, order))
-                .collect(),
-            next_before,
-        }))
+        Ok(Json(
+            Page::keyed(orders, limit, |order| order.id)
+                .map(|order| view(&platform, &principal, order)),
+        ))
     })
     .await
 }

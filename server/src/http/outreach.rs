@@ -3,11 +3,12 @@
 //! service act, and the citizen's rating page reached from an invitation (plain server-rendered
 //! HTML in Simplified Chinese, no external assets, no personal data).
 
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use super::extract::{Form, Json, Path, Query};
+use axum::Router;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
 use chrono::{DateTime, Utc};
 use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::calendar::local_date;
@@ -24,6 +25,7 @@ use hcp_core::workflow::{CALL_ATTEMPTS_BEFORE_SMS, CallOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::outreach::{
     ActRating, applicant_evaluator, find_act, invitation_message, record_act_rating,
@@ -105,6 +107,7 @@ pub struct ActPath {
     /// 办件编号
     pub project_no: String,
     /// The act's number in the case, 1..=99.
+    #[param(minimum = 1, maximum = 99)]
     pub service_number: u8,
 }
 
@@ -165,10 +168,12 @@ pub async fn call_service(
         )));
     }
     if request.outcome == CallOutcome::Dissatisfied && note.is_empty() {
-        return Err(ApiError::BadRequest(
-            "a dissatisfied answer needs the applicant's reason in the note (差评须说明原因)"
-                .into(),
-        ));
+        return Err(ApiError::Unprocessable(Reason {
+            code: "note_required".into(),
+            message:
+                "a dissatisfied answer needs the applicant's reason in the note (差评须说明原因)"
+                    .into(),
+        }));
     }
     blocking(move || {
         let call = load_call(&platform, &principal, &project_no, service_number)?;
@@ -270,6 +275,7 @@ pub async fn call_service(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RevealRequest {
     /// Why the number is needed (e.g. 电话邀评); recorded in the audit trail.
+    #[schema(min_length = 2, max_length = 200, pattern = "\\S[\\s\\S]*\\S")]
     pub reason: String,
 }
 
@@ -359,8 +365,6 @@ pub struct MessageFilter {
     /// `queued`, `sent` or `failed`.
     pub state: Option<MessageState>,
     pub purpose: Option<MessagePurpose>,
-    /// 1..=500 (default 100).
-    pub limit: Option<usize>,
 }
 
 /// A message as every view shows it: the number masked, the tokens of links hidden (a link
@@ -426,26 +430,29 @@ const MESSAGE_SCAN: usize = 5000;
 /// masked, never opened in a view; the tokens of links hidden.
 #[utoipa::path(
     get, path = "/api/v1/messages", tag = "outreach",
-    params(MessageFilter),
-    responses((status = 200, body = Vec<MessageView>), (status = 403, body = super::ErrorBody)),
+    params(MessageFilter, PageQuery),
+    responses((status = 200, body = Page<MessageView>), (status = 403, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn list_messages(
     State(platform): State<Platform>,
     auth: Auth,
     Query(filter): Query<MessageFilter>,
-) -> Result<Json<Vec<MessageView>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<MessageView>>, ApiError> {
     let principal = auth.0.clone();
     crate::app::scope::ensure_role(
         &principal,
         &[Role::Admin, Role::Supervisor],
         "messages are listed for administrators and supervisors",
     )?;
-    let limit = filter.limit.unwrap_or(100).clamp(1, 500);
+    let limit = paging.limit()?;
+    let before = paging.position_number()?;
     blocking(move || {
         let mut views = Vec::new();
         for message in platform.store.messages(MESSAGE_SCAN)? {
-            if filter.state.is_some_and(|state| state != message.state)
+            if before.is_some_and(|before| message.id >= before)
+                || filter.state.is_some_and(|state| state != message.state)
                 || filter
                     .purpose
                     .is_some_and(|purpose| purpose != message.purpose)
@@ -460,7 +467,7 @@ pub async fn list_messages(
                 break;
             }
         }
-        Ok(Json(views))
+        Ok(Json(Page::keyed(views, limit, |view| view.id)))
     })
     .await
 }

@@ -1,8 +1,8 @@
 //! Administration of WASM adapters: status, upload while serving, removal.
 
-use axum::Json;
+use super::extract::{Json, Path};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hcp_core::auth::Permission;
 use hcp_plugins::{LoadFailure, PluginStatus};

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use super::extract::{Json, Path, Query};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use hcp_core::auth::{Principal, Role};
 use hcp_core::calendar::local_date;
@@ -19,6 +20,7 @@ use hcp_core::workflow::{Order, OrderKind, OrderState, Problem, ProblemInput, Pr
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 use crate::app::scope::Target;
@@ -100,6 +102,7 @@ pub struct ProposalQuery {
     /// Last day (China time) an order was received on.
     pub to: Option<NaiveDate>,
     /// Orders a proposal needs at least, 2..=100 (default 3).
+    #[param(minimum = 2, maximum = 100)]
     pub min_orders: Option<usize>,
 }
 
@@ -152,7 +155,7 @@ pub async fn proposals(
     if let (Some(from), Some(to)) = (query.from, query.to)
         && from > to
     {
-        return Err(ApiError::BadRequest("from must not be after to".into()));
+        return Err(ApiError::invalid_range("from must not be after to"));
     }
     blocking(move || {
         let store = &platform.store;
@@ -253,9 +256,10 @@ pub async fn create(
     }
     let mut seen = std::collections::BTreeSet::new();
     if let Some(repeated) = input.orders.iter().find(|id| !seen.insert(**id)) {
-        return Err(ApiError::BadRequest(format!(
-            "order {repeated} is listed twice"
-        )));
+        return Err(unprocessable(
+            "order_repeated",
+            format!("order {repeated} is listed twice"),
+        ));
     }
     blocking(move || {
         let store = &platform.store;
@@ -314,22 +318,23 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 pub struct ProblemFilter {
     /// `open` or `done`; default both.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<ProblemState>)]
     pub state: Option<ProblemState>,
 }
 
 /// Problems whose region or owner lies within the caller's scope, newest first.
 #[utoipa::path(
     get, path = "/api/v1/problems", tag = "problems",
-    params(ProblemFilter),
-    responses((status = 200, body = Vec<Problem>), (status = 403, body = super::ErrorBody)),
+    params(ProblemFilter, PageQuery),
+    responses((status = 200, body = Page<Problem>), (status = 403, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn list(
     State(platform): State<Platform>,
     auth: Auth,
     Query(filter): Query<ProblemFilter>,
-) -> Result<Json<Vec<Problem>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<Problem>>, ApiError> {
     let principal = auth.0.clone();
     if matches!(principal.role, Role::WindowStaff | Role::RuleEditor) {
         return Err(ApiError::Forbidden(format!(
@@ -348,7 +353,7 @@ pub async fn list(
                 problems.push(problem);
             }
         }
-        Ok(Json(problems))
+        Ok(Json(Page::of(problems, &paging)?))
     })
     .await
 }
@@ -456,8 +461,10 @@ pub async fn get_problem(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResolveRequest {
     /// What was done (整改措施).
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub action: String,
     /// What every affected evaluator is told, in their SMS with the tracking link.
+    #[schema(min_length = 1, max_length = 300, pattern = "\\S")]
     pub message: String,
 }
 

@@ -21,8 +21,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash as _, Hasher as _};
 use std::ops::ControlFlow;
 
+use super::extract::{Path, Query};
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -228,7 +229,8 @@ fn resolve_period(platform: &Platform, text: Option<&str>) -> Result<(String, Pe
         .unwrap_or_else(|| Period::previous_month(today));
     let period = parse_period(&text)?;
     if period.to >= today {
-        return Err(ApiError::BadRequest(format!(
+        // A well-formed period that has not ended yet: it depends on today, so 422.
+        return Err(ApiError::invalid_range(format!(
             "统计期 {text} 尚未结束，数据在统计期结束后公开"
         )));
     }
@@ -891,15 +893,17 @@ fn list_request(platform: &Platform, query: &ListQuery) -> Result<ListRequest, A
         .map(str::trim)
         .filter(|cursor| !cursor.is_empty())
         .map(|cursor| {
-            store_cursor(cursor).ok_or_else(|| ApiError::BadRequest("翻页参数 cursor 无效".into()))
+            super::page::to_store(cursor)
+                .ok_or_else(|| ApiError::BadRequest("翻页参数 cursor 无效".into()))
         })
         .transpose()?;
     let limit = match query.limit.as_deref().map(str::trim) {
         None | Some("") => DEFAULT_LIMIT,
         Some(text) => text
             .parse::<usize>()
-            .map_err(|_| ApiError::BadRequest("每页条数 limit 应为 1 到 50 的整数".into()))?
-            .clamp(1, MAX_LIMIT),
+            .ok()
+            .filter(|limit| (1..=MAX_LIMIT).contains(limit))
+            .ok_or_else(|| ApiError::BadRequest("每页条数 limit 应为 1 到 50 的整数".into()))?,
     };
     Ok(ListRequest {
         dim,
@@ -910,29 +914,6 @@ fn list_request(platform: &Platform, query: &ListQuery) -> Result<ListRequest, A
         cursor,
         limit,
     })
-}
-
-/// The store's cursor (hex of an index key, which holds a day and a sequence number) spelled
-/// with the letters a–p: a public cursor never looks like a phone or ID number.
-fn public_cursor(hex: &str) -> String {
-    hex.chars()
-        .filter_map(|c| c.to_digit(16))
-        .filter_map(|value| u8::try_from(value).ok())
-        .map(|value| char::from(b'a' + value))
-        .collect()
-}
-
-fn store_cursor(public: &str) -> Option<String> {
-    if public.len() > 1024 || !public.len().is_multiple_of(2) {
-        return None;
-    }
-    public
-        .chars()
-        .map(|c| match c {
-            'a'..='p' => char::from_digit(u32::from(c) - u32::from('a'), 16),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Walks the unit's ratings of the period newest first from the cursor, keeping what `pick`
@@ -971,7 +952,7 @@ fn walk<T>(
             break;
         }
     }
-    Ok((items, cursor.as_deref().map(public_cursor)))
+    Ok((items, cursor.as_deref().map(super::page::from_store)))
 }
 
 /// Whether the unit's period has enough valid ratings to show anything of it. Blocking.
@@ -1192,36 +1173,45 @@ fn cached_json<T: Serialize>(request: &HeaderMap, value: &T) -> Result<Response,
 // API handlers
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// `region` (default), `hall`, `department` or `item`.
     pub dim: Option<String>,
     /// The unit's code; default the root region.
     pub unit: Option<String>,
     /// `2026-03`, `2026-Q1`, `2026-H1` or `2026`, ended; default the last month.
+    #[param(pattern = "^\\s*((20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?)?\\s*$")]
     pub period: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RankingQuery {
     /// `department` (default) or `hall`.
+    #[param(pattern = "^(department|hall)$")]
     pub of: Option<String>,
     /// The period of the published run; default the latest run published.
+    #[param(pattern = "^\\s*((20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?)?\\s*$")]
     pub period: Option<String>,
     /// The region whose units were assessed; default whichever run was published last.
     pub scope: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `region` (default), `hall`, `department` or `item`.
     pub dim: Option<String>,
     /// The unit's code; default the root region.
     pub unit: Option<String>,
     /// An ended period; default the last month.
+    #[param(pattern = "^\\s*((20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?)?\\s*$")]
     pub period: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^([a-p][a-p])*$", max_length = 1024)]
     pub cursor: Option<String>,
     /// Items per page, 1 to 50 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
     pub limit: Option<String>,
 }
 
@@ -1364,6 +1354,8 @@ fn error_page(error: ApiError) -> Response {
     let (status, message) = match &error {
         ApiError::NotFound(message) => (StatusCode::NOT_FOUND, message.clone()),
         ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message.clone()),
+        // The page answers a period that has not ended as before: the visitor fixes the form.
+        ApiError::Unprocessable(reason) => (StatusCode::BAD_REQUEST, reason.message.clone()),
         _ => {
             tracing::error!(%error, "public page failed");
             (
@@ -1863,16 +1855,6 @@ fn render_unit_page(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursors_never_look_like_numbers() {
-        let hex = "03482d42460001352a8e000000000000002a";
-        let public = public_cursor(hex);
-        assert!(public.chars().all(|c| c.is_ascii_lowercase()), "{public}");
-        assert_eq!(store_cursor(&public).as_deref(), Some(hex));
-        assert_eq!(store_cursor("0123"), None);
-        assert_eq!(store_cursor("abc"), None);
-    }
 
     #[test]
     fn ids_are_encoded_for_links() {

@@ -1,8 +1,8 @@
 //! Queries of ratings, cases, roll-ups and the org tree, scoped to the caller's subtree, with
 //! evaluators masked; revealing an evaluator is a separate, audited request.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use super::extract::{Json, Path, Query};
+use axum::extract::State;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::calendar::local_date;
@@ -13,6 +13,7 @@ use hcp_core::store::{CaseQuery, Command, Dim, RatingQuery, RollupGroup, RollupQ
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::page::{self, KeyPageQuery, Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 
@@ -95,19 +96,6 @@ impl From<Rating> for RatingView {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RatingPage {
-    pub items: Vec<RatingView>,
-    /// Pass back as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CasePage {
-    pub items: Vec<Case>,
-    pub next_cursor: Option<String>,
-}
-
 /// Which unit and which days.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -133,16 +121,22 @@ pub struct RatingFilter {
     /// Only real-name ratings.
     #[serde(default)]
     pub real_name_only: bool,
-    pub cursor: Option<String>,
-    /// Page size, 1..=500 (default 50).
-    pub limit: Option<usize>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct Paging {
-    pub cursor: Option<String>,
-    pub limit: Option<usize>,
+/// The store's cursor for a client's, and the page size; a malformed cursor is a 400.
+fn store_paging(paging: &PageQuery) -> Result<(Option<String>, usize), ApiError> {
+    let limit = paging.limit()?;
+    paging.position()?;
+    let cursor = paging.cursor.as_deref().and_then(page::to_store);
+    Ok((cursor, limit))
+}
+
+/// A store page as the client sees it.
+fn client_page<T, U>(page: hcp_core::store::Page<T>, convert: impl FnMut(T) -> U) -> Page<U> {
+    Page {
+        items: page.items.into_iter().map(convert).collect(),
+        next_cursor: page.next_cursor.as_deref().map(page::from_store),
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -165,12 +159,10 @@ fn resolve(
         .from
         .unwrap_or_else(|| to.checked_sub_days(Days::new(29)).unwrap_or(to));
     if from > to {
-        return Err(ApiError::BadRequest("from must not be after to".into()));
+        return Err(ApiError::invalid_range("from must not be after to"));
     }
     if to.signed_duration_since(from).num_days() > 3660 {
-        return Err(ApiError::BadRequest(
-            "a range spans at most ten years".into(),
-        ));
+        return Err(ApiError::invalid_range("a range spans at most ten years"));
     }
     let (dim, unit) = if principal.role == Role::WindowStaff {
         let own = principal.staff_id.clone().ok_or_else(|| {
@@ -197,9 +189,9 @@ fn resolve(
 /// Ratings filed under a unit, newest first, evaluators masked.
 #[utoipa::path(
     get, path = "/api/v1/ratings", tag = "query",
-    params(UnitRange, RatingFilter),
+    params(UnitRange, RatingFilter, KeyPageQuery),
     responses(
-        (status = 200, body = RatingPage),
+        (status = 200, body = Page<RatingView>),
         (status = 403, description = "unit outside the caller's scope", body = super::ErrorBody),
     ),
     security(("session" = []))
@@ -209,8 +201,10 @@ pub async fn list_ratings(
     auth: Auth,
     Query(range): Query<UnitRange>,
     Query(filter): Query<RatingFilter>,
-) -> Result<Json<RatingPage>, ApiError> {
+    Query(paging): Query<KeyPageQuery>,
+) -> Result<Json<Page<RatingView>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
+    let (cursor, limit) = store_paging(&paging.paging())?;
     blocking(move || {
         let (dim, unit, from, to) = resolve(&platform, &principal, range)?;
         let page = platform.store.ratings(&RatingQuery {
@@ -222,13 +216,10 @@ pub async fn list_ratings(
             channel: filter.channel,
             bad_only: filter.bad_only,
             real_name_only: filter.real_name_only,
-            cursor: filter.cursor,
-            limit: filter.limit.unwrap_or(50),
+            cursor,
+            limit,
         })?;
-        Ok(Json(RatingPage {
-            items: page.items.into_iter().map(RatingView::from).collect(),
-            next_cursor: page.next_cursor,
-        }))
+        Ok(Json(client_page(page, RatingView::from)))
     })
     .await
 }
@@ -274,6 +265,7 @@ pub async fn get_rating(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RevealRequest {
     /// Why the data is needed (e.g. 差评回访核实); recorded in the audit trail.
+    #[schema(min_length = 2, max_length = 200, pattern = "\\S[\\s\\S]*\\S")]
     pub reason: String,
 }
 
@@ -355,17 +347,18 @@ pub async fn reveal_evaluator(
 /// Cases (办件) first seen in a day range, filed under a region, department or item.
 #[utoipa::path(
     get, path = "/api/v1/cases", tag = "query",
-    params(UnitRange, Paging),
-    responses((status = 200, body = CasePage), (status = 403, body = super::ErrorBody)),
+    params(UnitRange, KeyPageQuery),
+    responses((status = 200, body = Page<Case>), (status = 403, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn list_cases(
     State(platform): State<Platform>,
     auth: Auth,
     Query(range): Query<UnitRange>,
-    Query(paging): Query<Paging>,
-) -> Result<Json<CasePage>, ApiError> {
+    Query(paging): Query<KeyPageQuery>,
+) -> Result<Json<Page<Case>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
+    let (cursor, limit) = store_paging(&paging.paging())?;
     if principal.role == Role::WindowStaff {
         return Err(ApiError::Forbidden(
             "window staff see their own results only".into(),
@@ -383,13 +376,10 @@ pub async fn list_cases(
             unit,
             from,
             to,
-            cursor: paging.cursor,
-            limit: paging.limit.unwrap_or(50),
+            cursor,
+            limit,
         })?;
-        Ok(Json(CasePage {
-            items: page.items,
-            next_cursor: page.next_cursor,
-        }))
+        Ok(Json(client_page(page, |case| case)))
     })
     .await
 }

@@ -2,17 +2,19 @@
 //! demand as an XLSX workbook or a printable page (each generation audited), and the reports the
 //! schedule stored, listed and downloaded. Supervisors and administrators, within their scope.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{Json, Path, Query};
+use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use hcp_core::auth::{Principal, Role};
 use hcp_core::store::Dim;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 use crate::app::reports::{self, ReportFormat, ReportKind, StoredName};
@@ -37,11 +39,12 @@ pub fn routes() -> Router<Platform> {
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// A month (`2026-11`) for the bulletin, a half-year (`2026-H1`) for the semiannual report.
+    #[param(pattern = "^\\s*(20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?\\s*$")]
     pub period: String,
     /// The region; default the caller's scope.
     pub scope: Option<String>,
     /// `xlsx` (default) or `html`.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<ReportFormat>)]
     pub format: Option<ReportFormat>,
 }
 
@@ -199,8 +202,9 @@ pub async fn semiannual(
 /// The reports the schedule stored for regions within the caller's scope, newest period first.
 #[utoipa::path(
     get, path = "/api/v1/reports", tag = "reports",
+    params(PageQuery),
     responses(
-        (status = 200, body = Vec<StoredReport>),
+        (status = 200, body = Page<StoredReport>),
         (status = 403, body = super::ErrorBody),
     ),
     security(("session" = []))
@@ -208,7 +212,8 @@ pub async fn semiannual(
 pub async fn list(
     State(platform): State<Platform>,
     auth: Auth,
-) -> Result<Json<Vec<StoredReport>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<StoredReport>>, ApiError> {
     let principal = reporter(&auth)?;
     blocking(move || {
         let files = reports::stored(&platform.reports_dir)
@@ -250,7 +255,7 @@ pub async fn list(
                 .then_with(|| a.scope.cmp(&b.scope))
                 .then_with(|| a.name.cmp(&b.name))
         });
-        Ok(Json(list))
+        Ok(Json(Page::of(list, &paging)?))
     })
     .await
 }

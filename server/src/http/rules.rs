@@ -1,14 +1,15 @@
 //! The county policies over HTTP: status, version history, rollback, evaluating a hook by hand,
 //! and the decisions recorded about a rating.
 
-use axum::Json;
-use axum::extract::{Path, State};
+use super::extract::{Json, Path, Query};
+use axum::extract::State;
 use hcp_core::auth::{Permission, Role};
 use hcp_core::event::{PolicyDecision, PolicyVersionRecord};
 use hcp_core::policy::Hook;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 use crate::app::rules::RulesStatus;
@@ -36,14 +37,22 @@ pub async fn status(State(platform): State<Platform>, _auth: Auth) -> Json<Rules
 /// Every activation, oldest first; the last is active.
 #[utoipa::path(
     get, path = "/api/v1/rules/versions", tag = "rules",
-    responses((status = 200, body = Vec<PolicyVersionRecord>)),
+    params(PageQuery),
+    responses((status = 200, body = Page<PolicyVersionRecord>)),
     security(("session" = []))
 )]
 pub async fn versions(
     State(platform): State<Platform>,
     _auth: Auth,
-) -> Result<Json<Vec<PolicyVersionRecord>>, ApiError> {
-    blocking(move || Ok(Json(platform.store.policy_activations()?))).await
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<PolicyVersionRecord>>, ApiError> {
+    blocking(move || {
+        Ok(Json(Page::of(
+            platform.store.policy_activations()?,
+            &paging,
+        )?))
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -89,6 +98,7 @@ pub async fn rollback(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EvalRequest {
     /// `deadline`, `routing`, `assessment`, `veto`, `invitation`, `default_rating`, `integrity`
+    #[schema(pattern = "^(deadline|routing|assessment|veto|invitation|default_rating|integrity)$")]
     pub hook: String,
     /// 6-digit county code whose rules decide.
     pub county: String,
@@ -158,19 +168,20 @@ pub async fn eval(
 /// the rules that made it and the input it saw.
 #[utoipa::path(
     get, path = "/api/v1/ratings/{id}/decisions", tag = "query",
-    params(("id" = u64, Path, description = "Rating id")),
-    responses((status = 200, body = Vec<PolicyDecision>), (status = 404, body = super::ErrorBody)),
+    params(("id" = u64, Path, description = "Rating id"), PageQuery),
+    responses((status = 200, body = Page<PolicyDecision>), (status = 404, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn decisions(
     State(platform): State<Platform>,
     auth: Auth,
     Path(id): Path<u64>,
-) -> Result<Json<Vec<PolicyDecision>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<PolicyDecision>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
     blocking(move || {
         super::read::load_visible(&platform, &principal, id)?;
-        Ok(Json(platform.store.decisions(id)?))
+        Ok(Json(Page::of(platform.store.decisions(id)?, &paging)?))
     })
     .await
 }
@@ -184,7 +195,6 @@ pub struct SimulateRequest {
     /// content, as in the folder: `default/deadline.rhai`, `410421/deadline.rhai`, tests …).
     /// With neither, the folder as it is now.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
     pub files: Option<std::collections::BTreeMap<String, String>>,
     /// Region whose 差评 are replayed; default the caller's scope.
     #[serde(default)]
@@ -201,7 +211,7 @@ pub struct SimulateRequest {
 #[utoipa::path(
     post, path = "/api/v1/rules/simulate", tag = "rules",
     request_body = SimulateRequest,
-    responses((status = 200, body = crate::app::rules::Simulation), (status = 422, body = super::ErrorBody)),
+    responses((status = 200, body = crate::app::rules::Simulation), (status = 404, description = "no recorded rules version of that hash", body = super::ErrorBody), (status = 422, body = super::ErrorBody)),
     security(("session" = []))
 )]
 pub async fn simulate(

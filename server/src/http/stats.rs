@@ -3,9 +3,10 @@
 //! scope (for rankings); assessment runs (metrics → county assessment policy → veto policy →
 //! the engine's ranking), frozen runs, and the explanation of one unit's score.
 
-use axum::extract::{Path, Query, State};
+use super::extract::{Json, Path, Query};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
 use chrono::NaiveDate;
 use hcp_core::assessment::{self, AssessedUnit, AssessmentRun};
 use hcp_core::auth::{Permission, Principal, Role};
@@ -16,6 +17,7 @@ use hcp_core::store::{Command, Dim, LoopCommand, Outcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::assessment::{assess, dim_name, unit_name, units_under};
 use crate::app::platform::Platform;
@@ -45,6 +47,7 @@ pub fn routes() -> Router<Platform> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// Dimension of `unit` (default `region`).
     pub dim: Option<Dim>,
@@ -182,6 +185,7 @@ fn coverage(platform: &Platform, dim: Dim, unit: &str) -> Result<Option<Coverage
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CoverageQuery {
     /// A region; default the caller's scope.
     pub unit: Option<String>,
@@ -223,13 +227,16 @@ pub async fn sources_coverage(
             .ensure_unit(&principal, Dim::Region, &unit)?;
         let region = platform.store.org_unit(&unit)?;
         if !region.is_some_and(|unit| unit.kind.is_region()) {
-            return Err(ApiError::BadRequest(format!("{unit} is not a region")));
+            return Err(ApiError::Unprocessable(hcp_core::validate::Reason {
+                code: "not_a_region".into(),
+                message: format!("{unit} is not a region"),
+            }));
         }
         let today = local_date(platform.clock.now());
         let to = query.to.unwrap_or(today);
         let from = query.from.unwrap_or(crate::app::coverage::recent(to, 30));
         if from > to || (to - from).num_days() > 366 {
-            return Err(ApiError::BadRequest(format!(
+            return Err(ApiError::invalid_range(format!(
                 "from {from} to {to} is not a period of at most a year"
             )));
         }
@@ -296,7 +303,7 @@ fn period_of(platform: &Platform, query: &StatsQuery) -> Result<(NaiveDate, Naiv
         .unwrap_or_else(|| today.with_day0(0).unwrap_or(today));
     let to = query.to.unwrap_or(today);
     if from > to {
-        return Err(ApiError::BadRequest(format!(
+        return Err(ApiError::invalid_range(format!(
             "from {from} is after to {to}"
         )));
     }
@@ -397,8 +404,8 @@ pub async fn days(
             to = to.min(today.pred_opt().unwrap_or(today));
         }
         if (to - from).num_days() > 92 {
-            return Err(ApiError::BadRequest(
-                "a daily view covers at most 93 days".into(),
+            return Err(ApiError::invalid_range(
+                "a daily view covers at most 93 days",
             ));
         }
         let now = platform.clock.now();
@@ -428,6 +435,7 @@ pub async fn days(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChildrenQuery {
     /// The scope: a region (default the caller's scope).
     pub unit: Option<String>,
@@ -496,6 +504,7 @@ pub async fn children(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RunRequest {
     /// `2026-03`, `2026-Q1`, `2026-H1` or `2026`.
+    #[schema(pattern = "^\\s*(20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?\\s*$")]
     pub period: String,
     /// Which units: `region` (the regions directly under the scope), `hall`, `department`,
     /// `window` or `staff`.
@@ -583,13 +592,15 @@ pub struct FrozenSummary {
 /// The frozen (published) assessment runs within the caller's scope.
 #[utoipa::path(
     get, path = "/api/v1/assessments", tag = "stats",
-    responses((status = 200, body = Vec<FrozenSummary>)),
+    params(PageQuery),
+    responses((status = 200, body = Page<FrozenSummary>)),
     security(("session" = []))
 )]
 pub async fn frozen(
     State(platform): State<Platform>,
     auth: Auth,
-) -> Result<Json<Vec<FrozenSummary>>, ApiError> {
+    Query(paging): Query<PageQuery>,
+) -> Result<Json<Page<FrozenSummary>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
     blocking(move || {
         let mut list = Vec::new();
@@ -612,7 +623,7 @@ pub async fn frozen(
                 });
             }
         }
-        Ok(Json(list))
+        Ok(Json(Page::of(list, &paging)?))
     })
     .await
 }

@@ -3,10 +3,11 @@
 //! lets the citizen rate the rectification. No sign-in, and nothing personal on the page: no
 //! names, numbers or staff, only the order's phases, dates and the unit's answers.
 
-use axum::extract::{Form, Path, State};
+use super::extract::{Form, Json, Path};
+use axum::Router;
+use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use hcp_core::calendar::china_tz;
 use hcp_core::policy::PhaseKind;

@@ -3,9 +3,10 @@
 //! (simulations, tests), reconciliation of a day, and the replay or dismissal of a refused
 //! record.
 
-use axum::extract::{Path, State};
+use super::extract::{Json, Path};
+use axum::Router;
+use axum::extract::State;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
 use hcp_core::auth::{Permission, Role};
 use hcp_core::store::uplink::UplinkCommand;
@@ -115,6 +116,7 @@ pub async fn run(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ReconcileRequest {
     /// The day to reconcile (China date); default: yesterday.
+    #[schema(value_type = Option<NaiveDate>, format = Date, nullable = false)]
     pub day: Option<NaiveDate>,
 }
 
@@ -142,10 +144,8 @@ pub async fn reconcile(
     blocking(
         move || match crate::app::uplink::reconcile(&platform, day, &actor) {
             Ok(result) => Ok(Json(result)),
-            Err(ReconcileError::Unavailable(message)) => Err(ApiError::Unavailable(Reason {
-                code: "reconciliation_unavailable".into(),
-                message,
-            })),
+            // Not configured: how the platform is set up, not a passing failure.
+            Err(ReconcileError::Unavailable(message)) => Err(ApiError::Conflict(message)),
             Err(ReconcileError::Province(message)) => Err(ApiError::Unavailable(Reason {
                 code: "province_unavailable".into(),
                 message,
@@ -159,7 +159,7 @@ pub async fn reconcile(
 /// The last reconciliation of a day.
 #[utoipa::path(
     get, path = "/api/v1/admin/uplink/reconciliations/{day}", tag = "uplink",
-    params(("day" = String, Path, description = "China date, yyyy-MM-dd")),
+    params(("day" = NaiveDate, Path, description = "China date, yyyy-MM-dd")),
     responses((status = 200, body = Reconciliation), (status = 404, body = super::ErrorBody)),
     security(("session" = []))
 )]
@@ -203,6 +203,7 @@ pub async fn batch(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = UplinkResolveRequest)]
 pub struct ResolveRequest {
     /// `replay`: send it again in the next batch (after its cause was fixed); `dismiss`: take
     /// it off the list without sending.

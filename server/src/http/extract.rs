@@ -1,0 +1,219 @@
+//! Extractors that answer a refused request in the one error shape: axum's own `Json`, `Query`,
+//! `Path` and `Form`, whose rejections would otherwise answer `text/plain`, wrapped so that
+//! every rejection becomes an [`ApiError`]; and the router's answers for unknown routes, wrong
+//! methods and anything else that leaves axum as plain text.
+
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+
+/// The status axum chose for a rejection, and its text, as an [`ApiError`].
+fn rejected(status: StatusCode, text: String) -> ApiError {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(text),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
+        status if status.is_server_error() => ApiError::Internal(text),
+        _ => ApiError::BadRequest(text),
+    }
+}
+
+/// A JSON body (`Content-Type: application/json`). Syntax and data errors are 400, a missing
+/// content type 415, a body over the limit 413.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Json<T>, ApiError> {
+        let axum::Json(value) =
+            <axum::Json<serde_json::Value> as FromRequest<S>>::from_request(request, state)
+                .await
+                .map_err(|rejection: JsonRejection| {
+                    rejected(rejection.status(), rejection.body_text())
+                })?;
+        typed(value).map(Json)
+    }
+}
+
+/// An optional JSON body: none without a JSON content type, else as [`Json`].
+impl<T, S> OptionalFromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Json<T>>, ApiError> {
+        let value =
+            <axum::Json<serde_json::Value> as OptionalFromRequest<S>>::from_request(request, state)
+                .await
+                .map_err(|rejection: JsonRejection| {
+                    rejected(rejection.status(), rejection.body_text())
+                })?;
+        value
+            .map(|axum::Json(value)| typed(value).map(Json))
+            .transpose()
+    }
+}
+
+/// A parsed body as the handler's type. A number with a zero fraction (`3.0`) is an integer,
+/// as JSON Schema reads it, so an integer field takes it like `3`.
+fn typed<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, ApiError> {
+    integral(&mut value);
+    serde_json::from_value(value).map_err(|error| {
+        ApiError::BadRequest(format!(
+            "Failed to deserialize the JSON body into the target type: {error}"
+        ))
+    })
+}
+
+fn integral(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            if let Some(float) = number.as_f64()
+                && float.fract() == 0.0
+                && float.abs() < 9.0e15
+            {
+                // Exact: |float| < 2^53.
+                #[allow(clippy::cast_possible_truncation)]
+                let whole = float as i64;
+                *value = serde_json::Value::from(whole);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(integral),
+        _ => {}
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Query string parameters; a string that does not parse is 400.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Query<T>, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Query(value))
+            .map_err(|rejection: QueryRejection| {
+                rejected(rejection.status(), rejection.body_text())
+            })
+    }
+}
+
+/// Path parameters; one that does not parse is 400.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Path<T>, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|rejection: PathRejection| rejected(rejection.status(), rejection.body_text()))
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`), as the citizen pages post it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Form<T>(pub T);
+
+impl<T, S> FromRequest<S> for Form<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Form<T>, ApiError> {
+        axum::Form::<T>::from_request(request, state)
+            .await
+            .map(|axum::Form(value)| Form(value))
+            .map_err(|rejection: FormRejection| rejected(rejection.status(), rejection.body_text()))
+    }
+}
+
+/// The answer for a path no route matches.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
+
+/// The answer for a route that exists but not with this method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Rewrites what still leaves as plain text with an error status (a raw body over its limit,
+/// anything axum or a layer answers by itself) into the one error shape, keeping the status.
+pub async fn plain_errors(response: Response) -> Response {
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_none_or(|value| value.starts_with("text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::NotFound(or(text, "no such route")),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
+        StatusCode::UNAUTHORIZED => ApiError::Unauthorized,
+        status if status.is_server_error() => ApiError::Internal(or(text, status.as_str())),
+        status => rejected(
+            status,
+            or(text, status.canonical_reason().unwrap_or("refused")),
+        ),
+    };
+    let mut rewritten = error.into_response();
+    // Keep what the original answer said about the request (e.g. `Allow` on a 405).
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    *rewritten.status_mut() = status;
+    rewritten
+}
+
+fn or(text: String, fallback: &str) -> String {
+    if text.is_empty() {
+        fallback.to_string()
+    } else {
+        text
+    }
+}

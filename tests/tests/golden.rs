@@ -489,7 +489,7 @@ async fn november() -> Artefacts {
     let listed = out.get("reports/list.json", admin, "/api/v1/reports").await;
     // The stored files' modification times are the disk's wall clock: the one normalised field.
     let mut listed: Value = serde_json::from_slice(&listed).unwrap();
-    for file in listed.as_array_mut().unwrap() {
+    for file in listed["items"].as_array_mut().unwrap() {
         assert!(file["modified_at"].is_string(), "{file}");
         file["modified_at"] = json!("<file modification time>");
     }

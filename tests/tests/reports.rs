@@ -597,9 +597,11 @@ async fn the_bulletin_reads_back_and_the_schedule_generates_it_once() {
             403,
         ),
         (supervisor, "/api/v1/reports/bulletin?period=2026-13", 400),
-        (supervisor, "/api/v1/reports/bulletin?period=2026-H2", 400),
-        (supervisor, "/api/v1/reports/bulletin?period=2027-01", 400),
-        (supervisor, "/api/v1/reports/semiannual?period=2026-11", 400),
+        // Periods well formed but not of this report, or not ended: 422 (the one error rule: 400
+        // is a parameter outside its schema).
+        (supervisor, "/api/v1/reports/bulletin?period=2026-H2", 422),
+        (supervisor, "/api/v1/reports/bulletin?period=2027-01", 422),
+        (supervisor, "/api/v1/reports/semiannual?period=2026-11", 422),
         (
             supervisor,
             "/api/v1/reports/bulletin?period=2026-11&scope=H-BF",

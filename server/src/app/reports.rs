@@ -363,7 +363,7 @@ pub fn build(
     let days = kind.period(period)?;
     let today = local_date(as_of);
     if days.from > today {
-        return Err(AppError::BadRequest(format!(
+        return Err(AppError::invalid_range(format!(
             "period {period} has not begun on {today}"
         )));
     }

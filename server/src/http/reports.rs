@@ -162,9 +162,10 @@ fn on_demand(
     params(ReportQuery),
     responses(
         (status = 200, description = "The workbook (`xlsx`) or the printable page (`html`), with its Chinese file name in `Content-Disposition`", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        (status = 400, description = "not a month, or a month not begun", body = super::ErrorBody),
+        (status = 400, description = "not a period", body = super::ErrorBody),
         (status = 403, description = "not a supervisor or administrator, or outside the caller's scope", body = super::ErrorBody),
         (status = 404, description = "no such region", body = super::ErrorBody),
+        (status = 422, description = "a period of another kind, or one not begun", body = super::ErrorBody),
     ),
     security(("session" = []))
 )]
@@ -184,9 +185,10 @@ pub async fn bulletin(
     params(ReportQuery),
     responses(
         (status = 200, description = "The workbook (`xlsx`) or the printable page (`html`), with its Chinese file name in `Content-Disposition`", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-        (status = 400, description = "not a half-year, or one not begun", body = super::ErrorBody),
+        (status = 400, description = "not a period", body = super::ErrorBody),
         (status = 403, description = "not a supervisor or administrator, or outside the caller's scope", body = super::ErrorBody),
         (status = 404, description = "no such region", body = super::ErrorBody),
+        (status = 422, description = "a period of another kind, or one not begun", body = super::ErrorBody),
     ),
     security(("session" = []))
 )]

@@ -8,6 +8,7 @@ pub mod config;
 pub mod coverage;
 pub mod disclosure;
 pub mod error;
+pub mod ingest;
 pub mod orders;
 pub mod outreach;
 pub mod platform;

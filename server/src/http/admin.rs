@@ -12,9 +12,9 @@ use hcp_core::validate::Reason;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ingest::{BatchResult, CANONICAL_ADAPTER, replay};
 use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
+use crate::app::ingest::{BatchResult, CANONICAL_ADAPTER, replay};
 use crate::app::platform::Platform;
 
 #[derive(Debug, Deserialize, ToSchema)]

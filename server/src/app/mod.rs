@@ -2,6 +2,7 @@
 //! the background workers and the command line. It knows the domain, the policies and the store;
 //! it never knows about HTTP.
 
+pub mod admin;
 pub mod assessment;
 pub mod calendar_alarm;
 pub mod config;

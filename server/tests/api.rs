@@ -153,10 +153,10 @@ impl Harness {
         for outcome in platform.store.submit(commands).unwrap() {
             assert!(matches!(outcome, Outcome::Recorded { .. }), "{outcome:?}");
         }
-        let (_, key) = hcp_server::http::admin::issue_source(
+        let (_, key) = hcp_server::app::admin::issue_source(
             &platform,
             "test",
-            hcp_server::http::admin::SourceRequest {
+            hcp_server::app::admin::SourceRequest {
                 id: "bf-devices".into(),
                 name: "宝丰评价器".into(),
                 adapter: None,

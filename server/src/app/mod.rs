@@ -2,12 +2,14 @@
 //! the background workers and the command line. It knows the domain, the policies and the store;
 //! it never knows about HTTP.
 
+pub mod admin;
 pub mod assessment;
 pub mod calendar_alarm;
 pub mod config;
 pub mod coverage;
 pub mod disclosure;
 pub mod error;
+pub mod ingest;
 pub mod orders;
 pub mod outreach;
 pub mod platform;

@@ -16,6 +16,7 @@ use hcp_plugins::{PluginHost, Registry};
 
 use hcp_core::model::{OrgKind, OrgUnit};
 
+use crate::app::AppError;
 use crate::app::config::{BootstrapConfig, Config, CoverageConfig, MessagesConfig, WorkflowConfig};
 use crate::app::telemetry::Telemetry;
 
@@ -175,6 +176,15 @@ impl Platform {
             .into_iter()
             .find(|unit| unit.parent.is_none())
             .map(|unit| unit.id))
+    }
+
+    /// Records one command on behalf of a caller and returns its log sequence number (the
+    /// original one for a repeat); a domain rejection is the caller's to fix (422). Blocking.
+    pub fn record(&self, command: Command) -> Result<u64, AppError> {
+        match self.store.submit_one(command)? {
+            Outcome::Recorded { seq } | Outcome::Duplicate { seq } => Ok(seq),
+            Outcome::Rejected(error) => Err(AppError::Unprocessable(error.reason())),
+        }
     }
 
     /// Installs every adapter of the plugins folder: start-up is the first reload. Blocking.

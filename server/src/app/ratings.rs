@@ -1,13 +1,99 @@
-//! Reading ratings: walks over the ratings filed under a unit, shared by reports, analysis and
-//! the public disclosure.
+//! Ratings: one asked for by id as its reader may see it, an evaluator revealed for a call-back
+//! (audited first), and walks over the ratings filed under a unit, shared by reports, analysis
+//! and the public disclosure.
 
 use std::ops::ControlFlow;
 
 use chrono::NaiveDate;
-use hcp_core::model::Rating;
-use hcp_core::store::{Dim, RatingQuery, Store};
+use hcp_core::auth::Principal;
+use hcp_core::calendar::local_date;
+use hcp_core::event::AuditEntry;
+use hcp_core::model::{Rating, SealedField};
+use hcp_core::pii::PiiKind;
+use hcp_core::store::{Command, Dim, Outcome, RatingQuery, Store};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::app::AppError;
+use crate::app::platform::Platform;
+
+/// A rating asked for by id: within the principal's scope, and of an earlier day unless the
+/// role sees live ratings; 404 otherwise. Blocking.
+pub fn load_visible(
+    platform: &Platform,
+    principal: &Principal,
+    id: u64,
+) -> Result<Rating, AppError> {
+    let today = local_date(platform.clock.now());
+    let rating = platform
+        .store
+        .rating(id)?
+        .filter(|rating| principal.role.sees_live_ratings() || local_date(rating.rated_at) < today);
+    platform
+        .scope()
+        .found(principal, rating, format!("rating {id}"))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RevealedEvaluator {
+    pub rating_id: u64,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub id_number: Option<String>,
+    /// Log sequence number of the audit entry that recorded this reveal.
+    pub audit_seq: u64,
+}
+
+/// Opens the personal data of a rating's evaluator, for a call-back. The reveal and its reason
+/// are recorded durably in the audit trail before anything is opened. Blocking.
+pub fn reveal_evaluator(
+    platform: &Platform,
+    principal: &Principal,
+    id: u64,
+    reason: &str,
+) -> Result<RevealedEvaluator, AppError> {
+    let reason = reason.trim().to_string();
+    if reason.chars().count() < 2 || reason.chars().count() > 200 {
+        return Err(AppError::BadRequest(
+            "reason must have 2 to 200 characters".into(),
+        ));
+    }
+    let rating = load_visible(platform, principal, id)?;
+    let outcome = platform.store.submit_one(Command::Audit {
+        entry: AuditEntry {
+            actor: principal.username.clone(),
+            action: "reveal_evaluator".into(),
+            target: format!("rating:{id}"),
+            detail: reason,
+        },
+    })?;
+    // A reveal is audited anew each time: anything but a new entry is a fault.
+    let audit_seq = match outcome {
+        Outcome::Recorded { seq } => seq,
+        other => {
+            return Err(AppError::Internal(format!(
+                "audit entry not recorded: {other:?}"
+            )));
+        }
+    };
+    let pii = platform.store.pii();
+    let open = |kind, field: &Option<SealedField>| {
+        field
+            .as_ref()
+            .map(|field| {
+                pii.open_field(kind, field)
+                    .map_err(|error| AppError::Internal(error.to_string()))
+            })
+            .transpose()
+    };
+    Ok(RevealedEvaluator {
+        rating_id: id,
+        name: open(PiiKind::Name, &rating.evaluator.name)?,
+        phone: open(PiiKind::Phone, &rating.evaluator.phone)?,
+        id_number: open(PiiKind::IdNumber, &rating.evaluator.id_number)?,
+        audit_seq,
+    })
+}
 
 /// Takes the first ratings (追评 left out) filed under a unit in a range, only the 差评 when
 /// `bad_only`, newest first and page by page, until `take` breaks off; `Break` when it did.

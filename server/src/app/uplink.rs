@@ -19,13 +19,15 @@ use hcp_core::pii::PiiKind;
 use hcp_core::store::uplink::UplinkCommand;
 use hcp_core::store::{Command, EventLog as _, Outcome};
 use hcp_core::uplink::{
-    Attempt, InFlight, NotSent, OutboxRecord, PreparedBatch, Reconciliation, RecordRef, retry_delay,
+    Attempt, InFlight, NotSent, OutboxRecord, PreparedBatch, Reconciliation, RecordRef, Resolution,
+    retry_delay,
 };
 use hcp_plugins::{
     CallError, Plugin, PluginKind, UplinkRating, UplinkRecord, UplinkRecords, UplinkRectification,
 };
 use serde::Serialize;
 
+use crate::app::AppError;
 use crate::app::config::UplinkConfig;
 use crate::app::outreach::error_chain;
 use crate::app::platform::Platform;
@@ -653,6 +655,23 @@ pub fn reconcile_if_due(platform: &Platform, now: DateTime<Utc>, caught_up: bool
     } else {
         uplink.runtime().last_reconcile_error = None;
     }
+}
+
+/// Replays a refused record in the next batch (after its cause was fixed) or dismisses it;
+/// returns the log sequence number of the recorded resolution. Blocking.
+pub fn resolve_refused(
+    platform: &Platform,
+    actor: &str,
+    id: u64,
+    resolution: Resolution,
+    note: String,
+) -> Result<u64, AppError> {
+    platform.record(Command::Uplink(UplinkCommand::Resolve {
+        actor: actor.to_string(),
+        id,
+        resolution,
+        note,
+    }))
 }
 
 /// The uplink as the status endpoint shows it.

@@ -11,10 +11,10 @@ use hcp_core::auth;
 use hcp_core::clock::{Clock, PinnableClock, SystemClock};
 use hcp_core::store::{Command, EventLog as _, MasterChange, Outcome};
 
+use crate::app::admin;
 use crate::app::config::Config;
 use crate::app::platform::Platform;
 use crate::demo;
-use crate::http::admin as admin_api;
 use crate::run::Extension;
 
 /// The demo city as an [`Extension`] of `serve`.
@@ -149,10 +149,10 @@ fn seed_demo(
             .collect();
         check_all(store.submit(users)?, "demo users")?;
     }
-    let issued = admin_api::issue_source(
+    let issued = admin::issue_source(
         platform,
         "demo",
-        admin_api::SourceRequest {
+        admin::SourceRequest {
             id: demo::DEMO_SOURCE.into(),
             name: "演示评价器与业务系统".into(),
             adapter: None,
@@ -171,10 +171,10 @@ fn seed_demo(
     if fresh {
         let systems = demo::systems();
         for system in &systems {
-            admin_api::issue_source(
+            admin::issue_source(
                 platform,
                 "demo",
-                admin_api::SourceRequest {
+                admin::SourceRequest {
                     id: system.id.clone(),
                     name: system.name.clone(),
                     adapter: None,
@@ -346,10 +346,10 @@ fn install_demo_adapters(
             std::fs::copy(&built, &installed)
                 .with_context(|| format!("installing {}", built.display()))?;
         }
-        let (_, key) = admin_api::issue_source(
+        let (_, key) = admin::issue_source(
             platform,
             "demo",
-            admin_api::SourceRequest {
+            admin::SourceRequest {
                 id: adapter.into(),
                 name: name.into(),
                 adapter: Some(adapter.into()),

@@ -1,34 +1,27 @@
-//! Sign-in, users, sources and their API keys, master data, kept rejections and the audit trail.
+//! Sign-in, users, sources and their API keys, master data, kept rejections and the audit trail
+//! over HTTP; what changes anything is done by `app::admin`.
 
 use super::extract::{Json, Path, Query};
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
-use hcp_core::auth::{self, Permission, Principal, Role, Source, User};
+use hcp_core::auth::{Permission, Principal, Source};
 use hcp_core::event::{AuditEntry, RejectedPayload};
-use hcp_core::model::{Device, DeviceModel, OrgUnit, ServiceItem, Staff};
-use hcp_core::store::{Command, MasterChange, Outcome};
 use hcp_core::validate::Reason;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ingest::{BatchResult, CANONICAL_ADAPTER, replay};
 use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
+use crate::app::admin::{
+    self, IssuedSource, LoginResponse, MasterRecord, SourceRequest, UserRequest, UserView,
+};
+use crate::app::ingest::BatchResult;
 use crate::app::platform::Platform;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LoginResponse {
-    /// Send as `Authorization: Bearer <token>`.
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
-    pub user: Principal,
 }
 
 /// Sign in with a user name and password; returns a session token.
@@ -42,42 +35,13 @@ pub async fn login(
     Json(request): Json<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
     blocking(move || {
-        let user = platform
-            .store
-            .user(&request.username)?
-            .filter(|user| !user.disabled);
-        // Verify against a throwaway hash when the user is unknown, so timing does not tell.
-        let valid = match &user {
-            Some(user) => auth::verify_password(&request.password, &user.password_hash),
-            None => auth::verify_password(&request.password, unknown_user_hash()),
-        };
-        let Some(user) = user.filter(|_| valid) else {
-            return Err(ApiError::Unauthorized);
-        };
-        let principal = Principal {
-            username: user.username,
-            role: user.role,
-            scope: user.scope,
-            staff_id: user.staff_id,
-        };
-        let now = platform.clock.now();
-        let token = platform
-            .tokens
-            .issue(&principal, now)
-            .map_err(|error| ApiError::Internal(error.to_string()))?;
-        Ok(Json(LoginResponse {
-            token,
-            expires_at: now + platform.tokens.lifetime(),
-            user: principal,
-        }))
+        Ok(Json(admin::sign_in(
+            &platform,
+            &request.username,
+            &request.password,
+        )?))
     })
     .await
-}
-
-/// argon2id hash of a random string nobody knows, made once per process.
-fn unknown_user_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| auth::hash_password(&auth::new_api_key()).unwrap_or_default())
 }
 
 /// The signed-in user.
@@ -86,57 +50,8 @@ pub async fn me(auth: Auth) -> Json<Principal> {
     Json(auth.0)
 }
 
-/// A user as listed (no password hash).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct UserView {
-    pub username: String,
-    pub display_name: String,
-    pub role: Role,
-    pub scope: String,
-    pub staff_id: Option<String>,
-    pub disabled: bool,
-}
-
-impl From<User> for UserView {
-    fn from(user: User) -> UserView {
-        UserView {
-            username: user.username,
-            display_name: user.display_name,
-            role: user.role,
-            scope: user.scope,
-            staff_id: user.staff_id,
-            disabled: user.disabled,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct UserRequest {
-    #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
-    pub username: String,
-    pub display_name: String,
-    pub role: Role,
-    /// Org unit whose subtree the user may see.
-    pub scope: String,
-    #[serde(default)]
-    pub staff_id: Option<String>,
-    /// At least 8 characters; stored only as an argon2id hash.
-    #[schema(min_length = 8)]
-    pub password: String,
-    #[serde(default)]
-    pub disabled: bool,
-}
-
-fn admin(auth: &Auth) -> Result<Principal, ApiError> {
+fn require_admin(auth: &Auth) -> Result<Principal, ApiError> {
     auth.require(Permission::Administer).cloned()
-}
-
-/// Records a command and turns a domain rejection into a 422. Blocking.
-fn record(platform: &Platform, command: Command) -> Result<u64, ApiError> {
-    match platform.store.submit_one(command)? {
-        Outcome::Recorded { seq } | Outcome::Duplicate { seq } => Ok(seq),
-        Outcome::Rejected(error) => Err(ApiError::Unprocessable(error.reason())),
-    }
 }
 
 /// All users.
@@ -146,7 +61,7 @@ pub async fn list_users(
     auth: Auth,
     Query(paging): Query<PageQuery>,
 ) -> Result<Json<Page<UserView>>, ApiError> {
-    admin(&auth)?;
+    require_admin(&auth)?;
     blocking(move || {
         Ok(Json(
             Page::of(platform.store.users()?, &paging)?.map(UserView::from),
@@ -167,36 +82,10 @@ pub async fn upsert_user(
     auth: Auth,
     Json(request): Json<UserRequest>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let actor = admin(&auth)?;
-    if request.password.chars().count() < 8 {
-        return Err(ApiError::BadRequest(
-            "password must have at least 8 characters".into(),
-        ));
-    }
-    if request.username.trim().is_empty() || request.username.chars().count() > 64 {
-        return Err(ApiError::BadRequest(
-            "username must have 1 to 64 characters".into(),
-        ));
-    }
+    let actor = require_admin(&auth)?;
     blocking(move || {
-        let user = User {
-            username: request.username,
-            display_name: request.display_name,
-            role: request.role,
-            scope: request.scope,
-            staff_id: request.staff_id,
-            password_hash: auth::hash_password(&request.password)
-                .map_err(|error| ApiError::Internal(error.to_string()))?,
-            disabled: request.disabled,
-        };
-        record(
-            &platform,
-            Command::Master {
-                actor: actor.username,
-                change: MasterChange::User(user.clone()),
-            },
-        )?;
-        Ok((StatusCode::CREATED, Json(UserView::from(user))))
+        let user = admin::upsert_user(&platform, &actor, request)?;
+        Ok((StatusCode::CREATED, Json(user)))
     })
     .await
 }
@@ -208,35 +97,8 @@ pub async fn list_sources(
     auth: Auth,
     Query(paging): Query<PageQuery>,
 ) -> Result<Json<Page<Source>>, ApiError> {
-    admin(&auth)?;
+    require_admin(&auth)?;
     blocking(move || Ok(Json(Page::of(platform.store.sources()?, &paging)?))).await
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SourceRequest {
-    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
-    pub id: String,
-    pub name: String,
-    /// Adapter decoding `/api/v1/ingest/{source}` payloads; default `canonical-json`.
-    #[serde(default)]
-    pub adapter: Option<String>,
-    /// Org unit whose subtree the source may submit data for.
-    pub scope: String,
-    /// What reports through it; default `other`.
-    #[serde(default)]
-    pub kind: hcp_core::auth::SourceKind,
-    /// Expected to report (应接尽接): counted in its region's "systems connected" ratio and
-    /// listed when silent. Register every business system and device fleet that should report,
-    /// before it is connected.
-    #[serde(default)]
-    pub expected: bool,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct IssuedSource {
-    pub source: Source,
-    /// Shown only now; the platform keeps only its hash. Issuing again replaces the key.
-    pub api_key: String,
 }
 
 /// Create a source (or re-issue its key) and return its new API key once.
@@ -251,63 +113,12 @@ pub async fn create_source(
     auth: Auth,
     Json(request): Json<SourceRequest>,
 ) -> Result<(StatusCode, Json<IssuedSource>), ApiError> {
-    let actor = admin(&auth)?;
-    let valid_id = !request.id.is_empty()
-        && request.id.len() <= 64
-        && request
-            .id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !valid_id {
-        return Err(ApiError::BadRequest(
-            "source id must be 1-64 letters, digits, - or _".into(),
-        ));
-    }
+    let actor = require_admin(&auth)?;
     blocking(move || {
-        let (source, api_key) = issue_source(&platform, &actor.username, request)?;
-        Ok((StatusCode::CREATED, Json(IssuedSource { source, api_key })))
+        let issued = admin::create_source(&platform, &actor, request)?;
+        Ok((StatusCode::CREATED, Json(issued)))
     })
     .await
-}
-
-/// Creates or re-keys a source. Blocking; shared by the API and the demo.
-pub fn issue_source(
-    platform: &Platform,
-    actor: &str,
-    request: SourceRequest,
-) -> Result<(Source, String), ApiError> {
-    let api_key = auth::new_api_key();
-    let source = Source {
-        id: request.id,
-        name: request.name,
-        adapter: request
-            .adapter
-            .unwrap_or_else(|| CANONICAL_ADAPTER.to_string()),
-        scope: request.scope,
-        key_hash: auth::api_key_hash(&api_key),
-        disabled: false,
-        kind: request.kind,
-        expected: request.expected,
-    };
-    record(
-        platform,
-        Command::Master {
-            actor: actor.to_string(),
-            change: MasterChange::Source(source.clone()),
-        },
-    )?;
-    Ok((source, api_key))
-}
-
-/// A master-data record.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(tag = "kind", content = "record", rename_all = "snake_case")]
-pub enum MasterRecord {
-    OrgUnit(OrgUnit),
-    Staff(Staff),
-    Item(ServiceItem),
-    Device(Device),
-    DeviceModel(DeviceModel),
 }
 
 /// Create or replace master data: an org unit, a member of staff, a service item, a device, a
@@ -321,24 +132,11 @@ pub enum MasterRecord {
 pub async fn upsert_master(
     State(platform): State<Platform>,
     auth: Auth,
-    Json(record_body): Json<MasterRecord>,
+    Json(record): Json<MasterRecord>,
 ) -> Result<(StatusCode, Json<u64>), ApiError> {
-    let actor = admin(&auth)?;
-    let change = match record_body {
-        MasterRecord::OrgUnit(unit) => MasterChange::OrgUnit(unit),
-        MasterRecord::Staff(staff) => MasterChange::Staff(staff),
-        MasterRecord::Item(item) => MasterChange::Item(item),
-        MasterRecord::Device(device) => MasterChange::Device(device),
-        MasterRecord::DeviceModel(model) => MasterChange::DeviceModel(model),
-    };
+    let actor = require_admin(&auth)?;
     blocking(move || {
-        let seq = record(
-            &platform,
-            Command::Master {
-                actor: actor.username,
-                change,
-            },
-        )?;
+        let seq = admin::upsert_master(&platform, &actor, record)?;
         Ok((StatusCode::CREATED, Json(seq)))
     })
     .await
@@ -376,7 +174,7 @@ pub async fn list_rejections(
     auth: Auth,
     Query(paging): Query<PageQuery>,
 ) -> Result<Json<Page<RejectionView>>, ApiError> {
-    admin(&auth)?;
+    require_admin(&auth)?;
     let limit = paging.limit()?;
     let after = paging.position_number()?.unwrap_or(0);
     blocking(move || {
@@ -402,38 +200,8 @@ pub async fn replay_rejection(
     auth: Auth,
     Path(seq): Path<u64>,
 ) -> Result<Json<BatchResult>, ApiError> {
-    let actor = admin(&auth)?;
-    blocking(move || {
-        let rejected = platform
-            .store
-            .rejection(seq)?
-            .ok_or_else(|| ApiError::NotFound(format!("no open rejection {seq}")))?;
-        let payload = platform
-            .store
-            .open_rejected_payload(&rejected)
-            .map_err(|error| ApiError::Internal(error.to_string()))?;
-        let batch = replay(
-            &platform,
-            &rejected.source,
-            &rejected.content_type,
-            &payload,
-        )?;
-        if batch.rejected == 0 {
-            record(
-                &platform,
-                Command::ResolveRejected {
-                    actor: actor.username,
-                    rejected_seq: seq,
-                    resolution: format!(
-                        "replayed: {} recorded, {} duplicates",
-                        batch.recorded, batch.duplicates
-                    ),
-                },
-            )?;
-        }
-        Ok(Json(batch))
-    })
-    .await
+    let actor = require_admin(&auth)?;
+    blocking(move || Ok(Json(admin::replay_rejection(&platform, &actor, seq)?))).await
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

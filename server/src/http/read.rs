@@ -6,16 +6,17 @@ use axum::extract::State;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::calendar::local_date;
-use hcp_core::event::AuditEntry;
 use hcp_core::model::{ApplicantType, Attribution, Case, Channel, Level, OrgUnit, Rating};
-use hcp_core::pii::PiiKind;
-use hcp_core::store::{CaseQuery, Command, Dim, RatingQuery, RollupGroup, RollupQuery, RollupRow};
+use hcp_core::store::{CaseQuery, Dim, RatingQuery, RollupGroup, RollupQuery, RollupRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::page::{self, KeyPageQuery, Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
+use crate::app::ratings::{self, RevealedEvaluator};
+// Also reached by this path from `http::orders`.
+pub(crate) use crate::app::ratings::load_visible;
 
 /// An evaluator as every view shows it: masked.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -224,21 +225,6 @@ pub async fn list_ratings(
     .await
 }
 
-pub(crate) fn load_visible(
-    platform: &Platform,
-    principal: &Principal,
-    id: u64,
-) -> Result<Rating, ApiError> {
-    let today = local_date(platform.clock.now());
-    let rating = platform
-        .store
-        .rating(id)?
-        .filter(|rating| principal.role.sees_live_ratings() || local_date(rating.rated_at) < today);
-    platform
-        .scope()
-        .found(principal, rating, format!("rating {id}"))
-}
-
 /// One rating, evaluator masked.
 #[utoipa::path(
     get, path = "/api/v1/ratings/{id}", tag = "query",
@@ -269,16 +255,6 @@ pub struct RevealRequest {
     pub reason: String,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RevealedEvaluator {
-    pub rating_id: u64,
-    pub name: Option<String>,
-    pub phone: Option<String>,
-    pub id_number: Option<String>,
-    /// Log sequence number of the audit entry that recorded this reveal.
-    pub audit_seq: u64,
-}
-
 /// Reveal an evaluator's personal data to call them back. Only for roles that need it; the
 /// reveal is recorded durably in the audit trail before anything is returned.
 #[utoipa::path(
@@ -299,47 +275,9 @@ pub async fn reveal_evaluator(
     Json(request): Json<RevealRequest>,
 ) -> Result<Json<RevealedEvaluator>, ApiError> {
     let principal = auth.require(Permission::RevealEvaluator)?.clone();
-    let reason = request.reason.trim().to_string();
-    if reason.chars().count() < 2 || reason.chars().count() > 200 {
-        return Err(ApiError::BadRequest(
-            "reason must have 2 to 200 characters".into(),
-        ));
-    }
     blocking(move || {
-        let rating = load_visible(&platform, &principal, id)?;
-        let outcome = platform.store.submit_one(Command::Audit {
-            entry: AuditEntry {
-                actor: principal.username.clone(),
-                action: "reveal_evaluator".into(),
-                target: format!("rating:{id}"),
-                detail: reason,
-            },
-        })?;
-        let audit_seq = match outcome {
-            hcp_core::store::Outcome::Recorded { seq } => seq,
-            other => {
-                return Err(ApiError::Internal(format!(
-                    "audit entry not recorded: {other:?}"
-                )));
-            }
-        };
-        let pii = platform.store.pii();
-        let open = |kind, field: &Option<hcp_core::model::SealedField>| {
-            field
-                .as_ref()
-                .map(|field| {
-                    pii.open_field(kind, field)
-                        .map_err(|error| ApiError::Internal(error.to_string()))
-                })
-                .transpose()
-        };
-        Ok(Json(RevealedEvaluator {
-            rating_id: id,
-            name: open(PiiKind::Name, &rating.evaluator.name)?,
-            phone: open(PiiKind::Phone, &rating.evaluator.phone)?,
-            id_number: open(PiiKind::IdNumber, &rating.evaluator.id_number)?,
-            audit_seq,
-        }))
+        let revealed = ratings::reveal_evaluator(&platform, &principal, id, &request.reason)?;
+        Ok(Json(revealed))
     })
     .await
 }

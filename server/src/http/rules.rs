@@ -180,7 +180,7 @@ pub async fn decisions(
 ) -> Result<Json<Page<PolicyDecision>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
     blocking(move || {
-        super::read::load_visible(&platform, &principal, id)?;
+        crate::app::ratings::load_visible(&platform, &principal, id)?;
         Ok(Json(Page::of(platform.store.decisions(id)?, &paging)?))
     })
     .await

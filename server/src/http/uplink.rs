@@ -9,8 +9,6 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
 use hcp_core::auth::{Permission, Role};
-use hcp_core::store::uplink::UplinkCommand;
-use hcp_core::store::{Command, Outcome};
 use hcp_core::uplink::{BatchSummary, Reconciliation, Resolution};
 use hcp_core::validate::Reason;
 use serde::{Deserialize, Serialize};
@@ -244,17 +242,9 @@ pub async fn resolve(
         ResolveAction::Dismiss => Resolution::Dismiss,
     };
     blocking(move || {
-        match platform
-            .store
-            .submit_one(Command::Uplink(UplinkCommand::Resolve {
-                actor,
-                id,
-                resolution,
-                note: request.note,
-            }))? {
-            Outcome::Recorded { seq } | Outcome::Duplicate { seq } => Ok(Json(Resolved { seq })),
-            Outcome::Rejected(error) => Err(ApiError::Unprocessable(error.reason())),
-        }
+        let seq =
+            crate::app::uplink::resolve_refused(&platform, &actor, id, resolution, request.note)?;
+        Ok(Json(Resolved { seq }))
     })
     .await
 }

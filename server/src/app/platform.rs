@@ -167,6 +167,16 @@ impl Platform {
         self.policies.calendar()
     }
 
+    /// Records one command: its log sequence number (a repeat is answered with the first's);
+    /// a command the domain refuses is `Unprocessable` with the refusal's reason. What every
+    /// use case that submits a single command goes through. Blocking.
+    pub fn record(&self, command: Command) -> Result<u64, crate::app::AppError> {
+        match self.store.submit_one(command)? {
+            Outcome::Recorded { seq } | Outcome::Duplicate { seq } => Ok(seq),
+            Outcome::Rejected(error) => Err(crate::app::AppError::Unprocessable(error.reason())),
+        }
+    }
+
     /// The root of the org tree (the unit without a parent), if master data exists.
     pub fn root_unit(&self) -> anyhow::Result<Option<String>> {
         Ok(self

@@ -30,7 +30,7 @@ use hcp_core::event::AuditEntry;
 use hcp_core::metrics::{Ratio, UnitMetrics};
 use hcp_core::model::{Channel, OrgKind, Rating};
 use hcp_core::policy::PhaseKind;
-use hcp_core::store::{Command, Dim, Outcome, Store};
+use hcp_core::store::{Command, Dim, Store};
 use hcp_core::workflow::{
     CauseClass, Deadline, FlagKind, Order, OrderKind, OrderState, Problem, ProblemState,
 };
@@ -2159,17 +2159,15 @@ pub fn audit(
     target: &str,
     detail: String,
 ) -> Result<(), AppError> {
-    match platform.store.submit_one(Command::Audit {
+    platform.record(Command::Audit {
         entry: AuditEntry {
             actor: actor.to_string(),
             action: "report_generated".into(),
             target: target.to_string(),
             detail,
         },
-    })? {
-        Outcome::Recorded { .. } | Outcome::Duplicate { .. } => Ok(()),
-        Outcome::Rejected(error) => Err(AppError::Unprocessable(error.reason())),
-    }
+    })?;
+    Ok(())
 }
 
 /// Generates and stores a report unless its workbook is already stored: both files written

@@ -12,7 +12,8 @@ use utoipa::ToSchema;
 
 use crate::calendar::{Calendar, CalendarError, DurationUnit, Reckoned, day_start, local_date};
 use crate::hooks::{
-    AwaitingPhase, DeadlineOutput, Phase, PhaseKind, Priority, RoutingKind, time_phase,
+    AwaitingPhase, DeadlineOutput, Phase, PhaseKind, Priority, RoutingKind, RoutingOutput,
+    time_phase,
 };
 use crate::model::Level;
 
@@ -616,10 +617,103 @@ fn required(field: &str, value: &str) -> Result<(), WorkflowError> {
     Ok(())
 }
 
+/// What a new work order is about, whatever brought it in (a 差评 when its rating is recorded,
+/// a complaint, suggestion or request at the intake): everything [`Order::open`] does not decide.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderSeed {
+    pub kind: OrderKind,
+    /// The 差评 behind it, for a bad review.
+    pub rating_id: Option<u64>,
+    pub county: String,
+    pub area_code: String,
+    /// Region codes from the area up to the root.
+    pub regions: Vec<String>,
+    /// The department concerned (the rated one, or the one named at the intake); empty when
+    /// not known.
+    pub department: String,
+    pub window: Option<String>,
+    pub staff: Option<String>,
+    pub hall: Option<String>,
+    pub task_code: String,
+    pub real_name: bool,
+    pub level: Option<Level>,
+    pub indicators: Vec<String>,
+    /// The comment or submission as given; its long digit runs are masked on opening.
+    pub text: String,
+    /// A phone number is known (in the rating, or `contact`).
+    pub reachable: bool,
+    pub contact: Option<crate::model::SealedField>,
+    pub channel: crate::model::Channel,
+    /// The trigger every deadline counts from.
+    pub received_at: DateTime<Utc>,
+}
+
 impl Order {
-    /// A new order of `kind`: dispatched, nothing done, no deadlines yet. Callers fill in who
-    /// and where it is about (struct update syntax) and time it with [`Order::timed_by`].
-    pub fn dispatched(
+    /// Opens a work order, the one way one is made: dispatched to the unit the routing decision
+    /// names (or to [`Order::fallback_route`] when the routing policy failed or none decided),
+    /// timed by the deadline decision ([`Order::timed_by`]), with `first_step` as its first
+    /// line, taken when it opens. The store gives it its id and tracking hash.
+    pub fn open(
+        seed: OrderSeed,
+        routing: Option<&crate::event::PolicyDecision>,
+        deadline: Option<&crate::event::PolicyDecision>,
+        first_step: Step,
+    ) -> Order {
+        let route = routing
+            .and_then(|decision| {
+                serde_json::from_value::<RoutingOutput>(decision.output.clone()).ok()
+            })
+            .unwrap_or_else(|| {
+                Order::fallback_route(&seed.department, &seed.area_code, seed.real_name)
+            });
+        let opened_at = first_step.at;
+        Order {
+            rating_id: seed.rating_id,
+            county: seed.county,
+            area_code: seed.area_code,
+            regions: seed.regions,
+            department: seed.department,
+            window: seed.window,
+            staff: seed.staff,
+            hall: seed.hall,
+            task_code: seed.task_code,
+            unit: route.unit,
+            category: route.category,
+            priority: route.priority,
+            real_name: seed.real_name,
+            level: seed.level,
+            indicators: seed.indicators,
+            text: crate::validate::mask_digit_runs(&seed.text),
+            reachable: seed.reachable,
+            contact: seed.contact,
+            channel: seed.channel,
+            ..Order::dispatched(seed.kind, seed.received_at, opened_at, first_step)
+        }
+        .timed_by(deadline)
+    }
+
+    /// The route of an order when the routing policy gives none: 谁办理谁负责, the department
+    /// responsible when known, else the area's region; a real-name matter is urgent (its
+    /// rectification must be 100% on time), so High, else Normal.
+    pub fn fallback_route(department: &str, area_code: &str, real_name: bool) -> RoutingOutput {
+        RoutingOutput {
+            unit: if department.is_empty() {
+                area_code.to_string()
+            } else {
+                department.to_string()
+            },
+            category: "other".into(),
+            priority: if real_name {
+                Priority::High
+            } else {
+                Priority::Normal
+            },
+        }
+    }
+
+    /// A new order of `kind`: dispatched, nothing done, no deadlines, no route yet; what
+    /// [`Order::open`] starts from.
+    fn dispatched(
         kind: OrderKind,
         received_at: DateTime<Utc>,
         opened_at: DateTime<Utc>,
@@ -676,7 +770,7 @@ impl Order {
 
     /// The deadlines of a recorded deadline decision, with its rules version; when the policy
     /// failed (or none decided), no deadlines and the reason in `deadline_error`.
-    pub fn timed_by(mut self, decision: Option<&crate::event::PolicyDecision>) -> Order {
+    fn timed_by(mut self, decision: Option<&crate::event::PolicyDecision>) -> Order {
         let Some(decision) = decision else {
             self.deadline_error = Some("no deadline policy is loaded".into());
             return self;
@@ -1645,6 +1739,104 @@ mod tests {
                 },
             )
         }
+    }
+
+    /// Opens an order of `seed` with a routing decision answering `routing_output` (none at
+    /// all when `None`) and no deadline decision.
+    fn opened(seed: &OrderSeed, routing_output: Option<serde_json::Value>) -> Order {
+        let decision = routing_output.map(|output| crate::event::PolicyDecision {
+            rating_id: 0,
+            subject: String::new(),
+            hook: "routing".into(),
+            county: seed.county.clone(),
+            scope: "default".into(),
+            hook_version: "v".into(),
+            calendar_version: String::new(),
+            provisional_year: None,
+            input: serde_json::Value::Null,
+            output,
+        });
+        let at = seed.received_at;
+        let step = Step {
+            at,
+            actor: "system".into(),
+            action: "dispatch".into(),
+            note: String::new(),
+        };
+        Order::open(seed.clone(), decision.as_ref(), None, step)
+    }
+
+    #[test]
+    fn one_fallback_route_when_the_routing_policy_fails() {
+        let seed = OrderSeed {
+            kind: OrderKind::Complaint,
+            rating_id: None,
+            county: "330106".into(),
+            area_code: "330106001".into(),
+            regions: vec!["330106001".into(), "330106".into()],
+            department: "D-1".into(),
+            window: None,
+            staff: None,
+            hall: None,
+            task_code: String::new(),
+            real_name: false,
+            level: None,
+            indicators: Vec::new(),
+            text: "call 13800138000".into(),
+            reachable: false,
+            contact: None,
+            channel: crate::model::Channel::Pc,
+            received_at: beijing(2026, 3, 2, 10),
+        };
+        let route = |order: &Order| (order.unit.clone(), order.category.clone(), order.priority);
+        let check = |seed: &OrderSeed,
+                     output: Option<serde_json::Value>,
+                     expected: (&str, &str, Priority)| {
+            let order = opened(seed, output.clone());
+            assert_eq!(
+                route(&order),
+                (expected.0.to_string(), expected.1.to_string(), expected.2),
+                "{seed:?} routed by {output:?}"
+            );
+        };
+        let error = Some(serde_json::json!({"error": "routing failed"}));
+        // The department responsible when known (谁办理谁负责) ...
+        check(&seed, None, ("D-1", "other", Priority::Normal));
+        check(&seed, error.clone(), ("D-1", "other", Priority::Normal));
+        // ... else the area; real-name matters come first.
+        let anonymous_area = OrderSeed {
+            department: String::new(),
+            ..seed.clone()
+        };
+        check(
+            &anonymous_area,
+            error.clone(),
+            ("330106001", "other", Priority::Normal),
+        );
+        let real_name = OrderSeed {
+            real_name: true,
+            ..seed.clone()
+        };
+        check(&real_name, None, ("D-1", "other", Priority::High));
+        let real_name_area = OrderSeed {
+            department: String::new(),
+            ..real_name.clone()
+        };
+        check(
+            &real_name_area,
+            error,
+            ("330106001", "other", Priority::High),
+        );
+        // A route the policy gives is taken as it is.
+        let routed = serde_json::json!({"unit": "R-9", "category": "waiting", "priority": "low"});
+        check(&real_name, Some(routed), ("R-9", "waiting", Priority::Low));
+        // Either way the order is dispatched, untimed without a deadline decision, its text
+        // masked.
+        let order = opened(&seed, None);
+        assert_eq!(order.state, OrderState::Dispatched);
+        assert_eq!(order.opened_at, seed.received_at);
+        assert!(order.deadline_error.is_some());
+        assert!(!order.text.contains("13800138000"), "{}", order.text);
     }
 
     #[test]

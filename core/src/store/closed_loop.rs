@@ -9,7 +9,7 @@ use super::apply::{Decision, Reader, Reject, TxResult, abort, increment, put_jso
 use super::keys::{self, bucket};
 use super::{LoopCommand, tree};
 use crate::event::{Event, LogEntry, PolicyDecision};
-use crate::hooks::{DeadlineOutput, Priority, RoutingOutput};
+use crate::hooks::DeadlineOutput;
 use crate::model::Rating;
 use crate::outreach::{
     Invalidation, Message, MessageState, RatingMarks, ScheduledAction, ScheduledTask, ServiceCall,
@@ -18,8 +18,8 @@ use crate::outreach::{
 use crate::pii::{PiiKey, PiiKind, tracking_hash};
 use crate::validate::DomainError;
 use crate::workflow::{
-    CallAttempt, EvaluationVia, Order, OrderChange, OrderKind, OrderState, Problem, ProblemState,
-    RectificationLevel, WorkflowError,
+    CallAttempt, EvaluationVia, Order, OrderChange, OrderKind, OrderSeed, OrderState, Problem,
+    ProblemState, RectificationLevel, WorkflowError,
 };
 
 fn refused(error: WorkflowError) -> Reject {
@@ -505,20 +505,8 @@ fn order_for_rating(
     at: DateTime<Utc>,
 ) -> Order {
     let decision = |hook: &str| decisions.iter().find(|decision| decision.hook == hook);
-    let route = decision("routing")
-        .and_then(|decision| serde_json::from_value::<RoutingOutput>(decision.output.clone()).ok())
-        .unwrap_or_else(|| RoutingOutput {
-            // 谁办理谁负责: without a route, the rated department is responsible.
-            unit: rating.attribution.department.clone(),
-            category: "other".into(),
-            priority: if rating.evaluator.real_name {
-                Priority::High
-            } else {
-                Priority::Normal
-            },
-        });
-    Order {
-        id,
+    let seed = OrderSeed {
+        kind: OrderKind::BadReview,
         rating_id: Some(rating.id),
         county: county_of(&rating.area_code),
         area_code: rating.area_code.clone(),
@@ -528,29 +516,25 @@ fn order_for_rating(
         staff: rating.attribution.staff.clone(),
         hall: rating.attribution.hall.clone(),
         task_code: rating.attribution.task_code.clone(),
-        unit: route.unit,
-        category: route.category,
-        priority: route.priority,
         real_name: rating.evaluator.real_name,
         level: Some(rating.level),
         indicators: rating.indicators.clone(),
-        text: crate::validate::mask_digit_runs(rating.text.as_deref().unwrap_or("")),
+        text: rating.text.clone().unwrap_or_default(),
         reachable: rating.evaluator.phone.is_some(),
+        contact: None,
         channel: rating.channel,
-        tracking_hash: tracking_hash(&pii.tracking_token(id)),
-        ..Order::dispatched(
-            OrderKind::BadReview,
-            rating.received_at,
-            at,
-            crate::workflow::Step {
-                at,
-                actor: "system".into(),
-                action: "dispatch".into(),
-                note: String::new(),
-            },
-        )
-    }
-    .timed_by(decision("deadline"))
+        received_at: rating.received_at,
+    };
+    let dispatch = crate::workflow::Step {
+        at,
+        actor: "system".into(),
+        action: "dispatch".into(),
+        note: String::new(),
+    };
+    let mut order = Order::open(seed, decision("routing"), decision("deadline"), dispatch);
+    order.id = id;
+    order.tracking_hash = tracking_hash(&pii.tracking_token(id));
+    order
 }
 
 /// The county (6 digits) of a region code.

@@ -6,9 +6,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use hcp_core::assessment::{self, AssessmentRun, Candidate, Period};
+use hcp_core::auth::Principal;
 use hcp_core::model::OrgKind;
 use hcp_core::policy::PolicySet;
-use hcp_core::store::{Dim, Store, county_of};
+use hcp_core::store::{Command, Dim, LoopCommand, Store, county_of};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::app::{AppError, Platform};
 
@@ -157,4 +160,49 @@ pub fn assess(
         settings: platform.metric_settings.clone(),
         units,
     })
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RunView {
+    /// Log sequence number of the frozen run, when frozen.
+    pub frozen: Option<u64>,
+    #[serde(flatten)]
+    pub run: AssessmentRun,
+}
+
+/// A signed-in user's assessment run of the units of a kind under `scope` (default: their own,
+/// which it must lie within) for a period, with the active rules as of now; recorded as
+/// published when `freeze`, after which later edits of rules or data never change it.
+/// Blocking.
+pub fn run_assessment(
+    platform: &Platform,
+    principal: &Principal,
+    period: &str,
+    unit_kind: Dim,
+    scope: Option<String>,
+    freeze: bool,
+) -> Result<RunView, AppError> {
+    let scope = scope.unwrap_or_else(|| principal.scope.clone());
+    platform
+        .scope()
+        .ensure_unit(principal, Dim::Region, &scope)?;
+    let run = assess(
+        platform,
+        &platform.policies.active(),
+        period,
+        unit_kind,
+        &scope,
+        platform.clock.now(),
+    )?;
+    let frozen = if freeze {
+        Some(
+            platform.record(Command::Loop(LoopCommand::FreezeAssessment {
+                actor: principal.username.clone(),
+                run: Box::new(run.clone()),
+            }))?,
+        )
+    } else {
+        None
+    };
+    Ok(RunView { frozen, run })
 }

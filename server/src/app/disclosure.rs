@@ -1,11 +1,36 @@
-//! Disclosure (政务公开): the masking every public free text passes, and the names struck from it.
-//! What the public may see at all (units, periods, the minimum count) is stated with the public
-//! API in the transport (`http::public`), which renders through these.
+//! Disclosure (政务公开): the masking every public free text passes, the names struck from it,
+//! and the reviewers' moderation of which comments may be published at all. What the public may
+//! see (units, periods, the minimum count) is stated with the public API in the transport
+//! (`http::public`), which renders through these.
 
+use hcp_core::auth::Principal;
 use hcp_core::model::Rating;
 use hcp_core::pii::PiiKind;
+use hcp_core::store::{Command, LoopCommand};
 
 use crate::app::{AppError, Platform};
+
+/// A reviewer's decision whether the comment of a rating within their scope may be published
+/// (`publish`) or stays internal, with the reason (`note`, required); its log sequence number.
+/// Blocking.
+pub fn moderate(
+    platform: &Platform,
+    principal: &Principal,
+    rating_id: u64,
+    publish: bool,
+    note: String,
+) -> Result<u64, AppError> {
+    crate::app::ratings::load_visible(platform, principal, rating_id)?;
+    if note.trim().is_empty() {
+        return Err(AppError::invalid_field("note", "required"));
+    }
+    platform.record(Command::Loop(LoopCommand::Moderate {
+        actor: principal.username.clone(),
+        rating_id,
+        publish,
+        note,
+    }))
+}
 
 /// Characters of a public comment or answer at most.
 pub const PUBLIC_TEXT_CHARS: usize = 200;

@@ -45,6 +45,14 @@ impl AppError {
             message: message.into(),
         })
     }
+
+    /// A field of the request that is not acceptable: 422 `invalid_field`, naming the field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> AppError {
+        AppError::Unprocessable(Reason {
+            code: "invalid_field".into(),
+            message: format!("{field}: {}", message.into()),
+        })
+    }
 }
 
 /// What a 503 asks the sender to wait before retrying, in seconds (`Retry-After`): a failed

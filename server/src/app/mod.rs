@@ -14,6 +14,7 @@ pub mod orders;
 pub mod outreach;
 pub mod platform;
 pub mod plugins;
+pub mod problems;
 pub mod ratings;
 pub mod reports;
 pub mod rules;

@@ -1,15 +1,23 @@
-//! Work orders of the closed loop: deadlines decided and re-timed, the sweep's pass over the open
-//! orders (预警/督办/通报 flags, tracking links, call-backs by SMS), and submitting the commands
-//! a pass produced.
+//! Work orders of the closed loop: the intake of complaints, suggestions and requests (统一受理),
+//! every step of an order and who may take it, deadlines decided and re-timed, the sweep's pass
+//! over the open orders (预警/督办/通报 flags, tracking links, call-backs by SMS), and submitting
+//! the commands a pass produced.
 
 use chrono::{DateTime, Utc};
+use hcp_core::auth::{Principal, Role};
 use hcp_core::calendar::Calendar;
 use hcp_core::event::PolicyDecision;
+use hcp_core::model::Channel;
 use hcp_core::outreach::{MessageChannel, MessageInput, MessagePurpose};
-use hcp_core::policy::{AwaitingPhase, DeadlineInput, Phase};
-use hcp_core::store::{Command, LoopCommand, Outcome, Store};
-use hcp_core::workflow::{CallOutcome, FlagKind, Order, OrderChange, RectificationLevel};
+use hcp_core::policy::{AwaitingPhase, DeadlineInput, Hook, Phase};
+use hcp_core::store::{Command, Dim, LoopCommand, Outcome, Store, county_of, seal_phone};
+use hcp_core::workflow::{
+    CallOutcome, FlagKind, Order, OrderChange, OrderKind, OrderSeed, RectificationLevel, Step,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use crate::app::AppError;
 use crate::app::platform::Platform;
 use crate::app::rules::{ProvisionalTiming, RetimeSummary};
 use crate::app::tokens::tracking_url;
@@ -316,4 +324,327 @@ fn callback_by_sms(
         _ => report.callback_messages += 1,
     }
     Ok(())
+}
+
+/// A work order the caller asked for by id, if within their scope. Blocking.
+pub fn visible_order(
+    platform: &Platform,
+    principal: &Principal,
+    id: u64,
+) -> Result<Order, AppError> {
+    let order = platform.store.order(id)?;
+    platform
+        .scope()
+        .found(principal, order, format!("work order {id}"))
+}
+
+/// One step of an order by a signed-in user: the order within their scope, the step one their
+/// role may take on it ([`authorise`]; whether the order's state allows it is the store's to
+/// say), fresh deadlines when it reopens the order; the order after it. Blocking.
+pub fn take_step(
+    platform: &Platform,
+    principal: &Principal,
+    id: u64,
+    step: OrderChange,
+) -> Result<Order, AppError> {
+    let order = visible_order(platform, principal, id)?;
+    authorise(platform, principal, &order, &step)?;
+    let (step, decision) = with_reopen_deadlines(platform, &order, step);
+    change(platform, &principal.username, id, step, decision)
+}
+
+/// One call-back attempt of an order (回访): 满意/基本满意 complete it, 不满意 reopens the order,
+/// unreachable counts towards the SMS. Blocking.
+pub fn call_back(
+    platform: &Platform,
+    principal: &Principal,
+    id: u64,
+    outcome: CallOutcome,
+    note: String,
+) -> Result<Order, AppError> {
+    let step = OrderChange::Callback {
+        outcome,
+        note,
+        deadlines: Vec::new(),
+        awaiting: Vec::new(),
+    };
+    take_step(platform, principal, id, step)
+}
+
+/// Who may take a step: the responsible unit's handlers do the work, the supervisor of its
+/// region decides transfers, a reviewer outside the unit decides appeals, call-back agents call
+/// back; the platform alone raises flags and follows problems.
+fn authorise(
+    platform: &Platform,
+    principal: &Principal,
+    order: &Order,
+    change: &OrderChange,
+) -> Result<(), AppError> {
+    let store = &platform.store;
+    let in_unit = || -> Result<bool, AppError> {
+        Ok(store.within(Dim::Region, &order.unit, &principal.scope)?)
+    };
+    let in_region = || -> Result<bool, AppError> {
+        Ok(order.regions.contains(&principal.scope)
+            || store.within(Dim::Region, &order.unit, &principal.scope)?)
+    };
+    let allowed = match change {
+        OrderChange::Flag { .. }
+        | OrderChange::Timed { .. }
+        | OrderChange::Retimed { .. }
+        | OrderChange::LinkProblem { .. }
+        | OrderChange::ProblemDone { .. }
+        | OrderChange::CallbackBySms { .. } => {
+            return Err(AppError::Forbidden(format!(
+                "{} is recorded by the platform itself",
+                change.name()
+            )));
+        }
+        OrderChange::Evaluate { .. } => {
+            return Err(AppError::Forbidden(
+                "the evaluator rates the rectification through the tracking link, or on the call-back"
+                    .into(),
+            ));
+        }
+        OrderChange::Accept { .. }
+        | OrderChange::RequestTransfer { .. }
+        | OrderChange::Contact { .. }
+        | OrderChange::Verify { .. }
+        | OrderChange::Dispose { .. }
+        | OrderChange::Rectified { .. }
+        | OrderChange::Feedback { .. }
+        | OrderChange::Close { .. }
+        | OrderChange::Answer { .. } => match principal.role {
+            Role::DepartmentHandler => in_unit()?,
+            Role::Admin => true,
+            _ => false,
+        },
+        OrderChange::Appeal { .. } => match principal.role {
+            Role::DepartmentHandler => in_unit()?,
+            Role::WindowStaff => order.staff.is_some() && order.staff == principal.staff_id,
+            _ => false,
+        },
+        OrderChange::DecideTransfer { unit, .. } => {
+            let supervisor = matches!(principal.role, Role::Supervisor | Role::Admin);
+            if let Some(unit) = unit {
+                if store.org_unit(unit)?.is_none() {
+                    return Err(AppError::Unprocessable(hcp_core::validate::Reason {
+                        code: "unknown_reference".into(),
+                        message: format!("unknown org unit {unit}"),
+                    }));
+                }
+                if !store.within(Dim::Region, unit, &principal.scope)? {
+                    return Err(AppError::Forbidden(format!(
+                        "{unit} lies outside your scope {}",
+                        principal.scope
+                    )));
+                }
+            }
+            supervisor && in_region()?
+        }
+        OrderChange::DecideAppeal { .. } => {
+            if principal.role != Role::Reviewer {
+                false
+            } else if principal.scope == order.unit
+                || store.within(Dim::Region, &principal.scope, &order.unit)?
+            {
+                return Err(AppError::Forbidden(
+                    "an appeal is decided by a reviewer outside the appealing unit".into(),
+                ));
+            } else {
+                in_region()?
+            }
+        }
+        OrderChange::Callback { .. } => {
+            matches!(principal.role, Role::CallbackAgent | Role::Admin) && in_region()?
+        }
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!(
+            "role {:?} with scope {} may not {} this order",
+            principal.role,
+            principal.scope,
+            change.name()
+        )))
+    }
+}
+
+/// Records a change by `actor` and returns the order after it.
+pub fn change(
+    platform: &Platform,
+    actor: &str,
+    order_id: u64,
+    change: OrderChange,
+    decision: Option<PolicyDecision>,
+) -> Result<Order, AppError> {
+    platform.record(Command::Loop(LoopCommand::ChangeOrder {
+        actor: actor.to_string(),
+        order_id,
+        change,
+        decision,
+    }))?;
+    platform
+        .store
+        .order(order_id)?
+        .ok_or_else(|| AppError::NotFound(format!("no work order {order_id}")))
+}
+
+/// A complaint, suggestion or request as taken in (统一受理): from a citizen's form, or typed in
+/// by staff taking a call.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IntakeRequest {
+    /// `complaint`, `suggestion` or `request`.
+    pub kind: OrderKind,
+    /// Region code where the matter arose.
+    pub area_code: String,
+    /// The department concerned, if known (统一社会信用代码).
+    #[serde(default)]
+    pub department: String,
+    /// The service item concerned, if known.
+    #[serde(default)]
+    pub task_code: String,
+    pub text: String,
+    #[serde(default = "web")]
+    pub channel: Channel,
+    /// The submitter's mobile number, for the answer and the call-back; sealed at once.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Submitted under the person's name.
+    #[serde(default)]
+    pub real_name: bool,
+}
+
+fn web() -> Channel {
+    Channel::Pc
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IntakeReceipt {
+    pub order_id: u64,
+    /// The submitter's link to follow it (no personal data in it).
+    pub tracking_url: String,
+    pub unit: String,
+    #[schema(value_type = Vec<Object>)]
+    pub deadlines: Vec<hcp_core::workflow::Deadline>,
+}
+
+/// The intake (统一受理) of a complaint, suggestion or request by `actor` (a signed-in user, or
+/// `citizen`): checked, routed and timed by the county's policies, opened, and its receipt.
+/// Blocking.
+pub fn open_intake(
+    platform: &Platform,
+    actor: &str,
+    request: IntakeRequest,
+) -> Result<IntakeReceipt, AppError> {
+    let store = &platform.store;
+    if request.kind == OrderKind::BadReview {
+        return Err(AppError::invalid_field(
+            "kind",
+            "a bad review is a rating: it comes in through ingest and opens its own order",
+        ));
+    }
+    let text = request.text.trim();
+    if text.is_empty() || text.chars().count() > 2000 {
+        return Err(AppError::invalid_field(
+            "text",
+            "required, at most 2000 characters",
+        ));
+    }
+    match store.org_unit(&request.area_code)? {
+        Some(unit) if unit.kind.is_region() => {}
+        _ => {
+            return Err(AppError::invalid_field(
+                "area_code",
+                format!("unknown region {}", request.area_code),
+            ));
+        }
+    }
+    if !request.department.is_empty() && store.org_unit(&request.department)?.is_none() {
+        return Err(AppError::invalid_field(
+            "department",
+            format!("unknown department {}", request.department),
+        ));
+    }
+    let phone = request
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|phone| !phone.is_empty());
+    if let Some(phone) = phone
+        && !(phone.len() == 11
+            && phone.starts_with('1')
+            && phone.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(AppError::invalid_field(
+            "phone",
+            "expected an 11-digit mobile number",
+        ));
+    }
+    let county = county_of(&request.area_code);
+    let masked_text = hcp_core::validate::mask_digit_runs(text);
+    let now = platform.clock.now();
+    let matter = hcp_core::hooks::Matter::of_intake(
+        request.kind,
+        &county,
+        &request.area_code,
+        request.real_name,
+        request.channel,
+        &request.task_code,
+        &request.department,
+    );
+    let routing_input = hcp_core::hooks::RoutingInput::new(matter.clone(), &masked_text);
+    let routing_input = serde_json::to_value(routing_input).unwrap_or_default();
+    let deadline_input = hcp_core::hooks::DeadlineInput::new(matter, now);
+    let deadline_input = serde_json::to_value(deadline_input).unwrap_or_default();
+    let routing = platform
+        .policies
+        .decide(Hook::Routing, String::new(), &county, routing_input);
+    let deadline = platform
+        .policies
+        .decide(Hook::Deadline, String::new(), &county, deadline_input);
+    let regions = store.ancestors(Dim::Region, &request.area_code)?;
+    let contact = phone.map(|phone| seal_phone(store.pii(), phone));
+    let seed = OrderSeed {
+        kind: request.kind,
+        rating_id: None,
+        county,
+        area_code: request.area_code,
+        regions,
+        department: request.department,
+        window: None,
+        staff: None,
+        hall: None,
+        task_code: request.task_code,
+        real_name: request.real_name,
+        level: None,
+        indicators: Vec::new(),
+        text: text.to_string(),
+        reachable: contact.is_some(),
+        contact,
+        channel: request.channel,
+        received_at: now,
+    };
+    let taken_in = Step {
+        at: now,
+        actor: actor.to_string(),
+        action: "intake".into(),
+        note: String::new(),
+    };
+    let order = Order::open(seed, Some(&routing), Some(&deadline), taken_in);
+    let id = platform.record(Command::Loop(LoopCommand::OpenOrder {
+        actor: actor.to_string(),
+        order: Box::new(order),
+        decisions: vec![routing, deadline],
+    }))?;
+    let order = store
+        .order(id)?
+        .ok_or_else(|| AppError::Internal(format!("order {id} vanished")))?;
+    Ok(IntakeReceipt {
+        order_id: id,
+        tracking_url: crate::app::tokens::tracking_url(platform, id),
+        unit: order.unit,
+        deadlines: order.deadlines,
+    })
 }

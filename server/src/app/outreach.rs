@@ -1,6 +1,8 @@
 //! Invitations, default ratings and outbound messages (the sweep's second and third steps), and
 //! what the outreach endpoints share with them: the `system` source, the rating link of a service
-//! act, and a rating of an act built from what the platform knows of it.
+//! act, and a rating of an act built from what the platform knows of it; the phone invitation of
+//! unrated services (电话邀评) with the reveal of the applicant's number, and the rating given
+//! through an invitation link.
 //!
 //! An invitation's task is removed by the `TaskDone` recorded after the message or call it
 //! produced, so a crash in between repeats it at the next sweep: the SMS may go out twice (the
@@ -12,7 +14,8 @@ use std::collections::HashSet;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use hcp_core::auth::{self, Source};
+use hcp_core::auth::{self, Principal, Source};
+use hcp_core::event::AuditEntry;
 use hcp_core::model::{Case, Channel, EvaluatorInput, Level, RatingInput, ServiceAct};
 use hcp_core::outreach::{
     MessageChannel, MessageInput, MessagePurpose, ScheduledAction, ScheduledTask, ServiceCall,
@@ -20,12 +23,15 @@ use hcp_core::outreach::{
 };
 use hcp_core::pii::PiiKind;
 use hcp_core::store::{Command, Dim, LoopCommand, MasterChange, Outcome};
-use hcp_core::validate::DomainError;
+use hcp_core::validate::{DomainError, MAX_TEXT_CHARS, Reason};
+use hcp_core::workflow::{CALL_ATTEMPTS_BEFORE_SMS, CallOutcome, OrderState, Problem};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use hcp_core::workflow::{OrderState, Problem};
-
+use crate::app::AppError;
 use crate::app::platform::Platform;
-use crate::app::tokens::rating_url;
+use crate::app::scope::Target;
+use crate::app::tokens::{act_of_token, rating_url};
 use crate::app::work::SweepReport;
 
 /// The source of the ratings the platform records itself: default ratings, answers given on
@@ -191,6 +197,259 @@ pub fn record_act_rating(
         source: SYSTEM_SOURCE.into(),
         input: rating_input(case, act, rating),
     })?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// the call list's service calls and the invitation link
+
+/// A service call whose regions hold the caller's scope. Blocking.
+fn load_call(
+    platform: &Platform,
+    principal: &Principal,
+    project_no: &str,
+    service_number: u8,
+) -> Result<ServiceCall, AppError> {
+    match platform.store.service_call(project_no, service_number)? {
+        Some(call) if platform.scope().sees(principal, Target::Call(&call))? => Ok(call),
+        _ => Err(AppError::NotFound(format!(
+            "no service call of {project_no}/{service_number} within your scope"
+        ))),
+    }
+}
+
+fn existing_act(
+    platform: &Platform,
+    project_no: &str,
+    service_number: u8,
+) -> Result<(Case, ServiceAct), AppError> {
+    find_act(platform, project_no, service_number)?
+        .ok_or_else(|| AppError::NotFound(format!("no service act {project_no}/{service_number}")))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ServiceCallResult {
+    pub project_no: String,
+    pub service_number: u8,
+    /// `open` while more attempts are due; `rated`, `already_rated` or `unreachable` when done.
+    pub state: ServiceCallState,
+    pub attempts: usize,
+    /// The rating recorded from the applicant's answer.
+    pub rating_id: Option<u64>,
+    /// The SMS invitation queued after the last unreachable attempt.
+    pub message_id: Option<u64>,
+}
+
+/// One call of an unrated service (电话邀评) by a call-back agent: a reached applicant's answer
+/// becomes the act's rating on the phone channel; after three unreachable attempts the
+/// applicant is sent the SMS invitation instead; an act rated meanwhile ends the call as
+/// `already_rated`. Blocking.
+pub fn call_service(
+    platform: &Platform,
+    principal: &Principal,
+    project_no: String,
+    service_number: u8,
+    outcome: CallOutcome,
+    note: &str,
+) -> Result<ServiceCallResult, AppError> {
+    let note = note.trim().to_string();
+    if note.chars().count() > MAX_TEXT_CHARS {
+        return Err(AppError::BadRequest(format!(
+            "the note has at most {MAX_TEXT_CHARS} characters"
+        )));
+    }
+    if outcome == CallOutcome::Dissatisfied && note.is_empty() {
+        return Err(AppError::Unprocessable(Reason {
+            code: "note_required".into(),
+            message:
+                "a dissatisfied answer needs the applicant's reason in the note (差评须说明原因)"
+                    .into(),
+        }));
+    }
+    let call = load_call(platform, principal, &project_no, service_number)?;
+    if call.state != ServiceCallState::Open {
+        return Err(AppError::Conflict(format!(
+            "the call of {project_no}/{service_number} is finished ({:?})",
+            call.state
+        )));
+    }
+    let (case, act) = existing_act(platform, &project_no, service_number)?;
+    let mut rating_id = None;
+    let mut message_id = None;
+    let state = if !act.ratings.is_empty() {
+        ServiceCallState::AlreadyRated
+    } else {
+        match outcome {
+            CallOutcome::Unreachable => {
+                let unreachable = 1 + call
+                    .attempts
+                    .iter()
+                    .filter(|attempt| attempt.outcome == CallOutcome::Unreachable)
+                    .count();
+                if unreachable >= CALL_ATTEMPTS_BEFORE_SMS {
+                    if let Some(message) =
+                        invitation_message(platform, &case, &act, MessageChannel::Sms)?
+                    {
+                        message_id =
+                            Some(platform.record(Command::Loop(LoopCommand::QueueMessage {
+                                actor: principal.username.clone(),
+                                message,
+                            }))?);
+                    }
+                    ServiceCallState::Unreachable
+                } else {
+                    ServiceCallState::Open
+                }
+            }
+            reached => {
+                let level = match reached {
+                    CallOutcome::Satisfied => Level::Satisfied,
+                    CallOutcome::BasicallySatisfied => Level::BasicallySatisfied,
+                    _ => Level::Dissatisfied,
+                };
+                let rating = ActRating {
+                    event_id: format!("phone:{project_no}/{service_number}"),
+                    level,
+                    channel: Channel::Phone,
+                    text: level.is_bad().then(|| note.clone()),
+                    rated_at: platform.clock.now(),
+                    evaluator: applicant_evaluator(platform, &case, &act)?,
+                };
+                match record_act_rating(platform, &case, &act, rating)? {
+                    Outcome::Recorded { seq } | Outcome::Duplicate { seq } => {
+                        rating_id = Some(seq);
+                        ServiceCallState::Rated
+                    }
+                    Outcome::Rejected(DomainError::DuplicateRating { .. }) => {
+                        ServiceCallState::AlreadyRated
+                    }
+                    Outcome::Rejected(error) => {
+                        return Err(AppError::Unprocessable(error.reason()));
+                    }
+                }
+            }
+        }
+    };
+    match platform
+        .store
+        .submit_one(Command::Loop(LoopCommand::ServiceCallAttempt {
+            actor: principal.username.clone(),
+            project_no: project_no.clone(),
+            service_number,
+            outcome,
+            note,
+            state,
+        }))? {
+        Outcome::Rejected(error) => Err(AppError::Conflict(error.to_string())),
+        _ => Ok(ServiceCallResult {
+            project_no,
+            service_number,
+            state,
+            attempts: call.attempts.len() + 1,
+            rating_id,
+            message_id,
+        }),
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RevealedApplicant {
+    pub project_no: String,
+    pub service_number: u8,
+    pub phone: Option<String>,
+    /// Log sequence number of the audit entry that recorded this reveal.
+    pub audit_seq: u64,
+}
+
+/// The applicant's number of an open service call, for a call-back agent to call them, with
+/// the `reason`; the reveal is recorded durably in the audit trail before anything is returned.
+/// Blocking.
+pub fn reveal_applicant(
+    platform: &Platform,
+    principal: &Principal,
+    project_no: String,
+    service_number: u8,
+    reason: &str,
+) -> Result<RevealedApplicant, AppError> {
+    let reason = reason.trim().to_string();
+    if reason.chars().count() < 2 || reason.chars().count() > 200 {
+        return Err(AppError::BadRequest(
+            "reason must have 2 to 200 characters".into(),
+        ));
+    }
+    let call = load_call(platform, principal, &project_no, service_number)?;
+    if call.state != ServiceCallState::Open {
+        return Err(AppError::Conflict(format!(
+            "the call of {project_no}/{service_number} is finished ({:?})",
+            call.state
+        )));
+    }
+    let (_, act) = existing_act(platform, &project_no, service_number)?;
+    let audit_seq = match platform.store.submit_one(Command::Audit {
+        entry: AuditEntry {
+            actor: principal.username.clone(),
+            action: "reveal_applicant".into(),
+            target: service_subject(&project_no, service_number),
+            detail: reason,
+        },
+    })? {
+        Outcome::Recorded { seq } => seq,
+        other => {
+            return Err(AppError::Internal(format!(
+                "audit entry not recorded: {other:?}"
+            )));
+        }
+    };
+    let phone = act
+        .contact
+        .as_ref()
+        .map(|sealed| platform.store.pii().open_field(PiiKind::Phone, sealed))
+        .transpose()
+        .map_err(|error| AppError::Internal(error.to_string()))?;
+    Ok(RevealedApplicant {
+        project_no,
+        service_number,
+        phone,
+        audit_seq,
+    })
+}
+
+/// Records the first rating of the act a link names, on the SMS channel. Blocking.
+pub fn rate_by_link(
+    platform: &Platform,
+    token: &str,
+    level: Level,
+    text: Option<String>,
+) -> Result<u64, AppError> {
+    let invalid = || AppError::NotFound("unknown rating link".into());
+    let (project_no, service_number) =
+        act_of_token(platform.store.pii(), token).ok_or_else(invalid)?;
+    let (case, act) = find_act(platform, &project_no, service_number)?.ok_or_else(invalid)?;
+    if !act.ratings.is_empty() {
+        return Err(AppError::Conflict("the service is already rated".into()));
+    }
+    let text = text
+        .map(|text| text.trim().to_string())
+        .filter(|text| !text.is_empty());
+    if level.is_bad() && text.is_none() {
+        return Err(AppError::Unprocessable(
+            DomainError::BadReviewWithoutDetail.reason(),
+        ));
+    }
+    let input = ActRating {
+        event_id: format!("link:{project_no}/{service_number}"),
+        level,
+        channel: Channel::Sms,
+        text,
+        rated_at: platform.clock.now(),
+        evaluator: applicant_evaluator(platform, &case, &act)?,
+    };
+    match record_act_rating(platform, &case, &act, input)? {
+        Outcome::Recorded { seq } => Ok(seq),
+        Outcome::Duplicate { .. } | Outcome::Rejected(DomainError::DuplicateRating { .. }) => {
+            Err(AppError::Conflict("the service is already rated".into()))
+        }
+        Outcome::Rejected(error) => Err(AppError::Unprocessable(error.reason())),
+    }
 }
 
 /// What the sweep makes of one due task.

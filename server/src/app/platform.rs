@@ -168,6 +168,16 @@ impl Platform {
         self.policies.calendar()
     }
 
+    /// Records one command: its log sequence number (a repeat is answered with the first's);
+    /// a command the domain refuses is `Unprocessable` with the refusal's reason. What every
+    /// use case that submits a single command goes through. Blocking.
+    pub fn record(&self, command: Command) -> Result<u64, AppError> {
+        match self.store.submit_one(command)? {
+            Outcome::Recorded { seq } | Outcome::Duplicate { seq } => Ok(seq),
+            Outcome::Rejected(error) => Err(AppError::Unprocessable(error.reason())),
+        }
+    }
+
     /// The root of the org tree (the unit without a parent), if master data exists.
     pub fn root_unit(&self) -> anyhow::Result<Option<String>> {
         Ok(self
@@ -176,15 +186,6 @@ impl Platform {
             .into_iter()
             .find(|unit| unit.parent.is_none())
             .map(|unit| unit.id))
-    }
-
-    /// Records one command on behalf of a caller and returns its log sequence number (the
-    /// original one for a repeat); a domain rejection is the caller's to fix (422). Blocking.
-    pub fn record(&self, command: Command) -> Result<u64, AppError> {
-        match self.store.submit_one(command)? {
-            Outcome::Recorded { seq } | Outcome::Duplicate { seq } => Ok(seq),
-            Outcome::Rejected(error) => Err(AppError::Unprocessable(error.reason())),
-        }
     }
 
     /// Installs every adapter of the plugins folder: start-up is the first reload. Blocking.

@@ -1,7 +1,7 @@
 //! Work orders over HTTP: the handlers' and supervisors' lists, every step of the closed loop
-//! (who may take which step is checked here, whether the step is allowed now by the state
-//! machine in the store), the one intake of complaints, suggestions and requests, the call-back
-//! workbench, moderation of comments, and the operator's sweep and clock.
+//! (who may take which step is checked by `app::orders`, whether the step is allowed now by the
+//! state machine in the store), the one intake of complaints, suggestions and requests, the
+//! call-back workbench, moderation of comments, and the operator's sweep and clock.
 
 use super::extract::{Json, Path, Query};
 use axum::Router;
@@ -10,17 +10,18 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use hcp_core::auth::{Permission, Principal, Role};
-use hcp_core::event::PolicyDecision;
-use hcp_core::model::{Channel, Level};
+use hcp_core::model::Level;
 use hcp_core::outreach::ServiceCall;
-use hcp_core::policy::{Hook, PhaseKind, Priority, RoutingOutput};
-use hcp_core::store::{Command, Dim, LoopCommand, Outcome, county_of, seal_phone};
+use hcp_core::policy::PhaseKind;
+use hcp_core::store::Dim;
 use hcp_core::workflow::{CallOutcome, FlagKind, Order, OrderChange, OrderKind, OrderState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
+use crate::app::disclosure;
+use crate::app::orders::{self, IntakeReceipt, IntakeRequest};
 use crate::app::platform::Platform;
 use crate::app::scope::Target;
 use crate::app::work::SweepReport;
@@ -52,13 +53,6 @@ pub fn routes() -> Router<Platform> {
         .route("/api/v1/admin/sweep", post(sweep))
         .route("/api/v1/admin/clock", get(get_clock).post(set_clock))
         .merge(super::track::routes())
-}
-
-fn load_visible(platform: &Platform, principal: &Principal, id: u64) -> Result<Order, ApiError> {
-    let order = platform.store.order(id)?;
-    platform
-        .scope()
-        .found(principal, order, format!("work order {id}"))
 }
 
 /// An order as the workbench shows it.
@@ -199,135 +193,10 @@ pub async fn get_order(
 ) -> Result<Json<OrderView>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
     blocking(move || {
-        let order = load_visible(&platform, &principal, id)?;
+        let order = orders::visible_order(&platform, &principal, id)?;
         Ok(Json(view(&platform, &principal, order)))
     })
     .await
-}
-
-/// Who may take a step: the responsible unit's handlers do the work, the supervisor of its
-/// region decides transfers, a reviewer outside the unit decides appeals, call-back agents call
-/// back; the platform alone raises flags and follows problems.
-fn authorise(
-    platform: &Platform,
-    principal: &Principal,
-    order: &Order,
-    change: &OrderChange,
-) -> Result<(), ApiError> {
-    let store = &platform.store;
-    let in_unit = || -> Result<bool, ApiError> {
-        Ok(store.within(Dim::Region, &order.unit, &principal.scope)?)
-    };
-    let in_region = || -> Result<bool, ApiError> {
-        Ok(order.regions.contains(&principal.scope)
-            || store.within(Dim::Region, &order.unit, &principal.scope)?)
-    };
-    let allowed = match change {
-        OrderChange::Flag { .. }
-        | OrderChange::Timed { .. }
-        | OrderChange::Retimed { .. }
-        | OrderChange::LinkProblem { .. }
-        | OrderChange::ProblemDone { .. }
-        | OrderChange::CallbackBySms { .. } => {
-            return Err(ApiError::Forbidden(format!(
-                "{} is recorded by the platform itself",
-                change.name()
-            )));
-        }
-        OrderChange::Evaluate { .. } => {
-            return Err(ApiError::Forbidden(
-                "the evaluator rates the rectification through the tracking link, or on the call-back"
-                    .into(),
-            ));
-        }
-        OrderChange::Accept { .. }
-        | OrderChange::RequestTransfer { .. }
-        | OrderChange::Contact { .. }
-        | OrderChange::Verify { .. }
-        | OrderChange::Dispose { .. }
-        | OrderChange::Rectified { .. }
-        | OrderChange::Feedback { .. }
-        | OrderChange::Close { .. }
-        | OrderChange::Answer { .. } => match principal.role {
-            Role::DepartmentHandler => in_unit()?,
-            Role::Admin => true,
-            _ => false,
-        },
-        OrderChange::Appeal { .. } => match principal.role {
-            Role::DepartmentHandler => in_unit()?,
-            Role::WindowStaff => order.staff.is_some() && order.staff == principal.staff_id,
-            _ => false,
-        },
-        OrderChange::DecideTransfer { unit, .. } => {
-            let supervisor = matches!(principal.role, Role::Supervisor | Role::Admin);
-            if let Some(unit) = unit {
-                if store.org_unit(unit)?.is_none() {
-                    return Err(ApiError::Unprocessable(hcp_core::validate::Reason {
-                        code: "unknown_reference".into(),
-                        message: format!("unknown org unit {unit}"),
-                    }));
-                }
-                if !store.within(Dim::Region, unit, &principal.scope)? {
-                    return Err(ApiError::Forbidden(format!(
-                        "{unit} lies outside your scope {}",
-                        principal.scope
-                    )));
-                }
-            }
-            supervisor && in_region()?
-        }
-        OrderChange::DecideAppeal { .. } => {
-            if principal.role != Role::Reviewer {
-                false
-            } else if principal.scope == order.unit
-                || store.within(Dim::Region, &principal.scope, &order.unit)?
-            {
-                return Err(ApiError::Forbidden(
-                    "an appeal is decided by a reviewer outside the appealing unit".into(),
-                ));
-            } else {
-                in_region()?
-            }
-        }
-        OrderChange::Callback { .. } => {
-            matches!(principal.role, Role::CallbackAgent | Role::Admin) && in_region()?
-        }
-    };
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "role {:?} with scope {} may not {} this order",
-            principal.role,
-            principal.scope,
-            change.name()
-        )))
-    }
-}
-
-/// Records a change by `actor` and returns the order after it.
-pub(super) fn change(
-    platform: &Platform,
-    actor: &str,
-    order_id: u64,
-    change: OrderChange,
-    decision: Option<PolicyDecision>,
-) -> Result<Order, ApiError> {
-    match platform
-        .store
-        .submit_one(Command::Loop(LoopCommand::ChangeOrder {
-            actor: actor.to_string(),
-            order_id,
-            change,
-            decision,
-        }))? {
-        Outcome::Recorded { .. } | Outcome::Duplicate { .. } => {}
-        Outcome::Rejected(error) => return Err(ApiError::Unprocessable(error.reason())),
-    }
-    platform
-        .store
-        .order(order_id)?
-        .ok_or_else(|| ApiError::NotFound(format!("no work order {order_id}")))
 }
 
 /// Takes one step of an order: `{"type": "accept"}`, `{"type": "verify", "finding": …}`,
@@ -354,52 +223,10 @@ pub async fn act(
 ) -> Result<Json<OrderView>, ApiError> {
     let principal = auth.0.clone();
     blocking(move || {
-        let order = load_visible(&platform, &principal, id)?;
-        authorise(&platform, &principal, &order, &step)?;
-        let (step, decision) = crate::app::orders::with_reopen_deadlines(&platform, &order, step);
-        let order = change(&platform, &principal.username, id, step, decision)?;
+        let order = orders::take_step(&platform, &principal, id, step)?;
         Ok(Json(view(&platform, &principal, order)))
     })
     .await
-}
-
-/// A complaint, suggestion or request as taken in (统一受理): from a citizen's form, or typed in
-/// by staff taking a call.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct IntakeRequest {
-    /// `complaint`, `suggestion` or `request`.
-    pub kind: OrderKind,
-    /// Region code where the matter arose.
-    pub area_code: String,
-    /// The department concerned, if known (统一社会信用代码).
-    #[serde(default)]
-    pub department: String,
-    /// The service item concerned, if known.
-    #[serde(default)]
-    pub task_code: String,
-    pub text: String,
-    #[serde(default = "web")]
-    pub channel: Channel,
-    /// The submitter's mobile number, for the answer and the call-back; sealed at once.
-    #[serde(default)]
-    pub phone: Option<String>,
-    /// Submitted under the person's name.
-    #[serde(default)]
-    pub real_name: bool,
-}
-
-fn web() -> Channel {
-    Channel::Pc
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct IntakeReceipt {
-    pub order_id: u64,
-    /// The submitter's link to follow it (no personal data in it).
-    pub tracking_url: String,
-    pub unit: String,
-    #[schema(value_type = Vec<Object>)]
-    pub deadlines: Vec<hcp_core::workflow::Deadline>,
 }
 
 /// The one intake of complaints, suggestions and requests: classified and routed by the routing
@@ -422,141 +249,10 @@ pub async fn intake(
         None => "citizen".to_string(),
     };
     blocking(move || {
-        let receipt = open_intake(&platform, &actor, request)?;
+        let receipt = orders::open_intake(&platform, &actor, request)?;
         Ok((StatusCode::CREATED, Json(receipt)))
     })
     .await
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-    ApiError::Unprocessable(hcp_core::validate::Reason {
-        code: "invalid_field".into(),
-        message: format!("{field}: {}", message.into()),
-    })
-}
-
-fn open_intake(
-    platform: &Platform,
-    actor: &str,
-    request: IntakeRequest,
-) -> Result<IntakeReceipt, ApiError> {
-    let store = &platform.store;
-    if request.kind == OrderKind::BadReview {
-        return Err(invalid(
-            "kind",
-            "a bad review is a rating: it comes in through ingest and opens its own order",
-        ));
-    }
-    let text = request.text.trim();
-    if text.is_empty() || text.chars().count() > 2000 {
-        return Err(invalid("text", "required, at most 2000 characters"));
-    }
-    match store.org_unit(&request.area_code)? {
-        Some(unit) if unit.kind.is_region() => {}
-        _ => {
-            return Err(invalid(
-                "area_code",
-                format!("unknown region {}", request.area_code),
-            ));
-        }
-    }
-    if !request.department.is_empty() && store.org_unit(&request.department)?.is_none() {
-        return Err(invalid(
-            "department",
-            format!("unknown department {}", request.department),
-        ));
-    }
-    let phone = request
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|phone| !phone.is_empty());
-    if let Some(phone) = phone
-        && !(phone.len() == 11
-            && phone.starts_with('1')
-            && phone.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(invalid("phone", "expected an 11-digit mobile number"));
-    }
-    let county = county_of(&request.area_code);
-    let masked_text = hcp_core::validate::mask_digit_runs(text);
-    let now = platform.clock.now();
-    let matter = hcp_core::hooks::Matter::of_intake(
-        request.kind,
-        &county,
-        &request.area_code,
-        request.real_name,
-        request.channel,
-        &request.task_code,
-        &request.department,
-    );
-    let routing_input = hcp_core::hooks::RoutingInput::new(matter.clone(), &masked_text);
-    let routing_input = serde_json::to_value(routing_input).unwrap_or_default();
-    let deadline_input = hcp_core::hooks::DeadlineInput::new(matter, now);
-    let deadline_input = serde_json::to_value(deadline_input).unwrap_or_default();
-    let routing = platform
-        .policies
-        .decide(Hook::Routing, String::new(), &county, routing_input);
-    let deadline = platform
-        .policies
-        .decide(Hook::Deadline, String::new(), &county, deadline_input);
-    let route =
-        serde_json::from_value::<RoutingOutput>(routing.output.clone()).unwrap_or(RoutingOutput {
-            unit: if request.department.is_empty() {
-                request.area_code.clone()
-            } else {
-                request.department.clone()
-            },
-            category: "other".into(),
-            priority: Priority::Normal,
-        });
-    let regions = store.ancestors(Dim::Region, &request.area_code)?;
-    let contact = phone.map(|phone| seal_phone(store.pii(), phone));
-    let order = Order {
-        county: county.clone(),
-        area_code: request.area_code.clone(),
-        regions,
-        department: request.department.clone(),
-        task_code: request.task_code.clone(),
-        unit: route.unit,
-        category: route.category,
-        priority: route.priority,
-        real_name: request.real_name,
-        text: masked_text,
-        reachable: contact.is_some(),
-        contact,
-        channel: request.channel,
-        ..Order::dispatched(
-            request.kind,
-            now,
-            now,
-            hcp_core::workflow::Step {
-                at: now,
-                actor: actor.to_string(),
-                action: "intake".into(),
-                note: String::new(),
-            },
-        )
-    }
-    .timed_by(Some(&deadline));
-    let outcome = store.submit_one(Command::Loop(LoopCommand::OpenOrder {
-        actor: actor.to_string(),
-        order: Box::new(order),
-        decisions: vec![routing, deadline],
-    }))?;
-    let id = match outcome {
-        Outcome::Recorded { seq } | Outcome::Duplicate { seq } => seq,
-        Outcome::Rejected(error) => return Err(ApiError::Unprocessable(error.reason())),
-    };
-    let order = store
-        .order(id)?
-        .ok_or_else(|| ApiError::Internal(format!("order {id} vanished")))?;
-    Ok(IntakeReceipt {
-        order_id: id,
-        tracking_url: crate::app::tokens::tracking_url(platform, id),
-        unit: order.unit,
-        deadlines: order.deadlines,
-    })
 }
 
 /// One entry of the call-back list.
@@ -706,16 +402,7 @@ pub async fn call_order(
 ) -> Result<Json<OrderView>, ApiError> {
     let principal = auth.0.clone();
     blocking(move || {
-        let order = load_visible(&platform, &principal, id)?;
-        let step = OrderChange::Callback {
-            outcome: record.outcome,
-            note: record.note,
-            deadlines: Vec::new(),
-            awaiting: Vec::new(),
-        };
-        authorise(&platform, &principal, &order, &step)?;
-        let (step, decision) = crate::app::orders::with_reopen_deadlines(&platform, &order, step);
-        let order = change(&platform, &principal.username, id, step, decision)?;
+        let order = orders::call_back(&platform, &principal, id, record.outcome, record.note)?;
         Ok(Json(view(&platform, &principal, order)))
     })
     .await
@@ -754,21 +441,8 @@ pub async fn moderate(
         "comments are moderated by reviewers",
     )?;
     blocking(move || {
-        super::read::load_visible(&platform, &principal, id)?;
-        if request.note.trim().is_empty() {
-            return Err(invalid("note", "required"));
-        }
-        match platform
-            .store
-            .submit_one(Command::Loop(LoopCommand::Moderate {
-                actor: principal.username.clone(),
-                rating_id: id,
-                publish: request.publish,
-                note: request.note,
-            }))? {
-            Outcome::Recorded { seq } | Outcome::Duplicate { seq } => Ok(Json(Recorded { seq })),
-            Outcome::Rejected(error) => Err(ApiError::Unprocessable(error.reason())),
-        }
+        let seq = disclosure::moderate(&platform, &principal, id, request.publish, request.note)?;
+        Ok(Json(Recorded { seq }))
     })
     .await
 }

@@ -12,25 +12,20 @@ use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::calendar::local_date;
-use hcp_core::event::{AuditEntry, PolicyDecision};
-use hcp_core::model::{Case, Channel, Level, ServiceAct};
+use hcp_core::event::PolicyDecision;
+use hcp_core::model::{Case, Level, ServiceAct};
 use hcp_core::outreach::{
     DeliveryAttempt, Message, MessageChannel, MessagePurpose, MessageState, ScheduledTask,
-    ServiceCall, ServiceCallState,
+    ServiceCall,
 };
-use hcp_core::pii::PiiKind;
-use hcp_core::store::{Command, LoopCommand, Outcome};
 use hcp_core::validate::{DomainError, MAX_TEXT_CHARS, Reason};
-use hcp_core::workflow::{CALL_ATTEMPTS_BEFORE_SMS, CallOutcome};
+use hcp_core::workflow::CallOutcome;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
-use crate::app::outreach::{
-    ActRating, applicant_evaluator, find_act, invitation_message, record_act_rating,
-    service_subject,
-};
+use crate::app::outreach::{self, RevealedApplicant, ServiceCallResult, find_act, service_subject};
 use crate::app::platform::Platform;
 use crate::app::scope::Target;
 use crate::app::tokens::act_of_token;
@@ -76,30 +71,6 @@ fn call_agent(auth: &Auth) -> Result<Principal, ApiError> {
     }
 }
 
-/// A service call whose regions hold the caller's scope. Blocking.
-fn load_call(
-    platform: &Platform,
-    principal: &Principal,
-    project_no: &str,
-    service_number: u8,
-) -> Result<ServiceCall, ApiError> {
-    match platform.store.service_call(project_no, service_number)? {
-        Some(call) if platform.scope().sees(principal, Target::Call(&call))? => Ok(call),
-        _ => Err(ApiError::NotFound(format!(
-            "no service call of {project_no}/{service_number} within your scope"
-        ))),
-    }
-}
-
-fn existing_act(
-    platform: &Platform,
-    project_no: &str,
-    service_number: u8,
-) -> Result<(Case, ServiceAct), ApiError> {
-    find_act(platform, project_no, service_number)?
-        .ok_or_else(|| ApiError::NotFound(format!("no service act {project_no}/{service_number}")))
-}
-
 /// A service act in a path.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -119,19 +90,6 @@ pub struct ServiceCallRequest {
     /// otherwise it stays on the call.
     #[serde(default)]
     pub note: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ServiceCallResult {
-    pub project_no: String,
-    pub service_number: u8,
-    /// `open` while more attempts are due; `rated`, `already_rated` or `unreachable` when done.
-    pub state: ServiceCallState,
-    pub attempts: usize,
-    /// The rating recorded from the applicant's answer.
-    pub rating_id: Option<u64>,
-    /// The SMS invitation queued after the last unreachable attempt.
-    pub message_id: Option<u64>,
 }
 
 /// Record one call of an unrated service (电话邀评). A reached applicant's answer becomes the
@@ -161,113 +119,16 @@ pub async fn call_service(
     Json(request): Json<ServiceCallRequest>,
 ) -> Result<Json<ServiceCallResult>, ApiError> {
     let principal = call_agent(&auth)?;
-    let note = request.note.trim().to_string();
-    if note.chars().count() > MAX_TEXT_CHARS {
-        return Err(ApiError::BadRequest(format!(
-            "the note has at most {MAX_TEXT_CHARS} characters"
-        )));
-    }
-    if request.outcome == CallOutcome::Dissatisfied && note.is_empty() {
-        return Err(ApiError::Unprocessable(Reason {
-            code: "note_required".into(),
-            message:
-                "a dissatisfied answer needs the applicant's reason in the note (差评须说明原因)"
-                    .into(),
-        }));
-    }
     blocking(move || {
-        let call = load_call(&platform, &principal, &project_no, service_number)?;
-        if call.state != ServiceCallState::Open {
-            return Err(ApiError::Conflict(format!(
-                "the call of {project_no}/{service_number} is finished ({:?})",
-                call.state
-            )));
-        }
-        let (case, act) = existing_act(&platform, &project_no, service_number)?;
-        let mut rating_id = None;
-        let mut message_id = None;
-        let state = if !act.ratings.is_empty() {
-            ServiceCallState::AlreadyRated
-        } else {
-            match request.outcome {
-                CallOutcome::Unreachable => {
-                    let unreachable = 1 + call
-                        .attempts
-                        .iter()
-                        .filter(|attempt| attempt.outcome == CallOutcome::Unreachable)
-                        .count();
-                    if unreachable >= CALL_ATTEMPTS_BEFORE_SMS {
-                        if let Some(message) =
-                            invitation_message(&platform, &case, &act, MessageChannel::Sms)?
-                        {
-                            match platform.store.submit_one(Command::Loop(
-                                LoopCommand::QueueMessage {
-                                    actor: principal.username.clone(),
-                                    message,
-                                },
-                            ))? {
-                                Outcome::Rejected(error) => {
-                                    return Err(ApiError::Unprocessable(error.reason()));
-                                }
-                                Outcome::Recorded { seq } | Outcome::Duplicate { seq } => {
-                                    message_id = Some(seq);
-                                }
-                            }
-                        }
-                        ServiceCallState::Unreachable
-                    } else {
-                        ServiceCallState::Open
-                    }
-                }
-                reached => {
-                    let level = match reached {
-                        CallOutcome::Satisfied => Level::Satisfied,
-                        CallOutcome::BasicallySatisfied => Level::BasicallySatisfied,
-                        _ => Level::Dissatisfied,
-                    };
-                    let rating = ActRating {
-                        event_id: format!("phone:{project_no}/{service_number}"),
-                        level,
-                        channel: Channel::Phone,
-                        text: level.is_bad().then(|| note.clone()),
-                        rated_at: platform.clock.now(),
-                        evaluator: applicant_evaluator(&platform, &case, &act)?,
-                    };
-                    match record_act_rating(&platform, &case, &act, rating)? {
-                        Outcome::Recorded { seq } | Outcome::Duplicate { seq } => {
-                            rating_id = Some(seq);
-                            ServiceCallState::Rated
-                        }
-                        Outcome::Rejected(DomainError::DuplicateRating { .. }) => {
-                            ServiceCallState::AlreadyRated
-                        }
-                        Outcome::Rejected(error) => {
-                            return Err(ApiError::Unprocessable(error.reason()));
-                        }
-                    }
-                }
-            }
-        };
-        match platform
-            .store
-            .submit_one(Command::Loop(LoopCommand::ServiceCallAttempt {
-                actor: principal.username.clone(),
-                project_no: project_no.clone(),
-                service_number,
-                outcome: request.outcome,
-                note,
-                state,
-            }))? {
-            Outcome::Rejected(error) => Err(ApiError::Conflict(error.to_string())),
-            _ => Ok(Json(ServiceCallResult {
-                project_no,
-                service_number,
-                state,
-                attempts: call.attempts.len() + 1,
-                rating_id,
-                message_id,
-            })),
-        }
+        let result = outreach::call_service(
+            &platform,
+            &principal,
+            project_no,
+            service_number,
+            request.outcome,
+            &request.note,
+        )?;
+        Ok(Json(result))
     })
     .await
 }
@@ -277,15 +138,6 @@ pub struct RevealRequest {
     /// Why the number is needed (e.g. 电话邀评); recorded in the audit trail.
     #[schema(min_length = 2, max_length = 200, pattern = "\\S[\\s\\S]*\\S")]
     pub reason: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RevealedApplicant {
-    pub project_no: String,
-    pub service_number: u8,
-    pub phone: Option<String>,
-    /// Log sequence number of the audit entry that recorded this reveal.
-    pub audit_seq: u64,
 }
 
 /// Reveal the applicant's number of an open service call, to call them. The reveal is recorded
@@ -313,48 +165,15 @@ pub async fn reveal_applicant(
 ) -> Result<Json<RevealedApplicant>, ApiError> {
     let principal = call_agent(&auth)?;
     auth.require(Permission::RevealEvaluator)?;
-    let reason = request.reason.trim().to_string();
-    if reason.chars().count() < 2 || reason.chars().count() > 200 {
-        return Err(ApiError::BadRequest(
-            "reason must have 2 to 200 characters".into(),
-        ));
-    }
     blocking(move || {
-        let call = load_call(&platform, &principal, &project_no, service_number)?;
-        if call.state != ServiceCallState::Open {
-            return Err(ApiError::Conflict(format!(
-                "the call of {project_no}/{service_number} is finished ({:?})",
-                call.state
-            )));
-        }
-        let (_, act) = existing_act(&platform, &project_no, service_number)?;
-        let audit_seq = match platform.store.submit_one(Command::Audit {
-            entry: AuditEntry {
-                actor: principal.username.clone(),
-                action: "reveal_applicant".into(),
-                target: service_subject(&project_no, service_number),
-                detail: reason,
-            },
-        })? {
-            Outcome::Recorded { seq } => seq,
-            other => {
-                return Err(ApiError::Internal(format!(
-                    "audit entry not recorded: {other:?}"
-                )));
-            }
-        };
-        let phone = act
-            .contact
-            .as_ref()
-            .map(|sealed| platform.store.pii().open_field(PiiKind::Phone, sealed))
-            .transpose()
-            .map_err(|error| ApiError::Internal(error.to_string()))?;
-        Ok(Json(RevealedApplicant {
+        let revealed = outreach::reveal_applicant(
+            &platform,
+            &principal,
             project_no,
             service_number,
-            phone,
-            audit_seq,
-        }))
+            &request.reason,
+        )?;
+        Ok(Json(revealed))
     })
     .await
 }
@@ -754,41 +573,6 @@ pub struct PublicRated {
     pub rating_id: u64,
 }
 
-/// Records the first rating of the act a link names, on the SMS channel. Blocking.
-fn rate_by_link(platform: &Platform, token: &str, rating: PublicRating) -> Result<u64, ApiError> {
-    let invalid = || ApiError::NotFound("unknown rating link".into());
-    let (project_no, service_number) =
-        act_of_token(platform.store.pii(), token).ok_or_else(invalid)?;
-    let (case, act) = find_act(platform, &project_no, service_number)?.ok_or_else(invalid)?;
-    if !act.ratings.is_empty() {
-        return Err(ApiError::Conflict("the service is already rated".into()));
-    }
-    let text = rating
-        .text
-        .map(|text| text.trim().to_string())
-        .filter(|text| !text.is_empty());
-    if rating.level.is_bad() && text.is_none() {
-        return Err(ApiError::Unprocessable(
-            DomainError::BadReviewWithoutDetail.reason(),
-        ));
-    }
-    let input = ActRating {
-        event_id: format!("link:{project_no}/{service_number}"),
-        level: rating.level,
-        channel: Channel::Sms,
-        text,
-        rated_at: platform.clock.now(),
-        evaluator: applicant_evaluator(platform, &case, &act)?,
-    };
-    match record_act_rating(platform, &case, &act, input)? {
-        Outcome::Recorded { seq } => Ok(seq),
-        Outcome::Duplicate { .. } | Outcome::Rejected(DomainError::DuplicateRating { .. }) => {
-            Err(ApiError::Conflict("the service is already rated".into()))
-        }
-        Outcome::Rejected(error) => Err(ApiError::Unprocessable(error.reason())),
-    }
-}
-
 /// Rate a service through an invitation link: a form post from the rating page (answered with
 /// a page) or JSON (answered with JSON). Only the first rating of the act is taken.
 #[utoipa::path(
@@ -818,7 +602,11 @@ pub async fn public_rate(
             Ok(Json(rating)) => rating,
             Err(rejection) => return rejection.into_response(),
         };
-        return match blocking(move || rate_by_link(&platform, &token, rating)).await {
+        return match blocking(move || {
+            outreach::rate_by_link(&platform, &token, rating.level, rating.text)
+        })
+        .await
+        {
             Ok(rating_id) => (StatusCode::CREATED, Json(PublicRated { rating_id })).into_response(),
             Err(error) => error.into_response(),
         };
@@ -851,7 +639,7 @@ pub async fn public_rate(
                 Some(notice),
             )
         };
-        match rate_by_link(&platform, &token, rating) {
+        match outreach::rate_by_link(&platform, &token, rating.level, rating.text) {
             Ok(_) => Ok(message_page(
                 StatusCode::OK,
                 "感谢您的评价",

@@ -1,7 +1,7 @@
-//! Systemic problems (批处理): proposals of clusters among the open bad reviews and complaints
-//! of a region, confirmation by a supervisor (the orders then follow the problem), and
-//! completion, which feeds every affected evaluator back in the same transaction, so the orders
-//! stand on the call list for their call-back.
+//! Systemic problems (批处理) over HTTP: proposals of clusters among the open bad reviews and
+//! complaints of a region, confirmation by a supervisor (the orders then follow the problem),
+//! and completion (both in `app::problems`), which feeds every affected evaluator back in the
+//! same transaction, so the orders stand on the call list for their call-back.
 
 use std::collections::BTreeMap;
 
@@ -12,17 +12,16 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
 use hcp_core::auth::{Principal, Role};
-use hcp_core::calendar::local_date;
 use hcp_core::clusters::{self, BasisKind, ClusterOptions, Proposal};
-use hcp_core::store::{Command, Dim, LoopCommand, Outcome, Store};
-use hcp_core::validate::Reason;
-use hcp_core::workflow::{Order, OrderKind, OrderState, Problem, ProblemInput, ProblemState};
+use hcp_core::store::{Dim, Store};
+use hcp_core::workflow::{OrderKind, OrderState, Problem, ProblemInput, ProblemState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
+use crate::app::problems::{self, ResolveReport};
 use crate::app::scope::Target;
 
 #[derive(OpenApi)]
@@ -37,13 +36,6 @@ pub fn routes() -> Router<Platform> {
         .route("/api/v1/problems/{id}/resolve", post(resolve))
 }
 
-/// Orders a confirmed problem may link at most.
-const MAX_ORDERS: usize = 500;
-const MAX_TITLE_CHARS: usize = 200;
-const MAX_PLAN_CHARS: usize = 2000;
-/// What the evaluators are told goes into an SMS with the tracking link.
-const MAX_MESSAGE_CHARS: usize = 300;
-
 /// Supervisors and administrators find and confirm problems.
 fn supervisor(auth: &Auth) -> Result<&Principal, ApiError> {
     match auth.0.role {
@@ -52,28 +44,6 @@ fn supervisor(auth: &Auth) -> Result<&Principal, ApiError> {
             "role {role:?} may not propose or confirm systemic problems"
         ))),
     }
-}
-
-/// Whether a supervisor would see an order with their scope narrowed to `region` (the orders'
-/// own visibility rule, so proposals and confirmations agree with the order lists). Blocking.
-fn order_in_region(
-    platform: &Platform,
-    principal: &Principal,
-    order: &Order,
-    region: &str,
-) -> Result<bool, ApiError> {
-    let narrowed = Principal {
-        scope: region.to_string(),
-        ..principal.clone()
-    };
-    platform.scope().sees(&narrowed, Target::Order(order))
-}
-
-fn load_visible(platform: &Platform, principal: &Principal, id: u64) -> Result<Problem, ApiError> {
-    let problem = platform.store.problem(id)?;
-    platform
-        .scope()
-        .found(principal, problem, format!("problem {id}"))
 }
 
 /// The names of org units, by id; unknown ids are left out. Blocking.
@@ -174,7 +144,7 @@ pub async fn proposals(
         let mut orders = Vec::new();
         for order in store.open_orders()? {
             if clusters::eligible(&order, &options)
-                && order_in_region(&platform, &principal, &order, &region)?
+                && problems::order_in_region(&platform, &principal, &order, &region)?
             {
                 orders.push(order);
             }
@@ -211,23 +181,6 @@ pub async fn proposals(
     .await
 }
 
-fn check_length(field: &str, value: &str, max: usize) -> Result<(), ApiError> {
-    let chars = value.trim().chars().count();
-    if chars == 0 || chars > max {
-        return Err(ApiError::BadRequest(format!(
-            "{field} must have 1 to {max} characters"
-        )));
-    }
-    Ok(())
-}
-
-fn unprocessable(code: &str, message: String) -> ApiError {
-    ApiError::Unprocessable(Reason {
-        code: code.into(),
-        message,
-    })
-}
-
 /// Confirm a systemic problem: one owner unit, one plan, one due date. Every listed order (a
 /// bad review or complaint not yet rectified) follows it from now on, in 整改中.
 #[utoipa::path(
@@ -247,68 +200,8 @@ pub async fn create(
     Json(input): Json<ProblemInput>,
 ) -> Result<(StatusCode, Json<Problem>), ApiError> {
     let principal = supervisor(&auth)?.clone();
-    check_length("title", &input.title, MAX_TITLE_CHARS)?;
-    check_length("plan", &input.plan, MAX_PLAN_CHARS)?;
-    if input.orders.is_empty() || input.orders.len() > MAX_ORDERS {
-        return Err(ApiError::BadRequest(format!(
-            "a problem links 1 to {MAX_ORDERS} work orders"
-        )));
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    if let Some(repeated) = input.orders.iter().find(|id| !seen.insert(**id)) {
-        return Err(unprocessable(
-            "order_repeated",
-            format!("order {repeated} is listed twice"),
-        ));
-    }
     blocking(move || {
-        let store = &platform.store;
-        if !store.within(Dim::Region, &input.region, &principal.scope)? {
-            return Err(ApiError::Forbidden(format!(
-                "{} lies outside your scope {}",
-                input.region, principal.scope
-            )));
-        }
-        if store.org_unit(&input.owner)?.is_none() {
-            return Err(unprocessable(
-                "unknown_owner",
-                format!("no org unit {}", input.owner),
-            ));
-        }
-        if input.due < local_date(platform.clock.now()) {
-            return Err(unprocessable(
-                "due_in_past",
-                format!("the due date {} has passed", input.due),
-            ));
-        }
-        // An order the caller cannot see is refused like one outside the region; unknown
-        // orders are left to the store, which names them.
-        for id in &input.orders {
-            if let Some(order) = store.order(*id)?
-                && !order_in_region(&platform, &principal, &order, &input.region)?
-            {
-                return Err(ApiError::Forbidden(format!(
-                    "order {id} lies outside region {}",
-                    input.region
-                )));
-            }
-        }
-        let outcome = store.submit_one(Command::Loop(LoopCommand::OpenProblem {
-            actor: principal.username.clone(),
-            problem: input,
-        }))?;
-        let seq = match outcome {
-            Outcome::Recorded { seq } => seq,
-            Outcome::Rejected(error) => return Err(ApiError::Unprocessable(error.reason())),
-            Outcome::Duplicate { seq } => {
-                return Err(ApiError::Internal(format!(
-                    "a problem is never a duplicate, yet {seq} was answered"
-                )));
-            }
-        };
-        let problem = store
-            .problem(seq)?
-            .ok_or_else(|| ApiError::Internal(format!("problem {seq} recorded but not found")))?;
+        let problem = problems::confirm(&platform, &principal, input)?;
         Ok((StatusCode::CREATED, Json(problem)))
     })
     .await
@@ -416,7 +309,7 @@ pub async fn get_problem(
 ) -> Result<Json<ProblemDetail>, ApiError> {
     let principal = auth.0.clone();
     blocking(move || {
-        let problem = load_visible(&platform, &principal, id)?;
+        let problem = problems::visible(&platform, &principal, id)?;
         let mut counts = ProblemCounts::default();
         let mut orders = Vec::new();
         for order_id in &problem.orders {
@@ -468,18 +361,6 @@ pub struct ResolveRequest {
     pub message: String,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ResolveReport {
-    pub problem: Problem,
-    /// Orders now 已反馈, on the call list for their call-back.
-    pub orders_fed_back: usize,
-    /// Feedback SMS queued, one per fed-back order with a phone number.
-    pub messages_queued: usize,
-    pub message_ids: Vec<u64>,
-    /// Fed-back orders without a phone number: the call-back has no number to call either.
-    pub without_phone: Vec<u64>,
-}
-
 /// The problem's plan is done: every order following it is rectified and fed back (已反馈), and
 /// each of their evaluators with a phone number gets the message with their tracking link,
 /// recorded in the same transaction. Supervisors and administrators, or a department handler
@@ -513,71 +394,9 @@ pub async fn resolve(
             principal.role
         )));
     }
-    check_length("action", &request.action, MAX_PLAN_CHARS)?;
-    check_length("message", &request.message, MAX_MESSAGE_CHARS)?;
     blocking(move || {
-        let store = &platform.store;
-        let problem = load_visible(&platform, &principal, id)?;
-        if principal.role == Role::DepartmentHandler
-            && !store.within(Dim::Department, &problem.owner, &principal.scope)?
-        {
-            return Err(ApiError::Forbidden(format!(
-                "the owner {} lies outside your scope {}",
-                problem.owner, principal.scope
-            )));
-        }
-        let crate::app::outreach::ProblemFeedback {
-            following,
-            without_phone,
-            notices,
-        } = crate::app::outreach::problem_feedback(&platform, &problem, &request.message)?;
-        // The store queues each message in the resolution's transaction, and only for an order
-        // the resolution actually fed back; a refused resolution queues nothing.
-        let outcome = store.submit_one(Command::Loop(LoopCommand::ResolveProblem {
-            actor: principal.username.clone(),
-            problem_id: id,
-            action: request.action.clone(),
-            message: request.message.clone(),
-            notices,
-        }))?;
-        let resolved = match outcome {
-            Outcome::Recorded { seq } => seq,
-            Outcome::Rejected(error) => return Err(ApiError::Unprocessable(error.reason())),
-            Outcome::Duplicate { seq } => {
-                return Err(ApiError::Internal(format!(
-                    "resolution of problem {id} answered as a repeat of {seq}"
-                )));
-            }
-        };
-        // The messages follow the resolution in the log, one entry each.
-        let mut message_ids = Vec::new();
-        let mut next = resolved + 1;
-        while let Some(entry) = store.log_entry(next)? {
-            if !matches!(entry.event, hcp_core::event::Event::MessageQueued { .. }) {
-                break;
-            }
-            message_ids.push(next);
-            next += 1;
-        }
-        let mut orders_fed_back = 0;
-        for order_id in &following {
-            if store
-                .order(*order_id)?
-                .is_some_and(|order| order.state == OrderState::FeedbackGiven)
-            {
-                orders_fed_back += 1;
-            }
-        }
-        let problem = store
-            .problem(id)?
-            .ok_or_else(|| ApiError::Internal(format!("problem {id} vanished")))?;
-        Ok(Json(ResolveReport {
-            problem,
-            orders_fed_back,
-            messages_queued: message_ids.len(),
-            message_ids,
-            without_phone,
-        }))
+        let report = problems::resolve(&platform, &principal, id, request.action, request.message)?;
+        Ok(Json(report))
     })
     .await
 }

@@ -16,7 +16,7 @@ use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 use crate::app::ratings::{self, RevealedEvaluator};
 // Also reached by this path from `http::orders`.
-pub(crate) use crate::app::ratings::load_visible;
+use crate::app::ratings::load_visible;
 
 /// An evaluator as every view shows it: masked.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

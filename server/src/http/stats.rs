@@ -13,13 +13,13 @@ use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::calendar::local_date;
 use hcp_core::metrics::{Ratio, UnitMetrics};
 use hcp_core::model::OrgKind;
-use hcp_core::store::{Command, Dim, LoopCommand, Outcome};
+use hcp_core::store::Dim;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
-use crate::app::assessment::{assess, dim_name, unit_name, units_under};
+use crate::app::assessment::{RunView, dim_name, run_assessment, unit_name, units_under};
 use crate::app::platform::Platform;
 
 #[derive(OpenApi)]
@@ -517,14 +517,6 @@ pub struct RunRequest {
     pub freeze: bool,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RunView {
-    /// Log sequence number of the frozen run, when frozen.
-    pub frozen: Option<u64>,
-    #[serde(flatten)]
-    pub run: AssessmentRun,
-}
-
 /// Runs an assessment: the metrics of every unit of a kind under a region for the period, the
 /// county's assessment policy (score with breakdown), its veto policy (reasons), then the
 /// engine's ranking — a vetoed unit keeps its score and leaves the excellence ranking.
@@ -545,35 +537,15 @@ pub async fn run(
         "assessments are run by supervisors",
     )?;
     blocking(move || {
-        let scope = request
-            .scope
-            .clone()
-            .unwrap_or_else(|| principal.scope.clone());
-        platform
-            .scope()
-            .ensure_unit(&principal, Dim::Region, &scope)?;
-        let run = assess(
+        let run = run_assessment(
             &platform,
-            &platform.policies.active(),
+            &principal,
             &request.period,
             request.unit_kind,
-            &scope,
-            platform.clock.now(),
+            request.scope,
+            request.freeze,
         )?;
-        let frozen = if request.freeze {
-            match platform
-                .store
-                .submit_one(Command::Loop(LoopCommand::FreezeAssessment {
-                    actor: principal.username.clone(),
-                    run: Box::new(run.clone()),
-                }))? {
-                Outcome::Recorded { seq } | Outcome::Duplicate { seq } => Some(seq),
-                Outcome::Rejected(error) => return Err(ApiError::Unprocessable(error.reason())),
-            }
-        } else {
-            None
-        };
-        Ok(Json(RunView { frozen, run }))
+        Ok(Json(run))
     })
     .await
 }

@@ -277,7 +277,7 @@ fn record_evaluation(
         awaiting: Vec::new(),
     };
     let (step, decision) = crate::app::orders::with_reopen_deadlines(platform, &order, step);
-    super::orders::change(platform, "evaluator", order.id, step, decision)
+    crate::app::orders::change(platform, "evaluator", order.id, step, decision)
 }
 
 /// The citizen rates the rectification: 满意, 基本满意 or 不满意 (which reopens the order).

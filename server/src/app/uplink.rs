@@ -84,8 +84,10 @@ impl Uplink {
     }
 }
 
-/// What one step did.
+/// What one step did. (Named `UplinkStep` in the API document: an order's timeline has its own
+/// `Step`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = UplinkStep)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
     /// Nothing to report: the log is settled up to its head.

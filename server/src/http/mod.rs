@@ -458,7 +458,31 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(public::Doc::openapi());
     doc.merge(uplink::Doc::openapi());
     ErrorResponses.modify(&mut doc);
+    optional_bodies(&mut doc);
     doc
+}
+
+/// Operations whose handler takes its JSON body as optional (`Option<Json<_>>`: every field
+/// has a default): their request body is documented as not required.
+const OPTIONAL_BODIES: [&str; 3] = [
+    "/api/v1/admin/sweep",
+    "/api/v1/admin/uplink/run",
+    "/api/v1/admin/uplink/reconcile",
+];
+
+fn optional_bodies(doc: &mut utoipa::openapi::OpenApi) {
+    for path in OPTIONAL_BODIES {
+        let body = doc
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|item| item.post.as_mut())
+            .and_then(|operation| operation.request_body.as_mut());
+        match body {
+            Some(body) => body.required = Some(utoipa::openapi::Required::False),
+            None => tracing::error!(path, "no POST body documented for an optional body"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -472,6 +496,22 @@ mod tests {
             .headers()
             .get(axum::http::header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
+    }
+
+    #[test]
+    fn optional_bodies_are_documented_as_not_required() {
+        let doc = openapi();
+        for path in OPTIONAL_BODIES {
+            let required = doc.paths.paths[path]
+                .post
+                .as_ref()
+                .and_then(|operation| operation.request_body.as_ref())
+                .and_then(|body| body.required.clone());
+            assert!(
+                matches!(required, Some(utoipa::openapi::Required::False)),
+                "{path}"
+            );
+        }
     }
 
     #[test]

@@ -129,3 +129,54 @@ fn released_wit_is_unchanged() {
         );
     }
 }
+
+/// Two API types under one schema name would make the OpenAPI document describe one of them
+/// for both (the later silently replaces the earlier): every type deriving `ToSchema` has its
+/// own name, or is given one with `#[schema(as = …)]`. Generic types are named per use.
+#[test]
+fn api_schema_names_are_unique() {
+    let mut names: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for dir in ["core/src", "server/src"] {
+        for (path, text) in sources(dir) {
+            let lines: Vec<&str> = text.lines().collect();
+            for (at, line) in lines.iter().enumerate() {
+                if !(line.trim_start().starts_with("#[derive(") && line.contains("ToSchema")) {
+                    continue;
+                }
+                let mut renamed = None;
+                for next in &lines[at + 1..] {
+                    let next = next.trim_start();
+                    if let Some(rest) = next.strip_prefix("#[schema(as = ") {
+                        renamed = rest.split(')').next().map(str::to_string);
+                    }
+                    let declared = ["pub struct ", "pub enum ", "struct ", "enum "]
+                        .iter()
+                        .find_map(|prefix| next.strip_prefix(prefix));
+                    if let Some(declared) = declared {
+                        let name: String = declared
+                            .chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect();
+                        if !declared[name.len()..].starts_with('<') {
+                            names
+                                .entry(renamed.unwrap_or(name))
+                                .or_default()
+                                .push(path.display().to_string());
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let shared: Vec<String> = names
+        .into_iter()
+        .filter(|(_, places)| places.len() > 1)
+        .map(|(name, places)| format!("{name}: {places:?}"))
+        .collect();
+    assert!(
+        shared.is_empty(),
+        "schema names used twice:\n{}",
+        shared.join("\n")
+    );
+}

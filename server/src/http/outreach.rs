@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::page::{Page, PageQuery};
+use super::read::RevealRequest;
 use super::{ApiError, Auth, blocking};
 use crate::app::outreach::{self, RevealedApplicant, ServiceCallResult, find_act, service_subject};
 use crate::app::platform::Platform;
@@ -131,13 +132,6 @@ pub async fn call_service(
         Ok(Json(result))
     })
     .await
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct RevealRequest {
-    /// Why the number is needed (e.g. 电话邀评); recorded in the audit trail.
-    #[schema(min_length = 2, max_length = 200, pattern = "\\S[\\s\\S]*\\S")]
-    pub reason: String,
 }
 
 /// Reveal the applicant's number of an open service call, to call them. The reveal is recorded

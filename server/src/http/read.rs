@@ -250,7 +250,8 @@ pub async fn get_rating(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RevealRequest {
-    /// Why the data is needed (e.g. 差评回访核实); recorded in the audit trail.
+    /// Why the personal data is needed (e.g. 差评回访核实, 电话邀评); recorded in the audit
+    /// trail.
     #[schema(min_length = 2, max_length = 200, pattern = "\\S[\\s\\S]*\\S")]
     pub reason: String,
 }

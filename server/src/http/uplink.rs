@@ -65,6 +65,7 @@ pub async fn status(
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = UplinkRunRequest)]
 pub struct RunRequest {
     /// Run as of this instant (simulations, tests); default: the platform clock. A batch whose
     /// next try lies after it waits.
@@ -114,7 +115,7 @@ pub async fn run(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ReconcileRequest {
     /// The day to reconcile (China date); default: yesterday.
-    #[schema(value_type = Option<NaiveDate>, format = Date, nullable = false)]
+    #[schema(value_type = Option<NaiveDate>, format = Date)]
     pub day: Option<NaiveDate>,
 }
 

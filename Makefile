@@ -13,7 +13,7 @@ demo: build
 	./target/release/hcp demo --listen $(LISTEN) --data $(DATA)
 
 build: adapters
-	$(CARGO) build --release --workspace --bins
+	$(CARGO) build --release --workspace --bins --features hcp-server/demo
 
 # Reference adapters, SDK and hostile test guests: their own cargo workspace in adapters/ (own
 # target dir, so a guest build never locks ours). Guests are built for wasm32-unknown-unknown,
@@ -83,11 +83,13 @@ fmt-check:
 clippy:
 	@echo "== step: lints (cargo clippy -D warnings)"
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@echo "== step: lints of the production binary (without the demo feature)"
+	$(CARGO) clippy -p hcp-server --lib --bin hcp -- -D warnings
 
 # The end-to-end tests drive the real binary.
 e2e-build:
 	@echo "== step: build the hcp binary for end-to-end tests"
-	$(CARGO) build -p hcp-server --bin hcp
+	$(CARGO) build -p hcp-server --bin hcp --features demo
 
 # The county policies and their own tests, as a bureau editor runs them.
 rules-test:

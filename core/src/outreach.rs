@@ -186,3 +186,36 @@ pub struct Moderation {
     pub reviewer: String,
     pub at: DateTime<Utc>,
 }
+
+/// `service:<projectNo>/<serviceNumber>`: the subject of a service act's decisions and messages.
+pub fn service_subject(project_no: &str, service_number: u8) -> String {
+    format!("service:{project_no}/{service_number}")
+}
+
+/// The service act a subject names ([`service_subject`]); `None` for any other subject.
+pub fn act_of_subject(subject: &str) -> Option<(&str, u8)> {
+    let (project_no, number) = subject.strip_prefix("service:")?.rsplit_once('/')?;
+    Some((project_no, number.parse().ok()?))
+}
+
+#[cfg(test)]
+mod subject_tests {
+    use super::*;
+
+    #[test]
+    fn a_service_subject_names_its_act_and_nothing_else_does() {
+        for (project, number) in [("BF-2026-000123", 1), ("办件/甲 01", 99)] {
+            let subject = service_subject(project, number);
+            assert_eq!(act_of_subject(&subject), Some((project, number)));
+        }
+        for other in [
+            "order:7",
+            "service:P-1",
+            "service:P-1/x",
+            "service:P-1/300",
+            "",
+        ] {
+            assert_eq!(act_of_subject(other), None, "{other}");
+        }
+    }
+}

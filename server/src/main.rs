@@ -24,6 +24,7 @@ enum Commands {
     /// Start the platform.
     Serve(Common),
     /// Start the platform with the seeded demo city (平顶山市) and simulated devices.
+    #[cfg(feature = "demo")]
     Demo(Common),
     /// Rebuild every projection from the event log (run while the platform is stopped).
     Rebuild(Common),
@@ -37,6 +38,7 @@ enum Commands {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Run a simulated provincial 好差评 platform (河南 uplink format) for tests and demos.
+    #[cfg(feature = "demo")]
     ProvinceSim {
         /// Listen address (port 0 picks a free port, printed at start).
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9300")]
@@ -153,11 +155,13 @@ fn main() -> anyhow::Result<()> {
             common.load()?,
             hcp_server::run::Production,
         )),
+        #[cfg(feature = "demo")]
         Commands::Demo(common) => runtime.block_on(hcp_server::run::serve(
             common.load()?,
             hcp_server::demo::serve::Demo::default(),
         )),
         Commands::Rebuild(common) => hcp_server::run::rebuild(&common.load()?),
+        #[cfg(feature = "demo")]
         Commands::ProvinceSim { listen, data } => {
             runtime.block_on(hcp_server::demo::province_sim::serve(listen, &data))
         }

@@ -909,13 +909,8 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
 
 /// An invitation or default-rating decision about a completed service act plans its tasks.
 fn schedule_from(trees: &[TransactionalTree], seq: u64, decision: &PolicyDecision) -> TxResult<()> {
-    let Some(act) = decision.subject.strip_prefix("service:") else {
-        return Ok(());
-    };
-    let Some((project_no, number)) = act.rsplit_once('/') else {
-        return Ok(());
-    };
-    let Ok(service_number) = number.parse::<u8>() else {
+    let Some((project_no, service_number)) = crate::outreach::act_of_subject(&decision.subject)
+    else {
         return Ok(());
     };
     let mut planned = Vec::new();

@@ -42,10 +42,7 @@ pub const SYSTEM_SOURCE: &str = "system";
 /// their `TaskDone`).
 const TASK_CHUNK: usize = 512;
 
-/// `service:<projectNo>/<serviceNumber>`: the subject of an act's decisions and messages.
-pub fn service_subject(project_no: &str, service_number: u8) -> String {
-    format!("service:{project_no}/{service_number}")
-}
+pub use hcp_core::outreach::service_subject;
 
 /// Creates the `system` source on first use, scoped to the root of the org tree. Blocking.
 pub fn ensure_system_source(platform: &Platform) -> anyhow::Result<()> {

@@ -655,7 +655,8 @@ impl PolicyDecider {
     ) -> Vec<PolicyDecision> {
         let set = self.policies.active();
         let county = county_of(&service.area_code);
-        let subject = format!("service:{}/{}", service.project_no, service.service_number);
+        let subject =
+            hcp_core::outreach::service_subject(&service.project_no, service.service_number);
         let invitation = hcp_core::hooks::InvitationInput::for_service(service, &county, reachable);
         let default_rating = hcp_core::hooks::DefaultRatingInput::for_service(service, &county);
         vec![

@@ -106,10 +106,7 @@ impl<'a> Scope<'a> {
     }
 
     fn sees_message(&self, principal: &Principal, message: &Message) -> Result<bool, AppError> {
-        if let Some(act) = message.subject.strip_prefix("service:") {
-            let project_no = act
-                .rsplit_once('/')
-                .map_or(act, |(project_no, _)| project_no);
+        if let Some((project_no, _)) = hcp_core::outreach::act_of_subject(&message.subject) {
             return match self.store.case(project_no)? {
                 Some(case) => self.sees(principal, Target::Case(&case)),
                 None => Ok(principal.role == Role::Admin),

@@ -6,7 +6,7 @@ use hcp_core::auth;
 use hcp_core::pii::PiiKey;
 
 use crate::app::Platform;
-use crate::app::outreach::service_subject;
+use hcp_core::outreach::service_subject;
 
 /// The token of the link that rates one service act: the 32 hex digits of
 /// [`PiiKey::rating_token`], the service number in two digits, then the project number in hex.

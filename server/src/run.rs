@@ -238,9 +238,9 @@ fn rules_calendar(
 ) -> anyhow::Result<hcp_core::calendar::Calendar> {
     let own = dir.join("calendar");
     if own.is_dir() {
-        crate::app::platform::calendar_from(&own, config.calendar.provisional)
+        crate::app::rules::calendar_from(&own, config.calendar.provisional)
     } else {
-        crate::app::platform::load_calendar(config)
+        crate::app::rules::load_calendar(config)
     }
 }
 

@@ -3,11 +3,24 @@
 //! `/readyz`, `/metrics`, the rules status, one log line per sweep and the top of the monthly
 //! bulletin — never once per work order.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use hcp_core::calendar::{Calendar, local_date};
 use hcp_core::clock::Clock;
+use serde::Serialize;
 
-use crate::app::rules::ProvisionalTiming;
+/// Provisional timing in force, as counted by the last sweep.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct ProvisionalTiming {
+    pub counted_at: Option<DateTime<Utc>>,
+    /// Orders (open or closed) with a provisional or waiting phase.
+    pub orders: u64,
+    /// Phases counted on a provisional year.
+    pub provisional_phases: u64,
+    /// Phases waiting for a holiday table.
+    pub awaiting_phases: u64,
+    /// 督办 and 通报 the last sweep held back because their instant is provisional.
+    pub held_escalations: u64,
+}
 
 /// Today in China time, as the platform's clock says.
 pub fn today(clock: &dyn Clock) -> NaiveDate {

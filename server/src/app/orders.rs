@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppError;
+use crate::app::calendar_alarm::ProvisionalTiming;
 use crate::app::platform::Platform;
-use crate::app::rules::{ProvisionalTiming, RetimeSummary};
+use crate::app::rules::RetimeSummary;
 use crate::app::tokens::tracking_url;
 
 use crate::app::work::SweepReport;

@@ -51,49 +51,6 @@ pub struct Platform {
     pub uplink: Arc<crate::app::uplink::Uplink>,
 }
 
-/// The official tables this build ships, used when the default rules folder is absent (the
-/// binary run outside a checkout). A configured folder is always read from disk.
-const SHIPPED_CALENDAR: [(&str, &str); 2] = [
-    (
-        "2025.toml",
-        include_str!("../../../rules/calendar/2025.toml"),
-    ),
-    (
-        "2026.toml",
-        include_str!("../../../rules/calendar/2026.toml"),
-    ),
-];
-
-/// The holiday tables of the configured rules folder (or those shipped in the binary), with
-/// provisional years after them when `[calendar] provisional` is on.
-pub fn load_calendar(config: &Config) -> anyhow::Result<Calendar> {
-    let dir = config.calendar_dir();
-    if !dir.exists() && config.rules_dir == Config::default().rules_dir {
-        tracing::warn!(
-            folder = %dir.display(),
-            "no rules folder here; using the holiday tables shipped in the binary (set rules_dir to use your own)"
-        );
-        let calendar = Calendar::from_toml_tables(SHIPPED_CALENDAR)?;
-        return Ok(if config.calendar.provisional {
-            calendar.with_provisional()?
-        } else {
-            calendar
-        });
-    }
-    calendar_from(&dir, config.calendar.provisional)
-}
-
-/// The holiday tables of a folder, followed by provisional years when `provisional`.
-pub fn calendar_from(dir: &std::path::Path, provisional: bool) -> anyhow::Result<Calendar> {
-    let calendar = Calendar::load_dir(dir)
-        .with_context(|| format!("loading holiday tables from {}", dir.display()))?;
-    Ok(if provisional {
-        calendar.with_provisional()?
-    } else {
-        calendar
-    })
-}
-
 /// What start-up created that the operator must be told once.
 #[derive(Debug, Default)]
 pub struct Bootstrap {
@@ -113,7 +70,7 @@ impl Platform {
             }
             None => (clock, None),
         };
-        let calendar = load_calendar(config)?;
+        let calendar = crate::app::rules::load_calendar(config)?;
         let pii_key = PiiKey::load_or_create(&config.pii_key_path())?;
         let token_key = pii::load_or_create_secret(&config.token_key_path())?;
         let store = Store::open(

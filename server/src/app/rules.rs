@@ -18,6 +18,9 @@ use hcp_core::policy::{Hook, Limits, PolicySet};
 use hcp_core::store::{Command, Decider, Outcome, Store};
 use serde::Serialize;
 
+use crate::app::calendar_alarm::ProvisionalTiming;
+use crate::app::config::Config;
+
 /// What the status page says about the rules.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct RulesStatus {
@@ -77,20 +80,6 @@ pub struct RestDayView {
     pub holiday: String,
     /// A day off in lieu (补假) of a holiday day on a weekend or on another holiday.
     pub in_lieu: bool,
-}
-
-/// Provisional timing in force, as counted by the last sweep.
-#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
-pub struct ProvisionalTiming {
-    pub counted_at: Option<DateTime<Utc>>,
-    /// Orders (open or closed) with a provisional or waiting phase.
-    pub orders: u64,
-    /// Phases counted on a provisional year.
-    pub provisional_phases: u64,
-    /// Phases waiting for a holiday table.
-    pub awaiting_phases: u64,
-    /// 督办 and 通报 the last sweep held back because their instant is provisional.
-    pub held_escalations: u64,
 }
 
 /// What one re-timing pass did after a holiday table was loaded.
@@ -378,11 +367,10 @@ impl Policies {
         actor: &str,
         reason: &str,
     ) -> Result<String, String> {
-        let calendar =
-            match crate::app::platform::calendar_from(&self.calendar_dir(), self.provisional) {
-                Ok(calendar) => calendar,
-                Err(error) => return Err(self.refuse_calendar(format!("{error:#}"))),
-            };
+        let calendar = match calendar_from(&self.calendar_dir(), self.provisional) {
+            Ok(calendar) => calendar,
+            Err(error) => return Err(self.refuse_calendar(format!("{error:#}"))),
+        };
         let active = self.active();
         if calendar.version() == active.calendar().version() {
             self.set_status(|status| {
@@ -873,4 +861,47 @@ mod tests {
         assert_eq!(county_of("410421100"), "410421");
         assert_eq!(county_of("410421100200"), "410421");
     }
+}
+
+/// The official tables this build ships, used when the default rules folder is absent (the
+/// binary run outside a checkout). A configured folder is always read from disk.
+const SHIPPED_CALENDAR: [(&str, &str); 2] = [
+    (
+        "2025.toml",
+        include_str!("../../../rules/calendar/2025.toml"),
+    ),
+    (
+        "2026.toml",
+        include_str!("../../../rules/calendar/2026.toml"),
+    ),
+];
+
+/// The holiday tables of the configured rules folder (or those shipped in the binary), with
+/// provisional years after them when `[calendar] provisional` is on.
+pub fn load_calendar(config: &Config) -> anyhow::Result<Calendar> {
+    let dir = config.calendar_dir();
+    if !dir.exists() && config.rules_dir == Config::default().rules_dir {
+        tracing::warn!(
+            folder = %dir.display(),
+            "no rules folder here; using the holiday tables shipped in the binary (set rules_dir to use your own)"
+        );
+        let calendar = Calendar::from_toml_tables(SHIPPED_CALENDAR)?;
+        return Ok(if config.calendar.provisional {
+            calendar.with_provisional()?
+        } else {
+            calendar
+        });
+    }
+    calendar_from(&dir, config.calendar.provisional)
+}
+
+/// The holiday tables of a folder, followed by provisional years when `provisional`.
+pub fn calendar_from(dir: &std::path::Path, provisional: bool) -> anyhow::Result<Calendar> {
+    let calendar = Calendar::load_dir(dir)
+        .with_context(|| format!("loading holiday tables from {}", dir.display()))?;
+    Ok(if provisional {
+        calendar.with_provisional()?
+    } else {
+        calendar
+    })
 }

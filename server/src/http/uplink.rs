@@ -69,6 +69,9 @@ pub async fn status(
 pub struct RunRequest {
     /// Run as of this instant (simulations, tests); default: the platform clock. A batch whose
     /// next try lies after it waits.
+    #[schema(
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    )]
     pub as_of: Option<DateTime<Utc>>,
     /// Go on until nothing more can be done now (default), or take one step only.
     #[serde(default = "yes")]
@@ -115,7 +118,7 @@ pub async fn run(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ReconcileRequest {
     /// The day to reconcile (China date); default: yesterday.
-    #[schema(value_type = Option<NaiveDate>, format = Date)]
+    #[schema(value_type = Option<NaiveDate>, format = Date, pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
     pub day: Option<NaiveDate>,
 }
 

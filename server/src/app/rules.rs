@@ -839,30 +839,6 @@ impl Policies {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_typed_into_comments_do_not_reach_the_rules() {
-        for (text, expected) in [
-            ("请回电13812341234谢谢", "请回电***********谢谢"),
-            ("身份证410421199001011234", "身份证******************"),
-            ("排了3个小时，跑了2趟", "排了3个小时，跑了2趟"),
-            ("办件号 123456 有误", "办件号 123456 有误"),
-        ] {
-            assert_eq!(hcp_core::validate::mask_digit_runs(text), expected);
-        }
-    }
-
-    #[test]
-    fn counties_of_region_codes() {
-        assert_eq!(county_of("410421"), "410421");
-        assert_eq!(county_of("410421100"), "410421");
-        assert_eq!(county_of("410421100200"), "410421");
-    }
-}
-
 /// The official tables this build ships, used when the default rules folder is absent (the
 /// binary run outside a checkout). A configured folder is always read from disk.
 const SHIPPED_CALENDAR: [(&str, &str); 2] = [
@@ -904,4 +880,28 @@ pub fn calendar_from(dir: &std::path::Path, provisional: bool) -> anyhow::Result
     } else {
         calendar
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_typed_into_comments_do_not_reach_the_rules() {
+        for (text, expected) in [
+            ("请回电13812341234谢谢", "请回电***********谢谢"),
+            ("身份证410421199001011234", "身份证******************"),
+            ("排了3个小时，跑了2趟", "排了3个小时，跑了2趟"),
+            ("办件号 123456 有误", "办件号 123456 有误"),
+        ] {
+            assert_eq!(hcp_core::validate::mask_digit_runs(text), expected);
+        }
+    }
+
+    #[test]
+    fn counties_of_region_codes() {
+        assert_eq!(county_of("410421"), "410421");
+        assert_eq!(county_of("410421100"), "410421");
+        assert_eq!(county_of("410421100200"), "410421");
+    }
 }

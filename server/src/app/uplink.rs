@@ -76,6 +76,22 @@ impl Uplink {
         }
     }
 
+    /// Holds the uplink for a run, waiting for a run in progress to end.
+    fn begin(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.run_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Holds the uplink for a run, or `None` at once while another run holds it.
+    fn try_begin(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        match self.run_lock.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     fn runtime(&self) -> std::sync::MutexGuard<'_, Runtime> {
         // Plain values, consistent after any panic in between.
         self.runtime
@@ -134,11 +150,28 @@ pub struct RunReport {
 /// Runs steps as of `as_of` until nothing more can be done now (or only one, with
 /// `until_idle` false). Blocking.
 pub fn run(platform: &Platform, as_of: DateTime<Utc>, until_idle: bool) -> RunReport {
+    let _running = platform.uplink.begin();
+    run_holding_lock(platform, as_of, until_idle)
+}
+
+/// A run asked for by a person (`POST /api/v1/admin/uplink/run`): like [`run`], but refused at
+/// once with `Conflict` while another run (the shipper's) holds the uplink, rather than waiting
+/// for it to end. Blocking.
+pub fn run_now(
+    platform: &Platform,
+    as_of: DateTime<Utc>,
+    until_idle: bool,
+) -> Result<RunReport, AppError> {
+    let Some(_running) = platform.uplink.try_begin() else {
+        return Err(AppError::Conflict(
+            "an uplink run is in progress (the shipper's); ask again when it has ended".into(),
+        ));
+    };
+    Ok(run_holding_lock(platform, as_of, until_idle))
+}
+
+fn run_holding_lock(platform: &Platform, as_of: DateTime<Utc>, until_idle: bool) -> RunReport {
     let uplink = &platform.uplink;
-    let _running = uplink
-        .run_lock
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut report = RunReport {
         as_of,
         steps: Vec::new(),
@@ -816,4 +849,18 @@ pub fn status(platform: &Platform) -> anyhow::Result<UplinkStatus> {
         recent_batches: store.uplink_batches(20)?,
         reconciliations: store.uplink_reconciliations(7)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_asked_for_meanwhile_is_refused_not_queued() {
+        let uplink = Uplink::new(UplinkConfig::default());
+        let running = uplink.begin();
+        assert!(uplink.try_begin().is_none());
+        drop(running);
+        assert!(uplink.try_begin().is_some());
+    }
 }

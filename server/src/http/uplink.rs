@@ -86,7 +86,10 @@ fn yes() -> bool {
 /// a retry, or is blocked.
 #[utoipa::path(
     post, path = "/api/v1/admin/uplink/run", tag = "uplink", request_body = RunRequest,
-    responses((status = 200, body = RunReport), (status = 409, body = super::ErrorBody)),
+    responses(
+        (status = 200, body = RunReport),
+        (status = 409, description = "the uplink is not enabled, or a run (the shipper's) is in progress", body = super::ErrorBody),
+    ),
     security(("session" = []))
 )]
 pub async fn run(
@@ -106,11 +109,11 @@ pub async fn run(
     });
     let as_of = request.as_of.unwrap_or_else(|| platform.clock.now());
     blocking(move || {
-        Ok(Json(crate::app::uplink::run(
+        Ok(Json(crate::app::uplink::run_now(
             &platform,
             as_of,
             request.until_idle,
-        )))
+        )?))
     })
     .await
 }

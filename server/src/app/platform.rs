@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use hcp_core::auth::{self, Role, TokenSigner, User};
 use hcp_core::calendar::Calendar;
 use hcp_core::clock::{Clock, ManualClock};
@@ -132,6 +132,23 @@ impl Platform {
         match self.store.submit_one(command)? {
             Outcome::Recorded { seq } | Outcome::Duplicate { seq } => Ok(seq),
             Outcome::Rejected(error) => Err(AppError::Unprocessable(error.reason())),
+        }
+    }
+
+    /// The instant a sweep or an uplink run is done as of: now, or `as_of` when the platform
+    /// runs on the manual clock (simulations, tests). On the system clock a past or future
+    /// instant is refused: it would flag orders and generate reports for periods that have not
+    /// ended, for good.
+    pub fn as_of(&self, as_of: Option<DateTime<Utc>>) -> Result<DateTime<Utc>, AppError> {
+        match (as_of, &self.manual_clock) {
+            (None, _) => Ok(self.clock.now()),
+            (Some(at), Some(_)) => Ok(at),
+            (Some(_), None) => Err(AppError::Unprocessable(hcp_core::validate::Reason {
+                code: "clock_not_manual".into(),
+                message: "as_of is accepted only when the platform runs on the manual clock \
+                          ([clock] manual_start); on the system clock it works as of now"
+                    .into(),
+            })),
         }
     }
 

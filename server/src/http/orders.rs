@@ -449,14 +449,17 @@ pub async fn moderate(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct SweepRequest {
-    /// Sweep as of this instant (simulations, tests); default: the platform clock.
+    /// Sweep as of this instant: only on the manual clock (simulations, tests); default: now.
     pub as_of: Option<DateTime<Utc>>,
 }
 
 /// Runs one deadline sweep now, or as of a given instant.
 #[utoipa::path(
     post, path = "/api/v1/admin/sweep", tag = "orders", request_body = SweepRequest,
-    responses((status = 200, body = SweepReport)),
+    responses(
+        (status = 200, body = SweepReport),
+        (status = 422, description = "`as_of` given while the platform runs on the system clock", body = super::ErrorBody),
+    ),
     security(("session" = []))
 )]
 pub async fn sweep(
@@ -469,9 +472,7 @@ pub async fn sweep(
         &[Role::Admin, Role::Supervisor],
         "sweeps are run by administrators and supervisors",
     )?;
-    let as_of = body
-        .and_then(|Json(request)| request.as_of)
-        .unwrap_or_else(|| platform.clock.now());
+    let as_of = platform.as_of(body.and_then(|Json(request)| request.as_of))?;
     blocking(move || Ok(Json(crate::workers::sweep::sweep(&platform, as_of)))).await
 }
 

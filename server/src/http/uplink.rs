@@ -89,6 +89,7 @@ fn yes() -> bool {
     responses(
         (status = 200, body = RunReport),
         (status = 409, description = "the uplink is not enabled, or a run (the shipper's) is in progress", body = super::ErrorBody),
+        (status = 422, description = "`as_of` given while the platform runs on the system clock", body = super::ErrorBody),
     ),
     security(("session" = []))
 )]
@@ -107,7 +108,7 @@ pub async fn run(
         as_of: None,
         until_idle: true,
     });
-    let as_of = request.as_of.unwrap_or_else(|| platform.clock.now());
+    let as_of = platform.as_of(request.as_of)?;
     blocking(move || {
         Ok(Json(crate::app::uplink::run_now(
             &platform,

@@ -135,10 +135,13 @@ fn record(
                 commands.push(command);
                 positions.push((index, kind, value));
             }
-            Err(reason) => {
-                keep.push((index, keep_command(source, kind, &value, &reason)));
-                results[index] = Some(rejected(index, reason));
-            }
+            Err(reason) => match keep_item(source, kind, &value, &reason) {
+                Ok(command) => {
+                    keep.push((index, command));
+                    results[index] = Some(rejected(index, reason));
+                }
+                Err(not_kept) => results[index] = Some(rejected(index, not_kept)),
+            },
         }
     }
     let outcomes = platform.store.submit(commands)?;
@@ -157,10 +160,13 @@ fn record(
                 reason: None,
             },
             Outcome::Rejected(error) => {
-                let reason = error.reason();
+                let mut reason = error.reason();
                 // A second rating of a rated act is an answer, not a loss: nothing to replay.
                 if reason.code != "duplicate_rating" {
-                    keep.push((index, keep_command(source, kind, &value, &reason)));
+                    match keep_item(source, kind, &value, &reason) {
+                        Ok(command) => keep.push((index, command)),
+                        Err(not_kept) => reason = not_kept,
+                    }
                 }
                 rejected(index, reason)
             }
@@ -194,12 +200,34 @@ fn record(
     Ok(batch)
 }
 
-fn keep_command(source: &str, kind: Kind, item: &serde_json::Value, reason: &Reason) -> Command {
-    Command::KeepRejected {
+/// The command keeping a refused item for replay; when the item is too large to keep, the
+/// reason to answer with instead, saying so.
+fn keep_item(
+    source: &str,
+    kind: Kind,
+    item: &serde_json::Value,
+    reason: &Reason,
+) -> Result<Command, Reason> {
+    let payload = serde_json::to_vec(item).unwrap_or_default();
+    if payload.len() > MAX_KEPT_PAYLOAD_BYTES {
+        return Err(not_kept(reason, payload.len()));
+    }
+    Ok(Command::KeepRejected {
         source: source.to_string(),
         content_type: kind.label().to_string(),
-        payload: serde_json::to_vec(item).unwrap_or_default(),
+        payload,
         reason: reason.clone(),
+    })
+}
+
+/// `reason`, saying that the payload of `bytes` was too large to be kept for replay.
+fn not_kept(reason: &Reason, bytes: usize) -> Reason {
+    Reason {
+        code: reason.code.clone(),
+        message: format!(
+            "{} (the payload, {bytes} bytes, is larger than the {MAX_KEPT_PAYLOAD_BYTES} bytes kept for replay: not kept)",
+            reason.message
+        ),
     }
 }
 
@@ -212,25 +240,34 @@ fn rejected(index: usize, reason: Reason) -> ItemResult {
     }
 }
 
-/// Keeps a payload that could not be decoded at all. Blocking.
+/// Bytes of a refused payload kept for replay at most. The store cannot yet hold a value much
+/// larger in one record (a larger one fails its batch), so a larger payload is refused without
+/// being kept, and the answer says so: the sender still has it.
+pub const MAX_KEPT_PAYLOAD_BYTES: usize = 48 * 1024;
+
+/// Keeps a payload that could not be decoded at all; the reason to answer with (saying when the
+/// payload was too large to keep). Blocking.
 fn refuse_payload(
     platform: &Platform,
     source: &str,
     content_type: &str,
     body: &[u8],
     reason: &Reason,
-) -> Result<(), AppError> {
+) -> Result<Reason, AppError> {
+    platform
+        .telemetry
+        .ingest_rejected
+        .fetch_add(1, Ordering::Relaxed);
+    if body.len() > MAX_KEPT_PAYLOAD_BYTES {
+        return Ok(not_kept(reason, body.len()));
+    }
     platform.store.submit_one(Command::KeepRejected {
         source: source.to_string(),
         content_type: content_type.to_string(),
         payload: body.to_vec(),
         reason: reason.clone(),
     })?;
-    platform
-        .telemetry
-        .ingest_rejected
-        .fetch_add(1, Ordering::Relaxed);
-    Ok(())
+    Ok(reason.clone())
 }
 
 /// A JSON body holding one item or an array of items; the flag says it was a single object.
@@ -270,7 +307,7 @@ pub fn ingest_items(
     let (single, values) = match one_or_many(body) {
         Ok(parsed) => parsed,
         Err(reason) => {
-            refuse_payload(platform, source, kind.label(), body, &reason)?;
+            let reason = refuse_payload(platform, source, kind.label(), body, &reason)?;
             return Err(AppError::Unprocessable(reason));
         }
     };
@@ -294,11 +331,11 @@ pub fn ingest_raw(
     match decode_raw(platform, &source.adapter, content_type, body) {
         Ok(items) => record(platform, &source.id, items, Keep::Refused),
         Err(refusal) => {
-            refuse_payload(platform, &source.id, content_type, body, &refusal.reason)?;
+            let reason = refuse_payload(platform, &source.id, content_type, body, &refusal.reason)?;
             Err(if refusal.adapter_fault {
-                AppError::Unavailable(refusal.reason)
+                AppError::Unavailable(reason)
             } else {
-                AppError::Unprocessable(refusal.reason)
+                AppError::Unprocessable(reason)
             })
         }
     }

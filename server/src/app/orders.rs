@@ -499,12 +499,15 @@ pub struct IntakeRequest {
     /// `complaint`, `suggestion` or `request`.
     pub kind: OrderKind,
     /// Region code where the matter arose.
+    #[schema(max_length = 64)]
     pub area_code: String,
     /// The department concerned, if known (统一社会信用代码).
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub department: String,
     /// The service item concerned, if known.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub task_code: String,
     pub text: String,
     #[serde(default = "web")]
@@ -531,6 +534,9 @@ pub struct IntakeReceipt {
     pub deadlines: Vec<hcp_core::workflow::Deadline>,
 }
 
+/// Characters of a code (region, department, service item) in an intake at most.
+const MAX_CODE_CHARS: usize = 64;
+
 /// The intake (统一受理) of a complaint, suggestion or request by `actor` (a signed-in user, or
 /// `citizen`): checked, routed and timed by the county's policies, opened, and its receipt.
 /// Blocking.
@@ -545,6 +551,18 @@ pub fn open_intake(
             "kind",
             "a bad review is a rating: it comes in through ingest and opens its own order",
         ));
+    }
+    for (field, code) in [
+        ("area_code", &request.area_code),
+        ("department", &request.department),
+        ("task_code", &request.task_code),
+    ] {
+        if code.chars().count() > MAX_CODE_CHARS {
+            return Err(AppError::invalid_field(
+                field,
+                format!("at most {MAX_CODE_CHARS} characters"),
+            ));
+        }
     }
     let text = request.text.trim();
     if text.is_empty() || text.chars().count() > 2000 {

@@ -18,6 +18,12 @@ use crate::app::platform::Platform;
 /// Largest body an ingest request may carry.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
+/// The ingest routes' body limit, [`MAX_BODY_BYTES`] (every other route keeps axum's 2 MB); a
+/// larger body is refused with 413 before it is read.
+pub fn body_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES)
+}
+
 /// One item answers with its own status; a batch with 200 and the per-item results.
 fn respond(single: bool, batch: BatchResult) -> Response {
     if single && let Some(item) = batch.results.first() {
@@ -46,11 +52,6 @@ async fn ingest_json(
     body: Bytes,
     kind: Kind,
 ) -> Result<Response, ApiError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::BadRequest(format!(
-            "body larger than {MAX_BODY_BYTES} bytes"
-        )));
-    }
     blocking(move || {
         let source = authenticate_source(&platform, &source, &headers)?;
         let Ingested { single, batch } = ingest::ingest_items(&platform, &source.id, kind, &body)?;
@@ -124,11 +125,6 @@ pub async fn ingest_raw(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::BadRequest(format!(
-            "body larger than {MAX_BODY_BYTES} bytes"
-        )));
-    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

@@ -374,14 +374,17 @@ pub fn router(platform: Platform, extra: Router<Platform>) -> Router {
             .route("/metrics", get(ops::metrics))
             .route("/api/v1/auth/login", post(admin::login))
             .route("/api/v1/me", get(admin::me))
-            .route("/api/v1/ingest/{source}", post(ingest::ingest_raw))
+            .route(
+                "/api/v1/ingest/{source}",
+                post(ingest::ingest_raw).layer(ingest::body_limit()),
+            )
             .route(
                 "/api/v1/sources/{source}/ratings",
-                post(ingest::ingest_ratings),
+                post(ingest::ingest_ratings).layer(ingest::body_limit()),
             )
             .route(
                 "/api/v1/sources/{source}/service-events",
-                post(ingest::ingest_service_events),
+                post(ingest::ingest_service_events).layer(ingest::body_limit()),
             )
             .route("/api/v1/ratings", get(read::list_ratings))
             .route("/api/v1/ratings/{id}", get(read::get_rating))

@@ -7,7 +7,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./demo-data
 
-.PHONY: demo test build adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance bench bench-analytics
+.PHONY: demo test build adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance api-conformance-demo bench bench-analytics
 
 demo: build
 	./target/release/hcp demo --listen $(LISTEN) --data $(DATA)
@@ -118,6 +118,12 @@ $(SCHEMATHESIS_STAMP):
 api-conformance: e2e-build $(SCHEMATHESIS_STAMP)
 	@echo "== step: API conformance (schemathesis against the debug hcp)"
 	tests/conformance/run.sh $(VENV)/bin/st ./target/debug/hcp $(CONFORMANCE_EXAMPLES)
+
+# The same checks against the demo city (release build, ~90 days of history, uplink on); not
+# part of `make test`.
+api-conformance-demo: build $(SCHEMATHESIS_STAMP)
+	@echo "== step: API conformance against the demo city"
+	tests/conformance/demo.sh $(VENV)/bin/st ./target/release/hcp $(CONFORMANCE_EXAMPLES)
 
 unit-tests:
 	@echo "== step: tests (unit, API, store model, calendar, end-to-end)"

@@ -254,20 +254,22 @@ fn refuse_payload(
     body: &[u8],
     reason: &Reason,
 ) -> Result<Reason, AppError> {
+    let answer = if body.len() > MAX_KEPT_PAYLOAD_BYTES {
+        not_kept(reason, body.len())
+    } else {
+        platform.store.submit_one(Command::KeepRejected {
+            source: source.to_string(),
+            content_type: content_type.to_string(),
+            payload: body.to_vec(),
+            reason: reason.clone(),
+        })?;
+        reason.clone()
+    };
     platform
         .telemetry
         .ingest_rejected
         .fetch_add(1, Ordering::Relaxed);
-    if body.len() > MAX_KEPT_PAYLOAD_BYTES {
-        return Ok(not_kept(reason, body.len()));
-    }
-    platform.store.submit_one(Command::KeepRejected {
-        source: source.to_string(),
-        content_type: content_type.to_string(),
-        payload: body.to_vec(),
-        reason: reason.clone(),
-    })?;
-    Ok(reason.clone())
+    Ok(answer)
 }
 
 /// A JSON body holding one item or an array of items; the flag says it was a single object.

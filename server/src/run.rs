@@ -100,9 +100,13 @@ pub async fn serve<E: Extension>(config: Config, extension: E) -> anyhow::Result
     // Serving starts now, so that routes of the extension (the demo's SMS gateway) answer what
     // its seeding sends; the banner follows once the platform is ready.
     let server = tokio::spawn(
-        axum::serve(listener, http::router(platform.clone(), extension.routes()))
-            .with_graceful_shutdown(shutdown_signal())
-            .into_future(),
+        axum::serve(
+            listener,
+            http::router(platform.clone(), extension.routes())
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .into_future(),
     );
     {
         let platform = platform.clone();

@@ -28,6 +28,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub demo: DemoConfig,
     pub uplink: UplinkConfig,
+    pub limits: LimitsConfig,
 }
 
 /// The provincial uplink (省级平台上报): ratings and rectifications go to the provincial
@@ -355,6 +356,42 @@ pub struct SecurityConfig {
     pub token_hours: u32,
 }
 
+/// Abuse limits on the open doors; over a limit a request is answered 429 with `Retry-After`.
+/// A rate of 0 turns that limit off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Sign-in attempts per client address and minute.
+    pub login_per_address_per_minute: u32,
+    /// Failed sign-ins in a row that lock an account (0: never locked).
+    pub login_failures: u32,
+    /// How long a locked account stays locked, in seconds.
+    pub login_lockout_seconds: u64,
+    /// Password hashes (argon2id, 19 MiB each) computed at once.
+    pub argon2_concurrency: usize,
+    /// How long a sign-in waits for a free hashing slot before it is answered 429, in ms.
+    pub argon2_wait_ms: u64,
+    /// Citizens' posts (intake, ratings by link, tracking) per client address and minute.
+    pub public_posts_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (their own address otherwise
+    /// counts as the client's).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            login_per_address_per_minute: 30,
+            login_failures: 5,
+            login_lockout_seconds: 900,
+            argon2_concurrency: 2,
+            argon2_wait_ms: 5_000,
+            public_posts_per_minute: 20,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DemoConfig {
@@ -389,6 +426,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             demo: DemoConfig::default(),
             uplink: UplinkConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }

@@ -32,6 +32,9 @@ pub enum AppError {
     /// [`RETRY_AFTER_SECONDS`].
     #[error("{}", .0.message)]
     Unavailable(Reason),
+    /// Over an abuse limit: the sender may try again after `retry_after` seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("internal error: {0}")]
     Internal(String),
 }

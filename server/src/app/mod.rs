@@ -10,6 +10,7 @@ pub mod coverage;
 pub mod disclosure;
 pub mod error;
 pub mod ingest;
+pub mod limits;
 pub mod orders;
 pub mod outreach;
 pub mod platform;

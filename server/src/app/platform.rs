@@ -49,6 +49,8 @@ pub struct Platform {
     pub sweep_lock: Arc<std::sync::Mutex<()>>,
     /// The provincial uplink: its configuration and the lock its runs take.
     pub uplink: Arc<crate::app::uplink::Uplink>,
+    /// Abuse limits on the open doors.
+    pub limits: Arc<crate::app::limits::Limits>,
 }
 
 /// What start-up created that the operator must be told once.
@@ -116,6 +118,7 @@ impl Platform {
             messages: config.messages.clone(),
             sweep_lock: Arc::default(),
             uplink: Arc::new(crate::app::uplink::Uplink::new(config.uplink.clone())),
+            limits: Arc::new(crate::app::limits::Limits::new(&config.limits)),
         })
     }
 

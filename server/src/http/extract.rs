@@ -217,3 +217,28 @@ fn or(text: String, fallback: &str) -> String {
         text
     }
 }
+
+/// The address a request comes from, as the abuse limits count it (see
+/// [`crate::app::limits::Limits::client_address`]): the peer, or behind a trusted proxy the
+/// client it forwards for.
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<crate::app::Platform> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        platform: &crate::app::Platform,
+    ) -> Result<ClientAddr, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|value| value.to_str().ok());
+        Ok(ClientAddr(platform.limits.client_address(peer, forwarded)))
+    }
+}

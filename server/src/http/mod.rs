@@ -71,9 +71,17 @@ impl IntoResponse for ApiError {
                 "unsupported_media_type".to_string(),
             ),
             ApiError::Unavailable(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason.code.clone()),
+            ApiError::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests".to_string(),
+            ),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal".to_string()),
         };
-        let retry = matches!(self, ApiError::Unavailable(_));
+        let retry = match &self {
+            ApiError::Unavailable(_) => Some(RETRY_AFTER_SECONDS),
+            ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let message = if let ApiError::Internal(detail) = &self {
             tracing::error!(error = %detail, "request failed");
             "internal error".to_string()
@@ -87,10 +95,10 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if retry {
+        if let Some(seconds) = retry {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(RETRY_AFTER_SECONDS),
+                axum::http::HeaderValue::from(seconds),
             );
         }
         response
@@ -190,6 +198,9 @@ impl Modify for SecurityAddon {
 /// 415 where there is a body, and 500 and 503 (with `Retry-After`) everywhere.
 struct ErrorResponses;
 
+/// Paths behind an abuse limit ([`crate::app::limits`]): their operations document 429.
+pub const RATE_LIMITED: &[&str] = &["/api/v1/auth/login"];
+
 impl ErrorResponses {
     fn response(
         description: &str,
@@ -273,6 +284,11 @@ impl Modify for ErrorResponses {
                         "The body's content type is not the one documented",
                     ),
                     (
+                        "429",
+                        RATE_LIMITED.contains(&path.as_str()),
+                        "Over an abuse limit (per client address or account); retry after `Retry-After` seconds",
+                    ),
+                    (
                         "500",
                         true,
                         "Internal error (logged in full; the answer says only that)",
@@ -295,7 +311,10 @@ impl Modify for ErrorResponses {
                         None if applies => {
                             responses.insert(
                                 status.to_string(),
-                                ErrorResponses::response(description, status == "503"),
+                                ErrorResponses::response(
+                                    description,
+                                    status == "503" || status == "429",
+                                ),
                             );
                         }
                         None => {}

@@ -1,12 +1,11 @@
 //! Who may do what: users with one role scoped to an org subtree, ingest sources with API keys,
-//! password hashing (argon2id) and signed session tokens.
+//! password hashing (argon2id) and server-side sessions.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -135,8 +134,6 @@ pub struct Source {
 pub enum AuthError {
     #[error("password hashing failed: {0}")]
     Hash(String),
-    #[error("invalid or expired token")]
-    Token,
 }
 
 /// Hashes a password with argon2id and a fresh salt.
@@ -192,66 +189,70 @@ pub struct Principal {
     pub staff_id: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct TokenClaims {
-    principal: Principal,
-    expires: DateTime<Utc>,
+/// A new random session token, `hcps_` + 43 characters (256 bits). Only its hash
+/// ([`session_key`]) is stored, so a copy of the data folder signs nobody in.
+pub fn new_session_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    format!("hcps_{}", B64URL.encode(bytes))
 }
 
-/// Signs and checks session tokens (HMAC-SHA256 over the claims). Stateless, so a restart keeps
-/// everyone signed in; tokens expire after [`TokenSigner::lifetime`].
-#[derive(Clone)]
-pub struct TokenSigner {
-    key: [u8; 32],
-    lifetime: Duration,
+/// The key a session is stored under: the sha256 of its token.
+pub fn session_key(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
-impl std::fmt::Debug for TokenSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenSigner(..)")
-    }
-}
-
-type HmacSha256 = Hmac<Sha256>;
-
-impl TokenSigner {
-    pub fn new(key: [u8; 32], lifetime: Duration) -> TokenSigner {
-        TokenSigner { key, lifetime }
-    }
-
-    pub fn lifetime(&self) -> Duration {
-        self.lifetime
-    }
-
-    fn mac(&self, body: &str) -> Result<Vec<u8>, AuthError> {
-        let mut mac = HmacSha256::new_from_slice(&self.key).map_err(|_| AuthError::Token)?;
-        mac.update(body.as_bytes());
-        Ok(mac.finalize().into_bytes().to_vec())
-    }
-
-    pub fn issue(&self, principal: &Principal, now: DateTime<Utc>) -> Result<String, AuthError> {
-        let claims = TokenClaims {
-            principal: principal.clone(),
-            expires: now + self.lifetime,
-        };
-        let body = B64URL.encode(serde_json::to_vec(&claims).map_err(|_| AuthError::Token)?);
-        let signature = B64URL.encode(self.mac(&body)?);
-        Ok(format!("{body}.{signature}"))
-    }
-
-    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Principal, AuthError> {
-        let (body, signature) = token.split_once('.').ok_or(AuthError::Token)?;
-        let signature = B64URL.decode(signature).map_err(|_| AuthError::Token)?;
-        let mut mac = HmacSha256::new_from_slice(&self.key).map_err(|_| AuthError::Token)?;
-        mac.update(body.as_bytes());
-        mac.verify_slice(&signature).map_err(|_| AuthError::Token)?;
-        let claims: TokenClaims =
-            serde_json::from_slice(&B64URL.decode(body).map_err(|_| AuthError::Token)?)
-                .map_err(|_| AuthError::Token)?;
-        if claims.expires <= now {
-            return Err(AuthError::Token);
+impl User {
+    /// A digest of what a session of this user stands on: role, scope, staff record, password
+    /// and whether the account is disabled. A session opened under another stamp is over, so
+    /// changing any of them ends the user's sessions at once.
+    pub fn stamp(&self) -> String {
+        let mut digest = Sha256::new();
+        for part in [
+            serde_json::to_string(&self.role)
+                .unwrap_or_default()
+                .as_str(),
+            self.scope.as_str(),
+            self.staff_id.as_deref().unwrap_or("\u{0}"),
+            self.password_hash.as_str(),
+            if self.disabled { "disabled" } else { "enabled" },
+        ] {
+            digest.update((part.len() as u64).to_be_bytes());
+            digest.update(part.as_bytes());
         }
-        Ok(claims.principal)
+        hex::encode(digest.finalize())
+    }
+
+    /// The principal this user acts as.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            username: self.username.clone(),
+            role: self.role,
+            scope: self.scope.clone(),
+            staff_id: self.staff_id.clone(),
+        }
+    }
+}
+
+/// A signed-in session as the server keeps it (under [`session_key`] of its token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub username: String,
+    /// [`User::stamp`] when the session was opened.
+    pub stamp: String,
+    pub opened_at: DateTime<Utc>,
+    /// The session ends here whatever happens (the configured lifetime).
+    pub expires_at: DateTime<Utc>,
+    /// Last request seen, to within a minute; the idle timeout counts from it.
+    pub last_seen: DateTime<Utc>,
+    /// The client address it was opened from.
+    pub address: String,
+}
+
+impl SessionRecord {
+    /// Whether the session is still open at `now` with an idle timeout of `idle`.
+    pub fn open_at(&self, now: DateTime<Utc>, idle: Duration) -> bool {
+        now < self.expires_at && now < self.last_seen + idle
     }
 }
 
@@ -269,29 +270,75 @@ mod tests {
     }
 
     #[test]
-    fn tokens_expire_and_resist_tampering() {
-        let signer = TokenSigner::new([1; 32], Duration::hours(1));
-        let principal = Principal {
+    fn a_user_change_changes_the_stamp() {
+        let user = User {
             username: "u".into(),
+            display_name: "U".into(),
             role: Role::Supervisor,
             scope: "410400".into(),
             staff_id: None,
+            password_hash: "h".into(),
+            disabled: false,
         };
+        let stamp = user.stamp();
+        assert_eq!(stamp, user.clone().stamp());
+        let renamed = User {
+            display_name: "V".into(),
+            ..user.clone()
+        };
+        assert_eq!(
+            renamed.stamp(),
+            stamp,
+            "a display name does not end sessions"
+        );
+        for changed in [
+            User {
+                role: Role::Admin,
+                ..user.clone()
+            },
+            User {
+                scope: "410421".into(),
+                ..user.clone()
+            },
+            User {
+                staff_id: Some("s1".into()),
+                ..user.clone()
+            },
+            User {
+                password_hash: "h2".into(),
+                ..user.clone()
+            },
+            User {
+                disabled: true,
+                ..user.clone()
+            },
+        ] {
+            assert_ne!(changed.stamp(), stamp, "{changed:?}");
+        }
+    }
+
+    #[test]
+    fn sessions_idle_out_and_expire() {
         let now = Utc::now();
-        let token = signer.issue(&principal, now).unwrap_or_default();
-        assert_eq!(signer.verify(&token, now).ok(), Some(principal.clone()));
-        assert!(signer.verify(&token, now + Duration::hours(2)).is_err());
-        let other = TokenSigner::new([2; 32], Duration::hours(1));
-        assert!(other.verify(&token, now).is_err());
-        let forged = TokenSigner::new([1; 32], Duration::hours(1));
-        let admin = Principal {
-            role: Role::Admin,
-            ..principal
+        let record = SessionRecord {
+            username: "u".into(),
+            stamp: String::new(),
+            opened_at: now,
+            expires_at: now + Duration::hours(12),
+            last_seen: now,
+            address: "127.0.0.1".into(),
         };
-        let (_, signature) = token.split_once('.').unwrap_or_default();
-        let body = forged.issue(&admin, now).unwrap_or_default();
-        let (body, _) = body.split_once('.').unwrap_or_default();
-        assert!(signer.verify(&format!("{body}.{signature}"), now).is_err());
+        let idle = Duration::minutes(30);
+        assert!(record.open_at(now + Duration::minutes(29), idle));
+        assert!(!record.open_at(now + Duration::minutes(30), idle));
+        let busy = SessionRecord {
+            last_seen: now + Duration::hours(12),
+            ..record
+        };
+        assert!(!busy.open_at(now + Duration::hours(12), idle));
+        let token = new_session_token();
+        assert!(token.starts_with("hcps_") && token.len() > 40);
+        assert_ne!(session_key(&token), session_key(&new_session_token()));
     }
 
     #[test]

@@ -41,6 +41,7 @@ manual_start = "2026-11-20T10:00:00+08:00"
 sweep_secs = 0
 [security]
 token_hours = 8760
+idle_minutes = 525600
 TOML
 
 HCP_LOG=warn NO_COLOR=1 "$HCP" serve --config "$WORK/hcp.toml" --listen 127.0.0.1:0 \

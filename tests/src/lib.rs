@@ -570,7 +570,7 @@ pub fn beijing(month: u32, day: u32, hour: u32) -> DateTime<Utc> {
 /// sessions that outlive the clock's moves (a year).
 pub fn manual_clock_config(start: DateTime<Utc>) -> String {
     format!(
-        "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 8760\n",
+        "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 8760\nidle_minutes = 525600\n",
         start.to_rfc3339()
     )
 }

@@ -120,7 +120,7 @@ async fn dataset() -> Dataset {
     let config = write_config(
         dir.path(),
         &format!(
-            "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 100000\n",
+            "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 100000\nidle_minutes = 6000000\n",
             beijing(3, 23, 10).to_rfc3339()
         ),
     )

@@ -48,7 +48,7 @@ async fn start(start: DateTime<Utc>) -> Loop {
     let config = write_config(
         dir.path(),
         &format!(
-            "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 100000\n[messages]\npublic_url = \"http://hcp.example\"\n",
+            "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 100000\nidle_minutes = 6000000\n[messages]\npublic_url = \"http://hcp.example\"\n",
             start.to_rfc3339()
         ),
     )

@@ -40,7 +40,7 @@ async fn start_with(gateway: SmsGateway) -> Platform {
         dir,
         ..
     } = start_seeded(&format!(
-        "rules_dir = {rules:?}\n\n[security]\n# The clock moves weeks ahead; sessions must outlive it.\ntoken_hours = 8760\n\n[clock]\nmanual_start = {START:?}\n\n[workflow]\nsweep_secs = 0\n\n\
+        "rules_dir = {rules:?}\n\n[security]\n# The clock moves weeks ahead; sessions must outlive it.\ntoken_hours = 8760\nidle_minutes = 525600\n\n[clock]\nmanual_start = {START:?}\n\n[workflow]\nsweep_secs = 0\n\n\
          [messages]\ngateway_url = {gateway:?}\ngateway_token = {GATEWAY_TOKEN:?}\n\
          public_url = \"{PUBLIC_URL}/\"\nmax_attempts = 5\nretry_secs = 60\ntimeout_ms = 5000\n",
         rules = rules_dir().display().to_string(),

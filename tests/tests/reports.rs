@@ -823,7 +823,7 @@ async fn a_bulletin_missed_while_down_is_generated_at_the_next_start_once() {
     std::fs::write(
         &config,
         format!(
-            "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 1\n[security]\ntoken_hours = 8760\n",
+            "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 1\n[security]\ntoken_hours = 8760\nidle_minutes = 525600\n",
             beijing(12, 3, 10).to_rfc3339()
         ),
     )

@@ -9,6 +9,7 @@ pub mod keys;
 mod loop_query;
 mod metrics_query;
 mod query;
+mod sessions;
 pub mod uplink;
 
 use std::path::{Path, PathBuf};
@@ -387,6 +388,8 @@ enum Job {
 struct Inner {
     db: sled::Db,
     trees: Trees,
+    /// Signed-in sessions (see `sessions.rs`): beside the log, not in it.
+    sessions: sled::Tree,
     path: PathBuf,
     pii: PiiKey,
     stats: Arc<CommitStats>,
@@ -442,6 +445,7 @@ impl Store {
             .iter()
             .map(|name| db.open_tree(name))
             .collect::<Result<Trees, _>>()?;
+        let sessions = db.open_tree("sessions")?;
         let stats = Arc::new(CommitStats::default());
         let decider: SharedDecider = Arc::default();
         let (sender, receiver) = mpsc::channel();
@@ -462,6 +466,7 @@ impl Store {
             inner: Arc::new(Inner {
                 db,
                 trees,
+                sessions,
                 path: dir.to_path_buf(),
                 pii,
                 stats,

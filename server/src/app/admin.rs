@@ -1,7 +1,6 @@
 //! Administration: signing in, users, sources and their API keys, master data, and the replay
 //! of kept rejections.
 
-use chrono::{DateTime, Utc};
 use hcp_core::auth::{self, Principal, Role, Source, User};
 use hcp_core::model::{Device, DeviceModel, OrgUnit, ServiceItem, Staff};
 use hcp_core::store::{Command, MasterChange};
@@ -11,53 +10,6 @@ use utoipa::ToSchema;
 use crate::app::AppError;
 use crate::app::ingest::{BatchResult, CANONICAL_ADAPTER, replay};
 use crate::app::platform::Platform;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct LoginResponse {
-    /// Send as `Authorization: Bearer <token>`.
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
-    pub user: Principal,
-}
-
-/// Signs a user in with a password and issues a session token. Blocking (argon2).
-pub fn sign_in(
-    platform: &Platform,
-    username: &str,
-    password: &str,
-) -> Result<LoginResponse, AppError> {
-    let user = platform.store.user(username)?.filter(|user| !user.disabled);
-    // Verify against a throwaway hash when the user is unknown, so timing does not tell.
-    let valid = match &user {
-        Some(user) => auth::verify_password(password, &user.password_hash),
-        None => auth::verify_password(password, unknown_user_hash()),
-    };
-    let Some(user) = user.filter(|_| valid) else {
-        return Err(AppError::Unauthorized);
-    };
-    let principal = Principal {
-        username: user.username,
-        role: user.role,
-        scope: user.scope,
-        staff_id: user.staff_id,
-    };
-    let now = platform.clock.now();
-    let token = platform
-        .tokens
-        .issue(&principal, now)
-        .map_err(|error| AppError::Internal(error.to_string()))?;
-    Ok(LoginResponse {
-        token,
-        expires_at: now + platform.tokens.lifetime(),
-        user: principal,
-    })
-}
-
-/// argon2id hash of a random string nobody knows, made once per process.
-fn unknown_user_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| auth::hash_password(&auth::new_api_key()).unwrap_or_default())
-}
 
 /// A user as listed (no password hash).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -106,11 +58,7 @@ pub fn upsert_user(
     actor: &Principal,
     request: UserRequest,
 ) -> Result<UserView, AppError> {
-    if request.password.chars().count() < 8 {
-        return Err(AppError::BadRequest(
-            "password must have at least 8 characters".into(),
-        ));
-    }
+    crate::app::sessions::check_password(&request.password)?;
     if request.username.trim().is_empty() || request.username.chars().count() > 64 {
         return Err(AppError::BadRequest(
             "username must have 1 to 64 characters".into(),
@@ -130,6 +78,8 @@ pub fn upsert_user(
         actor: actor.username.clone(),
         change: MasterChange::User(user.clone()),
     })?;
+    // A new password, role, scope, staff record or a disabling ends the user's sessions.
+    crate::app::sessions::end_sessions_of(platform, &user.username, Some(&user.stamp()))?;
     Ok(UserView::from(user))
 }
 

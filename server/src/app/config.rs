@@ -350,10 +350,12 @@ pub struct SecurityConfig {
     /// Key sealing evaluators' personal data; created on first start. Default
     /// `<data_dir>/keys/pii.key`. Keep it out of data backups where you can.
     pub pii_key_file: Option<PathBuf>,
-    /// Key signing session tokens; created on first start. Default `<data_dir>/keys/token.key`.
-    pub token_key_file: Option<PathBuf>,
-    /// Lifetime of a session token in hours.
+    /// Lifetime of a session in hours: it ends then however busy.
     pub token_hours: u32,
+    /// A session ends after this many minutes without a request.
+    pub idle_minutes: u32,
+    /// Open sessions per user; signing in once more ends the oldest.
+    pub sessions_per_user: usize,
 }
 
 /// Abuse limits on the open doors; over a limit a request is answered 429 with `Retry-After`.
@@ -445,8 +447,9 @@ impl Default for SecurityConfig {
     fn default() -> Self {
         SecurityConfig {
             pii_key_file: None,
-            token_key_file: None,
             token_hours: 12,
+            idle_minutes: 30,
+            sessions_per_user: 5,
         }
     }
 }
@@ -529,6 +532,12 @@ impl Config {
                 reason: "must be at least 1".into(),
             });
         }
+        if self.security.idle_minutes == 0 || self.security.sessions_per_user == 0 {
+            return Err(ConfigError::Invalid {
+                field: "security",
+                reason: "idle_minutes and sessions_per_user must be at least 1".into(),
+            });
+        }
         self.trusted_keys()?;
         if self.plugins.timeout_ms == 0 || self.plugins.memory_mb == 0 || self.plugins.fuel == 0 {
             return Err(ConfigError::Invalid {
@@ -569,13 +578,6 @@ impl Config {
             .pii_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("keys/pii.key"))
-    }
-
-    pub fn token_key_path(&self) -> PathBuf {
-        self.security
-            .token_key_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("keys/token.key"))
     }
 
     pub fn plugins_dir(&self) -> PathBuf {

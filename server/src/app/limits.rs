@@ -180,7 +180,7 @@ pub struct Limits {
     pub login_lockout: Lockout,
     /// Password hashes computed at once (sign-in, setting a password): argon2 takes 19 MiB
     /// and tens of milliseconds each, so a flood waits here instead of exhausting memory.
-    pub argon2: tokio::sync::Semaphore,
+    pub argon2: std::sync::Arc<tokio::sync::Semaphore>,
     /// How long a sign-in waits for the argon2 semaphore before it is asked to retry.
     pub argon2_wait: Duration,
     /// Citizens' posts (intake, ratings by link, tracking) per client address.
@@ -197,7 +197,9 @@ impl Limits {
                 config.login_failures,
                 Duration::from_secs(config.login_lockout_seconds),
             ),
-            argon2: tokio::sync::Semaphore::new(config.argon2_concurrency.max(1)),
+            argon2: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                config.argon2_concurrency.max(1),
+            )),
             argon2_wait: Duration::from_millis(config.argon2_wait_ms),
             public_posts: RateLimiter::per_minute(config.public_posts_per_minute),
             trusted_proxies: config.trusted_proxies.clone(),

@@ -20,6 +20,7 @@ pub mod ratings;
 pub mod reports;
 pub mod rules;
 pub mod scope;
+pub mod sessions;
 pub mod telemetry;
 pub mod tokens;
 pub mod uplink;

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Duration, Utc};
-use hcp_core::auth::{self, Role, TokenSigner, User};
+use hcp_core::auth::{self, Role, User};
 use hcp_core::calendar::Calendar;
 use hcp_core::clock::{Clock, ManualClock};
-use hcp_core::pii::{self, PiiKey};
+use hcp_core::pii::PiiKey;
 use hcp_core::store::{Command, MasterChange, Outcome, Store, StoreOptions};
 use hcp_plugins::{PluginHost, Registry};
 
@@ -36,7 +36,7 @@ pub struct Platform {
     /// A device heard from within this long counts as online.
     pub device_online: Duration,
     pub clock: Arc<dyn Clock>,
-    pub tokens: TokenSigner,
+    pub sessions: crate::app::sessions::SessionSettings,
     pub telemetry: Arc<Telemetry>,
     /// Set when the configuration asks for a manual clock (simulations, end-to-end tests):
     /// `POST /api/v1/admin/clock` moves it.
@@ -74,7 +74,6 @@ impl Platform {
         };
         let calendar = crate::app::rules::load_calendar(config)?;
         let pii_key = PiiKey::load_or_create(&config.pii_key_path())?;
-        let token_key = pii::load_or_create_secret(&config.token_key_path())?;
         let store = Store::open(
             &config.store_dir(),
             pii_key,
@@ -106,10 +105,11 @@ impl Platform {
             reports_dir: config.data_dir.join("reports"),
             device_online: Duration::minutes(i64::from(config.devices.online_minutes)),
             clock,
-            tokens: TokenSigner::new(
-                token_key,
-                Duration::hours(i64::from(config.security.token_hours)),
-            ),
+            sessions: crate::app::sessions::SessionSettings {
+                lifetime: Duration::hours(i64::from(config.security.token_hours)),
+                idle: Duration::minutes(i64::from(config.security.idle_minutes)),
+                per_user: config.security.sessions_per_user,
+            },
             telemetry: Arc::new(Telemetry::default()),
             manual_clock,
             workflow: config.workflow.clone(),

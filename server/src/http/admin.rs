@@ -10,21 +10,25 @@ use hcp_core::validate::Reason;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::extract::ClientAddr;
 use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
-use crate::app::admin::{
-    self, IssuedSource, LoginResponse, MasterRecord, SourceRequest, UserRequest, UserView,
-};
+use crate::app::admin::{self, IssuedSource, MasterRecord, SourceRequest, UserRequest, UserView};
 use crate::app::ingest::BatchResult;
 use crate::app::platform::Platform;
+use crate::app::sessions::{self, LoginResponse, PasswordChange};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(max_length = 64)]
     pub username: String,
+    #[schema(max_length = 1024)]
     pub password: String,
 }
 
-/// Sign in with a user name and password; returns a session token.
+/// Sign in with a user name and password; opens a session and returns its token. Attempts are
+/// limited per client address, and repeated failures lock the account for a while (429 with
+/// `Retry-After` either way); sign-ins, failures and lockouts of an account are audited.
 #[utoipa::path(
     post, path = "/api/v1/auth/login", tag = "admin",
     request_body = LoginRequest,
@@ -32,13 +36,51 @@ pub struct LoginRequest {
 )]
 pub async fn login(
     State(platform): State<Platform>,
+    ClientAddr(address): ClientAddr,
     Json(request): Json<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
+    Ok(Json(
+        sessions::sign_in(&platform, request.username, request.password, address).await?,
+    ))
+}
+
+/// Sign out: the session of this token ends now.
+#[utoipa::path(
+    post, path = "/api/v1/auth/logout", tag = "admin",
+    responses((status = 204, description = "The session has ended")),
+    security(("session" = []))
+)]
+pub async fn logout(
+    State(platform): State<Platform>,
+    auth: Auth,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let token = super::session_token(&headers)
+        .ok_or(ApiError::Unauthorized)?
+        .to_string();
+    blocking(move || sessions::sign_out(&platform, &auth.0, &token)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change one's own password: every session of the caller ends (on every device) and a new one
+/// is opened for this client.
+#[utoipa::path(
+    post, path = "/api/v1/auth/password", tag = "admin",
+    request_body = PasswordChange,
+    responses((status = 200, body = LoginResponse), (status = 403, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn change_password(
+    State(platform): State<Platform>,
+    auth: Auth,
+    ClientAddr(address): ClientAddr,
+    Json(change): Json<PasswordChange>,
+) -> Result<Json<LoginResponse>, ApiError> {
+    let slot = sessions::hashing_slot(&platform.limits).await?;
     blocking(move || {
-        Ok(Json(admin::sign_in(
-            &platform,
-            &request.username,
-            &request.password,
+        let _slot = slot;
+        Ok(Json(sessions::change_password(
+            &platform, &auth.0, change, &address,
         )?))
     })
     .await
@@ -83,7 +125,9 @@ pub async fn upsert_user(
     Json(request): Json<UserRequest>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let actor = require_admin(&auth)?;
+    let slot = sessions::hashing_slot(&platform.limits).await?;
     blocking(move || {
+        let _slot = slot;
         let user = admin::upsert_user(&platform, &actor, request)?;
         Ok((StatusCode::CREATED, Json(user)))
     })

@@ -116,7 +116,7 @@ where
         .map_err(|error| ApiError::Internal(format!("blocking task failed: {error}")))?
 }
 
-/// A signed-in user, from `Authorization: Bearer <session token>`.
+/// A signed-in user, from `Authorization: Bearer <session token>` of an open session.
 pub struct Auth(pub Principal);
 
 impl Auth {
@@ -145,12 +145,20 @@ impl FromRequestParts<Platform> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, platform: &Platform) -> Result<Auth, ApiError> {
         let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized)?;
-        platform
-            .tokens
-            .verify(token, platform.clock.now())
-            .map(Auth)
-            .map_err(|_| ApiError::Unauthorized)
+        session_principal(platform, token).await.map(Auth)
     }
+}
+
+/// The principal of an open session's token. A request counts as the session's activity.
+pub async fn session_principal(platform: &Platform, token: &str) -> Result<Principal, ApiError> {
+    let platform = platform.clone();
+    let token = token.to_string();
+    blocking(move || crate::app::sessions::principal(&platform, &token)).await
+}
+
+/// The session token a request carries, if any.
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers)
 }
 
 /// Checks a source's API key (`X-Api-Key`, or `Authorization: Bearer hcpk_…`). Blocking.
@@ -199,7 +207,7 @@ impl Modify for SecurityAddon {
 struct ErrorResponses;
 
 /// Paths behind an abuse limit ([`crate::app::limits`]): their operations document 429.
-pub const RATE_LIMITED: &[&str] = &["/api/v1/auth/login"];
+pub const RATE_LIMITED: &[&str] = &["/api/v1/auth/login", "/api/v1/auth/password"];
 
 impl ErrorResponses {
     fn response(
@@ -336,6 +344,8 @@ impl Modify for ErrorResponses {
         ops::readyz,
         ops::metrics,
         admin::login,
+        admin::logout,
+        admin::change_password,
         admin::me,
         ingest::ingest_raw,
         ingest::ingest_ratings,
@@ -392,6 +402,8 @@ pub fn router(platform: Platform, extra: Router<Platform>) -> Router {
             .route("/readyz", get(ops::readyz))
             .route("/metrics", get(ops::metrics))
             .route("/api/v1/auth/login", post(admin::login))
+            .route("/api/v1/auth/logout", post(admin::logout))
+            .route("/api/v1/auth/password", post(admin::change_password))
             .route("/api/v1/me", get(admin::me))
             .route(
                 "/api/v1/ingest/{source}",

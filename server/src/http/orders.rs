@@ -241,11 +241,7 @@ pub async fn intake(
     Json(request): Json<IntakeRequest>,
 ) -> Result<(StatusCode, Json<IntakeReceipt>), ApiError> {
     let actor = match super::bearer(&headers) {
-        Some(token) => platform
-            .tokens
-            .verify(token, platform.clock.now())
-            .map(|principal| principal.username)
-            .map_err(|_| ApiError::Unauthorized)?,
+        Some(token) => super::session_principal(&platform, token).await?.username,
         None => "citizen".to_string(),
     };
     blocking(move || {

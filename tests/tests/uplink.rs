@@ -128,7 +128,7 @@ impl Platform {
             "level": level,
             "channel": channel,
             "indicators": if bad { json!(["510"]) } else { json!([]) },
-            "text": if bad { json!("排队时间过长") } else { Value::Null },
+            "text": if bad { json!("排队时间过长，请回电13812341234") } else { Value::Null },
             "evaluator": {"real_name": true, "phone": "13812341234"},
             "rated_at": at,
         });
@@ -283,6 +283,14 @@ async fn an_hour_without_the_province_loses_nothing_and_reconciles_clean() {
     );
     let state = province.state().await;
     assert_eq!(state["records"], 6, "{state}");
+    // Without personal data, a comment leaves masked as on the public pages.
+    let comments = state["comments"].as_array().unwrap();
+    assert!(!comments.is_empty(), "{state}");
+    for comment in comments {
+        let comment = comment.as_str().unwrap();
+        assert!(comment.starts_with("排队时间过长"), "{comment}");
+        assert!(!comment.contains("13812341234"), "{comment}");
+    }
 
     // The province refuses one record: it is listed with the province's reason.
     let refused = platform.rate(t(2), "P-07", "satisfied", "qr_code").await;

@@ -362,10 +362,13 @@ fn decide_rating(
         reader.known(tree::DEVICES, "device", device)?;
     }
     check_press_interval(reader, &input)?;
+    // An anonymous rating keeps nothing of its evaluator, whatever the source sent: there is
+    // nothing to reveal, call back or leak.
+    let real_name = input.evaluator.real_name;
     let seal = |kind, value: &Option<String>| {
         value
             .as_deref()
-            .filter(|value| !value.trim().is_empty())
+            .filter(|value| real_name && !value.trim().is_empty())
             .map(|value| pii.seal_field(kind, value.trim()))
     };
     let evaluator = StoredEvaluator {
@@ -387,7 +390,16 @@ fn decide_rating(
         level: input.level,
         channel: input.channel,
         indicators: input.indicators,
-        text: input.text.filter(|text| !text.trim().is_empty()),
+        text: input
+            .text
+            .filter(|text| !text.trim().is_empty())
+            .map(|text| {
+                if real_name {
+                    text
+                } else {
+                    strike_evaluator(text, &input.evaluator)
+                }
+            }),
         evaluator,
         attribution,
         area_code: input.area_code,
@@ -976,4 +988,18 @@ pub(super) fn rating_facts(trees: &[TransactionalTree], rating: &Rating) -> TxRe
                 .any(|act| act.service_number == rating.service_number)
         });
     Ok(facts)
+}
+
+/// An anonymous rating's comment with what its source said of the evaluator (name, phone, ID
+/// number) struck, since none of it is kept to strike it later.
+fn strike_evaluator(text: String, evaluator: &crate::model::EvaluatorInput) -> String {
+    let mut terms: Vec<&str> = [&evaluator.name, &evaluator.phone, &evaluator.id_number]
+        .into_iter()
+        .filter_map(|term| term.as_deref().map(str::trim))
+        .filter(|term| term.chars().count() >= 2)
+        .collect();
+    terms.sort_by_key(|term| std::cmp::Reverse(term.len()));
+    terms
+        .into_iter()
+        .fold(text, |text, term| text.replace(term, "**"))
 }

@@ -215,6 +215,19 @@ fn mask_name_patterns(chars: &[char]) -> Vec<char> {
 /// — false positives are the price of never leaking a number. The result is cut to
 /// [`PUBLIC_TEXT_CHARS`].
 pub fn mask_public_text(text: &str, strike: &[String]) -> String {
+    let chars: Vec<char> = mask_text(text, strike).chars().collect();
+    if chars.len() <= PUBLIC_TEXT_CHARS {
+        return chars.into_iter().collect();
+    }
+    let mut cut: String = chars[..PUBLIC_TEXT_CHARS].iter().collect();
+    cut.push('…');
+    cut
+}
+
+/// Free text masked as [`mask_public_text`] masks it, at its full length: for readers inside
+/// the platform or beyond it who must not learn who wrote it or who is named in it (window
+/// staff, the citizen's tracking page, the provincial uplink without personal data).
+pub fn mask_text(text: &str, strike: &[String]) -> String {
     let mut terms: Vec<&str> = strike
         .iter()
         .map(|term| term.trim())
@@ -231,13 +244,78 @@ pub fn mask_public_text(text: &str, strike: &[String]) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let chars = mask_number_runs(&mask_name_patterns(&mask_emails(&chars)));
-    if chars.len() <= PUBLIC_TEXT_CHARS {
-        return chars.into_iter().collect();
+    mask_number_runs(&mask_name_patterns(&mask_emails(&chars)))
+        .into_iter()
+        .collect()
+}
+
+/// What stands for a comment whose evaluator's sealed data cannot be opened to strike it.
+pub const WITHHELD_TEXT: &str = "（内容含无法核验的个人信息，已隐去）";
+
+/// Masks the free text of ratings and orders with the names of the platform's people struck
+/// (made once per request or batch: [`known_names`] reads every staff record and user).
+pub struct Masker {
+    names: Vec<String>,
+}
+
+impl Masker {
+    /// Blocking.
+    pub fn new(platform: &Platform) -> Result<Masker, AppError> {
+        Ok(Masker {
+            names: known_names(platform)?,
+        })
     }
-    let mut cut: String = chars[..PUBLIC_TEXT_CHARS].iter().collect();
-    cut.push('…');
-    cut
+
+    /// The masking for window staff, who are the ones rated and must not learn who rated
+    /// them; `None` for every other reader. Blocking.
+    pub fn for_reader(
+        platform: &Platform,
+        principal: &Principal,
+    ) -> Result<Option<Masker>, AppError> {
+        if principal.role == hcp_core::auth::Role::WindowStaff {
+            Masker::new(platform).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// `text` with the known names, and `extra` terms, struck.
+    pub fn text(&self, text: &str, extra: &[String]) -> String {
+        let strike: Vec<String> = self.names.iter().chain(extra).cloned().collect();
+        mask_text(text, &strike)
+    }
+
+    /// What the citizen wrote on an order, with their own name, phone and ID number (of its
+    /// rating, or the submitter's contact) struck too.
+    pub fn order_text(&self, platform: &Platform, order: &hcp_core::workflow::Order) -> String {
+        let mut terms = Vec::new();
+        if let Some(contact) = &order.contact {
+            match platform.store.pii().open_field(PiiKind::Phone, contact) {
+                Ok(phone) => terms.push(phone),
+                Err(_) => return WITHHELD_TEXT.to_string(),
+            }
+        }
+        if let Some(id) = order.rating_id {
+            let rating = platform.store.rating(id).ok().flatten();
+            match rating
+                .as_ref()
+                .map(|rating| evaluator_terms(platform, rating))
+            {
+                Some(Some(evaluator)) => terms.extend(evaluator),
+                Some(None) | None => return WITHHELD_TEXT.to_string(),
+            }
+        }
+        self.text(&order.text, &terms)
+    }
+
+    /// A rating's comment with its evaluator's own name, phone and ID number struck too.
+    pub fn rating_text(&self, platform: &Platform, rating: &Rating) -> Option<String> {
+        let text = rating.text.as_deref()?;
+        Some(match evaluator_terms(platform, rating) {
+            Some(terms) => self.text(text, &terms),
+            None => WITHHELD_TEXT.to_string(),
+        })
+    }
 }
 
 /// Names of people the platform knows besides evaluators: staff (full names and, for names of

@@ -11,6 +11,7 @@ use hcp_core::event::AuditEntry;
 use hcp_core::model::{Rating, SealedField};
 use hcp_core::pii::PiiKind;
 use hcp_core::store::{Command, Dim, Outcome, RatingQuery, Store};
+use hcp_core::validate::Reason;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -59,6 +60,12 @@ pub fn reveal_evaluator(
         ));
     }
     let rating = load_visible(platform, principal, id)?;
+    if !rating.evaluator.real_name {
+        return Err(AppError::Unprocessable(Reason {
+            code: "anonymous_rating".into(),
+            message: format!("rating {id} is anonymous: it keeps no personal data to reveal"),
+        }));
+    }
     let outcome = platform.store.submit_one(Command::Audit {
         entry: AuditEntry {
             actor: principal.username.clone(),

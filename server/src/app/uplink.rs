@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::app::AppError;
 use crate::app::config::UplinkConfig;
+use crate::app::disclosure::Masker;
 use crate::app::outreach::error_chain;
 use crate::app::platform::Platform;
 
@@ -280,9 +281,10 @@ fn prepare(platform: &Platform) -> anyhow::Result<Step> {
 
     let mut not_sent = Vec::new();
     let mut sendable = Vec::new();
+    let masker = Masker::new(platform)?;
     for record in records {
         let reference = record.reference();
-        match uplink_record(platform, &record) {
+        match uplink_record(platform, &masker, &record) {
             Ok(converted) => {
                 if matches!(converted, UplinkRecord::Rectification(_))
                     && !plugin.reports_rectifications()
@@ -406,9 +408,15 @@ fn blocked_by(plugin: &Plugin, error: &CallError) -> Step {
 
 /// The record as the adapter receives it. Names and numbers are opened only when the
 /// configuration says the province receives them; the ID number never leaves.
-fn uplink_record(platform: &Platform, record: &OutboxRecord) -> anyhow::Result<UplinkRecord> {
+fn uplink_record(
+    platform: &Platform,
+    masker: &Masker,
+    record: &OutboxRecord,
+) -> anyhow::Result<UplinkRecord> {
     Ok(match record {
-        OutboxRecord::Rating(rating) => UplinkRecord::Rating(uplink_rating(platform, rating)?),
+        OutboxRecord::Rating(rating) => {
+            UplinkRecord::Rating(uplink_rating(platform, masker, rating)?)
+        }
         OutboxRecord::Rectification {
             id,
             rating_id,
@@ -421,8 +429,19 @@ fn uplink_record(platform: &Platform, record: &OutboxRecord) -> anyhow::Result<U
     })
 }
 
-fn uplink_rating(platform: &Platform, rating: &Rating) -> anyhow::Result<UplinkRating> {
+fn uplink_rating(
+    platform: &Platform,
+    masker: &Masker,
+    rating: &Rating,
+) -> anyhow::Result<UplinkRating> {
     let personal = platform.uplink.config.personal_data;
+    // Without personal data, the comment leaves as the public pages show it: the evaluator's
+    // and the platform's people's names and every number struck.
+    let text = if personal {
+        rating.text.clone()
+    } else {
+        masker.rating_text(platform, rating)
+    };
     let open = |kind: PiiKind, field: &Option<hcp_core::model::SealedField>| {
         field
             .as_ref()
@@ -448,7 +467,7 @@ fn uplink_rating(platform: &Platform, rating: &Rating) -> anyhow::Result<UplinkR
             level: rating.level,
             channel: rating.channel,
             indicators: rating.indicators.clone(),
-            text: rating.text.clone(),
+            text,
             evaluator: EvaluatorInput {
                 real_name: rating.evaluator.real_name,
                 applicant_type: rating.evaluator.applicant_type,

@@ -116,7 +116,13 @@ struct Province {
     hang_ms: u64,
     refuse: BTreeMap<String, String>,
     requests: Vec<RequestSeen>,
+    /// The written comments (`writingEvaluation`) of the last rating records received, so a
+    /// test can see what left the platform.
+    comments: std::collections::VecDeque<String>,
 }
+
+/// Comments kept for [`Province::comments`].
+const KEPT_COMMENTS: usize = 1000;
 
 type CountKey = (
     String,
@@ -142,6 +148,7 @@ impl Province {
             hang_ms: DEFAULT_HANG_MS,
             refuse: BTreeMap::new(),
             requests: Vec::new(),
+            comments: std::collections::VecDeque::new(),
         };
         if journal.exists() {
             let file = std::fs::File::open(&journal)
@@ -434,6 +441,16 @@ fn accept_batch(province: &mut Province, body: &[u8], sha256: &str) -> Response 
     }
     if request.records.is_empty() && request.rectifications.is_empty() {
         return refusal(StatusCode::BAD_REQUEST, "E1001", "批次无数据".into());
+    }
+    for comment in request
+        .records
+        .iter()
+        .filter_map(|record| record["writingEvaluation"].as_str())
+    {
+        if province.comments.len() == KEPT_COMMENTS {
+            province.comments.pop_front();
+        }
+        province.comments.push_back(comment.to_string());
     }
     let mut settled = Settled::default();
     let ratings = (
@@ -900,6 +917,7 @@ async fn state(State(sim): State<Sim>) -> Json<Value> {
         "records": records,
         "platform_ids": province.platform_ids.len(),
         "requests": province.requests,
+        "comments": province.comments,
     }))
 }
 

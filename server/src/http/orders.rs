@@ -20,7 +20,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
-use crate::app::disclosure;
+use crate::app::disclosure::{self, Masker};
 use crate::app::orders::{self, IntakeReceipt, IntakeRequest};
 use crate::app::platform::Platform;
 use crate::app::scope::Target;
@@ -67,7 +67,18 @@ pub struct OrderView {
     pub tracking_url: Option<String>,
 }
 
-fn view(platform: &Platform, principal: &Principal, order: Order) -> OrderView {
+/// An order as `principal` sees it. Window staff (`masker` set) read the citizen's words with
+/// names and numbers struck and never the submitter's contact: they are the ones rated.
+fn view(
+    platform: &Platform,
+    principal: &Principal,
+    masker: &Option<Masker>,
+    mut order: Order,
+) -> OrderView {
+    if let Some(masker) = masker {
+        order.text = masker.order_text(platform, &order);
+        order.contact = None;
+    }
     let now = platform.clock.now();
     let overdue = if order.is_open() {
         order
@@ -132,6 +143,7 @@ pub async fn list_orders(
     let before = paging.position_number()?;
     blocking(move || {
         let now = platform.clock.now();
+        let masker = Masker::for_reader(&platform, &principal)?;
         let mut failure = None;
         let orders = platform.store.orders(before, limit, |order| {
             let matches = filter.state.is_none_or(|state| order.state == state)
@@ -173,7 +185,7 @@ pub async fn list_orders(
         }
         Ok(Json(
             Page::keyed(orders, limit, |order| order.id)
-                .map(|order| view(&platform, &principal, order)),
+                .map(|order| view(&platform, &principal, &masker, order)),
         ))
     })
     .await
@@ -194,7 +206,12 @@ pub async fn get_order(
     let principal = auth.require(Permission::ReadRatings)?.clone();
     blocking(move || {
         let order = orders::visible_order(&platform, &principal, id)?;
-        Ok(Json(view(&platform, &principal, order)))
+        Ok(Json(view(
+            &platform,
+            &principal,
+            &Masker::for_reader(&platform, &principal)?,
+            order,
+        )))
     })
     .await
 }
@@ -224,7 +241,12 @@ pub async fn act(
     let principal = auth.0.clone();
     blocking(move || {
         let order = orders::take_step(&platform, &principal, id, step)?;
-        Ok(Json(view(&platform, &principal, order)))
+        Ok(Json(view(
+            &platform,
+            &principal,
+            &Masker::for_reader(&platform, &principal)?,
+            order,
+        )))
     })
     .await
 }
@@ -399,7 +421,12 @@ pub async fn call_order(
     let principal = auth.0.clone();
     blocking(move || {
         let order = orders::call_back(&platform, &principal, id, record.outcome, record.note)?;
-        Ok(Json(view(&platform, &principal, order)))
+        Ok(Json(view(
+            &platform,
+            &principal,
+            &Masker::for_reader(&platform, &principal)?,
+            order,
+        )))
     })
     .await
 }

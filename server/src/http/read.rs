@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::page::{self, KeyPageQuery, Page, PageQuery};
 use super::{ApiError, Auth, blocking};
+use crate::app::disclosure::Masker;
 use crate::app::platform::Platform;
 use crate::app::ratings::{self, RevealedEvaluator};
 // Also reached by this path from `http::orders`.
@@ -93,6 +94,25 @@ impl From<Rating> for RatingView {
             received_at: rating.received_at,
             invalid: None,
             moderation: None,
+        }
+    }
+}
+
+impl RatingView {
+    /// A rating as the window staff it is filed under see it: nothing of the evaluator, not
+    /// even masked, and the comment with names and numbers struck (they are the ones rated).
+    fn for_staff(platform: &Platform, masker: &Masker, rating: Rating) -> RatingView {
+        let text = masker.rating_text(platform, &rating);
+        RatingView {
+            text,
+            evaluator: EvaluatorView {
+                real_name: rating.evaluator.real_name,
+                applicant_type: rating.evaluator.applicant_type,
+                name: None,
+                phone: None,
+                id_number: None,
+            },
+            ..RatingView::from(rating)
         }
     }
 }
@@ -220,7 +240,12 @@ pub async fn list_ratings(
             cursor,
             limit,
         })?;
-        Ok(Json(client_page(page, RatingView::from)))
+        match Masker::for_reader(&platform, &principal)? {
+            Some(masker) => Ok(Json(client_page(page, |rating| {
+                RatingView::for_staff(&platform, &masker, rating)
+            }))),
+            None => Ok(Json(client_page(page, RatingView::from))),
+        }
     })
     .await
 }
@@ -239,7 +264,11 @@ pub async fn get_rating(
 ) -> Result<Json<RatingView>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
     blocking(move || {
-        let mut view = RatingView::from(load_visible(&platform, &principal, id)?);
+        let rating = load_visible(&platform, &principal, id)?;
+        let mut view = match Masker::for_reader(&platform, &principal)? {
+            Some(masker) => RatingView::for_staff(&platform, &masker, rating),
+            None => RatingView::from(rating),
+        };
         let marks = platform.store.rating_marks(id)?;
         view.invalid = marks.invalid;
         view.moderation = marks.moderation;

@@ -152,6 +152,10 @@ fn track_view(platform: &Platform, order: &Order) -> Result<TrackView, ApiError>
         store.item(&order.task_code)?.map(|item| item.name)
     };
     let unit = store.org_unit(&order.unit)?.map(|unit| unit.name);
+    // The unit's answer is written by its staff for the citizen, but whoever holds the link
+    // reads it: names of the platform's people and every number in it are struck, as on the
+    // public pages.
+    let masker = crate::app::disclosure::Masker::new(platform)?;
     let answer = order
         .history
         .iter()
@@ -163,7 +167,8 @@ fn track_view(platform: &Platform, order: &Order) -> Result<TrackView, ApiError>
                 Some(format!("经复核，申诉成立：{}", closure.action_taken))
             }
             _ => None,
-        });
+        })
+        .map(|answer| masker.text(&answer, &[]));
     Ok(TrackView {
         order_id: order.id,
         kind: kind_label(order).into(),

@@ -13,6 +13,9 @@
 #                              slow in a debug build, and it rewrites every open order
 #   POST /api/v1/auth/login    argon2 per request; fuzzing it only measures the hash (its
 #                              refusals are covered by the end-to-end tests)
+#   POST /api/v1/auth/logout   ends the run's own session: every later answer would be a 401
+#   POST /api/v1/auth/password would end the run's session if a case ever guessed the
+#                              password; both are covered by tests/tests/sessions.rs
 #   POST /api/v1/admin/plugins takes a WebAssembly component (application/wasm), which
 #                              schemathesis cannot generate; installs are covered by the
 #                              end-to-end plugin tests
@@ -28,6 +31,7 @@ SERVER=
 
 cleanup() {
   if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
+  if [ -n "${KEEP_LOG:-}" ]; then cp "$WORK/stderr.log" "$KEEP_LOG"; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -44,7 +48,7 @@ token_hours = 8760
 idle_minutes = 525600
 TOML
 
-HCP_LOG=warn NO_COLOR=1 "$HCP" serve --config "$WORK/hcp.toml" --listen 127.0.0.1:0 \
+HCP_LOG=${HCP_LOG:-warn} NO_COLOR=1 "$HCP" serve --config "$WORK/hcp.toml" --listen 127.0.0.1:0 \
   --data "$WORK/data" > "$WORK/stdout.log" 2> "$WORK/stderr.log" &
 SERVER=$!
 tries=0
@@ -75,6 +79,8 @@ NO_COLOR=1 "$SCHEMATHESIS" --config-file "$HERE/schemathesis.toml" run "$URL/api
   --exclude-path /api/v1/admin/clock \
   --exclude-path /api/v1/admin/sweep \
   --exclude-path /api/v1/auth/login \
+  --exclude-path /api/v1/auth/logout \
+  --exclude-path /api/v1/auth/password \
   --exclude-name 'POST /api/v1/admin/plugins' \
   -H "Authorization: Bearer $TOKEN" \
   -H "X-Api-Key: $KEY" \

@@ -131,6 +131,18 @@ async fn sign_out_and_user_changes_end_sessions_at_once() {
     assert_eq!(login_attempt(url, "zhang", PASSWORD).await.0, 401);
     assert_eq!(login_attempt(url, "zhang", "another horse").await.0, 200);
 
+    // An administrator does not replace their own account (a stolen session cannot lock its
+    // owner out; a slip cannot demote oneself).
+    let (status, body) = admin
+        .try_post(
+            "/api/v1/admin/users",
+            &user("admin", "reviewer", "410400", false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(status_of(&admin).await, 200);
+
     // A made-up or an old-style token opens nothing.
     let forged = Session {
         token: "hcps_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),

@@ -58,6 +58,16 @@ pub fn upsert_user(
     actor: &Principal,
     request: UserRequest,
 ) -> Result<UserView, AppError> {
+    if request.username == actor.username {
+        // Nobody demotes, moves or disables themselves by mistake (or by a stolen session):
+        // one's own password changes at /api/v1/auth/password, the rest by another
+        // administrator.
+        return Err(AppError::Forbidden(
+            "an administrator does not replace their own account: change your password at \
+             /api/v1/auth/password; another administrator changes your role or scope"
+                .into(),
+        ));
+    }
     crate::app::sessions::check_password(&request.password)?;
     if request.username.trim().is_empty() || request.username.chars().count() > 64 {
         return Err(AppError::BadRequest(

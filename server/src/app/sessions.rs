@@ -202,6 +202,13 @@ pub fn principal(platform: &Platform, token: &str) -> Result<Principal, AppError
         .filter(|user| !user.disabled && user.stamp() == record.stamp);
     let Some(user) = user.filter(|_| record.open_at(now, platform.sessions.idle)) else {
         platform.store.end_session(&key)?;
+        tracing::info!(
+            username = %record.username,
+            opened_at = %record.opened_at,
+            last_seen = %record.last_seen,
+            %now,
+            "session over (idle, expired, or its user changed)"
+        );
         return Err(AppError::Unauthorized);
     };
     if now - record.last_seen >= TOUCH_EVERY {
@@ -238,9 +245,13 @@ pub fn end_sessions_of(
     username: &str,
     stamp: Option<&str>,
 ) -> Result<usize, AppError> {
-    Ok(platform.store.end_sessions(|_, record| {
+    let ended = platform.store.end_sessions(|_, record| {
         record.username == username && stamp.is_none_or(|stamp| record.stamp != stamp)
-    })?)
+    })?;
+    if ended > 0 {
+        tracing::info!(username, ended, "sessions ended: the user changed");
+    }
+    Ok(ended)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -7,7 +7,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./demo-data
 
-.PHONY: demo test build adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance api-conformance-demo bench bench-analytics
+.PHONY: demo test build adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance api-conformance-demo api-fuzz-long bench bench-analytics
 
 demo: build
 	./target/release/hcp demo --listen $(LISTEN) --data $(DATA)
@@ -124,6 +124,15 @@ api-conformance: e2e-build $(SCHEMATHESIS_STAMP)
 api-conformance-demo: build $(SCHEMATHESIS_STAMP)
 	@echo "== step: API conformance against the demo city"
 	tests/conformance/demo.sh $(VENV)/bin/st ./target/release/hcp $(CONFORMANCE_EXAMPLES)
+
+# The long fuzz run: the same checks with many more cases per operation and a fresh seed, on
+# the release build (FUZZ_EXAMPLES, default 200; SEED, default random). Not part of `make test`;
+# run it before a release and after any change to the API's surface.
+FUZZ_EXAMPLES ?= 200
+api-fuzz-long: build $(SCHEMATHESIS_STAMP)
+	@echo "== step: long API fuzz run ($(FUZZ_EXAMPLES) examples per operation)"
+	SEED=$${SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+	  tests/conformance/run.sh $(VENV)/bin/st ./target/release/hcp $(FUZZ_EXAMPLES)
 
 unit-tests:
 	@echo "== step: tests (unit, API, store model, calendar, end-to-end)"

@@ -53,7 +53,7 @@ NO_COLOR=1 "$SCHEMATHESIS" --config-file "$HERE/schemathesis.toml" run "$URL/api
   --phases examples,coverage,fuzzing \
   --max-examples "$EXAMPLES" \
   --workers 2 \
-  --seed 1 \
+  --seed "${SEED:-1}" \
   --suppress-health-check all \
   --request-timeout 120 \
   --exclude-path /api/v1/admin/clock \

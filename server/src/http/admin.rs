@@ -4,7 +4,7 @@
 use super::extract::{Json, Path, Query};
 use axum::extract::State;
 use axum::http::StatusCode;
-use hcp_core::auth::{Permission, Principal, Source};
+use hcp_core::auth::{Permission, Principal, Role, Source};
 use hcp_core::event::{AuditEntry, RejectedPayload};
 use hcp_core::validate::Reason;
 use serde::{Deserialize, Serialize};
@@ -54,20 +54,31 @@ fn require_admin(auth: &Auth) -> Result<Principal, ApiError> {
     auth.require(Permission::Administer).cloned()
 }
 
-/// All users.
+/// A city-wide act (the clock, the uplink, adapters): one of `roles`, scoped to the root of the
+/// org tree ([`crate::app::scope::Scope::ensure_city`]); the caller otherwise.
+pub(super) async fn city_act(
+    platform: &Platform,
+    auth: &Auth,
+    roles: &'static [Role],
+    what: &'static str,
+) -> Result<Principal, ApiError> {
+    let (platform, principal) = (platform.clone(), auth.0.clone());
+    blocking(move || {
+        platform.scope().ensure_city(&principal, roles, what)?;
+        Ok(principal)
+    })
+    .await
+}
+
+/// The users within the administrator's scope.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", params(PageQuery), responses((status = 200, body = Page<UserView>)), security(("session" = [])))]
 pub async fn list_users(
     State(platform): State<Platform>,
     auth: Auth,
     Query(paging): Query<PageQuery>,
 ) -> Result<Json<Page<UserView>>, ApiError> {
-    require_admin(&auth)?;
-    blocking(move || {
-        Ok(Json(
-            Page::of(platform.store.users()?, &paging)?.map(UserView::from),
-        ))
-    })
-    .await
+    let actor = require_admin(&auth)?;
+    blocking(move || Ok(Json(Page::of(admin::users(&platform, &actor)?, &paging)?))).await
 }
 
 /// Create or replace a user.
@@ -90,15 +101,15 @@ pub async fn upsert_user(
     .await
 }
 
-/// All ingest sources.
+/// The ingest sources within the administrator's scope.
 #[utoipa::path(get, path = "/api/v1/admin/sources", tag = "admin", params(PageQuery), responses((status = 200, body = Page<Source>)), security(("session" = [])))]
 pub async fn list_sources(
     State(platform): State<Platform>,
     auth: Auth,
     Query(paging): Query<PageQuery>,
 ) -> Result<Json<Page<Source>>, ApiError> {
-    require_admin(&auth)?;
-    blocking(move || Ok(Json(Page::of(platform.store.sources()?, &paging)?))).await
+    let actor = require_admin(&auth)?;
+    blocking(move || Ok(Json(Page::of(admin::sources(&platform, &actor)?, &paging)?))).await
 }
 
 /// Create a source (or re-issue its key) and return its new API key once.
@@ -162,7 +173,8 @@ impl RejectionView {
     }
 }
 
-/// Payloads and items that were refused and are kept for replay, oldest first.
+/// Payloads and items that were refused and are kept for replay, of the sources within the
+/// administrator's scope, oldest first.
 #[utoipa::path(
     get, path = "/api/v1/admin/rejections", tag = "admin",
     params(PageQuery),
@@ -174,15 +186,23 @@ pub async fn list_rejections(
     auth: Auth,
     Query(paging): Query<PageQuery>,
 ) -> Result<Json<Page<RejectionView>>, ApiError> {
-    require_admin(&auth)?;
+    let actor = require_admin(&auth)?;
     let limit = paging.limit()?;
     let after = paging.position_number()?.unwrap_or(0);
     blocking(move || {
         let rows = platform.store.rejections(after, limit)?;
-        Ok(Json(
-            Page::keyed(rows, limit, |(seq, _)| *seq)
-                .map(|(seq, rejected)| RejectionView::new(seq, rejected)),
-        ))
+        // The cursor follows the rows walked, so a page of other scopes' rows is short, not last.
+        let page = Page::keyed(rows, limit, |(seq, _)| *seq);
+        let mut items = Vec::with_capacity(page.items.len());
+        for (seq, rejected) in page.items {
+            if admin::sees_rejection(&platform, &actor, &rejected)? {
+                items.push(RejectionView::new(seq, rejected));
+            }
+        }
+        Ok(Json(Page {
+            items,
+            next_cursor: page.next_cursor,
+        }))
     })
     .await
 }

@@ -81,7 +81,8 @@ pub async fn list_users(
     blocking(move || Ok(Json(Page::of(admin::users(&platform, &actor)?, &paging)?))).await
 }
 
-/// Create or replace a user.
+/// Create or replace a user within the administrator's scope: its scope (and staff record)
+/// within theirs, replacing no account outside it; the bootstrap `admin` only from the root.
 #[utoipa::path(
     post, path = "/api/v1/admin/users", tag = "admin",
     request_body = UserRequest,
@@ -112,7 +113,8 @@ pub async fn list_sources(
     blocking(move || Ok(Json(Page::of(admin::sources(&platform, &actor)?, &paging)?))).await
 }
 
-/// Create a source (or re-issue its key) and return its new API key once.
+/// Create a source (or re-issue its key) within the administrator's scope and return its new
+/// API key once. The platform's own `system` source is never issued a key.
 #[utoipa::path(
     post, path = "/api/v1/admin/sources", tag = "admin",
     request_body = SourceRequest,
@@ -133,7 +135,8 @@ pub async fn create_source(
 }
 
 /// Create or replace master data: an org unit, a member of staff, a service item, a device, a
-/// device model.
+/// device model. What it replaces and what it names lie within the administrator's scope (no
+/// unit moves into or out of it); a device model, shared by every device of it, from the root.
 #[utoipa::path(
     post, path = "/api/v1/admin/master", tag = "admin",
     request_body = MasterRecord,

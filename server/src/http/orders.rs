@@ -354,15 +354,14 @@ pub async fn calls(
                 call.order_id,
             )
         });
-        let services = platform
-            .store
-            .service_calls()?
-            .into_iter()
-            .filter(|call| {
-                call.state == hcp_core::outreach::ServiceCallState::Open
-                    && call.regions.contains(&principal.scope)
-            })
-            .collect();
+        let mut services = Vec::new();
+        for call in platform.store.service_calls()? {
+            if call.state == hcp_core::outreach::ServiceCallState::Open
+                && platform.scope().sees(&principal, Target::Call(&call))?
+            {
+                services.push(call);
+            }
+        }
         let real_name_waiting = orders.iter().filter(|call| call.real_name).count();
         let real_name_overdue = orders
             .iter()

@@ -45,7 +45,8 @@ pub async fn list(
 /// Upload an adapter (`application/wasm` body; optional `X-Plugin-Signature` header with the
 /// hex ed25519 signature). It is validated exactly as a file dropped into the plugins folder —
 /// imports, contract version, describe, its own samples — then written to the folder (so it
-/// survives restarts) and swapped in; calls in flight finish on the old version.
+/// survives restarts) and swapped in; calls in flight finish on the old version. An administrator
+/// scoped to the root of the org tree.
 #[utoipa::path(
     post, path = "/api/v1/admin/plugins", tag = "admin",
     request_body(content = Vec<u8>, content_type = "application/wasm"),

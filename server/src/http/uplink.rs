@@ -96,7 +96,7 @@ fn yes() -> bool {
 }
 
 /// Runs the shipper now: prepares, sends and settles batches until it is caught up, waits for
-/// a retry, or is blocked.
+/// a retry, or is blocked. An administrator scoped to the root of the org tree.
 #[utoipa::path(
     post, path = "/api/v1/admin/uplink/run", tag = "uplink", request_body = RunRequest,
     responses(
@@ -140,7 +140,8 @@ pub struct ReconcileRequest {
 }
 
 /// Asks the province for its counts of a day, compares them with the platform's by record
-/// kind, region, channel and level, and records the result.
+/// kind, region, channel and level, and records the result. An administrator scoped to the root
+/// of the org tree.
 #[utoipa::path(
     post, path = "/api/v1/admin/uplink/reconcile", tag = "uplink", request_body = ReconcileRequest,
     responses(
@@ -244,7 +245,7 @@ pub struct Resolved {
     pub seq: u64,
 }
 
-/// Replays or dismisses a refused record.
+/// Replays or dismisses a refused record. An administrator scoped to the root of the org tree.
 #[utoipa::path(
     post, path = "/api/v1/admin/uplink/refused/{id}", tag = "uplink", request_body = ResolveRequest,
     params(("id" = u64, Path, description = "platform id of the refused record")),

@@ -351,7 +351,9 @@ pub fn rules_eval(
 /// `hcp rules rollback VERSION`: writes a recorded version back and activates it. Blocking.
 pub fn rules_rollback(config: &Config, version: &str) -> anyhow::Result<bool> {
     let platform = Platform::open(config, Arc::new(SystemClock))?;
-    let result = platform.policies.rollback(&platform.store, version, "cli");
+    let result = platform
+        .policies
+        .rollback(&platform.store, version, None, "cli");
     platform.store.close()?;
     match result {
         Ok(active) => {

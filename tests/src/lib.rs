@@ -411,6 +411,37 @@ pub async fn seed(admin: &Session) -> anyhow::Result<Fixture> {
     })
 }
 
+/// Creates 叶县 (410422) beside the [`Fixture`]'s 宝丰县, under the same root: a department, hall
+/// H-YX with window W-YX-01, item T-YX and the ingest source `yx-devices`. What a 宝丰县 user
+/// must not reach.
+pub async fn seed_other_county(admin: &Session) -> anyhow::Result<Fixture> {
+    let department = credit_code("11410422MB0000001");
+    let records = [
+        json!({"kind": "org_unit", "record": {"id": "410422", "kind": "county", "name": "叶县", "parent": "410400"}}),
+        json!({"kind": "org_unit", "record": {"id": department, "kind": "department", "name": "叶县市场监督管理局", "parent": "410422"}}),
+        json!({"kind": "org_unit", "record": {"id": "H-YX", "kind": "hall", "name": "叶县政务服务中心", "parent": "410422"}}),
+        json!({"kind": "org_unit", "record": {"id": "W-YX-01", "kind": "window", "name": "综合窗口1", "parent": "H-YX", "department": department, "has_device": true}}),
+        json!({"kind": "item", "record": {"task_code": "T-YX", "name": "食品经营许可", "department": department, "task_type": "行政许可"}}),
+    ];
+    for record in &records {
+        admin.post("/api/v1/admin/master", record).await?;
+    }
+    let issued = admin
+        .post(
+            "/api/v1/admin/sources",
+            &json!({"id": "yx-devices", "name": "叶县评价器", "scope": "410422"}),
+        )
+        .await?;
+    Ok(Fixture {
+        department,
+        source: "yx-devices".into(),
+        api_key: issued["api_key"]
+            .as_str()
+            .context("no api key")?
+            .to_string(),
+    })
+}
+
 /// A debug-build `hcp serve` signed into as the first administrator, with the [`Fixture`]
 /// seeded; its folder (config, data) lives as long as this.
 pub struct Seeded {

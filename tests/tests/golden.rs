@@ -510,16 +510,17 @@ async fn november() -> Artefacts {
             .await
             .unwrap();
     }
+    // Published by the city's administrator: the public ranking is the root's run.
     let mut frozen = BTreeMap::new();
     for kind in ["department", "hall"] {
         let run = out
             .request(
                 &format!("api/assessment-frozen-{kind}.json"),
-                supervisor
+                admin
                     .client
                     .post(format!("{url}/api/v1/assessments"))
-                    .json(&json!({"period": "2026-11", "unit_kind": kind, "scope": "410421", "freeze": true})),
-                Some(&supervisor.token),
+                    .json(&json!({"period": "2026-11", "unit_kind": kind, "scope": "410400", "freeze": true})),
+                Some(&admin.token),
             )
             .await;
         let run: Value = serde_json::from_slice(&run).unwrap();
@@ -658,7 +659,7 @@ async fn november() -> Artefacts {
         ("public/rankings-default.json", "/api/v1/public/rankings"),
         (
             "public/rankings-department.json",
-            "/api/v1/public/rankings?of=department&period=2026-11&scope=410421",
+            "/api/v1/public/rankings?of=department&period=2026-11&scope=410400",
         ),
         (
             "public/rankings-hall.json",

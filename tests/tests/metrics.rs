@@ -386,6 +386,8 @@ async fn a_hand_built_month_every_metric_and_a_veto() {
     //   C: 30·1 + 30·0.9 + 30·0.9 + 10 (no call-back due) = 94, vetoed (9 of 10 on time)
     //   B: 30·0.5 + 30 + 30 + 10 = 85
     //   A: 30·0.7 + 30·0.571429 (17.14) + 30·0.333333 (10) + 10·0.5 = 53.14, vetoed
+    // Published once November has ended: a running period is never frozen.
+    month.at(beijing(12, 1, 9)).await;
     let run = month
         .supervisor
         .post(
@@ -440,7 +442,6 @@ async fn a_hand_built_month_every_metric_and_a_veto() {
     assert_eq!(item["rate"]["numerator"], 9);
     assert_eq!(item["rate"]["denominator"], 10);
     // Frozen: a later change does not rewrite the published run.
-    month.at(beijing(12, 1, 9)).await;
     month
         .steps(
             handler,

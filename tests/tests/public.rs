@@ -693,10 +693,13 @@ async fn public_disclosure_shows_the_month_and_nothing_personal() {
     assert_eq!(review["citizen_rating_via"], "电话回访");
     assert_eq!(review["received_on"], "2026-11-02");
 
-    // Published: the latest frozen run. Places count among the units shown; B (withheld) takes
-    // none, so no gap tells where it stood; C is vetoed with the policy's stated reason.
+    // Published: the latest frozen run of the city (its administrator publishes it: the county
+    // supervisor's own run would not be the city's ranking). Places count among the units
+    // shown; B (withheld) takes none, so no gap tells where it stood; C is vetoed with the
+    // policy's stated reason.
     let frozen = county
-        .supervisor
+        .seeded
+        .admin
         .post(
             "/api/v1/assessments",
             &json!({"period": "2026-11", "unit_kind": "department", "freeze": true}),
@@ -822,7 +825,7 @@ async fn public_disclosure_shows_the_month_and_nothing_personal() {
     queue.push_back("/public".into());
     queue.push_back("/api/v1/public/regions".into());
     queue.push_back("/api/v1/public/rankings".into());
-    queue.push_back("/api/v1/public/rankings?of=department&period=2026-11&scope=410421".into());
+    queue.push_back("/api/v1/public/rankings?of=department&period=2026-11&scope=410400".into());
     for (dim, unit) in [
         ("region", "410400"),
         ("region", "410421"),

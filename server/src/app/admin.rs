@@ -2,14 +2,16 @@
 //! of kept rejections.
 
 use hcp_core::auth::{self, Principal, Role, Source, User};
+use hcp_core::event::RejectedPayload;
 use hcp_core::model::{Device, DeviceModel, OrgUnit, ServiceItem, Staff};
-use hcp_core::store::{Command, MasterChange};
+use hcp_core::store::{Command, Dim, MasterChange};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppError;
 use crate::app::ingest::{BatchResult, CANONICAL_ADAPTER, replay};
 use crate::app::platform::Platform;
+use crate::app::scope::Target;
 
 /// A user as listed (no password hash).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -74,6 +76,13 @@ pub fn upsert_user(
             "username must have 1 to 64 characters".into(),
         ));
     }
+    platform.scope().ensure_manages_user(
+        actor,
+        platform.store.user(&request.username)?.as_ref(),
+        &request.username,
+        &request.scope,
+        request.staff_id.as_deref(),
+    )?;
     let user = User {
         username: request.username,
         display_name: request.display_name,
@@ -138,6 +147,12 @@ pub fn create_source(
             "source id must be 1-64 letters, digits, - or _".into(),
         ));
     }
+    platform.scope().ensure_manages_source(
+        actor,
+        platform.store.source(&request.id)?.as_ref(),
+        &request.id,
+        &request.scope,
+    )?;
     let (source, api_key) = issue_source(platform, &actor.username, request)?;
     Ok(IssuedSource { source, api_key })
 }
@@ -179,12 +194,14 @@ pub enum MasterRecord {
     DeviceModel(DeviceModel),
 }
 
-/// Creates or replaces a master-data record; returns its log sequence number. Blocking.
+/// Creates or replaces a master-data record within the administrator's scope (what it replaces
+/// and everything it names); returns its log sequence number. Blocking.
 pub fn upsert_master(
     platform: &Platform,
     actor: &Principal,
     record: MasterRecord,
 ) -> Result<u64, AppError> {
+    master_in_scope(platform, actor, &record)?;
     let change = match record {
         MasterRecord::OrgUnit(unit) => MasterChange::OrgUnit(unit),
         MasterRecord::Staff(staff) => MasterChange::Staff(staff),
@@ -198,17 +215,105 @@ pub fn upsert_master(
     })
 }
 
-/// Replays a kept payload; when nothing in it is refused any more it is resolved (it leaves the
-/// list), otherwise it stays kept. Blocking.
+/// The scope guard's questions about a master-data record: what it replaces and what it names
+/// lie within the administrator's scope; a device model (shared by every device of it) is the
+/// root's. Blocking.
+fn master_in_scope(
+    platform: &Platform,
+    actor: &Principal,
+    record: &MasterRecord,
+) -> Result<(), AppError> {
+    let scope = platform.scope();
+    let store = &platform.store;
+    match record {
+        MasterRecord::OrgUnit(unit) => scope.ensure_org_change(actor, unit),
+        MasterRecord::Staff(staff) => {
+            if store.staff(&staff.id)?.is_some() {
+                scope.ensure_reference(actor, "staff", Dim::Staff, &staff.id)?;
+            }
+            scope.ensure_reference(actor, "department", Dim::Region, &staff.department)?;
+            match &staff.window {
+                Some(window) => scope.ensure_reference(actor, "window", Dim::Region, window),
+                None => Ok(()),
+            }
+        }
+        MasterRecord::Item(item) => {
+            if store.item(&item.task_code)?.is_some() {
+                scope.ensure_reference(actor, "item", Dim::Item, &item.task_code)?;
+            }
+            scope.ensure_reference(actor, "department", Dim::Region, &item.department)
+        }
+        MasterRecord::Device(device) => {
+            if let Some(existing) = store.device(&device.id)? {
+                scope.ensure_reference(
+                    actor,
+                    &format!("device {} at window", device.id),
+                    Dim::Region,
+                    &existing.window,
+                )?;
+            }
+            scope.ensure_reference(actor, "window", Dim::Region, &device.window)
+        }
+        MasterRecord::DeviceModel(_) => scope.ensure_city(
+            actor,
+            &[Role::Admin],
+            "a device model applies to every device of it",
+        ),
+    }
+}
+
+/// The users an administrator manages: those within their scope. Blocking.
+pub fn users(platform: &Platform, actor: &Principal) -> Result<Vec<UserView>, AppError> {
+    let scope = platform.scope();
+    let mut users = Vec::new();
+    for user in platform.store.users()? {
+        if scope.sees(actor, Target::User(&user))? {
+            users.push(UserView::from(user));
+        }
+    }
+    Ok(users)
+}
+
+/// The sources an administrator manages: those within their scope. Blocking.
+pub fn sources(platform: &Platform, actor: &Principal) -> Result<Vec<Source>, AppError> {
+    let scope = platform.scope();
+    let mut sources = Vec::new();
+    for source in platform.store.sources()? {
+        if scope.sees(actor, Target::Source(&source))? {
+            sources.push(source);
+        }
+    }
+    Ok(sources)
+}
+
+/// Whether a kept payload came through a source within the administrator's scope. Blocking.
+pub fn sees_rejection(
+    platform: &Platform,
+    actor: &Principal,
+    rejected: &RejectedPayload,
+) -> Result<bool, AppError> {
+    Ok(match platform.store.source(&rejected.source)? {
+        Some(source) => platform.scope().sees(actor, Target::Source(&source))?,
+        // A source since removed: its payloads are the root's to deal with.
+        None => platform.scope().at_root(actor)?,
+    })
+}
+
+/// Replays a kept payload of a source within the administrator's scope; when nothing in it is
+/// refused any more it is resolved (it leaves the list), otherwise it stays kept. Blocking.
 pub fn replay_rejection(
     platform: &Platform,
     actor: &Principal,
     seq: u64,
 ) -> Result<BatchResult, AppError> {
-    let rejected = platform
-        .store
-        .rejection(seq)?
-        .ok_or_else(|| AppError::NotFound(format!("no open rejection {seq}")))?;
+    let rejected = match platform.store.rejection(seq)? {
+        Some(rejected) if sees_rejection(platform, actor, &rejected)? => rejected,
+        _ => {
+            return Err(AppError::NotFound(format!(
+                "no open rejection {seq} within your scope"
+            )));
+        }
+    };
     let payload = platform
         .store
         .open_rejected_payload(&rejected)

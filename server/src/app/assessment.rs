@@ -172,8 +172,9 @@ pub struct RunView {
 
 /// A signed-in user's assessment run of the units of a kind under `scope` (default: their own,
 /// which it must lie within) for a period, with the active rules as of now; recorded as
-/// published when `freeze`, after which later edits of rules or data never change it.
-/// Blocking.
+/// published when `freeze`, after which later edits of rules or data never change it. Only the
+/// scope's owner publishes ([`crate::app::scope::Scope::ensure_run_owner`]), and only a period
+/// that has ended (China time): a period still running is 422 `period_not_ended`. Blocking.
 pub fn run_assessment(
     platform: &Platform,
     principal: &Principal,
@@ -183,9 +184,23 @@ pub fn run_assessment(
     freeze: bool,
 ) -> Result<RunView, AppError> {
     let scope = scope.unwrap_or_else(|| principal.scope.clone());
-    platform
-        .scope()
-        .ensure_unit(principal, Dim::Region, &scope)?;
+    let guard = platform.scope();
+    guard.ensure_unit(principal, Dim::Region, &scope)?;
+    if freeze {
+        guard.ensure_run_owner(principal, &scope)?;
+        let Period { to, .. } = Period::parse(period).map_err(AppError::BadRequest)?;
+        let today = hcp_core::calendar::local_date(platform.clock.now());
+        if to >= today {
+            return Err(AppError::Unprocessable(hcp_core::validate::Reason {
+                code: "period_not_ended".into(),
+                message: format!(
+                    "{} ends on {to}: a run is published (frozen) only for a period that has \
+                     ended; run it without `freeze` to see it now",
+                    period.trim()
+                ),
+            }));
+        }
+    }
     let run = assess(
         platform,
         &platform.policies.active(),
@@ -205,4 +220,33 @@ pub fn run_assessment(
         None
     };
     Ok(RunView { frozen, run })
+}
+
+/// The published (frozen) run the public sees of a kind of unit (`department`, `hall`): the
+/// last frozen of `scope`, by default the root of the org tree (so that no region's own run
+/// stands in for the city's), for `period`, by default whichever was published last. Blocking.
+pub fn published_run(
+    platform: &Platform,
+    unit_kind: &str,
+    period: Option<&str>,
+    scope: Option<&str>,
+) -> Result<Option<AssessmentRun>, AppError> {
+    let scope = match scope {
+        Some(scope) => scope.to_string(),
+        None => match platform.root_unit()? {
+            Some(root) => root,
+            None => return Ok(None),
+        },
+    };
+    Ok(platform
+        .store
+        .frozen_assessments()?
+        .into_iter()
+        .filter(|(_, run)| {
+            run.unit_kind == unit_kind
+                && run.scope == scope
+                && period.is_none_or(|period| run.period.trim() == period)
+        })
+        .max_by_key(|(seq, _)| *seq)
+        .map(|(_, run)| run))
 }

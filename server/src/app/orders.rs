@@ -434,12 +434,7 @@ fn authorise(
                         message: format!("unknown org unit {unit}"),
                     }));
                 }
-                if !store.within(Dim::Region, unit, &principal.scope)? {
-                    return Err(AppError::Forbidden(format!(
-                        "{unit} lies outside your scope {}",
-                        principal.scope
-                    )));
-                }
+                platform.scope().ensure_unit(principal, Dim::Region, unit)?;
             }
             supervisor && in_region()?
         }

@@ -53,6 +53,9 @@ pub struct Platform {
     pub limits: Arc<crate::app::limits::Limits>,
 }
 
+/// The user name of the administrator created on an empty store (scoped to the root).
+pub const BOOTSTRAP_ADMIN: &str = "admin";
+
 /// What start-up created that the operator must be told once.
 #[derive(Debug, Default)]
 pub struct Bootstrap {
@@ -204,7 +207,7 @@ impl Platform {
             .take(16)
             .collect::<String>();
         let user = User {
-            username: "admin".into(),
+            username: BOOTSTRAP_ADMIN.into(),
             display_name: "系统管理员".into(),
             role: Role::Admin,
             scope: root,

@@ -84,18 +84,17 @@ pub fn confirm(
         ));
     }
     let store = &platform.store;
-    if !store.within(Dim::Region, &input.region, &principal.scope)? {
-        return Err(AppError::Forbidden(format!(
-            "{} lies outside your scope {}",
-            input.region, principal.scope
-        )));
-    }
+    let scope = platform.scope();
+    scope.ensure_unit(principal, Dim::Region, &input.region)?;
     if store.org_unit(&input.owner)?.is_none() {
         return Err(unprocessable(
             "unknown_owner",
             format!("no org unit {}", input.owner),
         ));
     }
+    // The owner answers for the problem and sees it: a unit outside the caller's scope is not
+    // theirs to give it to.
+    scope.ensure_unit(principal, Dim::Region, &input.owner)?;
     if input.due < local_date(platform.clock.now()) {
         return Err(unprocessable(
             "due_in_past",
@@ -160,13 +159,10 @@ pub fn resolve(
     check_length("message", &message, MAX_MESSAGE_CHARS)?;
     let store = &platform.store;
     let problem = visible(platform, principal, id)?;
-    if principal.role == Role::DepartmentHandler
-        && !store.within(Dim::Department, &problem.owner, &principal.scope)?
-    {
-        return Err(AppError::Forbidden(format!(
-            "the owner {} lies outside your scope {}",
-            problem.owner, principal.scope
-        )));
+    if principal.role == Role::DepartmentHandler {
+        platform
+            .scope()
+            .ensure_unit(principal, Dim::Department, &problem.owner)?;
     }
     let ProblemFeedback {
         following,

@@ -146,6 +146,9 @@ pub struct Policies {
     status: Mutex<RulesStatus>,
     /// The calendar version the last complete re-timing pass ran for.
     retimed_for: Mutex<Option<String>>,
+    /// Serialises rollbacks: two writing the folder at once would trip over each other's
+    /// temporary files and activate a mix.
+    rollbacks: Mutex<()>,
 }
 
 impl Policies {
@@ -187,6 +190,7 @@ impl Policies {
             active: RwLock::new(Arc::new(set.clone())),
             status: Mutex::new(RulesStatus::default()),
             retimed_for: Mutex::new(None),
+            rollbacks: Mutex::new(()),
         };
         policies.set_status(|status| status.calendar.activated_at = Some(clock.now()));
         if last.as_ref().map(|last| last.version.as_str()) != Some(set.version()) {
@@ -315,19 +319,46 @@ impl Policies {
         error
     }
 
-    /// Puts the files of a recorded version back into the folder and activates them. Blocking.
-    pub fn rollback(&self, store: &Store, version: &str, actor: &str) -> Result<String, String> {
-        let files = store
+    /// Puts the files of a recorded version back into the folder and activates them: all of
+    /// them, or only those of `county`'s folder (the other counties' and the city's stay as they
+    /// are). Blocking.
+    pub fn rollback(
+        &self,
+        store: &Store,
+        version: &str,
+        county: Option<&str>,
+        actor: &str,
+    ) -> Result<String, String> {
+        let _one_at_a_time = self
+            .rollbacks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let folder = county.map(|county| format!("{county}/"));
+        let in_reach = |path: &String| {
+            folder
+                .as_deref()
+                .is_none_or(|folder| path.starts_with(folder))
+        };
+        let files: BTreeMap<String, String> = store
             .policy_files(version)
             .map_err(|error| error.to_string())?
-            .ok_or_else(|| format!("no recorded rules version {version}"))?;
-        write_version(
-            &self.dir,
-            &self.active().files().keys().cloned().collect(),
-            &files,
-        )
-        .map_err(|error| format!("{error:#}"))?;
-        self.reload(store, actor, &format!("rollback to {version}"))
+            .ok_or_else(|| format!("no recorded rules version {version}"))?
+            .into_iter()
+            .filter(|(path, _)| in_reach(path))
+            .collect();
+        let current = self
+            .active()
+            .files()
+            .keys()
+            .filter(|path| in_reach(path))
+            .cloned()
+            .collect();
+        write_version(&self.dir, &current, &files).map_err(|error| format!("{error:#}"))?;
+        let reason = match county {
+            Some(county) => format!("rollback of {county} to {version}"),
+            None => format!("rollback to {version}"),
+        };
+        self.reload(store, actor, &reason)
     }
 
     /// Watches the rules folder (recursively): a changed policy reloads the rules, a changed
@@ -572,6 +603,43 @@ fn write_version(
         std::fs::rename(&temp, &full).with_context(|| format!("writing {}", full.display()))?;
     }
     Ok(())
+}
+
+/// A signed-in user's rollback to a recorded version: of one county's folder (a county within
+/// their scope), or of the whole folder (a city-wide act); the version is validated and tested
+/// like any change, and refused with the reason (422). Blocking.
+pub fn rollback(
+    platform: &crate::app::Platform,
+    principal: &hcp_core::auth::Principal,
+    version: &str,
+    county: Option<&str>,
+) -> Result<String, crate::app::AppError> {
+    use hcp_core::auth::Role;
+    let editors = [Role::Admin, Role::RuleEditor];
+    crate::app::scope::ensure_role(
+        principal,
+        &editors,
+        "the rules are rolled back by rule editors and administrators",
+    )?;
+    let scope = platform.scope();
+    match county {
+        Some(county) => scope.ensure_rules_county(principal, county)?,
+        None => scope.ensure_city(
+            principal,
+            &editors,
+            "a rollback of the whole rules folder changes every county's rules (name a `county` \
+             to roll back only its folder)",
+        )?,
+    }
+    platform
+        .policies
+        .rollback(&platform.store, version, county, &principal.username)
+        .map_err(|message| {
+            crate::app::AppError::Unprocessable(hcp_core::validate::Reason {
+                code: "rules_refused".into(),
+                message,
+            })
+        })
 }
 
 /// The county whose rules decide for a region code: its first six digits (a township's or

@@ -4,7 +4,7 @@
 use super::extract::{Json, Path, Query};
 use axum::extract::State;
 use axum::http::StatusCode;
-use hcp_core::auth::{Permission, Principal, Source};
+use hcp_core::auth::{Permission, Principal, Role, Source};
 use hcp_core::event::{AuditEntry, RejectedPayload};
 use hcp_core::validate::Reason;
 use serde::{Deserialize, Serialize};
@@ -96,23 +96,35 @@ fn require_admin(auth: &Auth) -> Result<Principal, ApiError> {
     auth.require(Permission::Administer).cloned()
 }
 
-/// All users.
+/// A city-wide act (the clock, the uplink, adapters): one of `roles`, scoped to the root of the
+/// org tree ([`crate::app::scope::Scope::ensure_city`]); the caller otherwise.
+pub(super) async fn city_act(
+    platform: &Platform,
+    auth: &Auth,
+    roles: &'static [Role],
+    what: &'static str,
+) -> Result<Principal, ApiError> {
+    let (platform, principal) = (platform.clone(), auth.0.clone());
+    blocking(move || {
+        platform.scope().ensure_city(&principal, roles, what)?;
+        Ok(principal)
+    })
+    .await
+}
+
+/// The users within the administrator's scope.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", params(PageQuery), responses((status = 200, body = Page<UserView>)), security(("session" = [])))]
 pub async fn list_users(
     State(platform): State<Platform>,
     auth: Auth,
     Query(paging): Query<PageQuery>,
 ) -> Result<Json<Page<UserView>>, ApiError> {
-    require_admin(&auth)?;
-    blocking(move || {
-        Ok(Json(
-            Page::of(platform.store.users()?, &paging)?.map(UserView::from),
-        ))
-    })
-    .await
+    let actor = require_admin(&auth)?;
+    blocking(move || Ok(Json(Page::of(admin::users(&platform, &actor)?, &paging)?))).await
 }
 
-/// Create or replace a user.
+/// Create or replace a user within the administrator's scope: its scope (and staff record)
+/// within theirs, replacing no account outside it; the bootstrap `admin` only from the root.
 #[utoipa::path(
     post, path = "/api/v1/admin/users", tag = "admin",
     request_body = UserRequest,
@@ -134,18 +146,19 @@ pub async fn upsert_user(
     .await
 }
 
-/// All ingest sources.
+/// The ingest sources within the administrator's scope.
 #[utoipa::path(get, path = "/api/v1/admin/sources", tag = "admin", params(PageQuery), responses((status = 200, body = Page<Source>)), security(("session" = [])))]
 pub async fn list_sources(
     State(platform): State<Platform>,
     auth: Auth,
     Query(paging): Query<PageQuery>,
 ) -> Result<Json<Page<Source>>, ApiError> {
-    require_admin(&auth)?;
-    blocking(move || Ok(Json(Page::of(platform.store.sources()?, &paging)?))).await
+    let actor = require_admin(&auth)?;
+    blocking(move || Ok(Json(Page::of(admin::sources(&platform, &actor)?, &paging)?))).await
 }
 
-/// Create a source (or re-issue its key) and return its new API key once.
+/// Create a source (or re-issue its key) within the administrator's scope and return its new
+/// API key once. The platform's own `system` source is never issued a key.
 #[utoipa::path(
     post, path = "/api/v1/admin/sources", tag = "admin",
     request_body = SourceRequest,
@@ -166,7 +179,8 @@ pub async fn create_source(
 }
 
 /// Create or replace master data: an org unit, a member of staff, a service item, a device, a
-/// device model.
+/// device model. What it replaces and what it names lie within the administrator's scope (no
+/// unit moves into or out of it); a device model, shared by every device of it, from the root.
 #[utoipa::path(
     post, path = "/api/v1/admin/master", tag = "admin",
     request_body = MasterRecord,
@@ -206,7 +220,8 @@ impl RejectionView {
     }
 }
 
-/// Payloads and items that were refused and are kept for replay, oldest first.
+/// Payloads and items that were refused and are kept for replay, of the sources within the
+/// administrator's scope, oldest first.
 #[utoipa::path(
     get, path = "/api/v1/admin/rejections", tag = "admin",
     params(PageQuery),
@@ -218,15 +233,23 @@ pub async fn list_rejections(
     auth: Auth,
     Query(paging): Query<PageQuery>,
 ) -> Result<Json<Page<RejectionView>>, ApiError> {
-    require_admin(&auth)?;
+    let actor = require_admin(&auth)?;
     let limit = paging.limit()?;
     let after = paging.position_number()?.unwrap_or(0);
     blocking(move || {
         let rows = platform.store.rejections(after, limit)?;
-        Ok(Json(
-            Page::keyed(rows, limit, |(seq, _)| *seq)
-                .map(|(seq, rejected)| RejectionView::new(seq, rejected)),
-        ))
+        // The cursor follows the rows walked, so a page of other scopes' rows is short, not last.
+        let page = Page::keyed(rows, limit, |(seq, _)| *seq);
+        let mut items = Vec::with_capacity(page.items.len());
+        for (seq, rejected) in page.items {
+            if admin::sees_rejection(&platform, &actor, &rejected)? {
+                items.push(RejectionView::new(seq, rejected));
+            }
+        }
+        Ok(Json(Page {
+            items,
+            next_cursor: page.next_cursor,
+        }))
     })
     .await
 }

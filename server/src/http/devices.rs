@@ -85,20 +85,11 @@ fn resolve_unit(
 ) -> Result<String, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?;
     let unit = unit.unwrap_or_else(|| principal.scope.clone());
-    let inside = [Dim::Region, Dim::Hall, Dim::Window, Dim::Department]
-        .into_iter()
-        .map(|dim| platform.store.within(dim, &unit, &principal.scope))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .any(|inside| inside);
-    if inside {
-        Ok(unit)
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "{unit} lies outside your scope {}",
-            principal.scope
-        )))
-    }
+    // Any org unit (region, hall, window, department) by its place in the tree.
+    platform
+        .scope()
+        .ensure_unit(principal, Dim::Region, &unit)?;
+    Ok(unit)
 }
 
 /// Devices under a unit: model, window, hall, last seen, last upload, counters and lost uploads.

@@ -372,15 +372,14 @@ pub async fn calls(
                 call.order_id,
             )
         });
-        let services = platform
-            .store
-            .service_calls()?
-            .into_iter()
-            .filter(|call| {
-                call.state == hcp_core::outreach::ServiceCallState::Open
-                    && call.regions.contains(&principal.scope)
-            })
-            .collect();
+        let mut services = Vec::new();
+        for call in platform.store.service_calls()? {
+            if call.state == hcp_core::outreach::ServiceCallState::Open
+                && platform.scope().sees(&principal, Target::Call(&call))?
+            {
+                services.push(call);
+            }
+        }
         let real_name_waiting = orders.iter().filter(|call| call.real_name).count();
         let real_name_overdue = orders
             .iter()
@@ -476,7 +475,8 @@ pub struct SweepRequest {
     pub as_of: Option<DateTime<Utc>>,
 }
 
-/// Runs one deadline sweep now, or as of a given instant.
+/// Runs one deadline sweep of the whole city now, or as of a given instant: an administrator
+/// or supervisor scoped to the root of the org tree.
 #[utoipa::path(
     post, path = "/api/v1/admin/sweep", tag = "orders", request_body = SweepRequest,
     responses(
@@ -490,13 +490,19 @@ pub async fn sweep(
     auth: Auth,
     body: Option<Json<SweepRequest>>,
 ) -> Result<Json<SweepReport>, ApiError> {
-    crate::app::scope::ensure_role(
-        &auth.0,
-        &[Role::Admin, Role::Supervisor],
-        "sweeps are run by administrators and supervisors",
-    )?;
-    let as_of = platform.as_of(body.and_then(|Json(request)| request.as_of))?;
-    blocking(move || Ok(Json(crate::workers::sweep::sweep(&platform, as_of)))).await
+    let asked = body.and_then(|Json(request)| request.as_of);
+    let principal = auth.0;
+    blocking(move || {
+        // A sweep flags and times every order of the city: the root's act.
+        platform.scope().ensure_city(
+            &principal,
+            &[Role::Admin, Role::Supervisor],
+            "sweeps are run by administrators and supervisors of the city",
+        )?;
+        let as_of = platform.as_of(asked)?;
+        Ok(Json(crate::workers::sweep::sweep(&platform, as_of)))
+    })
+    .await
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -527,7 +533,8 @@ pub async fn get_clock(
     }))
 }
 
-/// Moves the manual clock (only when `[clock] manual_start` is configured).
+/// Moves the manual clock (only when `[clock] manual_start` is configured): an administrator
+/// scoped to the root of the org tree.
 #[utoipa::path(
     post, path = "/api/v1/admin/clock", tag = "orders", request_body = SetClock,
     responses((status = 200, body = ClockView), (status = 409, body = super::ErrorBody)),
@@ -538,7 +545,13 @@ pub async fn set_clock(
     auth: Auth,
     Json(request): Json<SetClock>,
 ) -> Result<Json<ClockView>, ApiError> {
-    auth.require(Permission::Administer)?;
+    super::admin::city_act(
+        &platform,
+        &auth,
+        &[Role::Admin],
+        "the clock is the whole city's",
+    )
+    .await?;
     let Some(clock) = &platform.manual_clock else {
         return Err(ApiError::Conflict(
             "the platform runs on the system clock; configure [clock] manual_start to move it"

@@ -4,7 +4,7 @@ use super::extract::{Json, Path};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use hcp_core::auth::Permission;
+use hcp_core::auth::{Permission, Role};
 use hcp_plugins::{LoadFailure, PluginStatus};
 use serde::Serialize;
 
@@ -45,7 +45,8 @@ pub async fn list(
 /// Upload an adapter (`application/wasm` body; optional `X-Plugin-Signature` header with the
 /// hex ed25519 signature). It is validated exactly as a file dropped into the plugins folder —
 /// imports, contract version, describe, its own samples — then written to the folder (so it
-/// survives restarts) and swapped in; calls in flight finish on the old version.
+/// survives restarts) and swapped in; calls in flight finish on the old version. An administrator
+/// scoped to the root of the org tree.
 #[utoipa::path(
     post, path = "/api/v1/admin/plugins", tag = "admin",
     request_body(content = Vec<u8>, content_type = "application/wasm"),
@@ -61,7 +62,14 @@ pub async fn upload(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<PluginStatus>), ApiError> {
-    auth.require(Permission::Administer)?;
+    // Adapters serve every source of the city: installing or removing one is the root's act.
+    super::admin::city_act(
+        &platform,
+        &auth,
+        &[Role::Admin],
+        "adapters are installed for the whole city",
+    )
+    .await?;
     if body.len() > MAX_PLUGIN_BYTES {
         return Err(ApiError::BadRequest(format!(
             "adapter larger than {MAX_PLUGIN_BYTES} bytes"
@@ -106,7 +114,8 @@ pub async fn upload(
 }
 
 /// Remove an adapter: its file leaves the folder and sources using it keep their payloads for
-/// replay until an adapter with that id is installed again.
+/// replay until an adapter with that id is installed again. Installing and removing adapters
+/// are acts of an administrator scoped to the root of the org tree.
 #[utoipa::path(
     delete, path = "/api/v1/admin/plugins/{id}", tag = "admin",
     params(("id" = String, Path, description = "Adapter id")),
@@ -118,7 +127,13 @@ pub async fn remove(
     auth: Auth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    auth.require(Permission::Administer)?;
+    super::admin::city_act(
+        &platform,
+        &auth,
+        &[Role::Admin],
+        "adapters are removed for the whole city",
+    )
+    .await?;
     blocking(move || {
         let origins: Vec<String> = platform
             .plugins

@@ -130,12 +130,9 @@ pub async fn proposals(
     blocking(move || {
         let store = &platform.store;
         let region = query.region.unwrap_or_else(|| principal.scope.clone());
-        if !store.within(Dim::Region, &region, &principal.scope)? {
-            return Err(ApiError::Forbidden(format!(
-                "{region} lies outside your scope {}",
-                principal.scope
-            )));
-        }
+        platform
+            .scope()
+            .ensure_unit(&principal, Dim::Region, &region)?;
         let options = ClusterOptions {
             min_orders,
             from: query.from,

@@ -631,24 +631,15 @@ fn ranking_kind(of: Option<&str>) -> Result<PublicDim, ApiError> {
     }
 }
 
-/// The latest frozen run of that kind (and period, and scope, when given). Blocking.
+/// The published run of that kind: of the scope (default the root region) and period (default
+/// the latest published). Blocking.
 fn latest_run(
     platform: &Platform,
     of: PublicDim,
     period: Option<&str>,
     scope: Option<&str>,
 ) -> Result<Option<AssessmentRun>, ApiError> {
-    Ok(platform
-        .store
-        .frozen_assessments()?
-        .into_iter()
-        .filter(|(_, run)| {
-            run.unit_kind == of.as_str()
-                && period.is_none_or(|period| run.period == period)
-                && scope.is_none_or(|scope| run.scope == scope)
-        })
-        .max_by_key(|(seq, _)| *seq)
-        .map(|(_, run)| run))
+    crate::app::assessment::published_run(platform, of.as_str(), period, scope)
 }
 
 /// One unit of a published run as the public sees it. `places` counts the public places given
@@ -1193,7 +1184,7 @@ pub struct RankingQuery {
     /// The period of the published run; default the latest run published.
     #[param(pattern = "^\\s*((20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?)?\\s*$")]
     pub period: Option<String>,
-    /// The region whose units were assessed; default whichever run was published last.
+    /// The region whose units were assessed; default the root region (the city).
     pub scope: Option<String>,
 }
 

@@ -13,6 +13,7 @@ use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 use crate::app::rules::RulesStatus;
+use crate::app::scope::Target;
 
 fn editor(auth: &Auth) -> Result<String, ApiError> {
     match auth.0.role {
@@ -59,6 +60,11 @@ pub async fn versions(
 pub struct RollbackRequest {
     /// A version (content hash) that was once active.
     pub version: String,
+    /// Roll back only this county's folder (6-digit code, within the caller's scope); without
+    /// it the whole folder, every county's rules: only for an account scoped to the root.
+    #[serde(default)]
+    #[schema(pattern = "^[0-9]{6}$")]
+    pub county: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -67,11 +73,15 @@ pub struct RollbackResult {
 }
 
 /// Put the files of an earlier version back into the rules folder and activate them (they are
-/// validated and tested like any change).
+/// validated and tested like any change): one county's folder, or the whole folder.
 #[utoipa::path(
     post, path = "/api/v1/rules/rollback", tag = "rules",
     request_body = RollbackRequest,
-    responses((status = 200, body = RollbackResult), (status = 422, body = super::ErrorBody)),
+    responses(
+        (status = 200, body = RollbackResult),
+        (status = 403, description = "a county outside the caller's scope, or the whole folder from below the root", body = super::ErrorBody),
+        (status = 422, body = super::ErrorBody)
+    ),
     security(("session" = []))
 )]
 pub async fn rollback(
@@ -79,18 +89,15 @@ pub async fn rollback(
     auth: Auth,
     Json(request): Json<RollbackRequest>,
 ) -> Result<Json<RollbackResult>, ApiError> {
-    let actor = editor(&auth)?;
+    let principal = auth.0;
     blocking(move || {
-        platform
-            .policies
-            .rollback(&platform.store, &request.version, &actor)
-            .map(|active_version| Json(RollbackResult { active_version }))
-            .map_err(|message| {
-                ApiError::Unprocessable(hcp_core::validate::Reason {
-                    code: "rules_refused".into(),
-                    message,
-                })
-            })
+        let active_version = crate::app::rules::rollback(
+            &platform,
+            &principal,
+            &request.version,
+            request.county.as_deref(),
+        )?;
+        Ok(Json(RollbackResult { active_version }))
     })
     .await
 }
@@ -143,7 +150,17 @@ pub async fn eval(
         .hook
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("unknown hook {}", request.hook)))?;
+    let principal = auth.0;
     blocking(move || {
+        if !platform
+            .scope()
+            .sees(&principal, Target::RulesCounty(&request.county))?
+        {
+            return Err(ApiError::Forbidden(format!(
+                "the rules of {} lie outside your scope {}",
+                request.county, principal.scope
+            )));
+        }
         let active = platform.policies.active();
         let evaluated = active
             .eval(hook, &request.county, &request.input)
@@ -220,7 +237,7 @@ pub async fn simulate(
     Json(request): Json<SimulateRequest>,
 ) -> Result<Json<crate::app::rules::Simulation>, ApiError> {
     editor(&auth)?;
-    let scope = auth.0.scope.clone();
+    let principal = auth.0;
     blocking(move || {
         let refused = |message: String| {
             ApiError::Unprocessable(hcp_core::validate::Reason {
@@ -248,15 +265,10 @@ pub async fn simulate(
             }
             (None, None) => platform.policies.folder_candidate().map_err(refused)?,
         };
-        let unit = request.unit.unwrap_or(scope.clone());
-        if !platform
-            .store
-            .within(hcp_core::store::Dim::Region, &unit, &scope)?
-        {
-            return Err(ApiError::Forbidden(format!(
-                "{unit} lies outside your scope {scope}"
-            )));
-        }
+        let unit = request.unit.unwrap_or_else(|| principal.scope.clone());
+        platform
+            .scope()
+            .ensure_unit(&principal, hcp_core::store::Dim::Region, &unit)?;
         let simulation = crate::app::rules::simulate(
             &platform.store,
             &platform.policies.active(),

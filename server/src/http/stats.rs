@@ -21,6 +21,7 @@ use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::assessment::{RunView, dim_name, run_assessment, unit_name, units_under};
 use crate::app::platform::Platform;
+use crate::app::scope::Target;
 
 #[derive(OpenApi)]
 #[openapi(paths(
@@ -512,7 +513,9 @@ pub struct RunRequest {
     /// The region whose units are assessed; default the caller's scope.
     #[serde(default)]
     pub scope: Option<String>,
-    /// Record the run as published (frozen): later edits of rules or data never change it.
+    /// Record the run as published (frozen): later edits of rules or data never change it. Only
+    /// for a period that has ended, and only by the scope's owner: a supervisor or administrator
+    /// whose scope is `scope` itself, or one scoped to the root of the org tree.
     #[serde(default)]
     pub freeze: bool,
 }
@@ -522,7 +525,11 @@ pub struct RunRequest {
 /// engine's ranking — a vetoed unit keeps its score and leaves the excellence ranking.
 #[utoipa::path(
     post, path = "/api/v1/assessments", tag = "stats", request_body = RunRequest,
-    responses((status = 200, body = RunView), (status = 403, body = super::ErrorBody)),
+    responses(
+        (status = 200, body = RunView),
+        (status = 403, description = "a scope outside the caller's, or `freeze` by other than the scope's owner", body = super::ErrorBody),
+        (status = 422, description = "`freeze` for a period that has not ended (`period_not_ended`)", body = super::ErrorBody)
+    ),
     security(("session" = []))
 )]
 pub async fn run(
@@ -561,7 +568,8 @@ pub struct FrozenSummary {
     pub units: usize,
 }
 
-/// The frozen (published) assessment runs within the caller's scope.
+/// The frozen (published) assessment runs within the caller's scope and above it (window
+/// staff: counting only their own line).
 #[utoipa::path(
     get, path = "/api/v1/assessments", tag = "stats",
     params(PageQuery),
@@ -576,14 +584,10 @@ pub async fn frozen(
     let principal = auth.require(Permission::ReadRatings)?.clone();
     blocking(move || {
         let mut list = Vec::new();
+        let scope = platform.scope();
         for (seq, run) in platform.store.frozen_assessments()? {
-            if platform
-                .store
-                .within(Dim::Region, &run.scope, &principal.scope)?
-                || platform
-                    .store
-                    .within(Dim::Region, &principal.scope, &run.scope)?
-            {
+            if scope.sees(&principal, Target::Run(&run))? {
+                let run = scope.run_as_seen(&principal, run);
                 list.push(FrozenSummary {
                     seq,
                     period: run.period,
@@ -600,29 +604,22 @@ pub async fn frozen(
     .await
 }
 
+/// A frozen run within the caller's reach, as they may read it (window staff: their own line).
 fn load_frozen(
     platform: &Platform,
     principal: &Principal,
     seq: u64,
 ) -> Result<AssessmentRun, ApiError> {
-    match platform.store.frozen_assessment(seq)? {
-        Some(run)
-            if platform
-                .store
-                .within(Dim::Region, &run.scope, &principal.scope)?
-                || platform
-                    .store
-                    .within(Dim::Region, &principal.scope, &run.scope)? =>
-        {
-            Ok(run)
-        }
-        _ => Err(ApiError::NotFound(format!(
-            "no frozen assessment {seq} within your scope"
-        ))),
-    }
+    let scope = platform.scope();
+    let run = scope.found(
+        principal,
+        platform.store.frozen_assessment(seq)?,
+        format!("frozen assessment {seq}"),
+    )?;
+    Ok(scope.run_as_seen(principal, run))
 }
 
-/// A frozen run, exactly as published.
+/// A frozen run, exactly as published; window staff see only their own line.
 #[utoipa::path(
     get, path = "/api/v1/assessments/{seq}", tag = "stats",
     params(("seq" = u64, Path, description = "Log sequence number of the frozen run")),
@@ -679,7 +676,8 @@ pub struct Explanation {
 }
 
 /// Explains one unit's result in a frozen run: each item of the score with the rate behind it
-/// and the records behind the rate, each veto with the fact that triggered it.
+/// and the records behind the rate, each veto with the fact that triggered it. Window staff:
+/// only their own line.
 #[utoipa::path(
     get, path = "/api/v1/assessments/{seq}/units/{unit}", tag = "stats",
     params(

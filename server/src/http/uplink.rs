@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
-use hcp_core::auth::{Permission, Role};
+use hcp_core::auth::Role;
 use hcp_core::uplink::{BatchSummary, Reconciliation, Resolution};
 use hcp_core::validate::Reason;
 use serde::{Deserialize, Serialize};
@@ -36,6 +36,19 @@ pub fn routes() -> Router<Platform> {
         )
         .route("/api/v1/admin/uplink/batches/{number}", get(batch))
         .route("/api/v1/admin/uplink/refused/{id}", post(resolve))
+}
+
+/// The uplink carries the whole city's records: an administrator scoped to the root runs it;
+/// the caller's user name.
+async fn city_admin(platform: &Platform, auth: &Auth) -> Result<String, ApiError> {
+    let principal = super::admin::city_act(
+        platform,
+        auth,
+        &[Role::Admin],
+        "the uplink carries the whole city's records",
+    )
+    .await?;
+    Ok(principal.username)
 }
 
 /// Administrators run the uplink; supervisors may look at it.
@@ -83,7 +96,7 @@ fn yes() -> bool {
 }
 
 /// Runs the shipper now: prepares, sends and settles batches until it is caught up, waits for
-/// a retry, or is blocked.
+/// a retry, or is blocked. An administrator scoped to the root of the org tree.
 #[utoipa::path(
     post, path = "/api/v1/admin/uplink/run", tag = "uplink", request_body = RunRequest,
     responses(
@@ -98,7 +111,7 @@ pub async fn run(
     auth: Auth,
     body: Option<Json<RunRequest>>,
 ) -> Result<Json<RunReport>, ApiError> {
-    auth.require(Permission::Administer)?;
+    city_admin(&platform, &auth).await?;
     if !platform.uplink.config.enabled {
         return Err(ApiError::Conflict(
             "省级平台上报未启用 ([uplink] enabled = false)".into(),
@@ -127,7 +140,8 @@ pub struct ReconcileRequest {
 }
 
 /// Asks the province for its counts of a day, compares them with the platform's by record
-/// kind, region, channel and level, and records the result.
+/// kind, region, channel and level, and records the result. An administrator scoped to the root
+/// of the org tree.
 #[utoipa::path(
     post, path = "/api/v1/admin/uplink/reconcile", tag = "uplink", request_body = ReconcileRequest,
     responses(
@@ -141,7 +155,7 @@ pub async fn reconcile(
     auth: Auth,
     body: Option<Json<ReconcileRequest>>,
 ) -> Result<Json<Reconciliation>, ApiError> {
-    let actor = auth.require(Permission::Administer)?.username.clone();
+    let actor = city_admin(&platform, &auth).await?;
     let today = hcp_core::calendar::local_date(platform.clock.now());
     let day = body
         .and_then(|Json(request)| request.day)
@@ -231,7 +245,7 @@ pub struct Resolved {
     pub seq: u64,
 }
 
-/// Replays or dismisses a refused record.
+/// Replays or dismisses a refused record. An administrator scoped to the root of the org tree.
 #[utoipa::path(
     post, path = "/api/v1/admin/uplink/refused/{id}", tag = "uplink", request_body = ResolveRequest,
     params(("id" = u64, Path, description = "platform id of the refused record")),
@@ -244,7 +258,7 @@ pub async fn resolve(
     Path(id): Path<u64>,
     Json(request): Json<ResolveRequest>,
 ) -> Result<Json<Resolved>, ApiError> {
-    let actor = auth.require(Permission::Administer)?.username.clone();
+    let actor = city_admin(&platform, &auth).await?;
     let resolution = match request.action {
         ResolveAction::Replay => Resolution::Requeue,
         ResolveAction::Dismiss => Resolution::Dismiss,

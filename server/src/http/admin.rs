@@ -20,7 +20,9 @@ use crate::app::platform::Platform;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(max_length = 64)]
     pub username: String,
+    #[schema(max_length = 200)]
     pub password: String,
 }
 

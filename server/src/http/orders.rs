@@ -3,7 +3,7 @@
 //! state machine in the store), the one intake of complaints, suggestions and requests, the
 //! call-back workbench, moderation of comments, and the operator's sweep and clock.
 
-use super::extract::{Json, Path, Query};
+use super::extract::{AnonymousPost, Json, Path, Query};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -41,7 +41,7 @@ use crate::app::work::SweepReport;
 ))]
 pub struct Doc;
 
-pub fn routes() -> Router<Platform> {
+pub fn routes(platform: &Platform) -> Router<Platform> {
     Router::new()
         .route("/api/v1/orders", get(list_orders))
         .route("/api/v1/orders/{id}", get(get_order))
@@ -52,7 +52,7 @@ pub fn routes() -> Router<Platform> {
         .route("/api/v1/ratings/{id}/moderation", post(moderate))
         .route("/api/v1/admin/sweep", post(sweep))
         .route("/api/v1/admin/clock", get(get_clock).post(set_clock))
-        .merge(super::track::routes())
+        .merge(super::track::routes(platform))
 }
 
 /// An order as the workbench shows it.
@@ -230,13 +230,16 @@ pub async fn act(
 }
 
 /// The one intake of complaints, suggestions and requests: classified and routed by the routing
-/// policy, timed by the deadline policy. Open to citizens (no sign-in) and to staff.
+/// policy, timed by the deadline policy. Open to citizens (no sign-in, a few a minute per
+/// address) and to staff. A number a citizen gives is sent a confirmation code and nothing else
+/// until the code is posted back (`phone.confirm_url`); staff's is texted the tracking link.
 #[utoipa::path(
     post, path = "/api/v1/intake", tag = "public", request_body = IntakeRequest,
     responses((status = 201, body = IntakeReceipt), (status = 422, body = super::ErrorBody))
 )]
 pub async fn intake(
     State(platform): State<Platform>,
+    _: AnonymousPost,
     headers: axum::http::HeaderMap,
     Json(request): Json<IntakeRequest>,
 ) -> Result<(StatusCode, Json<IntakeReceipt>), ApiError> {
@@ -246,7 +249,10 @@ pub async fn intake(
             .verify(token, platform.clock.now())
             .map(|principal| principal.username)
             .map_err(|_| ApiError::Unauthorized)?,
-        None => "citizen".to_string(),
+        None if headers.contains_key(axum::http::header::AUTHORIZATION) => {
+            return Err(ApiError::Unauthorized);
+        }
+        None => orders::CITIZEN.to_string(),
     };
     blocking(move || {
         let receipt = orders::open_intake(&platform, &actor, request)?;
@@ -382,6 +388,7 @@ pub async fn calls(
 pub struct CallRecord {
     pub outcome: CallOutcome,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 
@@ -412,6 +419,7 @@ pub async fn call_order(
 pub struct ModerationRequest {
     /// Publish the comment on the disclosure pages (true) or keep it internal.
     pub publish: bool,
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 

@@ -49,7 +49,7 @@ use crate::app::ratings::each_first_rating;
 #[openapi(paths(regions, stats, rankings, rectified, comments))]
 pub struct Doc;
 
-pub fn routes() -> Router<Platform> {
+pub fn routes(platform: &Platform) -> Router<Platform> {
     Router::new()
         .route("/api/v1/public/regions", get(regions))
         .route("/api/v1/public/stats", get(stats))
@@ -58,6 +58,10 @@ pub fn routes() -> Router<Platform> {
         .route("/api/v1/public/comments", get(comments))
         .route("/public", get(index_page))
         .route("/public/units/{dim}/{unit}", get(unit_page))
+        .route_layer(axum::middleware::from_fn_with_state(
+            platform.clone(),
+            super::extract::public_reads,
+        ))
 }
 
 /// A group with fewer valid ratings than this shows no figure: with a handful of ratings a

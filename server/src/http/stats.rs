@@ -504,13 +504,17 @@ pub async fn children(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RunRequest {
     /// `2026-03`, `2026-Q1`, `2026-H1` or `2026`.
-    #[schema(pattern = "^\\s*(20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?\\s*$")]
+    #[schema(
+        max_length = 64,
+        pattern = "^\\s*(20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?\\s*$"
+    )]
     pub period: String,
     /// Which units: `region` (the regions directly under the scope), `hall`, `department`,
     /// `window` or `staff`.
     pub unit_kind: Dim,
     /// The region whose units are assessed; default the caller's scope.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub scope: Option<String>,
     /// Record the run as published (frozen): later edits of rules or data never change it.
     #[serde(default)]

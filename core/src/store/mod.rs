@@ -20,9 +20,11 @@ use std::time::Instant;
 use sled::Transactional;
 use sled::transaction::TransactionError;
 
+pub use self::apply::EVICTED;
 pub use self::keys::Dim;
 pub use self::query::{
-    CaseQuery, Page, RatingQuery, RollupGroup, RollupQuery, SourceActivity, SourceDay,
+    CaseQuery, KeptRejections, Page, RatingQuery, RollupGroup, RollupQuery, SourceActivity,
+    SourceDay,
 };
 use crate::auth::{Source, User};
 use crate::clock::Clock;
@@ -305,6 +307,10 @@ pub struct StoreOptions {
     /// zstd compression of sled pages, chosen when the store is created. Measured on the demo
     /// city: a quarter of the disk space, at about 40% of the durable ingest rate.
     pub compression: bool,
+    /// Refused payloads kept per source (0: no cap). Past it, the oldest are evicted: resolved
+    /// as `evicted` in the log and their sealed bytes dropped from the open list, in the
+    /// transaction of the refusal that went over.
+    pub max_kept_rejections: usize,
 }
 
 impl Default for StoreOptions {
@@ -313,6 +319,7 @@ impl Default for StoreOptions {
             cache_bytes: 256 * 1024 * 1024,
             max_batch: 4096,
             compression: false,
+            max_kept_rejections: 10_000,
         }
     }
 }
@@ -452,6 +459,7 @@ impl Store {
             clock,
             stats: stats.clone(),
             max_batch: options.max_batch.max(1),
+            max_kept_rejections: options.max_kept_rejections,
             decider: decider.clone(),
         };
         let handle = std::thread::Builder::new()
@@ -584,6 +592,7 @@ struct Committer {
     clock: Arc<dyn Clock>,
     stats: Arc<CommitStats>,
     max_batch: usize,
+    max_kept_rejections: usize,
     decider: SharedDecider,
 }
 
@@ -742,6 +751,31 @@ impl Committer {
                                     chain.append(trees, &followed)?;
                                     apply::project(trees, &followed)?;
                                     seq += 1;
+                                }
+                                if let crate::event::Event::PayloadRejected { rejected } =
+                                    &entry.event
+                                {
+                                    for _ in 0..apply::MAX_EVICTIONS {
+                                        let Some(event) = apply::next_eviction(
+                                            trees,
+                                            &rejected.source,
+                                            self.max_kept_rejections,
+                                        )?
+                                        else {
+                                            break;
+                                        };
+                                        let evicted = LogEntry {
+                                            seq,
+                                            at: now,
+                                            actor: "system".into(),
+                                            origin: None,
+                                            event,
+                                            prev_hash: chain.prev().to_string(),
+                                        };
+                                        chain.append(trees, &evicted)?;
+                                        apply::project(trees, &evicted)?;
+                                        seq += 1;
+                                    }
                                 }
                                 Outcome::Recorded { seq: entry.seq }
                             }

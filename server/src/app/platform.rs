@@ -83,6 +83,7 @@ impl Platform {
                 cache_bytes: config.store.cache_mb * 1024 * 1024,
                 max_batch: config.store.max_batch,
                 compression: config.store.compression,
+                max_kept_rejections: config.limits.kept_rejections_per_source,
             },
         )
         .with_context(|| format!("opening the store in {}", config.store_dir().display()))?;

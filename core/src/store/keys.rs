@@ -128,6 +128,14 @@ pub fn rating_slot(project_no: &str, service_number: u8, assess_number: u8) -> V
     key
 }
 
+/// An open service call in the `calls` tree: `0xff` ‖ its key (a project number is UTF-8,
+/// which never holds `0xff`, so the index sorts after every call).
+pub fn open_call(project_no: &str, service_number: u8) -> Vec<u8> {
+    let mut key = vec![0xff];
+    key.extend_from_slice(&rating_slot(project_no, service_number, 0));
+    key
+}
+
 pub fn dedup(source: &str, event_id: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(source.len() + event_id.len() + 1);
     key.extend_from_slice(source.as_bytes());

@@ -22,6 +22,7 @@ use sled::transaction::TransactionError;
 
 pub use self::apply::EVICTED;
 pub use self::keys::Dim;
+pub use self::loop_query::Scanned;
 pub use self::query::{
     CaseQuery, KeptRejections, Page, RatingQuery, RollupGroup, RollupQuery, SourceActivity,
     SourceDay,

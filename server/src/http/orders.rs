@@ -18,7 +18,7 @@ use hcp_core::workflow::{CallOutcome, FlagKind, Order, OrderChange, OrderKind, O
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::page::{Page, PageQuery};
+use super::page::{MAX_SCAN, Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::disclosure;
 use crate::app::orders::{self, IntakeReceipt, IntakeRequest};
@@ -115,7 +115,8 @@ pub struct OrderFilter {
     pub received_to: Option<chrono::NaiveDate>,
 }
 
-/// Work orders within the caller's scope, newest first.
+/// Work orders within the caller's scope, newest first. A page looks at 5,000 orders at most:
+/// with a filter that matches few it may hold fewer items than asked, and still a cursor.
 #[utoipa::path(
     get, path = "/api/v1/orders", tag = "orders", params(OrderFilter, PageQuery),
     responses((status = 200, body = Page<OrderView>)),
@@ -133,47 +134,48 @@ pub async fn list_orders(
     blocking(move || {
         let now = platform.clock.now();
         let mut failure = None;
-        let orders = platform.store.orders(before, limit, |order| {
-            let matches = filter.state.is_none_or(|state| order.state == state)
-                && filter.kind.is_none_or(|kind| order.kind == kind)
-                && filter.open.is_none_or(|open| order.is_open() == open)
-                && filter.unit.as_ref().is_none_or(|unit| order.unit == *unit)
-                && filter.filed_unit.as_ref().is_none_or(|unit| {
-                    hcp_core::store::order_filed_under(
-                        order,
-                        filter.filed_dim.unwrap_or(Dim::Region),
-                        unit,
-                    )
-                })
-                && {
-                    let day = hcp_core::calendar::local_date(order.received_at);
-                    filter.received_from.is_none_or(|from| day >= from)
-                        && filter.received_to.is_none_or(|to| day <= to)
-                }
-                && (!filter.real_name || order.real_name)
-                && filter
-                    .flag
-                    .is_none_or(|kind| order.deadlines.iter().any(|d| d.raised(kind)))
-                && (!filter.overdue
-                    || order.is_open()
-                        && order.deadlines.iter().any(|d| {
-                            d.phase != PhaseKind::Appeal && d.done_at.is_none() && now >= d.due
-                        }));
-            matches
-                && match platform.scope().sees(&principal, Target::Order(order)) {
-                    Ok(visible) => visible,
-                    Err(error) => {
-                        failure.get_or_insert(error);
-                        false
+        let orders = platform
+            .store
+            .orders_page(before, limit, MAX_SCAN, |order| {
+                let matches = filter.state.is_none_or(|state| order.state == state)
+                    && filter.kind.is_none_or(|kind| order.kind == kind)
+                    && filter.open.is_none_or(|open| order.is_open() == open)
+                    && filter.unit.as_ref().is_none_or(|unit| order.unit == *unit)
+                    && filter.filed_unit.as_ref().is_none_or(|unit| {
+                        hcp_core::store::order_filed_under(
+                            order,
+                            filter.filed_dim.unwrap_or(Dim::Region),
+                            unit,
+                        )
+                    })
+                    && {
+                        let day = hcp_core::calendar::local_date(order.received_at);
+                        filter.received_from.is_none_or(|from| day >= from)
+                            && filter.received_to.is_none_or(|to| day <= to)
                     }
-                }
-        })?;
+                    && (!filter.real_name || order.real_name)
+                    && filter
+                        .flag
+                        .is_none_or(|kind| order.deadlines.iter().any(|d| d.raised(kind)))
+                    && (!filter.overdue
+                        || order.is_open()
+                            && order.deadlines.iter().any(|d| {
+                                d.phase != PhaseKind::Appeal && d.done_at.is_none() && now >= d.due
+                            }));
+                matches
+                    && match platform.scope().sees(&principal, Target::Order(order)) {
+                        Ok(visible) => visible,
+                        Err(error) => {
+                            failure.get_or_insert(error);
+                            false
+                        }
+                    }
+            })?;
         if let Some(error) = failure {
             return Err(error);
         }
         Ok(Json(
-            Page::keyed(orders, limit, |order| order.id)
-                .map(|order| view(&platform, &principal, order)),
+            Page::scanned(orders).map(|order| view(&platform, &principal, order)),
         ))
     })
     .await
@@ -294,19 +296,26 @@ pub struct CallList {
     /// Real-name bad reviews waiting for a call-back, and how many of them are overdue.
     pub real_name_waiting: usize,
     pub real_name_overdue: usize,
+    /// Pass back as `cursor` for the next `limit` orders and services; null when neither list
+    /// has more.
+    pub next_cursor: Option<String>,
 }
 
 /// The call-back workbench: one list of bad reviews and complaints to call back and unrated
-/// services to invite, within the caller's scope.
+/// services to invite, within the caller's scope; `limit` of each per page (the counts are of
+/// the whole list).
 #[utoipa::path(
-    get, path = "/api/v1/calls", tag = "orders",
+    get, path = "/api/v1/calls", tag = "orders", params(PageQuery),
     responses((status = 200, body = CallList)),
     security(("session" = []))
 )]
 pub async fn calls(
     State(platform): State<Platform>,
     auth: Auth,
+    Query(paging): Query<PageQuery>,
 ) -> Result<Json<CallList>, ApiError> {
+    let limit = paging.limit()?;
+    let skip = usize::try_from(paging.position_number()?.unwrap_or(0)).unwrap_or(usize::MAX);
     let principal = auth.0.clone();
     if !matches!(
         principal.role,
@@ -360,25 +369,27 @@ pub async fn calls(
                 call.order_id,
             )
         });
-        let services = platform
+        let end = skip.saturating_add(limit);
+        let mut services = platform
             .store
-            .service_calls()?
-            .into_iter()
-            .filter(|call| {
-                call.state == hcp_core::outreach::ServiceCallState::Open
-                    && call.regions.contains(&principal.scope)
-            })
-            .collect();
+            .open_service_calls(end.saturating_add(1), |call| {
+                call.regions.contains(&principal.scope)
+            })?;
         let real_name_waiting = orders.iter().filter(|call| call.real_name).count();
         let real_name_overdue = orders
             .iter()
             .filter(|call| call.real_name && call.overdue)
             .count();
+        let more = orders.len() > end || services.len() > end;
+        let orders = orders.into_iter().skip(skip).take(limit).collect();
+        services.truncate(end);
+        let services = services.into_iter().skip(skip).collect();
         Ok(Json(CallList {
             orders,
             services,
             real_name_waiting,
             real_name_overdue,
+            next_cursor: more.then(|| super::page::encode_number(end as u64)),
         }))
     })
     .await

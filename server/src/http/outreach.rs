@@ -23,7 +23,7 @@ use hcp_core::workflow::CallOutcome;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::page::{Page, PageQuery};
+use super::page::{MAX_SCAN, Page, PageQuery};
 use super::read::RevealRequest;
 use super::{ApiError, Auth, blocking};
 use crate::app::outreach::{self, RevealedApplicant, ServiceCallResult, find_act, service_subject};
@@ -256,11 +256,9 @@ fn redact_links(text: &str) -> String {
     out
 }
 
-/// Messages the platform scans for one listing, newest first.
-const MESSAGE_SCAN: usize = 5000;
-
-/// Outbound messages, newest first (among the 5,000 newest), within the caller's scope: numbers
-/// masked, never opened in a view; the tokens of links hidden.
+/// Outbound messages, newest first, within the caller's scope: numbers masked, never opened in
+/// a view; the tokens of links and the codes of confirmations hidden. A page looks at 5,000
+/// messages at most, and may end early with a cursor.
 #[utoipa::path(
     get, path = "/api/v1/messages", tag = "outreach",
     params(MessageFilter, PageQuery),
@@ -282,25 +280,26 @@ pub async fn list_messages(
     let limit = paging.limit()?;
     let before = paging.position_number()?;
     blocking(move || {
-        let mut views = Vec::new();
-        for message in platform.store.messages(MESSAGE_SCAN)? {
-            if before.is_some_and(|before| message.id >= before)
-                || filter.state.is_some_and(|state| state != message.state)
-                || filter
-                    .purpose
-                    .is_some_and(|purpose| purpose != message.purpose)
-                || !platform
-                    .scope()
-                    .sees(&principal, Target::Message(&message))?
-            {
-                continue;
-            }
-            views.push(MessageView::from(message));
-            if views.len() >= limit {
-                break;
-            }
+        let mut failure = None;
+        let messages = platform
+            .store
+            .messages_page(before, limit, MAX_SCAN, |message| {
+                filter.state.is_none_or(|state| state == message.state)
+                    && filter
+                        .purpose
+                        .is_none_or(|purpose| purpose == message.purpose)
+                    && match platform.scope().sees(&principal, Target::Message(message)) {
+                        Ok(visible) => visible,
+                        Err(error) => {
+                            failure.get_or_insert(error);
+                            false
+                        }
+                    }
+            })?;
+        if let Some(error) = failure {
+            return Err(error);
         }
-        Ok(Json(Page::keyed(views, limit, |view| view.id)))
+        Ok(Json(Page::scanned(messages).map(MessageView::from)))
     })
     .await
 }

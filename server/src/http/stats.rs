@@ -17,7 +17,7 @@ use hcp_core::store::Dim;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::page::{Page, PageQuery};
+use super::page::{MAX_SCAN, Page, PageQuery};
 use super::{ApiError, Auth, blocking};
 use crate::app::assessment::{RunView, dim_name, run_assessment, unit_name, units_under};
 use crate::app::platform::Platform;
@@ -578,28 +578,42 @@ pub async fn frozen(
     Query(paging): Query<PageQuery>,
 ) -> Result<Json<Page<FrozenSummary>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
+    let limit = paging.limit()?;
+    let after = paging.position_number()?;
     blocking(move || {
-        let mut list = Vec::new();
-        for (seq, run) in platform.store.frozen_assessments()? {
-            if platform
-                .store
-                .within(Dim::Region, &run.scope, &principal.scope)?
-                || platform
+        let mut failure = None;
+        let runs = platform
+            .store
+            .frozen_assessments_page(after, limit, MAX_SCAN, |run| {
+                let related = platform
                     .store
-                    .within(Dim::Region, &principal.scope, &run.scope)?
-            {
-                list.push(FrozenSummary {
-                    seq,
-                    period: run.period,
-                    unit_kind: run.unit_kind,
-                    scope: run.scope,
-                    as_of: run.as_of,
-                    rules_version: run.rules_version,
-                    units: run.units.len(),
-                });
-            }
+                    .within(Dim::Region, &run.scope, &principal.scope)
+                    .and_then(|below| {
+                        Ok(below
+                            || platform
+                                .store
+                                .within(Dim::Region, &principal.scope, &run.scope)?)
+                    });
+                match related {
+                    Ok(related) => related,
+                    Err(error) => {
+                        failure.get_or_insert(error);
+                        false
+                    }
+                }
+            })?;
+        if let Some(error) = failure {
+            return Err(error.into());
         }
-        Ok(Json(Page::of(list, &paging)?))
+        Ok(Json(Page::scanned(runs).map(|(seq, run)| FrozenSummary {
+            seq,
+            period: run.period,
+            unit_kind: run.unit_kind,
+            scope: run.scope,
+            as_of: run.as_of,
+            rules_version: run.rules_version,
+            units: run.units.len(),
+        })))
     })
     .await
 }

@@ -41,6 +41,10 @@ manual_start = "2026-11-20T10:00:00+08:00"
 sweep_secs = 0
 [security]
 token_hours = 8760
+[limits]
+# Schemathesis posts and reads from one address far faster than any citizen.
+public_posts_per_minute = 1000000
+public_reads_per_minute = 1000000
 TOML
 
 HCP_LOG=warn NO_COLOR=1 "$HCP" serve --config "$WORK/hcp.toml" --listen 127.0.0.1:0 \

@@ -51,6 +51,8 @@ pub struct Platform {
     pub uplink: Arc<crate::app::uplink::Uplink>,
     /// Abuse limits on the open doors.
     pub limits: Arc<crate::app::limits::Limits>,
+    /// The answers of the public disclosure, kept a while.
+    pub public_cache: Arc<crate::app::disclosure::AnswerCache>,
 }
 
 /// What start-up created that the operator must be told once.
@@ -120,6 +122,7 @@ impl Platform {
             sweep_lock: Arc::default(),
             uplink: Arc::new(crate::app::uplink::Uplink::new(config.uplink.clone())),
             limits: Arc::new(crate::app::limits::Limits::new(&config.limits)),
+            public_cache: Arc::new(crate::app::disclosure::AnswerCache::new(&config.limits)),
         })
     }
 

@@ -139,6 +139,13 @@ pub fn render(platform: &Platform) -> String {
     render_calendar(&mut out, platform);
     render_coverage(&mut out, platform);
     render_rejections(&mut out, platform);
+    let cache = &platform.public_cache;
+    let _ = write!(
+        out,
+        "# HELP hcp_public_answers_total Answers of the public disclosure, served from the cache (hit) or computed (miss).\n# TYPE hcp_public_answers_total counter\nhcp_public_answers_total{{result=\"hit\"}} {}\nhcp_public_answers_total{{result=\"miss\"}} {}\n",
+        cache.hits.load(Ordering::Relaxed),
+        cache.computed.load(Ordering::Relaxed)
+    );
     render_plugins(&mut out, platform);
     render_rules(&mut out, platform);
     render_loop(&mut out, platform);

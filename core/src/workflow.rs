@@ -1823,6 +1823,37 @@ mod tests {
     }
 
     #[test]
+    fn a_confirmed_number_makes_an_intake_reachable_and_only_an_intake() {
+        let calendar = calendar();
+        let received = beijing(2026, 11, 2, 10);
+        let contact = crate::model::SealedField {
+            sealed: "sealed".into(),
+            masked: "139****7777".into(),
+        };
+        let confirmed = OrderChange::ContactConfirmed {
+            contact: contact.clone(),
+        };
+        let mut intake = Order {
+            kind: OrderKind::Complaint,
+            rating_id: None,
+            reachable: false,
+            ..order(&calendar, received)
+        };
+        intake
+            .apply(&confirmed, "citizen", received)
+            .expect("an open intake takes its confirmed number");
+        assert!(intake.reachable);
+        assert_eq!(intake.contact, Some(contact));
+        assert_eq!(
+            intake.history.last().map(|step| step.action.as_str()),
+            Some("contact_confirmed")
+        );
+        // A 差评's number is the evaluator's, given with the rating.
+        let mut bad_review = order(&calendar, received);
+        assert!(bad_review.apply(&confirmed, "citizen", received).is_err());
+    }
+
+    #[test]
     fn one_fallback_route_when_the_routing_policy_fails() {
         let seed = OrderSeed {
             kind: OrderKind::Complaint,

@@ -584,6 +584,36 @@ impl EventLog for Store {
     }
 }
 
+/// Appends the entries that follow a recorded one in its transaction (the decisions recorded
+/// with it, its follow-ups, the evictions it causes): each chained, projected, numbered next.
+struct Follower<'a, 'b> {
+    trees: &'a [sled::transaction::TransactionalTree],
+    chain: &'b mut chain::Appender,
+    seq: &'b mut u64,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Follower<'_, '_> {
+    fn append(
+        &mut self,
+        actor: &str,
+        event: crate::event::Event,
+    ) -> Result<(), sled::transaction::ConflictableTransactionError<StoreError>> {
+        let entry = LogEntry {
+            seq: *self.seq,
+            at: self.at,
+            actor: actor.into(),
+            origin: None,
+            event,
+            prev_hash: self.chain.prev().to_string(),
+        };
+        self.chain.append(self.trees, &entry)?;
+        apply::project(self.trees, &entry)?;
+        *self.seq += 1;
+        Ok(())
+    }
+}
+
 /// The single writer. Owning all writes lets it allocate sequence numbers, check uniqueness
 /// without races and batch many commands onto one flush.
 struct Committer {
@@ -721,37 +751,26 @@ impl Committer {
                                 };
                                 apply::project(trees, &entry)?;
                                 seq += 1;
+                                let mut then = Follower {
+                                    trees,
+                                    chain: &mut chain,
+                                    seq: &mut seq,
+                                    at: now,
+                                };
                                 let decisions = self.decisions_for(&entry.event, facts.as_ref());
                                 for decision in &decisions {
-                                    let decided = LogEntry {
-                                        seq,
-                                        at: now,
-                                        actor: "policy".into(),
-                                        origin: None,
-                                        event: crate::event::Event::DecisionRecorded {
+                                    then.append(
+                                        "policy",
+                                        crate::event::Event::DecisionRecorded {
                                             decision: decision.clone(),
                                         },
-                                        prev_hash: chain.prev().to_string(),
-                                    };
-                                    chain.append(trees, &decided)?;
-                                    apply::project(trees, &decided)?;
-                                    seq += 1;
+                                    )?;
                                 }
                                 let follow_ups = closed_loop::follow_ups(
-                                    &reader, &self.pii, &entry, &decisions, seq,
+                                    &reader, &self.pii, &entry, &decisions, *then.seq,
                                 )?;
                                 for event in follow_ups {
-                                    let followed = LogEntry {
-                                        seq,
-                                        at: now,
-                                        actor: "system".into(),
-                                        origin: None,
-                                        event,
-                                        prev_hash: chain.prev().to_string(),
-                                    };
-                                    chain.append(trees, &followed)?;
-                                    apply::project(trees, &followed)?;
-                                    seq += 1;
+                                    then.append("system", event)?;
                                 }
                                 if let crate::event::Event::PayloadRejected { rejected } =
                                     &entry.event
@@ -765,17 +784,7 @@ impl Committer {
                                         else {
                                             break;
                                         };
-                                        let evicted = LogEntry {
-                                            seq,
-                                            at: now,
-                                            actor: "system".into(),
-                                            origin: None,
-                                            event,
-                                            prev_hash: chain.prev().to_string(),
-                                        };
-                                        chain.append(trees, &evicted)?;
-                                        apply::project(trees, &evicted)?;
-                                        seq += 1;
+                                        then.append("system", event)?;
                                     }
                                 }
                                 Outcome::Recorded { seq: entry.seq }

@@ -18,7 +18,7 @@ use hcp_core::workflow::{CallOutcome, FlagKind, Order, OrderChange, OrderKind, O
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::page::{MAX_SCAN, Page, PageQuery};
+use super::page::{MAX_SCAN, Page, PageQuery, verdict};
 use super::{ApiError, Auth, blocking};
 use crate::app::disclosure;
 use crate::app::orders::{self, IntakeReceipt, IntakeRequest};
@@ -163,13 +163,10 @@ pub async fn list_orders(
                                 d.phase != PhaseKind::Appeal && d.done_at.is_none() && now >= d.due
                             }));
                 matches
-                    && match platform.scope().sees(&principal, Target::Order(order)) {
-                        Ok(visible) => visible,
-                        Err(error) => {
-                            failure.get_or_insert(error);
-                            false
-                        }
-                    }
+                    && verdict(
+                        platform.scope().sees(&principal, Target::Order(order)),
+                        &mut failure,
+                    )
             })?;
         if let Some(error) = failure {
             return Err(error);

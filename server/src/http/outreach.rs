@@ -23,7 +23,7 @@ use hcp_core::workflow::CallOutcome;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::page::{MAX_SCAN, Page, PageQuery};
+use super::page::{MAX_SCAN, Page, PageQuery, verdict};
 use super::read::RevealRequest;
 use super::{ApiError, Auth, blocking};
 use crate::app::outreach::{self, RevealedApplicant, ServiceCallResult, find_act, service_subject};
@@ -288,13 +288,10 @@ pub async fn list_messages(
                     && filter
                         .purpose
                         .is_none_or(|purpose| purpose == message.purpose)
-                    && match platform.scope().sees(&principal, Target::Message(message)) {
-                        Ok(visible) => visible,
-                        Err(error) => {
-                            failure.get_or_insert(error);
-                            false
-                        }
-                    }
+                    && verdict(
+                        platform.scope().sees(&principal, Target::Message(message)),
+                        &mut failure,
+                    )
             })?;
         if let Some(error) = failure {
             return Err(error);

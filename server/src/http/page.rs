@@ -86,6 +86,16 @@ impl PageQuery {
     }
 }
 
+/// A filter's verdict that may fail (a scope check reading the store), inside a store walk that
+/// takes only `true` or `false`: the first failure is kept in `failure` for the caller to answer
+/// once the walk is over, and the record is left out.
+pub fn verdict<E>(verdict: Result<bool, E>, failure: &mut Option<E>) -> bool {
+    verdict.unwrap_or_else(|error| {
+        failure.get_or_insert(error);
+        false
+    })
+}
+
 /// `limit` between 1 and `max`, `default` when absent; anything else is a 400 naming the range.
 pub fn checked_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
     match limit {

@@ -18,7 +18,7 @@ use hcp_core::workflow::{OrderKind, OrderState, Problem, ProblemInput, ProblemSt
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::page::{MAX_SCAN, Page, PageQuery};
+use super::page::{MAX_SCAN, Page, PageQuery, verdict};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 use crate::app::problems::{self, ResolveReport};
@@ -243,13 +243,10 @@ pub async fn list(
             .store
             .problems_page(before, limit, MAX_SCAN, |problem| {
                 filter.state.is_none_or(|state| problem.state == state)
-                    && match platform.scope().sees(&principal, Target::Problem(problem)) {
-                        Ok(visible) => visible,
-                        Err(error) => {
-                            failure.get_or_insert(error);
-                            false
-                        }
-                    }
+                    && verdict(
+                        platform.scope().sees(&principal, Target::Problem(problem)),
+                        &mut failure,
+                    )
             })?;
         if let Some(error) = failure {
             return Err(error);

@@ -17,7 +17,7 @@ use hcp_core::store::Dim;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::page::{MAX_SCAN, Page, PageQuery};
+use super::page::{MAX_SCAN, Page, PageQuery, verdict};
 use super::{ApiError, Auth, blocking};
 use crate::app::assessment::{RunView, dim_name, run_assessment, unit_name, units_under};
 use crate::app::platform::Platform;
@@ -594,13 +594,7 @@ pub async fn frozen(
                                 .store
                                 .within(Dim::Region, &principal.scope, &run.scope)?)
                     });
-                match related {
-                    Ok(related) => related,
-                    Err(error) => {
-                        failure.get_or_insert(error);
-                        false
-                    }
-                }
+                verdict(related, &mut failure)
             })?;
         if let Some(error) = failure {
             return Err(error.into());

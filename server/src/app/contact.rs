@@ -67,31 +67,54 @@ fn code_text(code: &str, order_id: u64, minutes: u64) -> String {
 }
 
 /// Sends the confirmation code of `contact` (the sealed `phone`) for work order `order_id`,
-/// unless the number had all its codes of the day. Blocking.
+/// unless the number had all its codes of the day. The order is recorded already: a code that
+/// cannot be queued is logged and answered as not sent, never as a failed intake (which its
+/// sender would post again). Blocking.
 pub fn send_code(
     platform: &Platform,
     order_id: u64,
     contact: SealedField,
     phone: &str,
-) -> Result<PhoneStatus, AppError> {
+) -> PhoneStatus {
+    let not_sent = PhoneStatus {
+        state: PhoneState::NotSent,
+        masked: contact.masked.clone(),
+        confirm_url: None,
+        expires_in_seconds: None,
+    };
+    match queue_code(platform, order_id, contact, phone) {
+        Ok(Some(status)) => status,
+        Ok(None) => {
+            tracing::warn!(
+                order = order_id,
+                "a number given at the intake had all its confirmation codes of the day"
+            );
+            not_sent
+        }
+        Err(error) => {
+            tracing::error!(order = order_id, %error, "the confirmation code could not be queued");
+            not_sent
+        }
+    }
+}
+
+/// Queues the code of `contact` for `order_id`; `None` when the number had all its codes of
+/// the day.
+fn queue_code(
+    platform: &Platform,
+    order_id: u64,
+    contact: SealedField,
+    phone: &str,
+) -> Result<Option<PhoneStatus>, AppError> {
     let pii = platform.store.pii();
     let codes = &platform.limits.phone_codes;
-    let masked = contact.masked.clone();
     if codes
         .allow(&pii.keyed_digest(NUMBER_DIGEST, phone))
         .is_err()
     {
-        tracing::warn!(
-            order = order_id,
-            "a number given at the intake had all its confirmation codes of the day"
-        );
-        return Ok(PhoneStatus {
-            state: PhoneState::NotSent,
-            masked,
-            confirm_url: None,
-            expires_in_seconds: None,
-        });
+        return Ok(None);
     }
+    let masked = contact.masked.clone();
     let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000u32));
     let ttl = codes.ttl();
     codes.keep(
@@ -109,7 +132,7 @@ pub fn send_code(
             text: code_text(&code, order_id, (ttl.as_secs() / 60).max(1)),
         },
     }))?;
-    Ok(PhoneStatus {
+    Ok(Some(PhoneStatus {
         state: PhoneState::CodeSent,
         masked,
         confirm_url: Some(format!(
@@ -118,7 +141,7 @@ pub fn send_code(
             pii.tracking_token(order_id)
         )),
         expires_in_seconds: Some(ttl.as_secs()),
-    })
+    }))
 }
 
 /// A number confirmed.

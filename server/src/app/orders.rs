@@ -681,7 +681,7 @@ pub fn open_intake(
         .order(id)?
         .ok_or_else(|| AppError::Internal(format!("order {id} vanished")))?;
     let phone = match unconfirmed {
-        Some((sealed, phone)) => Some(crate::app::contact::send_code(platform, id, sealed, phone)?),
+        Some((sealed, phone)) => Some(crate::app::contact::send_code(platform, id, sealed, phone)),
         None => phone_status,
     };
     Ok(IntakeReceipt {

@@ -205,13 +205,17 @@ impl OrgKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct OrgUnit {
     /// Region code, 统一社会信用代码 (departments) or a hall/window code.
+    #[schema(max_length = 64)]
     pub id: String,
     pub kind: OrgKind,
+    #[schema(max_length = 200)]
     pub name: String,
     /// The parent node; `None` only for the root (the city).
+    #[schema(max_length = 64)]
     pub parent: Option<String>,
     /// Windows: the department that staffs the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 64)]
     pub department: Option<String>,
     /// Windows and service points: a rating device (评价器) is installed.
     #[serde(default)]
@@ -224,29 +228,40 @@ pub struct OrgUnit {
 /// A member of staff (工作人员). Staff names are not citizen data and are not encrypted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Staff {
+    #[schema(max_length = 64)]
     pub id: String,
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 64)]
     pub department: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 64)]
     pub window: Option<String>,
 }
 
 /// A service item (政务服务事项, `taskCode`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ServiceItem {
+    #[schema(max_length = 64)]
     pub task_code: String,
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 64)]
     pub department: String,
     /// 行政许可, 公共服务 … as the item catalogue names it.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub task_type: String,
 }
 
 /// A hall device (评价器) registered to a window.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Device {
+    #[schema(max_length = 64)]
     pub id: String,
+    #[schema(max_length = 64)]
     pub model: String,
+    #[schema(max_length = 64)]
     pub window: String,
 }
 
@@ -254,8 +269,10 @@ pub struct Device {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DeviceModel {
     /// e.g. `HX-PJ200`
+    #[schema(max_length = 64)]
     pub model: String,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub vendor: String,
     /// Shortest time between two ratings of one device, in seconds; a rating sooner than that
     /// after the previous one is refused (and kept for review). 0 turns the check off.
@@ -266,6 +283,7 @@ pub struct DeviceModel {
 /// A device's periodic report of its cumulative counters, as decoded by its adapter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HeartbeatInput {
+    #[schema(max_length = 64)]
     pub device: String,
     pub sent_at: DateTime<Utc>,
     /// The device's own sequence number of this report.
@@ -273,6 +291,7 @@ pub struct HeartbeatInput {
     /// Ratings taken by the device since it was installed.
     pub ratings_total: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub firmware: Option<String>,
 }
 
@@ -318,28 +337,38 @@ impl DeviceState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ServiceEventInput {
     /// The source's own unique id of this event; a repeat is stored once.
+    #[schema(max_length = 64)]
     pub event_id: String,
+    #[schema(max_length = 64)]
     pub project_no: String,
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub project_name: String,
+    #[schema(max_length = 64)]
     pub task_code: String,
+    #[schema(max_length = 64)]
     pub department: String,
     /// 6-, 9- or 12-digit region code where the service was given.
+    #[schema(max_length = 12)]
     pub area_code: String,
     /// 1..=99
     pub service_number: u8,
+    #[schema(max_length = 200)]
     pub service_name: String,
     pub status: CaseStatus,
     pub occurred_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 64)]
     pub window: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 64)]
     pub staff: Option<String>,
     #[serde(default)]
     pub applicant_type: ApplicantType,
     /// The applicant's mobile number (for invitations to rate). Sealed before anything is
     /// stored; never kept in clear.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 20)]
     pub applicant_phone: Option<String>,
     /// Handled online (一事一评) rather than at a window (一次一评).
     #[serde(default)]
@@ -354,10 +383,13 @@ pub struct EvaluatorInput {
     #[serde(default)]
     pub applicant_type: ApplicantType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 20)]
     pub phone: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 32)]
     pub id_number: Option<String>,
 }
 
@@ -365,36 +397,47 @@ pub struct EvaluatorInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct RatingInput {
     /// The source's own unique id of this rating; a repeat is stored once.
+    #[schema(max_length = 64)]
     pub event_id: String,
+    #[schema(max_length = 64)]
     pub project_no: String,
     /// 1..=99
     pub service_number: u8,
     /// 1 = first rating, 2 = the one follow-up rating (追评) after rectification feedback.
     #[serde(default = "first_assessment")]
     pub assess_number: u8,
+    #[schema(max_length = 64)]
     pub task_code: String,
     /// Department (统一社会信用代码). May be left empty when `device` names a registered
     /// device: the rating then takes the department, area and window of the device's window.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub department: String,
     /// Region code (6, 9 or 12 digits); see `department`.
     #[serde(default)]
+    #[schema(max_length = 12)]
     pub area_code: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub service_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 64)]
     pub window: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 64)]
     pub staff: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 64)]
     pub device: Option<String>,
     pub level: Level,
     pub channel: Channel,
     /// Indicator codes (`evalDetail`), from the versioned national catalogue.
     #[serde(default)]
+    #[schema(schema_with = crate::validate::caps::indicator_codes)]
     pub indicators: Vec<String>,
     /// Written comment (`writingEvaluation`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 2000)]
     pub text: Option<String>,
     #[serde(default)]
     pub evaluator: EvaluatorInput,

@@ -109,6 +109,9 @@ pub enum MessagePurpose {
     Feedback,
     /// The call-back could not reach the evaluator.
     Callback,
+    /// The code that confirms a number a citizen gave (the only text an unconfirmed number
+    /// gets, a few times a day at most).
+    Confirmation,
 }
 
 /// A message as queued; the phone number stays sealed until the moment it is sent.

@@ -108,9 +108,76 @@ pub struct Reason {
 
 /// How far ahead of the server clock a device clock may run before its times are refused.
 pub const CLOCK_SKEW: Duration = Duration::minutes(10);
-pub const MAX_TEXT_CHARS: usize = 2000;
-const MAX_ID_CHARS: usize = 64;
-const MAX_NAME_CHARS: usize = 200;
+
+/// The caps on every free-text and code field of every input, in characters (not bytes). One
+/// small set, so that a field's cap says what kind of field it is; a field with a format of its
+/// own (a region code, a mobile number, an ID number) is held to that format instead.
+///
+/// The HTTP API documents each field's cap as its `maxLength` (`#[schema(max_length = N)]`,
+/// which takes only a literal: keep it one of these) and refuses a longer value with 422
+/// `invalid_field` naming the field, before anything is looked up; ingest refuses it with the
+/// item's reason and keeps the payload for replay, like every other refusal.
+pub mod caps {
+    /// Ids and codes: org unit, item, project and event ids, usernames, versions, counties.
+    pub const CODE: usize = 64;
+    /// Names and short lines: names of units, items, services, people; titles; a reveal's
+    /// reason.
+    pub const NAME: usize = 200;
+    /// What a person writes: comments, notes of order steps and calls, reasons, replies.
+    pub const TEXT: usize = 2000;
+    /// Longer accounts: an explanation, a plan, a message sent out, a problem's basis.
+    pub const LONG_TEXT: usize = 10_000;
+    /// One rules file of a simulation (a county's policy script).
+    pub const FILE: usize = 200_000;
+    /// What one SMS to citizens says beside its link (a systemic problem's resolution).
+    pub const SMS: usize = 300;
+    /// Every cap the API documents: a field documented with another `maxLength` is a mistake
+    /// (the HTTP layer's tests check it), except the formats below.
+    pub const ALL: [usize; 6] = [CODE, NAME, SMS, TEXT, LONG_TEXT, FILE];
+    /// Formats with a length of their own: a region code (12 digits), an ID number (18, up
+    /// to 32 with separators), a phone number (20), an indicator code (16).
+    pub const FORMATS: [usize; 4] = [12, 16, 20, 32];
+    /// Items of a list of texts (an appeal's evidence, say) at most.
+    pub const LIST_ITEMS: usize = 32;
+
+    /// A list of strings of at most `max` characters each, as the API documents it: a list's
+    /// items take no `max_length` attribute of their own, so such a field names one of the
+    /// functions below in `#[schema(schema_with = …)]`.
+    fn strings(max: usize, max_items: usize) -> utoipa::openapi::schema::Array {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(max)),
+            )
+            .max_items(Some(max_items))
+            .build()
+    }
+
+    /// Texts, [`TEXT`] characters each, at most [`LIST_ITEMS`] of them.
+    pub fn text_list() -> utoipa::openapi::schema::Array {
+        strings(TEXT, LIST_ITEMS)
+    }
+
+    /// Indicator codes (`evalDetail`): 1-16 letters or digits, at most 32.
+    pub fn indicator_codes() -> utoipa::openapi::schema::Array {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(16))
+                    .pattern(Some("^[A-Za-z0-9]{1,16}$")),
+            )
+            .max_items(Some(super::MAX_INDICATORS))
+            .build()
+    }
+}
+
+pub const MAX_TEXT_CHARS: usize = caps::TEXT;
+const MAX_ID_CHARS: usize = caps::CODE;
+const MAX_NAME_CHARS: usize = caps::NAME;
 const MAX_INDICATORS: usize = 32;
 
 fn required(field: &'static str, value: &str, max: usize) -> Result<(), DomainError> {
@@ -156,6 +223,9 @@ pub fn rating_shape(input: &RatingInput, now: DateTime<Utc>) -> Result<(), Domai
     }
     optional("department", Some(&input.department), MAX_ID_CHARS)?;
     optional("area_code", Some(&input.area_code), 12)?;
+    optional("window", input.window.as_deref(), MAX_ID_CHARS)?;
+    optional("staff", input.staff.as_deref(), MAX_ID_CHARS)?;
+    optional("device", input.device.as_deref(), MAX_ID_CHARS)?;
     service_number(input.service_number)?;
     if !(1..=2).contains(&input.assess_number) {
         return Err(DomainError::AssessNumber(input.assess_number));
@@ -220,6 +290,9 @@ pub fn service_shape(input: &ServiceEventInput, now: DateTime<Utc>) -> Result<()
     required("area_code", &input.area_code, 12)?;
     required("service_name", &input.service_name, MAX_NAME_CHARS)?;
     optional("project_name", Some(&input.project_name), MAX_NAME_CHARS)?;
+    optional("window", input.window.as_deref(), MAX_ID_CHARS)?;
+    optional("staff", input.staff.as_deref(), MAX_ID_CHARS)?;
+    optional("applicant_phone", input.applicant_phone.as_deref(), 20)?;
     service_number(input.service_number)?;
     not_future(input.occurred_at, now)
 }

@@ -150,14 +150,21 @@ impl Deadline {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Disposition {
     /// 立行立改: fixed at once.
-    Immediate { action: String },
+    Immediate {
+        #[schema(max_length = 2000)]
+        action: String,
+    },
     /// 台账限期整改: a plan with a committed date, kept in the rectification ledger.
     Scheduled {
+        #[schema(max_length = 10000)]
         plan: String,
         committed_date: NaiveDate,
     },
     /// 解释说明: the request has no legal or policy basis; explained to the evaluator.
-    Explained { explanation: String },
+    Explained {
+        #[schema(max_length = 2000)]
+        explanation: String,
+    },
     /// Follows a confirmed systemic problem (批处理).
     Systemic { problem_id: u64 },
 }
@@ -437,12 +444,15 @@ pub enum OrderChange {
     /// 初审: accept.
     Accept {
         #[serde(default)]
+        #[schema(max_length = 2000)]
         note: String,
     },
     /// 初审不受理 (while dispatched) or 转办/退单 later: a supervisor decides.
     RequestTransfer {
+        #[schema(max_length = 2000)]
         reason: String,
         #[serde(default)]
+        #[schema(max_length = 64)]
         to_unit: Option<String>,
     },
     /// The supervisor's decision on a transfer request; the clock keeps running either way.
@@ -450,17 +460,21 @@ pub enum OrderChange {
         approve: bool,
         /// The new responsible unit when approved.
         #[serde(default)]
+        #[schema(max_length = 64)]
         unit: Option<String>,
         #[serde(default)]
+        #[schema(max_length = 2000)]
         note: String,
     },
     /// The evaluator was contacted (联系评价人).
     Contact {
         #[serde(default)]
+        #[schema(max_length = 2000)]
         note: String,
     },
     /// 核实: the facts were checked.
     Verify {
+        #[schema(max_length = 2000)]
         finding: String,
     },
     Dispose {
@@ -468,20 +482,25 @@ pub enum OrderChange {
     },
     /// A 限期整改 is done.
     Rectified {
+        #[schema(max_length = 2000)]
         action: String,
     },
     /// 申诉 within the appeal window.
     Appeal {
+        #[schema(max_length = 2000)]
         reason: String,
         #[serde(default)]
+        #[schema(schema_with = crate::validate::caps::text_list)]
         evidence: Vec<String>,
     },
     DecideAppeal {
         upheld: bool,
+        #[schema(max_length = 2000)]
         note: String,
     },
     /// 反馈: the evaluator was told what was done.
     Feedback {
+        #[schema(max_length = 2000)]
         message: String,
     },
     /// The evaluator rated the rectification. A 不满意 reopens the order with `deadlines`
@@ -501,6 +520,7 @@ pub enum OrderChange {
     Callback {
         outcome: CallOutcome,
         #[serde(default)]
+        #[schema(max_length = 2000)]
         note: String,
         #[serde(default)]
         #[schema(value_type = Vec<PhaseSchema>)]
@@ -519,15 +539,17 @@ pub enum OrderChange {
     /// 结案.
     Close {
         root_cause: CauseClass,
+        #[schema(max_length = 2000)]
         action_taken: String,
     },
     /// A suggestion or request answered (and closed).
     Answer {
+        #[schema(max_length = 2000)]
         reply: String,
     },
     /// Raised by the deadline sweep.
     Flag {
-        #[schema(value_type = String, pattern = "^(contact|verify|rectify|feedback|callback|appeal)$")]
+        #[schema(value_type = String, max_length = 64, pattern = "^(contact|verify|rectify|feedback|callback|appeal)$")]
         phase: PhaseKind,
         kind: FlagKind,
     },
@@ -551,16 +573,26 @@ pub enum OrderChange {
         #[schema(value_type = Vec<PhaseSchema>)]
         phases: Vec<Phase>,
         /// Fingerprint of the calendar the phases were timed on.
+        #[schema(max_length = 64)]
         calendar_version: String,
     },
     /// Follow a confirmed systemic problem.
     LinkProblem {
         problem_id: u64,
     },
+    /// The submitter of a complaint, suggestion or request confirmed the number they gave with
+    /// the code the platform sent to it: from now on the platform texts it (the tracking link,
+    /// the call-back SMS, the feedback). A citizen's number is never on the order before.
+    ContactConfirmed {
+        #[schema(value_type = SealedFieldSchema)]
+        contact: crate::model::SealedField,
+    },
     /// The problem's plan is done: rectified and fed back.
     ProblemDone {
         problem_id: u64,
+        #[schema(max_length = 2000)]
         action: String,
+        #[schema(max_length = 2000)]
         message: String,
     },
 }
@@ -588,6 +620,7 @@ impl OrderChange {
             OrderChange::Retimed { .. } => "retimed",
             OrderChange::LinkProblem { .. } => "link_problem",
             OrderChange::ProblemDone { .. } => "problem_done",
+            OrderChange::ContactConfirmed { .. } => "contact_confirmed",
         }
     }
 }
@@ -1407,6 +1440,16 @@ impl Order {
                 self.state = FeedbackGiven;
                 note = format!("{action} / {message}");
             }
+            OrderChange::ContactConfirmed { contact } => {
+                if self.rating_id.is_some() {
+                    return Err(WorkflowError::Refused(
+                        "a bad review's number is the evaluator's, given with the rating".into(),
+                    ));
+                }
+                self.contact = Some(contact.clone());
+                self.reachable = true;
+                note = format!("提交人已确认手机号码 {}", contact.masked);
+            }
         }
         self.history.push(Step {
             at,
@@ -1579,11 +1622,14 @@ pub enum ProblemState {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct PhaseSchema {
-    #[schema(pattern = "^(contact|verify|rectify|feedback|callback|appeal)$")]
+    #[schema(
+        max_length = 64,
+        pattern = "^(contact|verify|rectify|feedback|callback|appeal)$"
+    )]
     phase: String,
     #[schema(minimum = 1)]
     amount: u32,
-    #[schema(pattern = "^(working_days|natural_days|hours)$")]
+    #[schema(max_length = 64, pattern = "^(working_days|natural_days|hours)$")]
     unit: String,
     due: DateTime<Utc>,
     #[schema(nullable = false)]
@@ -1598,8 +1644,10 @@ pub struct PhaseSchema {
 pub struct MessageInputSchema {
     channel: crate::outreach::MessageChannel,
     purpose: crate::outreach::MessagePurpose,
+    #[schema(max_length = 200)]
     subject: String,
     to: SealedFieldSchema,
+    #[schema(max_length = 10000)]
     text: String,
 }
 
@@ -1607,7 +1655,9 @@ pub struct MessageInputSchema {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct SealedFieldSchema {
+    #[schema(max_length = 10000)]
     sealed: String,
+    #[schema(max_length = 200)]
     masked: String,
 }
 
@@ -1616,10 +1666,13 @@ pub struct SealedFieldSchema {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct AwaitingPhaseSchema {
-    #[schema(pattern = "^(contact|verify|rectify|feedback|callback|appeal)$")]
+    #[schema(
+        max_length = 64,
+        pattern = "^(contact|verify|rectify|feedback|callback|appeal)$"
+    )]
     phase: String,
     amount: u32,
-    #[schema(pattern = "^(working_days|natural_days|hours)$")]
+    #[schema(max_length = 64, pattern = "^(working_days|natural_days|hours)$")]
     unit: String,
     from: DateTime<Utc>,
     year: i32,
@@ -1658,12 +1711,15 @@ pub struct ProblemInput {
     #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub title: String,
     pub cause: CauseClass,
+    #[schema(max_length = 64)]
     pub owner: String,
     #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub plan: String,
     pub due: NaiveDate,
+    #[schema(max_length = 64)]
     pub region: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     pub basis: String,
     #[schema(min_items = 1, max_items = 500)]
     pub orders: Vec<u64>,
@@ -1764,6 +1820,37 @@ mod tests {
             note: String::new(),
         };
         Order::open(seed.clone(), decision.as_ref(), None, step)
+    }
+
+    #[test]
+    fn a_confirmed_number_makes_an_intake_reachable_and_only_an_intake() {
+        let calendar = calendar();
+        let received = beijing(2026, 11, 2, 10);
+        let contact = crate::model::SealedField {
+            sealed: "sealed".into(),
+            masked: "139****7777".into(),
+        };
+        let confirmed = OrderChange::ContactConfirmed {
+            contact: contact.clone(),
+        };
+        let mut intake = Order {
+            kind: OrderKind::Complaint,
+            rating_id: None,
+            reachable: false,
+            ..order(&calendar, received)
+        };
+        intake
+            .apply(&confirmed, "citizen", received)
+            .expect("an open intake takes its confirmed number");
+        assert!(intake.reachable);
+        assert_eq!(intake.contact, Some(contact));
+        assert_eq!(
+            intake.history.last().map(|step| step.action.as_str()),
+            Some("contact_confirmed")
+        );
+        // A 差评's number is the evaluator's, given with the rating.
+        let mut bad_review = order(&calendar, received);
+        assert!(bad_review.apply(&confirmed, "citizen", received).is_err());
     }
 
     #[test]

@@ -1825,3 +1825,109 @@ fn a_compressed_store_reopens_whatever_the_options_say() {
     ));
     assert_eq!(next, seq + 1);
 }
+
+fn keep(source: &str, tag: &str) -> Command {
+    Command::KeepRejected {
+        source: source.into(),
+        content_type: "ratings".into(),
+        payload: tag.as_bytes().to_vec(),
+        reason: hcp_core::validate::Reason {
+            code: "invalid_field".into(),
+            message: tag.into(),
+        },
+    }
+}
+
+/// Open kept payloads by source, as the admin list shows them: (source, payload).
+fn kept_payloads(store: &Store) -> Vec<(String, String)> {
+    store
+        .rejections(0, 500)
+        .unwrap()
+        .into_iter()
+        .map(|(_, rejected)| {
+            let payload = store.open_rejected_payload(&rejected).unwrap();
+            (rejected.source, String::from_utf8(payload).unwrap())
+        })
+        .collect()
+}
+
+/// Past its cap a source's oldest kept payloads are evicted (resolved `evicted` in the log, the
+/// sealed bytes gone from the open list), one source's flood never evicts another's, a replayed
+/// payload leaves a hole the eviction steps over, several refusals of one batch evict in order,
+/// and a rebuild reproduces the queue and the counts.
+#[test]
+fn kept_rejections_are_capped_per_source_oldest_first() {
+    let harness = Harness::with_options(StoreOptions {
+        cache_bytes: 8 * 1024 * 1024,
+        max_kept_rejections: 3,
+        ..StoreOptions::default()
+    });
+    let store = harness.store();
+    let a1 = harness.record(keep("a", "a1"));
+    harness.record(keep("b", "b1"));
+    harness.record(keep("a", "a2"));
+    // a1 is replayed meanwhile: a hole at the head of a's queue.
+    harness.record(Command::ResolveRejected {
+        actor: "admin".into(),
+        rejected_seq: a1,
+        resolution: "replayed".into(),
+    });
+    harness.record(keep("a", "a3"));
+    harness.record(keep("a", "a4"));
+    assert_eq!(
+        store.kept_rejections().unwrap(),
+        [
+            hcp_core::store::KeptRejections {
+                source: "a".into(),
+                kept: 3,
+                evicted: 0
+            },
+            hcp_core::store::KeptRejections {
+                source: "b".into(),
+                kept: 1,
+                evicted: 0
+            },
+        ]
+    );
+    // The fourth open one of a evicts a2, stepping over the replayed a1.
+    let a5 = harness.record(keep("a", "a5"));
+    let entries = store.read_after(a5, 10).unwrap();
+    assert!(
+        matches!(
+            entries.as_slice(),
+            [entry] if matches!(&entry.event, Event::RejectionResolved { resolution, .. } if resolution == "evicted")
+        ),
+        "{entries:?}"
+    );
+    // A batch of three evicts a3, a4 and a5, oldest first.
+    let outcomes = store
+        .submit(vec![keep("a", "a6"), keep("a", "a7"), keep("a", "a8")])
+        .unwrap();
+    assert!(
+        outcomes
+            .iter()
+            .all(|outcome| matches!(outcome, Outcome::Recorded { .. }))
+    );
+    let open = |store: &Store| kept_payloads(store);
+    let expected: Vec<(String, String)> = [("b", "b1"), ("a", "a6"), ("a", "a7"), ("a", "a8")]
+        .iter()
+        .map(|(source, payload)| (source.to_string(), payload.to_string()))
+        .collect();
+    assert_eq!(open(store), expected);
+    assert_eq!(
+        store.kept_rejections().unwrap()[0],
+        hcp_core::store::KeptRejections {
+            source: "a".into(),
+            kept: 3,
+            evicted: 4
+        }
+    );
+    let before = store.projection_dump().unwrap();
+    store.rebuild().unwrap();
+    assert_same_dump(
+        &before,
+        &store.projection_dump().unwrap(),
+        "kept rejections after rebuild",
+    );
+    assert_eq!(open(store), expected);
+}

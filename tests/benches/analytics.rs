@@ -221,6 +221,7 @@ impl Params {
             cache_bytes: 1 << 30,
             max_batch: CHUNK,
             compression: self.compression,
+            ..StoreOptions::default()
         }
     }
 }

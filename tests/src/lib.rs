@@ -460,6 +460,21 @@ pub fn write_config(dir: &Path, text: &str) -> anyhow::Result<PathBuf> {
     Ok(config)
 }
 
+/// The abuse limits of the end-to-end tests, unless a test sets its own `[limits]`: the tests
+/// post and read from one address far faster than a citizen, and read their own writes on the
+/// public pages at once, which the platform's cache of public answers would serve stale for
+/// a minute. `tests/tests/abuse.rs` checks the limits and the cache themselves.
+pub const TEST_LIMITS: &str = "\n[limits]\npublic_posts_per_minute = 100000\npublic_reads_per_minute = 100000\npublic_cache_entries = 0\n";
+
+/// Appends [`TEST_LIMITS`] to the config file at `config` unless it has a `[limits]` table.
+fn with_test_limits(config: &Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(config)?;
+    if !text.contains("[limits]") {
+        std::fs::write(config, text + TEST_LIMITS)?;
+    }
+    Ok(())
+}
+
 /// [`start_seeded_in`] a fresh folder, with `config` as its `hcp.toml`.
 pub async fn start_seeded(config: &str) -> anyhow::Result<Seeded> {
     let dir = tempfile::tempdir()?;
@@ -471,6 +486,7 @@ pub async fn start_seeded(config: &str) -> anyhow::Result<Seeded> {
 /// and seeds the [`Fixture`]. What start-up must find goes in `dir` first: a rules copy
 /// ([`rules_copy`]), adapters in `<dir>/data/plugins/`.
 pub async fn start_seeded_in(dir: tempfile::TempDir, config: &Path) -> anyhow::Result<Seeded> {
+    with_test_limits(config)?;
     let data = dir.path().join("data");
     let server = Server::start(&binary("debug")?, "serve", &data, Some(config))?;
     let password = server

@@ -644,6 +644,96 @@ fn source_activity(entry: &LogEntry) -> Option<(&str, u8)> {
         .map(|origin| (origin.source.as_str(), kind))
 }
 
+/// The resolution of a kept payload evicted because its source kept more than its cap.
+pub const EVICTED: &str = "evicted";
+
+/// Most payloads one refusal evicts (a cap lowered a long way is reached over several).
+pub(super) const MAX_EVICTIONS: usize = 256;
+
+fn read_u64(tree: &TransactionalTree, key: &[u8]) -> TxResult<u64> {
+    Ok(tree
+        .get(key)?
+        .map(|bytes| keys::u64_value(&bytes))
+        .unwrap_or(0))
+}
+
+/// A refused payload kept: counted for its source and queued at the end of its source's queue.
+fn keep_rejected(trees: &[TransactionalTree], seq: u64, source: &str) -> TxResult<()> {
+    use keys::kept;
+    let activity = &trees[tree::SOURCE_ACTIVITY];
+    increment(activity, kept::count(source))?;
+    let tail = read_u64(activity, &kept::tail(source))?;
+    activity.insert(kept::queued(source, tail), &seq.to_be_bytes())?;
+    activity.insert(kept::tail(source), &(tail + 1).to_be_bytes())?;
+    activity.insert(kept::owner(seq), source.as_bytes())?;
+    Ok(())
+}
+
+/// A kept payload leaves (replayed, dismissed or evicted): no longer counted; an evicted one,
+/// the oldest of its source, leaves the head of the queue with the holes before it.
+fn release_rejected(trees: &[TransactionalTree], seq: u64, resolution: &str) -> TxResult<()> {
+    use keys::kept;
+    let activity = &trees[tree::SOURCE_ACTIVITY];
+    // Kept before the queue existed (a data folder not rebuilt since): nothing to release.
+    let Some(source) = activity.get(kept::owner(seq))? else {
+        return Ok(());
+    };
+    let source = String::from_utf8_lossy(&source).into_owned();
+    activity.remove(kept::owner(seq))?;
+    let count = read_u64(activity, &kept::count(&source))?;
+    activity.insert(kept::count(&source), &count.saturating_sub(1).to_be_bytes())?;
+    if resolution != EVICTED {
+        return Ok(());
+    }
+    increment(activity, kept::evicted(&source))?;
+    let tail = read_u64(activity, &kept::tail(&source))?;
+    let mut head = read_u64(activity, &kept::head(&source))?;
+    while head < tail {
+        let at = kept::queued(&source, head);
+        let queued = activity.get(&at)?.map(|bytes| keys::u64_value(&bytes));
+        activity.remove(at)?;
+        head += 1;
+        if queued == Some(seq) {
+            break;
+        }
+    }
+    activity.insert(kept::head(&source), &head.to_be_bytes())?;
+    Ok(())
+}
+
+/// The eviction of the oldest payload `source` keeps, while it keeps more than `cap` (0: no
+/// cap). Read inside the batch's transaction, so each eviction sees the ones before it.
+pub(super) fn next_eviction(
+    trees: &[TransactionalTree],
+    source: &str,
+    cap: usize,
+) -> TxResult<Option<Event>> {
+    use keys::kept;
+    if cap == 0 {
+        return Ok(None);
+    }
+    let activity = &trees[tree::SOURCE_ACTIVITY];
+    let count = read_u64(activity, &kept::count(source))?;
+    if count <= u64::try_from(cap).unwrap_or(u64::MAX) {
+        return Ok(None);
+    }
+    let tail = read_u64(activity, &kept::tail(source))?;
+    let mut position = read_u64(activity, &kept::head(source))?;
+    while position < tail {
+        if let Some(bytes) = activity.get(kept::queued(source, position))? {
+            let seq = keys::u64_value(&bytes);
+            if activity.get(kept::owner(seq))?.is_some() {
+                return Ok(Some(Event::RejectionResolved {
+                    rejected_seq: seq,
+                    resolution: EVICTED.into(),
+                }));
+            }
+        }
+        position += 1;
+    }
+    Ok(None)
+}
+
 pub(super) fn increment(tree: &TransactionalTree, key: Vec<u8>) -> TxResult<()> {
     let current = tree
         .get(&key)?
@@ -752,7 +842,10 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
             put_json(&trees[tree::SOURCES], source.id.as_bytes(), source)?
         }
         Event::AuditRecorded { entry: audit } => put_json(&trees[tree::AUDIT], &seq, audit)?,
-        Event::PayloadRejected { rejected } => put_json(&trees[tree::REJECTS], &seq, rejected)?,
+        Event::PayloadRejected { rejected } => {
+            put_json(&trees[tree::REJECTS], &seq, rejected)?;
+            keep_rejected(trees, entry.seq, &rejected.source)?;
+        }
         Event::PolicyActivated { activation } => {
             let record = PolicyVersionRecord {
                 version: activation.version.clone(),
@@ -779,8 +872,12 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
             )?;
         }
         Event::DecisionRecorded { .. } => {}
-        Event::RejectionResolved { rejected_seq, .. } => {
+        Event::RejectionResolved {
+            rejected_seq,
+            resolution,
+        } => {
             trees[tree::REJECTS].remove(&rejected_seq.to_be_bytes())?;
+            release_rejected(trees, *rejected_seq, resolution)?;
         }
         Event::RatingRecorded { rating } => project_rating(trees, rating)?,
         Event::ServiceRecorded {

@@ -834,11 +834,17 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
                 act.planned.retain(|planned| planned != task);
             })?;
         }
-        Event::ServiceCallListed { call } => put_json(
-            &trees[tree::CALLS],
-            &keys::rating_slot(&call.project_no, call.service_number, 0),
-            call,
-        )?,
+        Event::ServiceCallListed { call } => {
+            put_json(
+                &trees[tree::CALLS],
+                &keys::rating_slot(&call.project_no, call.service_number, 0),
+                call,
+            )?;
+            if call.state == crate::outreach::ServiceCallState::Open {
+                trees[tree::CALLS]
+                    .insert(keys::open_call(&call.project_no, call.service_number), &[])?;
+            }
+        }
         Event::ServiceCallAttempted {
             project_no,
             service_number,
@@ -850,6 +856,9 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
                 call.attempts.push(attempt.clone());
                 call.state = *state;
                 put_json(&trees[tree::CALLS], &key, &call)?;
+            }
+            if *state != crate::outreach::ServiceCallState::Open {
+                trees[tree::CALLS].remove(keys::open_call(project_no, *service_number))?;
             }
         }
         Event::MessageQueued { message } => {

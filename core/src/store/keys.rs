@@ -128,6 +128,14 @@ pub fn rating_slot(project_no: &str, service_number: u8, assess_number: u8) -> V
     key
 }
 
+/// An open service call in the `calls` tree: `0xff` ‖ its key (a project number is UTF-8,
+/// which never holds `0xff`, so the index sorts after every call).
+pub fn open_call(project_no: &str, service_number: u8) -> Vec<u8> {
+    let mut key = vec![0xff];
+    key.extend_from_slice(&rating_slot(project_no, service_number, 0));
+    key
+}
+
 pub fn dedup(source: &str, event_id: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(source.len() + event_id.len() + 1);
     key.extend_from_slice(source.as_bytes());
@@ -317,4 +325,50 @@ pub fn source_last(source: &str, kind: u8) -> Vec<u8> {
     key.push(0);
     key.push(kind);
     key
+}
+
+/// The payloads a source had refused and kept for replay, as a queue oldest first, so that past
+/// its cap the oldest is found without a scan (a transaction cannot scan). In the
+/// `source_activity` tree, beside the counts:
+/// - `k` ‖ source → how many are kept (open);
+/// - `x` ‖ source → how many were evicted, ever;
+/// - `h` ‖ source, `t` ‖ source → the queue's first position and the next free one;
+/// - `q` ‖ source ∅ ‖ position (BE) → the kept payload's seq (a replayed one stays, as a hole
+///   the next eviction steps over);
+/// - `o` ‖ seq (BE) → its source, while it is kept.
+pub mod kept {
+    pub fn count(source: &str) -> Vec<u8> {
+        tagged(b'k', source)
+    }
+
+    pub fn evicted(source: &str) -> Vec<u8> {
+        tagged(b'x', source)
+    }
+
+    pub fn head(source: &str) -> Vec<u8> {
+        tagged(b'h', source)
+    }
+
+    pub fn tail(source: &str) -> Vec<u8> {
+        tagged(b't', source)
+    }
+
+    pub fn queued(source: &str, position: u64) -> Vec<u8> {
+        let mut key = tagged(b'q', source);
+        key.push(0);
+        key.extend_from_slice(&position.to_be_bytes());
+        key
+    }
+
+    pub fn owner(seq: u64) -> Vec<u8> {
+        let mut key = vec![b'o'];
+        key.extend_from_slice(&seq.to_be_bytes());
+        key
+    }
+
+    fn tagged(tag: u8, source: &str) -> Vec<u8> {
+        let mut key = vec![tag];
+        key.extend_from_slice(source.as_bytes());
+        key
+    }
 }

@@ -10,7 +10,88 @@ use crate::outreach::{Message, RatingMarks, ScheduledTask, ServiceCall};
 use crate::pii::tracking_hash;
 use crate::workflow::{Order, Problem};
 
+/// One bounded walk of a list: the records kept, and where to go on when the walk stopped
+/// before the end (at `limit` records kept, or at `scan` records looked at).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scanned<T> {
+    pub items: Vec<T>,
+    /// The id of the last record looked at: the next walk starts past it.
+    pub resume: Option<u64>,
+}
+
+impl<T> Scanned<(u64, T)> {
+    /// The records without their ids.
+    fn records(self) -> Scanned<T> {
+        Scanned {
+            items: self.items.into_iter().map(|(_, record)| record).collect(),
+            resume: self.resume,
+        }
+    }
+}
+
+/// Which way a [`Store::walk`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// Newest first, from before the id given.
+    Back(Option<u64>),
+    /// Oldest first, from after the id given.
+    Forward(Option<u64>),
+}
+
 impl Store {
+    /// Records of tree `which` keyed `prefix` ‖ id (BE), walked as `direction` says, that `keep`
+    /// accepts: at most `limit` kept and at most `scan` looked at, so that a filter matching
+    /// nothing never reads the whole tree in one request.
+    fn walk<T: serde::de::DeserializeOwned>(
+        &self,
+        which: usize,
+        prefix: &[u8],
+        direction: Walk,
+        limit: usize,
+        scan: usize,
+        mut keep: impl FnMut(&T) -> bool,
+    ) -> Result<Scanned<(u64, T)>, StoreError> {
+        let at = |id: u64| {
+            let mut key = prefix.to_vec();
+            key.extend_from_slice(&id.to_be_bytes());
+            key
+        };
+        let tree = &self.trees()[which];
+        let range: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            match direction {
+                Walk::Back(before) => {
+                    let end = before.map_or_else(|| keys::prefix_end(prefix), at);
+                    Box::new(tree.range(prefix.to_vec()..end).rev())
+                }
+                Walk::Forward(after) => {
+                    let start =
+                        after.map_or_else(|| prefix.to_vec(), |id| at(id.saturating_add(1)));
+                    Box::new(tree.range(start..keys::prefix_end(prefix)))
+                }
+            };
+        let mut items = Vec::new();
+        let mut scanned = 0;
+        for item in range {
+            let (key, value) = item?;
+            let id = keys::u64_value(key.get(prefix.len()..).unwrap_or_default());
+            let record: T = serde_json::from_slice(&value)?;
+            scanned += 1;
+            if keep(&record) {
+                items.push((id, record));
+            }
+            if items.len() >= limit.max(1) || scanned >= scan.max(1) {
+                return Ok(Scanned {
+                    items,
+                    resume: Some(id),
+                });
+            }
+        }
+        Ok(Scanned {
+            items,
+            resume: None,
+        })
+    }
+
     pub fn order(&self, id: u64) -> Result<Option<Order>, StoreError> {
         self.json(tree::ORDERS, &id.to_be_bytes())
     }
@@ -93,6 +174,66 @@ impl Store {
         Ok(orders)
     }
 
+    /// A page of orders, newest first from before the id `before`, that `keep` accepts: at
+    /// most `limit`, looking at at most `scan` orders.
+    pub fn orders_page(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        scan: usize,
+        keep: impl FnMut(&Order) -> bool,
+    ) -> Result<Scanned<Order>, StoreError> {
+        Ok(self
+            .walk(tree::ORDERS, b"", Walk::Back(before), limit, scan, keep)?
+            .records())
+    }
+
+    /// A page of problems, newest first from before the id `before`, that `keep` accepts.
+    pub fn problems_page(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        scan: usize,
+        keep: impl FnMut(&Problem) -> bool,
+    ) -> Result<Scanned<Problem>, StoreError> {
+        Ok(self
+            .walk(tree::PROBLEMS, b"", Walk::Back(before), limit, scan, keep)?
+            .records())
+    }
+
+    /// A page of outbound messages, newest first from before the id `before`, that `keep`
+    /// accepts.
+    pub fn messages_page(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+        scan: usize,
+        keep: impl FnMut(&Message) -> bool,
+    ) -> Result<Scanned<Message>, StoreError> {
+        Ok(self
+            .walk(tree::MESSAGES, b"m", Walk::Back(before), limit, scan, keep)?
+            .records())
+    }
+
+    /// A page of frozen assessment runs with their seqs, oldest first from after the seq
+    /// `after`, that `keep` accepts.
+    pub fn frozen_assessments_page(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+        scan: usize,
+        keep: impl FnMut(&crate::assessment::AssessmentRun) -> bool,
+    ) -> Result<Scanned<(u64, crate::assessment::AssessmentRun)>, StoreError> {
+        self.walk(
+            tree::ASSESSMENTS,
+            b"",
+            Walk::Forward(after),
+            limit,
+            scan,
+            keep,
+        )
+    }
+
     pub fn problem(&self, id: u64) -> Result<Option<Problem>, StoreError> {
         self.json(tree::PROBLEMS, &id.to_be_bytes())
     }
@@ -141,8 +282,38 @@ impl Store {
         )
     }
 
+    /// Every service call, open or done.
     pub fn service_calls(&self) -> Result<Vec<ServiceCall>, StoreError> {
-        self.all(tree::CALLS)
+        self.trees()[tree::CALLS]
+            .range(..[0xff].as_slice())
+            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .collect()
+    }
+
+    /// The open service calls (the call list's), oldest project number first, that `keep`
+    /// accepts; at most `limit`. Read through their index: done calls, however many, are not
+    /// looked at.
+    pub fn open_service_calls(
+        &self,
+        limit: usize,
+        mut keep: impl FnMut(&ServiceCall) -> bool,
+    ) -> Result<Vec<ServiceCall>, StoreError> {
+        let tree = &self.trees()[tree::CALLS];
+        let mut calls = Vec::new();
+        for item in tree.scan_prefix([0xff]) {
+            let (key, _) = item?;
+            let Some(call) = tree.get(&key[1..])? else {
+                continue;
+            };
+            let call: ServiceCall = serde_json::from_slice(&call)?;
+            if keep(&call) {
+                calls.push(call);
+                if calls.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(calls)
     }
 
     pub fn message(&self, id: u64) -> Result<Option<Message>, StoreError> {

@@ -21,9 +21,12 @@ use std::time::Instant;
 use sled::Transactional;
 use sled::transaction::TransactionError;
 
+pub use self::apply::EVICTED;
 pub use self::keys::Dim;
+pub use self::loop_query::Scanned;
 pub use self::query::{
-    CaseQuery, Page, RatingQuery, RollupGroup, RollupQuery, SourceActivity, SourceDay,
+    CaseQuery, KeptRejections, Page, RatingQuery, RollupGroup, RollupQuery, SourceActivity,
+    SourceDay,
 };
 use crate::auth::{Source, User};
 use crate::clock::Clock;
@@ -306,6 +309,10 @@ pub struct StoreOptions {
     /// zstd compression of sled pages, chosen when the store is created. Measured on the demo
     /// city: a quarter of the disk space, at about 40% of the durable ingest rate.
     pub compression: bool,
+    /// Refused payloads kept per source (0: no cap). Past it, the oldest are evicted: resolved
+    /// as `evicted` in the log and their sealed bytes dropped from the open list, in the
+    /// transaction of the refusal that went over.
+    pub max_kept_rejections: usize,
 }
 
 impl Default for StoreOptions {
@@ -314,6 +321,7 @@ impl Default for StoreOptions {
             cache_bytes: 256 * 1024 * 1024,
             max_batch: 4096,
             compression: false,
+            max_kept_rejections: 10_000,
         }
     }
 }
@@ -456,6 +464,7 @@ impl Store {
             clock,
             stats: stats.clone(),
             max_batch: options.max_batch.max(1),
+            max_kept_rejections: options.max_kept_rejections,
             decider: decider.clone(),
         };
         let handle = std::thread::Builder::new()
@@ -580,6 +589,36 @@ impl EventLog for Store {
     }
 }
 
+/// Appends the entries that follow a recorded one in its transaction (the decisions recorded
+/// with it, its follow-ups, the evictions it causes): each chained, projected, numbered next.
+struct Follower<'a, 'b> {
+    trees: &'a [sled::transaction::TransactionalTree],
+    chain: &'b mut chain::Appender,
+    seq: &'b mut u64,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Follower<'_, '_> {
+    fn append(
+        &mut self,
+        actor: &str,
+        event: crate::event::Event,
+    ) -> Result<(), sled::transaction::ConflictableTransactionError<StoreError>> {
+        let entry = LogEntry {
+            seq: *self.seq,
+            at: self.at,
+            actor: actor.into(),
+            origin: None,
+            event,
+            prev_hash: self.chain.prev().to_string(),
+        };
+        self.chain.append(self.trees, &entry)?;
+        apply::project(self.trees, &entry)?;
+        *self.seq += 1;
+        Ok(())
+    }
+}
+
 /// The single writer. Owning all writes lets it allocate sequence numbers, check uniqueness
 /// without races and batch many commands onto one flush.
 struct Committer {
@@ -589,6 +628,7 @@ struct Committer {
     clock: Arc<dyn Clock>,
     stats: Arc<CommitStats>,
     max_batch: usize,
+    max_kept_rejections: usize,
     decider: SharedDecider,
 }
 
@@ -716,37 +756,41 @@ impl Committer {
                                 };
                                 apply::project(trees, &entry)?;
                                 seq += 1;
+                                let mut then = Follower {
+                                    trees,
+                                    chain: &mut chain,
+                                    seq: &mut seq,
+                                    at: now,
+                                };
                                 let decisions = self.decisions_for(&entry.event, facts.as_ref());
                                 for decision in &decisions {
-                                    let decided = LogEntry {
-                                        seq,
-                                        at: now,
-                                        actor: "policy".into(),
-                                        origin: None,
-                                        event: crate::event::Event::DecisionRecorded {
+                                    then.append(
+                                        "policy",
+                                        crate::event::Event::DecisionRecorded {
                                             decision: decision.clone(),
                                         },
-                                        prev_hash: chain.prev().to_string(),
-                                    };
-                                    chain.append(trees, &decided)?;
-                                    apply::project(trees, &decided)?;
-                                    seq += 1;
+                                    )?;
                                 }
                                 let follow_ups = closed_loop::follow_ups(
-                                    &reader, &self.pii, &entry, &decisions, seq,
+                                    &reader, &self.pii, &entry, &decisions, *then.seq,
                                 )?;
                                 for event in follow_ups {
-                                    let followed = LogEntry {
-                                        seq,
-                                        at: now,
-                                        actor: "system".into(),
-                                        origin: None,
-                                        event,
-                                        prev_hash: chain.prev().to_string(),
-                                    };
-                                    chain.append(trees, &followed)?;
-                                    apply::project(trees, &followed)?;
-                                    seq += 1;
+                                    then.append("system", event)?;
+                                }
+                                if let crate::event::Event::PayloadRejected { rejected } =
+                                    &entry.event
+                                {
+                                    for _ in 0..apply::MAX_EVICTIONS {
+                                        let Some(event) = apply::next_eviction(
+                                            trees,
+                                            &rejected.source,
+                                            self.max_kept_rejections,
+                                        )?
+                                        else {
+                                            break;
+                                        };
+                                        then.append("system", event)?;
+                                    }
                                 }
                                 Outcome::Recorded { seq: entry.seq }
                             }

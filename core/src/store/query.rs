@@ -12,6 +12,14 @@ use super::{Store, StoreError, tree};
 use crate::auth::{Source, User};
 use crate::metrics::{OrderCounts, RollupRow};
 
+/// The refused payloads of one source kept for replay, and those evicted past the cap.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeptRejections {
+    pub source: String,
+    pub kept: u64,
+    pub evicted: u64,
+}
+
 /// What an ingest source delivered and had refused over a period, day by day (only days with
 /// something), and when it last did, ever (应接尽接: is it connected, how much does it send, how
 /// much of it is refused).
@@ -600,6 +608,31 @@ impl Store {
             result.refused += day.refused;
         }
         Ok(result)
+    }
+
+    /// Refused payloads each source keeps for replay now, and how many it had evicted past its
+    /// cap, ever; by source.
+    pub fn kept_rejections(&self) -> Result<Vec<KeptRejections>, StoreError> {
+        let tree = &self.trees()[tree::SOURCE_ACTIVITY];
+        let mut by_source: BTreeMap<String, KeptRejections> = BTreeMap::new();
+        for (tag, evicted) in [(b'k', false), (b'x', true)] {
+            for item in tree.scan_prefix([tag]) {
+                let (key, value) = item?;
+                let source = String::from_utf8_lossy(&key[1..]).into_owned();
+                let counts = by_source
+                    .entry(source.clone())
+                    .or_insert_with(|| KeptRejections {
+                        source,
+                        ..KeptRejections::default()
+                    });
+                if evicted {
+                    counts.evicted = keys::u64_value(&value);
+                } else {
+                    counts.kept = keys::u64_value(&value);
+                }
+            }
+        }
+        Ok(by_source.into_values().collect())
     }
 
     pub fn rating_count(&self) -> usize {

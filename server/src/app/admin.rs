@@ -41,14 +41,17 @@ impl From<User> for UserView {
 pub struct UserRequest {
     #[schema(min_length = 1, max_length = 64, pattern = "\\S")]
     pub username: String,
+    #[schema(max_length = 200)]
     pub display_name: String,
     pub role: Role,
     /// Org unit whose subtree the user may see.
+    #[schema(max_length = 64)]
     pub scope: String,
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub staff_id: Option<String>,
     /// At least 8 characters; stored only as an argon2id hash.
-    #[schema(min_length = 8)]
+    #[schema(max_length = 200, min_length = 8)]
     pub password: String,
     #[serde(default)]
     pub disabled: bool,
@@ -104,13 +107,16 @@ pub fn upsert_user(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SourceRequest {
-    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    #[schema(max_length = 64, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub id: String,
+    #[schema(max_length = 200)]
     pub name: String,
     /// Adapter decoding `/api/v1/ingest/{source}` payloads; default `canonical-json`.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub adapter: Option<String>,
     /// Org unit whose subtree the source may submit data for.
+    #[schema(max_length = 64)]
     pub scope: String,
     /// What reports through it; default `other`.
     #[serde(default)]

@@ -375,6 +375,25 @@ pub struct LimitsConfig {
     pub argon2_wait_ms: u64,
     /// Citizens' posts (intake, ratings by link, tracking) per client address and minute.
     pub public_posts_per_minute: u32,
+    /// Anonymous reads of the public pages (disclosure, tracking, rating links) per client
+    /// address and minute: more generous than posts, since a page is cached.
+    pub public_reads_per_minute: u32,
+    /// Confirmation codes sent to one phone number a day (a citizen's intake gives a number;
+    /// the platform texts it only after it is confirmed with such a code).
+    pub phone_codes_per_number_per_day: u32,
+    /// Minutes a confirmation code stays valid.
+    pub phone_code_minutes: u64,
+    /// Wrong codes after which a confirmation is locked (the number stays unconfirmed).
+    pub phone_code_attempts: u32,
+    /// Refused payloads kept for replay per source; past it, the oldest are evicted (0: no cap).
+    pub kept_rejections_per_source: usize,
+    /// Answers of the public disclosure pages and API kept in memory (0 turns the cache off).
+    pub public_cache_entries: usize,
+    /// Seconds an answer about the latest ended month (or any answer that depends on today:
+    /// the default period, the latest ranking) is served from the cache.
+    pub public_cache_seconds: u64,
+    /// Seconds an answer about an earlier period is served from the cache.
+    pub public_cache_ended_seconds: u64,
     /// Reverse proxies whose `X-Forwarded-For` names the client (their own address otherwise
     /// counts as the client's).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -389,6 +408,14 @@ impl Default for LimitsConfig {
             argon2_concurrency: 2,
             argon2_wait_ms: 5_000,
             public_posts_per_minute: 20,
+            public_reads_per_minute: 600,
+            phone_codes_per_number_per_day: 3,
+            phone_code_minutes: 10,
+            phone_code_attempts: 5,
+            kept_rejections_per_source: 10_000,
+            public_cache_entries: 2_000,
+            public_cache_seconds: 60,
+            public_cache_ended_seconds: 3_600,
             trusted_proxies: Vec::new(),
         }
     }

@@ -358,8 +358,231 @@ pub fn evaluator_terms(platform: &Platform, rating: &Rating) -> Option<Vec<Strin
     Some(terms)
 }
 
+// ---------------------------------------------------------------------------------------------
+// The cache of public answers
+
+/// How long an answer of the public disclosure may be served again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// About the latest ended periods (whose figures still settle as late ratings arrive and
+    /// orders close), or depending on today (the default period, the latest ranking, the
+    /// directory of units): `[limits] public_cache_seconds`.
+    Recent,
+    /// About a period ended long ago: `[limits] public_cache_ended_seconds`.
+    Ended,
+}
+
+/// Days after its end during which a period's figures count as still settling.
+const SETTLING_DAYS: u64 = 45;
+
+impl Freshness {
+    /// The freshness of an answer about the period ending on `to`, as of `today`.
+    pub fn of_period(to: chrono::NaiveDate, today: chrono::NaiveDate) -> Freshness {
+        match today.checked_sub_days(chrono::Days::new(SETTLING_DAYS)) {
+            Some(settled) if to < settled => Freshness::Ended,
+            _ => Freshness::Recent,
+        }
+    }
+}
+
+/// A public answer as served: its body, content type and entity tag.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub body: std::sync::Arc<str>,
+    pub content_type: &'static str,
+    pub etag: String,
+}
+
+#[derive(Debug)]
+struct Entry {
+    answer: Answer,
+    expires: std::time::Instant,
+}
+
+/// The answers of the public disclosure (API and pages), kept in memory by what was asked
+/// (route, parsed query, and today's date, since defaults such as the period depend on it), so
+/// that a flood of anonymous reads is served from memory instead of driving the store. Bounded
+/// in entries and bytes; an entry lives as long as its [`Freshness`] allows, counted in real
+/// time (a simulation's manual clock neither freezes nor expires it). Nothing in a public
+/// answer depends on who asks, so one copy serves everyone. Errors are never kept.
+#[derive(Debug)]
+pub struct AnswerCache {
+    max_entries: usize,
+    recent: std::time::Duration,
+    ended: std::time::Duration,
+    entries: std::sync::Mutex<(std::collections::HashMap<String, Entry>, usize)>,
+    /// Answers served from the cache.
+    pub hits: std::sync::atomic::AtomicU64,
+    /// Answers computed (not in the cache, or expired).
+    pub computed: std::sync::atomic::AtomicU64,
+}
+
+/// Bytes of answers the cache holds at most.
+pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+impl AnswerCache {
+    pub fn new(config: &crate::app::config::LimitsConfig) -> AnswerCache {
+        AnswerCache {
+            max_entries: config.public_cache_entries,
+            recent: std::time::Duration::from_secs(config.public_cache_seconds),
+            ended: std::time::Duration::from_secs(config.public_cache_ended_seconds),
+            entries: std::sync::Mutex::default(),
+            hits: std::sync::atomic::AtomicU64::new(0),
+            computed: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn entries(
+        &self,
+    ) -> std::sync::MutexGuard<'_, (std::collections::HashMap<String, Entry>, usize)> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The answer kept for `key`, if it has not expired.
+    pub fn get(&self, key: &str) -> Option<Answer> {
+        self.get_at(key, std::time::Instant::now())
+    }
+
+    fn get_at(&self, key: &str, now: std::time::Instant) -> Option<Answer> {
+        if self.max_entries == 0 {
+            return None;
+        }
+        let entries = self.entries();
+        let answer = entries
+            .0
+            .get(key)
+            .filter(|entry| entry.expires > now)
+            .map(|entry| entry.answer.clone());
+        if answer.is_some() {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        answer
+    }
+
+    /// Counts a computed answer and keeps it for `key` as long as `freshness` allows.
+    pub fn put(&self, key: String, answer: Answer, freshness: Freshness) {
+        self.put_at(key, answer, freshness, std::time::Instant::now());
+    }
+
+    fn put_at(&self, key: String, answer: Answer, freshness: Freshness, now: std::time::Instant) {
+        self.computed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ttl = match freshness {
+            Freshness::Recent => self.recent,
+            Freshness::Ended => self.ended,
+        };
+        let size = answer.body.len() + key.len();
+        if self.max_entries == 0 || ttl.is_zero() || size > CACHE_BYTES / 16 {
+            return;
+        }
+        let mut guard = self.entries();
+        let (entries, bytes) = &mut *guard;
+        if let Some(old) = entries.remove(&key) {
+            *bytes -= old.answer.body.len() + key.len();
+        }
+        if entries.len() >= self.max_entries || *bytes + size > CACHE_BYTES {
+            entries.retain(|_, entry| entry.expires > now);
+            // Still full: the tenth that expires soonest goes.
+            if entries.len() >= self.max_entries || *bytes + size > CACHE_BYTES {
+                let mut expiries: Vec<std::time::Instant> =
+                    entries.values().map(|entry| entry.expires).collect();
+                expiries.sort_unstable();
+                if let Some(cut) = expiries.get(expiries.len() / 10) {
+                    let cut = *cut;
+                    entries.retain(|_, entry| entry.expires > cut);
+                }
+            }
+            *bytes = entries
+                .iter()
+                .map(|(key, entry)| key.len() + entry.answer.body.len())
+                .sum();
+        }
+        entries.insert(
+            key,
+            Entry {
+                answer,
+                expires: now + ttl,
+            },
+        );
+        *bytes += size;
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    fn answer(body: &str) -> Answer {
+        Answer {
+            body: body.into(),
+            content_type: "application/json",
+            etag: String::new(),
+        }
+    }
+
+    fn cache(entries: usize) -> AnswerCache {
+        AnswerCache::new(&crate::app::config::LimitsConfig {
+            public_cache_entries: entries,
+            public_cache_seconds: 60,
+            public_cache_ended_seconds: 3600,
+            ..crate::app::config::LimitsConfig::default()
+        })
+    }
+
+    #[test]
+    fn answers_are_kept_as_long_as_their_period_allows_and_no_more() {
+        use std::sync::atomic::Ordering;
+        use std::time::{Duration, Instant};
+        let cache = cache(100);
+        let now = Instant::now();
+        cache.put_at("recent".into(), answer("a"), Freshness::Recent, now);
+        cache.put_at("ended".into(), answer("b"), Freshness::Ended, now);
+        assert!(
+            cache
+                .get_at("recent", now + Duration::from_secs(59))
+                .is_some()
+        );
+        assert!(
+            cache
+                .get_at("recent", now + Duration::from_secs(61))
+                .is_none()
+        );
+        assert!(
+            cache
+                .get_at("ended", now + Duration::from_secs(3599))
+                .is_some()
+        );
+        assert!(cache.get_at("other", now).is_none());
+        assert_eq!(cache.hits.load(Ordering::Relaxed), 2);
+        assert_eq!(cache.computed.load(Ordering::Relaxed), 2);
+        let day = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+        if let (Some(to), Some(today)) = (day("2026-10-31"), day("2026-12-01")) {
+            assert_eq!(Freshness::of_period(to, today), Freshness::Recent);
+        }
+        if let (Some(to), Some(today)) = (day("2026-09-30"), day("2026-12-01")) {
+            assert_eq!(Freshness::of_period(to, today), Freshness::Ended);
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_entries_and_can_be_turned_off() {
+        let cache = cache(10);
+        let now = std::time::Instant::now();
+        for n in 0..25 {
+            cache.put_at(
+                format!("k{n}"),
+                answer("x"),
+                Freshness::Recent,
+                now + std::time::Duration::from_millis(n),
+            );
+        }
+        assert!(cache.entries().0.len() <= 10);
+        assert!(cache.get_at("k24", now).is_some(), "the newest stays");
+        let off = self::cache(0);
+        off.put_at("k".into(), answer("x"), Freshness::Ended, now);
+        assert!(off.get_at("k", now).is_none());
+    }
     use super::*;
 
     fn check(input: &str, strike: &[&str], expected: &str) {

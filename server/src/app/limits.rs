@@ -34,9 +34,18 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A limiter of `per_minute` requests a minute with a burst of as many; 0 turns it off.
     pub fn per_minute(per_minute: u32) -> RateLimiter {
+        RateLimiter::per(per_minute, 60.0)
+    }
+
+    /// A limiter of `per_day` requests a day with a burst of as many; 0 turns it off.
+    pub fn per_day(per_day: u32) -> RateLimiter {
+        RateLimiter::per(per_day, 86_400.0)
+    }
+
+    fn per(count: u32, seconds: f64) -> RateLimiter {
         RateLimiter {
-            burst: f64::from(per_minute),
-            per_second: f64::from(per_minute) / 60.0,
+            burst: f64::from(count),
+            per_second: f64::from(count) / seconds,
             buckets: Mutex::default(),
         }
     }
@@ -185,6 +194,10 @@ pub struct Limits {
     pub argon2_wait: Duration,
     /// Citizens' posts (intake, ratings by link, tracking) per client address.
     pub public_posts: RateLimiter,
+    /// Anonymous reads of the public pages per client address.
+    pub public_reads: RateLimiter,
+    /// Confirmation codes of citizens' phone numbers.
+    pub phone_codes: PhoneCodes,
     /// Addresses of reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
 }
@@ -202,6 +215,12 @@ impl Limits {
             )),
             argon2_wait: Duration::from_millis(config.argon2_wait_ms),
             public_posts: RateLimiter::per_minute(config.public_posts_per_minute),
+            public_reads: RateLimiter::per_minute(config.public_reads_per_minute),
+            phone_codes: PhoneCodes::new(
+                config.phone_codes_per_number_per_day,
+                Duration::from_secs(config.phone_code_minutes.saturating_mul(60)),
+                config.phone_code_attempts,
+            ),
             trusted_proxies: config.trusted_proxies.clone(),
         }
     }
@@ -227,11 +246,155 @@ impl Limits {
 
 /// The answer to a request over its limit: 429 with the wait in `Retry-After`.
 pub fn too_many(what: &str, wait: Duration) -> AppError {
-    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let seconds = seconds(wait);
     AppError::TooManyRequests {
         message: format!("{what}: too many requests, retry in {seconds} s"),
-        retry_after: seconds.max(1),
+        retry_after: seconds,
     }
+}
+
+/// A wait in whole seconds, rounded up, at least 1 (what `Retry-After` says).
+pub fn seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// The confirmation codes of the phone numbers citizens give at the intake. The platform texts
+/// such a number (the tracking link, the call-back SMS, the feedback) only once its owner
+/// proved it holds it by posting the code the platform sent there; until then a script cannot
+/// make the platform text an arbitrary number, only send it a code, and that at most
+/// `per_number` times a day.
+///
+/// Codes live in memory, keyed by order, for `ttl`: a restart forgets them (the number stays
+/// unconfirmed and nothing is texted). A code is kept as a keyed digest, the number sealed.
+#[derive(Debug)]
+pub struct PhoneCodes {
+    per_number: RateLimiter,
+    ttl: Duration,
+    attempts: u32,
+    pending: Mutex<HashMap<u64, PendingCode>>,
+}
+
+#[derive(Debug, Clone)]
+struct PendingCode {
+    contact: hcp_core::model::SealedField,
+    /// Keyed digest of order id and code.
+    digest: String,
+    expires: Instant,
+    wrong: u32,
+}
+
+/// What a posted code did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// Right: the number it was sent to, now confirmed (the pending code is gone).
+    Confirmed(hcp_core::model::SealedField),
+    /// Wrong; this many attempts are left.
+    Wrong { left: u32 },
+    /// Wrong too many times: the code is void and the number stays unconfirmed.
+    Locked,
+    /// No code waits for the order (never sent, expired, or used).
+    NoCode,
+}
+
+impl PhoneCodes {
+    pub fn new(per_number_per_day: u32, ttl: Duration, attempts: u32) -> PhoneCodes {
+        PhoneCodes {
+            per_number: RateLimiter::per_day(per_number_per_day),
+            ttl,
+            attempts: attempts.max(1),
+            pending: Mutex::default(),
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, PendingCode>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// How long the code of a number is valid.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Takes one of the day's codes of the number whose keyed digest is `number`; when none
+    /// is left, how long until one is.
+    pub fn allow(&self, number: &str) -> Result<(), Duration> {
+        self.per_number.take(number)
+    }
+
+    /// Keeps the code sent for `order` to `contact` (`digest`: the keyed digest of the order
+    /// id and the code, see [`code_digest_input`]); replaces an earlier one of the order.
+    pub fn keep(&self, order: u64, contact: hcp_core::model::SealedField, digest: String) {
+        self.keep_at(order, contact, digest, Instant::now());
+    }
+
+    fn keep_at(
+        &self,
+        order: u64,
+        contact: hcp_core::model::SealedField,
+        digest: String,
+        now: Instant,
+    ) {
+        let mut pending = self.pending();
+        if pending.len() >= MAX_KEYS && !pending.contains_key(&order) {
+            pending.retain(|_, code| code.expires > now);
+            if pending.len() >= MAX_KEYS {
+                let mut expiries: Vec<Instant> =
+                    pending.values().map(|code| code.expires).collect();
+                expiries.sort_unstable();
+                let cut = expiries[expiries.len() / 10];
+                pending.retain(|_, code| code.expires > cut);
+            }
+        }
+        pending.insert(
+            order,
+            PendingCode {
+                contact,
+                digest,
+                expires: now + self.ttl,
+                wrong: 0,
+            },
+        );
+    }
+
+    /// Checks a posted code of `order` (`digest`: its keyed digest, as kept).
+    pub fn check(&self, order: u64, digest: &str) -> CodeCheck {
+        self.check_at(order, digest, Instant::now())
+    }
+
+    fn check_at(&self, order: u64, digest: &str, now: Instant) -> CodeCheck {
+        let mut pending = self.pending();
+        let Some(code) = pending.get_mut(&order) else {
+            return CodeCheck::NoCode;
+        };
+        if code.expires <= now {
+            pending.remove(&order);
+            return CodeCheck::NoCode;
+        }
+        if code.wrong >= self.attempts {
+            return CodeCheck::Locked;
+        }
+        if hcp_core::auth::constant_time_eq(&code.digest, digest) {
+            let contact = code.contact.clone();
+            pending.remove(&order);
+            return CodeCheck::Confirmed(contact);
+        }
+        code.wrong += 1;
+        if code.wrong >= self.attempts {
+            CodeCheck::Locked
+        } else {
+            CodeCheck::Wrong {
+                left: self.attempts - code.wrong,
+            }
+        }
+    }
+}
+
+/// What the keyed digest of a code covers: the order it was sent for and the code, so that a
+/// code is good for its own order only.
+pub fn code_digest_input(order: u64, code: &str) -> String {
+    format!("{order}:{code}")
 }
 
 #[cfg(test)]
@@ -282,6 +445,59 @@ mod tests {
         assert_eq!(lockout.fail("u"), Failure::Locked);
         assert!(lockout.locked("u").is_some());
         assert_eq!(lockout.locked("v"), None);
+    }
+
+    #[test]
+    fn a_day_limit_allows_its_count_a_day() {
+        let limiter = RateLimiter::per_day(3);
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(limiter.take_at("n", start), Ok(()));
+        }
+        let wait = limiter.take_at("n", start).err();
+        assert!(
+            wait.is_some_and(|wait| wait.as_secs() == 8 * 3600),
+            "{wait:?}"
+        );
+        assert_eq!(
+            limiter.take_at("n", start + Duration::from_secs(8 * 3600 + 1)),
+            Ok(())
+        );
+    }
+
+    fn contact() -> hcp_core::model::SealedField {
+        hcp_core::model::SealedField {
+            sealed: "sealed".into(),
+            masked: "139****5678".into(),
+        }
+    }
+
+    #[test]
+    fn a_code_confirms_once_and_wrong_codes_lock_it() {
+        let codes = PhoneCodes::new(3, Duration::from_secs(600), 3);
+        let now = Instant::now();
+        codes.keep_at(7, contact(), "right".into(), now);
+        assert_eq!(codes.check_at(8, "right", now), CodeCheck::NoCode);
+        assert_eq!(
+            codes.check_at(7, "wrong", now),
+            CodeCheck::Wrong { left: 2 }
+        );
+        assert_eq!(
+            codes.check_at(7, "right", now),
+            CodeCheck::Confirmed(contact())
+        );
+        assert_eq!(codes.check_at(7, "right", now), CodeCheck::NoCode, "used");
+        codes.keep_at(7, contact(), "right".into(), now);
+        assert_eq!(codes.check_at(7, "a", now), CodeCheck::Wrong { left: 2 });
+        assert_eq!(codes.check_at(7, "b", now), CodeCheck::Wrong { left: 1 });
+        assert_eq!(codes.check_at(7, "c", now), CodeCheck::Locked);
+        assert_eq!(codes.check_at(7, "right", now), CodeCheck::Locked);
+        codes.keep_at(9, contact(), "right".into(), now);
+        assert_eq!(
+            codes.check_at(9, "right", now + Duration::from_secs(600)),
+            CodeCheck::NoCode,
+            "expired"
+        );
     }
 
     #[test]

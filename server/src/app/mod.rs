@@ -6,6 +6,7 @@ pub mod admin;
 pub mod assessment;
 pub mod calendar_alarm;
 pub mod config;
+pub mod contact;
 pub mod coverage;
 pub mod disclosure;
 pub mod error;

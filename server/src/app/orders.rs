@@ -395,6 +395,7 @@ fn authorise(
         | OrderChange::Retimed { .. }
         | OrderChange::LinkProblem { .. }
         | OrderChange::ProblemDone { .. }
+        | OrderChange::ContactConfirmed { .. }
         | OrderChange::CallbackBySms { .. } => {
             return Err(AppError::Forbidden(format!(
                 "{} is recorded by the platform itself",
@@ -504,11 +505,13 @@ pub struct IntakeRequest {
     #[serde(default)]
     #[schema(max_length = 64)]
     pub task_code: String,
+    #[schema(max_length = 2000)]
     pub text: String,
     #[serde(default = "web")]
     pub channel: Channel,
     /// The submitter's mobile number, for the answer and the call-back; sealed at once.
     #[serde(default)]
+    #[schema(max_length = 20)]
     pub phone: Option<String>,
     /// Submitted under the person's name.
     #[serde(default)]
@@ -527,14 +530,21 @@ pub struct IntakeReceipt {
     pub unit: String,
     #[schema(value_type = Vec<Object>)]
     pub deadlines: Vec<hcp_core::workflow::Deadline>,
+    /// The number given, when one was: a citizen's is texted nothing but a code until the code
+    /// is posted back (`confirm_url`).
+    pub phone: Option<crate::app::contact::PhoneStatus>,
 }
+
+/// Who takes in an intake posted without signing in.
+pub const CITIZEN: &str = "citizen";
 
 /// Characters of a code (region, department, service item) in an intake at most.
 const MAX_CODE_CHARS: usize = 64;
 
 /// The intake (统一受理) of a complaint, suggestion or request by `actor` (a signed-in user, or
-/// `citizen`): checked, routed and timed by the county's policies, opened, and its receipt.
-/// Blocking.
+/// [`CITIZEN`]): checked, routed and timed by the county's policies, opened, and its receipt.
+/// A number a signed-in user types in is the order's at once; a citizen's only once confirmed
+/// ([`crate::app::contact`]). Blocking.
 pub fn open_intake(
     platform: &Platform,
     actor: &str,
@@ -619,7 +629,17 @@ pub fn open_intake(
         .policies
         .decide(Hook::Deadline, String::new(), &county, deadline_input);
     let regions = store.ancestors(Dim::Region, &request.area_code)?;
-    let contact = phone.map(|phone| seal_phone(store.pii(), phone));
+    let sealed = phone.map(|phone| (seal_phone(store.pii(), phone), phone));
+    // A citizen's number waits outside the order until it is confirmed: nothing is texted to
+    // it but its code.
+    let (contact, unconfirmed) = match sealed {
+        Some((sealed, phone)) if actor == CITIZEN => (None, Some((sealed, phone))),
+        Some((sealed, _)) => (Some(sealed), None),
+        None => (None, None),
+    };
+    let phone_status = contact
+        .as_ref()
+        .map(crate::app::contact::PhoneStatus::confirmed);
     let seed = OrderSeed {
         kind: request.kind,
         rating_id: None,
@@ -655,10 +675,15 @@ pub fn open_intake(
     let order = store
         .order(id)?
         .ok_or_else(|| AppError::Internal(format!("order {id} vanished")))?;
+    let phone = match unconfirmed {
+        Some((sealed, phone)) => Some(crate::app::contact::send_code(platform, id, sealed, phone)),
+        None => phone_status,
+    };
     Ok(IntakeReceipt {
         order_id: id,
         tracking_url: crate::app::tokens::tracking_url(platform, id),
         unit: order.unit,
         deadlines: order.deadlines,
+        phone,
     })
 }

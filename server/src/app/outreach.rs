@@ -427,6 +427,15 @@ pub fn rate_by_link(
     let text = text
         .map(|text| text.trim().to_string())
         .filter(|text| !text.is_empty());
+    if text
+        .as_ref()
+        .is_some_and(|text| text.chars().count() > MAX_TEXT_CHARS)
+    {
+        return Err(AppError::invalid_field(
+            "text",
+            format!("at most {MAX_TEXT_CHARS} characters"),
+        ));
+    }
     if level.is_bad() && text.is_none() {
         return Err(AppError::Unprocessable(
             DomainError::BadReviewWithoutDetail.reason(),

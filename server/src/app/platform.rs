@@ -51,6 +51,8 @@ pub struct Platform {
     pub uplink: Arc<crate::app::uplink::Uplink>,
     /// Abuse limits on the open doors.
     pub limits: Arc<crate::app::limits::Limits>,
+    /// The answers of the public disclosure, kept a while.
+    pub public_cache: Arc<crate::app::disclosure::AnswerCache>,
 }
 
 /// The user name of the administrator created on an empty store (scoped to the root).
@@ -85,6 +87,7 @@ impl Platform {
                 cache_bytes: config.store.cache_mb * 1024 * 1024,
                 max_batch: config.store.max_batch,
                 compression: config.store.compression,
+                max_kept_rejections: config.limits.kept_rejections_per_source,
             },
         )
         .with_context(|| format!("opening the store in {}", config.store_dir().display()))?;
@@ -122,6 +125,7 @@ impl Platform {
             sweep_lock: Arc::default(),
             uplink: Arc::new(crate::app::uplink::Uplink::new(config.uplink.clone())),
             limits: Arc::new(crate::app::limits::Limits::new(&config.limits)),
+            public_cache: Arc::new(crate::app::disclosure::AnswerCache::new(&config.limits)),
         })
     }
 

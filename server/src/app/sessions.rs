@@ -256,16 +256,16 @@ pub fn end_sessions_of(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordChange {
-    #[schema(max_length = 1024)]
+    #[schema(max_length = 200)]
     pub current_password: String,
     /// At least 8 characters.
-    #[schema(min_length = 8, max_length = 1024)]
+    #[schema(min_length = 8, max_length = 200)]
     pub new_password: String,
 }
 
 /// Longest password the platform hashes (argon2 takes any length; the cap keeps a request's
 /// work bounded).
-pub const MAX_PASSWORD_CHARS: usize = 1024;
+pub const MAX_PASSWORD_CHARS: usize = 200;
 
 /// Checks a new password's length: 8 to [`MAX_PASSWORD_CHARS`] characters.
 pub fn check_password(password: &str) -> Result<(), AppError> {

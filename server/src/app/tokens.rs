@@ -53,6 +53,19 @@ pub fn rating_url(platform: &Platform, project_no: &str, service_number: u8) -> 
     )
 }
 
+/// The work order a citizen's tracking token opens; not found for a token of the wrong shape
+/// or one that opens none. Blocking.
+pub fn order_of_tracking_token(
+    platform: &Platform,
+    token: &str,
+) -> Result<hcp_core::workflow::Order, crate::app::AppError> {
+    let unknown = || crate::app::AppError::NotFound("链接无效或已失效".into());
+    if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(unknown());
+    }
+    platform.store.order_of_token(token)?.ok_or_else(unknown)
+}
+
 /// The link a citizen follows their bad review with.
 pub fn tracking_url(platform: &Platform, order_id: u64) -> String {
     format!(

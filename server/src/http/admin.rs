@@ -22,7 +22,7 @@ use crate::app::sessions::{self, LoginResponse, PasswordChange};
 pub struct LoginRequest {
     #[schema(max_length = 64)]
     pub username: String,
-    #[schema(max_length = 1024)]
+    #[schema(max_length = 200)]
     pub password: String,
 }
 

@@ -4,7 +4,7 @@
 //! methods and anything else that leaves axum as plain text.
 
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, OptionalFromRequest, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -36,12 +36,14 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Json<T>, ApiError> {
+        let route = route(&request);
         let axum::Json(value) =
             <axum::Json<serde_json::Value> as FromRequest<S>>::from_request(request, state)
                 .await
                 .map_err(|rejection: JsonRejection| {
                     rejected(rejection.status(), rejection.body_text())
                 })?;
+        capped(route, &value)?;
         typed(value).map(Json)
     }
 }
@@ -55,6 +57,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Option<Json<T>>, ApiError> {
+        let route = route(&request);
         let value =
             <axum::Json<serde_json::Value> as OptionalFromRequest<S>>::from_request(request, state)
                 .await
@@ -62,9 +65,29 @@ where
                     rejected(rejection.status(), rejection.body_text())
                 })?;
         value
-            .map(|axum::Json(value)| typed(value).map(Json))
+            .map(|axum::Json(value)| {
+                capped(route, &value)?;
+                typed(value).map(Json)
+            })
             .transpose()
     }
+}
+
+/// The operation a request was routed to: its method and path template.
+fn route(request: &Request) -> Option<(String, String)> {
+    let path = request.extensions().get::<MatchedPath>()?;
+    Some((
+        request.method().as_str().to_string(),
+        path.as_str().to_string(),
+    ))
+}
+
+/// The body's fields within their documented caps ([`super::caps`]).
+fn capped(route: Option<(String, String)>, value: &serde_json::Value) -> Result<(), ApiError> {
+    let route = route
+        .as_ref()
+        .map(|(method, path)| (method.as_str(), path.as_str()));
+    super::caps::check(route, value)
 }
 
 /// A parsed body as the handler's type. A number with a zero fraction (`3.0`) is an integer,
@@ -240,5 +263,65 @@ impl FromRequestParts<crate::app::Platform> for ClientAddr {
             .get("x-forwarded-for")
             .and_then(|value| value.to_str().ok());
         Ok(ClientAddr(platform.limits.client_address(peer, forwarded)))
+    }
+}
+
+/// A citizen's post, made without signing in, within its address's rate
+/// ([`crate::app::limits::Limits::public_posts`]): over it, 429 with `Retry-After` before the
+/// body is read.
+#[derive(Debug, Clone)]
+pub struct PublicPost(pub ClientAddr);
+
+impl FromRequestParts<crate::app::Platform> for PublicPost {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        platform: &crate::app::Platform,
+    ) -> Result<PublicPost, ApiError> {
+        let address = ClientAddr::from_request_parts(parts, platform).await?;
+        platform
+            .limits
+            .public_posts
+            .take(&address.0)
+            .map_err(|wait| crate::app::limits::too_many("posts from this address", wait))?;
+        Ok(PublicPost(address))
+    }
+}
+
+/// [`PublicPost`] on a route that staff use signed in as well (the intake): a request with an
+/// `Authorization` header is not counted, and its handler refuses a credential that is not one.
+#[derive(Debug, Clone)]
+pub struct AnonymousPost;
+
+impl FromRequestParts<crate::app::Platform> for AnonymousPost {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        platform: &crate::app::Platform,
+    ) -> Result<AnonymousPost, ApiError> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            PublicPost::from_request_parts(parts, platform).await?;
+        }
+        Ok(AnonymousPost)
+    }
+}
+
+/// The public pages' reads (disclosure, tracking, rating links) within their address's rate
+/// ([`crate::app::limits::Limits::public_reads`]); over it, 429 with `Retry-After`: a page for
+/// a page, the error shape for the API.
+pub async fn public_reads(
+    axum::extract::State(platform): axum::extract::State<crate::app::Platform>,
+    address: ClientAddr,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match platform.limits.public_reads.take(&address.0) {
+        Ok(()) => next.run(request).await,
+        Err(wait) if request.uri().path().starts_with("/api/") => {
+            crate::app::limits::too_many("reads from this address", wait).into_response()
+        }
+        Err(wait) => super::outreach::too_many_page(wait),
     }
 }

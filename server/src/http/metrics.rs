@@ -138,6 +138,14 @@ pub fn render(platform: &Platform) -> String {
     );
     render_calendar(&mut out, platform);
     render_coverage(&mut out, platform);
+    render_rejections(&mut out, platform);
+    let cache = &platform.public_cache;
+    let _ = write!(
+        out,
+        "# HELP hcp_public_answers_total Answers of the public disclosure, served from the cache (hit) or computed (miss).\n# TYPE hcp_public_answers_total counter\nhcp_public_answers_total{{result=\"hit\"}} {}\nhcp_public_answers_total{{result=\"miss\"}} {}\n",
+        cache.hits.load(Ordering::Relaxed),
+        cache.computed.load(Ordering::Relaxed)
+    );
     render_plugins(&mut out, platform);
     render_rules(&mut out, platform);
     render_loop(&mut out, platform);
@@ -252,6 +260,33 @@ fn render_coverage(out: &mut String, platform: &Platform) {
         "# HELP hcp_sources_expected Business systems and device fleets expected to report (应接尽接), by region.\n# TYPE hcp_sources_expected gauge\n{expected}\
          # HELP hcp_sources_connected Expected sources that delivered within [coverage] silent_after_working_days working days, by region.\n# TYPE hcp_sources_connected gauge\n{connected}\
          # HELP hcp_source_silent 1 when an expected source has been silent for longer than allowed.\n# TYPE hcp_source_silent gauge\n{silent}"
+    );
+}
+
+/// Refused payloads kept for replay per source, and those evicted past
+/// `[limits] kept_rejections_per_source` (oldest first).
+fn render_rejections(out: &mut String, platform: &Platform) {
+    let Ok(sources) = platform.store.kept_rejections() else {
+        return;
+    };
+    let mut kept = String::new();
+    let mut evicted = String::new();
+    for source in sources {
+        let _ = writeln!(
+            kept,
+            "hcp_rejections_kept{{source=\"{}\"}} {}",
+            source.source, source.kept
+        );
+        let _ = writeln!(
+            evicted,
+            "hcp_rejections_evicted_total{{source=\"{}\"}} {}",
+            source.source, source.evicted
+        );
+    }
+    let _ = write!(
+        out,
+        "# HELP hcp_rejections_kept Refused payloads kept (sealed) for replay, by source.\n# TYPE hcp_rejections_kept gauge\n{kept}\
+         # HELP hcp_rejections_evicted_total Kept payloads evicted, oldest first, because their source kept more than its cap.\n# TYPE hcp_rejections_evicted_total counter\n{evicted}"
     );
 }
 

@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod analysis;
+pub mod caps;
 mod devices;
 pub mod extract;
 mod ingest;
@@ -207,7 +208,21 @@ impl Modify for SecurityAddon {
 struct ErrorResponses;
 
 /// Paths behind an abuse limit ([`crate::app::limits`]): their operations document 429.
-pub const RATE_LIMITED: &[&str] = &["/api/v1/auth/login", "/api/v1/auth/password"];
+pub const RATE_LIMITED: &[&str] = &[
+    "/api/v1/auth/login",
+    "/api/v1/auth/password",
+    "/api/v1/intake",
+    "/api/v1/track/{token}",
+    "/api/v1/track/{token}/evaluation",
+    "/api/v1/track/{token}/confirm-phone",
+    "/api/v1/public/rate/{token}",
+    "/r/{token}",
+    "/api/v1/public/regions",
+    "/api/v1/public/stats",
+    "/api/v1/public/rankings",
+    "/api/v1/public/rectified",
+    "/api/v1/public/comments",
+];
 
 impl ErrorResponses {
     fn response(
@@ -458,13 +473,13 @@ pub fn router(platform: Platform, extra: Router<Platform>) -> Router {
             .route("/api/v1/devices", get(devices::list))
             .route("/api/v1/devices/online-rate", get(devices::online_rate))
             .route("/", get(ops::index))
-            .merge(orders::routes())
-            .merge(outreach::routes())
+            .merge(orders::routes(&platform))
+            .merge(outreach::routes(&platform))
             .merge(problems::routes())
             .merge(analysis::routes())
             .merge(stats::routes())
             .merge(reports::routes())
-            .merge(public::routes())
+            .merge(public::routes(&platform))
             .merge(uplink::routes())
             .merge(extra)
             .fallback(extract::not_found)

@@ -3,7 +3,7 @@
 //! state machine in the store), the one intake of complaints, suggestions and requests, the
 //! call-back workbench, moderation of comments, and the operator's sweep and clock.
 
-use super::extract::{Json, Path, Query};
+use super::extract::{AnonymousPost, Json, Path, Query};
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,7 +18,7 @@ use hcp_core::workflow::{CallOutcome, FlagKind, Order, OrderChange, OrderKind, O
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::page::{Page, PageQuery};
+use super::page::{MAX_SCAN, Page, PageQuery, verdict};
 use super::{ApiError, Auth, blocking};
 use crate::app::disclosure::{self, Masker};
 use crate::app::orders::{self, IntakeReceipt, IntakeRequest};
@@ -41,7 +41,7 @@ use crate::app::work::SweepReport;
 ))]
 pub struct Doc;
 
-pub fn routes() -> Router<Platform> {
+pub fn routes(platform: &Platform) -> Router<Platform> {
     Router::new()
         .route("/api/v1/orders", get(list_orders))
         .route("/api/v1/orders/{id}", get(get_order))
@@ -52,7 +52,7 @@ pub fn routes() -> Router<Platform> {
         .route("/api/v1/ratings/{id}/moderation", post(moderate))
         .route("/api/v1/admin/sweep", post(sweep))
         .route("/api/v1/admin/clock", get(get_clock).post(set_clock))
-        .merge(super::track::routes())
+        .merge(super::track::routes(platform))
 }
 
 /// An order as the workbench shows it.
@@ -126,7 +126,8 @@ pub struct OrderFilter {
     pub received_to: Option<chrono::NaiveDate>,
 }
 
-/// Work orders within the caller's scope, newest first.
+/// Work orders within the caller's scope, newest first. A page looks at 5,000 orders at most:
+/// with a filter that matches few it may hold fewer items than asked, and still a cursor.
 #[utoipa::path(
     get, path = "/api/v1/orders", tag = "orders", params(OrderFilter, PageQuery),
     responses((status = 200, body = Page<OrderView>)),
@@ -145,47 +146,45 @@ pub async fn list_orders(
         let now = platform.clock.now();
         let masker = Masker::for_reader(&platform, &principal)?;
         let mut failure = None;
-        let orders = platform.store.orders(before, limit, |order| {
-            let matches = filter.state.is_none_or(|state| order.state == state)
-                && filter.kind.is_none_or(|kind| order.kind == kind)
-                && filter.open.is_none_or(|open| order.is_open() == open)
-                && filter.unit.as_ref().is_none_or(|unit| order.unit == *unit)
-                && filter.filed_unit.as_ref().is_none_or(|unit| {
-                    hcp_core::store::order_filed_under(
-                        order,
-                        filter.filed_dim.unwrap_or(Dim::Region),
-                        unit,
-                    )
-                })
-                && {
-                    let day = hcp_core::calendar::local_date(order.received_at);
-                    filter.received_from.is_none_or(|from| day >= from)
-                        && filter.received_to.is_none_or(|to| day <= to)
-                }
-                && (!filter.real_name || order.real_name)
-                && filter
-                    .flag
-                    .is_none_or(|kind| order.deadlines.iter().any(|d| d.raised(kind)))
-                && (!filter.overdue
-                    || order.is_open()
-                        && order.deadlines.iter().any(|d| {
-                            d.phase != PhaseKind::Appeal && d.done_at.is_none() && now >= d.due
-                        }));
-            matches
-                && match platform.scope().sees(&principal, Target::Order(order)) {
-                    Ok(visible) => visible,
-                    Err(error) => {
-                        failure.get_or_insert(error);
-                        false
+        let orders = platform
+            .store
+            .orders_page(before, limit, MAX_SCAN, |order| {
+                let matches = filter.state.is_none_or(|state| order.state == state)
+                    && filter.kind.is_none_or(|kind| order.kind == kind)
+                    && filter.open.is_none_or(|open| order.is_open() == open)
+                    && filter.unit.as_ref().is_none_or(|unit| order.unit == *unit)
+                    && filter.filed_unit.as_ref().is_none_or(|unit| {
+                        hcp_core::store::order_filed_under(
+                            order,
+                            filter.filed_dim.unwrap_or(Dim::Region),
+                            unit,
+                        )
+                    })
+                    && {
+                        let day = hcp_core::calendar::local_date(order.received_at);
+                        filter.received_from.is_none_or(|from| day >= from)
+                            && filter.received_to.is_none_or(|to| day <= to)
                     }
-                }
-        })?;
+                    && (!filter.real_name || order.real_name)
+                    && filter
+                        .flag
+                        .is_none_or(|kind| order.deadlines.iter().any(|d| d.raised(kind)))
+                    && (!filter.overdue
+                        || order.is_open()
+                            && order.deadlines.iter().any(|d| {
+                                d.phase != PhaseKind::Appeal && d.done_at.is_none() && now >= d.due
+                            }));
+                matches
+                    && verdict(
+                        platform.scope().sees(&principal, Target::Order(order)),
+                        &mut failure,
+                    )
+            })?;
         if let Some(error) = failure {
             return Err(error);
         }
         Ok(Json(
-            Page::keyed(orders, limit, |order| order.id)
-                .map(|order| view(&platform, &principal, &masker, order)),
+            Page::scanned(orders).map(|order| view(&platform, &principal, &masker, order)),
         ))
     })
     .await
@@ -252,19 +251,25 @@ pub async fn act(
 }
 
 /// The one intake of complaints, suggestions and requests: classified and routed by the routing
-/// policy, timed by the deadline policy. Open to citizens (no sign-in) and to staff.
+/// policy, timed by the deadline policy. Open to citizens (no sign-in, a few a minute per
+/// address) and to staff. A number a citizen gives is sent a confirmation code and nothing else
+/// until the code is posted back (`phone.confirm_url`); staff's is texted the tracking link.
 #[utoipa::path(
     post, path = "/api/v1/intake", tag = "public", request_body = IntakeRequest,
     responses((status = 201, body = IntakeReceipt), (status = 422, body = super::ErrorBody))
 )]
 pub async fn intake(
     State(platform): State<Platform>,
+    _: AnonymousPost,
     headers: axum::http::HeaderMap,
     Json(request): Json<IntakeRequest>,
 ) -> Result<(StatusCode, Json<IntakeReceipt>), ApiError> {
     let actor = match super::bearer(&headers) {
         Some(token) => super::session_principal(&platform, token).await?.username,
-        None => "citizen".to_string(),
+        None if headers.contains_key(axum::http::header::AUTHORIZATION) => {
+            return Err(ApiError::Unauthorized);
+        }
+        None => orders::CITIZEN.to_string(),
     };
     blocking(move || {
         let receipt = orders::open_intake(&platform, &actor, request)?;
@@ -306,19 +311,26 @@ pub struct CallList {
     /// Real-name bad reviews waiting for a call-back, and how many of them are overdue.
     pub real_name_waiting: usize,
     pub real_name_overdue: usize,
+    /// Pass back as `cursor` for the next `limit` orders and services; null when neither list
+    /// has more.
+    pub next_cursor: Option<String>,
 }
 
 /// The call-back workbench: one list of bad reviews and complaints to call back and unrated
-/// services to invite, within the caller's scope.
+/// services to invite, within the caller's scope; `limit` of each per page (the counts are of
+/// the whole list).
 #[utoipa::path(
-    get, path = "/api/v1/calls", tag = "orders",
+    get, path = "/api/v1/calls", tag = "orders", params(PageQuery),
     responses((status = 200, body = CallList)),
     security(("session" = []))
 )]
 pub async fn calls(
     State(platform): State<Platform>,
     auth: Auth,
+    Query(paging): Query<PageQuery>,
 ) -> Result<Json<CallList>, ApiError> {
+    let limit = paging.limit()?;
+    let skip = usize::try_from(paging.position_number()?.unwrap_or(0)).unwrap_or(usize::MAX);
     let principal = auth.0.clone();
     if !matches!(
         principal.role,
@@ -372,24 +384,34 @@ pub async fn calls(
                 call.order_id,
             )
         });
-        let mut services = Vec::new();
-        for call in platform.store.service_calls()? {
-            if call.state == hcp_core::outreach::ServiceCallState::Open
-                && platform.scope().sees(&principal, Target::Call(&call))?
-            {
-                services.push(call);
-            }
+        let end = skip.saturating_add(limit);
+        let mut failure = None;
+        let mut services = platform
+            .store
+            .open_service_calls(end.saturating_add(1), |call| {
+                verdict(
+                    platform.scope().sees(&principal, Target::Call(call)),
+                    &mut failure,
+                )
+            })?;
+        if let Some(error) = failure {
+            return Err(error);
         }
         let real_name_waiting = orders.iter().filter(|call| call.real_name).count();
         let real_name_overdue = orders
             .iter()
             .filter(|call| call.real_name && call.overdue)
             .count();
+        let more = orders.len() > end || services.len() > end;
+        let orders = orders.into_iter().skip(skip).take(limit).collect();
+        services.truncate(end);
+        let services = services.into_iter().skip(skip).collect();
         Ok(Json(CallList {
             orders,
             services,
             real_name_waiting,
             real_name_overdue,
+            next_cursor: more.then(|| super::page::encode_number(end as u64)),
         }))
     })
     .await
@@ -399,6 +421,7 @@ pub async fn calls(
 pub struct CallRecord {
     pub outcome: CallOutcome,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 
@@ -434,6 +457,7 @@ pub async fn call_order(
 pub struct ModerationRequest {
     /// Publish the comment on the disclosure pages (true) or keep it internal.
     pub publish: bool,
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 

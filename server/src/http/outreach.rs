@@ -3,7 +3,7 @@
 //! service act, and the citizen's rating page reached from an invitation (plain server-rendered
 //! HTML in Simplified Chinese, no external assets, no personal data).
 
-use super::extract::{Form, Json, Path, Query};
+use super::extract::{ClientAddr, Form, Json, Path, Query};
 use axum::Router;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
@@ -23,7 +23,7 @@ use hcp_core::workflow::CallOutcome;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::page::{Page, PageQuery};
+use super::page::{MAX_SCAN, Page, PageQuery, verdict};
 use super::read::RevealRequest;
 use super::{ApiError, Auth, blocking};
 use crate::app::outreach::{self, RevealedApplicant, ServiceCallResult, find_act, service_subject};
@@ -42,8 +42,13 @@ use crate::app::tokens::act_of_token;
 ))]
 pub struct Doc;
 
-pub fn routes() -> Router<Platform> {
+pub fn routes(platform: &Platform) -> Router<Platform> {
     Router::new()
+        .route("/r/{token}", get(rating_page))
+        .route_layer(axum::middleware::from_fn_with_state(
+            platform.clone(),
+            super::extract::public_reads,
+        ))
         .route(
             "/api/v1/calls/services/{project_no}/{service_number}",
             post(call_service),
@@ -57,7 +62,6 @@ pub fn routes() -> Router<Platform> {
             "/api/v1/services/{project_no}/{service_number}/plan",
             get(service_plan),
         )
-        .route("/r/{token}", get(rating_page))
         .route("/api/v1/public/rate/{token}", post(public_rate))
 }
 
@@ -90,6 +94,7 @@ pub struct ServiceCallRequest {
     /// applicant's reason, required, and becomes the rating's comment (a 差评 needs one);
     /// otherwise it stays on the call.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 
@@ -198,19 +203,34 @@ pub struct MessageView {
 
 impl From<Message> for MessageView {
     fn from(message: Message) -> MessageView {
+        let text = if message.purpose == MessagePurpose::Confirmation {
+            redact_code(&message.text)
+        } else {
+            redact_links(&message.text)
+        };
         MessageView {
             id: message.id,
             channel: message.channel,
             purpose: message.purpose,
             subject: message.subject,
             to_masked: message.to_masked,
-            text: redact_links(&message.text),
+            text,
             queued_at: message.queued_at,
             attempts: message.attempts,
             state: message.state,
             next_at: message.next_at,
         }
     }
+}
+
+/// Hides the digits of the code in a confirmation text (whoever reads the outbox could
+/// otherwise confirm a number in its owner's place).
+fn redact_code(text: &str) -> String {
+    let Some((before, after)) = text.split_once("验证码") else {
+        return text.to_string();
+    };
+    let digits = after.chars().take_while(char::is_ascii_digit).count();
+    format!("{before}验证码{}{}", "*".repeat(digits), &after[digits..])
 }
 
 /// Hides the token of every `/r/…` and `/t/…` link in a text.
@@ -236,11 +256,9 @@ fn redact_links(text: &str) -> String {
     out
 }
 
-/// Messages the platform scans for one listing, newest first.
-const MESSAGE_SCAN: usize = 5000;
-
-/// Outbound messages, newest first (among the 5,000 newest), within the caller's scope: numbers
-/// masked, never opened in a view; the tokens of links hidden.
+/// Outbound messages, newest first, within the caller's scope: numbers masked, never opened in
+/// a view; the tokens of links and the codes of confirmations hidden. A page looks at 5,000
+/// messages at most, and may end early with a cursor.
 #[utoipa::path(
     get, path = "/api/v1/messages", tag = "outreach",
     params(MessageFilter, PageQuery),
@@ -262,25 +280,23 @@ pub async fn list_messages(
     let limit = paging.limit()?;
     let before = paging.position_number()?;
     blocking(move || {
-        let mut views = Vec::new();
-        for message in platform.store.messages(MESSAGE_SCAN)? {
-            if before.is_some_and(|before| message.id >= before)
-                || filter.state.is_some_and(|state| state != message.state)
-                || filter
-                    .purpose
-                    .is_some_and(|purpose| purpose != message.purpose)
-                || !platform
-                    .scope()
-                    .sees(&principal, Target::Message(&message))?
-            {
-                continue;
-            }
-            views.push(MessageView::from(message));
-            if views.len() >= limit {
-                break;
-            }
+        let mut failure = None;
+        let messages = platform
+            .store
+            .messages_page(before, limit, MAX_SCAN, |message| {
+                filter.state.is_none_or(|state| state == message.state)
+                    && filter
+                        .purpose
+                        .is_none_or(|purpose| purpose == message.purpose)
+                    && verdict(
+                        platform.scope().sees(&principal, Target::Message(message)),
+                        &mut failure,
+                    )
+            })?;
+        if let Some(error) = failure {
+            return Err(error);
         }
-        Ok(Json(Page::keyed(views, limit, |view| view.id)))
+        Ok(Json(Page::scanned(messages).map(MessageView::from)))
     })
     .await
 }
@@ -409,6 +425,20 @@ fn message_page(status: StatusCode, title: &str, text: &str) -> Response {
         title,
         &format!("<h2>{}</h2><p>{}</p>", escape(title), escape(text)),
     )
+}
+
+/// A citizen's page over an abuse limit: 429 with `Retry-After`, in Chinese, as a page.
+pub(super) fn too_many_page(wait: std::time::Duration) -> Response {
+    let seconds = crate::app::limits::seconds(wait);
+    let mut response = message_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        "操作过于频繁",
+        &format!("您的操作过于频繁，请约 {seconds} 秒后再试。"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+    response
 }
 
 fn invalid_link_page() -> Response {
@@ -542,6 +572,7 @@ fn internal_error_page(error: ApiError) -> Response {
         (status = 200, description = "the rating form", content_type = "text/html"),
         (status = 404, description = "an unknown or forged link", content_type = "text/html"),
         (status = 409, description = "the service is already rated", content_type = "text/html"),
+        (status = 429, description = "too many reads from this address: retry after `Retry-After` seconds", content_type = "text/html"),
     )
 )]
 pub async fn rating_page(State(platform): State<Platform>, Path(token): Path<String>) -> Response {
@@ -559,6 +590,7 @@ pub struct PublicRating {
     pub level: Level,
     /// Required for 不满意 and 非常不满意.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub text: Option<String>,
 }
 
@@ -584,6 +616,7 @@ pub struct PublicRated {
 pub async fn public_rate(
     State(platform): State<Platform>,
     Path(token): Path<String>,
+    address: ClientAddr,
     request: Request,
 ) -> Response {
     let is_form = request
@@ -591,6 +624,13 @@ pub async fn public_rate(
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+    if let Err(wait) = platform.limits.public_posts.take(&address.0) {
+        return if is_form {
+            too_many_page(wait)
+        } else {
+            crate::app::limits::too_many("posts from this address", wait).into_response()
+        };
+    }
     if !is_form {
         let rating = match Json::<PublicRating>::from_request(request, &platform).await {
             Ok(Json(rating)) => rating,
@@ -646,6 +686,9 @@ pub async fn public_rate(
             {
                 again("选择“不满意”或“非常不满意”时，请填写不满意的原因，以便相关部门核实整改。")
             }
+            Err(ApiError::Unprocessable(Reason { code, .. })) if code == "invalid_field" => {
+                again(&format!("评价内容请不要超过 {MAX_TEXT_CHARS} 字。"))
+            }
             Err(ApiError::Unprocessable(reason)) => {
                 tracing::warn!(code = %reason.code, message = %reason.message, "rating link refused");
                 again("评价未能提交，请检查填写内容后重试。")
@@ -660,6 +703,15 @@ pub async fn public_rate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn confirmation_codes_are_hidden_in_message_views() {
+        assert_eq!(
+            redact_code("【政务服务好差评】验证码012345，10分钟内有效。工单42"),
+            "【政务服务好差评】验证码******，10分钟内有效。工单42"
+        );
+        assert_eq!(redact_code("没有验证码"), "没有验证码");
+    }
 
     #[test]
     fn links_in_message_views_hide_their_tokens() {

@@ -17,6 +17,9 @@ pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 500;
 /// The longest cursor any list hands out (a store index key is well below 512 bytes).
 pub const MAX_CURSOR_CHARS: usize = 1024;
+/// Records a page of a filtered list looks at, at most: a filter that matches little ends the
+/// page early, with a cursor, instead of reading a whole table in one request.
+pub const MAX_SCAN: usize = 5_000;
 
 /// Where a page starts and how long it is, on a list whose positions are numbers (a sequence
 /// number, an id, an offset): every cursor is 16 letters.
@@ -83,6 +86,16 @@ impl PageQuery {
     }
 }
 
+/// A filter's verdict that may fail (a scope check reading the store), inside a store walk that
+/// takes only `true` or `false`: the first failure is kept in `failure` for the caller to answer
+/// once the walk is over, and the record is left out.
+pub fn verdict<E>(verdict: Result<bool, E>, failure: &mut Option<E>) -> bool {
+    verdict.unwrap_or_else(|error| {
+        failure.get_or_insert(error);
+        false
+    })
+}
+
 /// `limit` between 1 and `max`, `default` when absent; anything else is a 400 naming the range.
 pub fn checked_limit(limit: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
     match limit {
@@ -124,6 +137,15 @@ impl<T> Page<T> {
             .then(|| items.last().map(|item| encode_number(key(item))))
             .flatten();
         Page { items, next_cursor }
+    }
+
+    /// A page of a bounded walk of the store ([`hcp_core::store::Scanned`]): the cursor is
+    /// where the walk stopped.
+    pub fn scanned(scanned: hcp_core::store::Scanned<T>) -> Page<T> {
+        Page {
+            items: scanned.items,
+            next_cursor: scanned.resume.map(encode_number),
+        }
     }
 
     pub fn map<U>(self, convert: impl FnMut(T) -> U) -> Page<U> {

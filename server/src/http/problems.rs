@@ -18,7 +18,7 @@ use hcp_core::workflow::{OrderKind, OrderState, Problem, ProblemInput, ProblemSt
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::page::{Page, PageQuery};
+use super::page::{MAX_SCAN, Page, PageQuery, verdict};
 use super::{ApiError, Auth, blocking};
 use crate::app::platform::Platform;
 use crate::app::problems::{self, ResolveReport};
@@ -232,18 +232,23 @@ pub async fn list(
             principal.role
         )));
     }
+    let limit = paging.limit()?;
+    let before = paging.position_number()?;
     blocking(move || {
-        let mut problems = Vec::new();
-        for problem in platform.store.problems()?.into_iter().rev() {
-            if filter.state.is_none_or(|state| problem.state == state)
-                && platform
-                    .scope()
-                    .sees(&principal, Target::Problem(&problem))?
-            {
-                problems.push(problem);
-            }
+        let mut failure = None;
+        let problems = platform
+            .store
+            .problems_page(before, limit, MAX_SCAN, |problem| {
+                filter.state.is_none_or(|state| problem.state == state)
+                    && verdict(
+                        platform.scope().sees(&principal, Target::Problem(problem)),
+                        &mut failure,
+                    )
+            })?;
+        if let Some(error) = failure {
+            return Err(error);
         }
-        Ok(Json(Page::of(problems, &paging)?))
+        Ok(Json(Page::scanned(problems)))
     })
     .await
 }

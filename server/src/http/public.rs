@@ -41,7 +41,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::outreach::escape;
 use super::{ApiError, blocking};
-use crate::app::disclosure::{evaluator_terms, known_names, mask_public_text};
+use crate::app::disclosure::{Answer, Freshness, evaluator_terms, known_names, mask_public_text};
 use crate::app::platform::Platform;
 use crate::app::ratings::each_first_rating;
 
@@ -49,7 +49,7 @@ use crate::app::ratings::each_first_rating;
 #[openapi(paths(regions, stats, rankings, rectified, comments))]
 pub struct Doc;
 
-pub fn routes() -> Router<Platform> {
+pub fn routes(platform: &Platform) -> Router<Platform> {
     Router::new()
         .route("/api/v1/public/regions", get(regions))
         .route("/api/v1/public/stats", get(stats))
@@ -58,6 +58,10 @@ pub fn routes() -> Router<Platform> {
         .route("/api/v1/public/comments", get(comments))
         .route("/public", get(index_page))
         .route("/public/units/{dim}/{unit}", get(unit_page))
+        .route_layer(axum::middleware::from_fn_with_state(
+            platform.clone(),
+            super::extract::public_reads,
+        ))
 }
 
 /// A group with fewer valid ratings than this shows no figure: with a handful of ratings a
@@ -1109,20 +1113,28 @@ fn etag(body: &str) -> String {
     format!("\"{:016x}-{:x}\"", hasher.finish(), body.len())
 }
 
-/// A 200 with `Cache-Control` and an `ETag`, or a 304 when the client holds it already. Nothing
-/// in a public response depends on who asks, so shared caches may keep it.
-fn cached(request: &HeaderMap, content_type: &'static str, body: String, html: bool) -> Response {
-    let tag = etag(&body);
+/// A 200 with `Cache-Control` and an `ETag`, or a 304 when the client holds it already; and
+/// `X-Cache: hit` when the answer came from the platform's cache ([`crate::app::disclosure::AnswerCache`]), `miss`
+/// when it was computed. Nothing in a public response depends on who asks, so shared caches
+/// may keep it.
+fn respond(request: &HeaderMap, answer: &Answer, html: bool, hit: bool) -> Response {
     let not_modified = request
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.split(',').any(|candidate| candidate.trim() == tag));
+        .is_some_and(|value| {
+            value
+                .split(',')
+                .any(|candidate| candidate.trim() == answer.etag)
+        });
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (
-            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-            body,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(answer.content_type),
+            )],
+            answer.body.to_string(),
         )
             .into_response()
     };
@@ -1131,9 +1143,13 @@ fn cached(request: &HeaderMap, content_type: &'static str, body: String, html: b
         header::CACHE_CONTROL,
         HeaderValue::from_static(CACHE_CONTROL),
     );
-    if let Ok(value) = HeaderValue::from_str(&tag) {
+    if let Ok(value) = HeaderValue::from_str(&answer.etag) {
         headers.insert(header::ETAG, value);
     }
+    headers.insert(
+        header::HeaderName::from_static("x-cache"),
+        HeaderValue::from_static(if hit { "hit" } else { "miss" }),
+    );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -1154,10 +1170,56 @@ fn cached(request: &HeaderMap, content_type: &'static str, body: String, html: b
     response
 }
 
-fn cached_json<T: Serialize>(request: &HeaderMap, value: &T) -> Result<Response, ApiError> {
-    let body =
-        serde_json::to_string(value).map_err(|error| ApiError::Internal(error.to_string()))?;
-    Ok(cached(request, "application/json", body, false))
+/// A public answer from the cache, or computed (blocking) by `compute` and kept as long as
+/// the freshness it reports allows. `asked` names what was asked (the route and its parsed
+/// parameters: parameters the route does not take make no new entry); today's date is added,
+/// since defaults depend on it. Errors are answered, never kept.
+async fn serve<F>(
+    platform: Platform,
+    request: &HeaderMap,
+    asked: String,
+    html: bool,
+    compute: F,
+) -> Result<Response, ApiError>
+where
+    F: FnOnce(&Platform) -> Result<(String, Freshness), ApiError> + Send + 'static,
+{
+    let key = format!("{asked}#{}", local_date(platform.clock.now()));
+    if let Some(answer) = platform.public_cache.get(&key) {
+        return Ok(respond(request, &answer, html, true));
+    }
+    let cache = platform.public_cache.clone();
+    let (body, freshness) = blocking(move || compute(&platform)).await?;
+    let answer = Answer {
+        etag: etag(&body),
+        body: body.into(),
+        content_type: if html {
+            "text/html; charset=utf-8"
+        } else {
+            "application/json"
+        },
+    };
+    cache.put(key, answer.clone(), freshness);
+    Ok(respond(request, &answer, html, false))
+}
+
+fn json_of<T: Serialize>(value: &T) -> Result<String, ApiError> {
+    serde_json::to_string(value).map_err(|error| ApiError::Internal(error.to_string()))
+}
+
+/// What a request asked for, as part of a cache key: its parameters, trimmed, in a fixed order.
+fn asked(route: &str, parameters: &[Option<&str>]) -> String {
+    let mut key = route.to_string();
+    for parameter in parameters {
+        key.push('|');
+        key.push_str(parameter.map(str::trim).unwrap_or("-"));
+    }
+    key
+}
+
+/// The freshness of an answer about `period`.
+fn freshness(platform: &Platform, period: &Period) -> Freshness {
+    Freshness::of_period(period.to, local_date(platform.clock.now()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1215,11 +1277,18 @@ pub async fn regions(
     State(platform): State<Platform>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let tree = blocking(move || {
-        region_tree(&platform)?.ok_or_else(|| ApiError::NotFound("尚未设置行政区划".into()))
-    })
-    .await?;
-    cached_json(&headers, &tree)
+    serve(
+        platform,
+        &headers,
+        asked("regions", &[]),
+        false,
+        |platform| {
+            let tree = region_tree(platform)?
+                .ok_or_else(|| ApiError::NotFound("尚未设置行政区划".into()))?;
+            Ok((json_of(&tree)?, Freshness::Recent))
+        },
+    )
+    .await
 }
 
 /// A region's, hall's, department's or item's public figures for an ended period: ratings,
@@ -1235,14 +1304,22 @@ pub async fn stats(
     headers: HeaderMap,
     Query(query): Query<StatsQuery>,
 ) -> Result<Response, ApiError> {
-    let view = blocking(move || {
+    let key = asked(
+        "stats",
+        &[
+            query.dim.as_deref(),
+            query.unit.as_deref(),
+            query.period.as_deref(),
+        ],
+    );
+    serve(platform, &headers, key, false, move |platform| {
         let (dim, unit, name) =
-            resolve_unit(&platform, query.dim.as_deref(), query.unit.as_deref())?;
-        let (period_text, period) = resolve_period(&platform, query.period.as_deref())?;
-        public_stats(&platform, dim, &unit, &name, &period_text, &period)
+            resolve_unit(platform, query.dim.as_deref(), query.unit.as_deref())?;
+        let (period_text, period) = resolve_period(platform, query.period.as_deref())?;
+        let view = public_stats(platform, dim, &unit, &name, &period_text, &period)?;
+        Ok((json_of(&view)?, freshness(platform, &period)))
     })
-    .await?;
-    cached_json(&headers, &view)
+    .await
 }
 
 /// The latest published (frozen) assessment of departments or halls: places, scores, one-vote
@@ -1256,7 +1333,15 @@ pub async fn rankings(
     headers: HeaderMap,
     Query(query): Query<RankingQuery>,
 ) -> Result<Response, ApiError> {
-    let view = blocking(move || {
+    let key = asked(
+        "rankings",
+        &[
+            query.of.as_deref(),
+            query.period.as_deref(),
+            query.scope.as_deref(),
+        ],
+    );
+    serve(platform, &headers, key, false, move |platform| {
         let of = ranking_kind(query.of.as_deref())?;
         let period = query
             .period
@@ -1271,12 +1356,29 @@ pub async fn rankings(
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty());
-        let run = latest_run(&platform, of, period, scope)?
+        let run = latest_run(platform, of, period, scope)?
             .ok_or_else(|| ApiError::NotFound("暂无已发布的考核结果".into()))?;
-        public_ranking(&platform, of, &run)
+        // Without a period, the latest run may be a newer one tomorrow.
+        let fresh = match period {
+            Some(_) => Freshness::of_period(run.to, local_date(platform.clock.now())),
+            None => Freshness::Recent,
+        };
+        Ok((json_of(&public_ranking(platform, of, &run)?)?, fresh))
     })
-    .await?;
-    cached_json(&headers, &view)
+    .await
+}
+
+fn list_key(route: &str, query: &ListQuery) -> String {
+    asked(
+        route,
+        &[
+            query.dim.as_deref(),
+            query.unit.as_deref(),
+            query.period.as_deref(),
+            query.cursor.as_deref(),
+            query.limit.as_deref(),
+        ],
+    )
 }
 
 /// Rectified bad reviews of a unit and ended period, newest first: the masked comment, how it
@@ -1290,12 +1392,13 @@ pub async fn rectified(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let page = blocking(move || {
-        let request = list_request(&platform, &query)?;
-        rectified_page(&platform, &request)
+    let key = list_key("rectified", &query);
+    serve(platform, &headers, key, false, move |platform| {
+        let request = list_request(platform, &query)?;
+        let page = rectified_page(platform, &request)?;
+        Ok((json_of(&page)?, freshness(platform, &request.period)))
     })
-    .await?;
-    cached_json(&headers, &page)
+    .await
 }
 
 /// Comments a reviewer published, of a unit and ended period, newest first, masked.
@@ -1308,12 +1411,13 @@ pub async fn comments(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let page = blocking(move || {
-        let request = list_request(&platform, &query)?;
-        comment_page(&platform, &request)
+    let key = list_key("comments", &query);
+    serve(platform, &headers, key, false, move |platform| {
+        let request = list_request(platform, &query)?;
+        let page = comment_page(platform, &request)?;
+        Ok((json_of(&page)?, freshness(platform, &request.period)))
     })
-    .await?;
-    cached_json(&headers, &page)
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1530,82 +1634,83 @@ fn explanation(platform: &Platform) -> String {
 /// `/public`: the latest published rankings, the root region's figures for the last month (or
 /// the ranking's period) and the directory of units.
 pub async fn index_page(State(platform): State<Platform>, headers: HeaderMap) -> Response {
-    let result = blocking(move || {
-        let departments = match latest_run(&platform, PublicDim::Department, None, None)? {
-            Some(run) => Some(public_ranking(&platform, PublicDim::Department, &run)?),
-            None => None,
-        };
-        let halls = match latest_run(&platform, PublicDim::Hall, None, None)? {
-            Some(run) => Some(public_ranking(&platform, PublicDim::Hall, &run)?),
-            None => None,
-        };
-        let today = local_date(platform.clock.now());
-        let period_text = departments
-            .as_ref()
-            .filter(|ranking| ranking.to < today)
-            .map(|ranking| ranking.period.clone())
-            .unwrap_or_else(|| last_month(&platform));
-        let (period_text, period) = resolve_period(&platform, Some(&period_text))?;
-        let root = root(&platform)?;
-        let root_name = unit_name(&platform, PublicDim::Region, &root)?;
-        let headline = public_stats(
-            &platform,
-            PublicDim::Region,
-            &root,
-            &root_name,
-            &period_text,
-            &period,
-        )?;
-        let mut tree = String::new();
-        if let Some(node) = region_tree(&platform)? {
-            tree.push_str("<ul class=\"tree\">");
-            tree_html(&node, &period_text, &mut tree);
-            tree.push_str("</ul>");
-        }
-        let body = format!(
-            "<h1>{root_name}政务服务“好差评”公开</h1>\
-             <h2>{root_name} {period} 概况</h2>{figures}\
-             <p><a href=\"{root_page}\">查看{root_name}详情、整改公示与群众评价</a></p>\
-             {departments}{halls}\
-             <h2>单位目录</h2><nav aria-label=\"单位目录\">{tree}</nav>{explanation}\
-             <h2>数据接口</h2><ul>\
-             <li><a href=\"/api/v1/public/regions\">单位目录（JSON）</a></li>\
-             <li><a href=\"{stats}\">统计数据（JSON）</a></li>\
-             {ranking_links}\
-             <li><a href=\"{rectified}\">整改公示（JSON）</a></li>\
-             <li><a href=\"{comments}\">群众评价（JSON）</a></li></ul>",
-            root_name = escape(&root_name),
-            explanation = explanation(&platform),
-            period = escape(&period_text),
-            figures = figures_html(
-                &format!("{root_name} {period_text} 主要指标"),
-                headline.figures.as_ref(),
-                headline.suppressed.as_deref()
-            ),
-            root_page = escape(&headline.page_url),
-            ranking_links = [
-                ("department", "部门排名", &departments),
-                ("hall", "大厅排名", &halls)
-            ]
-            .into_iter()
-            .filter(|(_, _, ranking)| ranking.is_some())
-            .map(|(of, label, _)| {
-                format!("<li><a href=\"/api/v1/public/rankings?of={of}\">{label}（JSON）</a></li>")
-            })
-            .collect::<String>(),
-            departments = ranking_html("部门考核排名", departments.as_ref()),
-            halls = ranking_html("大厅考核排名", halls.as_ref()),
-            stats = escape(&api_link("stats", PublicDim::Region, &root, &period_text)),
-            rectified = escape(&headline.rectified_url),
-            comments = escape(&headline.comments_url),
-        );
-        Ok(html("首页", &body))
+    serve(platform, &headers, asked("index", &[]), true, |platform| {
+        Ok((render_index(platform)?, Freshness::Recent))
     })
-    .await;
-    match result {
-        Ok(body) => cached(&headers, "text/html; charset=utf-8", body, true),
-        Err(error) => error_page(error),
+    .await
+    .unwrap_or_else(error_page)
+}
+
+fn render_index(platform: &Platform) -> Result<String, ApiError> {
+    let departments = match latest_run(platform, PublicDim::Department, None, None)? {
+        Some(run) => Some(public_ranking(platform, PublicDim::Department, &run)?),
+        None => None,
+    };
+    let halls = match latest_run(platform, PublicDim::Hall, None, None)? {
+        Some(run) => Some(public_ranking(platform, PublicDim::Hall, &run)?),
+        None => None,
+    };
+    let today = local_date(platform.clock.now());
+    let period_text = departments
+        .as_ref()
+        .filter(|ranking| ranking.to < today)
+        .map(|ranking| ranking.period.clone())
+        .unwrap_or_else(|| last_month(platform));
+    let (period_text, period) = resolve_period(platform, Some(&period_text))?;
+    let root = root(platform)?;
+    let root_name = unit_name(platform, PublicDim::Region, &root)?;
+    let headline = public_stats(
+        platform,
+        PublicDim::Region,
+        &root,
+        &root_name,
+        &period_text,
+        &period,
+    )?;
+    let mut tree = String::new();
+    if let Some(node) = region_tree(platform)? {
+        tree.push_str("<ul class=\"tree\">");
+        tree_html(&node, &period_text, &mut tree);
+        tree.push_str("</ul>");
     }
+    let body = format!(
+        "<h1>{root_name}政务服务“好差评”公开</h1>\
+         <h2>{root_name} {period} 概况</h2>{figures}\
+         <p><a href=\"{root_page}\">查看{root_name}详情、整改公示与群众评价</a></p>\
+         {departments}{halls}\
+         <h2>单位目录</h2><nav aria-label=\"单位目录\">{tree}</nav>{explanation}\
+         <h2>数据接口</h2><ul>\
+         <li><a href=\"/api/v1/public/regions\">单位目录（JSON）</a></li>\
+         <li><a href=\"{stats}\">统计数据（JSON）</a></li>\
+         {ranking_links}\
+         <li><a href=\"{rectified}\">整改公示（JSON）</a></li>\
+         <li><a href=\"{comments}\">群众评价（JSON）</a></li></ul>",
+        root_name = escape(&root_name),
+        explanation = explanation(platform),
+        period = escape(&period_text),
+        figures = figures_html(
+            &format!("{root_name} {period_text} 主要指标"),
+            headline.figures.as_ref(),
+            headline.suppressed.as_deref()
+        ),
+        root_page = escape(&headline.page_url),
+        ranking_links = [
+            ("department", "部门排名", &departments),
+            ("hall", "大厅排名", &halls)
+        ]
+        .into_iter()
+        .filter(|(_, _, ranking)| ranking.is_some())
+        .map(|(of, label, _)| {
+            format!("<li><a href=\"/api/v1/public/rankings?of={of}\">{label}（JSON）</a></li>")
+        })
+        .collect::<String>(),
+        departments = ranking_html("部门考核排名", departments.as_ref()),
+        halls = ranking_html("大厅考核排名", halls.as_ref()),
+        stats = escape(&api_link("stats", PublicDim::Region, &root, &period_text)),
+        rectified = escape(&headline.rectified_url),
+        comments = escape(&headline.comments_url),
+    );
+    Ok(html("首页", &body))
 }
 
 #[derive(Debug, Deserialize)]
@@ -1623,11 +1728,21 @@ pub async fn unit_page(
     Path((dim, unit)): Path<(String, String)>,
     Query(query): Query<UnitPageQuery>,
 ) -> Response {
-    let result = blocking(move || render_unit_page(&platform, &dim, &unit, &query)).await;
-    match result {
-        Ok(body) => cached(&headers, "text/html; charset=utf-8", body, true),
-        Err(error) => error_page(error),
-    }
+    let key = asked(
+        "unit",
+        &[
+            Some(&dim),
+            Some(&unit),
+            query.period.as_deref(),
+            query.rectified_cursor.as_deref(),
+            query.comments_cursor.as_deref(),
+        ],
+    );
+    serve(platform, &headers, key, true, move |platform| {
+        render_unit_page(platform, &dim, &unit, &query)
+    })
+    .await
+    .unwrap_or_else(error_page)
 }
 
 fn render_unit_page(
@@ -1635,7 +1750,7 @@ fn render_unit_page(
     dim: &str,
     unit: &str,
     query: &UnitPageQuery,
-) -> Result<String, ApiError> {
+) -> Result<(String, Freshness), ApiError> {
     let (dim, unit, name) = resolve_unit(platform, Some(dim), Some(unit))?;
     let (period_text, period) = resolve_period(platform, query.period.as_deref())?;
     let stats = public_stats(platform, dim, &unit, &name, &period_text, &period)?;
@@ -1840,7 +1955,7 @@ fn render_unit_page(
         rectified_url = escape(&stats.rectified_url),
         comments_url = escape(&stats.comments_url),
     );
-    Ok(html(&name, &body))
+    Ok((html(&name, &body), freshness(platform, &period)))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use axum::extract::State;
 use hcp_core::auth::{Permission, Role};
 use hcp_core::event::{PolicyDecision, PolicyVersionRecord};
 use hcp_core::policy::Hook;
+use hcp_core::validate::caps;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -59,11 +60,12 @@ pub async fn versions(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RollbackRequest {
     /// A version (content hash) that was once active.
+    #[schema(max_length = 64)]
     pub version: String,
     /// Roll back only this county's folder (6-digit code, within the caller's scope); without
     /// it the whole folder, every county's rules: only for an account scoped to the root.
     #[serde(default)]
-    #[schema(pattern = "^[0-9]{6}$")]
+    #[schema(pattern = "^[0-9]{6}$", max_length = 12)]
     pub county: Option<String>,
 }
 
@@ -105,9 +107,13 @@ pub async fn rollback(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EvalRequest {
     /// `deadline`, `routing`, `assessment`, `veto`, `invitation`, `default_rating`, `integrity`
-    #[schema(pattern = "^(deadline|routing|assessment|veto|invitation|default_rating|integrity)$")]
+    #[schema(
+        max_length = 64,
+        pattern = "^(deadline|routing|assessment|veto|invitation|default_rating|integrity)$"
+    )]
     pub hook: String,
     /// 6-digit county code whose rules decide.
+    #[schema(max_length = 64)]
     pub county: String,
     #[schema(value_type = Object)]
     pub input: serde_json::Value,
@@ -203,18 +209,41 @@ pub async fn decisions(
     .await
 }
 
+/// `files` of a simulation as documented: paths of at most [`caps::NAME`] characters to
+/// contents of at most [`caps::FILE`].
+fn rules_files() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let text = |max: usize| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(max))
+    };
+    ObjectBuilder::new()
+        .schema_type(
+            [Type::Object, Type::Null]
+                .into_iter()
+                .collect::<SchemaType>(),
+        )
+        .additional_properties(Some(text(caps::FILE)))
+        .property_names(Some(text(caps::NAME)))
+        .build()
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SimulateRequest {
     /// A recorded version (content hash) to compare with the active one.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub version: Option<String>,
     /// Or the files of a candidate not yet saved into the rules folder (relative path →
     /// content, as in the folder: `default/deadline.rhai`, `410421/deadline.rhai`, tests …).
     /// With neither, the folder as it is now.
     #[serde(default)]
+    #[schema(schema_with = rules_files)]
     pub files: Option<std::collections::BTreeMap<String, String>>,
     /// Region whose 差评 are replayed; default the caller's scope.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub unit: Option<String>,
     pub from: chrono::NaiveDate,
     pub to: chrono::NaiveDate,

@@ -17,7 +17,7 @@ use hcp_core::store::Dim;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::page::{Page, PageQuery};
+use super::page::{MAX_SCAN, Page, PageQuery, verdict};
 use super::{ApiError, Auth, blocking};
 use crate::app::assessment::{RunView, dim_name, run_assessment, unit_name, units_under};
 use crate::app::platform::Platform;
@@ -505,13 +505,17 @@ pub async fn children(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RunRequest {
     /// `2026-03`, `2026-Q1`, `2026-H1` or `2026`.
-    #[schema(pattern = "^\\s*(20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?\\s*$")]
+    #[schema(
+        max_length = 64,
+        pattern = "^\\s*(20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?\\s*$"
+    )]
     pub period: String,
     /// Which units: `region` (the regions directly under the scope), `hall`, `department`,
     /// `window` or `staff`.
     pub unit_kind: Dim,
     /// The region whose units are assessed; default the caller's scope.
     #[serde(default)]
+    #[schema(max_length = 64)]
     pub scope: Option<String>,
     /// Record the run as published (frozen): later edits of rules or data never change it. Only
     /// for a period that has ended, and only by the scope's owner: a supervisor or administrator
@@ -582,24 +586,31 @@ pub async fn frozen(
     Query(paging): Query<PageQuery>,
 ) -> Result<Json<Page<FrozenSummary>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
+    let limit = paging.limit()?;
+    let after = paging.position_number()?;
     blocking(move || {
-        let mut list = Vec::new();
+        let mut failure = None;
         let scope = platform.scope();
-        for (seq, run) in platform.store.frozen_assessments()? {
-            if scope.sees(&principal, Target::Run(&run))? {
-                let run = scope.run_as_seen(&principal, run);
-                list.push(FrozenSummary {
-                    seq,
-                    period: run.period,
-                    unit_kind: run.unit_kind,
-                    scope: run.scope,
-                    as_of: run.as_of,
-                    rules_version: run.rules_version,
-                    units: run.units.len(),
-                });
-            }
+        let runs = platform
+            .store
+            .frozen_assessments_page(after, limit, MAX_SCAN, |run| {
+                verdict(scope.sees(&principal, Target::Run(run)), &mut failure)
+            })?;
+        if let Some(error) = failure {
+            return Err(error);
         }
-        Ok(Json(Page::of(list, &paging)?))
+        Ok(Json(Page::scanned(runs).map(|(seq, run)| {
+            let run = scope.run_as_seen(&principal, run);
+            FrozenSummary {
+                seq,
+                period: run.period,
+                unit_kind: run.unit_kind,
+                scope: run.scope,
+                as_of: run.as_of,
+                rules_version: run.rules_version,
+                units: run.units.len(),
+            }
+        })))
     })
     .await
 }

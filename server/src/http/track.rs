@@ -3,7 +3,8 @@
 //! lets the citizen rate the rectification. No sign-in, and nothing personal on the page: no
 //! names, numbers or staff, only the order's phases, dates and the unit's answers.
 
-use super::extract::{Form, Json, Path};
+use super::extract::{ClientAddr, Form, Json, Path, PublicPost};
+use crate::app::contact::ConfirmedPhone;
 use axum::Router;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -22,14 +23,19 @@ use super::{ApiError, blocking};
 use crate::app::platform::Platform;
 
 #[derive(OpenApi)]
-#[openapi(paths(track, evaluate))]
+#[openapi(paths(track, evaluate, confirm_phone))]
 pub struct Doc;
 
-pub fn routes() -> Router<Platform> {
+pub fn routes(platform: &Platform) -> Router<Platform> {
     Router::new()
         .route("/api/v1/track/{token}", get(track))
-        .route("/api/v1/track/{token}/evaluation", post(evaluate))
         .route("/t/{token}", get(page).post(page_evaluate))
+        .route_layer(axum::middleware::from_fn_with_state(
+            platform.clone(),
+            super::extract::public_reads,
+        ))
+        .route("/api/v1/track/{token}/evaluation", post(evaluate))
+        .route("/api/v1/track/{token}/confirm-phone", post(confirm_phone))
 }
 
 /// One phase as the citizen sees it.
@@ -137,11 +143,7 @@ fn can_rate(order: &Order) -> bool {
 }
 
 fn load(platform: &Platform, token: &str) -> Result<Order, ApiError> {
-    let unknown = || ApiError::NotFound("链接无效或已失效".into());
-    if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(unknown());
-    }
-    platform.store.order_of_token(token)?.ok_or_else(unknown)
+    crate::app::tokens::order_of_tracking_token(platform, token)
 }
 
 fn track_view(platform: &Platform, order: &Order) -> Result<TrackView, ApiError> {
@@ -294,6 +296,7 @@ fn record_evaluation(
 )]
 pub async fn evaluate(
     State(platform): State<Platform>,
+    _: PublicPost,
     Path(token): Path<String>,
     Json(request): Json<EvaluationRequest>,
 ) -> Result<Json<TrackView>, ApiError> {
@@ -413,12 +416,53 @@ pub struct EvaluationForm {
     level: RectificationLevel,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PhoneCode {
+    /// The 6 digits sent by SMS to the number given at the intake.
+    #[schema(max_length = 64, pattern = "^\\s*[0-9]{6}\\s*$")]
+    pub code: String,
+}
+
+/// Confirms the number given at the intake with the code sent to it: from then on the platform
+/// texts it the order's progress. A few wrong codes lock the confirmation (409) and the number
+/// stays untexted; a code is valid for minutes only.
+#[utoipa::path(
+    post, path = "/api/v1/track/{token}/confirm-phone", tag = "public",
+    params(("token" = String, Path, description = "The opaque token of the link")),
+    request_body = PhoneCode,
+    responses(
+        (status = 200, body = ConfirmedPhone),
+        (status = 404, body = super::ErrorBody),
+        (status = 409, description = "no code waits for the order (never sent, expired, used), or it was entered wrongly too often", body = super::ErrorBody),
+        (status = 422, description = "not the code sent; the message says how many attempts are left", body = super::ErrorBody),
+    )
+)]
+pub async fn confirm_phone(
+    State(platform): State<Platform>,
+    _: PublicPost,
+    Path(token): Path<String>,
+    Json(request): Json<PhoneCode>,
+) -> Result<Json<ConfirmedPhone>, ApiError> {
+    blocking(move || {
+        Ok(Json(crate::app::contact::confirm(
+            &platform,
+            &token,
+            &request.code,
+        )?))
+    })
+    .await
+}
+
 /// The page's rating form.
 pub async fn page_evaluate(
     State(platform): State<Platform>,
+    address: ClientAddr,
     Path(token): Path<String>,
     Form(form): Form<EvaluationForm>,
 ) -> Response {
+    if let Err(wait) = platform.limits.public_posts.take(&address.0) {
+        return super::outreach::too_many_page(wait);
+    }
     let target = format!("/t/{token}");
     let result = blocking(move || {
         let order = record_evaluation(&platform, &token, form.level)?;

@@ -229,6 +229,7 @@ pub struct ResolveRequest {
     /// it off the list without sending.
     pub action: ResolveAction,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub note: String,
 }
 

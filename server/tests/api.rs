@@ -57,6 +57,15 @@ impl Harness {
         let config = Config {
             data_dir: dir.path().to_path_buf(),
             rules_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../rules").into(),
+            // The roll-up test stands a default rating in for the platform's own.
+            ingest: hcp_server::app::config::IngestConfig {
+                channel_owners: [(
+                    "bf-devices".to_string(),
+                    vec![hcp_core::model::Channel::SystemDefault],
+                )]
+                .into(),
+                ..Default::default()
+            },
             ..Config::default()
         };
         let clock = Arc::new(ManualClock::new(now()));

@@ -566,14 +566,21 @@ pub fn beijing(month: u32, day: u32, hour: u32) -> DateTime<Utc> {
     beijing_at(month, day, hour, 0)
 }
 
-/// The config of a hand-built month: the manual clock from `start`, no background sweep, and
-/// sessions that outlive the clock's moves (a year).
+/// The config of a hand-built month: the manual clock from `start`, no background sweep,
+/// sessions that outlive the clock's moves (a year), and the fixture's source granted the
+/// platform's own channels ([`PLATFORM_CHANNELS_GRANTED`]).
 pub fn manual_clock_config(start: DateTime<Utc>) -> String {
     format!(
-        "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 8760\n",
+        "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 8760\n{PLATFORM_CHANNELS_GRANTED}",
         start.to_rfc3339()
     )
 }
+
+/// A hand-built month records ratings of every channel through the fixture's source: its
+/// default ratings, phone and SMS ratings stand in for the platform's own, which only a source
+/// granted those channels may report (`[ingest] channel_owners`).
+pub const PLATFORM_CHANNELS_GRANTED: &str =
+    "[ingest]\nchannel_owners = { bf-devices = [\"system_default\", \"phone\", \"sms\"] }\n";
 
 /// A service act `project`#1 (受理, accepted) of 宝丰县 at a window, for an item of a department,
 /// on Monday 2026-11-02 at 09:00: the services of the hand-built Novembers.

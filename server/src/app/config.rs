@@ -29,6 +29,7 @@ pub struct Config {
     pub demo: DemoConfig,
     pub uplink: UplinkConfig,
     pub limits: LimitsConfig,
+    pub ingest: IngestConfig,
 }
 
 /// The provincial uplink (省级平台上报): ratings and rectifications go to the provincial
@@ -392,6 +393,64 @@ impl Default for LimitsConfig {
     }
 }
 
+/// What a source is trusted with on the ingest door (`/api/v1/ingest/{source}`,
+/// `/api/v1/sources/{source}/…`, and the replay of what it had refused). The platform's own
+/// ratings (default ratings, phone call-backs, SMS rating links) never pass that door.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// A rating whose `rated_at` lies more than this many days before the server time is refused
+    /// (`too_old`) and kept for replay. Long enough for a device that buffered through an outage
+    /// or a business system down over a holiday week; 0 takes ratings of any age (a one-off
+    /// import of a county's past, say).
+    pub max_age_days: u32,
+    /// The platform's own channels (`system_default`, `phone`, `sms`) a source may report
+    /// anyway, by source id: e.g. `hotline-12345 = ["phone"]` for the city's 12345 hotline.
+    /// Without a grant a rating on one of them is refused (`channel_not_owned`) and kept.
+    pub channel_owners: std::collections::BTreeMap<String, Vec<hcp_core::model::Channel>>,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_age_days: 30,
+            channel_owners: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl IngestConfig {
+    /// What source `source` is trusted with.
+    pub fn trust(&self, source: &str) -> hcp_core::validate::Trust<'_> {
+        hcp_core::validate::Trust {
+            granted: self
+                .channel_owners
+                .get(source)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+            max_age_days: (self.max_age_days > 0).then_some(self.max_age_days),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (source, channels) in &self.channel_owners {
+            if let Some(channel) = channels
+                .iter()
+                .find(|channel| !hcp_core::validate::PLATFORM_CHANNELS.contains(channel))
+            {
+                return Err(ConfigError::Invalid {
+                    field: "ingest.channel_owners",
+                    reason: format!(
+                        "{source}: {} is open to every source; only system_default, phone and sms are granted",
+                        hcp_core::validate::channel_code(*channel)
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DemoConfig {
@@ -427,6 +486,7 @@ impl Default for Config {
             demo: DemoConfig::default(),
             uplink: UplinkConfig::default(),
             limits: LimitsConfig::default(),
+            ingest: IngestConfig::default(),
         }
     }
 }
@@ -551,6 +611,7 @@ impl Config {
             });
         }
         self.uplink.validate()?;
+        self.ingest.validate()?;
         if self.demo.password.len() < 8 {
             return Err(ConfigError::Invalid {
                 field: "demo.password",

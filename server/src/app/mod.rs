@@ -17,6 +17,7 @@ pub mod platform;
 pub mod plugins;
 pub mod problems;
 pub mod ratings;
+pub mod redact;
 pub mod reports;
 pub mod rules;
 pub mod scope;

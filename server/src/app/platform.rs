@@ -51,6 +51,8 @@ pub struct Platform {
     pub uplink: Arc<crate::app::uplink::Uplink>,
     /// Abuse limits on the open doors.
     pub limits: Arc<crate::app::limits::Limits>,
+    /// What sources are trusted with on the ingest door.
+    pub ingest: Arc<crate::app::config::IngestConfig>,
 }
 
 /// What start-up created that the operator must be told once.
@@ -119,6 +121,7 @@ impl Platform {
             sweep_lock: Arc::default(),
             uplink: Arc::new(crate::app::uplink::Uplink::new(config.uplink.clone())),
             limits: Arc::new(crate::app::limits::Limits::new(&config.limits)),
+            ingest: Arc::new(config.ingest.clone()),
         })
     }
 

@@ -41,6 +41,8 @@ pub fn rules_dir() -> PathBuf {
 pub struct Server {
     child: Child,
     pub url: String,
+    /// The operations address (`/metrics`, `/readyz` with its detail), `--ops-listen`.
+    pub ops_url: String,
     /// Every line the server printed on stdout before it was ready.
     pub banner: Vec<String>,
     /// Every line it logged (stderr), as it goes; also passed on to the test's own stderr.
@@ -48,7 +50,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `hcp <command> --listen 127.0.0.1:0 --data <dir>` and waits for its URL.
+    /// Starts `hcp <command> --listen 127.0.0.1:0 --ops-listen 127.0.0.1:0 --data <dir>` and
+    /// waits for its URL.
     pub fn start(
         binary: &Path,
         command: &str,
@@ -59,6 +62,8 @@ impl Server {
         process
             .arg(command)
             .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--ops-listen")
             .arg("127.0.0.1:0")
             .arg("--data")
             .arg(data)
@@ -97,12 +102,19 @@ impl Server {
         });
         let mut banner = Vec::new();
         let mut url = None;
+        let mut ops_url = None;
         // The banner ends with the listening line's companions; wait for the docs line.
         loop {
             match receiver.recv_timeout(Duration::from_secs(600)) {
                 Ok(line) => {
                     if let Some(rest) = line.split("listening on ").nth(1) {
                         url = Some(rest.trim().to_string());
+                    }
+                    if let Some(rest) = line.split("operations: ").nth(1) {
+                        ops_url = rest
+                            .split("/metrics")
+                            .next()
+                            .map(|base| base.trim().to_string());
                     }
                     let done = line.contains("OpenAPI:");
                     banner.push(line);
@@ -121,9 +133,11 @@ impl Server {
             banner.push(line);
         }
         let url = url.context("no URL in the banner")?;
+        let ops_url = ops_url.context("no operations address in the banner")?;
         Ok(Server {
             child,
             url,
+            ops_url,
             banner,
             log,
         })
@@ -144,12 +158,33 @@ impl Server {
         })
     }
 
-    /// The Prometheus text of `GET /metrics`, which needs no sign-in.
+    /// The Prometheus text of `GET /metrics` on the operations address.
     pub async fn metrics(&self) -> anyhow::Result<String> {
-        Ok(reqwest::get(format!("{}/metrics", self.url))
+        Ok(reqwest::get(format!("{}/metrics", self.ops_url))
             .await?
             .text()
             .await?)
+    }
+
+    /// `GET /readyz` on the operations address: the status and the detail.
+    pub async fn readyz(&self) -> anyhow::Result<(u16, String)> {
+        let response = reqwest::get(format!("{}/readyz", self.ops_url)).await?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await?))
+    }
+
+    /// Waits up to `timeout` for the process to end on its own; its exit status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                bail!("hcp still runs after {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// SIGKILL: no shutdown code runs.

@@ -30,6 +30,7 @@ pub struct Config {
     pub uplink: UplinkConfig,
     pub limits: LimitsConfig,
     pub ingest: IngestConfig,
+    pub ops: OpsConfig,
 }
 
 /// The provincial uplink (省级平台上报): ratings and rectifications go to the provincial
@@ -393,6 +394,22 @@ impl Default for LimitsConfig {
     }
 }
 
+/// The operational endpoints. `/healthz` is open everywhere; `/metrics` and the detail of
+/// `/readyz` (log head, holiday tables, warnings, why it is not ready) are served on `listen`,
+/// and on the main address only with the token of `token_file`. With neither, the main address
+/// answers `/readyz` with ready or not ready alone and `/metrics` with 404.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpsConfig {
+    /// A second address serving `/healthz`, `/readyz` with its detail and `/metrics` to whoever
+    /// reaches it, e.g. `127.0.0.1:9090`: bind it where only the monitoring can reach it. Port 0
+    /// picks a free port (printed at start).
+    pub listen: Option<SocketAddr>,
+    /// A file whose first line is the operations token (at least 32 characters): on the main
+    /// address, `Authorization: Bearer <token>` opens `/metrics` and the detail of `/readyz`.
+    pub token_file: Option<PathBuf>,
+}
+
 /// What a source is trusted with on the ingest door (`/api/v1/ingest/{source}`,
 /// `/api/v1/sources/{source}/…`, and the replay of what it had refused). The platform's own
 /// ratings (default ratings, phone call-backs, SMS rating links) never pass that door.
@@ -487,6 +504,7 @@ impl Default for Config {
             uplink: UplinkConfig::default(),
             limits: LimitsConfig::default(),
             ingest: IngestConfig::default(),
+            ops: OpsConfig::default(),
         }
     }
 }

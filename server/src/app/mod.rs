@@ -11,6 +11,7 @@ pub mod disclosure;
 pub mod error;
 pub mod ingest;
 pub mod limits;
+pub mod ops;
 pub mod orders;
 pub mod outreach;
 pub mod platform;

@@ -53,6 +53,8 @@ pub struct Platform {
     pub limits: Arc<crate::app::limits::Limits>,
     /// What sources are trusted with on the ingest door.
     pub ingest: Arc<crate::app::config::IngestConfig>,
+    /// Who may read `/metrics` and the detail of `/readyz` on the main address.
+    pub ops: Arc<crate::app::ops::OpsAccess>,
 }
 
 /// What start-up created that the operator must be told once.
@@ -75,6 +77,7 @@ impl Platform {
             None => (clock, None),
         };
         let calendar = crate::app::rules::load_calendar(config)?;
+        let ops = crate::app::ops::OpsAccess::load(&config.ops)?;
         let pii_key = PiiKey::load_or_create(&config.pii_key_path())?;
         let token_key = pii::load_or_create_secret(&config.token_key_path())?;
         let store = Store::open(
@@ -122,6 +125,7 @@ impl Platform {
             uplink: Arc::new(crate::app::uplink::Uplink::new(config.uplink.clone())),
             limits: Arc::new(crate::app::limits::Limits::new(&config.limits)),
             ingest: Arc::new(config.ingest.clone()),
+            ops: Arc::new(ops),
         })
     }
 

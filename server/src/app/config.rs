@@ -41,11 +41,13 @@ pub struct UplinkConfig {
     /// Report to the provincial platform. Off: nothing is sent (the log keeps everything, and
     /// turning it on later sends from the first record).
     pub enabled: bool,
-    /// URL the batches are POSTed to (`http://`; put a TLS-terminating proxy in front of an
-    /// https endpoint).
+    /// URL the batches are POSTed to: `https://` (certificates checked against the system's
+    /// trust store and `ca_file`) or `http://`; redirects are not followed.
     pub endpoint: String,
     /// URL the daily count queries are POSTed to. Empty: no reconciliation.
     pub reconcile_endpoint: String,
+    /// PEM file of CA certificates trusted for the provincial platform beside the system's.
+    pub ca_file: Option<PathBuf>,
     /// Id of the uplink adapter that encodes batches and reads the province's answers.
     pub adapter: String,
     /// Most records (ratings and rectifications) in one batch.
@@ -73,6 +75,7 @@ impl Default for UplinkConfig {
             enabled: false,
             endpoint: String::new(),
             reconcile_endpoint: String::new(),
+            ca_file: None,
             adapter: "henan-uplink".into(),
             batch_size: 200,
             interval_secs: 10,
@@ -102,11 +105,8 @@ impl UplinkConfig {
             ("uplink.endpoint", &self.endpoint),
             ("uplink.reconcile_endpoint", &self.reconcile_endpoint),
         ] {
-            if !url.is_empty() && !url.starts_with("http://") {
-                return invalid(
-                    field,
-                    "must be an http:// URL (put a TLS-terminating proxy in front of an https endpoint)",
-                );
+            if !url.is_empty() {
+                web_url(field, url)?;
             }
         }
         if self.enabled && self.endpoint.is_empty() {
@@ -189,9 +189,14 @@ impl Default for WorkflowConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MessagesConfig {
-    /// URL the platform POSTs each message to (JSON: id, channel, to, text, purpose). Empty:
-    /// messages are recorded and stay queued until a gateway is configured.
+    /// URL the platform POSTs each message to (JSON: id, channel, to, text, purpose):
+    /// `https://` (certificates checked against the system's trust store and `ca_file`) or
+    /// `http://`; redirects are not followed. Empty: messages are recorded and stay queued
+    /// until a gateway is configured.
     pub gateway_url: String,
+    /// PEM file of CA certificates trusted for the gateway beside the system's (a private or
+    /// government CA).
+    pub ca_file: Option<PathBuf>,
     /// Sent as `Authorization: Bearer <token>` when set.
     pub gateway_token: String,
     /// Base URL of the links in messages (citizens' tracking and rating pages). Empty: the
@@ -209,6 +214,7 @@ impl Default for MessagesConfig {
     fn default() -> Self {
         MessagesConfig {
             gateway_url: String::new(),
+            ca_file: None,
             gateway_token: String::new(),
             public_url: String::new(),
             max_attempts: 5,
@@ -620,14 +626,11 @@ impl Config {
                 reason: "max_attempts and timeout_ms must be above 0".into(),
             });
         }
-        if !self.messages.gateway_url.is_empty()
-            && !self.messages.gateway_url.starts_with("http://")
-        {
-            return Err(ConfigError::Invalid {
-                field: "messages.gateway_url",
-                reason: "must be an http:// URL (put a TLS-terminating proxy in front of an https gateway)".into(),
-            });
+        if !self.messages.gateway_url.trim().is_empty() {
+            web_url("messages.gateway_url", self.messages.gateway_url.trim())?;
         }
+        ca_file("messages.ca_file", self.messages.ca_file.as_deref())?;
+        ca_file("uplink.ca_file", self.uplink.ca_file.as_deref())?;
         self.uplink.validate()?;
         self.ingest.validate()?;
         if self.demo.password.len() < 8 {
@@ -690,6 +693,31 @@ impl Config {
     }
 }
 
+/// An `https://` or `http://` URL with a host.
+fn web_url(field: &'static str, url: &str) -> Result<(), ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid { field, reason };
+    let parsed = reqwest::Url::parse(url).map_err(|error| invalid(format!("{url:?}: {error}")))?;
+    if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none() {
+        return Err(invalid(format!(
+            "{url:?} must be an https:// (or http://) URL with a host"
+        )));
+    }
+    Ok(())
+}
+
+/// A CA file that holds at least one readable PEM certificate.
+fn ca_file(field: &'static str, path: Option<&Path>) -> Result<(), ConfigError> {
+    match path {
+        Some(path) => crate::app::outbound::load_ca(path)
+            .map(|_| ())
+            .map_err(|error| ConfigError::Invalid {
+                field,
+                reason: format!("{error:#}"),
+            }),
+        None => Ok(()),
+    }
+}
+
 fn hex_key(text: &str) -> Option<[u8; 32]> {
     let text = text.trim();
     if text.len() != 64 {
@@ -736,9 +764,17 @@ mod tests {
                 .unwrap_or_default()
         };
         assert!(error("[uplink]\nenabled = true\n").contains("uplink.endpoint"));
+        assert!(error("[uplink]\nendpoint = \"https://province.example/batch\"\n").is_empty());
         assert!(
-            error("[uplink]\nendpoint = \"https://province.example/batch\"\n")
-                .contains("http:// URL")
+            error("[uplink]\nendpoint = \"ftp://province.example/batch\"\n")
+                .contains("https:// (or http://) URL")
+        );
+        assert!(error("[messages]\ngateway_url = \"https://sms.example/send\"\n").is_empty());
+        assert!(
+            error("[messages]\ngateway_url = \"sms.example\"\n").contains("messages.gateway_url")
+        );
+        assert!(
+            error("[messages]\nca_file = \"/nonexistent/ca.pem\"\n").contains("messages.ca_file")
         );
         assert!(error("[uplink]\nreconcile_at = \"2am\"\n").contains("uplink.reconcile_at"));
         assert!(error("[uplink]\nbatch_size = 0\n").contains("uplink.batch_size"));

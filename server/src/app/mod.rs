@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod limits;
 pub mod ops;
 pub mod orders;
+pub mod outbound;
 pub mod outreach;
 pub mod platform;
 pub mod plugins;

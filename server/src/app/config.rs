@@ -403,7 +403,7 @@ impl Default for LimitsConfig {
 /// The operational endpoints. `/healthz` is open everywhere; `/metrics` and the detail of
 /// `/readyz` (log head, holiday tables, warnings, why it is not ready) are served on `listen`,
 /// and on the main address only with the token of `token_file`. With neither, the main address
-/// answers `/readyz` with ready or not ready alone and `/metrics` with 404.
+/// answers `/readyz` with ready or not ready alone and `/metrics` with 401.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OpsConfig {

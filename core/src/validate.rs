@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::model::{HeartbeatInput, OrgKind, OrgUnit, RatingInput, ServiceEventInput};
+use crate::model::{Channel, HeartbeatInput, OrgKind, OrgUnit, RatingInput, ServiceEventInput};
 
 /// Why an input was not recorded. Serialised as `{"code": "...", "message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +65,21 @@ pub enum DomainError {
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     },
+    /// A source reported a rating on a channel only the platform itself records on.
+    #[error(
+        "channel {} belongs to the platform itself (its default ratings, phone call-backs and SMS rating links): report the channel the rating was given through, or have the operator grant this source the channel in [ingest] channel_owners",
+        channel_code(*.channel)
+    )]
+    ChannelNotOwned { channel: Channel },
+    /// A source reported a rating older than the window outside sources are trusted with.
+    #[error(
+        "rated_at {at} is more than {max_days} days before the server time {now}: too old to record from a source; it is kept for replay (raise [ingest] max_age_days to record it)"
+    )]
+    TooOld {
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        max_days: u32,
+    },
     /// A work-order, problem, call or message change that is not allowed now.
     #[error("{message}")]
     Workflow { code: &'static str, message: String },
@@ -87,6 +102,8 @@ impl DomainError {
             DomainError::OutOfScope { .. } => "out_of_scope",
             DomainError::InFuture { .. } => "in_future",
             DomainError::TooSoon { .. } => "too_soon",
+            DomainError::ChannelNotOwned { .. } => "channel_not_owned",
+            DomainError::TooOld { .. } => "too_old",
             DomainError::Workflow { code, .. } => code,
         }
     }
@@ -279,6 +296,60 @@ pub fn rating_shape(input: &RatingInput, now: DateTime<Utc>) -> Result<(), Domai
         });
     }
     not_future(input.rated_at, now)
+}
+
+/// The channels only the platform itself records ratings on: its default ratings
+/// (`system_default`), the answers its call-back agents take (`phone`) and the ratings given
+/// through its SMS invitation links (`sms`). All three come from the `system` source, straight to
+/// the store; none arrives through the ingest door.
+pub const PLATFORM_CHANNELS: [Channel; 3] = [Channel::SystemDefault, Channel::Phone, Channel::Sms];
+
+/// What a source outside the platform is trusted with.
+#[derive(Debug, Clone, Copy)]
+pub struct Trust<'a> {
+    /// Platform channels the operator granted this source (a 12345 hotline's phone ratings).
+    pub granted: &'a [Channel],
+    /// Ratings older than this many days (before the server time) are refused; `None`: any age.
+    pub max_age_days: Option<u32>,
+}
+
+/// Checks a rating that arrived from a source through the ingest door (devices, business
+/// systems; never the platform's own ratings): it may not claim a channel of the platform's
+/// own unless granted, nor be older than the trusted window. Both refusals are kept for replay.
+pub fn outside_rating(
+    input: &RatingInput,
+    trust: Trust<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    if PLATFORM_CHANNELS.contains(&input.channel) && !trust.granted.contains(&input.channel) {
+        return Err(DomainError::ChannelNotOwned {
+            channel: input.channel,
+        });
+    }
+    if let Some(max_days) = trust.max_age_days
+        && input.rated_at < now - Duration::days(i64::from(max_days))
+    {
+        return Err(DomainError::TooOld {
+            at: input.rated_at,
+            now,
+            max_days,
+        });
+    }
+    Ok(())
+}
+
+/// A channel as the API spells it.
+pub fn channel_code(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Pc => "pc",
+        Channel::Mobile => "mobile",
+        Channel::QrCode => "qr_code",
+        Channel::HallDevice => "hall_device",
+        Channel::HallTerminal => "hall_terminal",
+        Channel::Phone => "phone",
+        Channel::Sms => "sms",
+        Channel::SystemDefault => "system_default",
+    }
 }
 
 /// Checks a service event on its own, before looking anything up.
@@ -495,6 +566,50 @@ mod tests {
         let mut input = rating(Level::Satisfied, &[], None);
         input.project_no = String::new();
         check(input, Some("missing_field"));
+    }
+
+    #[test]
+    fn outside_sources_are_trusted_only_for_what_they_are() {
+        let now = Utc::now();
+        let check = |channel: Channel, age_days: i64, trust: Trust<'_>, expected: Option<&str>| {
+            let mut input = rating(Level::Satisfied, &[], None);
+            input.channel = channel;
+            input.rated_at = now - Duration::days(age_days);
+            let got = outside_rating(&input, trust, now)
+                .err()
+                .map(|error| error.code());
+            assert_eq!(got, expected, "{channel:?} {age_days} days old");
+        };
+        let plain = Trust {
+            granted: &[],
+            max_age_days: Some(30),
+        };
+        for channel in Channel::ALL {
+            let expected = PLATFORM_CHANNELS
+                .contains(&channel)
+                .then_some("channel_not_owned");
+            check(channel, 0, plain, expected);
+        }
+        let hotline = Trust {
+            granted: &[Channel::Phone],
+            max_age_days: Some(30),
+        };
+        check(Channel::Phone, 0, hotline, None);
+        check(Channel::Sms, 0, hotline, Some("channel_not_owned"));
+        check(Channel::HallDevice, 29, plain, None);
+        check(Channel::HallDevice, 31, plain, Some("too_old"));
+        let unbounded = Trust {
+            granted: &[],
+            max_age_days: None,
+        };
+        check(Channel::HallDevice, 3650, unbounded, None);
+        // Every channel's code is the one its serde form uses.
+        for channel in Channel::ALL {
+            assert_eq!(
+                serde_json::to_value(channel).ok(),
+                Some(serde_json::Value::from(channel_code(channel)))
+            );
+        }
     }
 
     #[test]

@@ -122,6 +122,10 @@ struct Common {
     /// Data folder, overriding the file.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Operations address (`/metrics`, `/readyz` with its detail), overriding `[ops] listen`
+    /// (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    ops_listen: Option<SocketAddr>,
 }
 
 impl Common {
@@ -132,6 +136,9 @@ impl Common {
         }
         if let Some(data) = &self.data {
             config.data_dir = data.clone();
+        }
+        if let Some(ops) = self.ops_listen {
+            config.ops.listen = Some(ops);
         }
         config.validate()?;
         Ok(config)

@@ -89,10 +89,27 @@ pub async fn serve<E: Extension>(config: Config, extension: E) -> anyhow::Result
         let clock = clock.clone();
         tokio::task::spawn_blocking(move || Platform::open(&config, clock)).await??
     };
+    // From here a committer that stops on its own ends the process (see `watch_committer`).
+    watch_committer(&platform.store, |reason| {
+        tracing::error!(
+            %reason,
+            "the store's committer stopped: no write can be made durable; exiting with status {COMMITTER_STOPPED} so that the supervisor starts hcp again"
+        );
+        std::process::exit(COMMITTER_STOPPED);
+    })?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
+    let ops = match config.ops.listen {
+        Some(listen) => {
+            let listener = TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen} (the operations address)"))?;
+            Some((listener.local_addr()?, listener))
+        }
+        None => None,
+    };
     if platform.messages.public_url.is_empty() {
         platform.messages.public_url = format!("http://{address}");
     }
@@ -141,7 +158,14 @@ pub async fn serve<E: Extension>(config: Config, extension: E) -> anyhow::Result
         None
     };
     let _rules_watcher = platform.policies.watch(platform.store.clone())?;
+    let ops = ops.map(|(ops_address, listener)| {
+        let serving = axum::serve(listener, http::ops::router(platform.clone())).into_future();
+        (ops_address, tokio::spawn(serving))
+    });
     println!("好差评平台 listening on http://{address}");
+    if let Some((ops_address, _)) = &ops {
+        println!("  operations: http://{ops_address}/metrics and /readyz");
+    }
     println!("  API docs:  http://{address}/docs/");
     println!("  OpenAPI:   http://{address}/api/v1/openapi.json");
     if let Some(password) = &bootstrap.admin_password {
@@ -158,8 +182,34 @@ pub async fn serve<E: Extension>(config: Config, extension: E) -> anyhow::Result
     if let Some(background) = background {
         background.abort();
     }
+    if let Some((_, ops)) = ops {
+        ops.abort();
+    }
     tokio::task::spawn_blocking(move || platform.store.close()).await??;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The exit status of a process whose store committer stopped on its own (sysexits' EX_SOFTWARE).
+pub const COMMITTER_STOPPED: i32 = 70;
+
+/// Calls `stopped` with the reason, on a thread of its own, when the store's committer stops on
+/// its own (a panic): the platform can then make no write durable, and a process that goes on
+/// answering only 503 would never be restarted by its supervisor. Nothing is called when the
+/// store is closed.
+pub fn watch_committer(
+    store: &hcp_core::store::Store,
+    stopped: impl FnOnce(String) + Send + 'static,
+) -> anyhow::Result<()> {
+    let watch = store.committer_watch();
+    std::thread::Builder::new()
+        .name("hcp-committer-watch".into())
+        .spawn(move || {
+            if let Some(reason) = watch.wait() {
+                stopped(reason);
+            }
+        })
+        .context("starting the committer's watch")?;
     Ok(())
 }
 

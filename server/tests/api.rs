@@ -57,6 +57,15 @@ impl Harness {
         let config = Config {
             data_dir: dir.path().to_path_buf(),
             rules_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../rules").into(),
+            // The roll-up test stands a default rating in for the platform's own.
+            ingest: hcp_server::app::config::IngestConfig {
+                channel_owners: [(
+                    "bf-devices".to_string(),
+                    vec![hcp_core::model::Channel::SystemDefault],
+                )]
+                .into(),
+                ..Default::default()
+            },
             ..Config::default()
         };
         let clock = Arc::new(ManualClock::new(now()));
@@ -664,8 +673,14 @@ async fn openapi_lists_every_route_and_metrics_count() {
     harness
         .ingest(harness.rating("e1", "P1", "satisfied"))
         .await;
-    let (_, text) = harness.call("GET", "/metrics", None, None).await;
-    let text = text.as_str().unwrap();
+    let (status, text) = send(
+        hcp_server::http::ops::router(harness.platform.clone()),
+        "/metrics",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str();
     assert!(
         text.contains("hcp_ingest_items_total{outcome=\"recorded\"} 1"),
         "{text}"
@@ -675,6 +690,137 @@ async fn openapi_lists_every_route_and_metrics_count() {
         "{text}"
     );
     assert!(text.contains("hcp_store_ratings 1"));
+}
+
+/// A GET to `app`, with a bearer token; the status and the body as text.
+async fn send(app: Router, uri: &str, bearer: Option<&str>) -> (StatusCode, String) {
+    let mut request = Request::get(uri);
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = app
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into())
+}
+
+const OPS_TOKEN: &str = "ops-token-0123456789abcdef0123456789";
+
+/// Issue 12: `/metrics` and the detail of `/readyz` only with the operations token on the main
+/// address, to anyone on the operations address; `/healthz` open everywhere.
+#[tokio::test]
+async fn operational_detail_needs_the_ops_token_or_the_ops_address() {
+    let harness = Harness::new();
+    // No token configured: the main address keeps its detail to itself.
+    let app = || harness.app();
+    let (status, body) = send(app(), "/metrics", Some(OPS_TOKEN)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        send(app(), "/readyz", Some(OPS_TOKEN)).await,
+        (StatusCode::OK, "ready".to_string())
+    );
+    assert_eq!(
+        send(app(), "/healthz", None).await,
+        (StatusCode::OK, "ok".to_string())
+    );
+
+    // A token configured: it opens both, nothing else does.
+    let mut platform = harness.platform.clone();
+    platform.ops = Arc::new(hcp_server::app::ops::OpsAccess::with_token(OPS_TOKEN));
+    let app = || router(platform.clone(), Router::new());
+    for wrong in [None, Some("ops-token-0123456789abcdef0123456780")] {
+        let (status, body) = send(app(), "/metrics", wrong).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(
+            send(app(), "/readyz", wrong).await,
+            (StatusCode::OK, "ready".to_string())
+        );
+    }
+    let (status, text) = send(app(), "/metrics", Some(OPS_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.contains("hcp_store_log_head"), "{text}");
+    let (status, text) = send(app(), "/readyz", Some(OPS_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.starts_with("ready: log head "), "{text}");
+
+    // The operations address serves the three to anyone, and nothing of the API.
+    let ops = || hcp_server::http::ops::router(harness.platform.clone());
+    let (status, text) = send(ops(), "/readyz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.starts_with("ready: log head "), "{text}");
+    assert_eq!(send(ops(), "/metrics", None).await.0, StatusCode::OK);
+    assert_eq!(send(ops(), "/healthz", None).await.0, StatusCode::OK);
+    assert_eq!(
+        send(ops(), "/api/v1/openapi.json", None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// Panics on every rating: a bug in the one foreign piece of code the committer runs.
+struct PanickingDecider;
+
+impl hcp_core::store::Decider for PanickingDecider {
+    fn decide(
+        &self,
+        _rating: &hcp_core::model::Rating,
+        _facts: &hcp_core::model::RatingFacts,
+    ) -> Vec<hcp_core::event::PolicyDecision> {
+        panic!("a decider bug");
+    }
+}
+
+/// Issue 12: a committer that died makes `/readyz` fail (503, saying why on the operations
+/// address) and calls the process's watch, which `hcp serve` ends the process with.
+#[tokio::test]
+async fn a_dead_committer_fails_readiness_and_is_reported() {
+    let harness = Harness::new();
+    let (reported, stopped) = std::sync::mpsc::channel();
+    hcp_server::run::watch_committer(&harness.platform.store, move |reason| {
+        let _ = reported.send(reason);
+    })
+    .unwrap();
+    harness
+        .platform
+        .store
+        .set_decider(Arc::new(PanickingDecider));
+    let (status, body) = harness
+        .ingest(harness.rating("e1", "P1", "satisfied"))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let reason = stopped
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .unwrap();
+    assert!(reason.contains("it panicked: a decider bug"), "{reason}");
+
+    let (status, body) = send(harness.app(), "/readyz", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body,
+        json!({"error": {"code": "not_ready", "message": "not ready"}})
+    );
+    let (status, body) = send(
+        hcp_server::http::ops::router(harness.platform.clone()),
+        "/readyz",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message
+            .starts_with("not ready: the store's committer stopped (it panicked: a decider bug)"),
+        "{message}"
+    );
+    // `/healthz` says only that the process is up.
+    assert_eq!(
+        send(harness.app(), "/healthz", None).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 #![allow(clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
@@ -41,6 +41,8 @@ pub fn rules_dir() -> PathBuf {
 pub struct Server {
     child: Child,
     pub url: String,
+    /// The operations address (`/metrics`, `/readyz` with its detail), `--ops-listen`.
+    pub ops_url: String,
     /// Every line the server printed on stdout before it was ready.
     pub banner: Vec<String>,
     /// Every line it logged (stderr), as it goes; also passed on to the test's own stderr.
@@ -48,7 +50,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `hcp <command> --listen 127.0.0.1:0 --data <dir>` and waits for its URL.
+    /// Starts `hcp <command> --listen 127.0.0.1:0 --ops-listen 127.0.0.1:0 --data <dir>` and
+    /// waits for its URL.
     pub fn start(
         binary: &Path,
         command: &str,
@@ -59,6 +62,8 @@ impl Server {
         process
             .arg(command)
             .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--ops-listen")
             .arg("127.0.0.1:0")
             .arg("--data")
             .arg(data)
@@ -97,12 +102,19 @@ impl Server {
         });
         let mut banner = Vec::new();
         let mut url = None;
+        let mut ops_url = None;
         // The banner ends with the listening line's companions; wait for the docs line.
         loop {
             match receiver.recv_timeout(Duration::from_secs(600)) {
                 Ok(line) => {
                     if let Some(rest) = line.split("listening on ").nth(1) {
                         url = Some(rest.trim().to_string());
+                    }
+                    if let Some(rest) = line.split("operations: ").nth(1) {
+                        ops_url = rest
+                            .split("/metrics")
+                            .next()
+                            .map(|base| base.trim().to_string());
                     }
                     let done = line.contains("OpenAPI:");
                     banner.push(line);
@@ -121,9 +133,11 @@ impl Server {
             banner.push(line);
         }
         let url = url.context("no URL in the banner")?;
+        let ops_url = ops_url.context("no operations address in the banner")?;
         Ok(Server {
             child,
             url,
+            ops_url,
             banner,
             log,
         })
@@ -144,12 +158,33 @@ impl Server {
         })
     }
 
-    /// The Prometheus text of `GET /metrics`, which needs no sign-in.
+    /// The Prometheus text of `GET /metrics` on the operations address.
     pub async fn metrics(&self) -> anyhow::Result<String> {
-        Ok(reqwest::get(format!("{}/metrics", self.url))
+        Ok(reqwest::get(format!("{}/metrics", self.ops_url))
             .await?
             .text()
             .await?)
+    }
+
+    /// `GET /readyz` on the operations address: the status and the detail.
+    pub async fn readyz(&self) -> anyhow::Result<(u16, String)> {
+        let response = reqwest::get(format!("{}/readyz", self.ops_url)).await?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await?))
+    }
+
+    /// Waits up to `timeout` for the process to end on its own; its exit status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                bail!("hcp still runs after {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -613,14 +648,21 @@ pub fn beijing(month: u32, day: u32, hour: u32) -> DateTime<Utc> {
     beijing_at(month, day, hour, 0)
 }
 
-/// The config of a hand-built month: the manual clock from `start`, no background sweep, and
-/// sessions that outlive the clock's moves (a year).
+/// The config of a hand-built month: the manual clock from `start`, no background sweep,
+/// sessions that outlive the clock's moves (a year), and the fixture's source granted the
+/// platform's own channels ([`PLATFORM_CHANNELS_GRANTED`]).
 pub fn manual_clock_config(start: DateTime<Utc>) -> String {
     format!(
-        "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 8760\nidle_minutes = 525600\n",
+        "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 8760\nidle_minutes = 525600\n{PLATFORM_CHANNELS_GRANTED}",
         start.to_rfc3339()
     )
 }
+
+/// A hand-built month records ratings of every channel through the fixture's source: its
+/// default ratings, phone and SMS ratings stand in for the platform's own, which only a source
+/// granted those channels may report (`[ingest] channel_owners`).
+pub const PLATFORM_CHANNELS_GRANTED: &str =
+    "[ingest]\nchannel_owners = { bf-devices = [\"system_default\", \"phone\", \"sms\"] }\n";
 
 /// A service act `project`#1 (受理, accepted) of 宝丰县 at a window, for an item of a department,
 /// on Monday 2026-11-02 at 09:00: the services of the hand-built Novembers.
@@ -931,6 +973,52 @@ struct GatewayState {
     received: Vec<SmsRequest>,
     /// Requests still to answer with 500.
     fail_next: u32,
+    /// Answers to give next, before anything else.
+    scripted: std::collections::VecDeque<Scripted>,
+}
+
+/// An answer of the [`SmsGateway`]: status (code and reason), headers, body.
+type Scripted = (String, Vec<(String, String)>, String);
+
+/// A certificate authority made for one test and a server certificate it signed for 127.0.0.1
+/// and `localhost`: what the TLS stand-ins serve, and what a test trusts (`ca_file`) or not.
+pub struct TestCa {
+    /// The CA certificate, PEM.
+    pub ca_pem: String,
+    server: Arc<rustls::ServerConfig>,
+}
+
+impl TestCa {
+    pub fn generate() -> anyhow::Result<TestCa> {
+        let ca_key = rcgen::KeyPair::generate()?;
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "hcp test CA");
+        let ca = ca_params.self_signed(&ca_key)?;
+        let key = rcgen::KeyPair::generate()?;
+        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])?
+            .signed_by(&key, &ca, &ca_key)?;
+        // The one crypto provider built in (ring) is the process's default.
+        let server = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )?;
+        Ok(TestCa {
+            ca_pem: ca.pem(),
+            server: Arc::new(server),
+        })
+    }
+
+    /// Writes the CA certificate to `<dir>/ca.pem`; its path.
+    pub fn write_ca(&self, dir: &Path) -> anyhow::Result<PathBuf> {
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, &self.ca_pem)?;
+        Ok(path)
+    }
 }
 
 /// A stand-in for the SMS gateway the platform posts to: a real HTTP server on a local socket,
@@ -944,17 +1032,65 @@ pub struct SmsGateway {
 impl SmsGateway {
     /// Listens on a free port of 127.0.0.1.
     pub fn start() -> anyhow::Result<SmsGateway> {
+        SmsGateway::listen(None)
+    }
+
+    /// Listens on a free port of 127.0.0.1 over TLS, with a certificate of `ca`: an `https://`
+    /// URL. A client that does not trust `ca` fails its handshake, and nothing is received.
+    pub fn start_tls(ca: &TestCa) -> anyhow::Result<SmsGateway> {
+        SmsGateway::listen(Some(ca.server.clone()))
+    }
+
+    fn listen(tls: Option<Arc<rustls::ServerConfig>>) -> anyhow::Result<SmsGateway> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
-        let url = format!("http://{}/sms/send", listener.local_addr()?);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}/sms/send", listener.local_addr()?);
         let state = Arc::new(Mutex::new(GatewayState::default()));
         let shared = state.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
-                SmsGateway::answer(stream, &shared);
+                if stream
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .is_err()
+                {
+                    continue;
+                }
+                match &tls {
+                    None => {
+                        let mut stream = stream;
+                        SmsGateway::answer(&mut stream, &shared);
+                    }
+                    Some(config) => {
+                        let Ok(connection) = rustls::ServerConnection::new(config.clone()) else {
+                            continue;
+                        };
+                        let mut stream = rustls::StreamOwned::new(connection, stream);
+                        SmsGateway::answer(&mut stream, &shared);
+                        stream.conn.send_close_notify();
+                        let _ = stream.flush();
+                    }
+                }
             }
         });
         Ok(SmsGateway { url, state })
+    }
+
+    /// Gives `status` (a status line's code and reason), the `headers` and `body` as the next
+    /// answer, before anything else.
+    pub fn answer_next(&self, status: &str, headers: &[(&str, &str)], body: &str) {
+        self.state
+            .lock()
+            .expect("gateway state")
+            .scripted
+            .push_back((
+                status.to_string(),
+                headers
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), value.to_string()))
+                    .collect(),
+                body.to_string(),
+            ));
     }
 
     /// A gateway that never answers: it takes each connection and drops it unread, so every
@@ -999,38 +1135,48 @@ impl SmsGateway {
     }
 
     /// Reads one request, keeps it and answers; a request cut short is dropped unanswered.
-    fn answer(mut stream: TcpStream, state: &Mutex<GatewayState>) {
-        let Ok((authorization, body)) = SmsGateway::read_request(&mut stream) else {
+    fn answer(stream: &mut (impl Read + Write), state: &Mutex<GatewayState>) {
+        let Ok((authorization, body)) = SmsGateway::read_request(stream) else {
             return;
         };
-        let (status, answer) = {
+        let (status, headers, answer) = {
             let mut state = state.lock().expect("gateway state");
             state.received.push(SmsRequest {
                 authorization,
                 body: serde_json::from_slice(&body).unwrap_or(Value::Null),
             });
             let number = state.received.len();
-            if state.fail_next > 0 {
+            if let Some(scripted) = state.scripted.pop_front() {
+                scripted
+            } else if state.fail_next > 0 {
                 state.fail_next -= 1;
                 (
-                    "500 Internal Server Error",
+                    "500 Internal Server Error".to_string(),
+                    Vec::new(),
                     "{\"error\":\"busy\"}".to_string(),
                 )
             } else {
-                ("200 OK", format!("{{\"id\":\"gw-{number}\"}}"))
+                (
+                    "200 OK".to_string(),
+                    Vec::new(),
+                    format!("{{\"id\":\"gw-{number}\"}}"),
+                )
             }
         };
-        let _ = write!(
-            stream,
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+        let mut head = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
             answer.len()
         );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let _ = write!(stream, "{head}\r\n{answer}");
+        let _ = stream.flush();
     }
 
     /// The headers up to the blank line (however the reads split them), then exactly
     /// `Content-Length` bytes of body; the `Authorization` header and the body.
-    fn read_request(stream: &mut TcpStream) -> std::io::Result<(Option<String>, Vec<u8>)> {
-        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    fn read_request(stream: &mut impl Read) -> std::io::Result<(Option<String>, Vec<u8>)> {
         let mut bytes = Vec::new();
         let mut chunk = [0u8; 4096];
         let mut read_more = |bytes: &mut Vec<u8>| -> std::io::Result<()> {

@@ -120,7 +120,9 @@ async fn dataset() -> Dataset {
     let config = write_config(
         dir.path(),
         &format!(
-            "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 100000\nidle_minutes = 6000000\n",
+            // The baseline weeks reach five weeks back and are loaded at once, as an import of
+            // the past: a window wider than the default 30 days.
+            "[clock]\nmanual_start = \"{}\"\n[workflow]\nsweep_secs = 0\n[security]\ntoken_hours = 100000\nidle_minutes = 6000000\n[ingest]\nmax_age_days = 60\n",
             beijing(3, 23, 10).to_rfc3339()
         ),
     )

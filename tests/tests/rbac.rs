@@ -87,8 +87,9 @@ const MATRIX: &[Row] = &[
         "ok  ok  ok  ok  ok  ok  ok  ok  ok", None),
     row("GET /readyz", "GET /readyz", None,
         "ok  ok  ok  ok  ok  ok  ok  ok  ok", None),
+    // Only the operations token (or the operations address) opens the metrics; no session does.
     row("GET /metrics", "GET /metrics", None,
-        "ok  ok  ok  ok  ok  ok  ok  ok  ok", None),
+        "401 401 401 401 401 401 401 401 401", None),
 
     // Signing in and the signed-in user.
     row("POST /api/v1/auth/login", "POST /api/v1/auth/login",

@@ -220,12 +220,7 @@ async fn december_bad_reviews_are_timed_provisionally_and_exactly_once_the_table
     assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
 
     // Said once, loudly: the readiness detail, the metrics and the rules status.
-    let ready = reqwest::get(format!("{}/readyz", seeded.server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, ready) = seeded.server.readyz().await.unwrap();
     assert!(
         ready.contains("warning: the official 2027 holiday table is not loaded"),
         "{ready}"
@@ -530,12 +525,7 @@ async fn a_bad_review_received_today_has_every_phase_timed() {
             "{deadline}"
         );
     }
-    let ready = reqwest::get(format!("{}/readyz", seeded.server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, ready) = seeded.server.readyz().await.unwrap();
     let today = hcp_core::calendar::local_date(now);
     assert_eq!(
         ready.contains("warning:"),

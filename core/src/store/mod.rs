@@ -14,7 +14,7 @@ pub mod uplink;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -393,6 +393,75 @@ enum Job {
     },
 }
 
+/// How the committer stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitterStatus {
+    Running,
+    /// Stopped by [`Store::close`] (or the last handle dropped).
+    Closed,
+    /// Stopped on its own: it panicked, or could not start. No write can be made durable any
+    /// more; the process should end so that its supervisor starts it again.
+    Failed(String),
+}
+
+/// The committer's status, set by the committer thread as it ends, and a way to wait for that.
+#[derive(Debug)]
+struct Health {
+    status: Mutex<CommitterStatus>,
+    changed: Condvar,
+}
+
+impl Health {
+    fn set(&self, status: CommitterStatus) {
+        if let Ok(mut current) = self.status.lock() {
+            *current = status;
+        }
+        self.changed.notify_all();
+    }
+
+    fn get(&self) -> CommitterStatus {
+        self.status
+            .lock()
+            .map(|status| status.clone())
+            .unwrap_or_else(|_| CommitterStatus::Failed("its status lock is poisoned".into()))
+    }
+}
+
+/// Waits for the committer of a store to stop, without keeping the store open.
+#[derive(Debug, Clone)]
+pub struct CommitterWatch {
+    health: Arc<Health>,
+}
+
+impl CommitterWatch {
+    /// Blocks until the committer stops: why, when it stopped on its own (`None` when the store
+    /// was closed).
+    pub fn wait(&self) -> Option<String> {
+        let Ok(mut status) = self.health.status.lock() else {
+            return Some("its status lock is poisoned".into());
+        };
+        loop {
+            match &*status {
+                CommitterStatus::Running => match self.health.changed.wait(status) {
+                    Ok(next) => status = next,
+                    Err(_) => return Some("its status lock is poisoned".into()),
+                },
+                CommitterStatus::Closed => return None,
+                CommitterStatus::Failed(reason) => return Some(reason.clone()),
+            }
+        }
+    }
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 struct Inner {
     db: sled::Db,
     trees: Trees,
@@ -404,6 +473,7 @@ struct Inner {
     decider: SharedDecider,
     sender: Mutex<Option<mpsc::Sender<Job>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
+    health: Arc<Health>,
 }
 
 /// The store. Cheap to clone; all clones share one committer.
@@ -467,9 +537,28 @@ impl Store {
             max_kept_rejections: options.max_kept_rejections,
             decider: decider.clone(),
         };
+        let health = Arc::new(Health {
+            status: Mutex::new(CommitterStatus::Running),
+            changed: Condvar::new(),
+        });
+        let reported = health.clone();
         let handle = std::thread::Builder::new()
             .name("hcp-committer".into())
-            .spawn(move || committer.run(receiver))
+            .spawn(move || {
+                // The thread's end is reported whatever ends it: the writers waiting on it get
+                // `Closed` as their channels drop, and the owner of the process hears why.
+                let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    committer.run(receiver)
+                }));
+                reported.set(match ended {
+                    Ok(Ok(())) => CommitterStatus::Closed,
+                    Ok(Err(reason)) => CommitterStatus::Failed(reason),
+                    Err(payload) => CommitterStatus::Failed(format!(
+                        "it panicked: {}",
+                        panic_message(&*payload)
+                    )),
+                });
+            })
             .map_err(|error| StoreError::Sled(sled::Error::Io(error)))?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -482,6 +571,7 @@ impl Store {
                 decider,
                 sender: Mutex::new(Some(sender)),
                 committer: Mutex::new(Some(handle)),
+                health,
             }),
         })
     }
@@ -530,6 +620,18 @@ impl Store {
         }
         self.inner.db.flush()?;
         Ok(())
+    }
+
+    /// Whether the committer runs; why it stopped when it stopped on its own.
+    pub fn committer_status(&self) -> CommitterStatus {
+        self.inner.health.get()
+    }
+
+    /// A handle to wait for the committer to stop (see [`CommitterWatch::wait`]).
+    pub fn committer_watch(&self) -> CommitterWatch {
+        CommitterWatch {
+            health: self.inner.health.clone(),
+        }
     }
 
     /// Installs the policy decider asked about every newly recorded rating.
@@ -658,13 +760,14 @@ pub trait Decider: Send + Sync {
 }
 
 impl Committer {
-    fn run(self, receiver: mpsc::Receiver<Job>) {
+    /// Commits until every sender is gone (the store closed); the reason when it cannot start.
+    fn run(self, receiver: mpsc::Receiver<Job>) -> Result<(), String> {
         let (mut next_seq, mut last_hash) = match self.trees[tree::LOG].last() {
             Ok(Some((key, bytes))) => (keys::u64_value(&key) + 1, chain::hash(&bytes)),
             Ok(None) => (1, String::new()),
             Err(error) => {
                 tracing::error!(%error, "cannot read the log head; the store accepts no writes");
-                return;
+                return Err(format!("it cannot read the log head: {error}"));
             }
         };
         while let Ok(first) = receiver.recv() {
@@ -704,6 +807,7 @@ impl Committer {
         if let Err(error) = self.db.flush() {
             tracing::error!(%error, "final flush failed");
         }
+        Ok(())
     }
 
     /// Applies a batch of jobs in one transaction and one flush, then answers every job. A

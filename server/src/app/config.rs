@@ -29,6 +29,8 @@ pub struct Config {
     pub demo: DemoConfig,
     pub uplink: UplinkConfig,
     pub limits: LimitsConfig,
+    pub ingest: IngestConfig,
+    pub ops: OpsConfig,
 }
 
 /// The provincial uplink (省级平台上报): ratings and rectifications go to the provincial
@@ -39,11 +41,13 @@ pub struct UplinkConfig {
     /// Report to the provincial platform. Off: nothing is sent (the log keeps everything, and
     /// turning it on later sends from the first record).
     pub enabled: bool,
-    /// URL the batches are POSTed to (`http://`; put a TLS-terminating proxy in front of an
-    /// https endpoint).
+    /// URL the batches are POSTed to: `https://` (certificates checked against the system's
+    /// trust store and `ca_file`) or `http://`; redirects are not followed.
     pub endpoint: String,
     /// URL the daily count queries are POSTed to. Empty: no reconciliation.
     pub reconcile_endpoint: String,
+    /// PEM file of CA certificates trusted for the provincial platform beside the system's.
+    pub ca_file: Option<PathBuf>,
     /// Id of the uplink adapter that encodes batches and reads the province's answers.
     pub adapter: String,
     /// Most records (ratings and rectifications) in one batch.
@@ -71,6 +75,7 @@ impl Default for UplinkConfig {
             enabled: false,
             endpoint: String::new(),
             reconcile_endpoint: String::new(),
+            ca_file: None,
             adapter: "henan-uplink".into(),
             batch_size: 200,
             interval_secs: 10,
@@ -100,11 +105,8 @@ impl UplinkConfig {
             ("uplink.endpoint", &self.endpoint),
             ("uplink.reconcile_endpoint", &self.reconcile_endpoint),
         ] {
-            if !url.is_empty() && !url.starts_with("http://") {
-                return invalid(
-                    field,
-                    "must be an http:// URL (put a TLS-terminating proxy in front of an https endpoint)",
-                );
+            if !url.is_empty() {
+                web_url(field, url)?;
             }
         }
         if self.enabled && self.endpoint.is_empty() {
@@ -187,9 +189,14 @@ impl Default for WorkflowConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MessagesConfig {
-    /// URL the platform POSTs each message to (JSON: id, channel, to, text, purpose). Empty:
-    /// messages are recorded and stay queued until a gateway is configured.
+    /// URL the platform POSTs each message to (JSON: id, channel, to, text, purpose):
+    /// `https://` (certificates checked against the system's trust store and `ca_file`) or
+    /// `http://`; redirects are not followed. Empty: messages are recorded and stay queued
+    /// until a gateway is configured.
     pub gateway_url: String,
+    /// PEM file of CA certificates trusted for the gateway beside the system's (a private or
+    /// government CA).
+    pub ca_file: Option<PathBuf>,
     /// Sent as `Authorization: Bearer <token>` when set.
     pub gateway_token: String,
     /// Base URL of the links in messages (citizens' tracking and rating pages). Empty: the
@@ -207,6 +214,7 @@ impl Default for MessagesConfig {
     fn default() -> Self {
         MessagesConfig {
             gateway_url: String::new(),
+            ca_file: None,
             gateway_token: String::new(),
             public_url: String::new(),
             max_attempts: 5,
@@ -421,6 +429,80 @@ impl Default for LimitsConfig {
     }
 }
 
+/// The operational endpoints. `/healthz` is open everywhere; `/metrics` and the detail of
+/// `/readyz` (log head, holiday tables, warnings, why it is not ready) are served on `listen`,
+/// and on the main address only with the token of `token_file`. With neither, the main address
+/// answers `/readyz` with ready or not ready alone and `/metrics` with 401.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpsConfig {
+    /// A second address serving `/healthz`, `/readyz` with its detail and `/metrics` to whoever
+    /// reaches it, e.g. `127.0.0.1:9090`: bind it where only the monitoring can reach it. Port 0
+    /// picks a free port (printed at start).
+    pub listen: Option<SocketAddr>,
+    /// A file whose first line is the operations token (at least 32 characters): on the main
+    /// address, `Authorization: Bearer <token>` opens `/metrics` and the detail of `/readyz`.
+    pub token_file: Option<PathBuf>,
+}
+
+/// What a source is trusted with on the ingest door (`/api/v1/ingest/{source}`,
+/// `/api/v1/sources/{source}/…`, and the replay of what it had refused). The platform's own
+/// ratings (default ratings, phone call-backs, SMS rating links) never pass that door.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// A rating whose `rated_at` lies more than this many days before the server time is refused
+    /// (`too_old`) and kept for replay. Long enough for a device that buffered through an outage
+    /// or a business system down over a holiday week; 0 takes ratings of any age (a one-off
+    /// import of a county's past, say).
+    pub max_age_days: u32,
+    /// The platform's own channels (`system_default`, `phone`, `sms`) a source may report
+    /// anyway, by source id: e.g. `hotline-12345 = ["phone"]` for the city's 12345 hotline.
+    /// Without a grant a rating on one of them is refused (`channel_not_owned`) and kept.
+    pub channel_owners: std::collections::BTreeMap<String, Vec<hcp_core::model::Channel>>,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_age_days: 30,
+            channel_owners: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl IngestConfig {
+    /// What source `source` is trusted with.
+    pub fn trust(&self, source: &str) -> hcp_core::validate::Trust<'_> {
+        hcp_core::validate::Trust {
+            granted: self
+                .channel_owners
+                .get(source)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+            max_age_days: (self.max_age_days > 0).then_some(self.max_age_days),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (source, channels) in &self.channel_owners {
+            if let Some(channel) = channels
+                .iter()
+                .find(|channel| !hcp_core::validate::PLATFORM_CHANNELS.contains(channel))
+            {
+                return Err(ConfigError::Invalid {
+                    field: "ingest.channel_owners",
+                    reason: format!(
+                        "{source}: {} is open to every source; only system_default, phone and sms are granted",
+                        hcp_core::validate::channel_code(*channel)
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DemoConfig {
@@ -456,6 +538,8 @@ impl Default for Config {
             demo: DemoConfig::default(),
             uplink: UplinkConfig::default(),
             limits: LimitsConfig::default(),
+            ingest: IngestConfig::default(),
+            ops: OpsConfig::default(),
         }
     }
 }
@@ -578,15 +662,13 @@ impl Config {
                 reason: "max_attempts and timeout_ms must be above 0".into(),
             });
         }
-        if !self.messages.gateway_url.is_empty()
-            && !self.messages.gateway_url.starts_with("http://")
-        {
-            return Err(ConfigError::Invalid {
-                field: "messages.gateway_url",
-                reason: "must be an http:// URL (put a TLS-terminating proxy in front of an https gateway)".into(),
-            });
+        if !self.messages.gateway_url.trim().is_empty() {
+            web_url("messages.gateway_url", self.messages.gateway_url.trim())?;
         }
+        ca_file("messages.ca_file", self.messages.ca_file.as_deref())?;
+        ca_file("uplink.ca_file", self.uplink.ca_file.as_deref())?;
         self.uplink.validate()?;
+        self.ingest.validate()?;
         if self.demo.password.len() < 8 {
             return Err(ConfigError::Invalid {
                 field: "demo.password",
@@ -640,6 +722,31 @@ impl Config {
     }
 }
 
+/// An `https://` or `http://` URL with a host.
+fn web_url(field: &'static str, url: &str) -> Result<(), ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid { field, reason };
+    let parsed = reqwest::Url::parse(url).map_err(|error| invalid(format!("{url:?}: {error}")))?;
+    if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none() {
+        return Err(invalid(format!(
+            "{url:?} must be an https:// (or http://) URL with a host"
+        )));
+    }
+    Ok(())
+}
+
+/// A CA file that holds at least one readable PEM certificate.
+fn ca_file(field: &'static str, path: Option<&Path>) -> Result<(), ConfigError> {
+    match path {
+        Some(path) => crate::app::outbound::load_ca(path)
+            .map(|_| ())
+            .map_err(|error| ConfigError::Invalid {
+                field,
+                reason: format!("{error:#}"),
+            }),
+        None => Ok(()),
+    }
+}
+
 fn hex_key(text: &str) -> Option<[u8; 32]> {
     let text = text.trim();
     if text.len() != 64 {
@@ -686,9 +793,17 @@ mod tests {
                 .unwrap_or_default()
         };
         assert!(error("[uplink]\nenabled = true\n").contains("uplink.endpoint"));
+        assert!(error("[uplink]\nendpoint = \"https://province.example/batch\"\n").is_empty());
         assert!(
-            error("[uplink]\nendpoint = \"https://province.example/batch\"\n")
-                .contains("http:// URL")
+            error("[uplink]\nendpoint = \"ftp://province.example/batch\"\n")
+                .contains("https:// (or http://) URL")
+        );
+        assert!(error("[messages]\ngateway_url = \"https://sms.example/send\"\n").is_empty());
+        assert!(
+            error("[messages]\ngateway_url = \"sms.example\"\n").contains("messages.gateway_url")
+        );
+        assert!(
+            error("[messages]\nca_file = \"/nonexistent/ca.pem\"\n").contains("messages.ca_file")
         );
         assert!(error("[uplink]\nreconcile_at = \"2am\"\n").contains("uplink.reconcile_at"));
         assert!(error("[uplink]\nbatch_size = 0\n").contains("uplink.batch_size"));

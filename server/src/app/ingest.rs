@@ -4,16 +4,18 @@
 
 use std::sync::atomic::Ordering;
 
+use chrono::{DateTime, Utc};
 use hcp_core::auth::Source;
 use hcp_core::model::{HeartbeatInput, RatingInput, ServiceEventInput};
 use hcp_core::store::{Command, Outcome};
-use hcp_core::validate::Reason;
+use hcp_core::validate::{self, Reason, Trust};
 use hcp_plugins::{CallError, Decoded};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppError;
 use crate::app::platform::Platform;
+use crate::app::redact::redact;
 
 /// Largest number of items in one batch.
 pub const MAX_BATCH_ITEMS: usize = 5000;
@@ -83,10 +85,9 @@ impl Kind {
     /// Decodes an item without consuming it, so that the item is serialised again only if it
     /// has to be kept (the accepted ones, nearly all, never are).
     fn command(self, source: &str, value: &serde_json::Value) -> Result<Command, Reason> {
-        let invalid = |error: serde_json::Error| Reason {
-            code: "malformed".into(),
-            message: format!("malformed {}: {error}", self.label()),
-        };
+        // serde quotes the offending value, which may be a phone or an ID number.
+        let invalid =
+            |error: serde_json::Error| malformed(format!("malformed {}: {error}", self.label()));
         Ok(match self {
             Kind::Rating => Command::Rating {
                 source: source.to_string(),
@@ -104,10 +105,23 @@ impl Kind {
     }
 }
 
+/// What a source is trusted for: a rating on a channel only the platform records on, or one
+/// older than the trusted window, is refused (and kept, like every refusal).
+fn trusted(command: &Command, trust: Trust<'_>, now: DateTime<Utc>) -> Result<(), Reason> {
+    match command {
+        Command::Rating { input, .. } => {
+            validate::outside_rating(input, trust, now).map_err(|error| error.reason())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A refusal of what could not be read: the message is redacted, since the parsers quote what
+/// they could not read.
 fn malformed(message: String) -> Reason {
     Reason {
         code: "malformed".into(),
-        message,
+        message: redact(&message),
     }
 }
 
@@ -129,8 +143,14 @@ fn record(
     let mut commands = Vec::new();
     let mut positions = Vec::new();
     let mut keep = Vec::new();
+    let trust = platform.ingest.trust(source);
+    let now = platform.clock.now();
     for (index, (kind, value)) in items.into_iter().enumerate() {
-        match kind.command(source, &value) {
+        let checked = kind.command(source, &value).and_then(|command| {
+            trusted(&command, trust, now)?;
+            Ok(command)
+        });
+        match checked {
             Ok(command) => {
                 commands.push(command);
                 positions.push((index, kind, value));
@@ -160,7 +180,9 @@ fn record(
                 reason: None,
             },
             Outcome::Rejected(error) => {
+                // Some refusals quote a value (an unknown id); what is kept is redacted.
                 let mut reason = error.reason();
+                reason.message = redact(&reason.message);
                 // A second rating of a rated act is an answer, not a loss: nothing to replay.
                 if reason.code != "duplicate_rating" {
                     match keep_item(source, kind, &value, &reason) {
@@ -433,12 +455,15 @@ fn decode_with_plugin(
                 CallError::NotInstalled { .. } => "adapter_unavailable",
                 _ => "adapter_failed",
             };
-            if error.is_plugin_fault() {
+            let plugin_fault = error.is_plugin_fault();
+            let not_installed = matches!(error, CallError::NotInstalled { .. });
+            // An adapter's message may quote the payload.
+            let error = redact(&error.to_string());
+            if plugin_fault {
                 tracing::warn!(%adapter, %error, "adapter failed; payload kept for replay");
             }
             Refusal {
-                adapter_fault: error.is_plugin_fault()
-                    || matches!(error, CallError::NotInstalled { .. }),
+                adapter_fault: plugin_fault || not_installed,
                 reason: Reason {
                     code: code.into(),
                     message: format!("{adapter}: {error}"),

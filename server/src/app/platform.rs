@@ -53,6 +53,10 @@ pub struct Platform {
     pub limits: Arc<crate::app::limits::Limits>,
     /// The answers of the public disclosure, kept a while.
     pub public_cache: Arc<crate::app::disclosure::AnswerCache>,
+    /// What sources are trusted with on the ingest door.
+    pub ingest: Arc<crate::app::config::IngestConfig>,
+    /// Who may read `/metrics` and the detail of `/readyz` on the main address.
+    pub ops: Arc<crate::app::ops::OpsAccess>,
 }
 
 /// The user name of the administrator created on an empty store (scoped to the root).
@@ -78,6 +82,7 @@ impl Platform {
             None => (clock, None),
         };
         let calendar = crate::app::rules::load_calendar(config)?;
+        let ops = crate::app::ops::OpsAccess::load(&config.ops)?;
         let pii_key = PiiKey::load_or_create(&config.pii_key_path())?;
         let store = Store::open(
             &config.store_dir(),
@@ -126,6 +131,8 @@ impl Platform {
             uplink: Arc::new(crate::app::uplink::Uplink::new(config.uplink.clone())),
             limits: Arc::new(crate::app::limits::Limits::new(&config.limits)),
             public_cache: Arc::new(crate::app::disclosure::AnswerCache::new(&config.limits)),
+            ingest: Arc::new(config.ingest.clone()),
+            ops: Arc::new(ops),
         })
     }
 

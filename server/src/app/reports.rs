@@ -1912,7 +1912,12 @@ fn cell_text(cell: &Cell) -> (String, bool) {
     }
 }
 
-const PAGE_STYLE: &str = r#"
+/// The printable page's one script, its print button's handler: allowed by its hash in the
+/// content policy (`http::headers`), as is [`PAGE_STYLE`].
+pub const PRINT_ONCLICK: &str = "window.print()";
+
+/// The printable page's style.
+pub const PAGE_STYLE: &str = r#"
 @page { size: A4 landscape; margin: 12mm 10mm; }
 * { box-sizing: border-box; }
 body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "SimSun", sans-serif; font-size: 12px; color: #222; margin: 24px auto; max-width: 1200px; line-height: 1.5; }
@@ -1981,7 +1986,7 @@ pub fn to_html(report: &Report) -> String {
     let mut page = String::new();
     let _ = write!(
         page,
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title}</title>\n<style>{PAGE_STYLE}</style>\n</head>\n<body>\n<button class=\"print\" onclick=\"window.print()\">打印</button>\n<h1>{title}</h1>\n<p class=\"meta\">统计期间：{from} 至 {through}　对比期间：{previous}　数据截至：{as_of}</p>\n<p class=\"summary\">{summary}</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title}</title>\n<style>{PAGE_STYLE}</style>\n</head>\n<body>\n<button class=\"print\" onclick=\"{PRINT_ONCLICK}\">打印</button>\n<h1>{title}</h1>\n<p class=\"meta\">统计期间：{from} 至 {through}　对比期间：{previous}　数据截至：{as_of}</p>\n<p class=\"summary\">{summary}</p>\n",
         title = escape(&report.title),
         from = report.from,
         through = report.through,

@@ -9,7 +9,6 @@
 //! through the committer like every other write, so ingest never waits for the province.
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -30,8 +29,9 @@ use serde::Serialize;
 use crate::app::AppError;
 use crate::app::config::UplinkConfig;
 use crate::app::disclosure::Masker;
-use crate::app::outreach::error_chain;
+use crate::app::outbound;
 use crate::app::platform::Platform;
+use crate::app::redact::redact;
 
 /// Log entries one step reads at most while looking for records to report.
 const MAX_SCAN_ENTRIES: usize = 200_000;
@@ -213,10 +213,7 @@ fn run_holding_lock(platform: &Platform, as_of: DateTime<Utc>, until_idle: bool)
 }
 
 fn client(config: &UplinkConfig) -> anyhow::Result<reqwest::blocking::Client> {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_millis(config.timeout_ms.max(1)))
-        .build()
-        .context("building the HTTP client of the uplink")
+    outbound::client("the uplink", config.timeout_ms, config.ca_file.as_deref())
 }
 
 fn step(
@@ -505,7 +502,8 @@ fn send(
                 .plugins
                 .parse_ack(&batch.adapter, status, &answer)
                 .map(|(_, ack)| ack)
-                .map_err(|error| error.to_string())
+                // The adapter's message may quote the province's answer.
+                .map_err(|error| redact(&error.to_string()))
         });
     match answer {
         Ok(ack) => {
@@ -558,7 +556,9 @@ fn send(
     }
 }
 
-/// POSTs a body; the status and the body of the answer, or why there is none.
+/// POSTs a body; the status and the body of the answer (at most
+/// [`outbound::UPLINK_ANSWER_BYTES`]; a redirect is not followed), or why there is none,
+/// redacted.
 fn post(
     client: &reqwest::blocking::Client,
     url: &str,
@@ -570,12 +570,9 @@ fn post(
         .header(reqwest::header::CONTENT_TYPE, content_type)
         .body(body)
         .send()
-        .map_err(|error| format!("省级平台无应答：{}", error_chain(&error)))?;
-    let status = response.status().as_u16();
-    let bytes = response
-        .bytes()
-        .map_err(|error| format!("省级平台应答读取失败：{}", error_chain(&error)))?;
-    Ok((status, bytes.to_vec()))
+        .map_err(|error| format!("省级平台无应答：{}", outbound::failure(&error)))?;
+    outbound::read_answer(response, outbound::UPLINK_ANSWER_BYTES)
+        .map_err(|error| format!("省级平台应答未读取：{error}"))
 }
 
 /// Why a reconciliation could not be made.
@@ -633,7 +630,7 @@ pub fn reconcile(
     let (plugin, province) = platform
         .plugins
         .parse_counts(&plugin.info.id, status, &answer)
-        .map_err(|error| ReconcileError::Province(error.to_string()))?;
+        .map_err(|error| ReconcileError::Province(redact(&error.to_string())))?;
     let counts = platform
         .store
         .uplink_counts(day)

@@ -4,6 +4,7 @@
 //! Pure data: no I/O and no clock; the caller says what time it is.
 
 pub mod desk;
+pub mod faults;
 pub mod history;
 pub mod province_sim;
 pub mod serve;

@@ -49,10 +49,11 @@ impl Extension for Demo {
     }
 
     fn routes(&self) -> Router<Platform> {
+        let routes = super::faults::routes();
         if self.own_gateway.load(std::sync::atomic::Ordering::Relaxed) {
-            super::sms::routes(self.outbox.clone())
+            routes.merge(super::sms::routes(self.outbox.clone()))
         } else {
-            Router::new()
+            routes
         }
     }
 

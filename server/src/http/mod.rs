@@ -6,9 +6,10 @@ mod analysis;
 pub mod caps;
 mod devices;
 pub mod extract;
+pub mod headers;
 mod ingest;
 pub mod metrics;
-mod ops;
+pub mod ops;
 pub(crate) mod orders;
 mod outreach;
 pub mod page;
@@ -198,6 +199,17 @@ impl Modify for SecurityAddon {
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
         );
+        components.add_security_scheme(
+            "ops_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The operations token of `[ops] token_file` (`/metrics`, the detail of `/readyz`)",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -273,10 +285,14 @@ impl Modify for ErrorResponses {
                         .parameters
                         .as_ref()
                         .is_some_and(|parameters| !parameters.is_empty());
-                let secured = operation
-                    .security
-                    .as_ref()
-                    .is_some_and(|security| !security.is_empty());
+                // A credential is required when there is a requirement and none of them is the
+                // empty one (an optional credential, as on `/readyz`, is never refused).
+                let secured = operation.security.as_ref().is_some_and(|security| {
+                    !security.is_empty()
+                        && !security
+                            .iter()
+                            .any(|requirement| *requirement == Default::default())
+                });
                 let answers = [
                     (
                         "400",
@@ -492,6 +508,7 @@ pub fn router(platform: Platform, extra: Router<Platform>) -> Router {
             .with_state(platform);
     // The UI's assets are compiled in (vendored), so the browsable docs work offline.
     api.merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", openapi()))
+        .layer(axum::middleware::from_fn(headers::security_headers))
 }
 
 /// The OpenAPI document: the core API and the closed loop's parts.

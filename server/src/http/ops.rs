@@ -1,8 +1,13 @@
-//! Health, readiness, metrics and the landing page.
+//! Health, readiness, metrics and the landing page. On the main address `/metrics` and the
+//! detail of `/readyz` need the operations token (`[ops] token_file`); the operations address
+//! (`[ops] listen`, [`router`]) serves them to whoever reaches it.
 
+use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse};
+use axum::http::{HeaderMap, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use hcp_core::store::CommitterStatus;
 use hcp_core::store::EventLog as _;
 
 use super::{ApiError, blocking};
@@ -14,42 +19,62 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
-/// The store answers and the calendar is loaded; a missing holiday table is named (ready, with
-/// a warning: deadlines go on provisionally or wait, see the rules status).
-#[utoipa::path(get, path = "/readyz", tag = "ops", responses(
-    (status = 200, description = "ready, with any warning on a second line"),
-    (status = 503, description = "not ready, with the reason")
-))]
-pub async fn readyz(State(platform): State<Platform>) -> impl IntoResponse {
-    let result = blocking(move || {
-        let head = platform.store.head()?;
-        let calendar = platform.calendar();
-        let mut text = format!(
-            "ready: log head {head}, holiday tables {}-{}",
-            calendar.first_year(),
-            calendar.last_year()
-        );
-        if let Some((first, last)) = calendar.provisional_years() {
-            text.push_str(&format!(" (provisional {first}-{last})"));
-        }
-        if let Some(alarm) = platform.policies.status().calendar.alarm {
-            text.push_str(&format!("\nwarning: {alarm}"));
-        }
-        Ok(text)
-    })
-    .await;
-    match result {
-        Ok(text) => (StatusCode::OK, text),
-        Err(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {error}"),
-        ),
-    }
+/// Ready or not: the store's committer runs and the store answers. With the operations token
+/// (or on the operations address, `[ops] listen`) the answer says more: the log head, the
+/// holiday tables loaded, a missing holiday table (ready, with a warning: deadlines go on
+/// provisionally or wait, see the rules status) and why it is not ready.
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses(
+        (status = 200, description = "`ready`; with the operations token, the detail and any warning on a second line", content_type = "text/plain"),
+        (status = 503, description = "not ready (`not_ready`); with the operations token, the message says why (e.g. the store's committer stopped)", body = super::ErrorBody)
+    ),
+    security((), ("ops_token" = []))
+)]
+pub async fn readyz(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let detail = platform.ops.allows(super::bearer(&headers));
+    readiness(platform, detail).await
 }
 
-/// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn metrics(State(platform): State<Platform>) -> Result<impl IntoResponse, ApiError> {
+/// Prometheus metrics: with the operations token on the main address (`[ops] token_file`),
+/// to anyone on the operations address (`[ops] listen`).
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 401, description = "no or a wrong operations token; always, when no token is configured (`[ops] token_file`): then only the operations address (`[ops] listen`) serves it", body = super::ErrorBody),
+    ),
+    security(("ops_token" = []))
+)]
+pub async fn metrics(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    // Without a configured token nothing opens it here (the operations address serves it).
+    if !platform.ops.allows(super::bearer(&headers)) {
+        return Err(ApiError::Unauthorized);
+    }
+    prometheus(platform).await
+}
+
+/// The routes of the operations address: health, readiness with its detail, metrics.
+pub fn router(platform: Platform) -> axum::Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/readyz",
+            get(|State(platform): State<Platform>| readiness(platform, true)),
+        )
+        .route(
+            "/metrics",
+            get(|State(platform): State<Platform>| prometheus(platform)),
+        )
+        .fallback(super::extract::not_found)
+        .with_state(platform)
+}
+
+async fn prometheus(platform: Platform) -> Result<Response, ApiError> {
     let text = blocking(move || Ok(super::metrics::render(&platform))).await?;
     Ok((
         [(
@@ -57,17 +82,68 @@ pub async fn metrics(State(platform): State<Platform>) -> Result<impl IntoRespon
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         text,
-    ))
+    )
+        .into_response())
 }
 
-/// A short landing page for people who open the bare URL.
+/// 200 with `ready` (or the detail), or 503 in the one error shape (`not_ready`, with the reason
+/// when the detail may be shown) and `Retry-After`.
+async fn readiness(platform: Platform, detail: bool) -> Result<Response, ApiError> {
+    let result = blocking(move || Ok(ready(&platform))).await;
+    let text = match result {
+        Ok(Ok(text)) => text,
+        Ok(Err(reason)) => format!("not ready: {reason}"),
+        Err(error) => format!("not ready: {error}"),
+    };
+    let ready = text.starts_with("ready");
+    let text = match (detail, ready) {
+        (true, _) => text,
+        (false, true) => "ready".to_string(),
+        (false, false) => "not ready".to_string(),
+    };
+    if !ready {
+        return Err(ApiError::Unavailable(hcp_core::validate::Reason {
+            code: "not_ready".into(),
+            message: text,
+        }));
+    }
+    Ok(([(header::CACHE_CONTROL, "no-store")], text).into_response())
+}
+
+/// The detail of a ready platform, or why it is not ready. Blocking.
+fn ready(platform: &Platform) -> Result<String, String> {
+    match platform.store.committer_status() {
+        CommitterStatus::Running => {}
+        CommitterStatus::Closed => return Err("the store is shut down".into()),
+        CommitterStatus::Failed(reason) => {
+            return Err(format!(
+                "the store's committer stopped ({reason}): no write can be made durable"
+            ));
+        }
+    }
+    let head = platform.store.head().map_err(|error| error.to_string())?;
+    let calendar = platform.calendar();
+    let mut text = format!(
+        "ready: log head {head}, holiday tables {}-{}",
+        calendar.first_year(),
+        calendar.last_year()
+    );
+    if let Some((first, last)) = calendar.provisional_years() {
+        text.push_str(&format!(" (provisional {first}-{last})"));
+    }
+    if let Some(alarm) = platform.policies.status().calendar.alarm {
+        text.push_str(&format!("\nwarning: {alarm}"));
+    }
+    Ok(text)
+}
+
+/// A landing page for people who open the bare URL.
 pub async fn index() -> Html<&'static str> {
     Html(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>好差评平台</title></head>\
          <body><h1>政务服务“好差评”平台</h1><ul>\
          <li><a href=\"/public\">评价结果公开</a></li>\
          <li><a href=\"/docs/\">接口文档 (OpenAPI)</a></li>\
-         <li><a href=\"/readyz\">运行状态</a></li>\
-         <li><a href=\"/metrics\">监控指标</a></li></ul></body></html>",
+         <li><a href=\"/readyz\">运行状态</a></li></ul></body></html>",
     )
 }

@@ -1150,18 +1150,8 @@ fn respond(request: &HeaderMap, answer: &Answer, html: bool, hit: bool) -> Respo
         header::HeaderName::from_static("x-cache"),
         HeaderValue::from_static(if hit { "hit" } else { "miss" }),
     );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if html {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-            ),
-        );
-    } else {
+    // The content policy and the other security headers are `http::headers`'.
+    if !html {
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
@@ -1423,7 +1413,8 @@ pub async fn comments(
 // ---------------------------------------------------------------------------------------------
 // Pages
 
-const STYLE: &str = "body{font-family:system-ui,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;background:#f5f6f8;color:#1f2329;line-height:1.6}\
+/// The pages' one inline style, allowed by its hash in the content policy (`http::headers`).
+pub(crate) const STYLE: &str = "body{font-family:system-ui,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;background:#f5f6f8;color:#1f2329;line-height:1.6}\
 main{max-width:960px;margin:0 auto;padding:16px}h1{font-size:1.5rem;margin:.5rem 0}h2{font-size:1.15rem;margin-top:2rem;border-bottom:2px solid #b3261e;padding-bottom:.25rem}\
 a{color:#0b57d0}table{width:100%;border-collapse:collapse;background:#fff;margin:.5rem 0}caption{text-align:left;font-weight:600;padding:.25rem 0}\
 th,td{padding:.45rem .6rem;border-bottom:1px solid #e5e6eb;text-align:left;vertical-align:top}th{background:#f0f1f4}\

@@ -313,6 +313,10 @@ fn local(at: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// The tracking page's style: the page's one inline style, allowed by its hash in the content
+/// policy (`http::headers`).
+pub(crate) const STYLE: &str = "body{font-family:system-ui,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;background:#f5f6f8;color:#222}main{max-width:640px;margin:0 auto;padding:16px}h1{font-size:20px}h2{font-size:16px;margin-top:24px}.state{background:#fff;border-left:4px solid #c0392b;padding:12px}table{width:100%;border-collapse:collapse;background:#fff}td{padding:8px;border-bottom:1px solid #eee}li span{color:#666;margin-right:8px}.answer{background:#fff;padding:12px;white-space:pre-wrap}button{font-size:16px;padding:10px 18px;margin:4px}.notice{background:#e8f5e9;padding:12px}.hint,.note{color:#666;font-size:13px}";
+
 fn render(view: &TrackView, notice: Option<&str>) -> String {
     let mut phases = String::new();
     let mut provisional = false;
@@ -380,13 +384,7 @@ fn render(view: &TrackView, notice: Option<&str>) -> String {
     format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{kind}办理进度 · 政务服务好差评</title><style>\
-         body{{font-family:system-ui,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;background:#f5f6f8;color:#222}}\
-         main{{max-width:640px;margin:0 auto;padding:16px}}h1{{font-size:20px}}h2{{font-size:16px;margin-top:24px}}\
-         .state{{background:#fff;border-left:4px solid #c0392b;padding:12px}}table{{width:100%;border-collapse:collapse;background:#fff}}\
-         td{{padding:8px;border-bottom:1px solid #eee}}li span{{color:#666;margin-right:8px}}\
-         .answer{{background:#fff;padding:12px;white-space:pre-wrap}}button{{font-size:16px;padding:10px 18px;margin:4px}}\
-         .notice{{background:#e8f5e9;padding:12px}}.hint,.note{{color:#666;font-size:13px}}</style></head>\
+         <title>{kind}办理进度 · 政务服务好差评</title><style>{STYLE}</style></head>\
          <body><main><h1>您的{kind}（工单 {id}）</h1>{notice}\
          <p class=\"state\">{state}</p><p>{about}</p><p>收到时间：{received}</p>\
          <h2>办理时限</h2><table>{phases}</table><h2>办理过程</h2><ul>{steps}</ul>{answer}{form}\

@@ -1,9 +1,6 @@
 //! Message delivery: hands the queued messages that are due (tracking links, invitations,
 //! call-back SMS) to the SMS gateway, retrying failures with a growing delay. The sweep runs it.
 
-use std::time::Duration;
-
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use hcp_core::outreach::{DeliveryAttempt, Message, MessageState};
 use hcp_core::pii::PiiKind;
@@ -12,7 +9,8 @@ use hcp_core::store::{Command, LoopCommand};
 use crate::app::Platform;
 use crate::app::config::MessagesConfig;
 use crate::app::orders::submit_all;
-use crate::app::outreach::error_chain;
+use crate::app::outbound::{self, AnswerError};
+use crate::app::redact;
 use crate::app::work::SweepReport;
 
 /// Delivery attempts recorded per batch while messages are handed to the gateway.
@@ -140,7 +138,8 @@ pub struct Failure {
     pub answered: bool,
 }
 
-/// The SMS gateway: a URL that takes one message per POST.
+/// The SMS gateway: a URL that takes one message per POST (`https://` with certificate checks,
+/// or `http://`; see [`outbound`]).
 pub struct Gateway {
     client: reqwest::blocking::Client,
     url: String,
@@ -148,12 +147,13 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// A client with the configured time limit. Blocking; not on an async worker.
+    /// A client with the configured time limit and CA file. Blocking; not on an async worker.
     pub fn new(config: &MessagesConfig) -> anyhow::Result<Gateway> {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_millis(config.timeout_ms.max(1)))
-            .build()
-            .context("building the HTTP client of the SMS gateway")?;
+        let client = outbound::client(
+            "the SMS gateway",
+            config.timeout_ms,
+            config.ca_file.as_deref(),
+        )?;
         Ok(Gateway {
             client,
             url: config.gateway_url.trim().to_string(),
@@ -162,7 +162,9 @@ impl Gateway {
     }
 
     /// POSTs `{"id", "channel", "to", "text", "purpose"}`. A 2xx answer accepts the message;
-    /// the gateway's id is read from an `id` or `message_id` field of a JSON answer.
+    /// the gateway's id is read from an `id` or `message_id` field of a JSON answer (of at most
+    /// [`outbound::GATEWAY_ANSWER_BYTES`]). What a failure keeps of the gateway's answer is
+    /// capped and redacted: it may quote the number.
     pub fn send(&self, message: &Message, phone: &str) -> Result<Option<String>, Failure> {
         let body = serde_json::json!({
             "id": message.id,
@@ -176,21 +178,30 @@ impl Gateway {
             request = request.bearer_auth(&self.token);
         }
         let response = request.send().map_err(|error| Failure {
-            error: error_chain(&error),
+            error: outbound::failure(&error),
             permanent: false,
             answered: false,
         })?;
         let status = response.status();
-        let text = response.text().unwrap_or_default();
-        if !status.is_success() {
-            let snippet: String = text.chars().take(200).collect();
-            return Err(Failure {
-                error: format!("the gateway answered {status}: {snippet}"),
-                permanent: false,
-                answered: true,
-            });
+        let answer = outbound::read_answer(response, outbound::GATEWAY_ANSWER_BYTES);
+        if status.is_success() {
+            // Accepted; an answer too long to read only leaves the gateway's id unknown.
+            let body = answer.map(|(_, body)| body).unwrap_or_default();
+            return Ok(gateway_id(&String::from_utf8_lossy(&body)));
         }
-        Ok(gateway_id(&text))
+        let error = match answer {
+            Ok((_, body)) => format!(
+                "the gateway answered {status}: {}",
+                redact::excerpt(&body, outbound::ERROR_EXCERPT_CHARS)
+            ),
+            Err(error @ AnswerError::Redirect { .. }) => format!("the gateway {error}"),
+            Err(error) => format!("the gateway answered {status}; {error}"),
+        };
+        Err(Failure {
+            error,
+            permanent: false,
+            answered: true,
+        })
     }
 }
 

@@ -68,6 +68,20 @@ fn is_docs(path: &str) -> bool {
     path == "/docs" || path.starts_with("/docs/")
 }
 
+/// The policy of an answer that is not a page (JSON, a download): nothing in it may run or be
+/// framed. Short, since every ingest answer carries it.
+const DATA_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// The three policies as header values, made once.
+fn policies() -> &'static [HeaderValue; 3] {
+    static VALUES: OnceLock<[HeaderValue; 3]> = OnceLock::new();
+    VALUES.get_or_init(|| {
+        [page_policy(), DOCS_POLICY, DATA_POLICY].map(|policy| {
+            HeaderValue::from_str(policy).unwrap_or(HeaderValue::from_static(DATA_POLICY))
+        })
+    })
+}
+
 /// Middleware: the security headers of every answer.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let path = request.uri().path();
@@ -75,10 +89,19 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     let token = carries_token(path);
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    let policy = if docs { DOCS_POLICY } else { page_policy() };
-    if let Ok(policy) = HeaderValue::from_str(policy) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    }
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/html"));
+    let [page, docs_policy, data] = policies();
+    let policy = if docs {
+        docs_policy
+    } else if html {
+        page
+    } else {
+        data
+    };
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy.clone());
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

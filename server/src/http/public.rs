@@ -1253,8 +1253,8 @@ pub struct ListQuery {
     /// `next_cursor` of the previous page.
     #[param(pattern = "^([a-p][a-p])*$", max_length = 1024)]
     pub cursor: Option<String>,
-    /// Items per page, 1 to 50 (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
+    /// Items per page, 1 to 50 (default 20; empty, as a form sends it, is the default).
+    #[param(pattern = "^\\s*([1-9]|[1-4][0-9]|50)?\\s*$")]
     pub limit: Option<String>,
 }
 

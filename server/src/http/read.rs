@@ -335,8 +335,9 @@ pub async fn list_cases(
     blocking(move || {
         let (dim, unit, from, to) = resolve(&platform, &principal, range)?;
         if !matches!(dim, Dim::Region | Dim::Department | Dim::Item) {
-            return Err(ApiError::BadRequest(
-                "cases are filed by region, department or item".into(),
+            return Err(ApiError::invalid_field(
+                "dim",
+                "cases are filed by region, department or item",
             ));
         }
         let page = platform.store.cases(&CaseQuery {

@@ -161,7 +161,7 @@ fn on_demand(
     get, path = "/api/v1/reports/bulletin", tag = "reports",
     params(ReportQuery),
     responses(
-        (status = 200, description = "The workbook (`xlsx`) or the printable page (`html`), with its Chinese file name in `Content-Disposition`", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "The workbook (`xlsx`) or the printable page (`html`), with its Chinese file name in `Content-Disposition`", content(("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/html"))),
         (status = 400, description = "not a period", body = super::ErrorBody),
         (status = 403, description = "not a supervisor or administrator, or outside the caller's scope", body = super::ErrorBody),
         (status = 404, description = "no such region", body = super::ErrorBody),
@@ -184,7 +184,7 @@ pub async fn bulletin(
     get, path = "/api/v1/reports/semiannual", tag = "reports",
     params(ReportQuery),
     responses(
-        (status = 200, description = "The workbook (`xlsx`) or the printable page (`html`), with its Chinese file name in `Content-Disposition`", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "The workbook (`xlsx`) or the printable page (`html`), with its Chinese file name in `Content-Disposition`", content(("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/html"))),
         (status = 400, description = "not a period", body = super::ErrorBody),
         (status = 403, description = "not a supervisor or administrator, or outside the caller's scope", body = super::ErrorBody),
         (status = 404, description = "no such region", body = super::ErrorBody),
@@ -267,7 +267,7 @@ pub async fn list(
     get, path = "/api/v1/reports/files/{name}", tag = "reports",
     params(("name" = String, Path, description = "A stored report's file name, e.g. `bulletin-2026-11-410421.xlsx`")),
     responses(
-        (status = 200, description = "The stored file, with its Chinese file name in `Content-Disposition`", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "The stored file, with its Chinese file name in `Content-Disposition`", content(("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("text/html"))),
         (status = 403, body = super::ErrorBody),
         (status = 404, description = "no such report within the caller's scope", body = super::ErrorBody),
     ),

@@ -107,6 +107,24 @@ impl ReportKind {
         Period::parse(text).map_err(AppError::BadRequest)
     }
 
+    /// The days of the period compared with ([`ReportKind::previous`]), worked out from the
+    /// period's own days: the month before 2000-01 is a month like any other, though no period
+    /// of the API names it.
+    fn previous_days(self, period: Period) -> Result<Period, AppError> {
+        let months = match self {
+            ReportKind::Bulletin => 1,
+            ReportKind::Semiannual => 6,
+        };
+        let from = period.from.checked_sub_months(chrono::Months::new(months));
+        match (from, period.from.pred_opt()) {
+            (Some(from), Some(to)) => Ok(Period { from, to }),
+            _ => Err(AppError::invalid_range(format!(
+                "no period before {}",
+                period.from
+            ))),
+        }
+    }
+
     /// The period compared with: the month or the half-year before.
     fn previous(self, period: Period) -> String {
         match self {
@@ -373,7 +391,7 @@ pub fn build(
         .filter(|unit| unit.kind.is_region())
         .ok_or_else(|| AppError::NotFound(format!("no region {scope}")))?;
     let previous_period = kind.previous(days);
-    let before = Period::parse(&previous_period).map_err(AppError::BadRequest)?;
+    let before = kind.previous_days(days)?;
     let settings = &platform.metric_settings;
     // One version of the rules for every ranking, even if they are reloaded meanwhile.
     let set = platform.policies.active();
@@ -2224,6 +2242,26 @@ pub fn generate_stored(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_period_compared_with_is_the_one_before_even_before_2000() {
+        for (kind, period) in [
+            (ReportKind::Bulletin, "2026-03"),
+            (ReportKind::Bulletin, "2026-01"),
+            (ReportKind::Semiannual, "2026-H1"),
+            (ReportKind::Semiannual, "2026-H2"),
+        ] {
+            let days = Period::parse(period).unwrap_or_else(|error| panic!("{error}"));
+            let named = Period::parse(&kind.previous(days)).ok();
+            assert_eq!(kind.previous_days(days).ok(), named, "{period}");
+        }
+        let first = Period::parse("2000-01").unwrap_or_else(|error| panic!("{error}"));
+        let before = ReportKind::Bulletin.previous_days(first).ok();
+        assert_eq!(
+            before.map(|days| (days.from.to_string(), days.to.to_string())),
+            Some(("1999-12-01".into(), "1999-12-31".into()))
+        );
+    }
 
     fn day(year: i32, month: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(year, month, day).unwrap_or_default()

@@ -53,12 +53,17 @@ pub fn reveal_evaluator(
     id: u64,
     reason: &str,
 ) -> Result<RevealedEvaluator, AppError> {
-    let reason = reason.trim().to_string();
-    if reason.chars().count() < 2 || reason.chars().count() > 200 {
+    // What the schema documents (`\S[\s\S]*\S`, 2 to 200 characters), with `\s` as JSON
+    // Schema's patterns read it (ECMAScript): Rust's `trim` also strips U+0085, which they do
+    // not count as space.
+    let count = reason.chars().count();
+    let edges = [reason.chars().next(), reason.chars().last()];
+    if !(2..=200).contains(&count) || edges.into_iter().flatten().any(ecma_space) {
         return Err(AppError::BadRequest(
-            "reason must have 2 to 200 characters".into(),
+            "reason must have 2 to 200 characters and begin and end with a visible one".into(),
         ));
     }
+    let reason = reason.to_string();
     let rating = load_visible(platform, principal, id)?;
     if !rating.evaluator.real_name {
         return Err(AppError::Unprocessable(Reason {
@@ -100,6 +105,22 @@ pub fn reveal_evaluator(
         id_number: open(PiiKind::IdNumber, &rating.evaluator.id_number)?,
         audit_seq,
     })
+}
+
+/// Whether `c` is white space as the patterns of the OpenAPI document (ECMAScript `\s`) read
+/// it.
+fn ecma_space(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
 }
 
 /// Takes the first ratings (追评 left out) filed under a unit in a range, only the 差评 when

@@ -54,20 +54,5 @@ KEY=$(grep -o 'hcpk_[A-Za-z0-9_-]*' "$WORK/stdout.log" | head -n 1)
 echo "demo city at $URL"
 cd "$WORK"
 
-NO_COLOR=1 "$SCHEMATHESIS" --config-file "$HERE/schemathesis.toml" run "$URL/api/v1/openapi.json" \
-  --checks all \
-  --phases examples,coverage,fuzzing \
-  --max-examples "$EXAMPLES" \
-  --workers 2 \
-  --seed "${SEED:-1}" \
-  --suppress-health-check all \
-  --request-timeout 120 \
-  --exclude-path /api/v1/admin/clock \
-  --exclude-path /api/v1/admin/sweep \
-  --exclude-path /api/v1/auth/login \
-  --exclude-path /api/v1/auth/logout \
-  --exclude-path /api/v1/auth/password \
-  --exclude-name 'POST /api/v1/admin/plugins' \
-  -H "Authorization: Bearer $TOKEN" \
-  -H "X-Api-Key: $KEY" \
-  --report junit --report-dir "$ROOT/target/conformance"
+. "$HERE/schemathesis.sh"
+run_schemathesis "$SCHEMATHESIS" "$URL" "$TOKEN" "$KEY" "$EXAMPLES" 120 "$ROOT/target/conformance"

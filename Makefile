@@ -7,12 +7,12 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./demo-data
 
-.PHONY: demo test build adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance api-conformance-demo api-fuzz-long bench bench-analytics
+.PHONY: demo test build console console-check browser-tests browser-setup adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance api-conformance-demo api-fuzz-long bench bench-analytics
 
 demo: build
 	./target/release/hcp demo --listen $(LISTEN) --data $(DATA)
 
-build: adapters
+build: adapters console
 	$(CARGO) build --release --workspace --bins --features hcp-server/demo
 
 # Reference adapters, SDK and hostile test guests: their own cargo workspace in adapters/ (own
@@ -67,7 +67,7 @@ adapters:
 	done
 	@ls -l $(ADAPTERS_OUT)/*.wasm | awk '{ printf "  %8d  %s\n", $$5, $$9 }'
 
-test: fmt-check clippy adapters adapters-check e2e-build rules-test api-conformance unit-tests
+test: fmt-check clippy adapters adapters-check console-check e2e-build rules-test api-conformance unit-tests browser-tests
 
 # The adapters workspace's own checks: formatting, lints and native tests of the SDK and guests.
 adapters-check:
@@ -87,7 +87,38 @@ clippy:
 	$(CARGO) clippy -p hcp-server --lib --bin hcp -- -D warnings
 
 # The end-to-end tests drive the real binary.
-e2e-build:
+# The web console (console/): npm packages from the lockfile (installed again only when the
+# lockfile changed), TypeScript types generated from console/openapi.json, type check, Vite
+# build into console/dist, which server/build.rs embeds in hcp.
+CONSOLE_STAMP := console/node_modules/.installed
+$(CONSOLE_STAMP): console/package-lock.json
+	@echo "== step: console packages (npm ci)"
+	cd console && npm ci --no-audit --no-fund
+	@touch $@
+
+console: $(CONSOLE_STAMP)
+	@echo "== step: build the console (types from openapi.json, vue-tsc, vite)"
+	cd console && npm run build
+
+# The console's unit tests (Vitest).
+console-check: $(CONSOLE_STAMP)
+	@echo "== step: console unit tests (vitest)"
+	cd console && npm test
+
+# Debian's chromium and CJK fonts for the browser tests, installed when missing.
+browser-setup:
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || { \
+	  echo "== step: install chromium and CJK fonts (apt-get)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-wqy-microhei; }
+
+# The console and the citizen's pages in a real browser (playwright-core driving Debian's
+# chromium) against the debug hcp on the demo city; screenshots in target/screenshots/.
+browser-tests: e2e-build browser-setup $(CONSOLE_STAMP)
+	@echo "== step: browser tests (chromium)"
+	cd console && node browser/run.mjs ../target/debug/hcp
+
+e2e-build: console
 	@echo "== step: build the hcp binary for end-to-end tests"
 	$(CARGO) build -p hcp-server --bin hcp --features demo
 

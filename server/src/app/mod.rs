@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod assessment;
 pub mod calendar_alarm;
+pub mod capabilities;
 pub mod config;
 pub mod contact;
 pub mod coverage;

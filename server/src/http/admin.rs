@@ -86,10 +86,14 @@ pub async fn change_password(
     .await
 }
 
-/// The signed-in user.
-#[utoipa::path(get, path = "/api/v1/me", tag = "admin", responses((status = 200, body = Principal)), security(("session" = [])))]
-pub async fn me(auth: Auth) -> Json<Principal> {
-    Json(auth.0)
+/// The signed-in user, the name of their scope, and what they may do (the console offers a
+/// screen or a button only when its capability is listed; every route still checks its own rule).
+#[utoipa::path(get, path = "/api/v1/me", tag = "admin", responses((status = 200, body = crate::app::capabilities::Me)), security(("session" = [])))]
+pub async fn me(
+    State(platform): State<Platform>,
+    auth: Auth,
+) -> Result<Json<crate::app::capabilities::Me>, ApiError> {
+    blocking(move || Ok(Json(crate::app::capabilities::me(&platform, &auth.0)?))).await
 }
 
 fn require_admin(auth: &Auth) -> Result<Principal, ApiError> {

@@ -64,6 +64,10 @@ pub fn carries_token(path: &str) -> bool {
         .any(|prefix| path.starts_with(prefix))
 }
 
+fn is_console(path: &str) -> bool {
+    path == "/console" || path.starts_with("/console/")
+}
+
 fn is_docs(path: &str) -> bool {
     path == "/docs" || path.starts_with("/docs/")
 }
@@ -72,11 +76,17 @@ fn is_docs(path: &str) -> bool {
 /// framed. Short, since every ingest answer carries it.
 const DATA_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 
-/// The three policies as header values, made once.
-fn policies() -> &'static [HeaderValue; 3] {
-    static VALUES: OnceLock<[HeaderValue; 3]> = OnceLock::new();
+/// The four policies as header values, made once.
+fn policies() -> &'static [HeaderValue; 4] {
+    static VALUES: OnceLock<[HeaderValue; 4]> = OnceLock::new();
     VALUES.get_or_init(|| {
-        [page_policy(), DOCS_POLICY, DATA_POLICY].map(|policy| {
+        [
+            page_policy(),
+            DOCS_POLICY,
+            DATA_POLICY,
+            super::console::CONSOLE_POLICY,
+        ]
+        .map(|policy| {
             HeaderValue::from_str(policy).unwrap_or(HeaderValue::from_static(DATA_POLICY))
         })
     })
@@ -86,6 +96,7 @@ fn policies() -> &'static [HeaderValue; 3] {
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let docs = is_docs(path);
+    let console = is_console(path);
     let token = carries_token(path);
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -93,9 +104,11 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("text/html"));
-    let [page, docs_policy, data] = policies();
+    let [page, docs_policy, data, console_policy] = policies();
     let policy = if docs {
         docs_policy
+    } else if console {
+        console_policy
     } else if html {
         page
     } else {

@@ -4,6 +4,7 @@
 pub mod admin;
 mod analysis;
 pub mod caps;
+pub mod console;
 mod devices;
 pub mod extract;
 pub mod headers;
@@ -408,7 +409,7 @@ impl Modify for ErrorResponses {
         rules::decisions,
         rules::simulate,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, hcp_core::store::RollupGroup)),
     modifiers(&SecurityAddon),
     tags(
         (name = "ops", description = "Health, readiness, metrics"),
@@ -489,6 +490,9 @@ pub fn router(platform: Platform, extra: Router<Platform>) -> Router {
             .route("/api/v1/devices", get(devices::list))
             .route("/api/v1/devices/online-rate", get(devices::online_rate))
             .route("/", get(ops::index))
+            .route("/console", get(console::serve))
+            .route("/console/", get(console::serve))
+            .route("/console/{*rest}", get(console::serve))
             .merge(orders::routes(&platform))
             .merge(outreach::routes(&platform))
             .merge(problems::routes())
@@ -556,6 +560,24 @@ mod tests {
     use hcp_core::store::StoreError;
 
     use super::*;
+
+    /// The console's API types are generated from `console/openapi.json` (`npm run gen`), so an
+    /// API change that breaks the console fails its type check: the file must be this document.
+    #[test]
+    fn console_openapi_document_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../console/openapi.json");
+        let current = serde_json::to_string_pretty(&openapi()).expect("serialisable") + "\n";
+        if std::env::var_os("HCP_BLESS").is_some() {
+            std::fs::write(path, &current).expect("console/openapi.json is writable");
+            return;
+        }
+        let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            checked_in == current,
+            "console/openapi.json is not the API's document: run \
+             `HCP_BLESS=1 cargo test -p hcp-server console_openapi`, then `make console`"
+        );
+    }
 
     fn retry_after(response: &Response) -> Option<&str> {
         response

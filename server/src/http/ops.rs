@@ -142,6 +142,7 @@ pub async fn index() -> Html<&'static str> {
     Html(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>好差评平台</title></head>\
          <body><h1>政务服务“好差评”平台</h1><ul>\
+         <li><a href=\"/console/\">工作人员控制台</a></li>\
          <li><a href=\"/public\">评价结果公开</a></li>\
          <li><a href=\"/docs/\">接口文档 (OpenAPI)</a></li>\
          <li><a href=\"/readyz\">运行状态</a></li></ul></body></html>",

@@ -39,8 +39,7 @@ fn main() {
             .to_string_lossy()
             .replace('\\', "/");
         let bytes = std::fs::read(path).expect("a console asset is readable");
-        let mut encoder =
-            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         encoder.write_all(&bytes).expect("gzip in memory");
         let gzip = encoder.finish().expect("gzip in memory");
         let gzip_expr = if gzip.len() + 64 < bytes.len() {

@@ -43,13 +43,19 @@ pub fn capabilities(role: Role, root: bool) -> Vec<&'static str> {
     // POST /orders/{id}/actions: accept … close, answer.
     grant("orders.work", matches!(role, DepartmentHandler | Admin));
     // POST /orders/{id}/actions: appeal.
-    grant("orders.appeal", matches!(role, DepartmentHandler | WindowStaff));
+    grant(
+        "orders.appeal",
+        matches!(role, DepartmentHandler | WindowStaff),
+    );
     // POST /orders/{id}/actions: decide_transfer.
     grant("orders.transfer", matches!(role, Supervisor | Admin));
     // POST /orders/{id}/actions: decide_appeal.
     grant("appeals.decide", role == Reviewer);
     // GET /calls; POST /orders/{id}/actions: callback.
-    grant("calls.read", matches!(role, CallbackAgent | Supervisor | Admin));
+    grant(
+        "calls.read",
+        matches!(role, CallbackAgent | Supervisor | Admin),
+    );
     grant("callbacks", matches!(role, CallbackAgent | Admin));
     // POST /ratings/{id}/reveal
     grant("reveal", role.allows(Permission::RevealEvaluator));

@@ -12,7 +12,8 @@ use hcp_core::outreach::{MessageChannel, MessageInput, MessagePurpose};
 use hcp_core::policy::{AwaitingPhase, DeadlineInput, Hook, Phase};
 use hcp_core::store::{Command, Dim, LoopCommand, Outcome, Store, county_of, seal_phone};
 use hcp_core::workflow::{
-    CallOutcome, FlagKind, Order, OrderChange, OrderKind, OrderSeed, RectificationLevel, Step,
+    CallOutcome, CauseClass, Disposition, FlagKind, Order, OrderChange, OrderKind, OrderSeed,
+    RectificationLevel, Step,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -686,4 +687,120 @@ pub fn open_intake(
         deadlines: order.deadlines,
         phone,
     })
+}
+
+/// How long a phase has left, in working days of the platform's calendar (China dates).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Countdown {
+    #[schema(value_type = String)]
+    pub phase: hcp_core::policy::PhaseKind,
+    pub due: DateTime<Utc>,
+    /// Working days from today to the last day the phase is on time, today included when it
+    /// is a working day; negative when overdue (the working days since that last day).
+    pub working_days_left: i64,
+    pub overdue: bool,
+    /// Counted on a year without an official holiday table yet.
+    pub provisional: bool,
+}
+
+/// The countdowns of the open phases of `order` at `now` (none for a closed order; a phase
+/// whose days cannot be counted is left out).
+pub fn countdowns(calendar: &Calendar, order: &Order, now: DateTime<Utc>) -> Vec<Countdown> {
+    use hcp_core::policy::PhaseKind;
+    if !order.is_open() {
+        return Vec::new();
+    }
+    let china = hcp_core::calendar::local_date;
+    let today = china(now);
+    order
+        .deadlines
+        .iter()
+        .filter(|deadline| deadline.done_at.is_none() && deadline.phase != PhaseKind::Appeal)
+        .filter_map(|deadline| {
+            // `due` is exclusive: the last day on time is the day of the instant before it.
+            let last = china(deadline.due - chrono::Duration::seconds(1));
+            let overdue = now >= deadline.due;
+            let counted = if overdue {
+                calendar
+                    .reckon_working_days_between(last, today)
+                    .ok()
+                    .map(|days| (-i64::from(days.value), days.provisional))
+            } else {
+                calendar
+                    .reckon_working_days_between(today.pred_opt()?, last)
+                    .ok()
+                    .map(|days| (i64::from(days.value), days.provisional))
+            };
+            let (working_days_left, provisional) = counted?;
+            Some(Countdown {
+                phase: deadline.phase,
+                due: deadline.due,
+                working_days_left,
+                overdue,
+                provisional: provisional.is_some() || deadline.provisional,
+            })
+        })
+        .collect()
+}
+
+/// The steps `principal` may take on `order` now, by the `type` name of the change: each is
+/// allowed by [`authorise`] and accepted by the order's state machine for a plausible form
+/// (the console offers exactly these forms; the step itself is checked again when taken).
+/// Blocking.
+pub fn available_steps(
+    platform: &Platform,
+    principal: &Principal,
+    order: &Order,
+) -> Vec<&'static str> {
+    if !order.is_open() {
+        return Vec::new();
+    }
+    let text = || "-".to_string();
+    let probes = [
+        OrderChange::Accept { note: text() },
+        OrderChange::RequestTransfer {
+            reason: text(),
+            to_unit: None,
+        },
+        OrderChange::DecideTransfer {
+            approve: false,
+            unit: None,
+            note: text(),
+        },
+        OrderChange::Contact { note: text() },
+        OrderChange::Verify { finding: text() },
+        OrderChange::Dispose {
+            disposition: Disposition::Immediate { action: text() },
+        },
+        OrderChange::Rectified { action: text() },
+        OrderChange::Appeal {
+            reason: text(),
+            evidence: Vec::new(),
+        },
+        OrderChange::DecideAppeal {
+            upheld: false,
+            note: text(),
+        },
+        OrderChange::Feedback { message: text() },
+        OrderChange::Close {
+            root_cause: CauseClass::Process,
+            action_taken: text(),
+        },
+        OrderChange::Answer { reply: text() },
+        OrderChange::Callback {
+            outcome: CallOutcome::Satisfied,
+            note: text(),
+            deadlines: Vec::new(),
+            awaiting: Vec::new(),
+        },
+    ];
+    let now = platform.clock.now();
+    probes
+        .iter()
+        .filter(|probe| {
+            authorise(platform, principal, order, probe).is_ok()
+                && order.clone().apply(probe, &principal.username, now).is_ok()
+        })
+        .map(OrderChange::name)
+        .collect()
 }

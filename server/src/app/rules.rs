@@ -361,6 +361,51 @@ impl Policies {
         self.reload(store, actor, &reason)
     }
 
+    /// Writes `files` as the whole content of one scope folder (`default/` or a county's) and
+    /// activates the result, after checking the complete candidate (the folder with those files
+    /// in place) loads and passes its tests: a refused candidate never touches the folder.
+    /// Blocking.
+    pub fn save(
+        &self,
+        store: &Store,
+        folder: &str,
+        files: &BTreeMap<String, String>,
+        actor: &str,
+    ) -> Result<String, String> {
+        let _one_at_a_time = self
+            .rollbacks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let prefix = format!("{folder}/");
+        if let Some(path) = files.keys().find(|path| !path.starts_with(&prefix)) {
+            return Err(format!("{path} is not in the folder {folder}/"));
+        }
+        let active = self.active();
+        let current: BTreeSet<String> = active
+            .files()
+            .keys()
+            .filter(|path| path.starts_with(&prefix))
+            .cloned()
+            .collect();
+        let mut whole: BTreeMap<String, String> = active
+            .files()
+            .iter()
+            .filter(|(path, _)| !path.starts_with(&prefix))
+            .map(|(path, text)| (path.clone(), text.clone()))
+            .collect();
+        whole.extend(
+            files
+                .iter()
+                .map(|(path, text)| (path.clone(), text.clone())),
+        );
+        let checked = check_files(&whole, &self.calendar());
+        if let Some(error) = checked.error {
+            return Err(error);
+        }
+        write_version(&self.dir, &current, files).map_err(|error| format!("{error:#}"))?;
+        self.reload(store, actor, &format!("saved {folder}/ from the console"))
+    }
+
     /// Watches the rules folder (recursively): a changed policy reloads the rules, a changed
     /// holiday table reloads the calendar and times again what it now times differently.
     pub fn watch(self: &Arc<Self>, store: Store) -> anyhow::Result<notify::RecommendedWatcher> {
@@ -972,4 +1017,154 @@ mod tests {
         assert_eq!(county_of("410421100"), "410421");
         assert_eq!(county_of("410421100200"), "410421");
     }
+}
+
+/// A candidate's verdict before it is saved: whether it loads, and its own tests.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct RulesCheck {
+    /// Loads and passes every test.
+    pub ok: bool,
+    /// Why it does not load, with file, line and column.
+    pub error: Option<String>,
+    pub passed: usize,
+    pub failed: usize,
+    pub failures: Vec<TestFailureView>,
+}
+
+/// A failing test case of a candidate.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct TestFailureView {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub case: String,
+    pub county: String,
+    pub message: String,
+}
+
+/// Loads `files` (a complete rules folder: relative path → content) and runs its tests,
+/// without activating anything. Blocking.
+pub fn check_files(files: &BTreeMap<String, String>, calendar: &Arc<Calendar>) -> RulesCheck {
+    let set = match PolicySet::from_files(files, calendar.clone(), Limits::default()) {
+        Ok(set) => set,
+        Err(error) => {
+            return RulesCheck {
+                ok: false,
+                error: Some(error.to_string()),
+                passed: 0,
+                failed: 0,
+                failures: Vec::new(),
+            };
+        }
+    };
+    let report = set.run_tests();
+    let error = (report.failed > 0).then(|| format!("the rules' own tests fail:\n{report}"));
+    RulesCheck {
+        ok: report.failed == 0,
+        error,
+        passed: report.passed,
+        failed: report.failed,
+        failures: report
+            .failures
+            .iter()
+            .map(|failure| TestFailureView {
+                file: failure.file.clone(),
+                line: failure.line,
+                column: failure.column,
+                case: failure.case.clone(),
+                county: failure.county.clone(),
+                message: failure.message.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// A rule editor saves one folder of the rules from the console: a county's (within their
+/// scope) or the city's `default/` (a city-wide act). Checked, written and activated like any
+/// change of the folder; refused with the reason (422) and the folder untouched otherwise.
+/// Blocking.
+pub fn save(
+    platform: &crate::app::Platform,
+    principal: &hcp_core::auth::Principal,
+    county: Option<&str>,
+    files: &BTreeMap<String, String>,
+) -> Result<String, crate::app::AppError> {
+    use hcp_core::auth::Role;
+    let editors = [Role::Admin, Role::RuleEditor];
+    crate::app::scope::ensure_role(
+        principal,
+        &editors,
+        "the rules are changed by rule editors and administrators",
+    )?;
+    let scope = platform.scope();
+    let folder = match county {
+        Some(county) => {
+            scope.ensure_rules_county(principal, county)?;
+            county
+        }
+        None => {
+            scope.ensure_city(
+                principal,
+                &editors,
+                "the city's default rules decide for every county (name a `county` to change \
+                 only its folder)",
+            )?;
+            "default"
+        }
+    };
+    platform
+        .policies
+        .save(&platform.store, folder, files, &principal.username)
+        .map_err(|message| {
+            crate::app::AppError::Unprocessable(hcp_core::validate::Reason {
+                code: "candidate_refused".into(),
+                message,
+            })
+        })
+}
+
+/// The assessment as it stands and as a candidate's rules would make it, side by side.
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct WhatIf {
+    pub current: hcp_core::assessment::AssessmentRun,
+    pub candidate: hcp_core::assessment::AssessmentRun,
+}
+
+/// Runs the assessment of a period twice, with the active rules and with a candidate complete
+/// folder `files`, recording nothing: the ranking and vetoes a change of `assessment.rhai` or
+/// `veto.rhai` would give. For rule editors, supervisors and administrators, within scope.
+/// Blocking.
+pub fn what_if(
+    platform: &crate::app::Platform,
+    principal: &hcp_core::auth::Principal,
+    files: &BTreeMap<String, String>,
+    period: &str,
+    unit_kind: hcp_core::store::Dim,
+    scope: Option<String>,
+) -> Result<WhatIf, crate::app::AppError> {
+    use hcp_core::auth::Role;
+    crate::app::scope::ensure_role(
+        principal,
+        &[Role::Admin, Role::RuleEditor, Role::Supervisor],
+        "a what-if assessment is for rule editors, supervisors and administrators",
+    )?;
+    let scope = scope.unwrap_or_else(|| principal.scope.clone());
+    platform
+        .scope()
+        .ensure_unit(principal, hcp_core::store::Dim::Region, &scope)?;
+    let candidate =
+        PolicySet::from_files(files, platform.calendar(), Limits::default()).map_err(|error| {
+            crate::app::AppError::Unprocessable(hcp_core::validate::Reason {
+                code: "candidate_refused".into(),
+                message: error.to_string(),
+            })
+        })?;
+    let now = platform.clock.now();
+    let assess = |set: &PolicySet| {
+        crate::app::assessment::assess(platform, set, period, unit_kind, &scope, now)
+    };
+    Ok(WhatIf {
+        current: assess(&platform.policies.active())?,
+        candidate: assess(&candidate)?,
+    })
 }

@@ -84,10 +84,9 @@ pub async fn serve(request: Request) -> Response {
     let mut response = match (gzip, gzip_ok) {
         (Some(gzip), true) => {
             let mut response = axum::body::Body::from(*gzip).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_ENCODING,
-                HeaderValue::from_static("gzip"),
-            );
+            response
+                .headers_mut()
+                .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
             response
         }
         _ => axum::body::Body::from(*bytes).into_response(),

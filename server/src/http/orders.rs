@@ -65,6 +65,10 @@ pub struct OrderView {
     pub overdue: Vec<PhaseKind>,
     /// The citizen's tracking link, for the roles that talk to citizens.
     pub tracking_url: Option<String>,
+    /// The steps (change `type`s) the caller may take on this order now.
+    pub actions: Vec<String>,
+    /// Working days left of each open phase.
+    pub countdowns: Vec<crate::app::orders::Countdown>,
 }
 
 /// An order as `principal` sees it. Window staff (`masker` set) read the citizen's words with
@@ -92,10 +96,17 @@ fn view(
     };
     let tracking_url = matches!(principal.role, Role::CallbackAgent | Role::Admin)
         .then(|| crate::app::tokens::tracking_url(platform, order.id));
+    let actions = crate::app::orders::available_steps(platform, principal, &order)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let countdowns = crate::app::orders::countdowns(&platform.calendar(), &order, now);
     OrderView {
         order,
         overdue,
         tracking_url,
+        actions,
+        countdowns,
     }
 }
 

@@ -8,7 +8,7 @@ use hcp_core::event::{PolicyDecision, PolicyVersionRecord};
 use hcp_core::policy::Hook;
 use hcp_core::validate::caps;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::page::{Page, PageQuery};
 use super::{ApiError, Auth, blocking};
@@ -308,6 +308,178 @@ pub async fn simulate(
             request.limit.unwrap_or(100),
         )?;
         Ok(Json(simulation))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FilesQuery {
+    /// A recorded version (content hash); default the active one.
+    pub version: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RulesFiles {
+    pub version: String,
+    /// Relative path → content: `default/deadline.rhai`, `410421/tests/deadline.json` …
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+fn reader(auth: &Auth) -> Result<(), ApiError> {
+    let role = auth.0.role;
+    if role.allows(Permission::ReadRatings) || matches!(role, Role::Admin | Role::RuleEditor) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "role {role:?} may not read the rules"
+        )))
+    }
+}
+
+/// The files of the active rules version, or of a recorded one.
+#[utoipa::path(
+    get, path = "/api/v1/rules/files", tag = "rules", params(FilesQuery),
+    responses((status = 200, body = RulesFiles), (status = 404, description = "no recorded rules version of that hash", body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn files(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Query(query): Query<FilesQuery>,
+) -> Result<Json<RulesFiles>, ApiError> {
+    reader(&auth)?;
+    blocking(move || {
+        let active = platform.policies.active();
+        match query.version {
+            None => Ok(Json(RulesFiles {
+                version: active.version().to_string(),
+                files: active.files().clone(),
+            })),
+            Some(version) => {
+                let files = platform.store.policy_files(&version)?.ok_or_else(|| {
+                    ApiError::NotFound(format!("no recorded rules version {version}"))
+                })?;
+                Ok(Json(RulesFiles { version, files }))
+            }
+        }
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CheckRequest {
+    /// The complete candidate folder (relative path → content).
+    #[schema(schema_with = rules_files)]
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+/// Loads a candidate and runs its tests, activating nothing: whether it would be accepted, and
+/// why not (file, line, column).
+#[utoipa::path(
+    post, path = "/api/v1/rules/check", tag = "rules", request_body = CheckRequest,
+    responses((status = 200, body = crate::app::rules::RulesCheck)),
+    security(("session" = []))
+)]
+pub async fn check(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Json(request): Json<CheckRequest>,
+) -> Result<Json<crate::app::rules::RulesCheck>, ApiError> {
+    editor(&auth)?;
+    blocking(move || {
+        Ok(Json(crate::app::rules::check_files(
+            &request.files,
+            &platform.calendar(),
+        )))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SaveRequest {
+    /// The county whose folder is written (6-digit code, within the caller's scope); without
+    /// it the city's `default/` folder, for an account scoped to the root.
+    #[serde(default)]
+    #[schema(pattern = "^[0-9]{6}$", max_length = 12)]
+    pub county: Option<String>,
+    /// The folder's whole new content (paths under `<county>/` or `default/`); files of the
+    /// folder not listed are removed.
+    #[schema(schema_with = rules_files)]
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+/// Saves one folder of the rules and activates it (checked and tested first; a refused
+/// candidate leaves the folder as it was). The answer is the status after activation.
+#[utoipa::path(
+    put, path = "/api/v1/rules/files", tag = "rules", request_body = SaveRequest,
+    responses(
+        (status = 200, body = RulesStatus),
+        (status = 403, description = "a county outside the caller's scope, or `default/` from below the root", body = super::ErrorBody),
+        (status = 422, description = "the candidate is refused (the reason names file, line and column)", body = super::ErrorBody)
+    ),
+    security(("session" = []))
+)]
+pub async fn save(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Json(request): Json<SaveRequest>,
+) -> Result<Json<RulesStatus>, ApiError> {
+    editor(&auth)?;
+    let principal = auth.0;
+    blocking(move || {
+        crate::app::rules::save(
+            &platform,
+            &principal,
+            request.county.as_deref(),
+            &request.files,
+        )?;
+        Ok(Json(platform.policies.status()))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WhatIfRequest {
+    /// The complete candidate folder (relative path → content).
+    #[schema(schema_with = rules_files)]
+    pub files: std::collections::BTreeMap<String, String>,
+    /// `2026-11`, `2026-Q4`, `2026-H2` or `2026`.
+    #[schema(
+        max_length = 64,
+        pattern = "^\\s*(20[0-9]{2}|2100)(-(0[1-9]|1[0-2]|Q[1-4]|H[12]))?\\s*$"
+    )]
+    pub period: String,
+    /// Which units: `region`, `hall`, `department`, `window` or `staff`.
+    pub unit_kind: hcp_core::store::Dim,
+    /// The region whose units are assessed; default the caller's scope.
+    #[serde(default)]
+    #[schema(max_length = 64)]
+    pub scope: Option<String>,
+}
+
+/// The assessment ranking and vetoes of a period under the active rules and under a candidate,
+/// side by side; nothing is recorded.
+#[utoipa::path(
+    post, path = "/api/v1/rules/what-if", tag = "rules", request_body = WhatIfRequest,
+    responses((status = 200, body = crate::app::rules::WhatIf), (status = 422, body = super::ErrorBody)),
+    security(("session" = []))
+)]
+pub async fn what_if(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Json(request): Json<WhatIfRequest>,
+) -> Result<Json<crate::app::rules::WhatIf>, ApiError> {
+    let principal = auth.0;
+    blocking(move || {
+        Ok(Json(crate::app::rules::what_if(
+            &platform,
+            &principal,
+            &request.files,
+            &request.period,
+            request.unit_kind,
+            request.scope,
+        )?))
     })
     .await
 }

@@ -26,6 +26,7 @@ use crate::app::scope::Target;
 #[derive(OpenApi)]
 #[openapi(paths(
     unit_stats,
+    live,
     days,
     children,
     run,
@@ -39,6 +40,7 @@ pub struct Doc;
 pub fn routes() -> Router<Platform> {
     Router::new()
         .route("/api/v1/stats", get(unit_stats))
+        .route("/api/v1/live", get(live))
         .route("/api/v1/stats/days", get(days))
         .route("/api/v1/stats/children", get(children))
         .route("/api/v1/coverage/sources", get(sources_coverage))
@@ -344,22 +346,125 @@ pub async fn unit_stats(
                 ));
             }
         }
-        let metrics = platform
-            .store
-            .unit_metrics(
-                &[(dim, unit.clone())],
-                from,
-                to,
-                platform.clock.now(),
-                &platform.metric_settings,
-            )?
-            .pop()
-            .ok_or_else(|| ApiError::Internal("no metrics computed".into()))?;
-        let mut stats = view(&platform, dim, &unit, from, to, metrics)?;
-        stats.coverage = coverage(&platform, dim, &unit)?;
-        Ok(Json(stats))
+        Ok(Json(stats_of(&platform, dim, &unit, from, to)?))
     })
     .await
+}
+
+/// Every metric of `unit` from `from` to `to`, with its coverage. Blocking.
+fn stats_of(
+    platform: &Platform,
+    dim: Dim,
+    unit: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<StatsView, ApiError> {
+    let metrics = platform
+        .store
+        .unit_metrics(
+            &[(dim, unit.to_string())],
+            from,
+            to,
+            platform.clock.now(),
+            &platform.metric_settings,
+        )?
+        .pop()
+        .ok_or_else(|| ApiError::Internal("no metrics computed".into()))?;
+    let mut stats = view(platform, dim, unit, from, to, metrics)?;
+    stats.coverage = coverage(platform, dim, unit)?;
+    Ok(stats)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LiveQuery {
+    /// Region, hall, department or window (`dim`); default the caller's scope.
+    pub unit: Option<String>,
+    /// Dimension of `unit` (default `region`).
+    pub dim: Option<Dim>,
+}
+
+/// How often a live stream looks for new figures, how long one stream lasts before the client
+/// reconnects (and is authenticated again), and the heartbeat.
+const LIVE_TICK: std::time::Duration = std::time::Duration::from_secs(2);
+const LIVE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
+const LIVE_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Today's figures of a unit as they change: a `text/event-stream` whose `stats` events carry
+/// the `StatsView` of today (the same as `GET /api/v1/stats` for today), sent on connect and
+/// whenever a figure changes; a comment every 15 s keeps the connection open. A stream ends
+/// after ten minutes and the client reconnects. Aggregates only, never a single rating; not
+/// for window staff, who see their results up to yesterday.
+#[utoipa::path(
+    get, path = "/api/v1/live", tag = "stats", params(LiveQuery),
+    responses(
+        (status = 200, description = "`event: stats` lines whose data is a StatsView", content_type = "text/event-stream", body = String),
+        (status = 403, body = super::ErrorBody)
+    ),
+    security(("session" = []))
+)]
+pub async fn live(
+    State(platform): State<Platform>,
+    auth: Auth,
+    Query(query): Query<LiveQuery>,
+) -> Result<
+    axum::response::sse::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    ApiError,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let principal = auth.require(Permission::ReadRatings)?.clone();
+    if !principal.role.sees_live_ratings() {
+        return Err(ApiError::Forbidden(
+            "window staff see their results up to yesterday: there are no live figures for them"
+                .into(),
+        ));
+    }
+    let dim = query.dim.unwrap_or(Dim::Region);
+    let unit = query.unit.unwrap_or_else(|| principal.scope.clone());
+    {
+        let (platform, unit) = (platform.clone(), unit.clone());
+        blocking(move || platform.scope().ensure_unit(&principal, dim, &unit)).await?;
+    }
+    let until = tokio::time::Instant::now() + LIVE_LIFETIME;
+    let start = (platform, unit, None::<String>, true);
+    let stream =
+        futures_util::stream::unfold(start, move |(platform, unit, last, first)| async move {
+            let mut first = first;
+            loop {
+                if !first {
+                    tokio::time::sleep(LIVE_TICK).await;
+                }
+                first = false;
+                if tokio::time::Instant::now() >= until {
+                    return None;
+                }
+                let figures = {
+                    let (platform, unit) = (platform.clone(), unit.clone());
+                    blocking(move || {
+                        let today = local_date(platform.clock.now());
+                        let stats = stats_of(&platform, dim, &unit, today, today)?;
+                        serde_json::to_string(&stats)
+                            .map_err(|error| ApiError::Internal(error.to_string()))
+                    })
+                    .await
+                };
+                match figures {
+                    Ok(json) if last.as_deref() != Some(json.as_str()) => {
+                        let event = Event::default().event("stats").data(json.clone());
+                        return Some((Ok(event), (platform, unit, Some(json), false)));
+                    }
+                    Ok(_) => continue,
+                    Err(error) => {
+                        tracing::warn!(%error, "live figures failed");
+                        let event = Event::default().event("error").data("暂时无法读取实时数据");
+                        return Some((Ok(event), (platform, unit, last, false)));
+                    }
+                }
+            }
+        });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(LIVE_HEARTBEAT)))
 }
 
 /// One day of a unit's metrics.

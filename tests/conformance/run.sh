@@ -19,6 +19,9 @@
 #   POST /api/v1/admin/plugins takes a WebAssembly component (application/wasm), which
 #                              schemathesis cannot generate; installs are covered by the
 #                              end-to-end plugin tests
+#   GET /api/v1/live           an event stream that stays open for minutes: every case would
+#                              wait for the request timeout (the RBAC matrix and the browser
+#                              tests read it)
 set -eu
 
 SCHEMATHESIS=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")

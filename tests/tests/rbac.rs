@@ -48,6 +48,24 @@ const PASSWORD: &str = "correct horse battery";
 /// Operations that end the caller's session: each probe signs in anew for them.
 const ENDS_SESSION: &[&str] = &["POST /api/v1/auth/logout"];
 
+/// Capabilities of `GET /me` (what the console offers) and the operation each stands for: a
+/// role lists the capability exactly when the matrix allows it the operation in its own region.
+const CAPABILITY_ROWS: &[(&str, &str)] = &[
+    ("live", "GET /api/v1/live"),
+    ("orders.work", "POST /api/v1/orders/{id}/actions"),
+    ("reveal", "POST /api/v1/ratings/{id}/reveal"),
+    ("moderate", "POST /api/v1/ratings/{id}/moderation"),
+    ("calls.read", "GET /api/v1/calls"),
+    ("messages", "GET /api/v1/messages"),
+    ("problems.confirm", "POST /api/v1/problems"),
+    ("assessment", "POST /api/v1/assessments"),
+    ("admin", "GET /api/v1/admin/users"),
+    ("audit", "GET /api/v1/audit"),
+    ("uplink.read", "GET /api/v1/admin/uplink"),
+    ("uplink.run", "POST /api/v1/admin/uplink/run"),
+    ("rules.edit", "POST /api/v1/rules/check"),
+];
+
 /// One probe of an operation.
 struct Row {
     /// The operation as the document names it: `METHOD /path/{param}`.
@@ -204,6 +222,21 @@ const MATRIX: &[Row] = &[
         Some(r#"{"hook": "deadline", "county": "{region}", "input": {}}"#),
         "ok  ok  ok  ok  ok  ok  ok  ok  401",
         Some("ok  403 403 403 403 403 403 403 401")),
+    row("GET /api/v1/rules/files", "GET /api/v1/rules/files", None,
+        "ok  ok  ok  ok  ok  ok  ok  ok  401", None),
+    row("POST /api/v1/rules/check", "POST /api/v1/rules/check",
+        Some(r#"{"files": {"default/deadline.rhai": "fn deadline(input) { #{ phases: [] } }"}}"#),
+        "ok  ok  403 403 403 403 403 ok  401", None),
+    // A file outside the county's folder: refused (422) after the role and scope checks, so
+    // the probe never rewrites the rules the other probes run on.
+    row("PUT /api/v1/rules/files", "PUT /api/v1/rules/files",
+        Some(r#"{"county": "{region}", "files": {"default/deadline.rhai": "x"}}"#),
+        "ok  ok  403 403 403 403 403 ok  401",
+        Some("ok  403 403 403 403 403 403 403 401")),
+    row("POST /api/v1/rules/what-if", "POST /api/v1/rules/what-if",
+        Some(r#"{"files": {}, "period": "2026-03", "unit_kind": "region", "scope": "{region}"}"#),
+        "ok  ok  ok  403 403 403 403 ok  401",
+        Some("ok  403 403 403 403 403 403 403 401")),
     row("POST /api/v1/rules/simulate", "POST /api/v1/rules/simulate",
         Some(r#"{"unit": "{region}", "from": "2026-03-01", "to": "2026-03-31"}"#),
         "ok  ok  403 403 403 403 403 ok  401",
@@ -291,6 +324,12 @@ const MATRIX: &[Row] = &[
 
     // Metrics, coverage and assessment.
     row("GET /api/v1/stats", "GET /api/v1/stats?unit={region}", None,
+        "ok  ok  ok  403 403 ok  ok  403 401",
+        Some("ok  403 403 403 403 403 403 403 401")),
+    // Each caller's own scope (a handler's is its department), then a region.
+    row("GET /api/v1/live", "GET /api/v1/live", None,
+        "ok  ok  ok  ok  403 ok  ok  403 401", None),
+    row("GET /api/v1/live", "GET /api/v1/live?unit={region}", None,
         "ok  ok  ok  403 403 ok  ok  403 401",
         Some("ok  403 403 403 403 403 403 403 401")),
     row("GET /api/v1/stats/days", "GET /api/v1/stats/days?unit={region}", None,
@@ -755,6 +794,14 @@ async fn probe(
     };
     let answer = builder.send().await.expect("an answer");
     let status = answer.status().as_u16();
+    // A live stream never ends: its status is the answer.
+    let streaming = answer
+        .headers()
+        .get("content-type")
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"));
+    if streaming {
+        return (status, String::new());
+    }
     let text = answer.text().await.unwrap_or_default();
     (status, text.chars().take(200).collect())
 }
@@ -826,6 +873,44 @@ async fn every_operation_answers_every_role_as_the_matrix_says() {
         asked += 1;
         if let Some(line) = result.expect("a probe") {
             wrong.push(line);
+        }
+    }
+    // What `GET /me` tells the console each role may do is what the routes allow.
+    for (index, role) in ROLES.iter().enumerate() {
+        let Some(token) = world.tokens[index].as_deref() else {
+            continue;
+        };
+        let me: serde_json::Value = client
+            .get(format!("{}/api/v1/me", world.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("an answer")
+            .json()
+            .await
+            .expect("JSON");
+        let listed = |name: &str| {
+            me["capabilities"]
+                .as_array()
+                .is_some_and(|all| all.iter().any(|c| c == name))
+        };
+        for (capability, op) in CAPABILITY_ROWS {
+            let row = MATRIX
+                .iter()
+                .find(|row| row.op == *op)
+                .expect("a capability's row is in the matrix");
+            let allowed = classes(row.inside, row.op)[index] == Class::Passed;
+            if listed(capability) != allowed {
+                wrong.push(format!(
+                    "  GET /api/v1/me as {role}: capability {capability} is {}, but {op} is {}",
+                    if listed(capability) {
+                        "listed"
+                    } else {
+                        "not listed"
+                    },
+                    if allowed { "allowed" } else { "refused" },
+                ));
+            }
         }
     }
     wrong.sort();

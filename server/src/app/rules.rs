@@ -380,6 +380,17 @@ impl Policies {
         if let Some(path) = files.keys().find(|path| !path.starts_with(&prefix)) {
             return Err(format!("{path} is not in the folder {folder}/"));
         }
+        // Plain relative names only: nothing written outside the folder, nothing hidden.
+        let plain = |part: &str| {
+            !part.is_empty()
+                && !part.starts_with('.')
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        };
+        if let Some(path) = files.keys().find(|path| !path.split('/').all(plain)) {
+            return Err(format!("{path} is not a plain relative file name"));
+        }
         let active = self.active();
         let current: BTreeSet<String> = active
             .files()

@@ -422,6 +422,19 @@ impl Scope<'_> {
 
 /// The roles that may do `what` at all; `Forbidden` with `what` for any other. Asked before the
 /// object (whose scope [`Scope`] then decides).
+/// The dimension figures of `unit` are filed under when a request names none: a region's by
+/// region, a hall's by hall, a department's by department, a window's by window (so that a
+/// department handler's own scope reads its department's figures). Blocking.
+pub fn default_dim(store: &Store, unit: &str) -> Result<Dim, AppError> {
+    use hcp_core::model::OrgKind;
+    Ok(match store.org_unit(unit)?.map(|unit| unit.kind) {
+        Some(OrgKind::Hall | OrgKind::ServicePoint) => Dim::Hall,
+        Some(OrgKind::Department) => Dim::Department,
+        Some(OrgKind::Window) => Dim::Window,
+        _ => Dim::Region,
+    })
+}
+
 pub fn ensure_role(principal: &Principal, roles: &[Role], what: &str) -> Result<(), AppError> {
     if roles.contains(&principal.role) {
         Ok(())

@@ -189,11 +189,14 @@ fn resolve(
             "a range spans at most {MAX_DAYS} days"
         )));
     }
-    let dim = range.dim.unwrap_or(Dim::Region);
     let unit = range
         .unit
         .clone()
         .unwrap_or_else(|| principal.scope.clone());
+    let dim = match range.dim {
+        Some(dim) => dim,
+        None => crate::app::scope::default_dim(&platform.store, &unit)?,
+    };
     platform.scope().ensure_unit(principal, dim, &unit)?;
     Ok((dim, unit, from, to))
 }

@@ -121,7 +121,8 @@ impl RatingView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UnitRange {
-    /// Dimension of `unit` (default `region`).
+    /// Dimension of `unit`; default the unit's own (a region's `region`, a hall's `hall`, a
+    /// department's `department`, a window's `window`).
     pub dim: Option<Dim>,
     /// Unit id; default the caller's scope (window staff: their own staff id).
     pub unit: Option<String>,
@@ -199,8 +200,11 @@ fn resolve(
         to = to.min(today.pred_opt().unwrap_or(today));
         (Dim::Staff, own)
     } else {
-        let dim = range.dim.unwrap_or(Dim::Region);
         let unit = range.unit.unwrap_or_else(|| principal.scope.clone());
+        let dim = match range.dim {
+            Some(dim) => dim,
+            None => crate::app::scope::default_dim(&platform.store, &unit)?,
+        };
         platform.scope().ensure_unit(principal, dim, &unit)?;
         (dim, unit)
     };

@@ -52,7 +52,8 @@ pub fn routes() -> Router<Platform> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatsQuery {
-    /// Dimension of `unit` (default `region`).
+    /// Dimension of `unit`; default the unit's own (a region's `region`, a hall's `hall`, a
+    /// department's `department`, a window's `window`).
     pub dim: Option<Dim>,
     /// Default: the caller's scope.
     pub unit: Option<String>,
@@ -330,11 +331,14 @@ pub async fn unit_stats(
     let principal = auth.require(Permission::ReadRatings)?.clone();
     blocking(move || {
         let (from, mut to) = period_of(&platform, &query)?;
-        let dim = query.dim.unwrap_or(Dim::Region);
         let unit = query
             .unit
             .clone()
             .unwrap_or_else(|| principal.scope.clone());
+        let dim = match query.dim {
+            Some(dim) => dim,
+            None => crate::app::scope::default_dim(&platform.store, &unit)?,
+        };
         platform.scope().ensure_unit(&principal, dim, &unit)?;
         // Window staff never see a rating as it is pressed: their figures end yesterday.
         if !principal.role.sees_live_ratings() {
@@ -380,7 +384,7 @@ fn stats_of(
 pub struct LiveQuery {
     /// Region, hall, department or window (`dim`); default the caller's scope.
     pub unit: Option<String>,
-    /// Dimension of `unit` (default `region`).
+    /// Dimension of `unit`; default the unit's own.
     pub dim: Option<Dim>,
 }
 
@@ -421,12 +425,19 @@ pub async fn live(
                 .into(),
         ));
     }
-    let dim = query.dim.unwrap_or(Dim::Region);
     let unit = query.unit.unwrap_or_else(|| principal.scope.clone());
-    {
+    let dim = {
         let (platform, unit) = (platform.clone(), unit.clone());
-        blocking(move || platform.scope().ensure_unit(&principal, dim, &unit)).await?;
-    }
+        blocking(move || {
+            let dim = match query.dim {
+                Some(dim) => dim,
+                None => crate::app::scope::default_dim(&platform.store, &unit)?,
+            };
+            platform.scope().ensure_unit(&principal, dim, &unit)?;
+            Ok(dim)
+        })
+        .await?
+    };
     let until = tokio::time::Instant::now() + LIVE_LIFETIME;
     let start = (platform, unit, None::<String>, true);
     let stream =
@@ -496,13 +507,17 @@ pub async fn days(
                     ApiError::Forbidden("this account is not linked to a staff record".into())
                 })?,
             ),
-            _ => (
-                query.dim.unwrap_or(Dim::Region),
-                query
+            _ => {
+                let unit = query
                     .unit
                     .clone()
-                    .unwrap_or_else(|| principal.scope.clone()),
-            ),
+                    .unwrap_or_else(|| principal.scope.clone());
+                let dim = match query.dim {
+                    Some(dim) => dim,
+                    None => crate::app::scope::default_dim(&platform.store, &unit)?,
+                };
+                (dim, unit)
+            }
         };
         platform.scope().ensure_unit(&principal, dim, &unit)?;
         if !principal.role.sees_live_ratings() {

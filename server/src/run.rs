@@ -166,6 +166,12 @@ pub async fn serve<E: Extension>(config: Config, extension: E) -> anyhow::Result
     if let Some((ops_address, _)) = &ops {
         println!("  operations: http://{ops_address}/metrics and /readyz");
     }
+    if http::console::built() {
+        println!("  console:   http://{address}/console/");
+    } else {
+        println!("  console:   not built into this binary (make build)");
+    }
+    println!("  citizens:  http://{address}/public");
     println!("  API docs:  http://{address}/docs/");
     println!("  OpenAPI:   http://{address}/api/v1/openapi.json");
     if let Some(password) = &bootstrap.admin_password {

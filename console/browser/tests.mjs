@@ -41,6 +41,32 @@ async function menu(page) {
 
 export const tests = [
   {
+    name: 'the first load of sign-in and dashboard stays within 500 KB gzipped',
+    async run({ context, base }) {
+      const page = await context.newPage()
+      const sizes = new Map()
+      page.on('requestfinished', async (request) => {
+        const url = new URL(request.url())
+        if (!url.pathname.startsWith('/console')) return
+        const { responseBodySize, responseHeadersSize } = await request.sizes()
+        sizes.set(url.pathname, responseBodySize + responseHeadersSize)
+      })
+      await page.goto(`${base}/console/`)
+      await page.waitForURL(/\/console\/login/)
+      await settled(page)
+      await page.fill('input[name=username]', 'city_supervisor')
+      await page.fill('input[name=password]', 'demo-2026')
+      await page.click('button[type=submit]')
+      await page.waitForURL((url) => url.pathname === '/console/')
+      await settled(page)
+      await page.waitForTimeout(1000)
+      const total = [...sizes.values()].reduce((sum, size) => sum + size, 0)
+      const biggest = [...sizes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5)
+      console.log(`     console first load: ${(total / 1024).toFixed(0)} KB over ${sizes.size} files; largest ${biggest.map(([path, size]) => `${path.split('/').pop()} ${(size / 1024).toFixed(0)} KB`).join(', ')}`)
+      check(total <= 500 * 1024, `login + dashboard load ${(total / 1024).toFixed(0)} KB`)
+    },
+  },
+  {
     name: 'sign-in through the form lands on the dashboard',
     async run({ context, base, shots }) {
       const page = await context.newPage()

@@ -775,7 +775,7 @@ pub fn available_steps(
         OrderChange::Rectified { action: text() },
         OrderChange::Appeal {
             reason: text(),
-            evidence: Vec::new(),
+            evidence: vec![text()],
         },
         OrderChange::DecideAppeal {
             upheld: false,

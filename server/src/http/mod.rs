@@ -536,7 +536,72 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(uplink::Doc::openapi());
     ErrorResponses.modify(&mut doc);
     optional_bodies(&mut doc);
+    unique_operation_ids(&mut doc);
     doc
+}
+
+/// Operation ids are the handlers' names, which repeat across modules (`list`, `status`,
+/// `run` …); a client generator needs them unique, so a repeated one becomes the method and
+/// path (`get_api_v1_problems`).
+fn unique_operation_ids(doc: &mut utoipa::openapi::OpenApi) {
+    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for item in doc.paths.paths.values() {
+        for operation in operations(item) {
+            if let Some(id) = &operation.operation_id {
+                *seen.entry(id.clone()).or_default() += 1;
+            }
+        }
+    }
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for (method, operation) in operations_mut(item) {
+            let repeated = operation
+                .operation_id
+                .as_ref()
+                .is_some_and(|id| seen.get(id).copied().unwrap_or(0) > 1);
+            if repeated {
+                let name: String = path
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
+                let name = name
+                    .split('_')
+                    .filter(|part| !part.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("_");
+                operation.operation_id = Some(format!("{method}_{name}"));
+            }
+        }
+    }
+}
+
+fn operations(item: &utoipa::openapi::PathItem) -> Vec<&utoipa::openapi::path::Operation> {
+    [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn operations_mut(
+    item: &mut utoipa::openapi::PathItem,
+) -> Vec<(&'static str, &mut utoipa::openapi::path::Operation)> {
+    let utoipa::openapi::PathItem {
+        get,
+        put,
+        post,
+        delete,
+        patch,
+        ..
+    } = item;
+    [
+        ("get", get),
+        ("put", put),
+        ("post", post),
+        ("delete", delete),
+        ("patch", patch),
+    ]
+    .into_iter()
+    .filter_map(|(method, operation)| operation.as_mut().map(|operation| (method, operation)))
+    .collect()
 }
 
 /// Operations whose handler takes its JSON body as optional (`Option<Json<_>>`: every field
@@ -567,6 +632,21 @@ mod tests {
     use hcp_core::store::StoreError;
 
     use super::*;
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = openapi();
+        let mut ids = std::collections::BTreeSet::new();
+        for item in doc.paths.paths.values() {
+            for operation in operations(item) {
+                let id = operation
+                    .operation_id
+                    .clone()
+                    .expect("every operation has an id");
+                assert!(ids.insert(id.clone()), "operation id {id} repeats");
+            }
+        }
+    }
 
     /// The console's API types are generated from `console/openapi.json` (`npm run gen`), so an
     /// API change that breaks the console fails its type check: the file must be this document.

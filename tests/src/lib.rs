@@ -325,6 +325,16 @@ impl Session {
             .await
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.expect_success(reqwest::Method::PUT, path, Some(body))
+            .await
+    }
+
+    /// A PUT that may be refused: the status and the JSON body (`null` when there is none).
+    pub async fn try_put(&self, path: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+        self.attempt(reqwest::Method::PUT, path, Some(body)).await
+    }
+
     /// A GET that may be refused: the status and the JSON body (`null` when there is none).
     pub async fn try_get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
         self.attempt(reqwest::Method::GET, path, None).await

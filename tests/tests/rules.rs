@@ -307,3 +307,136 @@ fn today() -> String {
         .date_naive()
         .to_string()
 }
+
+/// The console's way: the editor reads the active files, checks a candidate (its tests run,
+/// nothing changes), saves the county's folder (activated at once), has a broken save refused
+/// with the folder untouched, and compares the assessment under a candidate with the current.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_checks_saves_and_compares_a_county_folder() {
+    let editor = start().await;
+    let original = editor.active_version().await;
+    let active = editor.admin.get("/api/v1/rules/files").await.unwrap();
+    assert_eq!(active["version"], original);
+    let mut files: serde_json::Map<String, Value> = active["files"].as_object().unwrap().clone();
+    assert!(
+        files.contains_key("410421/deadline.rhai"),
+        "{:?}",
+        files.keys()
+    );
+
+    // The new script with the old test: the check runs the test and says what fails, where.
+    files.insert("410421/deadline.rhai".into(), json!(BAOFENG_FOUR_DAYS));
+    let checked = editor
+        .admin
+        .post("/api/v1/rules/check", &json!({"files": files}))
+        .await
+        .unwrap();
+    assert_eq!(checked["ok"], false, "{checked}");
+    assert!(checked["failed"].as_u64().unwrap() >= 1, "{checked}");
+    assert!(
+        checked["failures"][0]["file"]
+            .as_str()
+            .unwrap()
+            .starts_with("410421/tests/"),
+        "{checked}"
+    );
+    assert_eq!(
+        editor.active_version().await,
+        original,
+        "a check activates nothing"
+    );
+    // With its test updated it passes.
+    files.insert(
+        "410421/tests/deadline.json".into(),
+        json!(BAOFENG_FOUR_DAYS_TEST),
+    );
+    let checked = editor
+        .admin
+        .post("/api/v1/rules/check", &json!({"files": files}))
+        .await
+        .unwrap();
+    assert_eq!(checked["ok"], true, "{checked}");
+
+    // Saving the county's folder activates it.
+    let county: serde_json::Map<String, Value> = files
+        .iter()
+        .filter(|(path, _)| path.starts_with("410421/"))
+        .map(|(path, text)| (path.clone(), text.clone()))
+        .collect();
+    let status = editor
+        .admin
+        .put(
+            "/api/v1/rules/files",
+            &json!({"county": "410421", "files": county}),
+        )
+        .await
+        .unwrap();
+    assert_ne!(status["active_version"], original, "{status}");
+    assert_eq!(rectify_days(&editor.bad_review("saved").await), 4);
+    let on_disk = std::fs::read_to_string(editor.rules.join("410421/deadline.rhai")).unwrap();
+    assert_eq!(on_disk, BAOFENG_FOUR_DAYS);
+
+    // A broken save is refused with file and line; the folder and the version stay.
+    let saved = status["active_version"].clone();
+    let mut broken = county.clone();
+    broken.insert(
+        "410421/deadline.rhai".into(),
+        json!("fn deadline(input) {\n    let days = ;\n}\n"),
+    );
+    let (code, refusal) = editor
+        .admin
+        .try_put(
+            "/api/v1/rules/files",
+            &json!({"county": "410421", "files": broken}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code, 422, "{refusal}");
+    assert!(
+        refusal["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("410421/deadline.rhai:2:"),
+        "{refusal}"
+    );
+    assert_eq!(editor.active_version().await, saved);
+    let on_disk = std::fs::read_to_string(editor.rules.join("410421/deadline.rhai")).unwrap();
+    assert_eq!(
+        on_disk, BAOFENG_FOUR_DAYS,
+        "a refused save leaves the folder as it was"
+    );
+
+    // A path out of the folder is refused before anything is written.
+    let (code, _) = editor
+        .admin
+        .try_put(
+            "/api/v1/rules/files",
+            &json!({"county": "410421", "files": {"410421/../../escape.rhai": "x"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(code, 422);
+    assert!(!editor.rules.join("../escape.rhai").exists());
+
+    // What-if: the current assessment beside a candidate's, nothing recorded.
+    let compared = editor
+        .admin
+        .post(
+            "/api/v1/rules/what-if",
+            &json!({"files": files, "period": "2026", "unit_kind": "region", "scope": "410400"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(compared["current"]["period"], "2026");
+    assert_eq!(
+        compared["current"]["units"].as_array().unwrap().len(),
+        compared["candidate"]["units"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        compared["candidate"]["rules_version"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+}

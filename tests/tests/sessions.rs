@@ -162,6 +162,41 @@ async fn sign_out_and_user_changes_end_sessions_at_once() {
     for action in ["sign_in", "sign_out", "sign_in_failed"] {
         assert!(actions.contains(&action), "{action} not in {actions:?}");
     }
+    // Filtered by what was done to whom; and a county's supervisor reads only what the users
+    // of the county did, not the city's.
+    let zhang = admin
+        .get_list("/api/v1/audit?limit=500&target=zhang")
+        .await
+        .unwrap();
+    assert!(
+        zhang
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|entry| entry["target"] == "zhang"),
+        "{zhang}"
+    );
+    assert!(!zhang.as_array().unwrap().is_empty());
+    let county = admin
+        .create_user("li", "supervisor", "410421")
+        .await
+        .unwrap();
+    let seen = county.get_list("/api/v1/audit?limit=500").await.unwrap();
+    let actors: Vec<&str> = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|entry| entry["actor"].as_str())
+        .collect();
+    // zhang is a reviewer of 宝丰县 by now; admin, of the city, did the rest.
+    assert!(
+        actors.contains(&"li") && actors.contains(&"zhang"),
+        "{actors:?}"
+    );
+    assert!(
+        actors.iter().all(|actor| ["li", "zhang"].contains(actor)),
+        "a county supervisor reads the county's users' entries only: {actors:?}"
+    );
 }
 
 #[tokio::test]

@@ -84,7 +84,7 @@ pub fn capabilities(role: Role, root: bool) -> Vec<&'static str> {
     grant("admin", role == Admin);
     // GET /audit
     grant("audit", role.allows(Permission::ReadAudit));
-    // GET /admin/plugins, /devices, /coverage/sources
+    // GET /devices, /devices/online-rate, /coverage/sources (adapters: `admin`)
     grant("devices", reads);
     // POST/DELETE /admin/plugins, device models
     grant("adapters.manage", role == Admin && root);

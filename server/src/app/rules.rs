@@ -414,6 +414,15 @@ impl Policies {
             return Err(error);
         }
         write_version(&self.dir, &current, files).map_err(|error| format!("{error:#}"))?;
+        // A file of the active version missing from the folder (a folder emptied by hand, or
+        // a platform started on the version recorded in its store) is put back, so the folder
+        // holds the candidate that was checked.
+        let missing: BTreeMap<String, String> = whole
+            .into_iter()
+            .filter(|(path, _)| !path.starts_with(&prefix) && !self.dir.join(path).exists())
+            .collect();
+        write_version(&self.dir, &BTreeSet::new(), &missing)
+            .map_err(|error| format!("{error:#}"))?;
         self.reload(store, actor, &format!("saved {folder}/ from the console"))
     }
 

@@ -282,26 +282,97 @@ pub struct AuditView {
     pub entry: AuditEntry,
 }
 
-/// The audit trail, newest first (reveals of personal data and other audited actions).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditFilter {
+    /// Only what this user did.
+    #[param(max_length = 64)]
+    pub actor: Option<String>,
+    /// Only what was done to this (`rating:123`, a user name, a rules version …).
+    #[param(max_length = 200)]
+    pub target: Option<String>,
+}
+
+/// The audit trail, newest first (reveals of personal data and other audited actions). An
+/// account scoped below the root reads only what the users of its subtree (as they are scoped now)
+/// did. A page looks at
+/// no more than 5,000 entries; when a filter matches little it ends early with a cursor.
 #[utoipa::path(
     get, path = "/api/v1/audit", tag = "admin",
-    params(PageQuery),
+    params(AuditFilter, PageQuery),
     responses((status = 200, body = Page<AuditView>)),
     security(("session" = []))
 )]
 pub async fn audit(
     State(platform): State<Platform>,
     auth: Auth,
+    Query(filter): Query<AuditFilter>,
     Query(paging): Query<PageQuery>,
 ) -> Result<Json<Page<AuditView>>, ApiError> {
-    auth.require(Permission::ReadAudit)?;
+    let principal = auth.require(Permission::ReadAudit)?.clone();
     let limit = paging.limit()?;
-    let before = paging.position_number()?;
+    let mut before = paging.position_number()?;
     blocking(move || {
-        let rows = platform.store.audit(before, limit)?;
-        Ok(Json(
-            Page::keyed(rows, limit, |(seq, _)| *seq).map(|(seq, entry)| AuditView { seq, entry }),
-        ))
+        let store = &platform.store;
+        let root = store
+            .org_unit(&principal.scope)?
+            .is_some_and(|unit| unit.parent.is_none());
+        // Below the root: the users of the caller's subtree.
+        let ours: Option<std::collections::BTreeSet<String>> = if root {
+            None
+        } else {
+            let mut names = std::collections::BTreeSet::new();
+            for user in store.users()? {
+                if user.scope == principal.scope
+                    || store.within(hcp_core::store::Dim::Region, &user.scope, &principal.scope)?
+                {
+                    names.insert(user.username);
+                }
+            }
+            Some(names)
+        };
+        let wanted = |entry: &AuditEntry| {
+            filter
+                .actor
+                .as_deref()
+                .is_none_or(|actor| entry.actor == actor)
+                && filter
+                    .target
+                    .as_deref()
+                    .is_none_or(|target| entry.target == target)
+                && ours
+                    .as_ref()
+                    .is_none_or(|names| names.contains(&entry.actor))
+        };
+        let mut items = Vec::new();
+        let mut scanned = 0;
+        let mut resume = None;
+        'walk: loop {
+            let chunk = store.audit(before, super::page::MAX_LIMIT)?;
+            let exhausted = chunk.len() < super::page::MAX_LIMIT;
+            for (seq, entry) in chunk {
+                scanned += 1;
+                before = Some(seq);
+                if wanted(&entry) {
+                    items.push(AuditView { seq, entry });
+                    if items.len() == limit {
+                        resume = Some(seq);
+                        break 'walk;
+                    }
+                }
+                if scanned >= super::page::MAX_SCAN {
+                    resume = Some(seq);
+                    break 'walk;
+                }
+            }
+            if exhausted {
+                break;
+            }
+        }
+        Ok(Json(Page {
+            items,
+            next_cursor: resume.map(super::page::encode_number),
+        }))
     })
     .await
 }

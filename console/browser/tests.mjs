@@ -1,5 +1,6 @@
 // The browser tests, in the order they run (run.mjs starts the server and the browser).
 // Each gets { context, base, key, shots, work } and throws on failure.
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { consolePage, settled, token } from './lib.mjs'
 
@@ -31,6 +32,8 @@ async function open(context, base, user, path) {
 }
 
 async function shot(page, shots, name) {
+  // The shell scrolls inside its main pane; let the page grow so the whole screen is captured.
+  await page.addStyleTag({ content: '.shell { height: auto !important; min-height: 100vh } .main { overflow: visible !important }' })
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true })
 }
 
@@ -116,6 +119,65 @@ export const tests = [
       check(new URL(page.url()).pathname === '/console/', `window staff sent from /admin to the dashboard, not ${page.url()}`)
       const editor = await open(context, base, 'rule_editor', '/orders')
       check(new URL(editor.url()).pathname === '/console/', `a rule editor is sent from /orders to the dashboard, not ${editor.url()}`)
+    },
+  },
+  {
+    name: 'a rule editor edits, tests, simulates and activates a county deadline, then rolls it back',
+    async run({ context, base, shots, work }) {
+      const path = '410421/deadline.rhai'
+      const original = readFileSync(join(work, 'rules', path), 'utf8')
+      const status = () => apiAs(base, 'rule_editor', '/api/v1/rules/status')
+      const before = (await status()).active_version
+      const versions = await apiAs(base, 'rule_editor', '/api/v1/rules/versions?limit=500')
+      const beforeSeq = versions.items[versions.items.length - 1].seq
+      const page = await open(context, base, 'rule_editor', '/rules')
+      await page.click(`[data-test="rules-file-${path}"]`)
+      const editor = page.locator('[data-test=rules-editor] .cm-content')
+      await editor.waitFor()
+      check((await editor.innerText()).includes('rectify_days'), 'the editor shows the county deadline')
+      const replace = async (text) => {
+        await editor.click()
+        await page.keyboard.press('Control+A')
+        await page.keyboard.insertText(text)
+      }
+      // Real-name 差评 in 4 working days: the county's own test still says 5, and fails.
+      await replace(original.replace('{ 5 } else', '{ 4 } else'))
+      await page.click('[data-test=rules-check]')
+      await page.waitForSelector('[data-test=rules-test-failures]')
+      const failures = await page.locator('[data-test=rules-test-failures]').innerText()
+      check(failures.includes('410421/tests/deadline.json'), `the failing test is named with its file: ${failures}`)
+      await shot(page, shots, 'rules-check-failed')
+      // The call-back one working day later: the tests pass, last month's 差评 move.
+      await replace(original.replace('rectify_days + 4', 'rectify_days + 5'))
+      await page.click('[data-test=rules-check]')
+      await page.waitForFunction(() => {
+        const result = document.querySelector('[data-test=rules-check-result]')
+        return result && !document.querySelector('[data-test=rules-test-failures]') && /通过/.test(result.textContent ?? '')
+      })
+      await page.click('[data-test=rules-simulate]')
+      await page.waitForSelector('[data-test=rules-simulation]')
+      await settled(page)
+      const moved = await page.locator('[data-test=rules-moved] .el-table__body tr').count()
+      check(moved > 0, 'the simulation lists the call-back deadlines of last month that move')
+      await shot(page, shots, 'rules-simulated')
+      await page.click('[data-test=rules-activate]')
+      await page.click('.el-message-box__btns .el-button--primary')
+      for (let i = 0; i < 50 && (await status()).active_version === before; i += 1) await page.waitForTimeout(200)
+      const activated = (await status()).active_version
+      check(activated !== before, 'the saved county deadline is active')
+      check(readFileSync(join(work, 'rules', path), 'utf8').includes('rectify_days + 5'), 'the file on disk is the edited one')
+      await settled(page)
+      await shot(page, shots, 'rules-activated')
+      // Back to the version before, from the history.
+      await page.click('.el-tabs__item:has-text("版本历史")')
+      await page.click(`[data-test=rules-compare-${beforeSeq}]`)
+      await page.waitForSelector('[data-test=rules-rollback]')
+      await shot(page, shots, 'rules-history-diff')
+      await page.click('[data-test=rules-rollback]')
+      await page.click('.el-message-box__btns .el-button--primary')
+      for (let i = 0; i < 50 && (await status()).active_version !== before; i += 1) await page.waitForTimeout(200)
+      check((await status()).active_version === before, 'rolled back to the version before')
+      check(readFileSync(join(work, 'rules', path), 'utf8') === original, 'the file is restored')
     },
   },
 ]

@@ -180,4 +180,131 @@ export const tests = [
       check(readFileSync(join(work, 'rules', path), 'utf8') === original, 'the file is restored')
     },
   },
+  {
+    name: 'each demo login lands on a populated dashboard of its role',
+    async run({ context, base, shots }) {
+      for (const user of USERS) {
+        const page = await open(context, base, user, '/')
+        if (user === 'rule_editor') {
+          // Rule editors read no ratings: their dashboard is the rules' state.
+          await page.waitForSelector('text=规则')
+        } else {
+          await page.waitForFunction(() => document.querySelectorAll('.kpi-card .kpi').length >= 8, null, { timeout: 30000 })
+          const values = await page.locator('.kpi-card').allInnerTexts()
+          const ratings = values.find((text) => text.startsWith('评价数') && !/^评价数\s*0\b/.test(text))
+          check(ratings, `${user}'s dashboard shows ratings: ${values.join(' | ')}`)
+          check(page.errors.length === 0, `no script error on ${user}'s dashboard: ${page.errors}`)
+        }
+        await page.waitForTimeout(500)
+        await shot(page, shots, `dashboard-${user}`)
+        await page.close()
+      }
+    },
+  },
+  {
+    name: 'window staff see only their own results, up to yesterday',
+    async run({ context, base, shots }) {
+      const me = await apiAs(base, 'window_staff', '/api/v1/me')
+      const page = await consolePage(context, base, 'window_staff')
+      const asked = []
+      page.on('request', (request) => {
+        const url = new URL(request.url())
+        if (url.pathname.startsWith('/api/')) asked.push(url)
+      })
+      await page.goto(`${base}/console/`)
+      await settled(page)
+      await page.waitForSelector('[data-test=live-badge]')
+      check((await page.locator('[data-test=live-badge]').innerText()).includes('昨日'), 'the dashboard says its figures end yesterday')
+      check(!asked.some((url) => url.pathname === '/api/v1/live'), 'window staff never open the live stream')
+      const today = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai' }).format(new Date())
+      for (const url of asked.filter((url) => url.pathname.startsWith('/api/v1/stats'))) {
+        const to = url.searchParams.get('to')
+        check(to && to < today, `a figure asked up to yesterday, not ${url}`)
+        const unit = url.searchParams.get('unit')
+        check(!unit || unit === me.staff_id, `window staff ask only for themselves, not ${url}`)
+      }
+      await shot(page, shots, 'window-staff-dashboard')
+      // Their orders are the ones about them, without the citizen's contact.
+      const orders = await apiAs(base, 'window_staff', '/api/v1/orders?limit=50')
+      for (const order of orders.items) {
+        check(order.staff === me.staff_id, `window staff see orders about themselves only, not ${order.id} (staff ${order.staff})`)
+        check(!order.contact, `no contact on order ${order.id} for window staff`)
+      }
+      await page.goto(`${base}/console/orders`)
+      await settled(page)
+      await shot(page, shots, 'window-staff-orders')
+      // A figure of today, asked by hand, is refused by the server.
+      const refused = await fetch(`${base}/api/v1/stats?from=${today}&to=${today}`, {
+        headers: { authorization: `Bearer ${await token(base, 'window_staff')}` },
+      })
+      check([400, 403].includes(refused.status), `today's figures are refused to window staff: ${refused.status}`)
+    },
+  },
+  {
+    name: 'a county supervisor sees its county only, through every screen',
+    async run({ context, base, shots }) {
+      const page = await consolePage(context, base, 'baofeng_supervisor')
+      const others = ['410402', '410403', '410404', '410411', '410422', '410423', '410425', '410481', '410482']
+      const leaks = []
+      page.on('response', async (response) => {
+        const url = new URL(response.url())
+        if (!url.pathname.startsWith('/api/') || !response.ok()) return
+        // Public anyway: the org tree (/public/regions lists it) and the city's published
+        // ranking of its counties (/public/rankings).
+        if (url.pathname.startsWith('/api/v1/org/') || url.pathname.startsWith('/api/v1/assessments')) return
+        const type = response.headers()['content-type'] ?? ''
+        if (!type.includes('json')) return
+        const text = await response.text().catch(() => '')
+        for (const code of others) {
+          if (text.includes(`"${code}"`)) leaks.push(`${url.pathname}${url.search} names ${code}`)
+        }
+      })
+      for (const path of ['/', '/orders', '/analysis', '/ranking', '/reports', '/problems', '/adapters', '/audit', '/uplink']) {
+        await page.goto(`${base}/console${path}`)
+        await settled(page)
+        await page.waitForTimeout(500)
+        await shot(page, shots, `county-supervisor${path === '/' ? '-dashboard' : path.replaceAll('/', '-')}`)
+      }
+      check(leaks.length === 0, `the county supervisor's screens received other counties' records:\n${leaks.join('\n')}`)
+      // Another county asked for by URL is refused, and the screen says so.
+      await page.goto(`${base}/console/analysis?unit=410482`)
+      await settled(page)
+      const text = await page.locator('.main').innerText()
+      check(/无权|不在|范围/.test(text), `another county's figures are refused on the screen: ${text.slice(0, 300)}`)
+    },
+  },
+  {
+    name: 'every main screen renders for the role that uses it',
+    async run({ context, base, shots }) {
+      const tour = [
+        ['city_supervisor', '/analysis', 'analysis'],
+        ['city_supervisor', '/analysis?tab=words', 'analysis-hot-words'],
+        ['city_supervisor', '/ranking', 'ranking'],
+        ['city_supervisor', '/reports', 'reports'],
+        ['city_supervisor', '/orders', 'orders-inbox'],
+        ['city_supervisor', '/problems', 'problems'],
+        ['handler', '/orders', 'orders-handler'],
+        ['callback', '/calls', 'call-desk'],
+        ['reviewer', '/appeals', 'appeals'],
+        ['reviewer', '/moderation', 'moderation'],
+        ['rule_editor', '/rules', 'rules'],
+        ['admin', '/adapters', 'adapters'],
+        ['admin', '/admin', 'admin'],
+        ['admin', '/audit', 'audit'],
+        ['admin', '/uplink', 'uplink'],
+        ['admin', '/posters', 'posters'],
+        ['city_supervisor', '/hall?unit=', 'hall-screen'],
+      ]
+      const hall = (await apiAs(base, 'admin', '/api/v1/devices/online-rate'))[0]?.hall
+      for (const [user, path, name] of tour) {
+        const page = await open(context, base, user, path === '/hall?unit=' ? `/hall?unit=${hall ?? ''}` : path)
+        await page.waitForTimeout(800)
+        const errors = await page.locator('.el-alert--error').allInnerTexts()
+        check(errors.length === 0, `${name} as ${user} shows no error: ${errors.join(' | ')}`)
+        check(page.errors.length === 0, `${name} as ${user} runs without a script error: ${page.errors}`)
+        await shot(page, shots, name)
+        await page.close()
+      }
+    },
+  },
 ]

@@ -94,8 +94,12 @@ pub fn capabilities(role: Role, root: bool) -> Vec<&'static str> {
     grant("uplink.run", role == Admin && root);
     // POST /admin/sweep
     grant("sweep", matches!(role, Supervisor | Admin) && root);
-    // The hall display of today's aggregate satisfaction.
-    grant("hall_screen", reads && role.sees_live_ratings());
+    // The hall display of today's aggregate satisfaction: live figures of a hall, so not for
+    // window staff (results up to yesterday) nor a department's handler (no hall in scope).
+    grant(
+        "hall_screen",
+        reads && role.sees_live_ratings() && role != DepartmentHandler,
+    );
     out
 }
 

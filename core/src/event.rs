@@ -25,6 +25,15 @@ pub const SCHEMA_VERSION: u32 = 2;
 pub enum Event {
     OrgUnitUpserted {
         unit: OrgUnit,
+        /// A new window's first QR code (generation 1), issued with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        qr: Option<WindowQr>,
+    },
+    /// A window's QR code was issued anew (rotated, or issued for a window recorded before
+    /// windows had codes): the previous code stops working.
+    WindowQrIssued {
+        window: String,
+        qr: WindowQr,
     },
     StaffUpserted {
         staff: Staff,
@@ -155,6 +164,7 @@ impl Event {
     pub fn kind(&self) -> &'static str {
         match self {
             Event::OrgUnitUpserted { .. } => "org_unit_upserted",
+            Event::WindowQrIssued { .. } => "window_qr_issued",
             Event::StaffUpserted { .. } => "staff_upserted",
             Event::ItemUpserted { .. } => "item_upserted",
             Event::DeviceUpserted { .. } => "device_upserted",
@@ -183,6 +193,15 @@ impl Event {
             Event::Uplink { .. } => "uplink",
         }
     }
+}
+
+/// A window's static QR code: its generation (1 for the first, one more per rotation) and the
+/// sha256 of its token ([`crate::pii::PiiKey::window_token`]), so the log alone says which
+/// token opens which window, and the token itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowQr {
+    pub generation: u32,
+    pub token_hash: String,
 }
 
 /// Where an event came from outside: the source and the source's own id, for idempotency.

@@ -93,6 +93,22 @@ impl PiiKey {
 
     /// HMAC-SHA256 keyed with the derived token key. HMAC pads a key shorter than its block
     /// with zeros, so the padded 64-byte key is the same key, taken without a fallible call.
+    /// The opaque token of a window's static QR code (`/w/{token}`): 128 bits of HMAC-SHA256 of
+    /// the window's id and the code's generation under the same derived key as
+    /// [`PiiKey::tracking_token`], domain-separated from it. The generation is recorded in the
+    /// log (a rotation makes the next one), so the token is the same after a rebuild; the unit
+    /// code cannot be read from it and a token for another window cannot be made without the
+    /// key. Only its hash is stored, to look it up.
+    pub fn window_token(&self, window: &str, generation: u32) -> String {
+        use hmac::Mac as _;
+        let mut mac = self.token_mac();
+        mac.update(b"window\0");
+        mac.update(window.as_bytes());
+        mac.update(b"\0");
+        mac.update(&generation.to_be_bytes());
+        hex::encode(&mac.finalize().into_bytes()[..16])
+    }
+
     fn token_mac(&self) -> hmac::Hmac<sha2::Sha256> {
         let mut key = [0u8; 64];
         key[..32].copy_from_slice(&self.tracking);

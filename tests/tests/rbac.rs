@@ -292,6 +292,28 @@ const MATRIX: &[Row] = &[
         Some(r#"{"level": "satisfied"}"#),
         "404 404 404 404 404 404 404 404 404", None),
 
+    // Windows' QR codes: the citizen's page (a forged token is unknown to everyone), and for
+    // administrators the codes, their rotation and the posters.
+    row("GET /w/{token}", "GET /w/{token}", None,
+        "404 404 404 404 404 404 404 404 404", None),
+    row("POST /w/{token}", "POST /w/{token}", Some(r#"{"level": "satisfied"}"#),
+        "404 404 404 404 404 404 404 404 404", None),
+    row("GET /api/v1/windows/qr", "GET /api/v1/windows/qr?unit={region}", None,
+        "ok  ok  403 403 403 403 403 403 401",
+        Some("ok  403 403 403 403 403 403 403 401")),
+    row("POST /api/v1/windows/{id}/qr/rotate", "POST /api/v1/windows/{window}/qr/rotate", None,
+        "ok  ok  403 403 403 403 403 403 401",
+        Some("ok  404 403 403 403 403 403 403 401")),
+    row("GET /api/v1/windows/{id}/poster.svg", "GET /api/v1/windows/{window}/poster.svg", None,
+        "ok  ok  403 403 403 403 403 403 401",
+        Some("ok  404 403 403 403 403 403 403 401")),
+    row("GET /api/v1/windows/{id}/poster.pdf", "GET /api/v1/windows/{window}/poster.pdf", None,
+        "ok  ok  403 403 403 403 403 403 401",
+        Some("ok  404 403 403 403 403 403 403 401")),
+    row("GET /api/v1/windows/posters.pdf", "GET /api/v1/windows/posters.pdf?unit={region}", None,
+        "ok  ok  403 403 403 403 403 403 401",
+        Some("ok  403 403 403 403 403 403 403 401")),
+
     // Systemic problems.
     row("GET /api/v1/problems/proposals", "GET /api/v1/problems/proposals?region={region}", None,
         "ok  ok  ok  403 403 403 403 403 401",
@@ -702,6 +724,15 @@ impl World {
             names.insert("region", county.to_string());
             names.insert("department", fixture.department.clone());
             names.insert("hall", hall.to_string());
+            names.insert(
+                "window",
+                if county == "410421" {
+                    "W-BF-01"
+                } else {
+                    "W-YX-01"
+                }
+                .to_string(),
+            );
             names.insert("source", fixture.source.clone());
             names.insert("rating", rating.to_string());
             names.insert("order", order.to_string());

@@ -12,7 +12,7 @@ use crate::calendar::local_date;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use crate::event::{Event, LogEntry, Origin, PolicyVersionRecord, RejectedPayload};
+use crate::event::{Event, LogEntry, Origin, PolicyVersionRecord, RejectedPayload, WindowQr};
 use crate::model::{
     Attribution, Case, Device, DeviceModel, DeviceState, HeartbeatInput, OrgKind, OrgUnit, Rating,
     RatingFacts, RatingInput, ServiceAct, ServiceEventInput, StoredEvaluator,
@@ -50,6 +50,14 @@ impl Reader<'_> {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(abort)?)),
             None => Ok(None),
         }
+    }
+
+    /// The current generation of a window's QR code; `None` before its first.
+    pub fn window_qr_generation(&self, window: &str) -> TxResult<Option<u32>> {
+        Ok(self.trees[tree::WINDOW_QR]
+            .get(keys::window_qr_generation(window))?
+            .and_then(|bytes| <[u8; 4]>::try_from(bytes.as_ref()).ok())
+            .map(u32::from_be_bytes))
     }
 
     pub fn org(&self, id: &str) -> TxResult<Option<OrgUnit>> {
@@ -223,7 +231,7 @@ pub(super) fn decide(
         Command::Loop(command) => super::closed_loop::decide(reader, pii, command, next_seq, now),
         Command::Uplink(command) => super::uplink::decide(reader, pii, command),
         Command::Heartbeat { source, input } => decide_heartbeat(reader, &source, input, now),
-        Command::Master { actor, change } => decide_master(reader, actor, change),
+        Command::Master { actor, change } => decide_master(reader, pii, actor, change),
         Command::Audit { entry } => Ok(Decision::Append {
             actor: entry.actor.clone(),
             origin: None,
@@ -522,8 +530,17 @@ fn check_press_interval(reader: &Reader<'_>, input: &RatingInput) -> Result<(), 
     Ok(())
 }
 
+/// The QR code of `window` at `generation`, as the log records it.
+fn window_qr(pii: &PiiKey, window: &str, generation: u32) -> WindowQr {
+    WindowQr {
+        generation,
+        token_hash: crate::pii::tracking_hash(&pii.window_token(window, generation)),
+    }
+}
+
 fn decide_master(
     reader: &Reader<'_>,
+    pii: &PiiKey,
     actor: String,
     change: MasterChange,
 ) -> Result<Decision, Reject> {
@@ -562,7 +579,30 @@ fn decide_master(
             if let Some(department) = &unit.department {
                 reader.org_of_kind(department, &[OrgKind::Department], "department")?;
             }
-            Event::OrgUnitUpserted { unit }
+            // A window gets its QR code when it is first recorded.
+            let qr = if unit.kind == OrgKind::Window
+                && reader
+                    .window_qr_generation(&unit.id)
+                    .map_err(Reject::Store)?
+                    .is_none()
+            {
+                Some(window_qr(pii, &unit.id, 1))
+            } else {
+                None
+            };
+            Event::OrgUnitUpserted { unit, qr }
+        }
+        MasterChange::RotateWindowQr { window } => {
+            reader.org_of_kind(&window, &[OrgKind::Window], "window")?;
+            let generation = reader
+                .window_qr_generation(&window)
+                .map_err(Reject::Store)?
+                .unwrap_or(0)
+                .saturating_add(1);
+            Event::WindowQrIssued {
+                qr: window_qr(pii, &window, generation),
+                window,
+            }
         }
         MasterChange::Staff(staff) => {
             reader.org_of_kind(&staff.department, &[OrgKind::Department], "department")?;
@@ -790,7 +830,11 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
         return Ok(());
     }
     match &entry.event {
-        Event::OrgUnitUpserted { unit } => {
+        Event::WindowQrIssued { window, qr } => index_window_qr(trees, window, qr)?,
+        Event::OrgUnitUpserted { unit, qr } => {
+            if let Some(qr) = qr {
+                index_window_qr(trees, &unit.id, qr)?;
+            }
             // A unit that moves leaves its old parent's list of children.
             if let Some(bytes) = trees[tree::ORG].get(unit.id.as_bytes())? {
                 let previous: OrgUnit = serde_json::from_slice(&bytes).map_err(abort)?;
@@ -900,6 +944,20 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
         // Projected by the uplink above.
         Event::Uplink { .. } => {}
     }
+    Ok(())
+}
+
+/// A window's QR code becomes its current one; the tokens of earlier generations stay indexed,
+/// so that an old poster is told it was replaced rather than that it never existed.
+fn index_window_qr(trees: &[TransactionalTree], window: &str, qr: &WindowQr) -> TxResult<()> {
+    let tree = &trees[tree::WINDOW_QR];
+    tree.insert(
+        keys::window_qr_generation(window),
+        &qr.generation.to_be_bytes(),
+    )?;
+    let mut value = qr.generation.to_be_bytes().to_vec();
+    value.extend_from_slice(window.as_bytes());
+    tree.insert(keys::window_qr_token(&qr.token_hash), value)?;
     Ok(())
 }
 
@@ -1056,6 +1114,11 @@ fn project_service(
         if is_new_case && matches!(dim, Dim::Region | Dim::Department | Dim::Item) {
             trees[tree::CASE_INDEX]
                 .insert(keys::case_index(dim, unit, case_day, &case.project_no), &[])?;
+        }
+        // A window's cases by the day of each act there: what its QR page offers to rate.
+        if is_new_act && dim == Dim::Window {
+            trees[tree::CASE_INDEX]
+                .insert(keys::case_index(dim, unit, day, &case.project_no), &[])?;
         }
     }
     Ok(())

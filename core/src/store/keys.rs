@@ -372,3 +372,17 @@ pub mod kept {
         key
     }
 }
+
+/// `g` ‖ window: the current generation of the window's QR code.
+pub fn window_qr_generation(window: &str) -> Vec<u8> {
+    let mut key = vec![b'g'];
+    key.extend_from_slice(window.as_bytes());
+    key
+}
+
+/// `t` ‖ token hash: the window and generation a QR token opens.
+pub fn window_qr_token(token_hash: &str) -> Vec<u8> {
+    let mut key = vec![b't'];
+    key.extend_from_slice(token_hash.as_bytes());
+    key
+}

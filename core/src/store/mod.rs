@@ -108,7 +108,10 @@ pub(crate) mod tree {
     pub const UPLINK: usize = 29;
     /// What each ingest source delivered and had refused, by day, and when it last did.
     pub const SOURCE_ACTIVITY: usize = 30;
-    pub const NAMES: [&str; 31] = [
+    /// Windows' QR codes: `g` ‖ window → current generation (u32 BE); `t` ‖ token hash →
+    /// generation (u32 BE) ‖ window.
+    pub const WINDOW_QR: usize = 31;
+    pub const NAMES: [&str; 32] = [
         "log",
         "dedup",
         "org",
@@ -140,6 +143,7 @@ pub(crate) mod tree {
         "assessments",
         "uplink",
         "source_activity",
+        "window_qr",
     ];
 }
 
@@ -158,6 +162,10 @@ pub enum MasterChange {
     DeviceModel(DeviceModel),
     User(User),
     Source(Source),
+    /// Issue a window's QR code anew (the next generation): the previous code stops working.
+    RotateWindowQr {
+        window: String,
+    },
 }
 
 /// Something to record.

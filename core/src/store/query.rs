@@ -159,6 +159,57 @@ impl Store {
             .collect()
     }
 
+    /// The current generation of a window's QR code; `None` before its first.
+    pub fn window_qr_generation(&self, window: &str) -> Result<Option<u32>, StoreError> {
+        Ok(self.trees()[tree::WINDOW_QR]
+            .get(keys::window_qr_generation(window))?
+            .and_then(|bytes| <[u8; 4]>::try_from(bytes.as_ref()).ok())
+            .map(u32::from_be_bytes))
+    }
+
+    /// The window a QR token was issued for and the generation it was issued as (compare
+    /// with [`Store::window_qr_generation`]: an earlier one was replaced).
+    pub fn window_of_qr_token(&self, token: &str) -> Result<Option<(String, u32)>, StoreError> {
+        let hash = crate::pii::tracking_hash(token);
+        Ok(self.trees()[tree::WINDOW_QR]
+            .get(keys::window_qr_token(&hash))?
+            .and_then(|value| {
+                let generation = u32::from_be_bytes(value.get(..4)?.try_into().ok()?);
+                let window = String::from_utf8(value.get(4..)?.to_vec()).ok()?;
+                Some((window, generation))
+            }))
+    }
+
+    /// The cases with a service act at `window` on the days `from..=to` (China time), newest
+    /// day first, at most `limit`.
+    pub fn window_cases(
+        &self,
+        window: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<Case>, StoreError> {
+        let start = keys::unit_day(Dim::Window, window, keys::day_number(from));
+        let end = keys::prefix_end(&keys::unit_day(Dim::Window, window, keys::day_number(to)));
+        let prefix_len = start.len();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut cases = Vec::new();
+        for item in self.trees()[tree::CASE_INDEX].range(start..end).rev() {
+            let (key, _) = item?;
+            let project_no =
+                String::from_utf8_lossy(key.get(prefix_len..).unwrap_or_default()).to_string();
+            if seen.insert(project_no.clone())
+                && let Some(case) = self.case(&project_no)?
+            {
+                cases.push(case);
+            }
+            if cases.len() >= limit {
+                break;
+            }
+        }
+        Ok(cases)
+    }
+
     pub fn log_entry(&self, seq: u64) -> Result<Option<LogEntry>, StoreError> {
         self.json(tree::LOG, &seq.to_be_bytes())
     }

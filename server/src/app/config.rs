@@ -24,6 +24,7 @@ pub struct Config {
     pub devices: DevicesConfig,
     pub workflow: WorkflowConfig,
     pub messages: MessagesConfig,
+    pub window_qr: WindowQrConfig,
     pub clock: ClockConfig,
     pub metrics: MetricsConfig,
     pub demo: DemoConfig,
@@ -220,6 +221,27 @@ impl Default for MessagesConfig {
             max_attempts: 5,
             retry_secs: 60,
             timeout_ms: 5000,
+        }
+    }
+}
+
+/// The windows' static QR codes (`/w/{token}`, 窗口二维码评价).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WindowQrConfig {
+    /// Service acts done at a window within this many hours are offered on its QR page.
+    pub recent_hours: u32,
+    /// Regions (county codes, or any region code: every window below it) whose windows also
+    /// take an anonymous rating of the window itself, without a service act. Empty (the
+    /// default): a QR rating always names a service act (一事一评).
+    pub anonymous_regions: Vec<String>,
+}
+
+impl Default for WindowQrConfig {
+    fn default() -> Self {
+        WindowQrConfig {
+            recent_hours: 4,
+            anonymous_regions: Vec::new(),
         }
     }
 }
@@ -533,6 +555,7 @@ impl Default for Config {
             devices: DevicesConfig::default(),
             workflow: WorkflowConfig::default(),
             messages: MessagesConfig::default(),
+            window_qr: WindowQrConfig::default(),
             clock: ClockConfig::default(),
             metrics: MetricsConfig::default(),
             demo: DemoConfig::default(),

@@ -19,6 +19,7 @@ pub mod outbound;
 pub mod outreach;
 pub mod platform;
 pub mod plugins;
+pub mod posters;
 pub mod problems;
 pub mod ratings;
 pub mod redact;
@@ -30,6 +31,7 @@ pub mod telemetry;
 pub mod tokens;
 pub mod uplink;
 pub mod watch;
+pub mod window_qr;
 pub mod work;
 
 pub use error::AppError;

@@ -43,6 +43,8 @@ pub struct Platform {
     pub manual_clock: Option<Arc<ManualClock>>,
     pub workflow: WorkflowConfig,
     pub messages: MessagesConfig,
+    /// The windows' QR codes: what their pages offer.
+    pub window_qr: crate::app::config::WindowQrConfig,
     pub coverage: CoverageConfig,
     pub metric_settings: hcp_core::metrics::MetricSettings,
     /// Serialises sweeps: the background loop and `POST /api/v1/admin/sweep`.
@@ -127,6 +129,7 @@ impl Platform {
             coverage: config.coverage.clone(),
             metric_settings: config.metrics.settings(),
             messages: config.messages.clone(),
+            window_qr: config.window_qr.clone(),
             sweep_lock: Arc::default(),
             uplink: Arc::new(crate::app::uplink::Uplink::new(config.uplink.clone())),
             limits: Arc::new(crate::app::limits::Limits::new(&config.limits)),

@@ -1934,7 +1934,9 @@ mod tests {
                     assert!(item.task_code.len() <= 64);
                     assert!(items.insert(item.task_code.clone()));
                 }
-                MasterChange::User(_) | MasterChange::Source(_) => {}
+                MasterChange::User(_)
+                | MasterChange::Source(_)
+                | MasterChange::RotateWindowQr { .. } => {}
             }
         }
         assert_eq!(city.regions.len(), 10);

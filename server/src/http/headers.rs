@@ -21,12 +21,7 @@ use sha2::{Digest, Sha256};
 
 /// The inline `<style>` of every page the platform renders; a page with a style not listed here
 /// renders unstyled (the end-to-end tests check every page's styles against the policy).
-pub const PAGE_STYLES: [&str; 4] = [
-    super::public::STYLE,
-    super::outreach::STYLE,
-    super::track::STYLE,
-    crate::app::reports::PAGE_STYLE,
-];
+pub const PAGE_STYLES: [&str; 2] = [super::citizen::STYLE, crate::app::reports::PAGE_STYLE];
 
 /// The policy of the browsable API docs: Swagger UI's own scripts and styles from here, the
 /// inline styles it sets and the `data:` images of its icons, the OpenAPI document fetched from
@@ -56,12 +51,18 @@ pub fn page_policy() -> &'static str {
 }
 
 /// Whether a path carries a citizen's token: the tracking page and API (`/t/{token}`,
-/// `/api/v1/track/{token}`) and the rating page and its post (`/r/{token}`,
-/// `/api/v1/public/rate/{token}`).
+/// `/api/v1/track/{token}`), the rating page and its post (`/r/{token}`,
+/// `/api/v1/public/rate/{token}`) and a window's QR page and its post (`/w/{token}`).
 pub fn carries_token(path: &str) -> bool {
-    ["/t/", "/r/", "/api/v1/track/", "/api/v1/public/rate/"]
-        .iter()
-        .any(|prefix| path.starts_with(prefix))
+    [
+        "/t/",
+        "/r/",
+        "/w/",
+        "/api/v1/track/",
+        "/api/v1/public/rate/",
+    ]
+    .iter()
+    .any(|prefix| path.starts_with(prefix))
 }
 
 fn is_console(path: &str) -> bool {
@@ -158,6 +159,7 @@ mod tests {
         for path in [
             "/t/abc",
             "/r/abc",
+            "/w/abc",
             "/api/v1/track/abc",
             "/api/v1/track/abc/evaluation",
             "/api/v1/public/rate/abc",

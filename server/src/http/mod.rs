@@ -4,6 +4,7 @@
 pub mod admin;
 mod analysis;
 pub mod caps;
+pub(crate) mod citizen;
 pub mod console;
 mod devices;
 pub mod extract;
@@ -23,6 +24,7 @@ mod rules;
 pub mod stats;
 mod track;
 mod uplink;
+mod window;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -230,6 +232,7 @@ pub const RATE_LIMITED: &[&str] = &[
     "/api/v1/track/{token}/confirm-phone",
     "/api/v1/public/rate/{token}",
     "/r/{token}",
+    "/w/{token}",
     "/api/v1/public/regions",
     "/api/v1/public/stats",
     "/api/v1/public/rankings",
@@ -508,6 +511,7 @@ pub fn router(platform: Platform, extra: Router<Platform>) -> Router {
             .merge(reports::routes())
             .merge(public::routes(&platform))
             .merge(uplink::routes())
+            .merge(window::routes(&platform))
             .merge(extra)
             .fallback(extract::not_found)
             .method_not_allowed_fallback(extract::method_not_allowed)
@@ -534,6 +538,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.merge(reports::Doc::openapi());
     doc.merge(public::Doc::openapi());
     doc.merge(uplink::Doc::openapi());
+    doc.merge(window::Doc::openapi());
     ErrorResponses.modify(&mut doc);
     optional_bodies(&mut doc);
     unique_operation_ids(&mut doc);

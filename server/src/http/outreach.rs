@@ -7,7 +7,7 @@ use super::extract::{ClientAddr, Form, Json, Path, Query};
 use axum::Router;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use hcp_core::auth::{Permission, Principal, Role};
@@ -23,6 +23,7 @@ use hcp_core::workflow::CallOutcome;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use super::citizen::{Frame, Mode};
 use super::page::{MAX_SCAN, Page, PageQuery, verdict};
 use super::read::RevealRequest;
 use super::{ApiError, Auth, blocking};
@@ -364,20 +365,6 @@ pub async fn service_plan(
     .await
 }
 
-/// The pages' one inline style, allowed by its hash in the content policy (`http::headers`).
-pub(crate) const STYLE: &str = "body{margin:0;background:#f4f6f8;color:#1f2329;font:16px/1.6 system-ui,-apple-system,\"PingFang SC\",\"Microsoft YaHei\",sans-serif}\
-main{max-width:34rem;margin:0 auto;padding:1.25rem}\
-h1{font-size:1.3rem;color:#b3261e;margin:.5rem 0 1rem}\
-h2{font-size:1.1rem}\
-.act{background:#fff;border-radius:8px;padding:.75rem 1rem}\
-.act dt{color:#646a73;font-size:.9rem}.act dd{margin:0 0 .4rem}\
-fieldset{border:0;padding:0;margin:1rem 0}legend{font-weight:600;margin-bottom:.5rem}\
-label.level{display:block;background:#fff;border-radius:8px;padding:.6rem .8rem;margin:.4rem 0}\
-textarea{width:100%;box-sizing:border-box;font:inherit;padding:.5rem;border:1px solid #c9cdd4;border-radius:8px}\
-button{width:100%;margin-top:1rem;padding:.75rem;font:inherit;font-weight:600;color:#fff;background:#b3261e;border:0;border-radius:8px}\
-.notice{background:#fdecea;color:#8c1d18;border-radius:8px;padding:.6rem .8rem}\
-.hint{color:#646a73;font-size:.875rem}";
-
 /// `&`, `<`, `>`, `"` and `'` escaped for HTML text and attributes.
 pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -394,25 +381,15 @@ pub(super) fn escape(text: &str) -> String {
     out
 }
 
-/// A whole page. Its URL carries the link's token: `http::headers` keeps it out of caches,
-/// referrers and search engines, and its content policy allows nothing from elsewhere.
-fn html_page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <meta name=\"robots\" content=\"noindex\"><title>{title}</title><style>{STYLE}</style></head>\
-         <body><main><h1>政务服务“好差评”</h1>{body}</main></body></html>",
-        title = escape(title),
-    );
-    (status, Html(html)).into_response()
+/// A whole page, in the citizens' look ([`super::citizen`]). Its URL carries the link's token:
+/// `http::headers` keeps it out of caches, referrers and search engines, and its content policy
+/// allows nothing from elsewhere.
+fn html_page(status: StatusCode, frame: Frame<'_>, title: &str, body: &str) -> Response {
+    super::citizen::page(status, frame, title, body)
 }
 
-fn message_page(status: StatusCode, title: &str, text: &str) -> Response {
-    html_page(
-        status,
-        title,
-        &format!("<h2>{}</h2><p>{}</p>", escape(title), escape(text)),
-    )
+fn message_page(status: StatusCode, frame: Frame<'_>, title: &str, text: &str) -> Response {
+    super::citizen::message(status, frame, title, text)
 }
 
 /// A citizen's page over an abuse limit: 429 with `Retry-After`, in Chinese, as a page.
@@ -420,6 +397,7 @@ pub(super) fn too_many_page(wait: std::time::Duration) -> Response {
     let seconds = crate::app::limits::seconds(wait);
     let mut response = message_page(
         StatusCode::TOO_MANY_REQUESTS,
+        Frame::plain(),
         "操作过于频繁",
         &format!("您的操作过于频繁，请约 {seconds} 秒后再试。"),
     );
@@ -429,17 +407,19 @@ pub(super) fn too_many_page(wait: std::time::Duration) -> Response {
     response
 }
 
-fn invalid_link_page() -> Response {
+fn invalid_link_page(frame: Frame<'_>) -> Response {
     message_page(
         StatusCode::NOT_FOUND,
+        frame,
         "链接无效",
         "该评价链接无效或不完整，请核对短信中的链接。",
     )
 }
 
-fn already_rated_page() -> Response {
+fn already_rated_page(frame: Frame<'_>) -> Response {
     message_page(
         StatusCode::CONFLICT,
+        frame,
         "本次服务已评价",
         "本次服务已有评价，无需重复评价。感谢您对政务服务工作的支持！",
     )
@@ -474,8 +454,14 @@ fn summary(platform: &Platform, case: &Case, act: &ServiceAct) -> Result<ActSumm
 }
 
 /// The rating form; `action` is where it posts, relative to the page's own address.
-fn form_page(status: StatusCode, act: &ActSummary, action: &str, notice: Option<&str>) -> Response {
-    let mut body = String::from("<dl class=\"act\">");
+fn form_page(
+    status: StatusCode,
+    frame: Frame<'_>,
+    act: &ActSummary,
+    action: &str,
+    notice: Option<&str>,
+) -> Response {
+    let mut body = String::from("<h1>服务评价</h1><dl class=\"act\">");
     for (label, value) in [
         ("办理事项", &act.item),
         ("服务环节", &act.service),
@@ -494,8 +480,9 @@ fn form_page(status: StatusCode, act: &ActSummary, action: &str, notice: Option<
         ));
     }
     body.push_str(&format!(
-        "<form method=\"post\" action=\"{}\"><fieldset><legend>您对本次服务的评价</legend>",
-        escape(action)
+        "<form method=\"post\" action=\"{}{}\"><fieldset class=\"levels\"><legend>您对本次服务的评价</legend>",
+        escape(action),
+        frame.query()
     ));
     for level in Level::ALL {
         let value = serde_json::to_value(level)
@@ -513,28 +500,30 @@ fn form_page(status: StatusCode, act: &ActSummary, action: &str, notice: Option<
          <p class=\"hint\">评价完全自愿。请勿在评价内容中填写身份证号、手机号等个人信息；如您不满意，相关部门将与您联系核实并整改。</p>\
          <button type=\"submit\">提交评价</button></form>"
     ));
-    html_page(status, "服务评价", &body)
+    html_page(status, frame, "服务评价", &body)
 }
 
 /// The page of a genuine, still unrated act's link. Blocking.
 fn rating_form(
     platform: &Platform,
     token: &str,
+    frame: Frame<'_>,
     action: &str,
     status: StatusCode,
     notice: Option<&str>,
 ) -> Result<Response, ApiError> {
     let Some((project_no, service_number)) = act_of_token(platform.store.pii(), token) else {
-        return Ok(invalid_link_page());
+        return Ok(invalid_link_page(frame));
     };
     let Some((case, act)) = find_act(platform, &project_no, service_number)? else {
-        return Ok(invalid_link_page());
+        return Ok(invalid_link_page(frame));
     };
     if !act.ratings.is_empty() {
-        return Ok(already_rated_page());
+        return Ok(already_rated_page(frame));
     }
     Ok(form_page(
         status,
+        frame,
         &summary(platform, &case, &act)?,
         action,
         notice,
@@ -545,6 +534,7 @@ fn internal_error_page(error: ApiError) -> Response {
     tracing::error!(%error, "rating page failed");
     message_page(
         StatusCode::INTERNAL_SERVER_ERROR,
+        Frame::plain(),
         "系统繁忙",
         "系统暂时无法处理，请稍后再次打开短信中的链接。",
     )
@@ -555,7 +545,10 @@ fn internal_error_page(error: ApiError) -> Response {
 /// Unauthenticated; the token is the proof. No personal data is shown.
 #[utoipa::path(
     get, path = "/r/{token}", tag = "public",
-    params(("token" = String, Path, description = "The token of the invitation link")),
+    params(
+        ("token" = String, Path, description = "The token of the invitation link"),
+        ("big" = Option<u8>, Query, description = "1: the elderly mode (bigger text, higher contrast)", minimum = 0, maximum = 1),
+    ),
     responses(
         (status = 200, description = "the rating form", content_type = "text/html"),
         (status = 404, description = "an unknown or forged link", content_type = "text/html"),
@@ -563,13 +556,24 @@ fn internal_error_page(error: ApiError) -> Response {
         (status = 429, description = "too many reads from this address: retry after `Retry-After` seconds", content_type = "text/html"),
     )
 )]
-pub async fn rating_page(State(platform): State<Platform>, Path(token): Path<String>) -> Response {
+pub async fn rating_page(
+    State(platform): State<Platform>,
+    Path(token): Path<String>,
+    Query(mode): Query<Mode>,
+) -> Response {
     // The form posts from `/r/<token>` to `/api/v1/public/rate/<token>`, relative so that the
     // page works behind a path prefix.
     let action = format!("../api/v1/public/rate/{token}");
-    blocking(move || rating_form(&platform, &token, &action, StatusCode::OK, None))
-        .await
-        .unwrap_or_else(internal_error_page)
+    blocking(move || {
+        let frame = Frame {
+            big: mode.big(),
+            switch: Some(&token),
+            public: false,
+        };
+        rating_form(&platform, &token, frame, &action, StatusCode::OK, None)
+    })
+    .await
+    .unwrap_or_else(internal_error_page)
 }
 
 /// A rating given through an invitation link.
@@ -607,6 +611,10 @@ pub async fn public_rate(
     address: ClientAddr,
     request: Request,
 ) -> Response {
+    let big = request
+        .uri()
+        .query()
+        .is_some_and(|query| query.split('&').any(|pair| pair == "big=1"));
     let is_form = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -638,9 +646,14 @@ pub async fn public_rate(
         Err(_) => {
             // The form as the page sent it, without a level: ask again.
             return blocking(move || {
+                let frame = Frame {
+                    big,
+                    ..Frame::plain()
+                };
                 rating_form(
                     &platform,
                     &token,
+                    frame,
                     &token,
                     StatusCode::UNPROCESSABLE_ENTITY,
                     Some("请选择评价等级。"),
@@ -651,11 +664,16 @@ pub async fn public_rate(
         }
     };
     blocking(move || {
+        let frame = Frame {
+            big,
+            ..Frame::plain()
+        };
         let again = |notice: &str| {
             // Posted to `/api/v1/public/rate/<token>`: the form posts to the same address.
             rating_form(
                 &platform,
                 &token,
+                frame,
                 &token,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(notice),
@@ -664,11 +682,12 @@ pub async fn public_rate(
         match outreach::rate_by_link(&platform, &token, rating.level, rating.text) {
             Ok(_) => Ok(message_page(
                 StatusCode::OK,
+                frame,
                 "感谢您的评价",
                 "您的评价已提交。感谢您对政务服务工作的支持与监督！",
             )),
-            Err(ApiError::NotFound(_)) => Ok(invalid_link_page()),
-            Err(ApiError::Conflict(_)) => Ok(already_rated_page()),
+            Err(ApiError::NotFound(_)) => Ok(invalid_link_page(frame)),
+            Err(ApiError::Conflict(_)) => Ok(already_rated_page(frame)),
             Err(ApiError::Unprocessable(Reason { code, .. }))
                 if code == DomainError::BadReviewWithoutDetail.code() =>
             {
@@ -727,7 +746,13 @@ mod tests {
             department: String::new(),
             date: "2026年03月02日".into(),
         };
-        let response = form_page(StatusCode::OK, &act, "../api/v1/public/rate/ab01", None);
+        let response = form_page(
+            StatusCode::OK,
+            Frame::plain(),
+            &act,
+            "../api/v1/public/rate/ab01",
+            None,
+        );
         assert_eq!(response.status(), StatusCode::OK);
         let body = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await

@@ -1413,26 +1413,21 @@ pub async fn comments(
 // ---------------------------------------------------------------------------------------------
 // Pages
 
-/// The pages' one inline style, allowed by its hash in the content policy (`http::headers`).
-pub(crate) const STYLE: &str = "body{font-family:system-ui,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;background:#f5f6f8;color:#1f2329;line-height:1.6}\
-main{max-width:960px;margin:0 auto;padding:16px}h1{font-size:1.5rem;margin:.5rem 0}h2{font-size:1.15rem;margin-top:2rem;border-bottom:2px solid #b3261e;padding-bottom:.25rem}\
-a{color:#0b57d0}table{width:100%;border-collapse:collapse;background:#fff;margin:.5rem 0}caption{text-align:left;font-weight:600;padding:.25rem 0}\
-th,td{padding:.45rem .6rem;border-bottom:1px solid #e5e6eb;text-align:left;vertical-align:top}th{background:#f0f1f4}\
-.figure{font-variant-numeric:tabular-nums}.notice{background:#fff4e5;border-left:4px solid #e8a33d;padding:.6rem .8rem}\
-.muted{color:#646a73;font-size:.9rem}nav.crumbs a{margin-right:.25rem}ul.tree{padding-left:1.2rem}\
-form.period label{margin-right:.5rem}form.period input{font:inherit;padding:.2rem .4rem}form.period button{font:inherit;margin-left:.5rem}\
-blockquote{margin:.25rem 0;padding:.25rem .75rem;border-left:3px solid #c9cdd4;background:#fff}\
-@media print{body{background:#fff}form.period,nav.pager{display:none}a{color:inherit;text-decoration:none}h2{break-after:avoid}tr{break-inside:avoid}}";
-
-fn html(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title} · 政务服务“好差评”公开</title><style>{STYLE}</style></head>\
-         <body><header><p class=\"muted site\"><a href=\"/public\">政务服务“好差评”公开</a></p></header>\
-         <main>{body}<footer><p class=\"muted\">本页面公开的数据不含任何个人信息：评价人姓名、电话、证件号码及工作人员信息一律不予公开，\
-         评价内容中的数字串、姓名等已作隐去处理；有效评价少于 5 条的统计对象不公开数据。</p></footer></main></body></html>",
-        title = escape(title),
+/// A disclosure page in the citizens' look ([`super::citizen`]): the shared header with the
+/// elderly-mode switch (to `path` in the other mode), the wide column, open to search engines.
+fn html(big: bool, path: &str, title: &str, body: &str) -> String {
+    let frame = super::citizen::Frame {
+        big,
+        switch: Some(path),
+        public: true,
+    };
+    super::citizen::html(
+        frame,
+        &format!("{title} · 政务服务“好差评”公开"),
+        &format!(
+            "<nav class=\"crumbs muted\"><a href=\"/public\">政务服务“好差评”公开</a></nav>{body}<footer><p class=\"muted\">本页面公开的数据不含任何个人信息：评价人姓名、电话、证件号码及工作人员信息一律不予公开，\
+             评价内容中的数字串、姓名等已作隐去处理；有效评价少于 5 条的统计对象不公开数据。</p></footer>"
+        ),
     )
 }
 
@@ -1454,6 +1449,8 @@ fn error_page(error: ApiError) -> Response {
         status,
         [(header::CACHE_CONTROL, "no-store")],
         axum::response::Html(html(
+            false,
+            "/public",
             "无法显示",
             &format!(
                 "<h1>无法显示</h1><p class=\"notice\">{}</p><p><a href=\"/public\">返回首页</a></p>",
@@ -1624,15 +1621,27 @@ fn explanation(platform: &Platform) -> String {
 
 /// `/public`: the latest published rankings, the root region's figures for the last month (or
 /// the ranking's period) and the directory of units.
-pub async fn index_page(State(platform): State<Platform>, headers: HeaderMap) -> Response {
-    serve(platform, &headers, asked("index", &[]), true, |platform| {
-        Ok((render_index(platform)?, Freshness::Recent))
+/// The elderly-mode switch of the index (`?big=1`).
+#[derive(Debug, Deserialize)]
+pub struct IndexQuery {
+    big: Option<u8>,
+}
+
+pub async fn index_page(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+    Query(query): Query<IndexQuery>,
+) -> Response {
+    let big = query.big == Some(1);
+    let key = asked("index", &[big.then_some("big")]);
+    serve(platform, &headers, key, true, move |platform| {
+        Ok((render_index(platform, big)?, Freshness::Recent))
     })
     .await
     .unwrap_or_else(error_page)
 }
 
-fn render_index(platform: &Platform) -> Result<String, ApiError> {
+fn render_index(platform: &Platform, big: bool) -> Result<String, ApiError> {
     let departments = match latest_run(platform, PublicDim::Department, None, None)? {
         Some(run) => Some(public_ranking(platform, PublicDim::Department, &run)?),
         None => None,
@@ -1701,12 +1710,14 @@ fn render_index(platform: &Platform) -> Result<String, ApiError> {
         rectified = escape(&headline.rectified_url),
         comments = escape(&headline.comments_url),
     );
-    Ok(html("首页", &body))
+    Ok(html(big, "/public", "首页", &body))
 }
 
 #[derive(Debug, Deserialize)]
 pub struct UnitPageQuery {
     period: Option<String>,
+    /// 1: the elderly mode.
+    big: Option<u8>,
     rectified_cursor: Option<String>,
     comments_cursor: Option<String>,
 }
@@ -1727,6 +1738,7 @@ pub async fn unit_page(
             query.period.as_deref(),
             query.rectified_cursor.as_deref(),
             query.comments_cursor.as_deref(),
+            (query.big == Some(1)).then_some("big"),
         ],
     );
     serve(platform, &headers, key, true, move |platform| {
@@ -1946,7 +1958,11 @@ fn render_unit_page(
         rectified_url = escape(&stats.rectified_url),
         comments_url = escape(&stats.comments_url),
     );
-    Ok((html(&name, &body), freshness(platform, &period)))
+    let path = page_link(dim, &unit, None);
+    Ok((
+        html(query.big == Some(1), &path, &name, &body),
+        freshness(platform, &period),
+    ))
 }
 
 #[cfg(test)]

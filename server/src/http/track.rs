@@ -3,7 +3,8 @@
 //! lets the citizen rate the rectification. No sign-in, and nothing personal on the page: no
 //! names, numbers or staff, only the order's phases, dates and the unit's answers.
 
-use super::extract::{ClientAddr, Form, Json, Path, PublicPost};
+use super::citizen::{Frame, Mode};
+use super::extract::{ClientAddr, Form, Json, Path, PublicPost, Query};
 use crate::app::contact::ConfirmedPhone;
 use axum::Router;
 use axum::extract::State;
@@ -313,11 +314,7 @@ fn local(at: DateTime<Utc>) -> String {
         .to_string()
 }
 
-/// The tracking page's style: the page's one inline style, allowed by its hash in the content
-/// policy (`http::headers`).
-pub(crate) const STYLE: &str = "body{font-family:system-ui,'PingFang SC','Microsoft YaHei',sans-serif;margin:0;background:#f5f6f8;color:#222}main{max-width:640px;margin:0 auto;padding:16px}h1{font-size:20px}h2{font-size:16px;margin-top:24px}.state{background:#fff;border-left:4px solid #c0392b;padding:12px}table{width:100%;border-collapse:collapse;background:#fff}td{padding:8px;border-bottom:1px solid #eee}li span{color:#666;margin-right:8px}.answer{background:#fff;padding:12px;white-space:pre-wrap}button{font-size:16px;padding:10px 18px;margin:4px}.notice{background:#e8f5e9;padding:12px}.hint,.note{color:#666;font-size:13px}";
-
-fn render(view: &TrackView, notice: Option<&str>) -> String {
+fn render(view: &TrackView, frame: Frame<'_>, notice: Option<&str>) -> String {
     let mut phases = String::new();
     let mut provisional = false;
     for phase in &view.phases {
@@ -363,7 +360,7 @@ fn render(view: &TrackView, notice: Option<&str>) -> String {
         })
         .unwrap_or_default();
     let form = if view.can_rate {
-        "<h2>请您评价整改情况</h2><form method=\"post\">\
+        "<h2>请您评价整改情况</h2><form method=\"post\" class=\"choices\">\
          <button name=\"level\" value=\"satisfied\">满意</button>\
          <button name=\"level\" value=\"basically_satisfied\">基本满意</button>\
          <button name=\"level\" value=\"dissatisfied\">不满意</button></form>\
@@ -373,7 +370,7 @@ fn render(view: &TrackView, notice: Option<&str>) -> String {
         String::new()
     };
     let notice = notice
-        .map(|notice| format!("<p class=\"notice\">{}</p>", escape(notice)))
+        .map(|notice| format!("<p class=\"ok\">{}</p>", escape(notice)))
         .unwrap_or_default();
     let about = [view.item.as_deref(), view.unit.as_deref()]
         .into_iter()
@@ -381,31 +378,40 @@ fn render(view: &TrackView, notice: Option<&str>) -> String {
         .map(escape)
         .collect::<Vec<_>>()
         .join(" · ");
-    format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{kind}办理进度 · 政务服务好差评</title><style>{STYLE}</style></head>\
-         <body><main><h1>您的{kind}（工单 {id}）</h1>{notice}\
+    let title = format!("{}办理进度", view.kind);
+    let body = format!(
+        "<h1>您的{kind}（工单 {id}）</h1>{notice}\
          <p class=\"state\">{state}</p><p>{about}</p><p>收到时间：{received}</p>\
-         <h2>办理时限</h2><table>{phases}</table><h2>办理过程</h2><ul>{steps}</ul>{answer}{form}\
-         <p class=\"hint\">本页面不含任何个人信息。请勿转发此链接。</p></main></body></html>",
+         <h2>办理时限</h2><table>{phases}</table><h2>办理过程</h2><ul class=\"steps\">{steps}</ul>{answer}{form}\
+         <p class=\"hint\">本页面不含任何个人信息。请勿转发此链接。</p>",
         kind = view.kind,
         id = view.order_id,
         state = view.state_label,
         received = local(view.received_at),
-    )
+    );
+    super::citizen::html(frame, &title, &body)
 }
 
 /// The tracking page.
-pub async fn page(State(platform): State<Platform>, Path(token): Path<String>) -> Response {
+pub async fn page(
+    State(platform): State<Platform>,
+    Path(token): Path<String>,
+    Query(mode): Query<Mode>,
+) -> Response {
+    let frame_token = token.clone();
+    let frame = Frame {
+        big: mode.big(),
+        switch: Some(&frame_token),
+        public: false,
+    };
     let result = blocking(move || {
         let order = load(&platform, &token)?;
         track_view(&platform, &order)
     })
     .await;
     match result {
-        Ok(view) => Html(render(&view, None)).into_response(),
-        Err(error) => error_page(error),
+        Ok(view) => Html(render(&view, frame, None)).into_response(),
+        Err(error) => error_page(error, frame),
     }
 }
 
@@ -456,25 +462,33 @@ pub async fn page_evaluate(
     State(platform): State<Platform>,
     address: ClientAddr,
     Path(token): Path<String>,
+    Query(mode): Query<Mode>,
     Form(form): Form<EvaluationForm>,
 ) -> Response {
     if let Err(wait) = platform.limits.public_posts.take(&address.0) {
         return super::outreach::too_many_page(wait);
     }
-    let target = format!("/t/{token}");
+    let frame_token = token.clone();
+    let frame = Frame {
+        big: mode.big(),
+        switch: Some(&frame_token),
+        public: false,
+    };
+    let target = format!("{token}{}", frame.query());
     let result = blocking(move || {
         let order = record_evaluation(&platform, &token, form.level)?;
         track_view(&platform, &order)
     })
     .await;
     match result {
-        Ok(view) => Html(render(&view, Some("感谢您的评价！"))).into_response(),
+        Ok(view) => Html(render(&view, frame, Some("感谢您的评价！"))).into_response(),
+        // Relative: back to `/t/<token>` (in the same mode), behind any path prefix.
         Err(ApiError::Conflict(_)) => Redirect::to(&target).into_response(),
-        Err(error) => error_page(error),
+        Err(error) => error_page(error, frame),
     }
 }
 
-fn error_page(error: ApiError) -> Response {
+fn error_page(error: ApiError, frame: Frame<'_>) -> Response {
     let status = match &error {
         ApiError::NotFound(_) => axum::http::StatusCode::NOT_FOUND,
         _ => axum::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -486,13 +500,5 @@ fn error_page(error: ApiError) -> Response {
             "系统繁忙，请稍后再试".into()
         }
     };
-    (
-        status,
-        Html(format!(
-            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>政务服务好差评</title></head>\
-             <body><p>{}</p></body></html>",
-            escape(&message)
-        )),
-    )
-        .into_response()
+    super::citizen::message(status, frame, "办理进度", &message)
 }

@@ -307,4 +307,154 @@ export const tests = [
       }
     },
   },
+  {
+    name: 'a citizen rates a window by its QR code on a phone, the 差评 is worked to the end and called back, and the dashboard shows it',
+    async run({ context, base, key, shots }) {
+      const me = await apiAs(base, 'handler', '/api/v1/me')
+      const windows = await apiAs(base, 'admin', `/api/v1/windows/qr?unit=${me.scope}&limit=50`)
+      const window = windows.items.find((item) => item.url)
+      check(window, `a window of the handler's department has a QR code: ${JSON.stringify(windows).slice(0, 300)}`)
+      const cases = await apiAs(base, 'admin', `/api/v1/cases?dim=department&unit=${me.scope}&limit=1`)
+      const known = cases.items[0]
+      check(known, 'the department has cases to take an item from')
+      // The business system reports the service just done at the window.
+      const project = `BROWSER-${Date.now()}`
+      const reported = await fetch(`${base}/api/v1/sources/demo-devices/service-events`, {
+        method: 'POST',
+        headers: { 'x-api-key': key, 'content-type': 'application/json' },
+        body: JSON.stringify([{
+          event_id: `svc-${project}`, project_no: project, project_name: '不动产登记', task_code: known.task_code,
+          department: me.scope, area_code: known.area_code, window: window.window, service_number: 1,
+          service_name: '办结', status: 'completed', occurred_at: new Date(Date.now() - 10 * 60 * 1000).toISOString(),
+        }]),
+      })
+      check(reported.ok, `the service event is taken: ${reported.status} ${await reported.text()}`)
+
+      // The citizen, on a 375-px phone, scans the window's code.
+      const phone = await context.newPage()
+      await phone.setViewportSize({ width: 375, height: 812 })
+      const path = new URL(window.url).pathname
+      await phone.goto(`${base}${path}`)
+      const page = await phone.content()
+      check(page.includes(window.name), 'the page names the window')
+      check(!page.includes(project) && !page.includes(window.window), 'no project number or unit code on the page')
+      const width = await phone.evaluate(() => document.documentElement.scrollWidth)
+      check(width <= 375, `the page fits a 375-px screen (${width} px wide)`)
+      await phone.screenshot({ path: join(shots, 'citizen-window-qr.png'), fullPage: true })
+      await phone.locator('input[name=act]:not([disabled])').first().check()
+      await phone.locator('input[name=level][value=dissatisfied]').check()
+      await phone.locator('button[type=submit]').click()
+      await phone.waitForLoadState('load')
+      check((await phone.content()).includes('请至少选择一项原因'), 'a 差评 without a reason is refused, in Chinese')
+      await phone.locator('input[name=act]:not([disabled])').first().check()
+      await phone.locator('input[name=level][value=dissatisfied]').check()
+      await phone.locator('input[name=reason]').first().check()
+      const comment = `浏览器测试${project.slice(-6)}：窗口等候时间太长`
+      await phone.fill('textarea[name=text]', comment)
+      await phone.fill('input[name=phone]', '13912345678')
+      await phone.locator('button[type=submit]').click()
+      await phone.waitForLoadState('load')
+      const thanks = await phone.content()
+      check(thanks.includes('感谢您的评价') && thanks.includes('验证码已发送'), 'thanked, and a code was sent for the call-back')
+      await phone.screenshot({ path: join(shots, 'citizen-thanks.png'), fullPage: true })
+      const tracking = await phone.locator('a.button').getAttribute('href')
+      check(tracking && tracking.includes('/t/'), `the thank-you page links the tracking page: ${tracking}`)
+      await phone.goto(new URL(tracking, base).toString())
+      // The code the SMS carried (the demo's gateway keeps what it was asked to send).
+      const orderId = (await phone.content()).match(/工单 (\d+)/)?.[1]
+      check(orderId, 'the tracking page names the work order')
+      let code
+      for (let i = 0; i < 120 && !code; i += 1) {
+        const sent = await apiAs(base, 'admin', '/demo/sms')
+        code = sent
+          .filter((message) => String(message.text).includes(`工单${orderId}`))
+          .map((message) => String(message.text).match(/验证码(\d{6})/)?.[1])
+          .find(Boolean)
+        if (!code) await phone.waitForTimeout(500)
+      }
+      check(code, 'the confirmation code was texted')
+      await phone.fill('input[name=code]', '000000' === code ? '111111' : '000000')
+      await phone.locator('form.phone button').click()
+      await phone.waitForLoadState('load')
+      check((await phone.content()).includes('验证码不正确'), 'a wrong code is refused')
+      await phone.fill('input[name=code]', code)
+      await phone.locator('form.phone button').click()
+      await phone.waitForLoadState('load')
+      check((await phone.content()).includes('已确认'), 'the number is confirmed')
+      await phone.screenshot({ path: join(shots, 'citizen-tracking.png'), fullPage: true })
+
+      // The handler finds it in the inbox and works it, step by step, in the console.
+      const open = await apiAs(base, 'handler', '/api/v1/orders?open=true&limit=200')
+      const order = open.items.find((item) => item.text.includes(project.slice(-6)))
+      check(order, 'the 差评 is an open order of the handler')
+      check(order.reachable, 'the confirmed number makes the order reachable')
+      const handler = await consolePage(context, base, 'handler')
+      await handler.goto(`${base}/console/orders`)
+      await settled(handler)
+      await handler.waitForSelector(`text=${order.id}`)
+      await shot(handler, shots, 'handler-inbox')
+      await handler.goto(`${base}/console/orders/${order.id}`)
+      await settled(handler)
+      const LABELS = { accept: '签收', verify: '核实', dispose: '处置', rectified: '整改完成', feedback: '反馈评价人', close: '办结' }
+      const take = async (page, step) => {
+        await page.waitForSelector('[data-test=step-forms]')
+        await page.locator('.step-forms .el-tabs__item', { hasText: LABELS[step] }).first().click()
+        const pane = page.locator('.step-forms .el-tab-pane:visible')
+        for (const area of await pane.locator('textarea').all()) await area.fill(`浏览器测试：${LABELS[step]}`)
+        const answered = page.waitForResponse((response) => response.url().endsWith(`/orders/${order.id}/actions`) && response.request().method() === 'POST')
+        await pane.locator(`[data-test=submit-${step}]`).click()
+        const confirm = page.locator('.el-message-box__btns .el-button--primary')
+        if (await confirm.isVisible({ timeout: 1500 }).catch(() => false)) await confirm.click()
+        const response = await answered
+        check(response.ok(), `${step}: ${response.status()} ${await response.text()}`)
+        await settled(page)
+      }
+      for (const step of ['accept', 'verify', 'dispose', 'feedback']) {
+        const now = await apiAs(base, 'handler', `/api/v1/orders/${order.id}`)
+        if (step === 'feedback' && now.actions.includes('rectified')) await take(handler, 'rectified')
+        await take(handler, step)
+      }
+      await shot(handler, shots, 'handler-order-worked')
+      // The call-back agent calls the citizen back.
+      const agent = await consolePage(context, base, 'callback')
+      await agent.goto(`${base}/console/calls`)
+      await settled(agent)
+      await agent.locator(`text=${order.id}`).first().click()
+      await settled(agent)
+      await shot(agent, shots, 'call-desk-order')
+      const called = agent.waitForResponse((response) => response.url().endsWith(`/orders/${order.id}/actions`) && response.request().method() === 'POST')
+      await agent.click('[data-test=outcome-satisfied]')
+      const confirm = agent.locator('.el-message-box__btns .el-button--primary')
+      if (await confirm.isVisible({ timeout: 1500 }).catch(() => false)) await confirm.click()
+      check((await called).ok(), 'the call-back is recorded')
+      // The handler closes it with its root cause.
+      await handler.reload()
+      await settled(handler)
+      await take(handler, 'close')
+      const closed = await apiAs(base, 'handler', `/api/v1/orders/${order.id}`)
+      check(closed.state === 'closed', `the order is closed: ${closed.state}`)
+      await shot(handler, shots, 'order-closed')
+
+      // The city's dashboard counts today's 差评, and the public page lists the rectified one.
+      const stats = await apiAs(base, 'city_supervisor', '/api/v1/stats')
+      check(stats.metrics.bad >= 1, 'this month has the 差评')
+      const board = await consolePage(context, base, 'city_supervisor')
+      await board.goto(`${base}/console/`)
+      await settled(board)
+      await board.waitForFunction(() => document.querySelectorAll('.kpi-card .kpi').length >= 8)
+      const today = await board.locator('.kpi-card').allInnerTexts()
+      const bad = today.find((text) => text.startsWith('差评'))
+      check(bad && !/^差评\s*0\b/.test(bad), `today's 差评 on the dashboard: ${bad}`)
+      const publicPage = await context.newPage()
+      await publicPage.goto(`${base}/public`)
+      await publicPage.waitForLoadState('load')
+      // The public sees ended periods only (figures moving while it watches would tell who
+      // rated what): last month's rectified 差评 are listed, this one waits for its month to end.
+      const lastMonth = await (await fetch(`${base}/api/v1/public/rectified?limit=50`)).json()
+      check(lastMonth.items.length > 0 && lastMonth.period < new Date().toISOString().slice(0, 7), `last month's rectified 差评 are public: ${lastMonth.period}`)
+      check(!JSON.stringify(lastMonth).includes('浏览器测试'), 'a 差评 of the running month is not public yet')
+      check((await publicPage.content()).includes('整改'), 'the public page shows the rectification disclosure')
+      await publicPage.screenshot({ path: join(shots, 'public.png'), fullPage: true })
+    },
+  },
 ]

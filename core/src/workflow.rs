@@ -1441,7 +1441,9 @@ impl Order {
                 note = format!("{action} / {message}");
             }
             OrderChange::ContactConfirmed { contact } => {
-                if self.rating_id.is_some() {
+                // A 差评 given with a number keeps the evaluator's; an anonymous one (a window's
+                // QR code) takes the number its evaluator confirms through the tracking link.
+                if self.rating_id.is_some() && self.reachable {
                     return Err(WorkflowError::Refused(
                         "a bad review's number is the evaluator's, given with the rating".into(),
                     ));
@@ -1823,7 +1825,7 @@ mod tests {
     }
 
     #[test]
-    fn a_confirmed_number_makes_an_intake_reachable_and_only_an_intake() {
+    fn a_confirmed_number_makes_an_intake_or_an_anonymous_bad_review_reachable() {
         let calendar = calendar();
         let received = beijing(2026, 11, 2, 10);
         let contact = crate::model::SealedField {
@@ -1848,9 +1850,21 @@ mod tests {
             intake.history.last().map(|step| step.action.as_str()),
             Some("contact_confirmed")
         );
-        // A 差评's number is the evaluator's, given with the rating.
-        let mut bad_review = order(&calendar, received);
+        // A 差评's number is the evaluator's, given with the rating; an anonymous 差评 takes
+        // the number its evaluator confirms.
+        let mut bad_review = Order {
+            reachable: true,
+            ..order(&calendar, received)
+        };
         assert!(bad_review.apply(&confirmed, "citizen", received).is_err());
+        let mut anonymous = Order {
+            reachable: false,
+            ..order(&calendar, received)
+        };
+        anonymous
+            .apply(&confirmed, "citizen", received)
+            .expect("an anonymous 差评 takes the number its evaluator confirms");
+        assert!(anonymous.reachable);
     }
 
     #[test]

@@ -358,6 +358,14 @@ impl PhoneCodes {
         );
     }
 
+    /// The masked number a code of `order` was sent to, while that code can still be entered.
+    pub fn waiting(&self, order: u64) -> Option<String> {
+        let pending = self.pending();
+        let code = pending.get(&order)?;
+        (code.expires > Instant::now() && code.wrong < self.attempts)
+            .then(|| code.contact.masked.clone())
+    }
+
     /// Checks a posted code of `order` (`digest`: its keyed digest, as kept).
     pub fn check(&self, order: u64, digest: &str) -> CodeCheck {
         self.check_at(order, digest, Instant::now())

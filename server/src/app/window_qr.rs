@@ -337,6 +337,8 @@ pub struct QrRating {
     /// Indicator codes of the catalogue: at least one for a 差评.
     pub indicators: Vec<String>,
     pub text: Option<String>,
+    /// A number for the call-back of a 差评: sent a confirmation code once the order is open.
+    pub phone: Option<String>,
 }
 
 /// What was recorded: the rating, and for a 差评 the tracking link of its work order.
@@ -344,7 +346,12 @@ pub struct QrRating {
 pub struct QrRated {
     pub rating_id: u64,
     pub tracking_url: Option<String>,
+    /// The number given for the call-back, and whether its code was sent.
+    pub phone: Option<crate::app::contact::PhoneStatus>,
 }
+
+/// The refusal of a call-back number that is not a mobile number.
+pub const INVALID_PHONE: &str = "invalid_phone";
 
 /// The refusal of a 差评 without a reason (`reason_required`).
 pub const REASON_REQUIRED: &str = "reason_required";
@@ -403,6 +410,18 @@ fn area_of(platform: &Platform, window: &str) -> Result<Option<String>, AppError
 /// platform's own source (as the invitation page does on `sms`): anonymous, since whoever
 /// scans the code is not known; one rating per service act. Blocking.
 pub fn rate(platform: &Platform, info: &WindowInfo, rating: QrRating) -> Result<QrRated, AppError> {
+    // A number only serves the call-back of a 差评; with a good rating it is not kept.
+    let phone = rating.phone.clone().filter(|_| rating.level.is_bad());
+    if let Some(phone) = &phone
+        && !(phone.len() == 11
+            && phone.starts_with('1')
+            && phone.bytes().all(|byte| byte.is_ascii_digit()))
+    {
+        return Err(refuse(
+            INVALID_PHONE,
+            "the phone for a call-back is an 11-digit mobile number",
+        ));
+    }
     let text = rating
         .text
         .map(|text| text.trim().to_string())
@@ -510,17 +529,29 @@ pub fn rate(platform: &Platform, info: &WindowInfo, rating: QrRating) -> Result<
         }
         Outcome::Rejected(error) => return Err(AppError::Unprocessable(error.reason())),
     };
-    let tracking_url = if rating.level.is_bad() {
-        platform
-            .store
-            .order_of_rating(rating_id)?
-            .map(|order| crate::app::tokens::tracking_url(platform, order.id))
+    let order = if rating.level.is_bad() {
+        platform.store.order_of_rating(rating_id)?
     } else {
         None
+    };
+    let tracking_url = order
+        .as_ref()
+        .map(|order| crate::app::tokens::tracking_url(platform, order.id));
+    // The number waits outside the order until its code comes back through the tracking
+    // link (nothing but the code is texted to a number a scan gave).
+    let phone = match (&order, phone.as_deref()) {
+        (Some(order), Some(phone)) => Some(crate::app::contact::send_code(
+            platform,
+            order.id,
+            hcp_core::store::seal_phone(platform.store.pii(), phone),
+            phone,
+        )),
+        _ => None,
     };
     Ok(QrRated {
         rating_id,
         tracking_url,
+        phone,
     })
 }
 

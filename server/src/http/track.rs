@@ -30,7 +30,7 @@ pub struct Doc;
 pub fn routes(platform: &Platform) -> Router<Platform> {
     Router::new()
         .route("/api/v1/track/{token}", get(track))
-        .route("/t/{token}", get(page).post(page_evaluate))
+        .route("/t/{token}", get(page).post(page_post))
         .route_layer(axum::middleware::from_fn_with_state(
             platform.clone(),
             super::extract::public_reads,
@@ -77,6 +77,10 @@ pub struct TrackView {
     pub answer: Option<String>,
     /// The rectification can be rated now.
     pub can_rate: bool,
+    /// `139****5678`: a confirmation code was sent to the number given with the 差评 or
+    /// intake and can be entered now (`POST /api/v1/track/{token}/confirm-phone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_sent_to: Option<String>,
 }
 
 fn state_label(state: OrderState) -> &'static str {
@@ -241,6 +245,7 @@ fn track_view(platform: &Platform, order: &Order) -> Result<TrackView, ApiError>
             .collect(),
         answer,
         can_rate: can_rate(order),
+        code_sent_to: platform.limits.phone_codes.waiting(order.id),
     })
 }
 
@@ -372,6 +377,17 @@ fn render(view: &TrackView, frame: Frame<'_>, notice: Option<&str>) -> String {
     let notice = notice
         .map(|notice| format!("<p class=\"ok\">{}</p>", escape(notice)))
         .unwrap_or_default();
+    // Posted to the page itself (`/t/<token>`), like the rating form.
+    let confirm = match &view.code_sent_to {
+        Some(masked) => format!(
+            "<h2>确认手机号</h2><p>验证码已发送至 {masked}。输入验证码后，办理进度和整改结果将以短信告知您，并可电话回访。</p>\
+             <form method=\"post\" class=\"phone\"><label for=\"code\">短信验证码</label>\
+             <input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"6\" required>\
+             <button type=\"submit\">确认</button></form>",
+            masked = escape(masked),
+        ),
+        None => String::new(),
+    };
     let about = [view.item.as_deref(), view.unit.as_deref()]
         .into_iter()
         .flatten()
@@ -382,7 +398,7 @@ fn render(view: &TrackView, frame: Frame<'_>, notice: Option<&str>) -> String {
     let body = format!(
         "<h1>您的{kind}（工单 {id}）</h1>{notice}\
          <p class=\"state\">{state}</p><p>{about}</p><p>收到时间：{received}</p>\
-         <h2>办理时限</h2><table>{phases}</table><h2>办理过程</h2><ul class=\"steps\">{steps}</ul>{answer}{form}\
+         {confirm}<h2>办理时限</h2><table>{phases}</table><h2>办理过程</h2><ul class=\"steps\">{steps}</ul>{answer}{form}\
          <p class=\"hint\">本页面不含任何个人信息。请勿转发此链接。</p>",
         kind = view.kind,
         id = view.order_id,
@@ -415,9 +431,11 @@ pub async fn page(
     }
 }
 
+/// What the tracking page posts: the rating of the rectification, or the code of the number.
 #[derive(Debug, Deserialize)]
-pub struct EvaluationForm {
-    level: RectificationLevel,
+pub struct PageForm {
+    level: Option<RectificationLevel>,
+    code: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -458,16 +476,33 @@ pub async fn confirm_phone(
 }
 
 /// The page's rating form.
-pub async fn page_evaluate(
+pub async fn page_post(
     State(platform): State<Platform>,
     address: ClientAddr,
     Path(token): Path<String>,
     Query(mode): Query<Mode>,
-    Form(form): Form<EvaluationForm>,
+    Form(form): Form<PageForm>,
 ) -> Response {
     if let Err(wait) = platform.limits.public_posts.take(&address.0) {
         return super::outreach::too_many_page(wait);
     }
+    let level = match (form.level, form.code) {
+        (Some(level), _) => level,
+        (None, Some(code)) => return page_confirm_phone(platform, token, mode, code).await,
+        (None, None) => {
+            let frame = Frame {
+                big: mode.big(),
+                switch: Some(&token),
+                public: false,
+            };
+            return super::citizen::message(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                frame,
+                "办理进度",
+                "请选择您对整改情况的评价。",
+            );
+        }
+    };
     let frame_token = token.clone();
     let frame = Frame {
         big: mode.big(),
@@ -476,7 +511,7 @@ pub async fn page_evaluate(
     };
     let target = format!("{token}{}", frame.query());
     let result = blocking(move || {
-        let order = record_evaluation(&platform, &token, form.level)?;
+        let order = record_evaluation(&platform, &token, level)?;
         track_view(&platform, &order)
     })
     .await;
@@ -484,6 +519,40 @@ pub async fn page_evaluate(
         Ok(view) => Html(render(&view, frame, Some("感谢您的评价！"))).into_response(),
         // Relative: back to `/t/<token>` (in the same mode), behind any path prefix.
         Err(ApiError::Conflict(_)) => Redirect::to(&target).into_response(),
+        Err(error) => error_page(error, frame),
+    }
+}
+
+/// The code of the number given with the 差评 or intake, posted from the tracking page: the
+/// page again, saying whether the number is now confirmed.
+async fn page_confirm_phone(
+    platform: Platform,
+    token: String,
+    mode: Mode,
+    code: String,
+) -> Response {
+    let frame_token = token.clone();
+    let frame = Frame {
+        big: mode.big(),
+        switch: Some(&frame_token),
+        public: false,
+    };
+    let result = blocking(move || {
+        let notice = match crate::app::contact::confirm(&platform, &token, &code) {
+            Ok(confirmed) => format!(
+                "手机号 {} 已确认，办理进度和整改结果将以短信告知您。",
+                confirmed.masked
+            ),
+            Err(ApiError::Unprocessable(_)) => "验证码不正确，请核对短信后重新输入。".into(),
+            Err(ApiError::Conflict(_)) => "验证码已失效或输错次数过多，该号码未能确认。".into(),
+            Err(error) => return Err(error),
+        };
+        let order = load(&platform, &token)?;
+        Ok((track_view(&platform, &order)?, notice))
+    })
+    .await;
+    match result {
+        Ok((view, notice)) => Html(render(&view, frame, Some(&notice))).into_response(),
         Err(error) => error_page(error, frame),
     }
 }

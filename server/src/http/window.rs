@@ -109,6 +109,7 @@ struct Filled {
     level: String,
     reasons: Vec<String>,
     text: String,
+    phone: String,
 }
 
 fn checked(yes: bool) -> &'static str {
@@ -219,9 +220,12 @@ fn form_page(
     body.push_str(&format!(
         "</fieldset><label for=\"text\">补充说明（选填）</label>\
          <textarea id=\"text\" name=\"text\" rows=\"3\" maxlength=\"{MAX_TEXT_CHARS}\">{}</textarea>\
-         <p class=\"hint\">评价完全自愿，不记录您的身份。请勿填写身份证号、手机号等个人信息。差评将转交责任单位限期整改，提交后可查看办理进度。</p>\
+         <label for=\"phone\">需要回访时，请留下手机号（选填，仅用于差评回访）</label>\
+         <input id=\"phone\" name=\"phone\" type=\"tel\" inputmode=\"numeric\" maxlength=\"11\" autocomplete=\"tel\" value=\"{}\">\
+         <p class=\"hint\">评价完全自愿，不记录您的身份。补充说明中请勿填写身份证号、手机号等个人信息。差评将转交责任单位限期整改，提交后可查看办理进度；留下手机号的，我们会发送验证码，在办理进度页面输入后，整改结果将短信告知并电话回访。</p>\
          <button type=\"submit\">提交评价</button></form>",
-        escape(&filled.text)
+        escape(&filled.text),
+        escape(&filled.phone)
     ));
     Ok(citizen::page(status, frame, "窗口服务评价", &body))
 }
@@ -287,6 +291,10 @@ pub struct WindowRatingForm {
     pub reason: Vec<String>,
     #[schema(max_length = 2000)]
     pub text: Option<String>,
+    /// An 11-digit mobile number for the call-back of a 差评 (optional): it is sent a code,
+    /// and taken only when the code comes back through the tracking link.
+    #[schema(max_length = 64)]
+    pub phone: Option<String>,
 }
 
 /// The form's fields; `reason` may repeat, which a derived form type cannot take.
@@ -303,6 +311,7 @@ fn parse_form(body: &[u8]) -> Filled {
                 filled.reasons.push(value)
             }
             "text" => filled.text = value,
+            "phone" => filled.phone = value,
             _ => {}
         }
     }
@@ -319,6 +328,19 @@ fn thanks_page(frame: Frame<'_>, rated: &QrRated) -> Response {
              <a class=\"button\" href=\"{url}\">查看办理进度</a><p class=\"hint\">{url}</p>",
             url = escape(url)
         ));
+    }
+    match &rated.phone {
+        Some(phone) if phone.state == crate::app::contact::PhoneState::CodeSent => {
+            body.push_str(&format!(
+                "<p class=\"ok\">验证码已发送至 {}。请在办理进度页面输入验证码，确认后整改结果将短信告知并电话回访。</p>",
+                escape(&phone.masked)
+            ));
+        }
+        Some(phone) => body.push_str(&format!(
+            "<p class=\"hint\">{} 今日的验证码次数已用完，未能发送验证码；您仍可通过上面的链接查看办理进度。</p>",
+            escape(&phone.masked)
+        )),
+        None => {}
     }
     body.push_str(&format!(
         "<p><a href=\"{}{}\">返回本窗口评价页</a></p>",
@@ -396,6 +418,7 @@ pub async fn window_rate(
             level,
             indicators: filled.reasons.clone(),
             text: Some(filled.text.clone()),
+            phone: Some(filled.phone.trim().to_string()).filter(|phone| !phone.is_empty()),
         };
         match window_qr::rate(&platform, &info, rating) {
             Ok(rated) => Ok(thanks_page(frame, &rated)),
@@ -410,6 +433,10 @@ pub async fn window_rate(
             Err(ApiError::Unprocessable(Reason { code, .. })) if code == REASON_REQUIRED => again(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "选择“不满意”或“非常不满意”时，请至少选择一项原因，以便相关部门核实整改。",
+            ),
+            Err(ApiError::Unprocessable(Reason { code, .. })) if code == window_qr::INVALID_PHONE => again(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "手机号应为 11 位数字；不需要回访可以不填。",
             ),
             Err(ApiError::Unprocessable(Reason { code, .. })) if code == "invalid_field" => again(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use hcp_core::auth::{Permission, Principal, Role, Source};
 use hcp_core::event::{AuditEntry, RejectedPayload};
-use hcp_core::validate::Reason;
+use hcp_core::validate::{Reason, caps};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -312,6 +312,20 @@ pub async fn audit(
     let principal = auth.require(Permission::ReadAudit)?.clone();
     let limit = paging.limit()?;
     let mut before = paging.position_number()?;
+    for (field, value, cap) in [
+        ("actor", &filter.actor, caps::CODE),
+        ("target", &filter.target, caps::NAME),
+    ] {
+        if value
+            .as_ref()
+            .is_some_and(|value| value.chars().count() > cap)
+        {
+            return Err(ApiError::invalid_field(
+                field,
+                format!("at most {cap} characters"),
+            ));
+        }
+    }
     blocking(move || {
         let store = &platform.store;
         let root = store

@@ -492,10 +492,24 @@ pub fn router(platform: Platform, extra: Router<Platform>) -> Router {
             .route("/api/v1/rules/versions", get(rules::versions))
             .route("/api/v1/rules/rollback", post(rules::rollback))
             .route("/api/v1/rules/eval", post(rules::eval))
-            .route("/api/v1/rules/simulate", post(rules::simulate))
-            .route("/api/v1/rules/files", get(rules::files).put(rules::save))
-            .route("/api/v1/rules/check", post(rules::check))
-            .route("/api/v1/rules/what-if", post(rules::what_if))
+            .route(
+                "/api/v1/rules/simulate",
+                post(rules::simulate).layer(rules::body_limit()),
+            )
+            .route(
+                "/api/v1/rules/files",
+                get(rules::files)
+                    .put(rules::save)
+                    .layer(rules::body_limit()),
+            )
+            .route(
+                "/api/v1/rules/check",
+                post(rules::check).layer(rules::body_limit()),
+            )
+            .route(
+                "/api/v1/rules/what-if",
+                post(rules::what_if).layer(rules::body_limit()),
+            )
             .route("/api/v1/ratings/{id}/decisions", get(rules::decisions))
             .route("/api/v1/devices", get(devices::list))
             .route("/api/v1/devices/online-rate", get(devices::online_rate))

@@ -211,7 +211,36 @@ pub async fn decisions(
 
 /// `files` of a simulation as documented: paths of at most [`caps::NAME`] characters to
 /// contents of at most [`caps::FILE`].
+/// The most files a rules folder sent in one request holds (the shipped folder has 30).
+pub const MAX_FILES: usize = 200;
+
+/// The largest body of a request carrying a rules folder: [`MAX_FILES`] files of at most
+/// `caps::FILE` characters (up to 4 bytes each in UTF-8, more when JSON-escaped, so a folder of
+/// that many full files is refused as too large rather than read whole).
+pub fn body_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(64 * 1024 * 1024)
+}
+
+fn too_many_files(files: &std::collections::BTreeMap<String, String>) -> Result<(), ApiError> {
+    if files.len() > MAX_FILES {
+        return Err(ApiError::invalid_field(
+            "files",
+            format!("at most {MAX_FILES} files"),
+        ));
+    }
+    Ok(())
+}
+
 fn rules_files() -> utoipa::openapi::schema::Object {
+    files_schema(true)
+}
+
+/// The files of a complete candidate folder (required, not null).
+fn required_rules_files() -> utoipa::openapi::schema::Object {
+    files_schema(false)
+}
+
+fn files_schema(nullable: bool) -> utoipa::openapi::schema::Object {
     use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
     let text = |max: usize| {
         ObjectBuilder::new()
@@ -219,13 +248,16 @@ fn rules_files() -> utoipa::openapi::schema::Object {
             .max_length(Some(max))
     };
     ObjectBuilder::new()
-        .schema_type(
+        .schema_type(if nullable {
             [Type::Object, Type::Null]
                 .into_iter()
-                .collect::<SchemaType>(),
-        )
+                .collect::<SchemaType>()
+        } else {
+            SchemaType::Type(Type::Object)
+        })
         .additional_properties(Some(text(caps::FILE)))
         .property_names(Some(text(caps::NAME)))
+        .max_properties(Some(MAX_FILES))
         .build()
 }
 
@@ -266,6 +298,9 @@ pub async fn simulate(
     Json(request): Json<SimulateRequest>,
 ) -> Result<Json<crate::app::rules::Simulation>, ApiError> {
     editor(&auth)?;
+    if let Some(files) = &request.files {
+        too_many_files(files)?;
+    }
     let principal = auth.0;
     blocking(move || {
         let refused = |message: String| {
@@ -370,7 +405,7 @@ pub async fn files(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CheckRequest {
     /// The complete candidate folder (relative path → content).
-    #[schema(schema_with = rules_files)]
+    #[schema(schema_with = required_rules_files)]
     pub files: std::collections::BTreeMap<String, String>,
 }
 
@@ -387,6 +422,7 @@ pub async fn check(
     Json(request): Json<CheckRequest>,
 ) -> Result<Json<crate::app::rules::RulesCheck>, ApiError> {
     editor(&auth)?;
+    too_many_files(&request.files)?;
     blocking(move || {
         Ok(Json(crate::app::rules::check_files(
             &request.files,
@@ -405,7 +441,7 @@ pub struct SaveRequest {
     pub county: Option<String>,
     /// The folder's whole new content (paths under `<county>/` or `default/`); files of the
     /// folder not listed are removed.
-    #[schema(schema_with = rules_files)]
+    #[schema(schema_with = required_rules_files)]
     pub files: std::collections::BTreeMap<String, String>,
 }
 
@@ -426,6 +462,7 @@ pub async fn save(
     Json(request): Json<SaveRequest>,
 ) -> Result<Json<RulesStatus>, ApiError> {
     editor(&auth)?;
+    too_many_files(&request.files)?;
     let principal = auth.0;
     blocking(move || {
         crate::app::rules::save(
@@ -442,7 +479,7 @@ pub async fn save(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WhatIfRequest {
     /// The complete candidate folder (relative path → content).
-    #[schema(schema_with = rules_files)]
+    #[schema(schema_with = required_rules_files)]
     pub files: std::collections::BTreeMap<String, String>,
     /// `2026-11`, `2026-Q4`, `2026-H2` or `2026`.
     #[schema(
@@ -470,6 +507,7 @@ pub async fn what_if(
     auth: Auth,
     Json(request): Json<WhatIfRequest>,
 ) -> Result<Json<crate::app::rules::WhatIf>, ApiError> {
+    too_many_files(&request.files)?;
     let principal = auth.0;
     blocking(move || {
         Ok(Json(crate::app::rules::what_if(

@@ -444,3 +444,121 @@ async fn a_windows_qr_code_rates_its_services_and_can_be_replaced() {
         .unwrap();
     assert_eq!(response.headers()["cache-control"], "no-store");
 }
+
+/// A 差评 by a window's code may leave a number for the call-back: a malformed one is refused
+/// with nothing stored; a good one is sent a code (the order stays unreachable until the code
+/// comes back), and the tracking page asks for it and refuses a wrong one. A good rating keeps
+/// no number at all.
+#[tokio::test]
+async fn a_bad_review_by_qr_code_may_leave_a_number_for_the_call_back() {
+    let config = manual_clock_config(now());
+    let seeded = start_seeded(&config).await.unwrap();
+    let base = seeded.server.url.clone();
+    let admin = &seeded.admin;
+    let ours = &seeded.fixture;
+    let listed = admin.get("/api/v1/windows/qr?unit=410421").await.unwrap();
+    let path = path_of(listed["items"][0]["url"].as_str().unwrap());
+    seeded
+        .ingest_all(
+            "service-events",
+            vec![
+                service(
+                    "BF-PH-1",
+                    "W-BF-01",
+                    &ours.department,
+                    "410421",
+                    "T-QYSL",
+                    now() - Duration::minutes(20),
+                ),
+                service(
+                    "BF-PH-2",
+                    "W-BF-01",
+                    &ours.department,
+                    "410421",
+                    "T-QYSL",
+                    now() - Duration::minutes(10),
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    let acts = offered(&get(&base, &path).await.body);
+    assert_eq!(acts.len(), 2);
+    let bad = |act: &str, phone: &str| {
+        vec![
+            ("act".to_string(), act.to_string()),
+            ("level".to_string(), "dissatisfied".to_string()),
+            ("reason".to_string(), "510".to_string()),
+            ("phone".to_string(), phone.to_string()),
+        ]
+    };
+    let send = |form: Vec<(String, String)>| {
+        let (base, path) = (base.clone(), path.clone());
+        async move {
+            let pairs: Vec<(&str, &str)> = form
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str()))
+                .collect();
+            post_form(&base, &path, &pairs).await
+        }
+    };
+
+    // Not a mobile number: refused in Chinese, nothing stored.
+    let refused = send(bad(&acts[0], "12345")).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("手机号应为 11 位数字"),
+        "{}",
+        refused.body
+    );
+    let case = admin.get("/api/v1/cases/BF-PH-1").await.unwrap();
+    assert_eq!(case["services"][0]["ratings"], json!([]), "{case}");
+
+    // A mobile number: a code is sent, the order waits for it.
+    let rated = send(bad(&acts[0], "13912345678")).await;
+    assert_eq!(rated.status, 200, "{}", rated.body);
+    assert!(
+        rated.body.contains("验证码已发送至 139****5678"),
+        "{}",
+        rated.body
+    );
+    let tracking = rated
+        .body
+        .split("href=\"")
+        .filter_map(|rest| rest.split('"').next())
+        .find(|href| href.contains("/t/"))
+        .map(path_of)
+        .expect("a tracking link");
+    let page = get(&base, &tracking).await;
+    assert!(
+        page.body.contains("确认手机号") && page.body.contains("139****5678"),
+        "{}",
+        page.body
+    );
+    let orders = admin
+        .get("/api/v1/orders?open=true&limit=50")
+        .await
+        .unwrap();
+    let order = orders["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|order| order["kind"] == "bad_review" && order["unit"] == ours.department.as_str())
+        .cloned()
+        .expect("the 差评's order");
+    assert_eq!(order["reachable"], false, "{order}");
+    assert!(order["contact"].is_null(), "{order}");
+    let wrong = post_form(&base, &tracking, &[("code", "000000")]).await;
+    assert_eq!(wrong.status, 200, "{}", wrong.body);
+    assert!(wrong.body.contains("验证码不正确"), "{}", wrong.body);
+
+    // A good rating with a number keeps none, and sends nothing.
+    let good = send(vec![
+        ("act".into(), acts[1].clone()),
+        ("level".into(), "very_satisfied".into()),
+        ("phone".into(), "13912345678".into()),
+    ])
+    .await;
+    assert_eq!(good.status, 200, "{}", good.body);
+    assert!(!good.body.contains("验证码"), "{}", good.body);
+}

@@ -670,6 +670,26 @@ fn write_version(
     Ok(())
 }
 
+/// That `principal` edits rules (a rule editor or an administrator) and reaches what the act
+/// changes: `county`'s folder within their scope, or without a county every county's rules (a
+/// city-wide act). `who` and `city_wide` say why not.
+fn ensure_editor_of(
+    platform: &crate::app::Platform,
+    principal: &hcp_core::auth::Principal,
+    county: Option<&str>,
+    who: &str,
+    city_wide: &str,
+) -> Result<(), crate::app::AppError> {
+    use hcp_core::auth::Role;
+    let editors = [Role::Admin, Role::RuleEditor];
+    crate::app::scope::ensure_role(principal, &editors, who)?;
+    let scope = platform.scope();
+    match county {
+        Some(county) => scope.ensure_rules_county(principal, county),
+        None => scope.ensure_city(principal, &editors, city_wide),
+    }
+}
+
 /// A signed-in user's rollback to a recorded version: of one county's folder (a county within
 /// their scope), or of the whole folder (a city-wide act); the version is validated and tested
 /// like any change, and refused with the reason (422). Blocking.
@@ -679,23 +699,14 @@ pub fn rollback(
     version: &str,
     county: Option<&str>,
 ) -> Result<String, crate::app::AppError> {
-    use hcp_core::auth::Role;
-    let editors = [Role::Admin, Role::RuleEditor];
-    crate::app::scope::ensure_role(
+    ensure_editor_of(
+        platform,
         principal,
-        &editors,
+        county,
         "the rules are rolled back by rule editors and administrators",
+        "a rollback of the whole rules folder changes every county's rules (name a `county` \
+         to roll back only its folder)",
     )?;
-    let scope = platform.scope();
-    match county {
-        Some(county) => scope.ensure_rules_county(principal, county)?,
-        None => scope.ensure_city(
-            principal,
-            &editors,
-            "a rollback of the whole rules folder changes every county's rules (name a `county` \
-             to roll back only its folder)",
-        )?,
-    }
     platform
         .policies
         .rollback(&platform.store, version, county, &principal.username)
@@ -1109,29 +1120,15 @@ pub fn save(
     county: Option<&str>,
     files: &BTreeMap<String, String>,
 ) -> Result<String, crate::app::AppError> {
-    use hcp_core::auth::Role;
-    let editors = [Role::Admin, Role::RuleEditor];
-    crate::app::scope::ensure_role(
+    ensure_editor_of(
+        platform,
         principal,
-        &editors,
+        county,
         "the rules are changed by rule editors and administrators",
+        "the city's default rules decide for every county (name a `county` to change only its \
+         folder)",
     )?;
-    let scope = platform.scope();
-    let folder = match county {
-        Some(county) => {
-            scope.ensure_rules_county(principal, county)?;
-            county
-        }
-        None => {
-            scope.ensure_city(
-                principal,
-                &editors,
-                "the city's default rules decide for every county (name a `county` to change \
-                 only its folder)",
-            )?;
-            "default"
-        }
-    };
+    let folder = county.unwrap_or("default");
     platform
         .policies
         .save(&platform.store, folder, files, &principal.username)

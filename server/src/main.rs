@@ -37,6 +37,9 @@ enum Commands {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Look into the data folder's store.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Run a simulated provincial 好差评 platform (河南 uplink format) for tests and demos.
     #[cfg(feature = "demo")]
     ProvinceSim {
@@ -47,6 +50,13 @@ enum Commands {
         #[arg(long, value_name = "DIR", default_value = "province-sim-data")]
         data: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Entries, key bytes and value bytes of every tree, beside the size of the files on disk
+    /// and the bytes per rating (run while the platform is stopped, or on a copy).
+    Stats(Common),
 }
 
 #[derive(Subcommand)]
@@ -171,6 +181,9 @@ fn main() -> anyhow::Result<()> {
         #[cfg(feature = "demo")]
         Commands::ProvinceSim { listen, data } => {
             runtime.block_on(hcp_server::demo::province_sim::serve(listen, &data))
+        }
+        Commands::Store(StoreCommand::Stats(common)) => {
+            hcp_server::run::store_stats(&common.load()?)
         }
         Commands::Audit(AuditCommand::Verify(common)) => {
             if !hcp_server::run::audit_verify(&common.load()?)? {

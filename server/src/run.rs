@@ -245,6 +245,7 @@ async fn shutdown_signal() {
 
 /// Clears every projection and replays the log (`hcp rebuild`). Blocking.
 pub fn rebuild(config: &Config) -> anyhow::Result<()> {
+    require_store(config)?;
     let platform = Platform::open(config, Arc::new(SystemClock))?;
     let started = std::time::Instant::now();
     let count = platform.store.rebuild()?;
@@ -406,6 +407,7 @@ pub fn rules_eval(
 
 /// `hcp rules rollback VERSION`: writes a recorded version back and activates it. Blocking.
 pub fn rules_rollback(config: &Config, version: &str) -> anyhow::Result<bool> {
+    require_store(config)?;
     let platform = Platform::open(config, Arc::new(SystemClock))?;
     let result = platform
         .policies
@@ -446,15 +448,92 @@ fn with_china_time(output: &mut serde_json::Value) {
     }
 }
 
-/// `hcp audit verify`: walks the event log's hash chain. Returns whether it is intact. Opens
-/// only the store, so a broken rules folder or adapter does not stand in the way. Blocking.
-pub fn audit_verify(config: &Config) -> anyhow::Result<bool> {
-    let store = hcp_core::store::Store::open(
-        &config.store_dir(),
+/// Refuses a data folder that holds no store, naming it.
+fn require_store(config: &Config) -> anyhow::Result<()> {
+    let conf = config.store_dir().join("conf");
+    if !conf.is_file() {
+        anyhow::bail!(
+            "{} holds no store (no {}): is --data the platform's data folder?",
+            config.data_dir.display(),
+            conf.display()
+        );
+    }
+    Ok(())
+}
+
+/// The store of the configured data folder, which must hold one: a command that reads a data
+/// folder never creates one (a typo of the path would read as an empty, healthy store).
+fn existing_store(config: &Config) -> anyhow::Result<hcp_core::store::Store> {
+    require_store(config)?;
+    let dir = config.store_dir();
+    Ok(hcp_core::store::Store::open(
+        &dir,
         hcp_core::pii::PiiKey::load_or_create(&config.pii_key_path())?,
         Arc::new(SystemClock),
         hcp_core::store::StoreOptions::default(),
-    )?;
+    )?)
+}
+
+/// `hcp store stats`: what each tree holds, the files on disk, the bytes per rating.
+pub fn store_stats(config: &Config) -> anyhow::Result<()> {
+    let store = existing_store(config)?;
+    let trees = store.tree_stats()?;
+    let ratings = u64::try_from(store.rating_count()).unwrap_or(u64::MAX);
+    let disk = store.size_on_disk();
+    store.close()?;
+    let logical: u64 = trees
+        .iter()
+        .map(|tree| tree.key_bytes + tree.value_bytes)
+        .sum();
+    let entries: u64 = trees.iter().map(|tree| tree.entries).sum();
+    println!(
+        "{:<16} {:>12} {:>14} {:>14} {:>10} {:>7}",
+        "tree", "entries", "key bytes", "value bytes", "per entry", "share"
+    );
+    let mut sorted = trees.clone();
+    sorted.sort_by_key(|tree| std::cmp::Reverse(tree.key_bytes + tree.value_bytes));
+    for tree in &sorted {
+        let bytes = tree.key_bytes + tree.value_bytes;
+        println!(
+            "{:<16} {:>12} {:>14} {:>14} {:>10} {:>6.1}%",
+            tree.name,
+            tree.entries,
+            tree.key_bytes,
+            tree.value_bytes,
+            bytes.checked_div(tree.entries).unwrap_or(0),
+            if logical == 0 {
+                0.0
+            } else {
+                bytes as f64 * 100.0 / logical as f64
+            }
+        );
+    }
+    println!(
+        "{:<16} {:>12} {:>14} {:>14}",
+        "all",
+        entries,
+        trees.iter().map(|tree| tree.key_bytes).sum::<u64>(),
+        trees.iter().map(|tree| tree.value_bytes).sum::<u64>()
+    );
+    println!("keys and values: {logical} bytes; files on disk: {disk} bytes");
+    if logical > 0 {
+        println!("disk / logical: {:.2}", disk as f64 / logical as f64);
+    }
+    if let (Some(logical_each), Some(disk_each)) =
+        (logical.checked_div(ratings), disk.checked_div(ratings))
+    {
+        println!(
+            "{ratings} ratings: {logical_each} logical bytes and {disk_each} disk bytes per rating"
+        );
+    }
+    Ok(())
+}
+
+/// `hcp audit verify`: walks the event log's hash chain. Returns whether it is intact. Opens
+/// only the store, so a broken rules folder or adapter does not stand in the way; refuses a
+/// folder that holds no store. Blocking.
+pub fn audit_verify(config: &Config) -> anyhow::Result<bool> {
+    let store = existing_store(config)?;
     let verification = store.verify_chain()?;
     store.close()?;
     match verification {

@@ -6,15 +6,25 @@ use hcp_e2e::{Server, Session, binary, rating, seed};
 use serde_json::{Value, json};
 
 fn verify(data: &std::path::Path) -> (bool, String) {
+    hcp(&["audit", "verify"], data)
+}
+
+/// Runs `hcp ARGS --data DATA`; whether it succeeded and what it wrote (stdout, then stderr).
+fn hcp(args: &[&str], data: &std::path::Path) -> (bool, String) {
     let output = std::process::Command::new(binary("debug").unwrap())
-        .args(["audit", "verify", "--data"])
+        .args(args)
+        .arg("--data")
         .arg(data)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
         .unwrap();
     (
         output.status.success(),
-        String::from_utf8_lossy(&output.stdout).to_string(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
     )
 }
 
@@ -53,6 +63,19 @@ async fn a_tampered_audit_entry_fails_verification_naming_it() {
     assert!(intact, "{report}");
     assert!(report.contains("chain is intact"), "{report}");
 
+    // The operator's view of where the bytes go: every tree, and the bytes per rating.
+    let (ok, stats) = hcp(&["store", "stats"], data.path());
+    assert!(ok, "{stats}");
+    for tree in ["log", "rating_index", "orders", "sessions"] {
+        assert!(
+            stats
+                .lines()
+                .any(|line| line.starts_with(&format!("{tree} "))),
+            "no {tree} row: {stats}"
+        );
+    }
+    assert!(stats.contains("1 ratings: "), "{stats}");
+
     // Somebody with file access rewrites who revealed the phone number.
     {
         let db = sled::Config::new()
@@ -79,4 +102,25 @@ async fn a_tampered_audit_entry_fails_verification_naming_it() {
         report.contains(&format!("entry {audit_seq} was changed")),
         "{report}"
     );
+}
+
+#[test]
+fn commands_that_read_a_data_folder_refuse_one_without_a_store() {
+    let parent = tempfile::tempdir().unwrap();
+    let typo = parent.path().join("dta");
+    for args in [
+        &["audit", "verify"][..],
+        &["store", "stats"],
+        &["rebuild"],
+        &["rules", "rollback", "v1"],
+    ] {
+        let (ok, said) = hcp(args, &typo);
+        assert!(!ok, "{args:?} succeeded on an empty path: {said}");
+        assert!(said.contains("holds no store"), "{args:?}: {said}");
+        assert!(
+            said.contains("dta"),
+            "{args:?} does not name the folder: {said}"
+        );
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
 }

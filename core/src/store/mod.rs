@@ -389,6 +389,73 @@ pub struct CommitStats {
     pub batches: AtomicU64,
     pub commands: AtomicU64,
     pub flush_micros: AtomicU64,
+    /// Time in each phase of a batch ([`CommitPhase`]), in microseconds.
+    pub phase_micros: [AtomicU64; CommitPhase::ALL.len()],
+}
+
+/// Where the committer's time goes, batch by batch. Decoding a request and adapter output
+/// happen before the committer, on the request's thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitPhase {
+    /// Checking a command against the store and deciding its event (validation, duplicates,
+    /// master data reads).
+    Decide,
+    /// Encoding the log entry, chaining its hash and writing it.
+    Log,
+    /// Writing the projections of the entry (records, indexes, roll-ups).
+    Project,
+    /// Asking the policies about the entry (deadlines, routing, integrity).
+    Policy,
+    /// The closed loop's follow-up events (orders opened, messages queued) and evictions.
+    FollowUps,
+    /// The whole transaction, the phases above and sled's commit of it.
+    Transaction,
+}
+
+impl CommitPhase {
+    pub const ALL: [CommitPhase; 6] = [
+        CommitPhase::Decide,
+        CommitPhase::Log,
+        CommitPhase::Project,
+        CommitPhase::Policy,
+        CommitPhase::FollowUps,
+        CommitPhase::Transaction,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CommitPhase::Decide => "decide",
+            CommitPhase::Log => "log",
+            CommitPhase::Project => "project",
+            CommitPhase::Policy => "policy",
+            CommitPhase::FollowUps => "follow_ups",
+            CommitPhase::Transaction => "transaction",
+        }
+    }
+}
+
+impl CommitStats {
+    /// Microseconds spent in `phase` so far.
+    pub fn phase(&self, phase: CommitPhase) -> u64 {
+        self.phase_micros[phase as usize].load(Ordering::Relaxed)
+    }
+
+    fn add(&self, phase: CommitPhase, since: Instant) {
+        self.phase_micros[phase as usize].fetch_add(
+            u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// What one tree of the store holds: entries and the bytes of their keys and values (what
+/// sled stores before its own page overhead, compression and garbage).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeStats {
+    pub name: String,
+    pub entries: u64,
+    pub key_bytes: u64,
+    pub value_bytes: u64,
 }
 
 enum Job {
@@ -661,6 +728,35 @@ impl Store {
         self.inner.db.size_on_disk().unwrap_or(0)
     }
 
+    /// Entries, key bytes and value bytes of every tree, sessions included: a full walk of the
+    /// store (seconds on a large one), for `hcp store stats` and the gauges of `/metrics`.
+    pub fn tree_stats(&self) -> Result<Vec<TreeStats>, StoreError> {
+        let trees = self
+            .inner
+            .trees
+            .iter()
+            .zip(tree::NAMES)
+            .map(|(tree, name)| (name, tree))
+            .chain(std::iter::once(("sessions", &self.inner.sessions)));
+        let mut out = Vec::new();
+        for (name, tree) in trees {
+            let mut stats = TreeStats {
+                name: name.to_string(),
+                entries: 0,
+                key_bytes: 0,
+                value_bytes: 0,
+            };
+            for item in tree.iter() {
+                let (key, value) = item?;
+                stats.entries += 1;
+                stats.key_bytes += key.len() as u64;
+                stats.value_bytes += value.len() as u64;
+            }
+            out.push(stats);
+        }
+        Ok(out)
+    }
+
     pub(crate) fn trees(&self) -> &Trees {
         &self.inner.trees
     }
@@ -832,6 +928,8 @@ impl Committer {
         }
         let count: usize = batch.iter().map(|(commands, _)| commands.len()).sum();
         let now = self.clock.now();
+        let stats = &self.stats;
+        let transaction = Instant::now();
         let applied = self.trees.as_slice().transaction(|trees| {
             let reader = apply::Reader { trees };
             let mut seq = *next_seq;
@@ -840,79 +938,89 @@ impl Committer {
             for (commands, _) in &batch {
                 let mut job_outcomes = Vec::with_capacity(commands.len());
                 for command in commands {
-                    let outcome =
-                        match apply::decide(&reader, &self.pii, command.clone(), seq, now)? {
-                            apply::Decision::Duplicate(original) => {
-                                Outcome::Duplicate { seq: original }
-                            }
-                            apply::Decision::Reject(error) => Outcome::Rejected(error),
-                            apply::Decision::Append {
+                    let deciding = Instant::now();
+                    let decided = apply::decide(&reader, &self.pii, command.clone(), seq, now)?;
+                    stats.add(CommitPhase::Decide, deciding);
+                    let outcome = match decided {
+                        apply::Decision::Duplicate(original) => {
+                            Outcome::Duplicate { seq: original }
+                        }
+                        apply::Decision::Reject(error) => Outcome::Rejected(error),
+                        apply::Decision::Append {
+                            actor,
+                            origin,
+                            event,
+                        } => {
+                            let entry = LogEntry {
+                                seq,
+                                at: now,
                                 actor,
                                 origin,
-                                event,
-                            } => {
-                                let entry = LogEntry {
-                                    seq,
-                                    at: now,
-                                    actor,
-                                    origin,
-                                    event: *event,
-                                    prev_hash: chain.prev().to_string(),
-                                };
-                                chain.append(trees, &entry)?;
-                                let facts = match &entry.event {
-                                    crate::event::Event::RatingRecorded { rating } => {
-                                        Some(apply::rating_facts(trees, rating)?)
-                                    }
-                                    _ => None,
-                                };
-                                apply::project(trees, &entry)?;
-                                seq += 1;
-                                let mut then = Follower {
-                                    trees,
-                                    chain: &mut chain,
-                                    seq: &mut seq,
-                                    at: now,
-                                };
-                                let decisions = self.decisions_for(&entry.event, facts.as_ref());
-                                for decision in &decisions {
-                                    then.append(
-                                        "policy",
-                                        crate::event::Event::DecisionRecorded {
-                                            decision: decision.clone(),
-                                        },
-                                    )?;
+                                event: *event,
+                                prev_hash: chain.prev().to_string(),
+                            };
+                            let logging = Instant::now();
+                            chain.append(trees, &entry)?;
+                            stats.add(CommitPhase::Log, logging);
+                            let projecting = Instant::now();
+                            let facts = match &entry.event {
+                                crate::event::Event::RatingRecorded { rating } => {
+                                    Some(apply::rating_facts(trees, rating)?)
                                 }
-                                let follow_ups = closed_loop::follow_ups(
-                                    &reader, &self.pii, &entry, &decisions, *then.seq,
+                                _ => None,
+                            };
+                            apply::project(trees, &entry)?;
+                            stats.add(CommitPhase::Project, projecting);
+                            seq += 1;
+                            let mut then = Follower {
+                                trees,
+                                chain: &mut chain,
+                                seq: &mut seq,
+                                at: now,
+                            };
+                            let asking = Instant::now();
+                            let decisions = self.decisions_for(&entry.event, facts.as_ref());
+                            stats.add(CommitPhase::Policy, asking);
+                            let following = Instant::now();
+                            for decision in &decisions {
+                                then.append(
+                                    "policy",
+                                    crate::event::Event::DecisionRecorded {
+                                        decision: decision.clone(),
+                                    },
                                 )?;
-                                for event in follow_ups {
+                            }
+                            let follow_ups = closed_loop::follow_ups(
+                                &reader, &self.pii, &entry, &decisions, *then.seq,
+                            )?;
+                            for event in follow_ups {
+                                then.append("system", event)?;
+                            }
+                            if let crate::event::Event::PayloadRejected { rejected } = &entry.event
+                            {
+                                for _ in 0..apply::MAX_EVICTIONS {
+                                    let Some(event) = apply::next_eviction(
+                                        trees,
+                                        &rejected.source,
+                                        self.max_kept_rejections,
+                                    )?
+                                    else {
+                                        break;
+                                    };
                                     then.append("system", event)?;
                                 }
-                                if let crate::event::Event::PayloadRejected { rejected } =
-                                    &entry.event
-                                {
-                                    for _ in 0..apply::MAX_EVICTIONS {
-                                        let Some(event) = apply::next_eviction(
-                                            trees,
-                                            &rejected.source,
-                                            self.max_kept_rejections,
-                                        )?
-                                        else {
-                                            break;
-                                        };
-                                        then.append("system", event)?;
-                                    }
-                                }
-                                Outcome::Recorded { seq: entry.seq }
                             }
-                        };
+                            stats.add(CommitPhase::FollowUps, following);
+                            Outcome::Recorded { seq: entry.seq }
+                        }
+                    };
                     job_outcomes.push(outcome);
                 }
                 outcomes.push(job_outcomes);
             }
             Ok((outcomes, seq, chain.prev().to_string()))
         });
+        stats.add(CommitPhase::Transaction, transaction);
         let started = Instant::now();
         let result = match applied {
             Ok((outcomes, seq, head)) => {

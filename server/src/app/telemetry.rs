@@ -18,9 +18,51 @@ pub struct Telemetry {
     pub ingest_recorded: AtomicU64,
     pub ingest_duplicate: AtomicU64,
     pub ingest_rejected: AtomicU64,
+    /// The last walk of the store's trees and when it ended ([`Telemetry::tree_stats`]).
+    trees: Mutex<Option<(std::time::Instant, Vec<hcp_core::store::TreeStats>)>>,
+    walking: std::sync::atomic::AtomicBool,
 }
 
+/// How old the tree figures of `/metrics` may grow before a scrape starts a new walk.
+const TREE_STATS_AGE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 impl Telemetry {
+    /// The entries and bytes of every tree as of the last walk, and its age. A walk reads the
+    /// whole store, so a scrape never waits for one: when the figures are missing or older than
+    /// 15 minutes, a background thread walks again and the next scrape has them.
+    pub fn tree_stats(
+        self: &std::sync::Arc<Self>,
+        store: &hcp_core::store::Store,
+    ) -> Option<(std::time::Duration, Vec<hcp_core::store::TreeStats>)> {
+        use std::sync::atomic::Ordering;
+        let last = self.trees.lock().ok().and_then(|trees| {
+            trees
+                .as_ref()
+                .map(|(at, stats)| (at.elapsed(), stats.clone()))
+        });
+        let stale = last.as_ref().is_none_or(|(age, _)| *age > TREE_STATS_AGE);
+        if stale && !self.walking.swap(true, Ordering::AcqRel) {
+            let (telemetry, store) = (self.clone(), store.clone());
+            let spawned = std::thread::Builder::new()
+                .name("hcp-tree-stats".into())
+                .spawn(move || {
+                    match store.tree_stats() {
+                        Ok(stats) => {
+                            if let Ok(mut trees) = telemetry.trees.lock() {
+                                *trees = Some((std::time::Instant::now(), stats));
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, "walking the store's trees failed"),
+                    }
+                    telemetry.walking.store(false, Ordering::Release);
+                });
+            if spawned.is_err() {
+                self.walking.store(false, Ordering::Release);
+            }
+        }
+        last
+    }
+
     /// Counts one request (`route` is a template, never a raw path).
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         if let Ok(mut requests) = self.requests.lock() {

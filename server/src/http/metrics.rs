@@ -114,6 +114,49 @@ pub fn render(platform: &Platform) -> String {
             stats.flush_micros.load(Ordering::Relaxed) as f64 / 1e6
         ),
     );
+    let _ = writeln!(
+        out,
+        "# HELP hcp_store_commit_phase_seconds_total Committer time by phase of a batch (decide, log, project, policy, follow_ups; transaction is all of them and sled's commit).\n# TYPE hcp_store_commit_phase_seconds_total counter"
+    );
+    for phase in hcp_core::store::CommitPhase::ALL {
+        let _ = writeln!(
+            out,
+            "hcp_store_commit_phase_seconds_total{{phase=\"{}\"}} {:.6}",
+            phase.name(),
+            stats.phase(phase) as f64 / 1e6
+        );
+    }
+    if let Some((age, trees)) = platform.telemetry.tree_stats(&platform.store) {
+        let _ = writeln!(
+            out,
+            "# HELP hcp_store_tree_entries Entries of each tree of the store, as of the last walk.\n# TYPE hcp_store_tree_entries gauge"
+        );
+        for tree in &trees {
+            let _ = writeln!(
+                out,
+                "hcp_store_tree_entries{{tree=\"{}\"}} {}",
+                tree.name, tree.entries
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP hcp_store_tree_bytes Bytes of the keys and values of each tree (before sled's page overhead), as of the last walk.\n# TYPE hcp_store_tree_bytes gauge"
+        );
+        for tree in &trees {
+            let _ = writeln!(
+                out,
+                "hcp_store_tree_bytes{{tree=\"{}\",part=\"key\"}} {}\nhcp_store_tree_bytes{{tree=\"{}\",part=\"value\"}} {}",
+                tree.name, tree.key_bytes, tree.name, tree.value_bytes
+            );
+        }
+        gauge(
+            &mut out,
+            "hcp_store_tree_stats_age_seconds",
+            "Age of the tree figures (walked again in the background when older than 15 minutes).",
+            "gauge",
+            age.as_secs(),
+        );
+    }
     use hcp_core::store::EventLog as _;
     gauge(
         &mut out,

@@ -17,8 +17,10 @@ use crate::outreach::{
 use crate::validate::Reason;
 use crate::workflow::{CallAttempt, Order, OrderChange, Problem};
 
-/// Bumped when the meaning of stored bytes changes; a data folder of another version is refused.
-pub const SCHEMA_VERSION: u32 = 2;
+/// Bumped when the meaning of stored bytes changes; a data folder of another version is refused
+/// (`hcp migrate` converts one of the version before). 3: values carry a format byte
+/// (`store::codec`).
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -8,6 +8,7 @@ use hcp_core::clock::ManualClock;
 use hcp_core::event::AuditEntry;
 use hcp_core::pii::PiiKey;
 use hcp_core::store::chain::Verification;
+use hcp_core::store::codec;
 use hcp_core::store::{Command, Store, StoreOptions};
 
 fn open(dir: &std::path::Path) -> Store {
@@ -94,10 +95,10 @@ fn tampering_is_detected_and_the_entry_named() {
             Box::new(|log| {
                 let key = 7u64.to_be_bytes();
                 let bytes = log.get(key).unwrap().unwrap();
-                let text = String::from_utf8(bytes.to_vec())
+                let text = String::from_utf8(codec::json(&bytes).unwrap().to_vec())
                     .unwrap()
                     .replace("差评回访核实", "无");
-                log.insert(key, text.as_bytes()).unwrap();
+                log.insert(key, codec::compress(text.into_bytes())).unwrap();
             }),
             7,
             "entry 7 was changed",
@@ -115,10 +116,10 @@ fn tampering_is_detected_and_the_entry_named() {
             Box::new(|log| {
                 let key = 20u64.to_be_bytes();
                 let bytes = log.get(key).unwrap().unwrap();
-                let text = String::from_utf8(bytes.to_vec())
+                let text = String::from_utf8(codec::json(&bytes).unwrap().to_vec())
                     .unwrap()
                     .replace("callback", "nobody");
-                log.insert(key, text.as_bytes()).unwrap();
+                log.insert(key, codec::compress(text.into_bytes())).unwrap();
             }),
             20,
             "entry 20 was changed",

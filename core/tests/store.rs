@@ -1784,16 +1784,35 @@ fn personal_data_is_sealed_at_rest() {
         Some(rating.evaluator)
     );
 
-    // The files themselves: the masked phone is there (so the scan sees stored data), the clear
-    // values are not.
+    // What is stored: every value of every tree as it reads back (compressed values
+    // decompressed), with the masked phone there (so the scan sees stored data) and the clear
+    // values not; and the files themselves hold no clear value either.
     harness.reopen(true);
     harness.store.take().unwrap().close().unwrap();
     let dir = harness.dir.path();
-    assert!(
-        files_contain(dir, "138****1234".as_bytes()),
-        "the scan finds stored values"
-    );
+    let mut values = Vec::new();
+    {
+        let db = sled::open(dir).unwrap();
+        for name in db.tree_names() {
+            for item in db.open_tree(name).unwrap().iter() {
+                let (_, value) = item.unwrap();
+                values.push(match hcp_core::store::codec::json(&value) {
+                    Ok(json) => json.into_owned(),
+                    Err(_) => value.to_vec(),
+                });
+            }
+        }
+    }
+    let holds = |needle: &str| {
+        values.iter().any(|value| {
+            value
+                .windows(needle.len())
+                .any(|window| window == needle.as_bytes())
+        })
+    };
+    assert!(holds("138****1234"), "the scan finds stored values");
     for clear in [PHONE, ID_NUMBER, NAME] {
+        assert!(!holds(clear), "a stored value holds {clear} in clear");
         assert!(
             !files_contain(dir, clear.as_bytes()),
             "sled files hold {clear} in clear"

@@ -28,6 +28,10 @@ enum Commands {
     Demo(Common),
     /// Rebuild every projection from the event log (run while the platform is stopped).
     Rebuild(Common),
+    /// Convert the data folder's store from the schema before to this build's (run while the
+    /// platform is stopped). Every sequence number is kept; the old store stays beside the new
+    /// one as `store.v2` until you remove it.
+    Migrate(Common),
     /// Work with WASM adapters.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -57,6 +61,18 @@ enum StoreCommand {
     /// Entries, key bytes and value bytes of every tree, beside the size of the files on disk
     /// and the bytes per rating (run while the platform is stopped, or on a copy).
     Stats(Common),
+    /// Train a compression dictionary on the store's log (for maintainers: a new dictionary
+    /// ships as a new format byte, see core/src/store/codec.rs).
+    TrainDictionary {
+        #[command(flatten)]
+        common: Common,
+        /// Where to write the dictionary.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Size of the dictionary in bytes.
+        #[arg(long, default_value_t = 32 * 1024)]
+        size: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -185,6 +201,10 @@ fn main() -> anyhow::Result<()> {
         Commands::Store(StoreCommand::Stats(common)) => {
             hcp_server::run::store_stats(&common.load()?)
         }
+        Commands::Store(StoreCommand::TrainDictionary { common, out, size }) => {
+            hcp_server::run::train_dictionary(&common.load()?, &out, size)
+        }
+        Commands::Migrate(common) => hcp_server::run::migrate(&common.load()?),
         Commands::Audit(AuditCommand::Verify(common)) => {
             if !hcp_server::run::audit_verify(&common.load()?)? {
                 std::process::exit(1);

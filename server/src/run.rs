@@ -478,6 +478,7 @@ fn existing_store(config: &Config) -> anyhow::Result<hcp_core::store::Store> {
 pub fn store_stats(config: &Config) -> anyhow::Result<()> {
     let store = existing_store(config)?;
     let trees = store.tree_stats()?;
+    let kinds = store.log_kind_stats()?;
     let ratings = u64::try_from(store.rating_count()).unwrap_or(u64::MAX);
     let disk = store.size_on_disk();
     store.close()?;
@@ -516,6 +517,27 @@ pub fn store_stats(config: &Config) -> anyhow::Result<()> {
         trees.iter().map(|tree| tree.value_bytes).sum::<u64>()
     );
     println!("keys and values: {logical} bytes; files on disk: {disk} bytes");
+    let log_bytes: u64 = kinds.iter().map(|kind| kind.value_bytes).sum();
+    println!();
+    println!(
+        "{:<24} {:>12} {:>14} {:>10} {:>7}",
+        "log entries by kind", "entries", "value bytes", "per entry", "share"
+    );
+    for kind in &kinds {
+        println!(
+            "{:<24} {:>12} {:>14} {:>10} {:>6.1}%",
+            kind.name,
+            kind.entries,
+            kind.value_bytes,
+            kind.value_bytes.checked_div(kind.entries).unwrap_or(0),
+            if log_bytes == 0 {
+                0.0
+            } else {
+                kind.value_bytes as f64 * 100.0 / log_bytes as f64
+            }
+        );
+    }
+    println!();
     if logical > 0 {
         println!("disk / logical: {:.2}", disk as f64 / logical as f64);
     }
@@ -527,6 +549,134 @@ pub fn store_stats(config: &Config) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `hcp store train-dictionary`: a compression dictionary trained on every 7th log entry (and
+/// the large projections), as JSON.
+pub fn train_dictionary(config: &Config, out: &std::path::Path, size: usize) -> anyhow::Result<()> {
+    let store = existing_store(config)?;
+    let samples = store.codec_samples(7)?;
+    store.close()?;
+    let dictionary = hcp_core::store::codec::train_dictionary(&samples, size)?;
+    std::fs::write(out, &dictionary)?;
+    println!(
+        "{} bytes trained on {} values: {}",
+        dictionary.len(),
+        samples.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// `hcp migrate`: converts the store in place (the old one is kept), with a progress bar.
+pub fn migrate(config: &Config) -> anyhow::Result<()> {
+    require_store(config)?;
+    let dir = config.store_dir();
+    let options = hcp_core::store::StoreOptions {
+        compression: config.store.compression,
+        ..Default::default()
+    };
+    let from = hcp_core::store::migrate::schema_of(&dir, &options)?;
+    if from == hcp_core::event::SCHEMA_VERSION {
+        println!(
+            "{} is already at schema version {from}: nothing to do",
+            dir.display()
+        );
+        return Ok(());
+    }
+    println!(
+        "migrating {} from schema {from} to {}",
+        dir.display(),
+        hcp_core::event::SCHEMA_VERSION
+    );
+    let mut bar = Progress::new();
+    let migrated = hcp_core::store::migrate::migrate(
+        &dir,
+        hcp_core::pii::PiiKey::load_or_create(&config.pii_key_path())?,
+        Arc::new(SystemClock),
+        options,
+        &mut |phase, done, total| bar.show(phase.label(), done, total),
+    )?;
+    bar.finish();
+    println!(
+        "migrated {} log entries (every sequence number kept); the v2 chain was intact and ends at hash {}, recorded in the new chain",
+        migrated.entries, migrated.old_head
+    );
+    println!(
+        "rebuilt projections match the old ones: {} keys compared",
+        migrated.compared
+    );
+    println!(
+        "log: {} -> {} bytes ({:.1}x smaller); files on disk: {} -> {} bytes",
+        migrated.old_log_bytes,
+        migrated.new_log_bytes,
+        migrated.old_log_bytes as f64 / migrated.new_log_bytes.max(1) as f64,
+        migrated.old_disk,
+        migrated.new_disk
+    );
+    println!(
+        "the old store is kept at {}: remove it once the platform runs well on the new one",
+        migrated.kept.display()
+    );
+    Ok(())
+}
+
+/// A one-line progress bar on stderr: phase, share done, rate and time left.
+struct Progress {
+    phase: &'static str,
+    started: std::time::Instant,
+    shown: std::time::Instant,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        let now = std::time::Instant::now();
+        Progress {
+            phase: "",
+            started: now,
+            shown: now,
+        }
+    }
+
+    fn show(&mut self, phase: &'static str, done: u64, total: u64) {
+        use std::io::Write as _;
+        let now = std::time::Instant::now();
+        if phase != self.phase {
+            if !self.phase.is_empty() {
+                eprintln!();
+            }
+            self.phase = phase;
+            self.started = now;
+        } else if now.duration_since(self.shown) < std::time::Duration::from_millis(200)
+            && done < total
+        {
+            return;
+        }
+        self.shown = now;
+        let seconds = now.duration_since(self.started).as_secs_f64();
+        let mut line = format!("\r{phase:<24}");
+        if total > 0 {
+            let share = done as f64 / total as f64;
+            let filled = (share * 30.0).round() as usize;
+            let rate = done as f64 / seconds.max(0.001);
+            let left = (total.saturating_sub(done)) as f64 / rate.max(0.001);
+            line.push_str(&format!(
+                " [{}{}] {:>5.1}% {done}/{total} {rate:.0}/s, {left:.0} s left ",
+                "#".repeat(filled.min(30)),
+                " ".repeat(30 - filled.min(30)),
+                share * 100.0
+            ));
+        } else {
+            line.push_str(&format!(" {seconds:.0} s "));
+        }
+        let mut err = std::io::stderr();
+        let _ = err.write_all(line.as_bytes());
+        let _ = err.flush();
+    }
+
+    fn finish(&self) {
+        eprintln!();
+    }
 }
 
 /// `hcp audit verify`: walks the event log's hash chain. Returns whether it is intact. Opens

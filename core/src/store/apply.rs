@@ -47,7 +47,7 @@ impl Reader<'_> {
         key: &[u8],
     ) -> TxResult<Option<T>> {
         match self.trees[which].get(key)? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(abort)?)),
+            Some(bytes) => Ok(Some(super::codec::decode(&bytes).map_err(abort)?)),
             None => Ok(None),
         }
     }
@@ -664,7 +664,7 @@ pub(super) fn put_json<T: serde::Serialize>(
     key: &[u8],
     value: &T,
 ) -> TxResult<()> {
-    tree.insert(key, serde_json::to_vec(value).map_err(abort)?)?;
+    tree.insert(key, super::codec::encode(value).map_err(abort)?)?;
     Ok(())
 }
 
@@ -837,7 +837,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
             }
             // A unit that moves leaves its old parent's list of children.
             if let Some(bytes) = trees[tree::ORG].get(unit.id.as_bytes())? {
-                let previous: OrgUnit = serde_json::from_slice(&bytes).map_err(abort)?;
+                let previous: OrgUnit = super::codec::decode(&bytes).map_err(abort)?;
                 if let Some(old_parent) = previous
                     .parent
                     .filter(|old| Some(old) != unit.parent.as_ref())
@@ -967,7 +967,7 @@ fn update_device(
     change: impl FnOnce(&mut DeviceState),
 ) -> TxResult<()> {
     let mut state: DeviceState = match trees[tree::DEVICE_STATE].get(device.as_bytes())? {
-        Some(bytes) => serde_json::from_slice(&bytes).map_err(abort)?,
+        Some(bytes) => super::codec::decode(&bytes).map_err(abort)?,
         None => DeviceState {
             device: device.to_string(),
             ..DeviceState::default()
@@ -1026,7 +1026,7 @@ fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> 
         }
     }
     if let Some(bytes) = trees[tree::CASES].get(rating.project_no.as_bytes())? {
-        let mut case: Case = serde_json::from_slice(&bytes).map_err(abort)?;
+        let mut case: Case = super::codec::decode(&bytes).map_err(abort)?;
         if let Some(act) = case
             .services
             .iter_mut()
@@ -1052,7 +1052,7 @@ fn project_service(
 ) -> TxResult<()> {
     let key = service.project_no.as_bytes();
     let existing: Option<Case> = match trees[tree::CASES].get(key)? {
-        Some(bytes) => Some(serde_json::from_slice(&bytes).map_err(abort)?),
+        Some(bytes) => Some(super::codec::decode(&bytes).map_err(abort)?),
         None => None,
     };
     let is_new_case = existing.is_none();

@@ -11,7 +11,7 @@ use super::apply::TxResult;
 use super::{Store, StoreError, keys, tree};
 use crate::event::LogEntry;
 
-const HEAD: &[u8] = b"head";
+pub(super) const HEAD: &[u8] = b"head";
 
 pub(super) fn hash(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -39,7 +39,7 @@ impl Appender {
     }
 
     pub fn append(&mut self, trees: &[TransactionalTree], entry: &LogEntry) -> TxResult<()> {
-        let bytes = serde_json::to_vec(entry).map_err(|error| {
+        let bytes = super::codec::encode(entry).map_err(|error| {
             sled::transaction::ConflictableTransactionError::Abort(error.into())
         })?;
         self.prev = hash(&bytes);
@@ -66,9 +66,44 @@ pub enum Verification {
 impl Store {
     /// Walks the whole log and checks every link. Blocking; reads every entry once.
     pub fn verify_chain(&self) -> Result<Verification, StoreError> {
+        verify(
+            &self.trees()[tree::LOG],
+            &self.trees()[tree::CHAIN],
+            &mut |_| {},
+        )
+    }
+}
+
+/// The stored bytes of a chain head.
+pub(super) fn head_bytes(seq: u64, hash: &str) -> Result<Vec<u8>, StoreError> {
+    Ok(serde_json::to_vec(&Head {
+        seq,
+        hash: hash.to_string(),
+    })?)
+}
+
+/// The recorded head of a chain: its last seq and the hash of that entry's bytes.
+pub(super) fn head(chain: &sled::Tree) -> Result<Option<(u64, String)>, StoreError> {
+    Ok(match chain.get(HEAD)? {
+        Some(bytes) => {
+            let head: Head = super::codec::decode(&bytes)?;
+            Some((head.seq, head.hash))
+        }
+        None => None,
+    })
+}
+
+/// Checks every link of `log` against the head recorded in `chain`, telling `progress` each
+/// entry checked.
+pub(super) fn verify(
+    log: &sled::Tree,
+    chain: &sled::Tree,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Verification, StoreError> {
+    {
         let mut prev_hash = String::new();
         let mut count = 0;
-        for (expected_seq, item) in (1u64..).zip(self.trees()[tree::LOG].iter()) {
+        for (expected_seq, item) in (1u64..).zip(log.iter()) {
             let (key, bytes) = item?;
             let seq = keys::u64_value(&key);
             if seq != expected_seq {
@@ -77,7 +112,7 @@ impl Store {
                     problem: format!("entry {expected_seq} is missing (the next entry is {seq})"),
                 });
             }
-            let entry: LogEntry = match serde_json::from_slice(&bytes) {
+            let entry: LogEntry = match super::codec::decode(&bytes) {
                 Ok(entry) => entry,
                 Err(error) => {
                     return Ok(Verification::Broken {
@@ -104,9 +139,10 @@ impl Store {
             }
             prev_hash = hash(&bytes);
             count = expected_seq;
+            progress(count);
         }
-        let head: Option<Head> = match self.trees()[tree::CHAIN].get(HEAD)? {
-            Some(bytes) => Some(serde_json::from_slice(&bytes)?),
+        let head: Option<Head> = match chain.get(HEAD)? {
+            Some(bytes) => Some(super::codec::decode(&bytes)?),
             None => None,
         };
         match head {

@@ -74,7 +74,7 @@ impl Store {
         for item in range {
             let (key, value) = item?;
             let id = keys::u64_value(key.get(prefix.len()..).unwrap_or_default());
-            let record: T = serde_json::from_slice(&value)?;
+            let record: T = super::codec::decode(&value)?;
             scanned += 1;
             if keep(&record) {
                 items.push((id, record));
@@ -129,7 +129,7 @@ impl Store {
         let mut orders = Vec::new();
         for item in self.trees()[tree::ORDERS].range(after.saturating_add(1).to_be_bytes()..) {
             let (_, value) = item?;
-            orders.push(serde_json::from_slice(&value)?);
+            orders.push(super::codec::decode(&value)?);
         }
         Ok(orders)
     }
@@ -163,7 +163,7 @@ impl Store {
         let mut orders = Vec::new();
         for item in iter.rev() {
             let (_, value) = item?;
-            let order: Order = serde_json::from_slice(&value)?;
+            let order: Order = super::codec::decode(&value)?;
             if keep(&order) {
                 orders.push(order);
                 if orders.len() >= limit {
@@ -251,7 +251,7 @@ impl Store {
         self.trees()[tree::SCHEDULE]
             .range(..keys::schedule_until(as_of))
             .take(limit)
-            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
     }
 
@@ -263,7 +263,7 @@ impl Store {
     ) -> Result<Vec<ScheduledTask>, StoreError> {
         let mut tasks = Vec::new();
         for item in self.trees()[tree::SCHEDULE].iter() {
-            let task: ScheduledTask = serde_json::from_slice(&item?.1)?;
+            let task: ScheduledTask = super::codec::decode(&item?.1)?;
             if task.project_no == project_no && task.service_number == service_number {
                 tasks.push(task);
             }
@@ -286,7 +286,7 @@ impl Store {
     pub fn service_calls(&self) -> Result<Vec<ServiceCall>, StoreError> {
         self.trees()[tree::CALLS]
             .range(..[0xff].as_slice())
-            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
     }
 
@@ -305,7 +305,7 @@ impl Store {
             let Some(call) = tree.get(&key[1..])? else {
                 continue;
             };
-            let call: ServiceCall = serde_json::from_slice(&call)?;
+            let call: ServiceCall = super::codec::decode(&call)?;
             if keep(&call) {
                 calls.push(call);
                 if calls.len() >= limit {
@@ -338,7 +338,7 @@ impl Store {
             .scan_prefix(b"m")
             .rev()
             .take(limit)
-            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
     }
 
@@ -364,7 +364,7 @@ impl Store {
             .iter()
             .map(|item| {
                 let (key, value) = item?;
-                Ok((keys::u64_value(&key), serde_json::from_slice(&value)?))
+                Ok((keys::u64_value(&key), super::codec::decode(&value)?))
             })
             .collect()
     }
@@ -373,7 +373,7 @@ impl Store {
     pub fn subject_decisions(&self, subject: &str) -> Result<Vec<PolicyDecision>, StoreError> {
         self.trees()[tree::DECISIONS]
             .scan_prefix(keys::subject_decisions(subject))
-            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
     }
 }

@@ -5,9 +5,11 @@
 mod apply;
 pub mod chain;
 mod closed_loop;
+pub mod codec;
 pub mod keys;
 mod loop_query;
 mod metrics_query;
+pub mod migrate;
 mod query;
 mod sessions;
 pub mod uplink;
@@ -48,18 +50,32 @@ use crate::workflow::{CallOutcome, Order, OrderChange, ProblemInput};
 pub use self::closed_loop::{county_of, order_filed_under, seal_phone};
 pub use crate::workflow::DEFAULT_NOTICE_AFTER;
 
+/// What to do with a data folder of another schema version.
+fn schema_advice(found: u32, expected: u32) -> String {
+    if found < expected && migrate::MIGRATES_FROM.contains(&found) {
+        format!(
+            "data folder has schema version {found}, this build reads version {expected}: convert it with `hcp migrate --data <the data folder>` (the old store is kept beside the new one)"
+        )
+    } else {
+        format!(
+            "data folder has schema version {found}, this build reads version {expected}; open it with the release that wrote it, or start from a new data folder"
+        )
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
     #[error("stored record cannot be decoded: {0}")]
     Decode(#[from] serde_json::Error),
-    #[error(
-        "data folder has schema version {found}, this build reads version {expected}; open it with the release that wrote it, or start from a new data folder"
-    )]
+    #[error("{}", schema_advice(*found, *expected))]
     SchemaVersion { found: u32, expected: u32 },
     #[error("the store is shut down")]
     Closed,
+    /// A migration that stopped, and why (`hcp migrate`).
+    #[error("{0}")]
+    Migration(String),
     #[error("data folder {path} is in use by another process (is another hcp running on it?)")]
     InUse { path: String },
     #[error("the batch holding this command failed and nothing of it was acknowledged: {0}")]
@@ -757,6 +773,46 @@ impl Store {
         Ok(out)
     }
 
+    /// The JSON of every `every`-th log entry and large projection value, to train a
+    /// compression dictionary on.
+    pub fn codec_samples(&self, every: usize) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut samples = Vec::new();
+        for index in [tree::LOG, tree::DECISIONS, tree::CASES, tree::ORDERS] {
+            for item in self.inner.trees[index].iter().step_by(every.max(1)) {
+                let (_, value) = item?;
+                let json = codec::json(&value)?;
+                if json.len() < 16 * 1024 {
+                    samples.push(json.into_owned());
+                }
+            }
+        }
+        Ok(samples)
+    }
+
+    /// What the log holds by event kind: entries and value bytes, most bytes first. Decodes
+    /// every entry; for `hcp store stats`, not for a scrape.
+    pub fn log_kind_stats(&self) -> Result<Vec<TreeStats>, StoreError> {
+        let mut kinds: std::collections::BTreeMap<&'static str, TreeStats> = Default::default();
+        for item in self.inner.trees[tree::LOG].iter() {
+            let (key, value) = item?;
+            let entry: LogEntry = codec::decode(&value)?;
+            let stats = kinds
+                .entry(entry.event.kind())
+                .or_insert_with(|| TreeStats {
+                    name: entry.event.kind().to_string(),
+                    entries: 0,
+                    key_bytes: 0,
+                    value_bytes: 0,
+                });
+            stats.entries += 1;
+            stats.key_bytes += key.len() as u64;
+            stats.value_bytes += value.len() as u64;
+        }
+        let mut out: Vec<TreeStats> = kinds.into_values().collect();
+        out.sort_by_key(|stats| std::cmp::Reverse(stats.value_bytes));
+        Ok(out)
+    }
+
     pub(crate) fn trees(&self) -> &Trees {
         &self.inner.trees
     }
@@ -789,7 +845,7 @@ impl EventLog for Store {
             .take(limit)
             .map(|item| {
                 let (_, value) = item?;
-                Ok(serde_json::from_slice(&value)?)
+                Ok(codec::decode(&value)?)
             })
             .collect()
     }
@@ -1096,7 +1152,7 @@ impl Committer {
             chunk.clear();
             for item in entries.by_ref().take(REBUILD_CHUNK) {
                 let (_, value) = item?;
-                chunk.push(serde_json::from_slice(&value)?);
+                chunk.push(codec::decode(&value)?);
             }
             if chunk.is_empty() {
                 return Ok(count);

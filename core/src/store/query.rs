@@ -144,7 +144,7 @@ impl Store {
         key: &[u8],
     ) -> Result<Option<T>, StoreError> {
         match self.trees()[which].get(key)? {
-            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            Some(bytes) => Ok(Some(super::codec::decode(&bytes)?)),
             None => Ok(None),
         }
     }
@@ -155,7 +155,7 @@ impl Store {
     ) -> Result<Vec<T>, StoreError> {
         self.trees()[which]
             .iter()
-            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
     }
 
@@ -531,7 +531,7 @@ impl Store {
             .take(limit.clamp(1, MAX_LIMIT))
             .map(|item| {
                 let (key, value) = item?;
-                Ok((keys::u64_value(&key), serde_json::from_slice(&value)?))
+                Ok((keys::u64_value(&key), super::codec::decode(&value)?))
             })
             .collect()
     }
@@ -547,7 +547,7 @@ impl Store {
             .take(limit.clamp(1, MAX_LIMIT))
             .map(|item| {
                 let (key, value) = item?;
-                Ok((keys::u64_value(&key), serde_json::from_slice(&value)?))
+                Ok((keys::u64_value(&key), super::codec::decode(&value)?))
             })
             .collect()
     }
@@ -572,7 +572,7 @@ impl Store {
     pub fn decisions(&self, rating_id: u64) -> Result<Vec<PolicyDecision>, StoreError> {
         self.trees()[tree::DECISIONS]
             .scan_prefix(rating_id.to_be_bytes())
-            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
     }
 
@@ -580,7 +580,7 @@ impl Store {
     pub fn policy_activations(&self) -> Result<Vec<PolicyVersionRecord>, StoreError> {
         self.trees()[tree::POLICY_VERSIONS]
             .scan_prefix(b"a")
-            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
     }
 

@@ -15,7 +15,7 @@ impl Store {
     pub fn session(&self, key: &[u8; 32]) -> Result<Option<SessionRecord>, StoreError> {
         self.session_tree()
             .get(key)?
-            .map(|bytes| serde_json::from_slice(&bytes).map_err(StoreError::Decode))
+            .map(|bytes| super::codec::decode(&bytes).map_err(StoreError::Decode))
             .transpose()
     }
 
@@ -35,7 +35,7 @@ impl Store {
         for entry in self.session_tree().iter() {
             let (key, bytes) = entry?;
             // A record that does not decode is ended too: it can sign nobody in.
-            let over = serde_json::from_slice::<SessionRecord>(&bytes)
+            let over = super::codec::decode::<SessionRecord>(&bytes)
                 .map(|record| end(&key, &record))
                 .unwrap_or(true);
             if over {
@@ -64,7 +64,7 @@ impl Store {
             .iter()
             .map(|entry| {
                 let (key, bytes) = entry?;
-                let record = serde_json::from_slice(&bytes).map_err(StoreError::Decode)?;
+                let record = super::codec::decode(&bytes).map_err(StoreError::Decode)?;
                 Ok((key.to_vec(), record))
             })
             .collect()

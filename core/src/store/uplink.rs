@@ -568,7 +568,7 @@ impl Store {
         self.trees()[tree::UPLINK]
             .scan_prefix(b"q")
             .take(limit)
-            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
     }
 
@@ -576,7 +576,7 @@ impl Store {
     pub fn uplink_refused(&self) -> Result<Vec<RefusedRecord>, StoreError> {
         self.trees()[tree::UPLINK]
             .scan_prefix(b"x")
-            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
     }
 
@@ -586,7 +586,7 @@ impl Store {
             .scan_prefix(b"b")
             .rev()
             .take(limit)
-            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
     }
 
@@ -628,7 +628,7 @@ impl Store {
             .scan_prefix(b"r")
             .rev()
             .take(limit)
-            .map(|item| Ok(serde_json::from_slice(&item?.1)?))
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
     }
 }

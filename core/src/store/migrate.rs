@@ -1,0 +1,306 @@
+//! `hcp migrate`: converts a store of the schema before into the current one.
+//!
+//! v2 → v3 rewrites every log entry in the v3 format (see [`super::codec`]) under its own
+//! sequence number, so rating ids, order ids (and the tracking links derived from them) and the
+//! uplink's acknowledged ids stay what they were. The steps:
+//!
+//! 1. the v2 chain is verified; a broken chain stops the migration before anything is written;
+//! 2. the entries are written to a new store beside the old one, each linked to the one before
+//!    by the hash of its new bytes;
+//! 3. the projections are rebuilt from the new log and compared with the old ones, value by
+//!    value (as JSON): every query answers as before, or the migration stops and says where;
+//! 4. the new chain is bound to the old: an audit entry records the v2 head (its seq and the
+//!    hash of its bytes), so the old chain's end is part of what the new chain proves;
+//! 5. the stores change places: the old one is kept as `store.v2` until the operator removes
+//!    it.
+//!
+//! Signed-in sessions are copied as they are. A migration that was killed leaves a partial
+//! `store.v3` that the next run removes and starts again.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::chain::{self, Verification};
+use super::{Store, StoreError, StoreOptions, codec, open_db, tree};
+use crate::clock::Clock;
+use crate::event::{AuditEntry, LogEntry, SCHEMA_VERSION};
+use crate::pii::PiiKey;
+
+/// The schema versions this build converts.
+pub const MIGRATES_FROM: [u32; 1] = [2];
+
+/// Entries written between two flushes of the new log.
+const CHUNK: usize = 4096;
+
+/// Where a migration is, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Checking the old chain: `done` of `total` entries.
+    Verify,
+    /// Writing the new log: `done` of `total` entries.
+    Rewrite,
+    /// Rebuilding the projections from the new log (no count until it is done).
+    Rebuild,
+    /// Comparing the projections: `done` of `total` trees.
+    Compare,
+}
+
+impl Phase {
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Verify => "verifying the v2 chain",
+            Phase::Rewrite => "writing the v3 log",
+            Phase::Rebuild => "rebuilding projections",
+            Phase::Compare => "comparing projections",
+        }
+    }
+}
+
+/// What a migration did.
+#[derive(Debug, Clone)]
+pub struct Migrated {
+    pub from: u32,
+    /// Log entries carried over (the audit entry of the migration comes after them).
+    pub entries: u64,
+    /// The v2 chain's head: hash of the last entry's bytes.
+    pub old_head: String,
+    /// Keys of the projections compared, all equal.
+    pub compared: u64,
+    /// Bytes of keys and values of the log, before and after.
+    pub old_log_bytes: u64,
+    pub new_log_bytes: u64,
+    /// Files on disk of the whole store, before and after.
+    pub old_disk: u64,
+    pub new_disk: u64,
+    /// Where the old store is kept.
+    pub kept: PathBuf,
+}
+
+/// The schema version of the store in `dir` (which must hold one), without opening it for use.
+pub fn schema_of(dir: &Path, options: &StoreOptions) -> Result<u32, StoreError> {
+    let db = open_db(dir, options)?;
+    let version = db
+        .get(b"schema_version")?
+        .and_then(|bytes| bytes.as_ref().try_into().ok().map(u32::from_be_bytes))
+        .unwrap_or(0);
+    drop(db);
+    Ok(version)
+}
+
+/// Converts the store in `dir` (a folder of the data folder, e.g. `DATA/store`) in place: the
+/// new store takes its name, the old one becomes `<dir>.v2`. Blocking.
+pub fn migrate(
+    dir: &Path,
+    pii: PiiKey,
+    clock: Arc<dyn Clock>,
+    options: StoreOptions,
+    progress: &mut dyn FnMut(Phase, u64, u64),
+) -> Result<Migrated, StoreError> {
+    let kept = sibling(dir, "v2");
+    let partial = sibling(dir, "v3-partial");
+    if kept.exists() {
+        return Err(refused(format!(
+            "{} exists: an earlier migration's old store is still kept; remove it (or move it away) first",
+            kept.display()
+        )));
+    }
+    let old = open_db(dir, &options)?;
+    let from = old
+        .get(b"schema_version")?
+        .and_then(|bytes| bytes.as_ref().try_into().ok().map(u32::from_be_bytes))
+        .unwrap_or(0);
+    if from == SCHEMA_VERSION {
+        return Err(refused(format!(
+            "{} is already at schema version {SCHEMA_VERSION}",
+            dir.display()
+        )));
+    }
+    if !MIGRATES_FROM.contains(&from) {
+        return Err(StoreError::SchemaVersion {
+            found: from,
+            expected: SCHEMA_VERSION,
+        });
+    }
+    let old_log = old.open_tree(tree::NAMES[tree::LOG])?;
+    let old_chain = old.open_tree(tree::NAMES[tree::CHAIN])?;
+    let total = old_log
+        .last()?
+        .map(|(key, _)| super::keys::u64_value(&key))
+        .unwrap_or(0);
+
+    // 1. The old chain must hold.
+    let verification = chain::verify(&old_log, &old_chain, &mut |done| {
+        if done % 10_000 == 0 {
+            progress(Phase::Verify, done, total);
+        }
+    })?;
+    let entries = match verification {
+        Verification::Intact { entries } => entries,
+        Verification::Broken { seq, problem } => {
+            return Err(refused(format!(
+                "the v2 chain is broken at entry {seq} ({problem}); nothing was migrated"
+            )));
+        }
+    };
+    progress(Phase::Verify, entries, total);
+    let old_head = chain::head(&old_chain)?
+        .map(|(_, hash)| hash)
+        .unwrap_or_default();
+
+    // 2. The new log, entry by entry, under the same sequence numbers.
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(io)?;
+    }
+    let new = open_db(&partial, &options)?;
+    new.insert(b"schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+    let new_log = new.open_tree(tree::NAMES[tree::LOG])?;
+    let new_chain = new.open_tree(tree::NAMES[tree::CHAIN])?;
+    let mut prev = String::new();
+    let mut last = 0;
+    let (mut old_log_bytes, mut new_log_bytes) = (0u64, 0u64);
+    let mut batch = sled::Batch::default();
+    let mut pending = 0;
+    for item in old_log.iter() {
+        let (key, value) = item?;
+        let mut entry: LogEntry = codec::decode(&value)?;
+        entry.prev_hash = prev;
+        let bytes = codec::encode(&entry)?;
+        prev = chain::hash(&bytes);
+        last = entry.seq;
+        old_log_bytes += (key.len() + value.len()) as u64;
+        new_log_bytes += (key.len() + bytes.len()) as u64;
+        batch.insert(&key, bytes);
+        pending += 1;
+        if pending == CHUNK {
+            new_log.apply_batch(std::mem::take(&mut batch))?;
+            pending = 0;
+            progress(Phase::Rewrite, last, total);
+        }
+    }
+    new_log.apply_batch(batch)?;
+    new_chain.insert(chain::HEAD, chain::head_bytes(last, &prev)?)?;
+    let old_sessions = old.open_tree("sessions")?;
+    let new_sessions = new.open_tree("sessions")?;
+    for item in old_sessions.iter() {
+        let (key, value) = item?;
+        new_sessions.insert(key, value)?;
+    }
+    new.flush()?;
+    progress(Phase::Rewrite, last, total);
+    drop((new_log, new_chain, new_sessions, new));
+
+    // 3. Projections rebuilt from the new log, compared with the old ones.
+    progress(Phase::Rebuild, 0, 0);
+    let store = Store::open(&partial, pii, clock, options.clone())?;
+    store.rebuild()?;
+    progress(Phase::Rebuild, entries, entries);
+    let mut compared = 0;
+    let projections =
+        (0..tree::NAMES.len()).filter(|index| *index != tree::LOG && *index != tree::CHAIN);
+    let trees = projections.clone().count() as u64;
+    for (done, index) in projections.enumerate() {
+        compared += compare(
+            tree::NAMES[index],
+            &old.open_tree(tree::NAMES[index])?,
+            &store.trees()[index],
+        )?;
+        progress(Phase::Compare, done as u64 + 1, trees);
+    }
+
+    // 4. The new chain bound to the old one's head.
+    store.submit_one(super::Command::Audit {
+        entry: AuditEntry {
+            actor: "hcp migrate".into(),
+            action: "store_migrated".into(),
+            target: format!("schema:{SCHEMA_VERSION}"),
+            detail: format!(
+                "from schema {from}: {entries} entries; the v2 chain ended at entry {entries} with hash {old_head}"
+            ),
+        },
+    })?;
+    store.close()?;
+    let new_disk = store.size_on_disk();
+    drop(store);
+    let old_disk = old.size_on_disk()?;
+    drop((old_log, old_chain, old_sessions, old));
+
+    // 5. The stores change places.
+    std::fs::rename(dir, &kept).map_err(io)?;
+    std::fs::rename(&partial, dir).map_err(io)?;
+    Ok(Migrated {
+        from,
+        entries,
+        old_head,
+        compared,
+        old_log_bytes,
+        new_log_bytes,
+        old_disk,
+        new_disk,
+        kept,
+    })
+}
+
+/// Every key of `old` in `new` with the same value (as JSON where the bytes differ), and no
+/// more. Returns the keys compared.
+fn compare(name: &str, old: &sled::Tree, new: &sled::Tree) -> Result<u64, StoreError> {
+    let mut count = 0;
+    let mut olds = old.iter();
+    let mut news = new.iter();
+    loop {
+        match (olds.next().transpose()?, news.next().transpose()?) {
+            (None, None) => return Ok(count),
+            (Some((key, _)), None) => {
+                return Err(differs(name, &key, "is missing after the rebuild"));
+            }
+            (None, Some((key, _))) => {
+                return Err(differs(name, &key, "appeared in the rebuild"));
+            }
+            (Some((old_key, old_value)), Some((new_key, new_value))) => {
+                if old_key != new_key {
+                    let (key, what) = if old_key < new_key {
+                        (old_key, "is missing after the rebuild")
+                    } else {
+                        (new_key, "appeared in the rebuild")
+                    };
+                    return Err(differs(name, &key, what));
+                }
+                if old_value != new_value
+                    && codec::json(&old_value).ok() != codec::json(&new_value).ok()
+                {
+                    return Err(differs(
+                        name,
+                        &old_key,
+                        "has another value after the rebuild",
+                    ));
+                }
+                count += 1;
+            }
+        }
+    }
+}
+
+fn differs(name: &str, key: &[u8], what: &str) -> StoreError {
+    let shown = match std::str::from_utf8(key) {
+        Ok(text) => text.to_string(),
+        Err(_) => hex::encode(key),
+    };
+    refused(format!(
+        "key {shown} of {name} {what}: the old store's projections do not match its log (run `hcp rebuild` with the release that wrote it, then migrate again); the old store is untouched"
+    ))
+}
+
+fn refused(message: String) -> StoreError {
+    StoreError::Migration(message)
+}
+
+fn io(error: std::io::Error) -> StoreError {
+    StoreError::Sled(sled::Error::Io(error))
+}
+
+/// `<dir>.<suffix>` beside `dir`.
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    dir.with_file_name(name)
+}

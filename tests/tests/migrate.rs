@@ -1,0 +1,254 @@
+//! `hcp migrate` on a seeded city: a schema v2 data folder is refused with the command to run,
+//! converted keeping every sequence number, verified, and afterwards answers every query
+//! exactly as before; a v2 folder whose chain is broken is left as it was.
+//!
+//! The v2 folder is the demo city written back in the v2 format: every value as the JSON text
+//! the v3 format compresses (v2 wrote that same `serde_json` text), the log chained over those
+//! bytes, schema version 2.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use chrono::Utc;
+use hcp_e2e::{Server, Session, binary, write_config};
+use serde_json::Value;
+use sha2::Digest;
+
+/// Runs `hcp ARGS --data DATA [--config CONFIG]`: whether it succeeded, and what it wrote.
+fn hcp(args: &[&str], data: &Path, config: &Path) -> (bool, String) {
+    let output = std::process::Command::new(binary("debug").unwrap())
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .arg("--config")
+        .arg(config)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+/// Writes the (closed) store of `data` back in the v2 format.
+fn write_as_v2(data: &Path) {
+    let db = sled::open(data.join("store")).unwrap();
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).unwrap();
+        if name.as_ref() == b"log" {
+            let mut prev = String::new();
+            let mut last = 0;
+            for item in tree.iter() {
+                let (key, value) = item.unwrap();
+                let mut entry: hcp_core::event::LogEntry =
+                    hcp_core::store::codec::decode(&value).unwrap();
+                entry.prev_hash = prev;
+                let bytes = serde_json::to_vec(&entry).unwrap();
+                prev = hex(&sha2::Sha256::digest(&bytes));
+                last = entry.seq;
+                tree.insert(key, bytes).unwrap();
+            }
+            db.open_tree("chain")
+                .unwrap()
+                .insert(
+                    "head",
+                    serde_json::to_vec(&serde_json::json!({"seq": last, "hash": prev})).unwrap(),
+                )
+                .unwrap();
+            continue;
+        }
+        for item in tree.iter() {
+            let (key, value) = item.unwrap();
+            // Counters and ids are stored as raw bytes, which may begin with the format byte.
+            if value.first() == Some(&hcp_core::store::codec::ZSTD_DICT_1)
+                && let Ok(json) = hcp_core::store::codec::json(&value)
+            {
+                let json = json.to_vec();
+                tree.insert(key, json).unwrap();
+            }
+        }
+    }
+    db.insert("schema_version", &2u32.to_be_bytes()).unwrap();
+    db.flush().unwrap();
+}
+
+/// Where two answers part, as a JSON pointer and the two values.
+fn first_difference(old: &Value, new: &Value) -> String {
+    fn walk(old: &Value, new: &Value, at: String) -> Option<String> {
+        match (old, new) {
+            (Value::Object(a), Value::Object(b)) => a.keys().chain(b.keys()).find_map(|key| {
+                walk(
+                    a.get(key).unwrap_or(&Value::Null),
+                    b.get(key).unwrap_or(&Value::Null),
+                    format!("{at}/{key}"),
+                )
+            }),
+            (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
+                .iter()
+                .zip(b)
+                .enumerate()
+                .find_map(|(index, (a, b))| walk(a, b, format!("{at}/{index}"))),
+            _ if old == new => None,
+            _ => Some(format!("{at}: {old} -> {new}")),
+        }
+    }
+    walk(old, new, String::new()).unwrap_or_default()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// The answers a supervisor, a handler and the public get, in one map.
+async fn answers(server: &Server) -> Vec<(String, Value)> {
+    let admin = Session::login(&server.url, "admin", "demo-2026")
+        .await
+        .unwrap();
+    let mut paths: Vec<String> = [
+        "/api/v1/orders?limit=500",
+        "/api/v1/ratings?limit=500",
+        "/api/v1/cases?limit=200",
+        "/api/v1/stats",
+        "/api/v1/stats/days",
+        "/api/v1/rollups",
+        "/api/v1/assessments",
+        "/api/v1/problems",
+        "/api/v1/calls",
+        "/api/v1/messages",
+        "/api/v1/devices",
+        "/api/v1/analysis/hot-words",
+        "/api/v1/rules/versions",
+        "/api/v1/admin/uplink",
+        "/api/v1/admin/users",
+        "/api/v1/public/stats",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    let orders = admin.get("/api/v1/orders?limit=20").await.unwrap();
+    for order in orders["items"].as_array().unwrap() {
+        paths.push(format!("/api/v1/orders/{}", order["id"]));
+        paths.push(format!("/api/v1/ratings/{}/decisions", order["rating_id"]));
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        // Links carry the server's address, which is another port after the restart.
+        let text = admin.get(&path).await.unwrap().to_string();
+        let text = text.replace(&server.url, "http://hcp");
+        let mut answer: Value = serde_json::from_str(&text).unwrap();
+        if path == "/api/v1/admin/uplink" {
+            // The log's head moves by the migration's own entry and this session's sign-in.
+            answer.as_object_mut().unwrap().remove("head");
+            answer.as_object_mut().unwrap().remove("lag_entries");
+        }
+        out.push((path.clone(), answer));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v2_demo_city_migrates_and_answers_every_query_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = Utc::now().format("%Y-%m-%dT02:00:00Z");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[demo]\nhistory_days = 4\nservices_per_day = 300\nlive_per_second = 0\n[workflow]\nsweep_secs = 0\n[clock]\nmanual_start = \"{start}\"\n[security]\ntoken_hours = 8760\nidle_minutes = 525600\n"
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let binary = binary("debug").unwrap();
+    Server::start(&binary, "demo", &data, Some(&config))
+        .unwrap()
+        .stop()
+        .unwrap();
+    let server = Server::start(&binary, "serve", &data, Some(&config)).unwrap();
+    let before = answers(&server).await;
+    assert!(
+        before[0].1["items"].as_array().unwrap().len() > 10,
+        "the demo city has orders: {}",
+        before[0].1
+    );
+    server.stop().unwrap();
+    let (_, verified) = hcp(&["audit", "verify"], &data, &config);
+    let entries: u64 = verified.split_whitespace().next().unwrap().parse().unwrap();
+
+    write_as_v2(&data);
+    // A v2 folder opened by this build says which command converts it.
+    let (ok, said) = hcp(&["audit", "verify"], &data, &config);
+    assert!(!ok, "{said}");
+    assert!(said.contains("schema version 2"), "{said}");
+    assert!(said.contains("hcp migrate --data"), "{said}");
+
+    let (ok, said) = hcp(&["migrate"], &data, &config);
+    assert!(ok, "{said}");
+    assert!(
+        said.contains(&format!("migrated {entries} log entries")),
+        "{said}"
+    );
+    assert!(said.contains("keys compared"), "{said}");
+    assert!(data.join("store.v2").join("conf").is_file(), "{said}");
+    // The new chain holds, one entry longer: the migration's own, which names the v2 head.
+    let (ok, verified) = hcp(&["audit", "verify"], &data, &config);
+    assert!(ok, "{verified}");
+    assert!(
+        verified.starts_with(&format!("{} log entries verified", entries + 1)),
+        "{verified}"
+    );
+    let (ok, said) = hcp(&["migrate"], &data, &config);
+    assert!(ok && said.contains("nothing to do"), "{said}");
+
+    let server = Server::start(&binary, "serve", &data, Some(&config)).unwrap();
+    let after = answers(&server).await;
+    for ((path, old), (_, new)) in before.iter().zip(&after) {
+        assert!(
+            old == new,
+            "{path} answers otherwise after the migration: {}",
+            first_difference(old, new)
+        );
+    }
+    let admin = Session::login(&server.url, "admin", "demo-2026")
+        .await
+        .unwrap();
+    let audit = admin.get("/api/v1/audit?target=schema:3").await.unwrap();
+    let detail = audit["items"][0]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(&format!("{entries} entries")), "{audit}");
+    server.stop().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v2_folder_with_a_broken_chain_is_not_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "").unwrap();
+    let data = dir.path().join("data");
+    let binary = binary("debug").unwrap();
+    Server::start(&binary, "serve", &data, Some(&config))
+        .unwrap()
+        .stop()
+        .unwrap();
+    write_as_v2(&data);
+    {
+        let db = sled::open(data.join("store")).unwrap();
+        let log = db.open_tree("log").unwrap();
+        let key = 2u64.to_be_bytes();
+        let text = String::from_utf8(log.get(key).unwrap().unwrap().to_vec()).unwrap();
+        log.insert(key, text.replacen("\"at\":\"", "\"at\":\"1", 1).as_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let (ok, said) = hcp(&["migrate"], &data, &config);
+    assert!(!ok, "{said}");
+    assert!(said.contains("the v2 chain is broken at entry 2"), "{said}");
+    assert!(!data.join("store.v2").exists());
+    let (_, said) = hcp(&["audit", "verify"], &data, &config);
+    assert!(
+        said.contains("schema version 2"),
+        "the folder stays v2: {said}"
+    );
+}

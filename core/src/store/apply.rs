@@ -659,7 +659,20 @@ pub(super) fn abort(error: impl Into<StoreError>) -> ConflictableTransactionErro
     ConflictableTransactionError::Abort(error.into())
 }
 
+/// Stores `value` as JSON text: the small records read on every command (master data, cases,
+/// counters' companions), where a decompression per read costs more than the bytes saved.
 pub(super) fn put_json<T: serde::Serialize>(
+    tree: &TransactionalTree,
+    key: &[u8],
+    value: &T,
+) -> TxResult<()> {
+    tree.insert(key, serde_json::to_vec(value).map_err(abort)?)?;
+    Ok(())
+}
+
+/// Stores `value` compressed (see `codec`): the large records written once or changed rarely
+/// (decisions, orders, assessments, rules versions).
+pub(super) fn put_packed<T: serde::Serialize>(
     tree: &TransactionalTree,
     key: &[u8],
     value: &T,
@@ -903,13 +916,13 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
                 .get(keys::policy_files(&activation.version))?
                 .is_none()
             {
-                put_json(
+                put_packed(
                     &trees[tree::POLICY_VERSIONS],
                     &keys::policy_files(&activation.version),
                     &activation.files,
                 )?;
             }
-            put_json(
+            put_packed(
                 &trees[tree::POLICY_VERSIONS],
                 &keys::policy_activation(entry.seq),
                 &record,

@@ -5,7 +5,9 @@
 use chrono::{DateTime, Utc};
 use sled::transaction::TransactionalTree;
 
-use super::apply::{Decision, Reader, Reject, TxResult, abort, increment, put_json, units};
+use super::apply::{
+    Decision, Reader, Reject, TxResult, abort, increment, put_json, put_packed, units,
+};
 use super::keys::{self, bucket};
 use super::{LoopCommand, tree};
 use crate::event::{Event, LogEntry, PolicyDecision};
@@ -653,7 +655,7 @@ fn save_order(trees: &[TransactionalTree], order: &Order) -> TxResult<()> {
     let mut order = order.clone();
     count_facts(trees, &mut order)?;
     let order = &order;
-    put_json(&trees[tree::ORDERS], &order.id.to_be_bytes(), order)?;
+    put_packed(&trees[tree::ORDERS], &order.id.to_be_bytes(), order)?;
     let open_key = keys::open_order(order.id);
     if order.is_open() {
         trees[tree::ORDER_INDEX].insert(open_key, &[])?;
@@ -743,7 +745,7 @@ fn invalidate_rating(
 }
 
 fn put_decision(trees: &[TransactionalTree], decision: &PolicyDecision) -> TxResult<()> {
-    put_json(
+    put_packed(
         &trees[tree::DECISIONS],
         &keys::decision_of(decision),
         decision,
@@ -872,7 +874,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
                 && let Some(mut order) = (Reader { trees }).order(order_id)?
             {
                 order.tracking_notified = true;
-                put_json(&trees[tree::ORDERS], &order_id.to_be_bytes(), &order)?;
+                put_packed(&trees[tree::ORDERS], &order_id.to_be_bytes(), &order)?;
             }
         }
         Event::MessageAttempted {
@@ -898,7 +900,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
             }
         }
         Event::AssessmentFrozen { run } => {
-            put_json(&trees[tree::ASSESSMENTS], &entry.seq.to_be_bytes(), run)?;
+            put_packed(&trees[tree::ASSESSMENTS], &entry.seq.to_be_bytes(), run)?;
         }
         Event::CommentModerated {
             rating_id,

@@ -154,7 +154,7 @@ fn main() {
     std::fs::create_dir_all(data.join("plugins")).unwrap();
     std::fs::copy(adapter("zw-e7").unwrap(), data.join("plugins/zw-e7.wasm")).unwrap();
     let server = Server::start(&binary, "serve", &data, None).unwrap();
-    let phases = runtime.block_on(async {
+    let (phases, metrics) = runtime.block_on(async {
         let password = server.admin_password().unwrap();
         let admin = Session::login(&server.url, "admin", &password)
             .await
@@ -188,7 +188,13 @@ fn main() {
             let phase = http_phase(&server.url, fixture.clone(), clients, seconds, &tag, through_adapter.clone()).await;
             phases.push(("zw-e7 wasm", phase));
         }
-        phases
+        let metrics = reqwest::get(format!("{}/metrics", server.ops_url))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        (phases, metrics)
     });
     drop(server);
 
@@ -210,5 +216,41 @@ fn main() {
             rate / unflushed,
             rate / flushed,
         );
+    }
+    committer_phases(&metrics);
+}
+
+/// The committer's time per command by phase, from the server's `/metrics` after the run.
+fn committer_phases(metrics: &str) {
+    let sample = |line: &str| -> Option<f64> { line.rsplit(' ').next()?.parse().ok() };
+    let commands = metrics
+        .lines()
+        .find(|line| line.starts_with("hcp_store_commit_commands_total"))
+        .and_then(sample)
+        .unwrap_or(0.0);
+    let batches = metrics
+        .lines()
+        .find(|line| line.starts_with("hcp_store_commit_batches_total"))
+        .and_then(sample)
+        .unwrap_or(0.0);
+    if commands == 0.0 {
+        return;
+    }
+    println!(
+        "committer: {commands:.0} commands in {batches:.0} batches ({:.1} per batch); time per command by phase:",
+        commands / batches.max(1.0)
+    );
+    for line in metrics.lines() {
+        let phase = line
+            .strip_prefix("hcp_store_commit_phase_seconds_total{phase=\"")
+            .and_then(|rest| rest.split('"').next())
+            .map(str::to_string)
+            .or_else(|| {
+                line.starts_with("hcp_store_flush_seconds_total")
+                    .then(|| "flush".to_string())
+            });
+        if let (Some(phase), Some(seconds)) = (phase, sample(line)) {
+            println!("  {phase:<12} {:>8.1} µs", seconds * 1e6 / commands);
+        }
     }
 }

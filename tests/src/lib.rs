@@ -37,6 +37,33 @@ pub fn rules_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules")
 }
 
+/// Runs `hcp ARGS --data DATA` (and `--config CONFIG` when given) from the repository root, as
+/// an operator would: whether it succeeded, and what it wrote (stdout, then stderr).
+pub fn run_hcp(
+    args: &[&str],
+    data: &Path,
+    config: Option<&Path>,
+) -> anyhow::Result<(bool, String)> {
+    let mut command = Command::new(binary("debug")?);
+    command
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let output = command.output()?;
+    Ok((
+        output.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    ))
+}
+
 /// A running `hcp` process.
 pub struct Server {
     child: Child,

@@ -2,30 +2,16 @@
 //! behind the platform's back fails the check, which names the entry.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use hcp_e2e::{Server, Session, binary, rating, seed};
+use hcp_e2e::{Server, Session, binary, rating, run_hcp, seed};
 use serde_json::{Value, json};
 
 fn verify(data: &std::path::Path) -> (bool, String) {
     hcp(&["audit", "verify"], data)
 }
 
-/// Runs `hcp ARGS --data DATA`; whether it succeeded and what it wrote (stdout, then stderr).
+/// Runs `hcp ARGS --data DATA`; whether it succeeded and what it wrote.
 fn hcp(args: &[&str], data: &std::path::Path) -> (bool, String) {
-    let output = std::process::Command::new(binary("debug").unwrap())
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    run_hcp(args, data, None).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,29 +10,13 @@
 use std::path::Path;
 
 use chrono::Utc;
-use hcp_e2e::{Server, Session, binary, write_config};
+use hcp_e2e::{Server, Session, binary, run_hcp, write_config};
 use serde_json::Value;
 use sha2::Digest;
 
-/// Runs `hcp ARGS --data DATA [--config CONFIG]`: whether it succeeded, and what it wrote.
+/// Runs `hcp ARGS --data DATA --config CONFIG`: whether it succeeded, and what it wrote.
 fn hcp(args: &[&str], data: &Path, config: &Path) -> (bool, String) {
-    let output = std::process::Command::new(binary("debug").unwrap())
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .arg("--config")
-        .arg(config)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    )
+    run_hcp(args, data, Some(config)).unwrap()
 }
 
 /// Writes the (closed) store of `data` back in the v2 format.

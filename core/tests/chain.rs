@@ -46,7 +46,7 @@ fn filled(count: u64) -> tempfile::TempDir {
 
 /// Changes the raw bytes of the log behind the store's back, as an intruder with file access.
 fn tamper(dir: &std::path::Path, change: impl FnOnce(&sled::Tree)) {
-    let db = sled::Config::new().path(dir).open().unwrap();
+    let db = hcp_core::store::open_sled(dir).unwrap();
     change(&db.open_tree("log").unwrap());
     db.flush().unwrap();
 }

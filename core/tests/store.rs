@@ -1690,7 +1690,7 @@ fn another_schema_version_is_refused() {
     harness.store.take().unwrap().close().unwrap();
 
     {
-        let db = sled::open(&dir).unwrap();
+        let db = hcp_core::store::open_sled(&dir).unwrap();
         assert_eq!(
             db.get(b"schema_version")
                 .unwrap()
@@ -1792,7 +1792,7 @@ fn personal_data_is_sealed_at_rest() {
     let dir = harness.dir.path();
     let mut values = Vec::new();
     {
-        let db = sled::open(dir).unwrap();
+        let db = hcp_core::store::open_sled(dir).unwrap();
         for name in db.tree_names() {
             for item in db.open_tree(name).unwrap().iter() {
                 let (_, value) = item.unwrap();

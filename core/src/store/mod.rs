@@ -350,6 +350,12 @@ impl Default for StoreOptions {
     }
 }
 
+/// The sled database of a closed store, for tools and tests that read or change its raw trees;
+/// waits, as [`Store::open`] does, for the lock of a store closing in this process.
+pub fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+    open_db(dir, &StoreOptions::default())
+}
+
 /// How long `open` waits for a file lock released by a store closing in this process.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -61,6 +61,10 @@ enum StoreCommand {
     /// Entries, key bytes and value bytes of every tree, beside the size of the files on disk
     /// and the bytes per rating (run while the platform is stopped, or on a copy).
     Stats(Common),
+    /// Copy the store key by key into a fresh folder, leaving sled's half-full and rewritten
+    /// pages behind (run while the platform is stopped). The copy is checked before the folders
+    /// change places; the old store stays beside the new one as `store.pre-compact`.
+    Compact(Common),
     /// Train a compression dictionary on the store's log (for maintainers: a new dictionary
     /// ships as a new format byte, see core/src/store/codec.rs).
     TrainDictionary {
@@ -200,6 +204,9 @@ fn main() -> anyhow::Result<()> {
         }
         Commands::Store(StoreCommand::Stats(common)) => {
             hcp_server::run::store_stats(&common.load()?)
+        }
+        Commands::Store(StoreCommand::Compact(common)) => {
+            hcp_server::run::store_compact(&common.load()?)
         }
         Commands::Store(StoreCommand::TrainDictionary { common, out, size }) => {
             hcp_server::run::train_dictionary(&common.load()?, &out, size)

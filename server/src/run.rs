@@ -621,6 +621,33 @@ pub fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `hcp store compact`: a fresh, checked copy of the store, with a progress bar.
+pub fn store_compact(config: &Config) -> anyhow::Result<()> {
+    require_store(config)?;
+    let options = hcp_core::store::StoreOptions {
+        compression: config.store.compression,
+        ..Default::default()
+    };
+    let mut bar = Progress::new();
+    let compacted =
+        hcp_core::store::migrate::compact(&config.store_dir(), options, &mut |done, total| {
+            bar.show("copying trees", done, total)
+        })?;
+    bar.finish();
+    println!(
+        "copied and checked {} keys; files on disk: {} -> {} bytes ({:.2}x)",
+        compacted.keys,
+        compacted.old_disk,
+        compacted.new_disk,
+        compacted.old_disk as f64 / compacted.new_disk.max(1) as f64
+    );
+    println!(
+        "the old store is kept at {}: remove it once the platform runs well on the new one",
+        compacted.kept.display()
+    );
+    Ok(())
+}
+
 /// A one-line progress bar on stderr: phase, share done, rate and time left.
 struct Progress {
     phase: &'static str,

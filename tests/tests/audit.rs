@@ -95,6 +95,8 @@ fn commands_that_read_a_data_folder_refuse_one_without_a_store() {
     for args in [
         &["audit", "verify"][..],
         &["store", "stats"],
+        &["store", "compact"],
+        &["migrate"],
         &["rebuild"],
         &["rules", "rollback", "v1"],
     ] {

@@ -1,6 +1,7 @@
 //! `hcp migrate` on a seeded city: a schema v2 data folder is refused with the command to run,
 //! converted keeping every sequence number, verified, and afterwards answers every query
-//! exactly as before; a v2 folder whose chain is broken is left as it was.
+//! exactly as before, as it does after `hcp store compact`; a v2 folder whose chain is broken is
+//! left as it was.
 //!
 //! The v2 folder is the demo city written back in the v2 format: every value as the JSON text
 //! the v3 format compresses (v2 wrote that same `serde_json` text), the log chained over those
@@ -203,6 +204,27 @@ async fn a_v2_demo_city_migrates_and_answers_every_query_as_before() {
     let audit = admin.get("/api/v1/audit?target=schema:3").await.unwrap();
     let detail = audit["items"][0]["detail"].as_str().unwrap_or_default();
     assert!(detail.contains(&format!("{entries} entries")), "{audit}");
+    server.stop().unwrap();
+
+    // A compaction copies the store into a fresh folder, checked, and changes nothing it says.
+    let (ok, said) = hcp(&["store", "compact"], &data, &config);
+    assert!(ok, "{said}");
+    assert!(said.contains("copied and checked"), "{said}");
+    assert!(
+        data.join("store.pre-compact").join("conf").is_file(),
+        "{said}"
+    );
+    let (ok, verified) = hcp(&["audit", "verify"], &data, &config);
+    assert!(ok, "{verified}");
+    let server = Server::start(&binary, "serve", &data, Some(&config)).unwrap();
+    let compacted = answers(&server).await;
+    for ((path, old), (_, new)) in before.iter().zip(&compacted) {
+        assert!(
+            old == new,
+            "{path} answers otherwise after the compaction: {}",
+            first_difference(old, new)
+        );
+    }
     server.stop().unwrap();
 }
 

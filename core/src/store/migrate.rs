@@ -78,13 +78,7 @@ pub struct Migrated {
 
 /// The schema version of the store in `dir` (which must hold one), without opening it for use.
 pub fn schema_of(dir: &Path, options: &StoreOptions) -> Result<u32, StoreError> {
-    let db = open_db(dir, options)?;
-    let version = db
-        .get(b"schema_version")?
-        .and_then(|bytes| bytes.as_ref().try_into().ok().map(u32::from_be_bytes))
-        .unwrap_or(0);
-    drop(db);
-    Ok(version)
+    schema_of_db(&open_db(dir, options)?)
 }
 
 /// Converts the store in `dir` (a folder of the data folder, e.g. `DATA/store`) in place: the
@@ -105,10 +99,7 @@ pub fn migrate(
         )));
     }
     let old = open_db(dir, &options)?;
-    let from = old
-        .get(b"schema_version")?
-        .and_then(|bytes| bytes.as_ref().try_into().ok().map(u32::from_be_bytes))
-        .unwrap_or(0);
+    let from = schema_of_db(&old)?;
     if from == SCHEMA_VERSION {
         return Err(refused(format!(
             "{} is already at schema version {SCHEMA_VERSION}",
@@ -303,4 +294,99 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     name.push(".");
     name.push(suffix);
     dir.with_file_name(name)
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone)]
+pub struct Compacted {
+    /// Keys copied, over every tree.
+    pub keys: u64,
+    pub old_disk: u64,
+    pub new_disk: u64,
+    /// Where the store as it was is kept.
+    pub kept: PathBuf,
+}
+
+/// `hcp store compact`: copies the store in `dir` key by key into a fresh folder, which leaves
+/// behind sled's half-full pages and the garbage of rewritten ones, checks the copy (every
+/// tree's keys and values, the hash chain) and swaps the folders, keeping the old store as
+/// `<dir>.pre-compact` until the operator removes it. Run while the platform is stopped.
+pub fn compact(
+    dir: &Path,
+    options: StoreOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Compacted, StoreError> {
+    let kept = sibling(dir, "pre-compact");
+    let partial = sibling(dir, "compact-partial");
+    if kept.exists() {
+        return Err(refused(format!(
+            "{} exists: an earlier compaction's old store is still kept; remove it (or move it away) first",
+            kept.display()
+        )));
+    }
+    let old = open_db(dir, &options)?;
+    let version = schema_of_db(&old)?;
+    if version != SCHEMA_VERSION {
+        return Err(StoreError::SchemaVersion {
+            found: version,
+            expected: SCHEMA_VERSION,
+        });
+    }
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(io)?;
+    }
+    let new = open_db(&partial, &options)?;
+    let names = old.tree_names();
+    let total = names.len() as u64;
+    let mut keys: u64 = 0;
+    for (done, name) in names.iter().enumerate() {
+        let (from, to) = (old.open_tree(name)?, new.open_tree(name)?);
+        let mut batch = sled::Batch::default();
+        let mut pending: u64 = 0;
+        for item in from.iter() {
+            let (key, value) = item?;
+            batch.insert(key, value);
+            pending += 1;
+            if pending == CHUNK as u64 {
+                to.apply_batch(std::mem::take(&mut batch))?;
+                keys += pending;
+                pending = 0;
+            }
+        }
+        to.apply_batch(batch)?;
+        keys += pending;
+        new.flush()?;
+        // The copy holds exactly what the old tree holds.
+        if from.iter().zip(to.iter()).any(|(a, b)| a.ok() != b.ok()) || from.len() != to.len() {
+            return Err(refused(format!(
+                "the copy of tree {} differs from the original; the store is untouched",
+                String::from_utf8_lossy(name)
+            )));
+        }
+        progress(done as u64 + 1, total);
+    }
+    let log = new.open_tree(tree::NAMES[tree::LOG])?;
+    let chain_tree = new.open_tree(tree::NAMES[tree::CHAIN])?;
+    if let Verification::Broken { seq, problem } = chain::verify(&log, &chain_tree, &mut |_| {})? {
+        return Err(refused(format!(
+            "the copy's chain is broken at entry {seq} ({problem}); the store is untouched"
+        )));
+    }
+    let (old_disk, new_disk) = (old.size_on_disk()?, new.size_on_disk()?);
+    drop((log, chain_tree, new, old));
+    std::fs::rename(dir, &kept).map_err(io)?;
+    std::fs::rename(&partial, dir).map_err(io)?;
+    Ok(Compacted {
+        keys,
+        old_disk,
+        new_disk,
+        kept,
+    })
+}
+
+fn schema_of_db(db: &sled::Db) -> Result<u32, StoreError> {
+    Ok(db
+        .get(b"schema_version")?
+        .and_then(|bytes| bytes.as_ref().try_into().ok().map(u32::from_be_bytes))
+        .unwrap_or(0))
 }

@@ -62,6 +62,17 @@ fn write_as_v2(data: &Path) {
     db.flush().unwrap();
 }
 
+fn assert_same_answers(before: &[(String, Value)], after: &[(String, Value)], what: &str) {
+    assert_eq!(before.len(), after.len());
+    for ((path, old), (_, new)) in before.iter().zip(after) {
+        assert!(
+            old == new,
+            "{path} answers otherwise after {what}: {}",
+            first_difference(old, new)
+        );
+    }
+}
+
 /// Where two answers part, as a JSON pointer and the two values.
 fn first_difference(old: &Value, new: &Value) -> String {
     fn walk(old: &Value, new: &Value, at: String) -> Option<String> {
@@ -191,13 +202,7 @@ async fn a_v2_demo_city_migrates_and_answers_every_query_as_before() {
 
     let server = Server::start(&binary, "serve", &data, Some(&config)).unwrap();
     let after = answers(&server).await;
-    for ((path, old), (_, new)) in before.iter().zip(&after) {
-        assert!(
-            old == new,
-            "{path} answers otherwise after the migration: {}",
-            first_difference(old, new)
-        );
-    }
+    assert_same_answers(&before, &after, "the migration");
     let admin = Session::login(&server.url, "admin", "demo-2026")
         .await
         .unwrap();
@@ -218,13 +223,7 @@ async fn a_v2_demo_city_migrates_and_answers_every_query_as_before() {
     assert!(ok, "{verified}");
     let server = Server::start(&binary, "serve", &data, Some(&config)).unwrap();
     let compacted = answers(&server).await;
-    for ((path, old), (_, new)) in before.iter().zip(&compacted) {
-        assert!(
-            old == new,
-            "{path} answers otherwise after the compaction: {}",
-            first_difference(old, new)
-        );
-    }
+    assert_same_answers(&before, &compacted, "the compaction");
     server.stop().unwrap();
 }
 

@@ -90,14 +90,7 @@ pub fn migrate(
     options: StoreOptions,
     progress: &mut dyn FnMut(Phase, u64, u64),
 ) -> Result<Migrated, StoreError> {
-    let kept = sibling(dir, "v2");
-    let partial = sibling(dir, "v3-partial");
-    if kept.exists() {
-        return Err(refused(format!(
-            "{} exists: an earlier migration's old store is still kept; remove it (or move it away) first",
-            kept.display()
-        )));
-    }
+    let rewrite = Rewrite::new(dir, "v2", "v3-partial", "migration")?;
     let old = open_db(dir, &options)?;
     let from = schema_of_db(&old)?;
     if from == SCHEMA_VERSION {
@@ -139,9 +132,7 @@ pub fn migrate(
         .unwrap_or_default();
 
     // 2. The new log, entry by entry, under the same sequence numbers.
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial).map_err(io)?;
-    }
+    let partial = rewrite.start()?;
     let new = open_db(&partial, &options)?;
     new.insert(b"schema_version", &SCHEMA_VERSION.to_be_bytes())?;
     let new_log = new.open_tree(tree::NAMES[tree::LOG])?;
@@ -216,8 +207,7 @@ pub fn migrate(
     drop((old_log, old_chain, old_sessions, old));
 
     // 5. The stores change places.
-    std::fs::rename(dir, &kept).map_err(io)?;
-    std::fs::rename(&partial, dir).map_err(io)?;
+    let kept = rewrite.finish(dir)?;
     Ok(Migrated {
         from,
         entries,
@@ -288,6 +278,45 @@ fn io(error: std::io::Error) -> StoreError {
     StoreError::Sled(sled::Error::Io(error))
 }
 
+/// The folders of a rewrite of the store in `dir`: the new store is built in `partial` and
+/// takes `dir`'s place, and the old one is kept as `kept` until the operator removes it.
+struct Rewrite {
+    kept: PathBuf,
+    partial: PathBuf,
+}
+
+impl Rewrite {
+    /// Refuses to start while an earlier rewrite's old store is still kept.
+    fn new(dir: &Path, kept: &str, partial: &str, what: &str) -> Result<Rewrite, StoreError> {
+        let rewrite = Rewrite {
+            kept: sibling(dir, kept),
+            partial: sibling(dir, partial),
+        };
+        if rewrite.kept.exists() {
+            return Err(refused(format!(
+                "{} exists: an earlier {what}'s old store is still kept; remove it (or move it away) first",
+                rewrite.kept.display()
+            )));
+        }
+        Ok(rewrite)
+    }
+
+    /// The folder to build the new store in, emptied of a killed run's remains.
+    fn start(&self) -> Result<PathBuf, StoreError> {
+        if self.partial.exists() {
+            std::fs::remove_dir_all(&self.partial).map_err(io)?;
+        }
+        Ok(self.partial.clone())
+    }
+
+    /// The stores change places; returns where the old one is kept.
+    fn finish(self, dir: &Path) -> Result<PathBuf, StoreError> {
+        std::fs::rename(dir, &self.kept).map_err(io)?;
+        std::fs::rename(&self.partial, dir).map_err(io)?;
+        Ok(self.kept)
+    }
+}
+
 /// `<dir>.<suffix>` beside `dir`.
 fn sibling(dir: &Path, suffix: &str) -> PathBuf {
     let mut name = dir.file_name().unwrap_or_default().to_os_string();
@@ -316,14 +345,7 @@ pub fn compact(
     options: StoreOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Compacted, StoreError> {
-    let kept = sibling(dir, "pre-compact");
-    let partial = sibling(dir, "compact-partial");
-    if kept.exists() {
-        return Err(refused(format!(
-            "{} exists: an earlier compaction's old store is still kept; remove it (or move it away) first",
-            kept.display()
-        )));
-    }
+    let rewrite = Rewrite::new(dir, "pre-compact", "compact-partial", "compaction")?;
     let old = open_db(dir, &options)?;
     let version = schema_of_db(&old)?;
     if version != SCHEMA_VERSION {
@@ -332,9 +354,7 @@ pub fn compact(
             expected: SCHEMA_VERSION,
         });
     }
-    if partial.exists() {
-        std::fs::remove_dir_all(&partial).map_err(io)?;
-    }
+    let partial = rewrite.start()?;
     let new = open_db(&partial, &options)?;
     let names = old.tree_names();
     let total = names.len() as u64;
@@ -357,7 +377,7 @@ pub fn compact(
         keys += pending;
         new.flush()?;
         // The copy holds exactly what the old tree holds.
-        if from.iter().zip(to.iter()).any(|(a, b)| a.ok() != b.ok()) || from.len() != to.len() {
+        if !from.iter().map(Result::ok).eq(to.iter().map(Result::ok)) {
             return Err(refused(format!(
                 "the copy of tree {} differs from the original; the store is untouched",
                 String::from_utf8_lossy(name)
@@ -374,8 +394,7 @@ pub fn compact(
     }
     let (old_disk, new_disk) = (old.size_on_disk()?, new.size_on_disk()?);
     drop((log, chain_tree, new, old));
-    std::fs::rename(dir, &kept).map_err(io)?;
-    std::fs::rename(&partial, dir).map_err(io)?;
+    let kept = rewrite.finish(dir)?;
     Ok(Compacted {
         keys,
         old_disk,

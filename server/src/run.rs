@@ -470,7 +470,7 @@ fn existing_store(config: &Config) -> anyhow::Result<hcp_core::store::Store> {
         &dir,
         hcp_core::pii::PiiKey::load_or_create(&config.pii_key_path())?,
         Arc::new(SystemClock),
-        hcp_core::store::StoreOptions::default(),
+        config.store_options(),
     )?)
 }
 
@@ -572,10 +572,7 @@ pub fn train_dictionary(config: &Config, out: &std::path::Path, size: usize) -> 
 pub fn migrate(config: &Config) -> anyhow::Result<()> {
     require_store(config)?;
     let dir = config.store_dir();
-    let options = hcp_core::store::StoreOptions {
-        compression: config.store.compression,
-        ..Default::default()
-    };
+    let options = config.store_options();
     let from = hcp_core::store::migrate::schema_of(&dir, &options)?;
     if from == hcp_core::event::SCHEMA_VERSION {
         println!(
@@ -624,10 +621,7 @@ pub fn migrate(config: &Config) -> anyhow::Result<()> {
 /// `hcp store compact`: a fresh, checked copy of the store, with a progress bar.
 pub fn store_compact(config: &Config) -> anyhow::Result<()> {
     require_store(config)?;
-    let options = hcp_core::store::StoreOptions {
-        compression: config.store.compression,
-        ..Default::default()
-    };
+    let options = config.store_options();
     let mut bar = Progress::new();
     let compacted =
         hcp_core::store::migrate::compact(&config.store_dir(), options, &mut |done, total| {

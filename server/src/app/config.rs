@@ -705,6 +705,16 @@ impl Config {
         self.data_dir.join("store")
     }
 
+    /// How the store is opened: by the platform and by every command that reads the folder.
+    pub fn store_options(&self) -> hcp_core::store::StoreOptions {
+        hcp_core::store::StoreOptions {
+            cache_bytes: self.store.cache_mb * 1024 * 1024,
+            max_batch: self.store.max_batch,
+            compression: self.store.compression,
+            max_kept_rejections: self.limits.kept_rejections_per_source,
+        }
+    }
+
     pub fn pii_key_path(&self) -> PathBuf {
         self.security
             .pii_key_file

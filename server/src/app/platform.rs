@@ -11,7 +11,7 @@ use hcp_core::auth::{self, Role, User};
 use hcp_core::calendar::Calendar;
 use hcp_core::clock::{Clock, ManualClock};
 use hcp_core::pii::PiiKey;
-use hcp_core::store::{Command, MasterChange, Outcome, Store, StoreOptions};
+use hcp_core::store::{Command, MasterChange, Outcome, Store};
 use hcp_plugins::{PluginHost, Registry};
 
 use hcp_core::model::{OrgKind, OrgUnit};
@@ -90,12 +90,7 @@ impl Platform {
             &config.store_dir(),
             pii_key,
             clock.clone(),
-            StoreOptions {
-                cache_bytes: config.store.cache_mb * 1024 * 1024,
-                max_batch: config.store.max_batch,
-                compression: config.store.compression,
-                max_kept_rejections: config.limits.kept_rejections_per_source,
-            },
+            config.store_options(),
         )
         .with_context(|| format!("opening the store in {}", config.store_dir().display()))?;
         let (plugin_host, plugins) = crate::app::plugins::registry(config)?;

@@ -18,9 +18,9 @@ use crate::validate::Reason;
 use crate::workflow::{CallAttempt, Order, OrderChange, Problem};
 
 /// Bumped when the meaning of stored bytes changes; a data folder of another version is refused
-/// (`hcp migrate` converts one of the version before). 3: values carry a format byte
-/// (`store::codec`).
-pub const SCHEMA_VERSION: u32 = 3;
+/// (`hcp migrate` converts the versions before). 3: values carry a format byte
+/// (`store::codec`). 4: the rating and case indexes are posting chunks (`store::postings`).
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -1,11 +1,11 @@
-//! `hcp migrate` on a seeded city: a schema v2 data folder is refused with the command to run,
-//! converted keeping every sequence number, verified, and afterwards answers every query
-//! exactly as before, as it does after `hcp store compact`; a v2 folder whose chain is broken is
-//! left as it was.
+//! `hcp migrate` on a seeded city: a schema v2 (or v3) data folder is refused with the command
+//! to run, converted keeping every sequence number, verified, and afterwards answers every
+//! query exactly as before, as it does after `hcp store compact`; a v2 folder whose chain is
+//! broken is left as it was.
 //!
-//! The v2 folder is the demo city written back in the v2 format: every value as the JSON text
-//! the v3 format compresses (v2 wrote that same `serde_json` text), the log chained over those
-//! bytes, schema version 2.
+//! The old folder is the demo city written back in the old format: the rating and case indexes
+//! as a key per entry (v2 and v3); for v2 also every value as the JSON text the v3 format
+//! compresses (v2 wrote that same `serde_json` text) and the log chained over those bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -20,11 +20,18 @@ fn hcp(args: &[&str], data: &Path, config: &Path) -> (bool, String) {
     run_hcp(args, data, Some(config)).unwrap()
 }
 
-/// Writes the (closed) store of `data` back in the v2 format.
-fn write_as_v2(data: &Path) {
+/// Writes the (closed) store of `data` back in the format of schema `version` (2 or 3).
+fn write_as(data: &Path, version: u32) {
     let db = sled::open(data.join("store")).unwrap();
     for name in db.tree_names() {
         let tree = db.open_tree(&name).unwrap();
+        if name.as_ref() == b"rating_index" || name.as_ref() == b"case_index" {
+            write_index_as_keys(&tree, name.as_ref() == b"rating_index");
+            continue;
+        }
+        if version == 3 {
+            continue;
+        }
         if name.as_ref() == b"log" {
             let mut prev = String::new();
             let mut last = 0;
@@ -58,8 +65,29 @@ fn write_as_v2(data: &Path) {
             }
         }
     }
-    db.insert("schema_version", &2u32.to_be_bytes()).unwrap();
+    db.insert("schema_version", &version.to_be_bytes()).unwrap();
     db.flush().unwrap();
+}
+
+/// An index of posting chunks rewritten as the key per entry of schemas 2 and 3: `unit_day`
+/// and the rating id (its level, channel and flags as the value) or the project number.
+fn write_index_as_keys(tree: &sled::Tree, ratings: bool) {
+    use hcp_core::store::postings;
+    let chunks: Vec<_> = postings::chunks(tree).map(Result::unwrap).collect();
+    tree.clear().unwrap();
+    for (unit_day, records) in chunks {
+        for record in records {
+            let mut key = unit_day.clone();
+            if ratings {
+                let (id, level, channel, flags) = postings::parse_rating_record(&record).unwrap();
+                key.extend_from_slice(&id.to_be_bytes());
+                tree.insert(key, &[level, channel, flags]).unwrap();
+            } else {
+                key.extend_from_slice(&record);
+                tree.insert(key, &[]).unwrap();
+            }
+        }
+    }
 }
 
 fn assert_same_answers(before: &[(String, Value)], after: &[(String, Value)], what: &str) {
@@ -149,12 +177,23 @@ async fn answers(server: &Server) -> Vec<(String, Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_v2_demo_city_migrates_and_answers_every_query_as_before() {
+    migrates_and_answers_as_before(2, 4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v3_demo_city_migrates_and_answers_every_query_as_before() {
+    migrates_and_answers_as_before(3, 4).await;
+}
+
+/// Seeds a demo city of `history_days` (the demo's orders need four), writes it back as schema `version`, migrates it and
+/// compacts it, comparing the answers after each with those before.
+async fn migrates_and_answers_as_before(version: u32, history_days: u32) {
     let dir = tempfile::tempdir().unwrap();
     let start = Utc::now().format("%Y-%m-%dT02:00:00Z");
     let config = write_config(
         dir.path(),
         &format!(
-            "[demo]\nhistory_days = 4\nservices_per_day = 300\nlive_per_second = 0\n[workflow]\nsweep_secs = 0\n[clock]\nmanual_start = \"{start}\"\n[security]\ntoken_hours = 8760\nidle_minutes = 525600\n"
+            "[demo]\nhistory_days = {history_days}\nservices_per_day = 300\nlive_per_second = 0\n[workflow]\nsweep_secs = 0\n[clock]\nmanual_start = \"{start}\"\n[security]\ntoken_hours = 8760\nidle_minutes = 525600\n"
         ),
     )
     .unwrap();
@@ -175,11 +214,14 @@ async fn a_v2_demo_city_migrates_and_answers_every_query_as_before() {
     let (_, verified) = hcp(&["audit", "verify"], &data, &config);
     let entries: u64 = verified.split_whitespace().next().unwrap().parse().unwrap();
 
-    write_as_v2(&data);
-    // A v2 folder opened by this build says which command converts it.
+    write_as(&data, version);
+    // An old folder opened by this build says which command converts it.
     let (ok, said) = hcp(&["audit", "verify"], &data, &config);
     assert!(!ok, "{said}");
-    assert!(said.contains("schema version 2"), "{said}");
+    assert!(
+        said.contains(&format!("schema version {version}")),
+        "{said}"
+    );
     assert!(said.contains("hcp migrate --data"), "{said}");
 
     let (ok, said) = hcp(&["migrate"], &data, &config);
@@ -188,9 +230,14 @@ async fn a_v2_demo_city_migrates_and_answers_every_query_as_before() {
         said.contains(&format!("migrated {entries} log entries")),
         "{said}"
     );
-    assert!(said.contains("keys compared"), "{said}");
-    assert!(data.join("store.v2").join("conf").is_file(), "{said}");
-    // The new chain holds, one entry longer: the migration's own, which names the v2 head.
+    assert!(said.contains("index entries compared"), "{said}");
+    assert!(
+        data.join(format!("store.v{version}"))
+            .join("conf")
+            .is_file(),
+        "{said}"
+    );
+    // The new chain holds, one entry longer: the migration's own, which names the old head.
     let (ok, verified) = hcp(&["audit", "verify"], &data, &config);
     assert!(ok, "{verified}");
     assert!(
@@ -206,7 +253,13 @@ async fn a_v2_demo_city_migrates_and_answers_every_query_as_before() {
     let admin = Session::login(&server.url, "admin", "demo-2026")
         .await
         .unwrap();
-    let audit = admin.get("/api/v1/audit?target=schema:3").await.unwrap();
+    let audit = admin
+        .get(&format!(
+            "/api/v1/audit?target=schema:{}",
+            hcp_core::event::SCHEMA_VERSION
+        ))
+        .await
+        .unwrap();
     let detail = audit["items"][0]["detail"].as_str().unwrap_or_default();
     assert!(detail.contains(&format!("{entries} entries")), "{audit}");
     server.stop().unwrap();
@@ -237,7 +290,7 @@ async fn a_v2_folder_with_a_broken_chain_is_not_migrated() {
         .unwrap()
         .stop()
         .unwrap();
-    write_as_v2(&data);
+    write_as(&data, 2);
     {
         let db = sled::open(data.join("store")).unwrap();
         let log = db.open_tree("log").unwrap();

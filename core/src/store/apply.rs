@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::keys::{self, Dim, bucket};
+use super::postings;
 use super::{Command, MasterChange, StoreError, tree};
 use crate::auth::Source;
 use crate::calendar::local_date;
@@ -819,9 +820,15 @@ pub(super) fn units(attribution: &Attribution) -> Vec<(Dim, &str)> {
 }
 
 /// Value of a rating index entry: what list filters need without reading the rating.
-pub(super) fn index_value(rating: &Rating) -> [u8; 3] {
+/// A rating's entry in the rating index: its id, level, channel and flags.
+pub(super) fn index_record(rating: &Rating) -> Vec<u8> {
     let flags = u8::from(rating.evaluator.real_name) | (u8::from(rating.assess_number == 2) << 1);
-    [rating.level.index(), rating.channel.index(), flags]
+    super::postings::rating_record(
+        rating.id,
+        rating.level.index(),
+        rating.channel.index(),
+        flags,
+    )
 }
 
 /// Writes every projection of a log entry, inside the caller's transaction. The entry itself is
@@ -1018,7 +1025,7 @@ fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> 
         &id,
     )?;
     let day = keys::day_number(local_date(rating.rated_at));
-    let value = index_value(rating);
+    let record = index_record(rating);
     let level_bucket = if rating.assess_number == 2 {
         bucket::FOLLOW_UP_BASE + rating.level.index()
     } else {
@@ -1026,7 +1033,12 @@ fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> 
     };
     let channel = rating.channel.index();
     for (dim, unit) in units(&rating.attribution) {
-        trees[tree::RATING_INDEX].insert(keys::rating_index(dim, unit, day, rating.id), &value)?;
+        postings::append(
+            &trees[tree::RATING_INDEX],
+            &keys::unit_day(dim, unit, day),
+            &record,
+            false,
+        )?;
         increment(
             &trees[tree::ROLLUP],
             keys::rollup(dim, unit, day, level_bucket, channel),
@@ -1125,13 +1137,21 @@ fn project_service(
             )?;
         }
         if is_new_case && matches!(dim, Dim::Region | Dim::Department | Dim::Item) {
-            trees[tree::CASE_INDEX]
-                .insert(keys::case_index(dim, unit, case_day, &case.project_no), &[])?;
+            postings::append(
+                &trees[tree::CASE_INDEX],
+                &keys::unit_day(dim, unit, case_day),
+                case.project_no.as_bytes(),
+                true,
+            )?;
         }
         // A window's cases by the day of each act there: what its QR page offers to rate.
         if is_new_act && dim == Dim::Window {
-            trees[tree::CASE_INDEX]
-                .insert(keys::case_index(dim, unit, day, &case.project_no), &[])?;
+            postings::append(
+                &trees[tree::CASE_INDEX],
+                &keys::unit_day(dim, unit, day),
+                case.project_no.as_bytes(),
+                true,
+            )?;
         }
     }
     Ok(())

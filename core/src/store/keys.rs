@@ -96,20 +96,6 @@ pub fn unit_day(dim: Dim, unit: &str, day: u32) -> Vec<u8> {
     key
 }
 
-/// Rating index: `dim | unit \0 | day | id`.
-pub fn rating_index(dim: Dim, unit: &str, day: u32, id: u64) -> Vec<u8> {
-    let mut key = unit_day(dim, unit, day);
-    key.extend_from_slice(&id.to_be_bytes());
-    key
-}
-
-/// Case index: `dim | unit \0 | day | project_no`.
-pub fn case_index(dim: Dim, unit: &str, day: u32, project_no: &str) -> Vec<u8> {
-    let mut key = unit_day(dim, unit, day);
-    key.extend_from_slice(project_no.as_bytes());
-    key
-}
-
 /// Roll-up counter: `dim | unit \0 | day | bucket | channel`.
 pub fn rollup(dim: Dim, unit: &str, day: u32, bucket: u8, channel: u8) -> Vec<u8> {
     let mut key = unit_day(dim, unit, day);

@@ -1,33 +1,36 @@
-//! `hcp migrate`: converts a store of the schema before into the current one.
+//! `hcp migrate`: converts a store of an earlier schema into the current one.
 //!
-//! v2 → v3 rewrites every log entry in the v3 format (see [`super::codec`]) under its own
+//! Every log entry is rewritten in the current format (see [`super::codec`]) under its own
 //! sequence number, so rating ids, order ids (and the tracking links derived from them) and the
-//! uplink's acknowledged ids stay what they were. The steps:
+//! uplink's acknowledged ids stay what they were; the projections are rebuilt in the current
+//! layout (v4: the rating and case indexes as [`super::postings`] chunks). The steps:
 //!
-//! 1. the v2 chain is verified; a broken chain stops the migration before anything is written;
+//! 1. the old chain is verified; a broken chain stops the migration before anything is written;
 //! 2. the entries are written to a new store beside the old one, each linked to the one before
 //!    by the hash of its new bytes;
 //! 3. the projections are rebuilt from the new log and compared with the old ones, value by
-//!    value (as JSON): every query answers as before, or the migration stops and says where;
-//! 4. the new chain is bound to the old: an audit entry records the v2 head (its seq and the
+//!    value (as JSON), and the indexes entry by entry whatever their layout: every query
+//!    answers as before, or the migration stops and says where;
+//! 4. the new chain is bound to the old: an audit entry records the old head (its seq and the
 //!    hash of its bytes), so the old chain's end is part of what the new chain proves;
-//! 5. the stores change places: the old one is kept as `store.v2` until the operator removes
-//!    it.
+//! 5. the stores change places: the old one is kept as `store.v<old version>` until the
+//!    operator removes it.
 //!
 //! Signed-in sessions are copied as they are. A migration that was killed leaves a partial
-//! `store.v3` that the next run removes and starts again.
+//! `store.v<version>-partial` that the next run removes and starts again.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::chain::{self, Verification};
-use super::{Store, StoreError, StoreOptions, codec, open_db, tree};
+use super::{Store, StoreError, StoreOptions, codec, open_db, postings, tree};
 use crate::clock::Clock;
 use crate::event::{AuditEntry, LogEntry, SCHEMA_VERSION};
 use crate::pii::PiiKey;
 
 /// The schema versions this build converts.
-pub const MIGRATES_FROM: [u32; 1] = [2];
+pub const MIGRATES_FROM: [u32; 2] = [2, 3];
 
 /// Entries written between two flushes of the new log.
 const CHUNK: usize = 4096;
@@ -48,8 +51,8 @@ pub enum Phase {
 impl Phase {
     pub fn label(self) -> &'static str {
         match self {
-            Phase::Verify => "verifying the v2 chain",
-            Phase::Rewrite => "writing the v3 log",
+            Phase::Verify => "verifying the old chain",
+            Phase::Rewrite => "writing the new log",
             Phase::Rebuild => "rebuilding projections",
             Phase::Compare => "comparing projections",
         }
@@ -62,7 +65,7 @@ pub struct Migrated {
     pub from: u32,
     /// Log entries carried over (the audit entry of the migration comes after them).
     pub entries: u64,
-    /// The v2 chain's head: hash of the last entry's bytes.
+    /// The old chain's head: hash of the last entry's bytes.
     pub old_head: String,
     /// Keys of the projections compared, all equal.
     pub compared: u64,
@@ -82,7 +85,7 @@ pub fn schema_of(dir: &Path, options: &StoreOptions) -> Result<u32, StoreError> 
 }
 
 /// Converts the store in `dir` (a folder of the data folder, e.g. `DATA/store`) in place: the
-/// new store takes its name, the old one becomes `<dir>.v2`. Blocking.
+/// new store takes its name, the old one becomes `<dir>.v<old version>`. Blocking.
 pub fn migrate(
     dir: &Path,
     pii: PiiKey,
@@ -90,7 +93,6 @@ pub fn migrate(
     options: StoreOptions,
     progress: &mut dyn FnMut(Phase, u64, u64),
 ) -> Result<Migrated, StoreError> {
-    let rewrite = Rewrite::new(dir, "v2", "v3-partial", "migration")?;
     let old = open_db(dir, &options)?;
     let from = schema_of_db(&old)?;
     if from == SCHEMA_VERSION {
@@ -105,6 +107,12 @@ pub fn migrate(
             expected: SCHEMA_VERSION,
         });
     }
+    let rewrite = Rewrite::new(
+        dir,
+        &format!("v{from}"),
+        &format!("v{SCHEMA_VERSION}-partial"),
+        "migration",
+    )?;
     let old_log = old.open_tree(tree::NAMES[tree::LOG])?;
     let old_chain = old.open_tree(tree::NAMES[tree::CHAIN])?;
     let total = old_log
@@ -122,7 +130,7 @@ pub fn migrate(
         Verification::Intact { entries } => entries,
         Verification::Broken { seq, problem } => {
             return Err(refused(format!(
-                "the v2 chain is broken at entry {seq} ({problem}); nothing was migrated"
+                "the v{from} chain is broken at entry {seq} ({problem}); nothing was migrated"
             )));
         }
     };
@@ -181,11 +189,13 @@ pub fn migrate(
         (0..tree::NAMES.len()).filter(|index| *index != tree::LOG && *index != tree::CHAIN);
     let trees = projections.clone().count() as u64;
     for (done, index) in projections.enumerate() {
-        compared += compare(
-            tree::NAMES[index],
-            &old.open_tree(tree::NAMES[index])?,
-            &store.trees()[index],
-        )?;
+        let (name, old_tree) = (tree::NAMES[index], old.open_tree(tree::NAMES[index])?);
+        compared += match index {
+            tree::RATING_INDEX | tree::CASE_INDEX => {
+                compare_index(name, &old_tree, &store.trees()[index], index)?
+            }
+            _ => compare(name, &old_tree, &store.trees()[index])?,
+        };
         progress(Phase::Compare, done as u64 + 1, trees);
     }
 
@@ -196,7 +206,7 @@ pub fn migrate(
             action: "store_migrated".into(),
             target: format!("schema:{SCHEMA_VERSION}"),
             detail: format!(
-                "from schema {from}: {entries} entries; the v2 chain ended at entry {entries} with hash {old_head}"
+                "from schema {from}: {entries} entries; the v{from} chain ended at entry {entries} with hash {old_head}"
             ),
         },
     })?;
@@ -258,6 +268,95 @@ fn compare(name: &str, old: &sled::Tree, new: &sled::Tree) -> Result<u64, StoreE
             }
         }
     }
+}
+
+/// The entries of an index of schema 2 or 3 (a key per entry: `unit_day` and the rating id or
+/// project number; a rating's level, channel and flags as the value) and of the current one
+/// (posting chunks), compared as sets per unit and day, both read in key order. Returns the
+/// entries compared.
+fn compare_index(
+    name: &str,
+    old: &sled::Tree,
+    new: &sled::Tree,
+    index: usize,
+) -> Result<u64, StoreError> {
+    let old_entries = old.iter().map(|item| -> Result<_, StoreError> {
+        let (key, value) = item?;
+        // `dim | unit \0 | day | suffix`: units never hold NUL.
+        let unit_day_len = key
+            .iter()
+            .skip(1)
+            .position(|byte| *byte == 0)
+            .map(|at| at + 2 + 4)
+            .filter(|len| *len <= key.len())
+            .ok_or_else(|| differs(name, &key, "is not an index key of the old layout"))?;
+        let (unit_day, suffix) = key.split_at(unit_day_len);
+        let record = if index == tree::RATING_INDEX {
+            let id = <[u8; 8]>::try_from(suffix).map(u64::from_be_bytes);
+            match (id, value.as_ref()) {
+                (Ok(id), [level, channel, flags]) => {
+                    postings::rating_record(id, *level, *channel, *flags)
+                }
+                _ => return Err(differs(name, &key, "is not a rating index entry")),
+            }
+        } else {
+            suffix.to_vec()
+        };
+        Ok((unit_day.to_vec(), vec![record]))
+    });
+    let mut olds = grouped(old_entries);
+    let mut news = grouped(postings::chunks(new));
+    let mut count = 0;
+    loop {
+        match (olds.next().transpose()?, news.next().transpose()?) {
+            (None, None) => return Ok(count),
+            (Some((key, _)), None) => {
+                return Err(differs(name, &key, "is missing after the rebuild"));
+            }
+            (None, Some((key, _))) => return Err(differs(name, &key, "appeared in the rebuild")),
+            (Some((old_key, old_set)), Some((new_key, new_set))) => {
+                if old_key != new_key {
+                    let (key, what) = if old_key < new_key {
+                        (old_key, "is missing after the rebuild")
+                    } else {
+                        (new_key, "appeared in the rebuild")
+                    };
+                    return Err(differs(name, &key, what));
+                }
+                if old_set != new_set {
+                    return Err(differs(
+                        name,
+                        &old_key,
+                        "holds other entries after the rebuild",
+                    ));
+                }
+                count += old_set.len() as u64;
+            }
+        }
+    }
+}
+
+/// Consecutive `(unit_day, records)` of one unit-day merged into one set.
+fn grouped(
+    items: impl Iterator<Item = Result<(Vec<u8>, Vec<Vec<u8>>), StoreError>>,
+) -> impl Iterator<Item = Result<(Vec<u8>, BTreeSet<Vec<u8>>), StoreError>> {
+    let mut items = items.peekable();
+    std::iter::from_fn(move || {
+        let (unit_day, records) = match items.next()? {
+            Ok(item) => item,
+            Err(error) => return Some(Err(error)),
+        };
+        let mut set: BTreeSet<Vec<u8>> = records.into_iter().collect();
+        while let Some(Ok((next, _))) = items.peek() {
+            if *next != unit_day {
+                break;
+            }
+            if let Some(Ok((_, records))) = items.next() {
+                set.extend(records);
+            }
+        }
+        Some(Ok((unit_day, set)))
+    })
 }
 
 fn differs(name: &str, key: &[u8], what: &str) -> StoreError {

@@ -10,6 +10,7 @@ pub mod keys;
 mod loop_query;
 mod metrics_query;
 pub mod migrate;
+pub mod postings;
 mod query;
 mod sessions;
 pub mod uplink;
@@ -69,6 +70,9 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("stored record cannot be decoded: {0}")]
     Decode(#[from] serde_json::Error),
+    /// A stored value of the store's own binary layouts that does not parse.
+    #[error("stored record is damaged: {0}")]
+    Damaged(String),
     #[error("{}", schema_advice(*found, *expected))]
     SchemaVersion { found: u32, expected: u32 },
     #[error("the store is shut down")]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::keys::{self, Dim, bucket};
+use super::postings;
 use super::{Store, StoreError, tree};
 use crate::auth::{Source, User};
 use crate::metrics::{OrderCounts, RollupRow};
@@ -131,12 +132,6 @@ const MAX_LIMIT: usize = 500;
 /// Index entries a filtered page may skip before it returns what it has, with a cursor.
 const MAX_SCAN: usize = 50_000;
 
-fn decode_cursor(cursor: &Option<String>) -> Option<Vec<u8>> {
-    cursor
-        .as_deref()
-        .and_then(|cursor| hex::decode(cursor).ok())
-}
-
 impl Store {
     pub(super) fn json<T: serde::de::DeserializeOwned>(
         &self,
@@ -189,24 +184,25 @@ impl Store {
         to: NaiveDate,
         limit: usize,
     ) -> Result<Vec<Case>, StoreError> {
-        let start = keys::unit_day(Dim::Window, window, keys::day_number(from));
-        let end = keys::prefix_end(&keys::unit_day(Dim::Window, window, keys::day_number(to)));
-        let prefix_len = start.len();
         let mut seen = std::collections::BTreeSet::new();
         let mut cases = Vec::new();
-        for item in self.trees()[tree::CASE_INDEX].range(start..end).rev() {
-            let (key, _) = item?;
-            let project_no =
-                String::from_utf8_lossy(key.get(prefix_len..).unwrap_or_default()).to_string();
-            if seen.insert(project_no.clone())
-                && let Some(case) = self.case(&project_no)?
-            {
-                cases.push(case);
-            }
-            if cases.len() >= limit {
-                break;
-            }
-        }
+        postings::scan_rev(
+            &self.trees()[tree::CASE_INDEX],
+            Dim::Window,
+            window,
+            keys::day_number(from),
+            keys::day_number(to),
+            None,
+            &mut |hit| {
+                let project_no = String::from_utf8_lossy(&hit.record).to_string();
+                if seen.insert(project_no.clone())
+                    && let Some(case) = self.case(&project_no)?
+                {
+                    cases.push(case);
+                }
+                Ok(cases.len() < limit)
+            },
+        )?;
         Ok(cases)
     }
 
@@ -239,54 +235,47 @@ impl Store {
 
     pub fn ratings(&self, query: &RatingQuery) -> Result<Page<Rating>, StoreError> {
         let limit = query.limit.clamp(1, MAX_LIMIT);
-        let start = keys::unit_day(query.dim, &query.unit, keys::day_number(query.from));
-        let mut end = keys::prefix_end(&keys::unit_day(
+        let before = query
+            .cursor
+            .as_deref()
+            .and_then(|cursor| postings::parse_cursor(cursor, query.dim, &query.unit));
+        let mut items = Vec::new();
+        let mut scanned = 0;
+        let mut next_cursor = None;
+        postings::scan_rev(
+            &self.trees()[tree::RATING_INDEX],
             query.dim,
             &query.unit,
+            keys::day_number(query.from),
             keys::day_number(query.to),
-        ));
-        if let Some(cursor) = decode_cursor(&query.cursor)
-            && cursor < end
-        {
-            end = cursor;
-        }
-        let mut items = Vec::new();
-        if start >= end {
-            return Ok(Page {
-                items,
-                next_cursor: None,
-            });
-        }
-        let mut scanned = 0;
-        for item in self.trees()[tree::RATING_INDEX].range(start..end).rev() {
-            let (key, value) = item?;
-            scanned += 1;
-            let [level, channel, flags] = <[u8; 3]>::try_from(value.as_ref()).unwrap_or([0xff; 3]);
-            let level = Level::from_index(level);
-            let keep = query.level.is_none_or(|wanted| level == Some(wanted))
-                && query
-                    .channel
-                    .is_none_or(|wanted| Channel::from_index(channel) == Some(wanted))
-                && (!query.bad_only || level.is_some_and(Level::is_bad))
-                && (!query.real_name_only || flags & 1 == 1);
-            if keep {
-                let id =
-                    keys::u64_value(key.get(key.len().saturating_sub(8)..).unwrap_or_default());
-                if let Some(rating) = self.rating(id)? {
+            before,
+            &mut |hit| {
+                scanned += 1;
+                let (id, level, channel, flags) = postings::parse_rating_record(&hit.record)
+                    .ok_or_else(|| StoreError::Damaged("a rating index entry".into()))?;
+                let level = Level::from_index(level);
+                let keep = query.level.is_none_or(|wanted| level == Some(wanted))
+                    && query
+                        .channel
+                        .is_none_or(|wanted| Channel::from_index(channel) == Some(wanted))
+                    && (!query.bad_only || level.is_some_and(Level::is_bad))
+                    && (!query.real_name_only || flags & 1 == 1);
+                if keep && let Some(rating) = self.rating(id)? {
                     items.push(rating);
                 }
-            }
-            if items.len() >= limit || scanned >= MAX_SCAN {
-                return Ok(Page {
-                    items,
-                    next_cursor: Some(hex::encode(&key)),
-                });
-            }
-        }
-        Ok(Page {
-            items,
-            next_cursor: None,
-        })
+                if items.len() >= limit || scanned >= MAX_SCAN {
+                    next_cursor = Some(postings::cursor(
+                        query.dim,
+                        &query.unit,
+                        hit.day,
+                        hit.position,
+                    ));
+                    return Ok(false);
+                }
+                Ok(true)
+            },
+        )?;
+        Ok(Page { items, next_cursor })
     }
 
     pub fn case(&self, project_no: &str) -> Result<Option<Case>, StoreError> {
@@ -295,43 +284,37 @@ impl Store {
 
     pub fn cases(&self, query: &CaseQuery) -> Result<Page<Case>, StoreError> {
         let limit = query.limit.clamp(1, MAX_LIMIT);
-        let start = keys::unit_day(query.dim, &query.unit, keys::day_number(query.from));
-        let mut end = keys::prefix_end(&keys::unit_day(
+        let before = query
+            .cursor
+            .as_deref()
+            .and_then(|cursor| postings::parse_cursor(cursor, query.dim, &query.unit));
+        let mut items = Vec::new();
+        let mut next_cursor = None;
+        postings::scan_rev(
+            &self.trees()[tree::CASE_INDEX],
             query.dim,
             &query.unit,
+            keys::day_number(query.from),
             keys::day_number(query.to),
-        ));
-        if let Some(cursor) = decode_cursor(&query.cursor)
-            && cursor < end
-        {
-            end = cursor;
-        }
-        let prefix_len = keys::unit_day(query.dim, &query.unit, 0).len();
-        let mut items = Vec::new();
-        if start >= end {
-            return Ok(Page {
-                items,
-                next_cursor: None,
-            });
-        }
-        for item in self.trees()[tree::CASE_INDEX].range(start..end).rev() {
-            let (key, _) = item?;
-            let project_no =
-                String::from_utf8_lossy(key.get(prefix_len..).unwrap_or_default()).to_string();
-            if let Some(case) = self.case(&project_no)? {
-                items.push(case);
-            }
-            if items.len() >= limit {
-                return Ok(Page {
-                    items,
-                    next_cursor: Some(hex::encode(&key)),
-                });
-            }
-        }
-        Ok(Page {
-            items,
-            next_cursor: None,
-        })
+            before,
+            &mut |hit| {
+                let project_no = String::from_utf8_lossy(&hit.record).to_string();
+                if let Some(case) = self.case(&project_no)? {
+                    items.push(case);
+                }
+                if items.len() >= limit {
+                    next_cursor = Some(postings::cursor(
+                        query.dim,
+                        &query.unit,
+                        hit.day,
+                        hit.position,
+                    ));
+                    return Ok(false);
+                }
+                Ok(true)
+            },
+        )?;
+        Ok(Page { items, next_cursor })
     }
 
     /// Sums the roll-up counters of one unit over a day range.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use hcp_server::app::config::Config;
+use hcp_server::app::import::{ImportFormat, ImportKind, PfCodes, SatisfactionCodes};
 
 /// sled allocates and frees a page node on every write; mimalloc does that at a fraction of
 /// glibc malloc's cost (about a third of the committer's time went to malloc and free).
@@ -28,10 +29,14 @@ enum Commands {
     Demo(Common),
     /// Rebuild every projection from the event log (run while the platform is stopped).
     Rebuild(Common),
-    /// Convert the data folder's store from the schema before to this build's (run while the
+    /// Convert the data folder's store from an earlier schema to this build's (run while the
     /// platform is stopped). Every sequence number is kept; the old store stays beside the new
-    /// one as `store.v2` until you remove it.
+    /// one as `store.v<old version>` until you remove it.
     Migrate(Common),
+    /// Import ratings or service events from a file (history, a new city's cut-over) in large
+    /// batches, run while the platform is stopped. Resumes from its checkpoint after a kill;
+    /// refused records are reported with their number and reason.
+    Import(ImportArgs),
     /// Work with WASM adapters.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -54,6 +59,36 @@ enum Commands {
         #[arg(long, value_name = "DIR", default_value = "province-sim-data")]
         data: PathBuf,
     },
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The source the records are recorded as (it must exist).
+    #[arg(long)]
+    source: String,
+    /// What the file holds.
+    #[arg(long, value_enum)]
+    kind: ImportKind,
+    /// `jsonl`: a canonical API object per line; `csv`: ratings with the provincial field
+    /// names (projectNo, serviceNumber, assessNumber, taskCode, deptCode, areaCode,
+    /// serviceName, satisfaction, pf, evalDetail, writingEvaluation, assessTime, userProp,
+    /// userName, mobile; optional eventId, window, staff, device) in a header row.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: ImportFormat,
+    /// The CSV's `satisfaction` numbering: `provincial` (5 = 非常满意) or `gbt39046`
+    /// (1 = 非常满意).
+    #[arg(long, value_enum, default_value = "provincial")]
+    satisfaction: SatisfactionCodes,
+    /// The CSV's `pf` numbering: `national` (6 电话, 7 短信) or `zhejiang` (6 短信, 7 默认).
+    #[arg(long, value_enum, default_value = "national")]
+    pf: PfCodes,
+    /// Records per group commit.
+    #[arg(long, default_value_t = 2000)]
+    batch: usize,
+    /// The file to import.
+    file: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -212,6 +247,19 @@ fn main() -> anyhow::Result<()> {
             hcp_server::run::train_dictionary(&common.load()?, &out, size)
         }
         Commands::Migrate(common) => hcp_server::run::migrate(&common.load()?),
+        Commands::Import(args) => {
+            let config = args.common.load()?;
+            let options = hcp_server::app::import::ImportOptions {
+                source: args.source,
+                kind: args.kind,
+                format: args.format,
+                satisfaction: args.satisfaction,
+                pf: args.pf,
+                batch: args.batch.clamp(1, 100_000),
+                state_dir: config.data_dir.join("imports"),
+            };
+            hcp_server::run::import(&config, &args.file, &options)
+        }
         Commands::Audit(AuditCommand::Verify(common)) => {
             if !hcp_server::run::audit_verify(&common.load()?)? {
                 std::process::exit(1);

@@ -568,6 +568,62 @@ pub fn train_dictionary(config: &Config, out: &std::path::Path, size: usize) -> 
     Ok(())
 }
 
+/// `hcp import`: a file into the stopped platform's store, with a progress bar (bytes of the
+/// file, records per second, time left) and a summary.
+pub fn import(
+    config: &Config,
+    file: &std::path::Path,
+    options: &crate::app::import::ImportOptions,
+) -> anyhow::Result<()> {
+    require_store(config)?;
+    let platform = Platform::open(config, Arc::new(SystemClock))?;
+    let mut bar = Progress::new();
+    let started = std::time::Instant::now();
+    let mut first: Option<u64> = None;
+    let imported = crate::app::import::import(&platform, file, options, &mut |at| {
+        let before = *first.get_or_insert(at.records);
+        let seconds = started.elapsed().as_secs_f64().max(0.001);
+        let rate = (at.records - before) as f64 / seconds;
+        bar.show_line(&format!(
+            "importing {:>5.1}% of the file, {} records, {rate:.0}/s, {:.0} s left",
+            at.offset as f64 * 100.0 / at.len.max(1) as f64,
+            at.records,
+            at.len.saturating_sub(at.offset) as f64 / (at.offset as f64 / seconds).max(1.0),
+        ));
+    })?;
+    bar.finish();
+    platform.store.close()?;
+    let totals = &imported.totals;
+    if imported.already_done {
+        println!(
+            "{} was already imported: nothing to do (remove {} to import it again)",
+            file.display(),
+            imported.checkpoint.display()
+        );
+    } else if imported.resumed_from > 0 {
+        println!(
+            "resumed after record {} (checkpoint {})",
+            imported.resumed_from,
+            imported.checkpoint.display()
+        );
+    }
+    println!(
+        "{} records: recorded: {}, duplicates: {}, refused: {} (in {:.1} s)",
+        totals.records,
+        totals.recorded,
+        totals.duplicates,
+        totals.refused,
+        started.elapsed().as_secs_f64()
+    );
+    if totals.refused > 0 {
+        println!(
+            "refused records, with their number and reason: {}",
+            imported.refusals.display()
+        );
+    }
+    Ok(())
+}
+
 /// `hcp migrate`: converts the store in place (the old one is kept), with a progress bar.
 pub fn migrate(config: &Config) -> anyhow::Result<()> {
     require_store(config)?;
@@ -596,11 +652,11 @@ pub fn migrate(config: &Config) -> anyhow::Result<()> {
     )?;
     bar.finish();
     println!(
-        "migrated {} log entries (every sequence number kept); the v2 chain was intact and ends at hash {}, recorded in the new chain",
-        migrated.entries, migrated.old_head
+        "migrated {} log entries (every sequence number kept); the v{} chain was intact and ends at hash {}, recorded in the new chain",
+        migrated.entries, migrated.from, migrated.old_head
     );
     println!(
-        "rebuilt projections match the old ones: {} keys compared",
+        "rebuilt projections match the old ones: {} keys and index entries compared",
         migrated.compared
     );
     println!(
@@ -692,6 +748,19 @@ impl Progress {
         }
         let mut err = std::io::stderr();
         let _ = err.write_all(line.as_bytes());
+        let _ = err.flush();
+    }
+
+    /// Shows a line of its own making, at most five times a second.
+    fn show_line(&mut self, text: &str) {
+        use std::io::Write as _;
+        let now = std::time::Instant::now();
+        if now.duration_since(self.shown) < std::time::Duration::from_millis(200) {
+            return;
+        }
+        self.shown = now;
+        let mut err = std::io::stderr();
+        let _ = write!(err, "\r{text} ");
         let _ = err.flush();
     }
 

@@ -11,6 +11,7 @@ pub mod contact;
 pub mod coverage;
 pub mod disclosure;
 pub mod error;
+pub mod import;
 pub mod ingest;
 pub mod limits;
 pub mod ops;

@@ -4,7 +4,7 @@
 //! broken is left as it was.
 //!
 //! The old folder is the demo city written back in the old format: the rating and case indexes
-//! as a key per entry (v2 and v3); for v2 also every value as the JSON text the v3 format
+//! as a key per entry and no count of the ratings stored (v2 and v3); for v2 also every value as the JSON text the v3 format
 //! compresses (v2 wrote that same `serde_json` text) and the log chained over those bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -28,6 +28,10 @@ fn write_as(data: &Path, version: u32) {
         if name.as_ref() == b"rating_index" || name.as_ref() == b"case_index" {
             write_index_as_keys(&tree, name.as_ref() == b"rating_index");
             continue;
+        }
+        if name.as_ref() == b"rollup" {
+            // Counted from schema 4 on.
+            tree.remove(hcp_core::store::keys::RATINGS_STORED).unwrap();
         }
         if version == 3 {
             continue;

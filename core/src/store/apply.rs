@@ -1015,6 +1015,7 @@ fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> 
             state.ratings_stored += 1;
         })?;
     }
+    increment(&trees[tree::ROLLUP], keys::RATINGS_STORED.to_vec())?;
     let id = rating.id.to_be_bytes();
     trees[tree::RATING_SLOTS].insert(
         keys::rating_slot(

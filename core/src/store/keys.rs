@@ -96,6 +96,11 @@ pub fn unit_day(dim: Dim, unit: &str, day: u32) -> Vec<u8> {
     key
 }
 
+/// The number of ratings stored (first and follow-up), kept in the roll-up tree, where it sorts
+/// before every unit's counters: what `/metrics` and `hcp store stats` read without walking an
+/// index.
+pub const RATINGS_STORED: &[u8] = b"\0ratings";
+
 /// Roll-up counter: `dim | unit \0 | day | bucket | channel`.
 pub fn rollup(dim: Dim, unit: &str, day: u32, bucket: u8, channel: u8) -> Vec<u8> {
     let mut key = unit_day(dim, unit, day);

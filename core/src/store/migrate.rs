@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::chain::{self, Verification};
-use super::{Store, StoreError, StoreOptions, codec, open_db, postings, tree};
+use super::{Store, StoreError, StoreOptions, codec, keys, open_db, postings, tree};
 use crate::clock::Clock;
 use crate::event::{AuditEntry, LogEntry, SCHEMA_VERSION};
 use crate::pii::PiiKey;
@@ -194,7 +194,26 @@ pub fn migrate(
             tree::RATING_INDEX | tree::CASE_INDEX => {
                 compare_index(name, &old_tree, &store.trees()[index], index)?
             }
-            _ => compare(name, &old_tree, &store.trees()[index])?,
+            // Schemas before 4 did not count the ratings stored: the new counter must equal
+            // the old store's number of rated slots.
+            tree::ROLLUP if old_tree.get(keys::RATINGS_STORED)?.is_none() => {
+                let stored = store.rating_count() as u64;
+                let slots = old.open_tree(tree::NAMES[tree::RATING_SLOTS])?.len() as u64;
+                if stored != slots {
+                    return Err(differs(
+                        name,
+                        keys::RATINGS_STORED,
+                        &format!("counts {stored} ratings where the old store rated {slots} slots"),
+                    ));
+                }
+                compare(
+                    name,
+                    &old_tree,
+                    &store.trees()[index],
+                    Some(keys::RATINGS_STORED),
+                )?
+            }
+            _ => compare(name, &old_tree, &store.trees()[index], None)?,
         };
         progress(Phase::Compare, done as u64 + 1, trees);
     }
@@ -232,11 +251,18 @@ pub fn migrate(
 }
 
 /// Every key of `old` in `new` with the same value (as JSON where the bytes differ), and no
-/// more. Returns the keys compared.
-fn compare(name: &str, old: &sled::Tree, new: &sled::Tree) -> Result<u64, StoreError> {
+/// more but `added` (a key the new schema adds). Returns the keys compared.
+fn compare(
+    name: &str,
+    old: &sled::Tree,
+    new: &sled::Tree,
+    added: Option<&[u8]>,
+) -> Result<u64, StoreError> {
     let mut count = 0;
     let mut olds = old.iter();
-    let mut news = new.iter();
+    let mut news = new
+        .iter()
+        .filter(|item| !matches!((item, added), (Ok((key, _)), Some(added)) if key == added));
     loop {
         match (olds.next().transpose()?, news.next().transpose()?) {
             (None, None) => return Ok(count),

@@ -669,7 +669,14 @@ impl Store {
         Ok(by_source.into_values().collect())
     }
 
+    /// Ratings stored (first and follow-up): one counter read.
     pub fn rating_count(&self) -> usize {
-        self.trees()[tree::RATING_SLOTS].len()
+        self.trees()[tree::ROLLUP]
+            .get(keys::RATINGS_STORED)
+            .ok()
+            .flatten()
+            .map_or(0, |value| {
+                usize::try_from(keys::u64_value(&value)).unwrap_or(usize::MAX)
+            })
     }
 }

@@ -4,7 +4,8 @@
 //! broken is left as it was.
 //!
 //! The old folder is the demo city written back in the old format: the rating and case indexes
-//! as a key per entry and no count of the ratings stored (v2 and v3); for v2 also every value as the JSON text the v3 format
+//! as a key per entry, a copy of each decision in the decisions index and no count of the
+//! ratings stored (v2 and v3); for v2 also every value as the JSON text the v3 format
 //! compresses (v2 wrote that same `serde_json` text) and the log chained over those bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -32,6 +33,10 @@ fn write_as(data: &Path, version: u32) {
         if name.as_ref() == b"rollup" {
             // Counted from schema 4 on.
             tree.remove(hcp_core::store::keys::RATINGS_STORED).unwrap();
+        }
+        if name.as_ref() == b"decisions" {
+            write_decisions_as_copies(&db, &tree, version);
+            continue;
         }
         if version == 3 {
             continue;
@@ -71,6 +76,35 @@ fn write_as(data: &Path, version: u32) {
     }
     db.insert("schema_version", &version.to_be_bytes()).unwrap();
     db.flush().unwrap();
+}
+
+/// The decisions index rewritten as schemas 2 and 3 kept it: a copy of each decision (JSON
+/// text for v2, the v3 format for v3) instead of a pointer into the log.
+fn write_decisions_as_copies(db: &sled::Db, tree: &sled::Tree, version: u32) {
+    use hcp_core::event::Event;
+    use hcp_core::store::{codec, keys};
+    let log = db.open_tree("log").unwrap();
+    for item in tree.iter() {
+        let (key, pointer) = item.unwrap();
+        let (seq, index) = keys::parse_decision_pointer(&pointer).unwrap();
+        let entry: hcp_core::event::LogEntry =
+            codec::decode(&log.get(seq.to_be_bytes()).unwrap().unwrap()).unwrap();
+        let decision = match entry.event {
+            Event::DecisionRecorded { decision } => decision,
+            Event::OrderChanged {
+                decision: Some(decision),
+                ..
+            } => decision,
+            Event::OrderOpened { decisions, .. } => decisions[index].clone(),
+            other => panic!("a decision pointer at {other:?}"),
+        };
+        let value = if version == 2 {
+            serde_json::to_vec(&decision).unwrap()
+        } else {
+            codec::encode(&decision).unwrap()
+        };
+        tree.insert(key, value).unwrap();
+    }
 }
 
 /// An index of posting chunks rewritten as the key per entry of schemas 2 and 3: `unit_day`

@@ -744,12 +744,19 @@ fn invalidate_rating(
     Ok(())
 }
 
-fn put_decision(trees: &[TransactionalTree], decision: &PolicyDecision) -> TxResult<()> {
-    put_packed(
-        &trees[tree::DECISIONS],
-        &keys::decision_of(decision),
-        decision,
-    )
+/// Indexes a decision under its rating or subject: the value points at the log entry that
+/// holds it (its seq, and its place among the entry's decisions) rather than copying it.
+fn put_decision(
+    trees: &[TransactionalTree],
+    decision: &PolicyDecision,
+    seq: u64,
+    index: usize,
+) -> TxResult<()> {
+    trees[tree::DECISIONS].insert(
+        keys::decision_of(decision),
+        &keys::decision_pointer(seq, index),
+    )?;
+    Ok(())
 }
 
 /// Projects the closed-loop events; `false` when the event is not one of them.
@@ -757,8 +764,8 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
     match &entry.event {
         Event::OrderOpened { order, decisions } => {
             save_order(trees, order)?;
-            for decision in decisions {
-                put_decision(trees, decision)?;
+            for (index, decision) in decisions.iter().enumerate() {
+                put_decision(trees, decision, entry.seq, index)?;
             }
             if let Some(rating_id) = order.rating_id {
                 trees[tree::ORDER_INDEX]
@@ -779,7 +786,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
                 invalidate_rating(trees, entry, &order, note)?;
             }
             if let Some(decision) = decision {
-                put_decision(trees, decision)?;
+                put_decision(trees, decision, entry.seq, 0)?;
             }
         }
         Event::ProblemOpened { problem } => {
@@ -827,7 +834,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
             put_json(&trees[tree::PROBLEMS], &problem_id.to_be_bytes(), &problem)?;
         }
         Event::DecisionRecorded { decision } => {
-            put_decision(trees, decision)?;
+            put_decision(trees, decision, entry.seq, 0)?;
             schedule_from(trees, entry.seq, decision)?;
         }
         Event::TaskDone { task, .. } => {

@@ -172,6 +172,22 @@ pub fn u64_value(bytes: &[u8]) -> u64 {
         .unwrap_or(0)
 }
 
+/// Where a decision is in the log: the seq of the entry that holds it and its place among that
+/// entry's decisions.
+pub fn decision_pointer(seq: u64, index: usize) -> [u8; 10] {
+    let mut value = [0; 10];
+    value[..8].copy_from_slice(&seq.to_be_bytes());
+    value[8..].copy_from_slice(&u16::try_from(index).unwrap_or(u16::MAX).to_be_bytes());
+    value
+}
+
+/// The seq and place of a [`decision_pointer`].
+pub fn parse_decision_pointer(value: &[u8]) -> Option<(u64, usize)> {
+    let seq = u64::from_be_bytes(value.get(..8)?.try_into().ok()?);
+    let index = u16::from_be_bytes(value.get(8..10)?.try_into().ok()?);
+    (value.len() == 10).then_some((seq, usize::from(index)))
+}
+
 /// The exclusive upper bound of a prefix scan.
 pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();

@@ -373,7 +373,7 @@ impl Store {
     pub fn subject_decisions(&self, subject: &str) -> Result<Vec<PolicyDecision>, StoreError> {
         self.trees()[tree::DECISIONS]
             .scan_prefix(keys::subject_decisions(subject))
-            .map(|item| Ok(super::codec::decode(&item?.1)?))
+            .map(|item| self.decision_at(&item?.1))
             .collect()
     }
 }

@@ -3,7 +3,8 @@
 //! Every log entry is rewritten in the current format (see [`super::codec`]) under its own
 //! sequence number, so rating ids, order ids (and the tracking links derived from them) and the
 //! uplink's acknowledged ids stay what they were; the projections are rebuilt in the current
-//! layout (v4: the rating and case indexes as [`super::postings`] chunks). The steps:
+//! layout (v4: the rating and case indexes as [`super::postings`] chunks, the decisions index
+//! pointing into the log instead of copying each decision). The steps:
 //!
 //! 1. the old chain is verified; a broken chain stops the migration before anything is written;
 //! 2. the entries are written to a new store beside the old one, each linked to the one before
@@ -194,6 +195,7 @@ pub fn migrate(
             tree::RATING_INDEX | tree::CASE_INDEX => {
                 compare_index(name, &old_tree, &store.trees()[index], index)?
             }
+            tree::DECISIONS => compare_decisions(name, &old_tree, &store)?,
             // Schemas before 4 did not count the ratings stored: the new counter must equal
             // the old store's number of rated slots.
             tree::ROLLUP if old_tree.get(keys::RATINGS_STORED)?.is_none() => {
@@ -357,6 +359,44 @@ fn compare_index(
                     ));
                 }
                 count += old_set.len() as u64;
+            }
+        }
+    }
+}
+
+/// The decisions index of schemas 2 and 3 (each decision copied, as JSON) against the current
+/// one (each value pointing at the log entry that holds the decision): the same keys, and each
+/// old copy equal to the decision the new pointer reaches. Returns the keys compared.
+fn compare_decisions(name: &str, old: &sled::Tree, store: &Store) -> Result<u64, StoreError> {
+    let mut count = 0;
+    let mut olds = old.iter();
+    let mut news = store.trees()[tree::DECISIONS].iter();
+    loop {
+        match (olds.next().transpose()?, news.next().transpose()?) {
+            (None, None) => return Ok(count),
+            (Some((key, _)), None) => {
+                return Err(differs(name, &key, "is missing after the rebuild"));
+            }
+            (None, Some((key, _))) => return Err(differs(name, &key, "appeared in the rebuild")),
+            (Some((old_key, old_value)), Some((new_key, pointer))) => {
+                if old_key != new_key {
+                    let (key, what) = if old_key < new_key {
+                        (old_key, "is missing after the rebuild")
+                    } else {
+                        (new_key, "appeared in the rebuild")
+                    };
+                    return Err(differs(name, &key, what));
+                }
+                let copied: serde_json::Value = serde_json::from_slice(&codec::json(&old_value)?)?;
+                let logged = serde_json::to_value(store.decision_at(&pointer)?)?;
+                if copied != logged {
+                    return Err(differs(
+                        name,
+                        &old_key,
+                        "points at another decision than the old store held",
+                    ));
+                }
+                count += 1;
             }
         }
     }

@@ -787,7 +787,7 @@ impl Store {
     /// compression dictionary on.
     pub fn codec_samples(&self, every: usize) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut samples = Vec::new();
-        for index in [tree::LOG, tree::DECISIONS, tree::CASES, tree::ORDERS] {
+        for index in [tree::LOG, tree::CASES, tree::ORDERS] {
             for item in self.inner.trees[index].iter().step_by(every.max(1)) {
                 let (_, value) = item?;
                 let json = codec::json(&value)?;

@@ -555,8 +555,25 @@ impl Store {
     pub fn decisions(&self, rating_id: u64) -> Result<Vec<PolicyDecision>, StoreError> {
         self.trees()[tree::DECISIONS]
             .scan_prefix(rating_id.to_be_bytes())
-            .map(|item| Ok(super::codec::decode(&item?.1)?))
+            .map(|item| self.decision_at(&item?.1))
             .collect()
+    }
+
+    /// The decision a value of the decisions index points at, read from the log.
+    pub(super) fn decision_at(&self, pointer: &[u8]) -> Result<PolicyDecision, StoreError> {
+        let damaged = || StoreError::Damaged(format!("decision pointer {}", hex::encode(pointer)));
+        let (seq, index) = keys::parse_decision_pointer(pointer).ok_or_else(damaged)?;
+        let entry = self.log_entry(seq)?.ok_or_else(damaged)?;
+        let decision = match entry.event {
+            Event::DecisionRecorded { decision } if index == 0 => Some(decision),
+            Event::OrderChanged {
+                decision: Some(decision),
+                ..
+            } if index == 0 => Some(decision),
+            Event::OrderOpened { decisions, .. } => decisions.into_iter().nth(index),
+            _ => None,
+        };
+        decision.ok_or_else(damaged)
     }
 
     /// Every activation of a rules version, oldest first; the last one is active.

@@ -169,10 +169,12 @@ unit-tests:
 	@echo "== step: tests (unit, API, store model, calendar, end-to-end)"
 	$(CARGO) test --workspace
 
-# Ingest benchmark against the real HTTP endpoint (release build), then adapter decode cost.
+# Ingest benchmark against the real HTTP endpoint (release build), bulk import of a million
+# ratings (HCP_BENCH_IMPORT_ROWS), then adapter decode cost.
 bench: adapters
 	$(CARGO) build --release -p hcp-server --bin hcp
 	$(CARGO) bench -p hcp-e2e --bench ingest
+	$(CARGO) bench -p hcp-e2e --bench import
 	$(CARGO) bench -p hcp-e2e --bench rules
 	$(CARGO) bench -p hcp-plugins
 	$(CARGO) bench -p hcp-core --bench policy

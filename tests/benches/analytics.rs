@@ -186,8 +186,10 @@ impl Params {
         let target = std::env::var("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        // A data set is kept per store schema: another schema's folder would be refused.
         let root = target.join("bench-analytics").join(format!(
-            "v{DATA_VERSION}-n{ratings}-s{seed}{}",
+            "v{DATA_VERSION}-schema{}-n{ratings}-s{seed}{}",
+            hcp_core::event::SCHEMA_VERSION,
             if compression { "-z" } else { "" }
         ));
         Params {

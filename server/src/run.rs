@@ -592,6 +592,22 @@ pub fn import(
         ));
     })?;
     bar.finish();
+    // Where the committer's time went, per command (the parsing ran beside it).
+    let stats = platform.store.stats();
+    let commands = stats.commands.load(std::sync::atomic::Ordering::Relaxed);
+    let per_command = |micros: u64| micros as f64 / commands.max(1) as f64;
+    let phases: Vec<String> = hcp_core::store::CommitPhase::ALL
+        .iter()
+        .map(|phase| format!("{} {:.0}", phase.name(), per_command(stats.phase(*phase))))
+        .chain([format!(
+            "flush {:.0}",
+            per_command(
+                stats
+                    .flush_micros
+                    .load(std::sync::atomic::Ordering::Relaxed)
+            )
+        )])
+        .collect();
     platform.store.close()?;
     let totals = &imported.totals;
     if imported.already_done {
@@ -615,6 +631,12 @@ pub fn import(
         totals.refused,
         started.elapsed().as_secs_f64()
     );
+    if commands > 0 {
+        println!(
+            "committer time per command (µs): {} ({commands} commands)",
+            phases.join(", ")
+        );
+    }
     if totals.refused > 0 {
         println!(
             "refused records, with their number and reason: {}",

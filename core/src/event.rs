@@ -20,7 +20,8 @@ use crate::workflow::{CallAttempt, Order, OrderChange, Problem};
 /// Bumped when the meaning of stored bytes changes; a data folder of another version is refused
 /// (`hcp migrate` converts the versions before). 3: values carry a format byte
 /// (`store::codec`). 4: the rating and case indexes are posting chunks (`store::postings`),
-/// the decisions index points at log entries, the ratings stored are counted.
+/// the roll-up counters are packed per unit-day (`store::counters`), the decisions index points
+/// at log entries, the ratings stored are counted.
 pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

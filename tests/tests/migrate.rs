@@ -4,8 +4,8 @@
 //! broken is left as it was.
 //!
 //! The old folder is the demo city written back in the old format: the rating and case indexes
-//! as a key per entry, a copy of each decision in the decisions index and no count of the
-//! ratings stored (v2 and v3); for v2 also every value as the JSON text the v3 format
+//! as a key per entry, a key per roll-up counter, a copy of each decision in the decisions
+//! index and no count of the ratings stored (v2 and v3); for v2 also every value as the JSON text the v3 format
 //! compresses (v2 wrote that same `serde_json` text) and the log chained over those bytes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,8 +31,8 @@ fn write_as(data: &Path, version: u32) {
             continue;
         }
         if name.as_ref() == b"rollup" {
-            // Counted from schema 4 on.
-            tree.remove(hcp_core::store::keys::RATINGS_STORED).unwrap();
+            write_rollup_as_keys(&tree);
+            continue;
         }
         if name.as_ref() == b"decisions" {
             write_decisions_as_copies(&db, &tree, version);
@@ -76,6 +76,22 @@ fn write_as(data: &Path, version: u32) {
     }
     db.insert("schema_version", &version.to_be_bytes()).unwrap();
     db.flush().unwrap();
+}
+
+/// The roll-up counters rewritten as schemas 2 and 3 kept them: a key per counter
+/// (`unit_day | bucket | channel`, the count as 8 bytes), and no count of the ratings stored.
+fn write_rollup_as_keys(tree: &sled::Tree) {
+    use hcp_core::store::{counters, keys};
+    tree.remove(keys::RATINGS_STORED).unwrap();
+    let packed: Vec<_> = tree.iter().map(Result::unwrap).collect();
+    tree.clear().unwrap();
+    for (unit_day, value) in packed {
+        for counter in counters::decode(&value).unwrap() {
+            let mut key = unit_day.to_vec();
+            key.extend_from_slice(&[counter.bucket, counter.channel]);
+            tree.insert(key, &counter.count.to_be_bytes()).unwrap();
+        }
+    }
 }
 
 /// The decisions index rewritten as schemas 2 and 3 kept it: a copy of each decision (JSON

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::keys::{self, Dim, bucket};
-use super::postings;
 use super::{Command, MasterChange, StoreError, tree};
+use super::{counters, postings};
 use crate::auth::Source;
 use crate::calendar::local_date;
 use base64::Engine as _;
@@ -1040,14 +1040,15 @@ fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> 
             &record,
             false,
         )?;
-        increment(
-            &trees[tree::ROLLUP],
-            keys::rollup(dim, unit, day, level_bucket, channel),
-        )?;
+        counters::increment(&trees[tree::ROLLUP], dim, unit, day, level_bucket, channel)?;
         if rating.assess_number == 1 && rating.is_bad() && rating.evaluator.real_name {
-            increment(
+            counters::increment(
                 &trees[tree::ROLLUP],
-                keys::rollup(dim, unit, day, bucket::REAL_NAME_BAD, channel),
+                dim,
+                unit,
+                day,
+                bucket::REAL_NAME_BAD,
+                channel,
             )?;
         }
     }
@@ -1132,9 +1133,13 @@ fn project_service(
     let case_day = keys::day_number(local_date(case.first_seen));
     for (dim, unit) in units(attribution) {
         if is_new_act {
-            increment(
+            counters::increment(
                 &trees[tree::ROLLUP],
-                keys::rollup(dim, unit, day, bucket::SERVICES, bucket::NO_CHANNEL),
+                dim,
+                unit,
+                day,
+                bucket::SERVICES,
+                bucket::NO_CHANNEL,
             )?;
         }
         if is_new_case && matches!(dim, Dim::Region | Dim::Department | Dim::Item) {

@@ -5,9 +5,7 @@
 use chrono::{DateTime, Utc};
 use sled::transaction::TransactionalTree;
 
-use super::apply::{
-    Decision, Reader, Reject, TxResult, abort, increment, put_json, put_packed, units,
-};
+use super::apply::{Decision, Reader, Reject, TxResult, abort, put_json, put_packed, units};
 use super::keys::{self, bucket};
 use super::{LoopCommand, tree};
 use crate::event::{Event, LogEntry, PolicyDecision};
@@ -641,9 +639,13 @@ fn count_facts(trees: &[TransactionalTree], order: &mut Order) -> TxResult<()> {
         .collect();
     for bucket in &new {
         for (dim, unit) in order_units(order) {
-            increment(
+            super::counters::increment(
                 &trees[tree::ROLLUP],
-                keys::rollup(dim, unit, day, *bucket, bucket::NO_CHANNEL),
+                dim,
+                unit,
+                day,
+                *bucket,
+                bucket::NO_CHANNEL,
             )?;
         }
         order.counted |= 1 << (bucket - bucket::ORDERS);
@@ -724,20 +726,22 @@ fn invalidate_rating(
     let day = keys::day_number(crate::calendar::local_date(rating.rated_at));
     let level_bucket = bucket::INVALID_BASE + rating.level.index();
     for (dim, unit) in units(&rating.attribution) {
-        increment(
+        super::counters::increment(
             &trees[tree::ROLLUP],
-            keys::rollup(dim, unit, day, level_bucket, rating.channel.index()),
+            dim,
+            unit,
+            day,
+            level_bucket,
+            rating.channel.index(),
         )?;
         if rating.evaluator.real_name && rating.is_bad() {
-            increment(
+            super::counters::increment(
                 &trees[tree::ROLLUP],
-                keys::rollup(
-                    dim,
-                    unit,
-                    day,
-                    bucket::INVALID_REAL_NAME_BAD,
-                    rating.channel.index(),
-                ),
+                dim,
+                unit,
+                day,
+                bucket::INVALID_REAL_NAME_BAD,
+                rating.channel.index(),
             )?;
         }
     }

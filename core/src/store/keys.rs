@@ -90,6 +90,8 @@ pub fn unit_prefix(dim: Dim, unit: &str) -> Vec<u8> {
     key
 }
 
+/// `dim | unit \0 | day`: the key of a unit-day's roll-up counters (`store::counters`) and
+/// the prefix of its index chunks (`store::postings`).
 pub fn unit_day(dim: Dim, unit: &str, day: u32) -> Vec<u8> {
     let mut key = unit_prefix(dim, unit);
     key.extend_from_slice(&day.to_be_bytes());
@@ -100,14 +102,6 @@ pub fn unit_day(dim: Dim, unit: &str, day: u32) -> Vec<u8> {
 /// before every unit's counters: what `/metrics` and `hcp store stats` read without walking an
 /// index.
 pub const RATINGS_STORED: &[u8] = b"\0ratings";
-
-/// Roll-up counter: `dim | unit \0 | day | bucket | channel`.
-pub fn rollup(dim: Dim, unit: &str, day: u32, bucket: u8, channel: u8) -> Vec<u8> {
-    let mut key = unit_day(dim, unit, day);
-    key.push(bucket);
-    key.push(channel);
-    key
-}
 
 /// `project_no \0 service_number assess_number` — one rating per service act and assess number.
 pub fn rating_slot(project_no: &str, service_number: u8, assess_number: u8) -> Vec<u8> {

@@ -3,8 +3,9 @@
 //! Every log entry is rewritten in the current format (see [`super::codec`]) under its own
 //! sequence number, so rating ids, order ids (and the tracking links derived from them) and the
 //! uplink's acknowledged ids stay what they were; the projections are rebuilt in the current
-//! layout (v4: the rating and case indexes as [`super::postings`] chunks, the decisions index
-//! pointing into the log instead of copying each decision). The steps:
+//! layout (v4: the rating and case indexes as [`super::postings`] chunks, the roll-up counters
+//! packed per unit and day, the decisions index pointing into the log instead of copying each
+//! decision). The steps:
 //!
 //! 1. the old chain is verified; a broken chain stops the migration before anything is written;
 //! 2. the entries are written to a new store beside the old one, each linked to the one before
@@ -25,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::chain::{self, Verification};
-use super::{Store, StoreError, StoreOptions, codec, keys, open_db, postings, tree};
+use super::{Store, StoreError, StoreOptions, codec, counters, keys, open_db, postings, tree};
 use crate::clock::Clock;
 use crate::event::{AuditEntry, LogEntry, SCHEMA_VERSION};
 use crate::pii::PiiKey;
@@ -196,9 +197,9 @@ pub fn migrate(
                 compare_index(name, &old_tree, &store.trees()[index], index)?
             }
             tree::DECISIONS => compare_decisions(name, &old_tree, &store)?,
-            // Schemas before 4 did not count the ratings stored: the new counter must equal
-            // the old store's number of rated slots.
-            tree::ROLLUP if old_tree.get(keys::RATINGS_STORED)?.is_none() => {
+            // Schemas before 4 kept a key per counter and did not count the ratings stored:
+            // the new counter must equal the old store's number of rated slots.
+            tree::ROLLUP => {
                 let stored = store.rating_count() as u64;
                 let slots = old.open_tree(tree::NAMES[tree::RATING_SLOTS])?.len() as u64;
                 if stored != slots {
@@ -208,14 +209,9 @@ pub fn migrate(
                         &format!("counts {stored} ratings where the old store rated {slots} slots"),
                     ));
                 }
-                compare(
-                    name,
-                    &old_tree,
-                    &store.trees()[index],
-                    Some(keys::RATINGS_STORED),
-                )?
+                compare_rollup(name, &old_tree, &store.trees()[index])?
             }
-            _ => compare(name, &old_tree, &store.trees()[index], None)?,
+            _ => compare(name, &old_tree, &store.trees()[index])?,
         };
         progress(Phase::Compare, done as u64 + 1, trees);
     }
@@ -253,18 +249,11 @@ pub fn migrate(
 }
 
 /// Every key of `old` in `new` with the same value (as JSON where the bytes differ), and no
-/// more but `added` (a key the new schema adds). Returns the keys compared.
-fn compare(
-    name: &str,
-    old: &sled::Tree,
-    new: &sled::Tree,
-    added: Option<&[u8]>,
-) -> Result<u64, StoreError> {
+/// more. Returns the keys compared.
+fn compare(name: &str, old: &sled::Tree, new: &sled::Tree) -> Result<u64, StoreError> {
     let mut count = 0;
     let mut olds = old.iter();
-    let mut news = new
-        .iter()
-        .filter(|item| !matches!((item, added), (Ok((key, _)), Some(added)) if key == added));
+    let mut news = new.iter();
     loop {
         match (olds.next().transpose()?, news.next().transpose()?) {
             (None, None) => return Ok(count),
@@ -397,6 +386,72 @@ fn compare_decisions(name: &str, old: &sled::Tree, store: &Store) -> Result<u64,
                     ));
                 }
                 count += 1;
+            }
+        }
+    }
+}
+
+/// The roll-up counters of schemas 2 and 3 (a key per counter: `unit_day | bucket | channel`,
+/// the count as 8 bytes) against the current ones (packed per unit-day, see
+/// [`super::counters`]), unit-day by unit-day; the count of ratings stored is checked apart.
+/// Returns the counters compared.
+fn compare_rollup(name: &str, old: &sled::Tree, new: &sled::Tree) -> Result<u64, StoreError> {
+    let mut olds = old.iter().peekable();
+    let mut news = new
+        .iter()
+        .filter(|item| !matches!(item, Ok((key, _)) if key.as_ref() == keys::RATINGS_STORED));
+    let mut count = 0;
+    loop {
+        // The next unit-day of the old tree, its counters gathered.
+        let old_group = match olds.next().transpose()? {
+            None => None,
+            Some((key, value)) => {
+                let split = key.len().saturating_sub(2);
+                let unit_day = key.get(..split).unwrap_or_default().to_vec();
+                let counter = |key: &[u8], value: &[u8]| counters::Counter {
+                    bucket: key.get(split).copied().unwrap_or_default(),
+                    channel: key.get(split + 1).copied().unwrap_or_default(),
+                    count: keys::u64_value(value),
+                };
+                let mut group = vec![counter(&key, &value)];
+                while let Some(Ok((next, _))) = olds.peek() {
+                    if next.len() != key.len() || next.get(..split) != Some(&unit_day[..]) {
+                        break;
+                    }
+                    if let Some(Ok((next, value))) = olds.next() {
+                        group.push(counter(&next, &value));
+                    }
+                }
+                Some((unit_day, group))
+            }
+        };
+        let new_group = match news.next().transpose()? {
+            None => None,
+            Some((key, value)) => Some((key.to_vec(), counters::decode(&value)?)),
+        };
+        match (old_group, new_group) {
+            (None, None) => return Ok(count),
+            (Some((key, _)), None) => {
+                return Err(differs(name, &key, "is missing after the rebuild"));
+            }
+            (None, Some((key, _))) => return Err(differs(name, &key, "appeared in the rebuild")),
+            (Some((old_key, old_counters)), Some((new_key, new_counters))) => {
+                if old_key != new_key {
+                    let (key, what) = if old_key < new_key {
+                        (old_key, "is missing after the rebuild")
+                    } else {
+                        (new_key, "appeared in the rebuild")
+                    };
+                    return Err(differs(name, &key, what));
+                }
+                if old_counters != new_counters {
+                    return Err(differs(
+                        name,
+                        &old_key,
+                        "counts otherwise after the rebuild",
+                    ));
+                }
+                count += old_counters.len() as u64;
             }
         }
     }

@@ -6,6 +6,7 @@ mod apply;
 pub mod chain;
 mod closed_loop;
 pub mod codec;
+pub mod counters;
 pub mod keys;
 mod loop_query;
 mod metrics_query;

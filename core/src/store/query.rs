@@ -128,6 +128,42 @@ fn add_order_count(counts: &mut OrderCounts, bucket: u8, count: u64) {
     *field += count;
 }
 
+/// Adds a roll-up counter to the row it is summed into.
+fn add_counter(row: &mut RollupRow, bucket: u8, channel: Option<Channel>, count: u64) {
+    match bucket {
+        bucket::SERVICES => row.services += count,
+        bucket::REAL_NAME_BAD => row.real_name_bad += count,
+        bucket::INVALID_REAL_NAME_BAD => row.invalid_real_name_bad += count,
+        b if b >= bucket::ORDERS => add_order_count(&mut row.orders, b, count),
+        b if b >= bucket::INVALID_BASE => {
+            row.invalid += count;
+            if let Some(level) = Level::from_index(b - bucket::INVALID_BASE) {
+                *row.invalid_by_level.entry(level).or_default() += count;
+                if level.is_bad() {
+                    row.invalid_bad += count;
+                }
+            }
+        }
+        b if b >= bucket::FOLLOW_UP_BASE => row.follow_ups += count,
+        b => {
+            let Some(level) = Level::from_index(b) else {
+                return;
+            };
+            row.ratings += count;
+            *row.by_level.entry(level).or_default() += count;
+            if let Some(channel) = channel {
+                *row.by_channel.entry(channel).or_default() += count;
+                if channel.is_default() {
+                    row.default_ratings += count;
+                }
+            }
+            if level.is_bad() {
+                row.bad += count;
+            }
+        }
+    }
+}
+
 const MAX_LIMIT: usize = 500;
 /// Index entries a filtered page may skip before it returns what it has, with a cursor.
 const MAX_SCAN: usize = 50_000;
@@ -332,62 +368,33 @@ impl Store {
         }
         for item in self.trees()[tree::ROLLUP].range(start..end) {
             let (key, value) = item?;
-            let Some(rest) = key.get(prefix_len..) else {
+            let Some(day) = key
+                .get(prefix_len..)
+                .and_then(|day| <[u8; 4]>::try_from(day).ok())
+                .map(u32::from_be_bytes)
+            else {
                 continue;
             };
-            let [d0, d1, d2, d3, bucket_byte, channel_byte] =
-                <[u8; 6]>::try_from(rest).unwrap_or([0; 6]);
-            let day = u32::from_be_bytes([d0, d1, d2, d3]);
-            let count = keys::u64_value(&value);
-            let channel = Channel::from_index(channel_byte);
-            let group = match query.group {
-                RollupGroup::Total => "total".to_string(),
-                RollupGroup::Day => keys::date_of_day_number(day)
-                    .map(|date| date.to_string())
-                    .unwrap_or_default(),
-                RollupGroup::Channel => match channel {
-                    Some(channel) => serde_json::to_value(channel)
-                        .ok()
-                        .and_then(|value| value.as_str().map(String::from))
+            for counter in super::counters::decode(&value)? {
+                let channel = Channel::from_index(counter.channel);
+                let group = match query.group {
+                    RollupGroup::Total => "total".to_string(),
+                    RollupGroup::Day => keys::date_of_day_number(day)
+                        .map(|date| date.to_string())
                         .unwrap_or_default(),
-                    None => "none".to_string(),
-                },
-            };
-            let row = rows.entry(group.clone()).or_insert_with(|| RollupRow {
-                group,
-                ..RollupRow::default()
-            });
-            match bucket_byte {
-                bucket::SERVICES => row.services += count,
-                bucket::REAL_NAME_BAD => row.real_name_bad += count,
-                bucket::INVALID_REAL_NAME_BAD => row.invalid_real_name_bad += count,
-                b if b >= bucket::ORDERS => add_order_count(&mut row.orders, b, count),
-                b if b >= bucket::INVALID_BASE => {
-                    row.invalid += count;
-                    if let Some(level) = Level::from_index(b - bucket::INVALID_BASE) {
-                        *row.invalid_by_level.entry(level).or_default() += count;
-                        if level.is_bad() {
-                            row.invalid_bad += count;
-                        }
-                    }
-                }
-                b if b >= bucket::FOLLOW_UP_BASE => row.follow_ups += count,
-                b => {
-                    let Some(level) = Level::from_index(b) else {
-                        continue;
-                    };
-                    row.ratings += count;
-                    *row.by_level.entry(level).or_default() += count;
-                    if let Some(channel) = channel {
-                        *row.by_channel.entry(channel).or_default() += count;
-                        if channel.is_default() {
-                            row.default_ratings += count;
-                        }
-                    }
-                    if level.is_bad() {
-                        row.bad += count;
-                    }
-                }
+                    RollupGroup::Channel => match channel {
+                        Some(channel) => serde_json::to_value(channel)
+                            .ok()
+                            .and_then(|value| value.as_str().map(String::from))
+                            .unwrap_or_default(),
+                        None => "none".to_string(),
+                    },
+                };
+                let row = rows.entry(group.clone()).or_insert_with(|| RollupRow {
+                    group,
+                    ..RollupRow::default()
+                });
+                add_counter(row, counter.bucket, channel, counter.count);
             }
         }
         Ok(rows.into_values().collect())

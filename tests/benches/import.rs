@@ -162,5 +162,6 @@ fn main() {
         logical as f64 / rows as f64,
         rss as f64 / 1e6,
     );
+    println!("{said}");
     println!("{stats}");
 }

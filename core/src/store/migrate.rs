@@ -248,22 +248,23 @@ pub fn migrate(
     })
 }
 
-/// Every key of `old` in `new` with the same value (as JSON where the bytes differ), and no
-/// more. Returns the keys compared.
-fn compare(name: &str, old: &sled::Tree, new: &sled::Tree) -> Result<u64, StoreError> {
+/// Walks the old and the new side of a tree in step, both in key order: every key on both
+/// sides, and each pair `same` (which answers how many entries it compared, or why they differ).
+fn in_step<A, B>(
+    name: &str,
+    mut olds: impl Iterator<Item = Result<(Vec<u8>, A), StoreError>>,
+    mut news: impl Iterator<Item = Result<(Vec<u8>, B), StoreError>>,
+    mut same: impl FnMut(&[u8], A, B) -> Result<u64, StoreError>,
+) -> Result<u64, StoreError> {
     let mut count = 0;
-    let mut olds = old.iter();
-    let mut news = new.iter();
     loop {
         match (olds.next().transpose()?, news.next().transpose()?) {
             (None, None) => return Ok(count),
             (Some((key, _)), None) => {
                 return Err(differs(name, &key, "is missing after the rebuild"));
             }
-            (None, Some((key, _))) => {
-                return Err(differs(name, &key, "appeared in the rebuild"));
-            }
-            (Some((old_key, old_value)), Some((new_key, new_value))) => {
+            (None, Some((key, _))) => return Err(differs(name, &key, "appeared in the rebuild")),
+            (Some((old_key, old)), Some((new_key, new))) => {
                 if old_key != new_key {
                     let (key, what) = if old_key < new_key {
                         (old_key, "is missing after the rebuild")
@@ -272,19 +273,27 @@ fn compare(name: &str, old: &sled::Tree, new: &sled::Tree) -> Result<u64, StoreE
                     };
                     return Err(differs(name, &key, what));
                 }
-                if old_value != new_value
-                    && codec::json(&old_value).ok() != codec::json(&new_value).ok()
-                {
-                    return Err(differs(
-                        name,
-                        &old_key,
-                        "has another value after the rebuild",
-                    ));
-                }
-                count += 1;
+                count += same(&old_key, old, new)?;
             }
         }
     }
+}
+
+/// A tree's keys and values, owned, for [`in_step`].
+fn pairs(tree: &sled::Tree) -> impl Iterator<Item = Result<(Vec<u8>, sled::IVec), StoreError>> {
+    tree.iter()
+        .map(|item| Ok(item.map(|(key, value)| (key.to_vec(), value))?))
+}
+
+/// Every key of `old` in `new` with the same value (as JSON where the bytes differ), and no
+/// more. Returns the keys compared.
+fn compare(name: &str, old: &sled::Tree, new: &sled::Tree) -> Result<u64, StoreError> {
+    in_step(name, pairs(old), pairs(new), |key, old, new| {
+        if old != new && codec::json(&old).ok() != codec::json(&new).ok() {
+            return Err(differs(name, key, "has another value after the rebuild"));
+        }
+        Ok(1)
+    })
 }
 
 /// The entries of an index of schema 2 or 3 (a key per entry: `unit_day` and the rating id or
@@ -297,7 +306,7 @@ fn compare_index(
     new: &sled::Tree,
     index: usize,
 ) -> Result<u64, StoreError> {
-    let old_entries = old.iter().map(|item| -> Result<_, StoreError> {
+    let old_entries = pairs(old).map(|item| {
         let (key, value) = item?;
         // `dim | unit \0 | day | suffix`: units never hold NUL.
         let unit_day_len = key
@@ -321,74 +330,35 @@ fn compare_index(
         };
         Ok((unit_day.to_vec(), vec![record]))
     });
-    let mut olds = grouped(old_entries);
-    let mut news = grouped(postings::chunks(new));
-    let mut count = 0;
-    loop {
-        match (olds.next().transpose()?, news.next().transpose()?) {
-            (None, None) => return Ok(count),
-            (Some((key, _)), None) => {
-                return Err(differs(name, &key, "is missing after the rebuild"));
+    in_step(
+        name,
+        grouped(old_entries),
+        grouped(postings::chunks(new)),
+        |key, old, new| {
+            if old != new {
+                return Err(differs(name, key, "holds other entries after the rebuild"));
             }
-            (None, Some((key, _))) => return Err(differs(name, &key, "appeared in the rebuild")),
-            (Some((old_key, old_set)), Some((new_key, new_set))) => {
-                if old_key != new_key {
-                    let (key, what) = if old_key < new_key {
-                        (old_key, "is missing after the rebuild")
-                    } else {
-                        (new_key, "appeared in the rebuild")
-                    };
-                    return Err(differs(name, &key, what));
-                }
-                if old_set != new_set {
-                    return Err(differs(
-                        name,
-                        &old_key,
-                        "holds other entries after the rebuild",
-                    ));
-                }
-                count += old_set.len() as u64;
-            }
-        }
-    }
+            Ok(old.len() as u64)
+        },
+    )
 }
 
 /// The decisions index of schemas 2 and 3 (each decision copied, as JSON) against the current
 /// one (each value pointing at the log entry that holds the decision): the same keys, and each
 /// old copy equal to the decision the new pointer reaches. Returns the keys compared.
 fn compare_decisions(name: &str, old: &sled::Tree, store: &Store) -> Result<u64, StoreError> {
-    let mut count = 0;
-    let mut olds = old.iter();
-    let mut news = store.trees()[tree::DECISIONS].iter();
-    loop {
-        match (olds.next().transpose()?, news.next().transpose()?) {
-            (None, None) => return Ok(count),
-            (Some((key, _)), None) => {
-                return Err(differs(name, &key, "is missing after the rebuild"));
-            }
-            (None, Some((key, _))) => return Err(differs(name, &key, "appeared in the rebuild")),
-            (Some((old_key, old_value)), Some((new_key, pointer))) => {
-                if old_key != new_key {
-                    let (key, what) = if old_key < new_key {
-                        (old_key, "is missing after the rebuild")
-                    } else {
-                        (new_key, "appeared in the rebuild")
-                    };
-                    return Err(differs(name, &key, what));
-                }
-                let copied: serde_json::Value = serde_json::from_slice(&codec::json(&old_value)?)?;
-                let logged = serde_json::to_value(store.decision_at(&pointer)?)?;
-                if copied != logged {
-                    return Err(differs(
-                        name,
-                        &old_key,
-                        "points at another decision than the old store held",
-                    ));
-                }
-                count += 1;
-            }
+    let new = &store.trees()[tree::DECISIONS];
+    in_step(name, pairs(old), pairs(new), |key, copy, pointer| {
+        let copied: serde_json::Value = serde_json::from_slice(&codec::json(&copy)?)?;
+        if copied != serde_json::to_value(store.decision_at(&pointer)?)? {
+            return Err(differs(
+                name,
+                key,
+                "points at another decision than the old store held",
+            ));
         }
-    }
+        Ok(1)
+    })
 }
 
 /// The roll-up counters of schemas 2 and 3 (a key per counter: `unit_day | bucket | channel`,
@@ -396,78 +366,41 @@ fn compare_decisions(name: &str, old: &sled::Tree, store: &Store) -> Result<u64,
 /// [`super::counters`]), unit-day by unit-day; the count of ratings stored is checked apart.
 /// Returns the counters compared.
 fn compare_rollup(name: &str, old: &sled::Tree, new: &sled::Tree) -> Result<u64, StoreError> {
-    let mut olds = old.iter().peekable();
-    let mut news = new
-        .iter()
-        .filter(|item| !matches!(item, Ok((key, _)) if key.as_ref() == keys::RATINGS_STORED));
-    let mut count = 0;
-    loop {
-        // The next unit-day of the old tree, its counters gathered.
-        let old_group = match olds.next().transpose()? {
-            None => None,
-            Some((key, value)) => {
-                let split = key.len().saturating_sub(2);
-                let unit_day = key.get(..split).unwrap_or_default().to_vec();
-                let counter = |key: &[u8], value: &[u8]| counters::Counter {
-                    bucket: key.get(split).copied().unwrap_or_default(),
-                    channel: key.get(split + 1).copied().unwrap_or_default(),
-                    count: keys::u64_value(value),
-                };
-                let mut group = vec![counter(&key, &value)];
-                while let Some(Ok((next, _))) = olds.peek() {
-                    if next.len() != key.len() || next.get(..split) != Some(&unit_day[..]) {
-                        break;
-                    }
-                    if let Some(Ok((next, value))) = olds.next() {
-                        group.push(counter(&next, &value));
-                    }
-                }
-                Some((unit_day, group))
-            }
+    let olds = pairs(old).map(|item| {
+        let (key, value) = item?;
+        let split = key.len().saturating_sub(2);
+        let counter = counters::Counter {
+            bucket: key.get(split).copied().unwrap_or_default(),
+            channel: key.get(split + 1).copied().unwrap_or_default(),
+            count: keys::u64_value(&value),
         };
-        let new_group = match news.next().transpose()? {
-            None => None,
-            Some((key, value)) => Some((key.to_vec(), counters::decode(&value)?)),
-        };
-        match (old_group, new_group) {
-            (None, None) => return Ok(count),
-            (Some((key, _)), None) => {
-                return Err(differs(name, &key, "is missing after the rebuild"));
-            }
-            (None, Some((key, _))) => return Err(differs(name, &key, "appeared in the rebuild")),
-            (Some((old_key, old_counters)), Some((new_key, new_counters))) => {
-                if old_key != new_key {
-                    let (key, what) = if old_key < new_key {
-                        (old_key, "is missing after the rebuild")
-                    } else {
-                        (new_key, "appeared in the rebuild")
-                    };
-                    return Err(differs(name, &key, what));
-                }
-                if old_counters != new_counters {
-                    return Err(differs(
-                        name,
-                        &old_key,
-                        "counts otherwise after the rebuild",
-                    ));
-                }
-                count += old_counters.len() as u64;
-            }
+        Ok((key.get(..split).unwrap_or_default().to_vec(), vec![counter]))
+    });
+    let news = pairs(new)
+        .filter(|item| !matches!(item, Ok((key, _)) if key == keys::RATINGS_STORED))
+        .map(|item| {
+            let (key, value) = item?;
+            Ok((key, counters::decode(&value)?))
+        });
+    in_step(name, grouped(olds), grouped(news), |key, old, new| {
+        if old != new {
+            return Err(differs(name, key, "counts otherwise after the rebuild"));
         }
-    }
+        Ok(old.len() as u64)
+    })
 }
 
-/// Consecutive `(unit_day, records)` of one unit-day merged into one set.
-fn grouped(
-    items: impl Iterator<Item = Result<(Vec<u8>, Vec<Vec<u8>>), StoreError>>,
-) -> impl Iterator<Item = Result<(Vec<u8>, BTreeSet<Vec<u8>>), StoreError>> {
+/// Consecutive `(unit_day, items)` of one unit-day merged into one set.
+fn grouped<T: Ord>(
+    items: impl Iterator<Item = Result<(Vec<u8>, Vec<T>), StoreError>>,
+) -> impl Iterator<Item = Result<(Vec<u8>, BTreeSet<T>), StoreError>> {
     let mut items = items.peekable();
     std::iter::from_fn(move || {
         let (unit_day, records) = match items.next()? {
             Ok(item) => item,
             Err(error) => return Some(Err(error)),
         };
-        let mut set: BTreeSet<Vec<u8>> = records.into_iter().collect();
+        let mut set: BTreeSet<T> = records.into_iter().collect();
         while let Some(Ok((next, _))) = items.peek() {
             if *next != unit_day {
                 break;

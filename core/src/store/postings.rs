@@ -132,6 +132,30 @@ pub(super) fn scan_rev(
     Ok(())
 }
 
+/// One page of the entries of `dim`/`unit` on the days `from..=to`, newest first, starting
+/// after `cursor` (one this function returned; another is ignored). `take` sees each entry and
+/// answers whether the page is full. Returns the cursor of the next page when the page filled.
+pub(super) fn page(
+    tree: &sled::Tree,
+    dim: Dim,
+    unit: &str,
+    from: u32,
+    to: u32,
+    cursor: Option<&str>,
+    take: &mut dyn FnMut(&Hit) -> Result<bool, StoreError>,
+) -> Result<Option<String>, StoreError> {
+    let before = cursor.and_then(|cursor| parse_cursor(cursor, dim, unit));
+    let mut next = None;
+    scan_rev(tree, dim, unit, from, to, before, &mut |hit| {
+        if take(&hit)? {
+            next = Some(self::cursor(dim, unit, hit.day, hit.position));
+            return Ok(false);
+        }
+        Ok(true)
+    })?;
+    Ok(next)
+}
+
 /// The chunks of a posting tree in key order, each as its `unit_day` and records: what the
 /// index holds, whatever its chunking. For comparing an index with one laid out otherwise.
 pub fn chunks(

@@ -271,20 +271,15 @@ impl Store {
 
     pub fn ratings(&self, query: &RatingQuery) -> Result<Page<Rating>, StoreError> {
         let limit = query.limit.clamp(1, MAX_LIMIT);
-        let before = query
-            .cursor
-            .as_deref()
-            .and_then(|cursor| postings::parse_cursor(cursor, query.dim, &query.unit));
         let mut items = Vec::new();
         let mut scanned = 0;
-        let mut next_cursor = None;
-        postings::scan_rev(
+        let next_cursor = postings::page(
             &self.trees()[tree::RATING_INDEX],
             query.dim,
             &query.unit,
             keys::day_number(query.from),
             keys::day_number(query.to),
-            before,
+            query.cursor.as_deref(),
             &mut |hit| {
                 scanned += 1;
                 let (id, level, channel, flags) = postings::parse_rating_record(&hit.record)
@@ -299,16 +294,7 @@ impl Store {
                 if keep && let Some(rating) = self.rating(id)? {
                     items.push(rating);
                 }
-                if items.len() >= limit || scanned >= MAX_SCAN {
-                    next_cursor = Some(postings::cursor(
-                        query.dim,
-                        &query.unit,
-                        hit.day,
-                        hit.position,
-                    ));
-                    return Ok(false);
-                }
-                Ok(true)
+                Ok(items.len() >= limit || scanned >= MAX_SCAN)
             },
         )?;
         Ok(Page { items, next_cursor })
@@ -320,34 +306,19 @@ impl Store {
 
     pub fn cases(&self, query: &CaseQuery) -> Result<Page<Case>, StoreError> {
         let limit = query.limit.clamp(1, MAX_LIMIT);
-        let before = query
-            .cursor
-            .as_deref()
-            .and_then(|cursor| postings::parse_cursor(cursor, query.dim, &query.unit));
         let mut items = Vec::new();
-        let mut next_cursor = None;
-        postings::scan_rev(
+        let next_cursor = postings::page(
             &self.trees()[tree::CASE_INDEX],
             query.dim,
             &query.unit,
             keys::day_number(query.from),
             keys::day_number(query.to),
-            before,
+            query.cursor.as_deref(),
             &mut |hit| {
-                let project_no = String::from_utf8_lossy(&hit.record).to_string();
-                if let Some(case) = self.case(&project_no)? {
+                if let Some(case) = self.case(&String::from_utf8_lossy(&hit.record))? {
                     items.push(case);
                 }
-                if items.len() >= limit {
-                    next_cursor = Some(postings::cursor(
-                        query.dim,
-                        &query.unit,
-                        hit.day,
-                        hit.position,
-                    ));
-                    return Ok(false);
-                }
-                Ok(true)
+                Ok(items.len() >= limit)
             },
         )?;
         Ok(Page { items, next_cursor })

@@ -170,15 +170,15 @@ pub fn import(
         Err(error) => return Err(error.into()),
     };
     let resumed_from = totals.records;
-    let imported = |totals: Checkpoint| Imported {
-        already_done: totals.done && resumed_from == totals.records,
+    let imported = |totals: Checkpoint, already_done: bool| Imported {
+        already_done,
         totals,
         resumed_from,
         checkpoint: checkpoint_path.clone(),
         refusals: refusals_path.clone(),
     };
     if totals.done {
-        return Ok(imported(totals));
+        return Ok(imported(totals, true));
     }
     let mut refusals = std::fs::OpenOptions::new()
         .create(true)
@@ -192,8 +192,9 @@ pub fn import(
         let options = options.clone();
         let start = (totals.offset, totals.records);
         let granted = platform.ingest.trust(&options.source).granted.to_vec();
+        let now = platform.clock.now();
         std::thread::spawn(move || {
-            let result = read_file(&path, &options, start, &granted, &sender);
+            let result = read_file(&path, &options, start, (&granted, now), &sender);
             if let Err(error) = result {
                 let _ = sender.send(Err(error));
             }
@@ -243,7 +244,7 @@ pub fn import(
         .map_err(|_| anyhow::anyhow!("the reader of {} panicked", path.display()))?;
     totals.done = true;
     save(&checkpoint_path, &totals)?;
-    Ok(imported(totals))
+    Ok(imported(totals, false))
 }
 
 /// The file's length and the sha256 of its first 64 KiB.
@@ -292,12 +293,13 @@ fn refuse(out: &mut impl Write, number: u64, reason: &Reason) -> anyhow::Result<
     Ok(())
 }
 
-/// Reads the file from `start` (offset, records before it), sending batches of parsed records.
+/// Reads the file from `start` (offset, records before it), sending batches of parsed records
+/// checked against the source's channel grants as of `now`.
 fn read_file(
     path: &Path,
     options: &ImportOptions,
     start: (u64, u64),
-    granted: &[hcp_core::model::Channel],
+    (granted, now): (&[hcp_core::model::Channel], DateTime<Utc>),
     sender: &mpsc::SyncSender<anyhow::Result<Vec<Parsed>>>,
 ) -> anyhow::Result<()> {
     let file = std::fs::File::open(path)?;
@@ -307,7 +309,6 @@ fn read_file(
         granted,
         max_age_days: None,
     };
-    let now = Utc::now();
     let header = match options.format {
         ImportFormat::Csv => {
             let (fields, header_end) = match read_csv_record(&mut reader)? {
@@ -345,12 +346,11 @@ fn read_file(
                     offset += read;
                     continue;
                 }
-                (json_command(&line, options.kind), read)
+                (json_command(&line, options), read)
             }
         };
         offset += read;
         number += 1;
-        let command = command.map(|command| with_source(command, &options.source));
         let command = command.and_then(|command| {
             if let Command::Rating { input, .. } = &command {
                 validate::outside_rating(input, trust, now).map_err(|error| error.reason())?;
@@ -375,31 +375,18 @@ fn read_file(
     Ok(())
 }
 
-fn with_source(command: Command, source: &str) -> Command {
-    match command {
-        Command::Rating { input, .. } => Command::Rating {
-            source: source.to_string(),
-            input,
-        },
-        Command::Service { input, .. } => Command::Service {
-            source: source.to_string(),
-            input,
-        },
-        other => other,
-    }
-}
-
-fn json_command(line: &[u8], kind: ImportKind) -> Result<Command, Reason> {
+fn json_command(line: &[u8], options: &ImportOptions) -> Result<Command, Reason> {
     // serde quotes the offending value, which may be a phone or an ID number: redacted when
     // the refusal is written.
     let invalid = |error: serde_json::Error| malformed(format!("not a canonical record: {error}"));
-    Ok(match kind {
+    let source = options.source.clone();
+    Ok(match options.kind {
         ImportKind::Ratings => Command::Rating {
-            source: String::new(),
+            source,
             input: serde_json::from_slice::<RatingInput>(line).map_err(invalid)?,
         },
         ImportKind::ServiceEvents => Command::Service {
-            source: String::new(),
+            source,
             input: serde_json::from_slice::<ServiceEventInput>(line).map_err(invalid)?,
         },
     })
@@ -555,7 +542,7 @@ impl CsvHeader {
             .optional(fields, "eventId")
             .unwrap_or_else(|| format!("{project_no}-{service_number}-{assess_number}"));
         Ok(Command::Rating {
-            source: String::new(),
+            source: options.source.clone(),
             input: RatingInput {
                 event_id,
                 project_no,

@@ -819,11 +819,11 @@ pub(super) fn units(attribution: &Attribution) -> Vec<(Dim, &str)> {
     units
 }
 
-/// Value of a rating index entry: what list filters need without reading the rating.
-/// A rating's entry in the rating index: its id, level, channel and flags.
+/// A rating's entry in the rating index: its id, and the level, channel and flags that list
+/// filters need without reading the rating.
 pub(super) fn index_record(rating: &Rating) -> Vec<u8> {
     let flags = u8::from(rating.evaluator.real_name) | (u8::from(rating.assess_number == 2) << 1);
-    super::postings::rating_record(
+    postings::rating_record(
         rating.id,
         rating.level.index(),
         rating.channel.index(),

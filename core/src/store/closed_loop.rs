@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sled::transaction::TransactionalTree;
 
 use super::apply::{Decision, Reader, Reject, TxResult, abort, put_json, put_packed, units};
+use super::counters;
 use super::keys::{self, bucket};
 use super::{LoopCommand, tree};
 use crate::event::{Event, LogEntry, PolicyDecision};
@@ -639,7 +640,7 @@ fn count_facts(trees: &[TransactionalTree], order: &mut Order) -> TxResult<()> {
         .collect();
     for bucket in &new {
         for (dim, unit) in order_units(order) {
-            super::counters::increment(
+            counters::increment(
                 &trees[tree::ROLLUP],
                 dim,
                 unit,
@@ -726,7 +727,7 @@ fn invalidate_rating(
     let day = keys::day_number(crate::calendar::local_date(rating.rated_at));
     let level_bucket = bucket::INVALID_BASE + rating.level.index();
     for (dim, unit) in units(&rating.attribution) {
-        super::counters::increment(
+        counters::increment(
             &trees[tree::ROLLUP],
             dim,
             unit,
@@ -735,7 +736,7 @@ fn invalidate_rating(
             rating.channel.index(),
         )?;
         if rating.evaluator.real_name && rating.is_bad() {
-            super::counters::increment(
+            counters::increment(
                 &trees[tree::ROLLUP],
                 dim,
                 unit,

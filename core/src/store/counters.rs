@@ -52,7 +52,7 @@ pub(super) fn increment(
     Ok(())
 }
 
-pub fn encode(counters: &[Counter]) -> Vec<u8> {
+fn encode(counters: &[Counter]) -> Vec<u8> {
     let mut value = Vec::with_capacity(counters.len() * 4);
     for counter in counters {
         value.push(counter.bucket);

@@ -230,14 +230,14 @@ fn get_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
 }
 
 /// A page's cursor: where the last entry returned stands.
-pub fn cursor(dim: Dim, unit: &str, day: u32, position: u64) -> String {
+fn cursor(dim: Dim, unit: &str, day: u32, position: u64) -> String {
     let mut key = keys::unit_day(dim, unit, day);
     key.extend_from_slice(&position.to_be_bytes());
     hex::encode(key)
 }
 
 /// The day and position a cursor of `dim`/`unit` names; `None` for anything else.
-pub fn parse_cursor(cursor: &str, dim: Dim, unit: &str) -> Option<(u32, u64)> {
+fn parse_cursor(cursor: &str, dim: Dim, unit: &str) -> Option<(u32, u64)> {
     let bytes = hex::decode(cursor).ok()?;
     let prefix = keys::unit_prefix(dim, unit);
     let rest = bytes.strip_prefix(prefix.as_slice())?;

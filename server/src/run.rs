@@ -579,16 +579,16 @@ pub fn import(
     let platform = Platform::open(config, Arc::new(SystemClock))?;
     let mut bar = Progress::new();
     let started = std::time::Instant::now();
-    let mut first: Option<u64> = None;
     let imported = crate::app::import::import(&platform, file, options, &mut |at| {
-        let before = *first.get_or_insert(at.records);
+        // Rates of this run only: a resumed run starts at its checkpoint.
         let seconds = started.elapsed().as_secs_f64().max(0.001);
-        let rate = (at.records - before) as f64 / seconds;
+        let rate = at.records.saturating_sub(at.start_records) as f64 / seconds;
+        let bytes_per_second = at.offset.saturating_sub(at.start_offset) as f64 / seconds;
         bar.show_line(&format!(
             "importing {:>5.1}% of the file, {} records, {rate:.0}/s, {:.0} s left",
             at.offset as f64 * 100.0 / at.len.max(1) as f64,
             at.records,
-            at.len.saturating_sub(at.offset) as f64 / (at.offset as f64 / seconds).max(1.0),
+            at.len.saturating_sub(at.offset) as f64 / bytes_per_second.max(1.0),
         ));
     })?;
     bar.finish();

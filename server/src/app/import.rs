@@ -96,6 +96,10 @@ pub struct Checkpoint {
     pub recorded: u64,
     pub duplicates: u64,
     pub refused: u64,
+    /// Length of the refusals file at `offset`: a resumed run cuts what a killed run wrote
+    /// after it, so that no refusal is reported twice.
+    #[serde(default)]
+    pub refusals_len: u64,
     pub done: bool,
 }
 
@@ -111,11 +115,14 @@ pub struct Imported {
     pub refusals: PathBuf,
 }
 
-/// Progress after a batch: bytes of the file behind, its length, records so far.
+/// Progress after a batch: bytes of the file behind, its length, records so far, and where
+/// this run started (a resumed run starts at its checkpoint).
 pub struct Progress {
     pub offset: u64,
     pub len: u64,
     pub records: u64,
+    pub start_offset: u64,
+    pub start_records: u64,
 }
 
 /// One record read from the file: its number (1-based, data records), the offset after it, and
@@ -169,7 +176,7 @@ pub fn import(
         },
         Err(error) => return Err(error.into()),
     };
-    let resumed_from = totals.records;
+    let (resumed_from, resumed_at) = (totals.records, totals.offset);
     let imported = |totals: Checkpoint, already_done: bool| Imported {
         already_done,
         totals,
@@ -185,6 +192,7 @@ pub fn import(
         .append(true)
         .open(&refusals_path)
         .with_context(|| format!("opening {}", refusals_path.display()))?;
+    refusals.set_len(totals.refusals_len)?;
 
     let (sender, receiver) = mpsc::sync_channel::<anyhow::Result<Vec<Parsed>>>(2);
     let reader = {
@@ -230,6 +238,7 @@ pub fn import(
             }
         }
         refusals.flush()?;
+        totals.refusals_len = refusals.metadata()?.len();
         totals.offset = end;
         totals.records = number;
         save(&checkpoint_path, &totals)?;
@@ -237,6 +246,8 @@ pub fn import(
             offset: end,
             len: file_len,
             records: number,
+            start_offset: resumed_at,
+            start_records: resumed_from,
         });
     }
     reader

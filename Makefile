@@ -169,8 +169,10 @@ unit-tests:
 	@echo "== step: tests (unit, API, store model, calendar, end-to-end)"
 	$(CARGO) test --workspace
 
-# Ingest benchmark against the real HTTP endpoint (release build), bulk import of a million
-# ratings (HCP_BENCH_IMPORT_ROWS), then adapter decode cost.
+# Ingest benchmark against the real HTTP endpoints (release build; one rating and 500 per
+# request, canonical and through two adapters) beside the same ingest into PostgreSQL 15
+# (installed and started by tests/benches/postgres.sh), bulk import of a million ratings
+# (HCP_BENCH_IMPORT_ROWS), then adapter decode cost.
 bench: adapters
 	$(CARGO) build --release -p hcp-server --bin hcp
 	$(CARGO) bench -p hcp-e2e --bench ingest

@@ -49,6 +49,10 @@ use hcp_server::demo;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+#[path = "support/pg.rs"]
+mod pg;
+use pg::Postgres;
+
 /// Bumped whenever the generated data changes, so that an old data folder is not reused.
 const DATA_VERSION: u32 = 1;
 const YEAR: i32 = 2025;
@@ -832,60 +836,6 @@ fn load(params: &Params) -> LoadReport {
 
 const PG_SHARED_BUFFERS: &str = "4GB";
 const PG_WORK_MEM: &str = "256MB";
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/postgres.sh")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Postgres {
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Postgres {
-    fn start(dir: &Path) -> Postgres {
-        let port = free_port();
-        let status = std::process::Command::new("bash")
-            .arg(script())
-            .args(["start", &dir.display().to_string(), &port.to_string()])
-            .args([PG_SHARED_BUFFERS, PG_WORK_MEM])
-            .status()
-            .unwrap();
-        assert!(status.success(), "postgres.sh start failed");
-        Postgres {
-            dir: dir.to_path_buf(),
-            port,
-        }
-    }
-
-    fn connect(&self) -> postgres::Client {
-        postgres::Client::connect(
-            &format!(
-                "host=127.0.0.1 port={} user=postgres dbname=postgres",
-                self.port
-            ),
-            postgres::NoTls,
-        )
-        .unwrap()
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("bash")
-            .arg(script())
-            .args(["stop", &self.dir.display().to_string()])
-            .status();
-    }
-}
 
 /// The normalised schema: master data (org units with their parent, staff, items), a region
 /// dimension with its levels, service acts, ratings and work orders. Times are China local
@@ -1742,7 +1692,7 @@ fn main() {
     let sled_bytes = dir_size(&params.sled_dir());
 
     // 2. PostgreSQL, started here and loaded by COPY (or reused).
-    let pg = Postgres::start(&params.pg_dir());
+    let pg = Postgres::start(&params.pg_dir(), PG_SHARED_BUFFERS, PG_WORK_MEM);
     let pg_load = load_postgres(&pg, &params, &master);
     let mut client = pg.connect();
     let pg_bytes: i64 = client

@@ -6,12 +6,15 @@ use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::keys::{self, Dim, bucket};
+use super::postings;
+use super::staged::Tx;
 use super::{Command, MasterChange, StoreError, tree};
-use super::{counters, postings};
 use crate::auth::Source;
 use crate::calendar::local_date;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use crate::event::{Event, LogEntry, Origin, PolicyVersionRecord, RejectedPayload, WindowQr};
 use crate::model::{
@@ -39,9 +42,55 @@ pub(super) enum Decision {
 /// before it in the same batch (a repeated event id, a second rating of the same act).
 pub(super) struct Reader<'a> {
     pub trees: &'a [TransactionalTree],
+    master: Option<&'a RefCell<MasterCache>>,
 }
 
-impl Reader<'_> {
+/// Master data decoded once per batch instead of once per command (a rating reads about ten
+/// org units, its source and its device). Only [`project`] writes master data, and it empties
+/// the cache whenever it does ([`Tx::forget_master`]), so a command sees the upserts before it
+/// in its batch exactly as an uncached read would.
+#[derive(Default)]
+pub(super) struct MasterCache {
+    orgs: HashMap<String, Option<OrgUnit>>,
+    sources: HashMap<String, Option<Source>>,
+    devices: HashMap<String, Option<Device>>,
+    models: HashMap<String, Option<DeviceModel>>,
+}
+
+impl<'a> Reader<'a> {
+    pub(super) fn new(trees: &'a [TransactionalTree]) -> Reader<'a> {
+        Reader {
+            trees,
+            master: None,
+        }
+    }
+
+    /// A reader of the batch behind `tx`, with its master-data cache.
+    pub(super) fn cached(tx: &'a Tx<'a>) -> Reader<'a> {
+        Reader {
+            trees: tx,
+            master: Some(tx.master()),
+        }
+    }
+
+    /// The record at `id` of master tree `which`, decoded once per batch.
+    fn master<T: serde::de::DeserializeOwned + Clone>(
+        &self,
+        which: usize,
+        id: &str,
+        map: fn(&mut MasterCache) -> &mut HashMap<String, Option<T>>,
+    ) -> TxResult<Option<T>> {
+        let Some(cache) = self.master else {
+            return self.json(which, id.as_bytes());
+        };
+        if let Some(found) = map(&mut cache.borrow_mut()).get(id) {
+            return Ok(found.clone());
+        }
+        let found: Option<T> = self.json(which, id.as_bytes())?;
+        map(&mut cache.borrow_mut()).insert(id.to_string(), found.clone());
+        Ok(found)
+    }
+
     pub(super) fn json<T: serde::de::DeserializeOwned>(
         &self,
         which: usize,
@@ -62,7 +111,11 @@ impl Reader<'_> {
     }
 
     pub fn org(&self, id: &str) -> TxResult<Option<OrgUnit>> {
-        self.json(tree::ORG, id.as_bytes())
+        self.master(tree::ORG, id, |cache| &mut cache.orgs)
+    }
+
+    fn device_model(&self, model: &str) -> TxResult<Option<DeviceModel>> {
+        self.master(tree::DEVICE_MODELS, model, |cache| &mut cache.models)
     }
 
     /// The unit and its ancestors, nearest first.
@@ -175,7 +228,7 @@ impl Reader<'_> {
     }
 
     fn device(&self, id: &str) -> Result<Device, Reject> {
-        self.json::<Device>(tree::DEVICES, id.as_bytes())
+        self.master(tree::DEVICES, id, |cache| &mut cache.devices)
             .map_err(Reject::Store)?
             .ok_or_else(|| {
                 Reject::Domain(DomainError::Unknown {
@@ -187,7 +240,7 @@ impl Reader<'_> {
 
     fn source(&self, id: &str) -> Result<Source, Reject> {
         match self
-            .json::<Source>(tree::SOURCES, id.as_bytes())
+            .master(tree::SOURCES, id, |cache| &mut cache.sources)
             .map_err(Reject::Store)?
         {
             Some(source) if !source.disabled => Ok(source),
@@ -507,7 +560,7 @@ fn check_press_interval(reader: &Reader<'_>, input: &RatingInput) -> Result<(), 
     };
     let device = reader.device(device_id)?;
     let interval = reader
-        .json::<DeviceModel>(tree::DEVICE_MODELS, device.model.as_bytes())
+        .device_model(&device.model)
         .map_err(Reject::Store)?
         .map(|model| model.min_press_interval_secs)
         .unwrap_or(0);
@@ -833,21 +886,29 @@ pub(super) fn index_record(rating: &Rating) -> Vec<u8> {
 
 /// Writes every projection of a log entry, inside the caller's transaction. The entry itself is
 /// appended by the committer (live) or already in the log (rebuild).
-pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult<()> {
+pub(super) fn project(trees: &Tx<'_>, entry: &LogEntry) -> TxResult<()> {
     let seq = entry.seq.to_be_bytes();
     if let Some(origin) = &entry.origin {
         trees[tree::DEDUP].insert(keys::dedup(&origin.source, &origin.event_id), &seq)?;
     }
     if let Some((source, kind)) = source_activity(entry) {
         let day = keys::day_number(local_date(entry.at));
-        let activity = &trees[tree::SOURCE_ACTIVITY];
-        increment(activity, keys::source_day(source, day, kind))?;
+        trees.add_one(tree::SOURCE_ACTIVITY, keys::source_day(source, day, kind));
         let at = u64::try_from(entry.at.timestamp_millis()).unwrap_or(0);
-        activity.insert(keys::source_last(source, kind), &at.to_be_bytes())?;
+        trees[tree::SOURCE_ACTIVITY].insert(keys::source_last(source, kind), &at.to_be_bytes())?;
     }
     super::uplink::project(trees, entry)?;
     if super::closed_loop::project(trees, entry)? {
         return Ok(());
+    }
+    if matches!(
+        entry.event,
+        Event::OrgUnitUpserted { .. }
+            | Event::DeviceUpserted { .. }
+            | Event::DeviceModelUpserted { .. }
+            | Event::SourceUpserted { .. }
+    ) {
+        trees.forget_master();
     }
     match &entry.event {
         Event::WindowQrIssued { window, qr } => index_window_qr(trees, window, qr)?,
@@ -997,7 +1058,7 @@ fn update_device(
     put_json(&trees[tree::DEVICE_STATE], device.as_bytes(), &state)
 }
 
-fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> {
+fn project_rating(trees: &Tx<'_>, rating: &Rating) -> TxResult<()> {
     if let Some(device) = &rating.device {
         update_device(trees, device, |state| {
             state.last_seen = Some(rating.received_at);
@@ -1015,7 +1076,7 @@ fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> 
             state.ratings_stored += 1;
         })?;
     }
-    increment(&trees[tree::ROLLUP], keys::RATINGS_STORED.to_vec())?;
+    trees.add_one(tree::ROLLUP, keys::RATINGS_STORED.to_vec());
     let id = rating.id.to_be_bytes();
     trees[tree::RATING_SLOTS].insert(
         keys::rating_slot(
@@ -1034,22 +1095,15 @@ fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> 
     };
     let channel = rating.channel.index();
     for (dim, unit) in units(&rating.attribution) {
-        postings::append(
-            &trees[tree::RATING_INDEX],
-            &keys::unit_day(dim, unit, day),
+        trees.post(
+            tree::RATING_INDEX,
+            keys::unit_day(dim, unit, day),
             &record,
             false,
-        )?;
-        counters::increment(&trees[tree::ROLLUP], dim, unit, day, level_bucket, channel)?;
+        );
+        trees.count(dim, unit, day, level_bucket, channel);
         if rating.assess_number == 1 && rating.is_bad() && rating.evaluator.real_name {
-            counters::increment(
-                &trees[tree::ROLLUP],
-                dim,
-                unit,
-                day,
-                bucket::REAL_NAME_BAD,
-                channel,
-            )?;
+            trees.count(dim, unit, day, bucket::REAL_NAME_BAD, channel);
         }
     }
     if let Some(bytes) = trees[tree::CASES].get(rating.project_no.as_bytes())? {
@@ -1071,7 +1125,7 @@ fn project_rating(trees: &[TransactionalTree], rating: &Rating) -> TxResult<()> 
 }
 
 fn project_service(
-    trees: &[TransactionalTree],
+    trees: &Tx<'_>,
     service: &ServiceEventInput,
     attribution: &Attribution,
     contact: &Option<crate::model::SealedField>,
@@ -1133,48 +1187,40 @@ fn project_service(
     let case_day = keys::day_number(local_date(case.first_seen));
     for (dim, unit) in units(attribution) {
         if is_new_act {
-            counters::increment(
-                &trees[tree::ROLLUP],
-                dim,
-                unit,
-                day,
-                bucket::SERVICES,
-                bucket::NO_CHANNEL,
-            )?;
+            trees.count(dim, unit, day, bucket::SERVICES, bucket::NO_CHANNEL);
         }
         if is_new_case && matches!(dim, Dim::Region | Dim::Department | Dim::Item) {
-            postings::append(
-                &trees[tree::CASE_INDEX],
-                &keys::unit_day(dim, unit, case_day),
+            trees.post(
+                tree::CASE_INDEX,
+                keys::unit_day(dim, unit, case_day),
                 case.project_no.as_bytes(),
                 true,
-            )?;
+            );
         }
         // A window's cases by the day of each act there: what its QR page offers to rate.
         if is_new_act && dim == Dim::Window {
-            postings::append(
-                &trees[tree::CASE_INDEX],
-                &keys::unit_day(dim, unit, day),
+            trees.post(
+                tree::CASE_INDEX,
+                keys::unit_day(dim, unit, day),
                 case.project_no.as_bytes(),
                 true,
-            )?;
+            );
         }
     }
     Ok(())
 }
 
 /// The facts the integrity rules see about a rating, read before it is projected.
-pub(super) fn rating_facts(trees: &[TransactionalTree], rating: &Rating) -> TxResult<RatingFacts> {
-    let reader = Reader { trees };
+pub(super) fn rating_facts(reader: &Reader<'_>, rating: &Rating) -> TxResult<RatingFacts> {
     let mut facts = RatingFacts::default();
     if let Some(device_id) = &rating.device {
         if let Some(state) = reader.json::<DeviceState>(tree::DEVICE_STATE, device_id.as_bytes())? {
             facts.previous_press_at = state.last_press;
             facts.top_streak_before = state.top_streak;
         }
-        if let Some(device) = reader.json::<Device>(tree::DEVICES, device_id.as_bytes())? {
+        if let Some(device) = reader.master(tree::DEVICES, device_id, |cache| &mut cache.devices)? {
             facts.min_interval_secs = reader
-                .json::<DeviceModel>(tree::DEVICE_MODELS, device.model.as_bytes())?
+                .device_model(&device.model)?
                 .map(|model| u64::from(model.min_press_interval_secs))
                 .unwrap_or(0);
         }

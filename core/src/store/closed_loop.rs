@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use sled::transaction::TransactionalTree;
 
 use super::apply::{Decision, Reader, Reject, TxResult, abort, put_json, put_packed, units};
-use super::counters;
 use super::keys::{self, bucket};
+use super::staged::Tx;
 use super::{LoopCommand, tree};
 use crate::event::{Event, LogEntry, PolicyDecision};
 use crate::hooks::DeadlineOutput;
@@ -629,7 +629,7 @@ fn facts(order: &Order) -> Vec<u8> {
 
 /// Counts, once each, the facts of a bad-review order that hold now and were not counted
 /// yet, under every unit of the order, on the day its 差评 was received.
-fn count_facts(trees: &[TransactionalTree], order: &mut Order) -> TxResult<()> {
+fn count_facts(trees: &Tx<'_>, order: &mut Order) -> TxResult<()> {
     if order.kind != OrderKind::BadReview {
         return Ok(());
     }
@@ -640,21 +640,14 @@ fn count_facts(trees: &[TransactionalTree], order: &mut Order) -> TxResult<()> {
         .collect();
     for bucket in &new {
         for (dim, unit) in order_units(order) {
-            counters::increment(
-                &trees[tree::ROLLUP],
-                dim,
-                unit,
-                day,
-                *bucket,
-                bucket::NO_CHANNEL,
-            )?;
+            trees.count(dim, unit, day, *bucket, bucket::NO_CHANNEL);
         }
         order.counted |= 1 << (bucket - bucket::ORDERS);
     }
     Ok(())
 }
 
-fn save_order(trees: &[TransactionalTree], order: &Order) -> TxResult<()> {
+fn save_order(trees: &Tx<'_>, order: &Order) -> TxResult<()> {
     let mut order = order.clone();
     count_facts(trees, &mut order)?;
     let order = &order;
@@ -675,7 +668,7 @@ fn save_order(trees: &[TransactionalTree], order: &Order) -> TxResult<()> {
 }
 
 fn load_order(trees: &[TransactionalTree], id: u64) -> TxResult<Order> {
-    Reader { trees }
+    Reader::new(trees)
         .order(id)?
         .ok_or_else(|| abort(super::StoreError::Batch(format!("order {id} is missing"))))
 }
@@ -683,7 +676,7 @@ fn load_order(trees: &[TransactionalTree], id: u64) -> TxResult<Order> {
 /// Applies a recorded change; the change was checked when it was recorded, so a failure here
 /// means the projection and the log disagree, and the transaction is aborted.
 fn change_order(
-    trees: &[TransactionalTree],
+    trees: &Tx<'_>,
     entry: &LogEntry,
     order_id: u64,
     change: &OrderChange,
@@ -698,20 +691,15 @@ fn change_order(
 
 /// An upheld appeal: the rating leaves every assessment metric (the `INVALID` buckets are
 /// subtracted) and stays in the raw totals, marked with the reason.
-fn invalidate_rating(
-    trees: &[TransactionalTree],
-    entry: &LogEntry,
-    order: &Order,
-    note: &str,
-) -> TxResult<()> {
+fn invalidate_rating(trees: &Tx<'_>, entry: &LogEntry, order: &Order, note: &str) -> TxResult<()> {
     let Some(rating_id) = order.rating_id else {
         return Ok(());
     };
-    let Some(rating) = (Reader { trees }).rating(rating_id)? else {
+    let Some(rating) = (Reader::new(trees)).rating(rating_id)? else {
         return Ok(());
     };
     let key = rating_id.to_be_bytes();
-    let mut marks: RatingMarks = (Reader { trees })
+    let mut marks: RatingMarks = (Reader::new(trees))
         .json(tree::RATING_MARKS, &key)?
         .unwrap_or_default();
     if marks.invalid.is_some() {
@@ -727,23 +715,15 @@ fn invalidate_rating(
     let day = keys::day_number(crate::calendar::local_date(rating.rated_at));
     let level_bucket = bucket::INVALID_BASE + rating.level.index();
     for (dim, unit) in units(&rating.attribution) {
-        counters::increment(
-            &trees[tree::ROLLUP],
-            dim,
-            unit,
-            day,
-            level_bucket,
-            rating.channel.index(),
-        )?;
+        trees.count(dim, unit, day, level_bucket, rating.channel.index());
         if rating.evaluator.real_name && rating.is_bad() {
-            counters::increment(
-                &trees[tree::ROLLUP],
+            trees.count(
                 dim,
                 unit,
                 day,
                 bucket::INVALID_REAL_NAME_BAD,
                 rating.channel.index(),
-            )?;
+            );
         }
     }
     Ok(())
@@ -765,7 +745,7 @@ fn put_decision(
 }
 
 /// Projects the closed-loop events; `false` when the event is not one of them.
-pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult<bool> {
+pub(super) fn project(trees: &Tx<'_>, entry: &LogEntry) -> TxResult<bool> {
     match &entry.event {
         Event::OrderOpened { order, decisions } => {
             save_order(trees, order)?;
@@ -813,7 +793,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
             message,
             ..
         } => {
-            let reader = Reader { trees };
+            let reader = Reader::new(trees);
             let Some(mut problem) = reader.problem(*problem_id)? else {
                 return Err(abort(super::StoreError::Batch(format!(
                     "problem {problem_id} is missing"
@@ -866,7 +846,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
             state,
         } => {
             let key = keys::rating_slot(project_no, *service_number, 0);
-            if let Some(mut call) = (Reader { trees }).json::<ServiceCall>(tree::CALLS, &key)? {
+            if let Some(mut call) = (Reader::new(trees)).json::<ServiceCall>(tree::CALLS, &key)? {
                 call.attempts.push(attempt.clone());
                 call.state = *state;
                 put_json(&trees[tree::CALLS], &key, &call)?;
@@ -883,7 +863,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
                 .strip_prefix("order:")
                 .and_then(|id| id.parse::<u64>().ok())
                 && message.purpose == crate::outreach::MessagePurpose::Tracking
-                && let Some(mut order) = (Reader { trees }).order(order_id)?
+                && let Some(mut order) = (Reader::new(trees)).order(order_id)?
             {
                 order.tracking_notified = true;
                 put_packed(&trees[tree::ORDERS], &order_id.to_be_bytes(), &order)?;
@@ -895,7 +875,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
             next_at,
         } => {
             let key = keys::message(*message_id);
-            if let Some(mut message) = (Reader { trees }).json::<Message>(tree::MESSAGES, &key)? {
+            if let Some(mut message) = (Reader::new(trees)).json::<Message>(tree::MESSAGES, &key)? {
                 message.attempts.push(attempt.clone());
                 message.next_at = *next_at;
                 message.state = if attempt.ok {
@@ -919,7 +899,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
             moderation,
         } => {
             let key = rating_id.to_be_bytes();
-            let mut marks: RatingMarks = (Reader { trees })
+            let mut marks: RatingMarks = (Reader::new(trees))
                 .json(tree::RATING_MARKS, &key)?
                 .unwrap_or_default();
             marks.moderation = Some(moderation.clone());
@@ -979,7 +959,7 @@ fn schedule_from(trees: &[TransactionalTree], seq: u64, decision: &PolicyDecisio
         }
         act.planned.extend(tasks.iter().cloned());
     })?;
-    let reader = Reader { trees };
+    let reader = Reader::new(trees);
     let rated = reader
         .json::<crate::model::Case>(tree::CASES, project_no.as_bytes())?
         .and_then(|case| {
@@ -1003,7 +983,7 @@ fn update_act(
     service_number: u8,
     change: impl FnOnce(&mut crate::model::ServiceAct),
 ) -> TxResult<()> {
-    let reader = Reader { trees };
+    let reader = Reader::new(trees);
     let Some(mut case) = reader.json::<crate::model::Case>(tree::CASES, project_no.as_bytes())?
     else {
         return Ok(());

@@ -11,7 +11,6 @@ use sled::transaction::TransactionalTree;
 
 use super::StoreError;
 use super::apply::{TxResult, abort};
-use super::keys::{self, Dim};
 
 /// One counter of a unit-day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,32 +20,32 @@ pub struct Counter {
     pub count: u64,
 }
 
-/// Adds one to the counter `bucket`/`channel` of `dim`/`unit` on `day`.
-pub(super) fn increment(
-    tree: &TransactionalTree,
-    dim: Dim,
-    unit: &str,
-    day: u32,
-    bucket: u8,
-    channel: u8,
-) -> TxResult<()> {
-    let key = keys::unit_day(dim, unit, day);
-    let mut counters = match tree.get(&key)? {
-        Some(value) => decode(&value).map_err(abort)?,
-        None => Vec::new(),
-    };
+/// Adds `count` to the counter `bucket`/`channel` of `counters`, kept sorted.
+pub(super) fn add(counters: &mut Vec<Counter>, bucket: u8, channel: u8, count: u64) {
     match counters.binary_search_by_key(&(bucket, channel), |counter| {
         (counter.bucket, counter.channel)
     }) {
-        Ok(at) => counters[at].count += 1,
+        Ok(at) => counters[at].count += count,
         Err(at) => counters.insert(
             at,
             Counter {
                 bucket,
                 channel,
-                count: 1,
+                count,
             },
         ),
+    }
+}
+
+/// Adds `deltas` (sorted, as [`add`] keeps them) to the unit-day value at `key`: one read and
+/// one write however many ratings of a batch they sum.
+pub(super) fn merge(tree: &TransactionalTree, key: Vec<u8>, deltas: &[Counter]) -> TxResult<()> {
+    let mut counters = match tree.get(&key)? {
+        Some(value) => decode(&value).map_err(abort)?,
+        None => Vec::new(),
+    };
+    for delta in deltas {
+        add(&mut counters, delta.bucket, delta.channel, delta.count);
     }
     tree.insert(key, encode(&counters))?;
     Ok(())
@@ -106,6 +105,7 @@ pub fn decode(value: &[u8]) -> Result<Vec<Counter>, StoreError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::store::keys::{self, Dim};
 
     #[test]
     fn counters_round_trip_sorted_whatever_the_order_of_increments() {
@@ -113,17 +113,18 @@ mod tests {
         let a = db.open_tree("a").unwrap();
         let b = db.open_tree("b").unwrap();
         let adds = [(0, 3), (5, 0xff), (0, 3), (40, 0xff), (0, 1)];
+        let key = keys::unit_day(Dim::Window, "W1", 20261206);
+        // One by one into `a`; summed in memory in the reverse order, then merged, into `b`.
         for (bucket, channel) in adds {
-            a.transaction(|tx| increment(tx, Dim::Window, "W1", 20261206, bucket, channel))
-                .unwrap();
+            let mut delta = Vec::new();
+            add(&mut delta, bucket, channel, 1);
+            a.transaction(|tx| merge(tx, key.clone(), &delta)).unwrap();
         }
-        b.transaction(|tx| {
-            for (bucket, channel) in adds.iter().rev() {
-                increment(tx, Dim::Window, "W1", 20261206, *bucket, *channel)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+        let mut deltas = Vec::new();
+        for (bucket, channel) in adds.iter().rev() {
+            add(&mut deltas, *bucket, *channel, 1);
+        }
+        b.transaction(|tx| merge(tx, key.clone(), &deltas)).unwrap();
         let (_, value) = a.first().unwrap().unwrap();
         assert_eq!(value, b.first().unwrap().unwrap().1);
         let counters = decode(&value).unwrap();

@@ -14,6 +14,7 @@ pub mod migrate;
 pub mod postings;
 mod query;
 mod sessions;
+mod staged;
 pub mod uplink;
 
 use std::path::{Path, PathBuf};
@@ -865,7 +866,7 @@ impl EventLog for Store {
 /// Appends the entries that follow a recorded one in its transaction (the decisions recorded
 /// with it, its follow-ups, the evictions it causes): each chained, projected, numbered next.
 struct Follower<'a, 'b> {
-    trees: &'a [sled::transaction::TransactionalTree],
+    trees: &'a staged::Tx<'a>,
     chain: &'b mut chain::Appender,
     seq: &'b mut u64,
     at: chrono::DateTime<chrono::Utc>,
@@ -998,7 +999,8 @@ impl Committer {
         let stats = &self.stats;
         let transaction = Instant::now();
         let applied = self.trees.as_slice().transaction(|trees| {
-            let reader = apply::Reader { trees };
+            let staged = staged::Tx::new(trees);
+            let reader = apply::Reader::cached(&staged);
             let mut seq = *next_seq;
             let mut chain = chain::Appender::new(last_hash.clone());
             let mut outcomes = Vec::with_capacity(batch.len());
@@ -1032,15 +1034,15 @@ impl Committer {
                             let projecting = Instant::now();
                             let facts = match &entry.event {
                                 crate::event::Event::RatingRecorded { rating } => {
-                                    Some(apply::rating_facts(trees, rating)?)
+                                    Some(apply::rating_facts(&reader, rating)?)
                                 }
                                 _ => None,
                             };
-                            apply::project(trees, &entry)?;
+                            apply::project(&staged, &entry)?;
                             stats.add(CommitPhase::Project, projecting);
                             seq += 1;
                             let mut then = Follower {
-                                trees,
+                                trees: &staged,
                                 chain: &mut chain,
                                 seq: &mut seq,
                                 at: now,
@@ -1085,6 +1087,9 @@ impl Committer {
                 }
                 outcomes.push(job_outcomes);
             }
+            let finishing = Instant::now();
+            staged.finish()?;
+            stats.add(CommitPhase::Project, finishing);
             Ok((outcomes, seq, chain.prev().to_string()))
         });
         stats.add(CommitPhase::Transaction, transaction);
@@ -1171,10 +1176,11 @@ impl Committer {
             self.trees
                 .as_slice()
                 .transaction(|trees| {
+                    let staged = staged::Tx::new(trees);
                     for entry in &chunk {
-                        apply::project(trees, entry)?;
+                        apply::project(&staged, entry)?;
                     }
-                    Ok(())
+                    staged.finish()
                 })
                 .map_err(|error| match error {
                     TransactionError::Abort(error) => error,

@@ -157,7 +157,7 @@ fn refuse(reason: String) -> Reject {
 }
 
 fn state(trees: &[TransactionalTree]) -> TxResult<UplinkState> {
-    Ok((Reader { trees })
+    Ok((Reader::new(trees))
         .json::<UplinkState>(tree::UPLINK, STATE)?
         .unwrap_or_default())
 }
@@ -289,7 +289,7 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
         Event::OrderChanged {
             order_id, change, ..
         } if closes(change) => {
-            let Some(order) = (Reader { trees }).order(*order_id)? else {
+            let Some(order) = (Reader::new(trees)).order(*order_id)? else {
                 return Ok(());
             };
             if order.kind != OrderKind::BadReview {
@@ -345,7 +345,7 @@ fn project_change(
     change: &UplinkChange,
 ) -> TxResult<()> {
     let uplink = &trees[tree::UPLINK];
-    let reader = Reader { trees };
+    let reader = Reader::new(trees);
     let mut current = state(trees)?;
     match change {
         UplinkChange::BatchPrepared { batch } => {

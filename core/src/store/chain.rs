@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sled::transaction::TransactionalTree;
 
-use super::apply::TxResult;
+use super::apply::{TxResult, abort};
 use super::{Store, StoreError, keys, tree};
 use crate::event::LogEntry;
 
@@ -23,14 +23,16 @@ struct Head {
     hash: String,
 }
 
-/// Appends entries to the log inside a transaction, linking each to the one before.
+/// Appends entries to the log inside a transaction, linking each to the one before; the head
+/// is written once, by [`Appender::finish`], when the transaction's last entry is appended.
 pub(super) struct Appender {
     prev: String,
+    last: Option<u64>,
 }
 
 impl Appender {
     pub fn new(prev: String) -> Appender {
-        Appender { prev }
+        Appender { prev, last: None }
     }
 
     /// The hash the next entry must record as `prev_hash`.
@@ -43,13 +45,17 @@ impl Appender {
             sled::transaction::ConflictableTransactionError::Abort(error.into())
         })?;
         self.prev = hash(&bytes);
+        self.last = Some(entry.seq);
         trees[tree::LOG].insert(&entry.seq.to_be_bytes(), bytes)?;
-        let head = serde_json::to_vec(&Head {
-            seq: entry.seq,
-            hash: self.prev.clone(),
-        })
-        .map_err(|error| sled::transaction::ConflictableTransactionError::Abort(error.into()))?;
-        trees[tree::CHAIN].insert(HEAD, head)?;
+        Ok(())
+    }
+
+    /// Records the head (the last entry appended and its hash) in the same transaction.
+    pub fn finish(&self, trees: &[TransactionalTree]) -> TxResult<()> {
+        if let Some(seq) = self.last {
+            let head = head_bytes(seq, &self.prev).map_err(abort)?;
+            trees[tree::CHAIN].insert(HEAD, head)?;
+        }
         Ok(())
     }
 }

@@ -1088,6 +1088,7 @@ impl Committer {
                 outcomes.push(job_outcomes);
             }
             let finishing = Instant::now();
+            chain.finish(trees)?;
             staged.finish()?;
             stats.add(CommitPhase::Project, finishing);
             Ok((outcomes, seq, chain.prev().to_string()))

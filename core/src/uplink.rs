@@ -172,15 +172,7 @@ impl OutboxRecord {
 
     pub fn reference(&self) -> RecordRef {
         match self {
-            OutboxRecord::Rating(rating) => RecordRef {
-                id: rating.id,
-                kind: RecordKind::Rating,
-                day: local_date(rating.rated_at),
-                area_code: rating.area_code.clone(),
-                channel: Some(rating.channel),
-                level: Some(rating.level),
-                rating_id: None,
-            },
+            OutboxRecord::Rating(rating) => RecordRef::rating(rating),
             OutboxRecord::Rectification {
                 id,
                 rating_id,
@@ -217,6 +209,19 @@ pub struct RecordRef {
 }
 
 impl RecordRef {
+    /// The reference of a rating's record.
+    pub fn rating(rating: &Rating) -> RecordRef {
+        RecordRef {
+            id: rating.id,
+            kind: RecordKind::Rating,
+            day: local_date(rating.rated_at),
+            area_code: rating.area_code.clone(),
+            channel: Some(rating.channel),
+            level: Some(rating.level),
+            rating_id: None,
+        }
+    }
+
     pub fn key(&self) -> CountKey {
         CountKey {
             kind: self.kind,

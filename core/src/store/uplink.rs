@@ -24,6 +24,7 @@ use sled::transaction::TransactionalTree;
 
 use super::apply::{Decision, Reader, Reject, TxResult, abort, increment, put_json};
 use super::keys;
+use super::staged::Tx;
 use super::{EventLog as _, Store, StoreError, tree};
 use crate::calendar::local_date;
 use crate::event::{Event, LogEntry};
@@ -276,15 +277,13 @@ pub(super) fn decide(
 /// Projects what the uplink counts and keeps. Every event passes through here (a rating is
 /// counted as held, the close of a bad review's order as a rectification held); the uplink's
 /// own events change its state. Runs before the closed loop's projection, so an order is read
-/// as it was before the change.
-pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult<()> {
+/// as it was before the change. The counts of records held are staged (written once per batch).
+pub(super) fn project(trees: &Tx<'_>, entry: &LogEntry) -> TxResult<()> {
     match &entry.event {
         Event::RatingRecorded { rating } => {
-            let record = OutboxRecord::Rating(Box::new(rating.clone())).reference();
-            increment(
-                &trees[tree::UPLINK],
-                count_key(b'h', record.day, &record.key()),
-            )
+            let record = RecordRef::rating(rating);
+            trees.add_one(tree::UPLINK, count_key(b'h', record.day, &record.key()));
+            Ok(())
         }
         Event::OrderChanged {
             order_id, change, ..
@@ -301,10 +300,8 @@ pub(super) fn project(trees: &[TransactionalTree], entry: &LogEntry) -> TxResult
                 channel: None,
                 level: None,
             };
-            increment(
-                &trees[tree::UPLINK],
-                count_key(b'h', local_date(entry.at), &key),
-            )
+            trees.add_one(tree::UPLINK, count_key(b'h', local_date(entry.at), &key));
+            Ok(())
         }
         Event::Uplink { change } => project_change(trees, entry, change),
         _ => Ok(()),

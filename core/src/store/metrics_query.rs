@@ -9,8 +9,8 @@ use super::keys::Dim;
 use super::{RollupGroup, RollupQuery, Store, StoreError};
 use crate::calendar::local_date;
 use crate::hooks::PhaseKind;
-use crate::metrics::{MetricSettings, Overdue, UnitMetrics};
-use crate::workflow::OrderKind;
+use crate::metrics::{MetricSettings, Overdue, RollupRow, UnitMetrics};
+use crate::workflow::{Order, OrderKind};
 
 impl Store {
     /// The metrics of each unit over `from..=to` (China dates), with what became of the
@@ -43,6 +43,48 @@ impl Store {
             .collect()
     }
 
+    /// One unit's metrics for each day of `from..=to` (the daily view): the roll-up read once,
+    /// by day, and the open orders once, where asking [`Store::unit_metrics`] day by day reads
+    /// every open order once per day.
+    pub fn unit_metrics_by_day(
+        &self,
+        dim: Dim,
+        unit: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        as_of: DateTime<Utc>,
+        settings: &MetricSettings,
+    ) -> Result<Vec<(NaiveDate, UnitMetrics)>, StoreError> {
+        let mut overdue: HashMap<NaiveDate, Overdue> = HashMap::new();
+        self.late_orders(from, to, as_of, &mut |order, day| {
+            if super::closed_loop::order_filed_under(order, dim, unit) {
+                let counts = overdue.entry(day).or_default();
+                counts.orders += 1;
+                counts.real_name_orders += u64::from(order.real_name);
+            }
+        })?;
+        let mut rows: HashMap<String, RollupRow> = self
+            .rollup(&RollupQuery {
+                dim,
+                unit: unit.to_string(),
+                from,
+                to,
+                group: RollupGroup::Day,
+            })?
+            .into_iter()
+            .map(|row| (row.group.clone(), row))
+            .collect();
+        Ok(from
+            .iter_days()
+            .take_while(|day| *day <= to)
+            .map(|day| {
+                let row = rows.remove(&day.to_string()).unwrap_or_default();
+                let overdue = overdue.remove(&day).unwrap_or_default();
+                (day, UnitMetrics::compute(&row, overdue, settings))
+            })
+            .collect())
+    }
+
     /// Open bad-review orders received in the period and still not rectified after their
     /// deadline, counted under each asked unit they are filed under (by the unit's index).
     fn overdue_by_unit(
@@ -57,6 +99,26 @@ impl Store {
             wanted.entry(*dim).or_default().insert(unit.as_str(), index);
         }
         let mut counts = vec![Overdue::default(); units.len()];
+        self.late_orders(from, to, as_of, &mut |order, _| {
+            for (dim, unit) in super::closed_loop::order_units(order) {
+                if let Some(index) = wanted.get(&dim).and_then(|units| units.get(unit)) {
+                    counts[*index].orders += 1;
+                    counts[*index].real_name_orders += u64::from(order.real_name);
+                }
+            }
+        })?;
+        Ok(counts)
+    }
+
+    /// Calls `visit` with each open bad-review order received in `from..=to` (and its China
+    /// day) whose rectification deadline passed unmet by `as_of`.
+    fn late_orders(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        as_of: DateTime<Utc>,
+        visit: &mut dyn FnMut(&Order, NaiveDate),
+    ) -> Result<(), StoreError> {
         for order in self.open_orders()? {
             if order.kind != OrderKind::BadReview {
                 continue;
@@ -68,16 +130,10 @@ impl Store {
             let late = order
                 .deadline(PhaseKind::Rectify)
                 .is_some_and(|d| d.done_at.is_none() && as_of >= d.due);
-            if !late {
-                continue;
-            }
-            for (dim, unit) in super::closed_loop::order_units(&order) {
-                if let Some(index) = wanted.get(&dim).and_then(|units| units.get(unit)) {
-                    counts[*index].orders += 1;
-                    counts[*index].real_name_orders += u64::from(order.real_name);
-                }
+            if late {
+                visit(&order, day);
             }
         }
-        Ok(counts)
+        Ok(())
     }
 }

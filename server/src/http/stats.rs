@@ -529,27 +529,19 @@ pub async fn days(
                 "a daily view covers at most 93 days",
             ));
         }
-        let now = platform.clock.now();
-        let mut views = Vec::new();
-        let mut day = from;
-        while day <= to {
-            let metrics = platform
-                .store
-                .unit_metrics(
-                    &[(dim, unit.clone())],
-                    day,
-                    day,
-                    now,
-                    &platform.metric_settings,
-                )?
-                .pop()
-                .ok_or_else(|| ApiError::Internal("no metrics computed".into()))?;
-            views.push(DayView { day, metrics });
-            day = match day.succ_opt() {
-                Some(next) => next,
-                None => break,
-            };
-        }
+        let views = platform
+            .store
+            .unit_metrics_by_day(
+                dim,
+                &unit,
+                from,
+                to,
+                platform.clock.now(),
+                &platform.metric_settings,
+            )?
+            .into_iter()
+            .map(|(day, metrics)| DayView { day, metrics })
+            .collect();
         Ok(Json(views))
     })
     .await

@@ -57,10 +57,11 @@ fn write_csv(path: &std::path::Path, rows: u64, department: &str) {
     out.flush().unwrap();
 }
 
-/// Peak resident memory of a running process (VmHWM), in bytes.
-fn peak_rss(pid: u32) -> Option<u64> {
+/// A memory figure of a running process from its status (`VmHWM:` peak, `VmRSS:` current),
+/// in bytes.
+fn memory(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|line| line.starts_with(field))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
@@ -93,8 +94,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let password = server.admin_password().unwrap();
     let fixture = runtime.block_on(async {
-        let password = server.admin_password().unwrap();
         let admin = Session::login(&server.url, "admin", &password)
             .await
             .unwrap();
@@ -121,7 +122,7 @@ fn main() {
         .unwrap();
     let mut rss = 0;
     while child.try_wait().unwrap().is_none() {
-        rss = peak_rss(child.id()).unwrap_or(rss).max(rss);
+        rss = memory(child.id(), "VmHWM:").unwrap_or(rss).max(rss);
         std::thread::sleep(Duration::from_millis(100));
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -164,4 +165,94 @@ fn main() {
     );
     println!("{said}");
     println!("{stats}");
+    restarted(&runtime, &binary, &data, &password, rows);
+}
+
+/// `hcp serve` on the imported store: the time until `/healthz` answers, the resident memory
+/// once it serves, and the metrics a supervisor opens first (medians of 5).
+fn restarted(
+    runtime: &tokio::runtime::Runtime,
+    binary: &std::path::Path,
+    data: &std::path::Path,
+    password: &str,
+    rows: u64,
+) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut child = std::process::Command::new(binary)
+        .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--ops-listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("HCP_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let up = runtime.block_on(async {
+        loop {
+            if let Ok(response) = http.get(format!("{url}/healthz")).send().await
+                && response.status().is_success()
+            {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(600),
+                "hcp serve did not answer /healthz"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    let queries = runtime.block_on(async {
+        let admin = Session::login(&url, "admin", password).await.unwrap();
+        let today = Utc::now().date_naive();
+        let month = today - Days::new(30);
+        let quarter = today - Days::new(92);
+        let half_year = today - Days::new(181);
+        let mut timed = Vec::new();
+        for (what, path) in [
+            (
+                "the county, the last 30 days",
+                format!("/api/v1/stats?unit=410421&from={month}&to={today}"),
+            ),
+            (
+                "the county by day, 93 days",
+                format!("/api/v1/stats/days?unit=410421&from={quarter}&to={today}"),
+            ),
+            (
+                "every window of the city, 181 days",
+                format!("/api/v1/stats/children?unit=410400&of=window&from={half_year}&to={today}"),
+            ),
+        ] {
+            let mut times = Vec::new();
+            for _ in 0..5 {
+                let begun = Instant::now();
+                admin.get(&path).await.unwrap();
+                times.push(begun.elapsed());
+            }
+            times.sort();
+            timed.push((what, times[2]));
+        }
+        timed
+    });
+    let rss = memory(child.id(), "VmRSS:").unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    println!(
+        "hcp serve on the {rows} imported ratings: /healthz after {:.2} s, RSS {:.0} MB after the queries",
+        up.as_secs_f64(),
+        rss as f64 / 1e6
+    );
+    for (what, median) in queries {
+        println!(
+            "  metrics of {what}: {:.1} ms (median of 5)",
+            median.as_secs_f64() * 1e3
+        );
+    }
 }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::keys::Dim;
-use super::{RollupGroup, RollupQuery, Store, StoreError};
+use super::keys::{self, Dim};
+use super::{RollupGroup, RollupQuery, Store, StoreError, tree};
 use crate::calendar::local_date;
 use crate::hooks::PhaseKind;
 use crate::metrics::{MetricSettings, Overdue, RollupRow, UnitMetrics};
@@ -119,7 +119,15 @@ impl Store {
         as_of: DateTime<Utc>,
         visit: &mut dyn FnMut(&Order, NaiveDate),
     ) -> Result<(), StoreError> {
-        for order in self.open_orders()? {
+        let (first, last) = (keys::day_number(from), keys::day_number(to));
+        for item in self.trees()[tree::ORDER_INDEX].scan_prefix(b"o") {
+            let (key, summary) = item?;
+            if !super::closed_loop::may_be_late(&summary, first, last, as_of) {
+                continue;
+            }
+            let Some(order) = self.order(keys::u64_value(&key[1..]))? else {
+                continue;
+            };
             if order.kind != OrderKind::BadReview {
                 continue;
             }

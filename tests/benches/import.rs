@@ -184,7 +184,7 @@ fn restarted(
         .port();
     let url = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
-    let mut child = std::process::Command::new(binary)
+    let child = std::process::Command::new(binary)
         .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--ops-listen", "127.0.0.1:0", "--data"])
@@ -194,6 +194,8 @@ fn restarted(
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Stopped however this ends, a failed query included.
+    let server = Stopped(child);
     let http = reqwest::Client::new();
     let up = runtime.block_on(async {
         loop {
@@ -241,9 +243,8 @@ fn restarted(
         }
         timed
     });
-    let rss = memory(child.id(), "VmRSS:").unwrap_or(0);
-    let _ = child.kill();
-    let _ = child.wait();
+    let rss = memory(server.0.id(), "VmRSS:").unwrap_or(0);
+    drop(server);
     println!(
         "hcp serve on the {rows} imported ratings: /healthz after {:.2} s, RSS {:.0} MB after the queries",
         up.as_secs_f64(),
@@ -254,5 +255,15 @@ fn restarted(
             "  metrics of {what}: {:.1} ms (median of 5)",
             median.as_secs_f64() * 1e3
         );
+    }
+}
+
+/// A child process killed when dropped.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

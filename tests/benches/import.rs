@@ -1,12 +1,14 @@
 //! Import benchmark: `hcp import` of a CSV of ratings under the provincial field names into a
 //! fresh release `hcp` data folder, as an operator cutting a city over would run it. Reports the
 //! wall time, ratings per second, the store's disk (files, and keys and values) per rating and
-//! the importer's peak RSS. Speed is reported, never asserted; the import's own summary must
-//! say every row was recorded before anything is reported.
+//! the importer's peak RSS; then starts `hcp serve` on the imported store and reports the time
+//! until `/healthz` answers, its RSS and the first metrics a supervisor opens. Speed is
+//! reported, never asserted; the import's own summary must say every row was recorded before
+//! anything is reported.
 //!
 //! `HCP_BENCH_IMPORT_ROWS` rows (default 1,000,000) over the last 180 days, spread over the
 //! fixture county's hall (`seed`): five levels in the demo's mix, four channels, a third real
-//! name, 差评 with indicator codes. Run with `make bench-import`.
+//! name, 差评 with indicator codes. Runs in `make bench`, or alone: `cargo bench -p hcp-e2e --bench import`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write as _;

@@ -8,7 +8,8 @@
 //!
 //! `HCP_BENCH_IMPORT_ROWS` rows (default 1,000,000) over the last 180 days, spread over the
 //! fixture county's hall (`seed`): five levels in the demo's mix, four channels, a third real
-//! name, 差评 with indicator codes. Runs in `make bench`, or alone: `cargo bench -p hcp-e2e --bench import`.
+//! name, 差评 with indicator codes. Runs in `make bench`, or alone:
+//! `cargo bench -p hcp-e2e --bench import`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write as _;

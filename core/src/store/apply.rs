@@ -102,6 +102,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The case of a project, with its service acts.
+    pub fn case(&self, project_no: &str) -> TxResult<Option<Case>> {
+        match self.trees[tree::CASES].get(project_no.as_bytes())? {
+            Some(bytes) => Ok(Some(
+                super::case_record::decode(project_no.as_bytes(), &bytes).map_err(abort)?,
+            )),
+            None => Ok(None),
+        }
+    }
+
     /// The current generation of a window's QR code; `None` before its first.
     pub fn window_qr_generation(&self, window: &str) -> TxResult<Option<u32>> {
         Ok(self.trees[tree::WINDOW_QR]
@@ -713,7 +723,14 @@ pub(super) fn abort(error: impl Into<StoreError>) -> ConflictableTransactionErro
     ConflictableTransactionError::Abort(error.into())
 }
 
-/// Stores `value` as JSON text: the small records read on every command (master data, cases,
+/// Stores a case in its compact format ([`super::case_record`]).
+pub(super) fn put_case(trees: &[TransactionalTree], case: &Case) -> TxResult<()> {
+    let bytes = super::case_record::encode(case).map_err(abort)?;
+    trees[tree::CASES].insert(case.project_no.as_bytes(), bytes)?;
+    Ok(())
+}
+
+/// Stores `value` as JSON text: the small records read on every command (master data,
 /// counters' companions), where a decompression per read costs more than the bytes saved.
 pub(super) fn put_json<T: serde::Serialize>(
     tree: &TransactionalTree,
@@ -1106,20 +1123,18 @@ fn project_rating(trees: &Tx<'_>, rating: &Rating) -> TxResult<()> {
             trees.count(dim, unit, day, bucket::REAL_NAME_BAD, channel);
         }
     }
-    if let Some(bytes) = trees[tree::CASES].get(rating.project_no.as_bytes())? {
-        let mut case: Case = super::codec::decode(&bytes).map_err(abort)?;
-        if let Some(act) = case
+    if let Some(mut case) = Reader::new(trees).case(&rating.project_no)?
+        && let Some(act) = case
             .services
             .iter_mut()
             .find(|act| act.service_number == rating.service_number)
-        {
-            act.ratings.push(rating.id);
-            // Rated: what was planned to get it rated is no longer needed.
-            for task in act.planned.drain(..) {
-                trees[tree::SCHEDULE].remove(keys::schedule(&task))?;
-            }
-            put_json(&trees[tree::CASES], rating.project_no.as_bytes(), &case)?;
+    {
+        act.ratings.push(rating.id);
+        // Rated: what was planned to get it rated is no longer needed.
+        for task in act.planned.drain(..) {
+            trees[tree::SCHEDULE].remove(keys::schedule(&task))?;
         }
+        put_case(trees, &case)?;
     }
     Ok(())
 }
@@ -1131,11 +1146,7 @@ fn project_service(
     contact: &Option<crate::model::SealedField>,
     recorded_at: DateTime<Utc>,
 ) -> TxResult<()> {
-    let key = service.project_no.as_bytes();
-    let existing: Option<Case> = match trees[tree::CASES].get(key)? {
-        Some(bytes) => Some(super::codec::decode(&bytes).map_err(abort)?),
-        None => None,
-    };
+    let existing = Reader::new(trees).case(&service.project_no)?;
     let is_new_case = existing.is_none();
     let mut case = existing.unwrap_or_else(|| Case {
         project_no: service.project_no.clone(),
@@ -1182,7 +1193,7 @@ fn project_service(
         });
         case.services.sort_by_key(|act| act.service_number);
     }
-    put_json(&trees[tree::CASES], key, &case)?;
+    put_case(trees, &case)?;
     let day = keys::day_number(local_date(service.occurred_at));
     let case_day = keys::day_number(local_date(case.first_seen));
     for (dim, unit) in units(attribution) {
@@ -1225,13 +1236,11 @@ pub(super) fn rating_facts(reader: &Reader<'_>, rating: &Rating) -> TxResult<Rat
                 .unwrap_or(0);
         }
     }
-    facts.open_service = reader
-        .json::<Case>(tree::CASES, rating.project_no.as_bytes())?
-        .is_some_and(|case| {
-            case.services
-                .iter()
-                .any(|act| act.service_number == rating.service_number)
-        });
+    facts.open_service = reader.case(&rating.project_no)?.is_some_and(|case| {
+        case.services
+            .iter()
+            .any(|act| act.service_number == rating.service_number)
+    });
     Ok(facts)
 }
 

@@ -1000,7 +1000,7 @@ fn schedule_from(trees: &[TransactionalTree], seq: u64, decision: &PolicyDecisio
     })?;
     let reader = Reader::new(trees);
     let rated = reader
-        .json::<crate::model::Case>(tree::CASES, project_no.as_bytes())?
+        .case(project_no)?
         .and_then(|case| {
             case.services
                 .into_iter()
@@ -1023,8 +1023,7 @@ fn update_act(
     change: impl FnOnce(&mut crate::model::ServiceAct),
 ) -> TxResult<()> {
     let reader = Reader::new(trees);
-    let Some(mut case) = reader.json::<crate::model::Case>(tree::CASES, project_no.as_bytes())?
-    else {
+    let Some(mut case) = reader.case(project_no)? else {
         return Ok(());
     };
     if let Some(act) = case
@@ -1033,7 +1032,7 @@ fn update_act(
         .find(|act| act.service_number == service_number)
     {
         change(act);
-        put_json(&trees[tree::CASES], project_no.as_bytes(), &case)?;
+        super::apply::put_case(trees, &case)?;
     }
     Ok(())
 }

@@ -2,9 +2,11 @@
 //!
 //! Schema v2 wrote every value as JSON text. Schema v3 writes the log entries and the large,
 //! rarely rewritten projections (decisions, orders, assessments, rules versions) as one format
-//! byte and a body; the small records read on every command (master data, cases) stay JSON,
-//! where a decompression per read cost more ingest time than the bytes were worth (measured:
-//! compressing them too took a fifth off durable ingest):
+//! byte and a body; the small records read on every command (master data) stay JSON, where a
+//! decompression per read cost more ingest time than the bytes were worth (measured:
+//! compressing them too took a fifth off durable ingest). Cases, read and rewritten by every
+//! act and rating of their project, have a binary format of their own (format byte
+//! [`super::case_record::CASE_V1`], decoded by that module alone):
 //!
 //! - [`ZSTD_DICT_1`]: a zstd frame of the value's JSON, compressed with dictionary 1
 //!   (`dict-1.zdict`, trained on a seeded city's log). On the demo city's mix a log entry goes
@@ -27,6 +29,8 @@ use serde::de::DeserializeOwned;
 
 /// A zstd frame of JSON, compressed with dictionary 1.
 pub const ZSTD_DICT_1: u8 = 0x01;
+
+// 0x02 is a case record (`case_record::CASE_V1`); the next format takes 0x03.
 
 /// Level 3: at level 1 the frames are 4% larger for no measurable gain in speed, from level 6
 /// compressing takes four times as long for another 4%.
@@ -176,10 +180,10 @@ mod tests {
         flipped[last] ^= 0xff;
         let _ = json(&flipped);
         assert!(
-            json(&[0x02, 1, 2, 3])
+            json(&[0x03, 1, 2, 3])
                 .unwrap_err()
                 .to_string()
-                .contains("0x02")
+                .contains("0x03")
         );
         assert!(json(&[ZSTD_DICT_1]).is_err());
     }

@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::chain::{self, Verification};
-use super::{Store, StoreError, StoreOptions, codec, counters, keys, open_db, postings, tree};
+use super::{
+    Store, StoreError, StoreOptions, case_record, codec, counters, keys, open_db, postings, tree,
+};
 use crate::clock::Clock;
 use crate::event::{AuditEntry, LogEntry, SCHEMA_VERSION};
 use crate::pii::PiiKey;
@@ -197,6 +199,20 @@ pub fn migrate(
                 compare_index(name, &old_tree, &store.trees()[index], index)?
             }
             tree::DECISIONS => compare_decisions(name, &old_tree, &store)?,
+            // Cases were JSON before their own format: compared as the cases they decode to.
+            tree::CASES => in_step(
+                name,
+                pairs(&old_tree),
+                pairs(&store.trees()[index]),
+                |key, old, new| {
+                    if old != new
+                        && case_record::decode(key, &old)? != case_record::decode(key, &new)?
+                    {
+                        return Err(differs(name, key, "has another value after the rebuild"));
+                    }
+                    Ok(1)
+                },
+            )?,
             // Schemas before 4 kept a key per counter and did not count the ratings stored:
             // the new counter must equal the old store's number of rated slots.
             tree::ROLLUP => {

@@ -3,6 +3,7 @@
 //! (group commit). This module is the only place that touches sled.
 
 mod apply;
+mod case_record;
 pub mod chain;
 mod closed_loop;
 pub mod codec;
@@ -785,11 +786,11 @@ impl Store {
         Ok(out)
     }
 
-    /// The JSON of every `every`-th log entry and large projection value, to train a
-    /// compression dictionary on.
+    /// The JSON of every `every`-th log entry and order, to train a compression dictionary on
+    /// (cases have a format of their own, [`case_record`]).
     pub fn codec_samples(&self, every: usize) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut samples = Vec::new();
-        for index in [tree::LOG, tree::CASES, tree::ORDERS] {
+        for index in [tree::LOG, tree::ORDERS] {
             for item in self.inner.trees[index].iter().step_by(every.max(1)) {
                 let (_, value) = item?;
                 let json = codec::json(&value)?;

@@ -301,7 +301,13 @@ impl Store {
     }
 
     pub fn case(&self, project_no: &str) -> Result<Option<Case>, StoreError> {
-        self.json(tree::CASES, project_no.as_bytes())
+        match self.trees()[tree::CASES].get(project_no.as_bytes())? {
+            Some(bytes) => Ok(Some(super::case_record::decode(
+                project_no.as_bytes(),
+                &bytes,
+            )?)),
+            None => Ok(None),
+        }
     }
 
     pub fn cases(&self, query: &CaseQuery) -> Result<Page<Case>, StoreError> {

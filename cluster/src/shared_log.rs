@@ -1,0 +1,125 @@
+//! The store's [`Journal`](hcp_core::store::Journal) on JetStream: one partition's blocks,
+//! appended and read on the committer thread through a small runtime of its own.
+
+use bytes::Bytes;
+use hcp_core::store::{self, JournalBlock};
+
+use crate::block::LogBlock;
+use crate::journal::{Journal, JournalConfig, JournalError};
+
+/// A partition of the stream, as the committer of that partition's store sees it.
+pub struct SharedLog {
+    runtime: Option<tokio::runtime::Runtime>,
+    journal: Journal,
+    partition: String,
+}
+
+impl SharedLog {
+    /// Connects to the stream (creating it when it does not exist yet). Callable from any
+    /// thread, inside an async runtime or not.
+    pub fn connect(config: JournalConfig, partition: &str) -> Result<SharedLog, JournalError> {
+        if !crate::block::valid_partition(partition) {
+            return Err(crate::BlockError::Partition(partition.to_string()).into());
+        }
+        let partition = partition.to_string();
+        // A thread of its own: `block_on` may not run on a thread that drives another runtime.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("hcp-shared-log")
+                .enable_all()
+                .build()
+                .map_err(|error| JournalError::Refused(format!("a runtime: {error}")))?;
+            let journal = runtime.block_on(Journal::connect(config))?;
+            Ok(SharedLog {
+                runtime: Some(runtime),
+                journal,
+                partition,
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err(JournalError::Refused("connecting panicked".into())))
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
+        match &self.runtime {
+            Some(runtime) => runtime.block_on(future),
+            None => unreachable!("the runtime lives until the log is dropped"),
+        }
+    }
+}
+
+impl Drop for SharedLog {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn to_store(error: JournalError) -> store::JournalError {
+    match error {
+        JournalError::Conflict { .. } => store::JournalError::Conflict(error.to_string()),
+        JournalError::Unavailable(_) => store::JournalError::Unavailable(error.to_string()),
+        JournalError::Block(_) | JournalError::Refused(_) => {
+            store::JournalError::Refused(error.to_string())
+        }
+    }
+}
+
+impl store::Journal for SharedLog {
+    fn describe(&self) -> String {
+        format!(
+            "JetStream stream {}, partition {}",
+            self.journal.config().stream,
+            self.partition
+        )
+    }
+
+    fn append(
+        &self,
+        first_seq: u64,
+        entries: &[Vec<u8>],
+        after: u64,
+    ) -> Result<u64, store::JournalError> {
+        let block = LogBlock::new(
+            &self.partition,
+            first_seq,
+            entries
+                .iter()
+                .map(|entry| Bytes::copy_from_slice(entry))
+                .collect(),
+        )
+        .map_err(|error| store::JournalError::Refused(error.to_string()))?;
+        self.block_on(self.journal.append(&block, after))
+            .map(|appended| appended.stream_seq)
+            .map_err(to_store)
+    }
+
+    fn read_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<JournalBlock>, store::JournalError> {
+        let blocks = self
+            .block_on(self.journal.blocks_after(&self.partition, after, limit))
+            .map_err(to_store)?;
+        Ok(blocks
+            .into_iter()
+            .map(|stored| JournalBlock {
+                position: stored.stream_seq,
+                first_seq: stored.block.first_seq,
+                entries: stored
+                    .block
+                    .entries
+                    .iter()
+                    .map(|entry| entry.to_vec())
+                    .collect(),
+            })
+            .collect())
+    }
+}

@@ -182,7 +182,23 @@ pub async fn serve<E: Extension>(config: Config, extension: E) -> anyhow::Result
     }
     tracing::info!(%address, "serving");
 
-    crate::workers::spawn(&platform, Arc::new(crate::workers::SoleOwner));
+    let lease: Arc<dyn crate::workers::Lease> = if config.cluster.enabled() {
+        crate::workers::spawn_catch_up(
+            &platform,
+            std::time::Duration::from_millis(config.cluster.catch_up_ms),
+        );
+        if config.cluster.workers {
+            Arc::new(crate::workers::SoleOwner)
+        } else {
+            tracing::info!(
+                "the workers run on another node of the partition (cluster.workers = false)"
+            );
+            Arc::new(crate::workers::NotOwner)
+        }
+    } else {
+        Arc::new(crate::workers::SoleOwner)
+    };
+    crate::workers::spawn(&platform, lease);
     let background = extension.start(&platform, &config);
     server.await??;
     if let Some(background) = background {

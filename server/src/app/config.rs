@@ -32,6 +32,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub ingest: IngestConfig,
     pub ops: OpsConfig,
+    pub cluster: ClusterConfig,
 }
 
 /// The provincial uplink (省级平台上报): ratings and rectifications go to the provincial
@@ -467,6 +468,109 @@ pub struct OpsConfig {
     pub token_file: Option<PathBuf>,
 }
 
+/// The province deployment: the event log shared with other nodes through a NATS JetStream
+/// stream (nats-server 2.12 or later, JetStream on). Without servers the log is the embedded
+/// store's own (a city on one machine, the default).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// nats-server URLs (`nats://host:4222`); the node fails over between them.
+    pub servers: Vec<String>,
+    /// The partition this node's store holds: the code of the city (or county) whose log it
+    /// is, one subject of the stream. Nodes of one partition share its log; partitions never
+    /// wait for each other.
+    pub partition: String,
+    /// Copies of the log kept by the servers: 1, or 3 to survive the loss of one.
+    pub replicas: usize,
+    /// Name of the stream (every partition of the deployment in one stream).
+    pub stream: String,
+    /// Milliseconds between two catch-ups with what other nodes of the partition appended:
+    /// what this node answers lags theirs by at most about this much.
+    pub catch_up_ms: u64,
+    /// Seconds an append waits for the servers' acknowledgement before the batch fails (503,
+    /// the senders retry).
+    pub ack_timeout_secs: u64,
+    /// Run the background workers (sweep, message delivery, uplink, reports) on this node.
+    /// Exactly one node of a partition must: two would both deliver its messages.
+    pub workers: bool,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            servers: Vec::new(),
+            partition: String::new(),
+            replicas: 3,
+            stream: "HCP_LOG".into(),
+            catch_up_ms: 200,
+            ack_timeout_secs: 5,
+            workers: true,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// The log is shared (servers are configured).
+    pub fn enabled(&self) -> bool {
+        !self.servers.is_empty()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        let invalid = |field, reason: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                reason: reason.into(),
+            })
+        };
+        if let Some(url) = self
+            .servers
+            .iter()
+            .find(|url| !(url.starts_with("nats://") || url.starts_with("tls://")))
+        {
+            return invalid(
+                "cluster.servers",
+                &format!("{url}: a server is nats://host:port (or tls://)"),
+            );
+        }
+        if !hcp_cluster::block::valid_partition(&self.partition) {
+            return invalid(
+                "cluster.partition",
+                "is required with servers: the city or county code whose log this node holds (letters, digits, '-', '_')",
+            );
+        }
+        if !matches!(self.replicas, 1 | 3 | 5) {
+            return invalid("cluster.replicas", "must be 1, 3 or 5");
+        }
+        if self.stream.is_empty()
+            || !self
+                .stream
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+        {
+            return invalid("cluster.stream", "letters, digits, '-' and '_' only");
+        }
+        if self.catch_up_ms == 0 || self.ack_timeout_secs == 0 {
+            return invalid(
+                "cluster",
+                "catch_up_ms and ack_timeout_secs must be above 0",
+            );
+        }
+        Ok(())
+    }
+
+    /// Where the shared log is, for [`hcp_cluster::SharedLog::connect`].
+    pub fn journal(&self) -> hcp_cluster::JournalConfig {
+        hcp_cluster::JournalConfig {
+            stream: self.stream.clone(),
+            ack_timeout: std::time::Duration::from_secs(self.ack_timeout_secs),
+            ..hcp_cluster::JournalConfig::new(self.servers.clone(), self.replicas)
+        }
+    }
+}
+
 /// What a source is trusted with on the ingest door (`/api/v1/ingest/{source}`,
 /// `/api/v1/sources/{source}/…`, and the replay of what it had refused). The platform's own
 /// ratings (default ratings, phone call-backs, SMS rating links) never pass that door.
@@ -563,6 +667,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             ingest: IngestConfig::default(),
             ops: OpsConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }
@@ -692,6 +797,7 @@ impl Config {
         ca_file("uplink.ca_file", self.uplink.ca_file.as_deref())?;
         self.uplink.validate()?;
         self.ingest.validate()?;
+        self.cluster.validate()?;
         if self.demo.password.len() < 8 {
             return Err(ConfigError::Invalid {
                 field: "demo.password",

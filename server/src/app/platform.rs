@@ -86,11 +86,33 @@ impl Platform {
         let calendar = crate::app::rules::load_calendar(config)?;
         let ops = crate::app::ops::OpsAccess::load(&config.ops)?;
         let pii_key = PiiKey::load_or_create(&config.pii_key_path())?;
-        let store = Store::open(
+        let journal: Option<Arc<dyn hcp_core::store::Journal>> = if config.cluster.enabled() {
+            let log = hcp_cluster::SharedLog::connect(
+                config.cluster.journal(),
+                &config.cluster.partition,
+            )
+            .with_context(|| {
+                format!(
+                    "connecting to the shared log ({}, partition {})",
+                    config.cluster.servers.join(", "),
+                    config.cluster.partition
+                )
+            })?;
+            tracing::info!(
+                partition = %config.cluster.partition,
+                replicas = config.cluster.replicas,
+                "the log is shared through JetStream"
+            );
+            Some(Arc::new(log))
+        } else {
+            None
+        };
+        let store = Store::open_with_journal(
             &config.store_dir(),
             pii_key,
             clock.clone(),
             config.store_options(),
+            journal,
         )
         .with_context(|| format!("opening the store in {}", config.store_dir().display()))?;
         let (plugin_host, plugins) = crate::app::plugins::registry(config)?;

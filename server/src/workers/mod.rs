@@ -49,6 +49,48 @@ impl Lease for SoleOwner {
     }
 }
 
+/// A node of a shared partition (the province deployment) that is told not to run the workers:
+/// another node of its partition runs them.
+pub struct NotOwner;
+
+impl Lease for NotOwner {
+    fn owns(&self, _worker: Worker) -> bool {
+        false
+    }
+}
+
+/// Keeps a node of a shared partition current with what the other nodes of the partition
+/// append to the log, every `interval`. A shared log out of reach is reported once, and again
+/// when it answers.
+pub fn spawn_catch_up(platform: &Platform, interval: Duration) {
+    let store = platform.store.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failing = false;
+        loop {
+            ticker.tick().await;
+            let store = store.clone();
+            match tokio::task::spawn_blocking(move || store.catch_up()).await {
+                Ok(Ok(_)) if failing => {
+                    tracing::info!("caught up with the shared log again");
+                    failing = false;
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) if !failing => {
+                    tracing::warn!(%error, "cannot catch up with the shared log");
+                    failing = true;
+                }
+                Ok(Err(_)) => {}
+                Err(error) => {
+                    tracing::error!(%error, "the catch-up task failed");
+                    break;
+                }
+            }
+        }
+    });
+}
+
 /// Starts every worker of the platform on its clock.
 pub fn spawn(platform: &Platform, lease: Arc<dyn Lease>) {
     sweep::spawn(platform.clone(), lease.clone());

@@ -1,0 +1,130 @@
+//! Two `hcp serve` nodes of one partition sharing its log through a real nats-server: each
+//! takes ratings, each lists every rating once, a rating sent to both is stored once, and a
+//! node killed (SIGKILL) comes back on its folder with what the other took meanwhile.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use hcp_cluster::servers::NatsServers;
+use hcp_e2e::{Fixture, Server, Session, binary, by_event_id, rating, seed, write_config};
+use serde_json::json;
+
+fn node_config(dir: &Path, nats: &str, key: &Path, workers: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_config(
+        dir,
+        &format!(
+            "[security]\npii_key_file = \"{}\"\n\n[cluster]\nservers = [\"{nats}\"]\npartition = \"410400\"\nreplicas = 1\ncatch_up_ms = 100\nworkers = {workers}\n",
+            key.display()
+        ),
+    )?;
+    Ok(())
+}
+
+fn start(dir: &Path) -> anyhow::Result<Server> {
+    Server::start(
+        &binary("debug")?,
+        "serve",
+        &dir.join("data"),
+        Some(&dir.join("hcp.toml")),
+    )
+}
+
+async fn ingest(fixture: &Fixture, url: &str, events: &[&str]) -> anyhow::Result<()> {
+    let items: Vec<_> = events
+        .iter()
+        .map(|event| {
+            // One case per event id: the same event sent to two nodes is the same rating.
+            let number = event
+                .bytes()
+                .fold(0u32, |hash, byte| (hash * 31 + u32::from(byte)) % 1_000_000);
+            rating(
+                fixture,
+                event,
+                &format!("41042120261206{number:06}"),
+                "13800138000",
+            )
+        })
+        .collect();
+    let (status, body) = fixture.ingest(url, "ratings", &json!(items)).await?;
+    anyhow::ensure!(
+        status == 200 && body["rejected"] == 0,
+        "{url}: {status} {body}"
+    );
+    Ok(())
+}
+
+/// Event id → rating id on a node, once every one of `expected` ratings is there.
+async fn listed(node: &Session, expected: usize) -> anyhow::Result<BTreeMap<String, u64>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let items = node.get_list("/api/v1/ratings?limit=500").await?;
+        let stored = by_event_id(items.as_array().context("a list")?)?;
+        if stored.len() >= expected || Instant::now() > deadline {
+            return Ok(stored);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_of_a_partition_serve_the_same_ratings() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let servers = NatsServers::start(1, &dir.path().join("nats"))?;
+    let nats = servers.urls()[0].clone();
+    // Every node of a partition seals and opens personal data with the same key.
+    let key = dir.path().join("pii.key");
+    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
+    node_config(&a_dir, &nats, &key, true)?;
+    node_config(&b_dir, &nats, &key, false)?;
+
+    let a = start(&a_dir)?;
+    let password = a
+        .admin_password()
+        .context("node A bootstraps the administrator")?;
+    let admin_a = Session::login(&a.url, "admin", &password).await?;
+    let fixture = seed(&admin_a).await?;
+
+    // B starts on an empty folder and fills it from the shared log: the administrator, the
+    // master data and the source's key are A's.
+    let b = start(&b_dir)?;
+    assert!(
+        b.admin_password().is_none(),
+        "B created a second administrator"
+    );
+    let admin_b = Session::login(&b.url, "admin", &password).await?;
+
+    ingest(&fixture, &a.url, &["a-1", "a-2", "a-3", "both"]).await?;
+    ingest(&fixture, &b.url, &["b-1", "b-2", "both"]).await?;
+    let on_a = listed(&admin_a, 6).await?;
+    let on_b = listed(&admin_b, 6).await?;
+    assert_eq!(on_a.len(), 6, "{on_a:?}");
+    assert_eq!(
+        on_a, on_b,
+        "both nodes list the same ratings under the same ids"
+    );
+
+    // A is killed; B takes more; A comes back on its own folder and catches up.
+    a.kill()?;
+    ingest(&fixture, &b.url, &["b-3", "b-4"]).await?;
+    let a = start(&a_dir)?;
+    let admin_a = Session::login(&a.url, "admin", &password).await?;
+    let on_a = listed(&admin_a, 8).await?;
+    let on_b = listed(&admin_b, 8).await?;
+    assert_eq!(on_a.len(), 8, "{on_a:?}");
+    assert_eq!(on_a, on_b);
+    // Personal data sealed on one node opens on the other.
+    let id = on_b["b-3"];
+    let rating = admin_a.get(&format!("/api/v1/ratings/{id}")).await?;
+    assert!(
+        rating.to_string().contains("138****8000"),
+        "the phone sealed on B is masked on A: {rating}"
+    );
+    drop(b);
+    drop(a);
+    drop(servers);
+    Ok(())
+}

@@ -1256,3 +1256,48 @@ impl SmsGateway {
         ))
     }
 }
+
+/// 宝丰县's deadline policy with a real-name 差评 rectified in 4 working days instead of 5: the
+/// county rule an editor changes in the rules tests.
+pub const BAOFENG_FOUR_DAYS: &str = r#"// 宝丰县：实名差评 4 个工作日内整改（由 5 日缩短）。
+import "common" as common;
+
+fn deadline(input) {
+    let contact = if input.level == "very_dissatisfied" {
+        common::phase("contact", 4, "hours")
+    } else {
+        common::phase("contact", 1, "working_days")
+    };
+    let rectify_days = if input.real_name { 4 } else { 15 };
+    #{
+        phases: [
+            contact,
+            common::phase("verify", 2, "working_days"),
+            common::phase("rectify", rectify_days, "working_days"),
+            common::phase("feedback", rectify_days + 2, "working_days"),
+            common::phase("appeal", 3, "working_days"),
+        ]
+    }
+}
+"#;
+
+/// The county's test, updated with the script: across the 2026 Spring Festival.
+pub const BAOFENG_FOUR_DAYS_TEST: &str = r#"[
+  {
+    "name": "宝丰县实名差评：4 个工作日内整改（春节前一天提出）",
+    "input": {
+      "level": "dissatisfied", "real_name": true, "channel": "hall_device",
+      "received_at": "2026-02-13T10:00:00+08:00"
+    },
+    "expect": {
+      "phases": [
+        { "phase": "contact", "amount": 1, "due": "2026-02-15T00:00:00+08:00" },
+        { "phase": "verify" },
+        { "phase": "rectify", "amount": 4, "unit": "working_days", "due": "2026-02-27T00:00:00+08:00" },
+        { "phase": "feedback", "amount": 6, "due": "2026-03-01T00:00:00+08:00" },
+        { "phase": "appeal" }
+      ]
+    }
+  }
+]
+"#;

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use hcp_cluster::servers::NatsServers;
-use hcp_e2e::{Fixture, Server, Session, binary, by_event_id, rating, seed, write_config};
+use hcp_e2e::{
+    BAOFENG_FOUR_DAYS, BAOFENG_FOUR_DAYS_TEST, Fixture, Server, Session, binary, by_event_id,
+    rating, rules_copy, seed, write_config,
+};
 use serde_json::json;
 
 fn node_config(dir: &Path, nats: &str, key: &Path, workers: bool) -> anyhow::Result<()> {
@@ -126,5 +129,132 @@ async fn two_nodes_of_a_partition_serve_the_same_ratings() -> anyhow::Result<()>
     drop(b);
     drop(a);
     drop(servers);
+    Ok(())
+}
+
+/// A rule change saved on one node decides on another: 宝丰县's rectification deadline cut to
+/// 4 working days is saved on A; B activates the same version from the shared log (its folder
+/// rewritten to match) and its next 差评 gets the 4-day deadline. A broken save on A is refused
+/// there and changes nothing anywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_saved_on_one_node_decides_on_another() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let servers = NatsServers::start(1, &dir.path().join("nats"))?;
+    let nats = servers.urls()[0].clone();
+    let key = dir.path().join("pii.key");
+    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
+    let mut rules = Vec::new();
+    for (node, workers) in [(&a_dir, true), (&b_dir, false)] {
+        node_config(node, &nats, &key, workers)?;
+        let (folder, _) = rules_copy(node)?;
+        // rules_copy wrote its own hcp.toml: the node's config again, with the folder.
+        node_config(node, &nats, &key, workers)?;
+        let config = node.join("hcp.toml");
+        let text = std::fs::read_to_string(&config)?;
+        std::fs::write(
+            &config,
+            format!("rules_dir = {:?}\n{text}", folder.display().to_string()),
+        )?;
+        rules.push(folder);
+    }
+    let a = start(&a_dir)?;
+    let password = a
+        .admin_password()
+        .context("node A bootstraps the administrator")?;
+    let admin_a = Session::login(&a.url, "admin", &password).await?;
+    let fixture = seed(&admin_a).await?;
+    let b = start(&b_dir)?;
+    let admin_b = Session::login(&b.url, "admin", &password).await?;
+    let original = admin_b.get("/api/v1/rules/status").await?["active_version"].clone();
+
+    let mut county = serde_json::Map::new();
+    for (path, text) in admin_a.get("/api/v1/rules/files").await?["files"]
+        .as_object()
+        .context("files")?
+    {
+        if path.starts_with("410421/") {
+            county.insert(path.clone(), text.clone());
+        }
+    }
+    county.insert("410421/deadline.rhai".into(), json!(BAOFENG_FOUR_DAYS));
+    county.insert(
+        "410421/tests/deadline.json".into(),
+        json!(BAOFENG_FOUR_DAYS_TEST),
+    );
+    let saved = admin_a
+        .put(
+            "/api/v1/rules/files",
+            &json!({"county": "410421", "files": county}),
+        )
+        .await?["active_version"]
+        .clone();
+    assert_ne!(saved, original);
+
+    let asked = Instant::now();
+    loop {
+        let status = admin_b.get("/api/v1/rules/status").await?;
+        if status["active_version"] == saved {
+            break;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(30),
+            "B never activated {saved}: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "the version saved on A was active on B {} ms later",
+        asked.elapsed().as_millis()
+    );
+    assert_eq!(
+        std::fs::read_to_string(rules[1].join("410421/deadline.rhai"))?,
+        BAOFENG_FOUR_DAYS,
+        "B's folder holds the version it runs"
+    );
+
+    // B's next 差评 is timed by the rules saved on A.
+    let mut body = rating(&fixture, "bad-on-b", "4104212026120699001", "13900001111");
+    body["level"] = json!("dissatisfied");
+    body["text"] = json!("材料要求反复变化");
+    let (status, recorded) = fixture.ingest(&b.url, "ratings", &body).await?;
+    assert_eq!(status, 201, "{recorded}");
+    let id = recorded["id"].as_u64().context("an id")?;
+    let decisions = admin_b
+        .get_list(&format!("/api/v1/ratings/{id}/decisions"))
+        .await?;
+    let deadline = decisions
+        .as_array()
+        .context("decisions")?
+        .iter()
+        .find(|decision| decision["hook"] == "deadline")
+        .cloned()
+        .with_context(|| format!("no deadline decision: {decisions}"))?;
+    let rectify = deadline["output"]["phases"]
+        .as_array()
+        .context("phases")?
+        .iter()
+        .find(|phase| phase["phase"] == "rectify")
+        .cloned()
+        .context("a rectify phase")?;
+    assert_eq!(rectify["amount"], 4, "{deadline}");
+
+    // A broken save is refused on A; B keeps the saved version.
+    county.insert(
+        "410421/deadline.rhai".into(),
+        json!("fn deadline(input) {\n    let days = ;\n}\n"),
+    );
+    let (code, _) = admin_a
+        .try_put(
+            "/api/v1/rules/files",
+            &json!({"county": "410421", "files": county}),
+        )
+        .await?;
+    assert_eq!(code, 422);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        admin_b.get("/api/v1/rules/status").await?["active_version"],
+        saved
+    );
+    drop((a, b, servers));
     Ok(())
 }

@@ -149,6 +149,9 @@ pub struct Policies {
     /// Serialises rollbacks: two writing the folder at once would trip over each other's
     /// temporary files and activate a mix.
     rollbacks: Mutex<()>,
+    /// Set while [`Policies::follow`] writes a version another node activated into the folder:
+    /// the watcher leaves the half-written folder alone.
+    following: std::sync::atomic::AtomicBool,
 }
 
 impl Policies {
@@ -191,6 +194,7 @@ impl Policies {
             status: Mutex::new(RulesStatus::default()),
             retimed_for: Mutex::new(None),
             rollbacks: Mutex::new(()),
+            following: std::sync::atomic::AtomicBool::new(false),
         };
         policies.set_status(|status| status.calendar.activated_at = Some(clock.now()));
         if last.as_ref().map(|last| last.version.as_str()) != Some(set.version()) {
@@ -306,6 +310,60 @@ impl Policies {
             }
             Err(error) => Err(self.refuse(error)),
         }
+    }
+
+    /// Activates here the rules version another node of the partition activated, when the
+    /// shared log brought its activation (the province deployment): the version's files, kept
+    /// with the activation, are loaded (a version that does not load here is refused and
+    /// reported, and the active one keeps serving), swapped in, then written into the folder
+    /// so that the folder and a restart agree. Returns the version activated, if any. Blocking.
+    pub fn follow(&self, store: &Store) -> Result<Option<String>, String> {
+        let Some(last) = store
+            .policy_activations()
+            .map_err(|error| error.to_string())?
+            .pop()
+        else {
+            return Ok(None);
+        };
+        if last.version == self.active().version() {
+            return Ok(None);
+        }
+        let _one_at_a_time = self
+            .rollbacks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let files = store
+            .policy_files(&last.version)
+            .map_err(|error| error.to_string())?
+            .ok_or_else(|| format!("the activated rules version {} has no files", last.version))?;
+        let set =
+            PolicySet::from_files(&files, self.calendar(), Limits::default()).map_err(|error| {
+                self.refuse(format!(
+                    "rules version {} activated on another node does not load here: {error}",
+                    last.version
+                ))
+            })?;
+        let current: BTreeSet<String> = self.active().files().keys().cloned().collect();
+        if let Ok(mut active) = self.active.write() {
+            *active = Arc::new(set);
+        }
+        self.set_status(|status| {
+            status.active_version = last.version.clone();
+            status.activated_at = Some(last.at);
+            status.activated_by = last.actor.clone();
+            status.last_error = None;
+            status.last_error_at = None;
+        });
+        tracing::info!(version = %last.version, actor = %last.actor, "rules version activated on another node, active here");
+        self.following
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let written = write_version(&self.dir, &current, &files);
+        self.following
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Err(error) = written {
+            tracing::error!(error = %format!("{error:#}"), "cannot write the followed rules version into the folder");
+        }
+        Ok(Some(last.version))
     }
 
     fn refuse(&self, error: String) -> String {
@@ -438,6 +496,9 @@ impl Policies {
             std::time::Duration::from_millis(200),
             "rules",
             move |changed| {
+                if policies.following.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
                 if changed.iter().any(|path| is_policy_file(path)) {
                     let _ = policies.reload(&store, "system", "file change");
                 }

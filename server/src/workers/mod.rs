@@ -60,18 +60,26 @@ impl Lease for NotOwner {
 }
 
 /// Keeps a node of a shared partition current with what the other nodes of the partition
-/// append to the log, every `interval`. A shared log out of reach is reported once, and again
-/// when it answers.
+/// append to the log, every `interval`, and activates here a rules version another node
+/// activated. A shared log out of reach is reported once, and again when it answers.
 pub fn spawn_catch_up(platform: &Platform, interval: Duration) {
-    let store = platform.store.clone();
+    let platform = platform.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
         loop {
             ticker.tick().await;
-            let store = store.clone();
-            match tokio::task::spawn_blocking(move || store.catch_up()).await {
+            let platform = platform.clone();
+            let caught_up = tokio::task::spawn_blocking(move || {
+                let applied = platform.store.catch_up()?;
+                if applied > 0 {
+                    // A refusal is reported by the rules status; the active version keeps serving.
+                    let _ = platform.policies.follow(&platform.store);
+                }
+                Ok::<_, hcp_core::store::StoreError>(applied)
+            });
+            match caught_up.await {
                 Ok(Ok(_)) if failing => {
                     tracing::info!("caught up with the shared log again");
                     failing = false;

@@ -178,12 +178,14 @@ unit-tests: nats-setup
 # Ingest benchmark against the real HTTP endpoints (release build; one rating and 500 per
 # request, canonical and through two adapters) beside the same ingest into PostgreSQL 15
 # (installed and started by tests/benches/postgres.sh), bulk import of a million ratings
-# (HCP_BENCH_IMPORT_ROWS), then adapter decode cost.
+# (HCP_BENCH_IMPORT_ROWS), the log shared through JetStream (R1, R3, 1 and 3 nodes) beside the
+# embedded one, then adapter decode cost.
 bench: adapters
 	$(CARGO) build --release -p hcp-server --bin hcp
 	$(CARGO) bench -p hcp-e2e --bench ingest
 	$(CARGO) bench -p hcp-e2e --bench import
 	$(CARGO) bench -p hcp-e2e --bench rules
+	$(CARGO) bench -p hcp-cluster --bench log
 	$(CARGO) bench -p hcp-plugins
 	$(CARGO) bench -p hcp-core --bench policy
 

@@ -9,6 +9,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// When the servers write JetStream's files through to the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sync {
+    /// Every message before it is acknowledged (`sync_interval: always`): an acknowledged
+    /// block survives a power loss of every server, as a flushed batch of the embedded store
+    /// survives its machine's.
+    EveryWrite,
+    /// nats-server's default (every two minutes): an acknowledged block survives the loss of
+    /// servers short of a quorum, held in the memory of the others, not a power loss of all.
+    Periodic,
+}
+
 /// A node of a running set.
 struct Node {
     name: String,
@@ -67,7 +79,16 @@ impl NatsServers {
     /// until each takes connections. The cluster elects its JetStream leaders on its own; a
     /// client retries until it has (see [`crate::Journal::connect`]).
     pub fn start(count: usize, dir: &Path) -> Result<NatsServers, ServersError> {
+        NatsServers::start_with(count, dir, Sync::EveryWrite)
+    }
+
+    /// [`NatsServers::start`] with the servers' disk synchronisation chosen.
+    pub fn start_with(count: usize, dir: &Path, sync: Sync) -> Result<NatsServers, ServersError> {
         let binary = binary()?;
+        let sync = match sync {
+            Sync::EveryWrite => "  sync_interval: always\n",
+            Sync::Periodic => "",
+        };
         let client_ports = (0..count)
             .map(|_| free_port())
             .collect::<Result<Vec<_>, _>>()?;
@@ -98,7 +119,7 @@ impl NatsServers {
                 format!(
                     "server_name: {name}\nlisten: \"127.0.0.1:{}\"\nmax_payload: 8MB\n\
                      log_file: \"{}\"\n\
-                     jetstream {{\n  store_dir: \"{}\"\n  max_memory_store: 64MB\n  max_file_store: 8GB\n}}\n{cluster}",
+                     jetstream {{\n  store_dir: \"{}\"\n  max_memory_store: 64MB\n  max_file_store: 8GB\n{sync}}}\n{cluster}",
                     client_ports[index],
                     dir.join(format!("{name}.log")).display(),
                     data.display(),

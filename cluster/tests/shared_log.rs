@@ -8,123 +8,15 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeZone, Utc};
 use hcp_cluster::servers::NatsServers;
 use hcp_cluster::{JournalConfig, SharedLog};
-use hcp_core::auth::Source;
 use hcp_core::clock::ManualClock;
-use hcp_core::model::{
-    Channel, EvaluatorInput, Level, OrgKind, OrgUnit, RatingInput, ServiceItem, Staff,
-};
 use hcp_core::pii::PiiKey;
 use hcp_core::store::chain::Verification;
-use hcp_core::store::{Command, MasterChange, Outcome, Store, StoreError, StoreOptions};
-use hcp_core::validate::credit_check_char;
+use hcp_core::store::{Command, Outcome, Store, StoreError, StoreOptions};
+use support::{COUNTY, master_data, now, rating};
 
-const CITY: &str = "410400";
-const COUNTY: &str = "410421";
-const HALL: &str = "H410421";
-const WINDOW: &str = "W410421-01";
-const STAFF: &str = "S410421-0001";
-const ITEM: &str = "T-000101";
-const SOURCE: &str = "county-hall";
-
-fn department() -> String {
-    let first17 = "11410421MB0000001";
-    format!("{first17}{}", credit_check_char(first17).unwrap())
-}
-
-fn unit(id: &str, kind: OrgKind, parent: Option<&str>) -> OrgUnit {
-    OrgUnit {
-        id: id.into(),
-        kind,
-        name: format!("{kind:?} {id}"),
-        parent: parent.map(String::from),
-        department: None,
-        has_device: false,
-        has_qr_code: false,
-    }
-}
-
-fn master_data() -> Vec<Command> {
-    [
-        MasterChange::OrgUnit(unit(CITY, OrgKind::City, None)),
-        MasterChange::OrgUnit(unit(COUNTY, OrgKind::County, Some(CITY))),
-        MasterChange::OrgUnit(unit(&department(), OrgKind::Department, Some(COUNTY))),
-        MasterChange::OrgUnit(unit(HALL, OrgKind::Hall, Some(COUNTY))),
-        MasterChange::OrgUnit(OrgUnit {
-            department: Some(department()),
-            has_qr_code: true,
-            ..unit(WINDOW, OrgKind::Window, Some(HALL))
-        }),
-        MasterChange::Staff(Staff {
-            id: STAFF.into(),
-            name: "王芳".into(),
-            department: department(),
-            window: Some(WINDOW.into()),
-        }),
-        MasterChange::Item(ServiceItem {
-            task_code: ITEM.into(),
-            name: "食品经营许可".into(),
-            department: department(),
-            task_type: "行政许可".into(),
-        }),
-        MasterChange::Source(Source {
-            id: SOURCE.into(),
-            name: SOURCE.into(),
-            adapter: "canonical".into(),
-            scope: CITY.into(),
-            key_hash: String::new(),
-            disabled: false,
-            kind: Default::default(),
-            expected: false,
-        }),
-    ]
-    .into_iter()
-    .map(|change| Command::Master {
-        actor: "admin".into(),
-        change,
-    })
-    .collect()
-}
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 4, 2, 0, 0).unwrap()
-}
-
-fn rating(event: &str, project: u32) -> Command {
-    let level = if project.is_multiple_of(7) {
-        Level::Dissatisfied
-    } else {
-        Level::Satisfied
-    };
-    Command::Rating {
-        source: SOURCE.into(),
-        input: RatingInput {
-            event_id: event.into(),
-            project_no: format!("4104212026120400{project:04}"),
-            service_number: 1,
-            assess_number: 1,
-            task_code: ITEM.into(),
-            department: department(),
-            area_code: COUNTY.into(),
-            service_name: Some("受理".into()),
-            window: Some(WINDOW.into()),
-            staff: Some(STAFF.into()),
-            device: None,
-            level,
-            channel: Channel::QrCode,
-            indicators: if level.is_bad() {
-                vec!["510".into()]
-            } else {
-                Vec::new()
-            },
-            text: None,
-            evaluator: EvaluatorInput::default(),
-            rated_at: now() - chrono::Duration::minutes(5),
-        },
-    }
-}
+mod support;
 
 fn open(dir: &Path, servers: &NatsServers, replicas: usize) -> Store {
     let deadline = Instant::now() + Duration::from_secs(60);

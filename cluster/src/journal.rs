@@ -177,6 +177,11 @@ impl Journal {
         &self.config
     }
 
+    /// The JetStream context of the log's connection (for the leases' bucket).
+    pub fn context(&self) -> &jetstream::Context {
+        &self.context
+    }
+
     /// The partition's last block; `None` before its first.
     pub async fn head(&self, partition: &str) -> Result<Option<BlockHead>, JournalError> {
         check_partition(partition)?;

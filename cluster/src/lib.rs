@@ -12,11 +12,13 @@
 //!   a time, whichever node it runs on;
 //! - [`shared_log`]: a partition of the stream as the store's `Journal`: every committer batch
 //!   appended before it commits locally, other nodes' blocks projected on catch-up;
+//! - [`lease`]: which node of a partition runs each background worker, one at a time;
 //! - [`servers`]: nats-server processes on loopback for the tests and benchmarks (a single
 //!   node, or a cluster that loses and regains nodes).
 
 pub mod block;
 pub mod journal;
+pub mod lease;
 pub mod servers;
 pub mod shared_log;
 

@@ -182,16 +182,31 @@ pub async fn serve<E: Extension>(config: Config, extension: E) -> anyhow::Result
     }
     tracing::info!(%address, "serving");
 
+    let mut cluster_lease = None;
     let lease: Arc<dyn crate::workers::Lease> = if config.cluster.enabled() {
         crate::workers::spawn_catch_up(
             &platform,
             std::time::Duration::from_millis(config.cluster.catch_up_ms),
         );
         if config.cluster.workers {
-            Arc::new(crate::workers::SoleOwner)
+            let ttl = std::time::Duration::from_secs(config.cluster.lease_secs);
+            let journal = hcp_cluster::Journal::connect(config.cluster.journal())
+                .await
+                .context("connecting to the cluster for the workers' leases")?;
+            let leases = hcp_cluster::lease::Leases::open(
+                &journal,
+                &config.cluster.partition,
+                &config.cluster.node_name(),
+                ttl,
+            )
+            .await
+            .context("opening the workers' leases")?;
+            let lease = Arc::new(crate::workers::ClusterLease::spawn(Arc::new(leases), ttl));
+            cluster_lease = Some(lease.clone());
+            lease
         } else {
             tracing::info!(
-                "the workers run on another node of the partition (cluster.workers = false)"
+                "the workers run on other nodes of the partition (cluster.workers = false)"
             );
             Arc::new(crate::workers::NotOwner)
         }
@@ -201,6 +216,9 @@ pub async fn serve<E: Extension>(config: Config, extension: E) -> anyhow::Result
     crate::workers::spawn(&platform, lease);
     let background = extension.start(&platform, &config);
     server.await??;
+    if let Some(lease) = cluster_lease {
+        lease.release().await;
+    }
     if let Some(background) = background {
         background.abort();
     }

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -15,16 +15,75 @@ use hcp_e2e::{
 };
 use serde_json::json;
 
-fn node_config(dir: &Path, nats: &str, key: &Path, workers: bool) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)?;
+/// A node's folder and configuration: the shared log on `nats`, the partition's key, its own
+/// copy of the rules.
+fn node_config(dir: &Path, nats: &str, key: &Path, workers: bool) -> anyhow::Result<PathBuf> {
+    let (rules, _) = rules_copy(dir)?;
     write_config(
         dir,
         &format!(
-            "[security]\npii_key_file = \"{}\"\n\n[cluster]\nservers = [\"{nats}\"]\npartition = \"410400\"\nreplicas = 1\ncatch_up_ms = 100\nworkers = {workers}\n",
+            "rules_dir = {:?}\n\n[security]\npii_key_file = \"{}\"\n\n[cluster]\nservers = [\"{nats}\"]\npartition = \"410400\"\nreplicas = 1\ncatch_up_ms = 100\nworkers = {workers}\n",
+            rules.display().to_string(),
             key.display()
         ),
     )?;
-    Ok(())
+    Ok(rules)
+}
+
+/// Two nodes of partition 410400 on one nats-server: A started first on an empty folder (it
+/// creates the administrator and seeds the county), then B on an empty folder of its own.
+struct Pair {
+    a: Server,
+    b: Server,
+    admin_a: Session,
+    admin_b: Session,
+    fixture: Fixture,
+    password: String,
+    a_dir: PathBuf,
+    /// B's rules folder.
+    b_rules: PathBuf,
+    _servers: NatsServers,
+    _dir: tempfile::TempDir,
+}
+
+impl Pair {
+    async fn start() -> anyhow::Result<Pair> {
+        let dir = tempfile::tempdir()?;
+        let servers = NatsServers::start(1, &dir.path().join("nats"))?;
+        let nats = servers.urls()[0].clone();
+        // Every node of a partition seals and opens personal data with the same key.
+        let key = dir.path().join("pii.key");
+        let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
+        node_config(&a_dir, &nats, &key, true)?;
+        let b_rules = node_config(&b_dir, &nats, &key, false)?;
+
+        let a = start(&a_dir)?;
+        let password = a
+            .admin_password()
+            .context("node A bootstraps the administrator")?;
+        let admin_a = Session::login(&a.url, "admin", &password).await?;
+        let fixture = seed(&admin_a).await?;
+        // B fills its empty folder from the shared log: the administrator, the master data
+        // and the source's key are A's.
+        let b = start(&b_dir)?;
+        anyhow::ensure!(
+            b.admin_password().is_none(),
+            "B created a second administrator"
+        );
+        let admin_b = Session::login(&b.url, "admin", &password).await?;
+        Ok(Pair {
+            a,
+            b,
+            admin_a,
+            admin_b,
+            fixture,
+            password,
+            a_dir,
+            b_rules,
+            _servers: servers,
+            _dir: dir,
+        })
+    }
 }
 
 fn start(dir: &Path) -> anyhow::Result<Server> {
@@ -75,30 +134,19 @@ async fn listed(node: &Session, expected: usize) -> anyhow::Result<BTreeMap<Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_of_a_partition_serve_the_same_ratings() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let servers = NatsServers::start(1, &dir.path().join("nats"))?;
-    let nats = servers.urls()[0].clone();
-    // Every node of a partition seals and opens personal data with the same key.
-    let key = dir.path().join("pii.key");
-    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
-    node_config(&a_dir, &nats, &key, true)?;
-    node_config(&b_dir, &nats, &key, false)?;
-
-    let a = start(&a_dir)?;
-    let password = a
-        .admin_password()
-        .context("node A bootstraps the administrator")?;
-    let admin_a = Session::login(&a.url, "admin", &password).await?;
-    let fixture = seed(&admin_a).await?;
-
-    // B starts on an empty folder and fills it from the shared log: the administrator, the
-    // master data and the source's key are A's.
-    let b = start(&b_dir)?;
-    assert!(
-        b.admin_password().is_none(),
-        "B created a second administrator"
-    );
-    let admin_b = Session::login(&b.url, "admin", &password).await?;
+    let Pair {
+        a,
+        b,
+        admin_a,
+        admin_b,
+        fixture,
+        password,
+        a_dir,
+        // Held to the end: the servers and the folders.
+        _servers,
+        _dir,
+        ..
+    } = Pair::start().await?;
 
     ingest(&fixture, &a.url, &["a-1", "a-2", "a-3", "both"]).await?;
     ingest(&fixture, &b.url, &["b-1", "b-2", "both"]).await?;
@@ -126,9 +174,7 @@ async fn two_nodes_of_a_partition_serve_the_same_ratings() -> anyhow::Result<()>
         rating.to_string().contains("138****8000"),
         "the phone sealed on B is masked on A: {rating}"
     );
-    drop(b);
-    drop(a);
-    drop(servers);
+    drop((a, b));
     Ok(())
 }
 
@@ -138,33 +184,17 @@ async fn two_nodes_of_a_partition_serve_the_same_ratings() -> anyhow::Result<()>
 /// there and changes nothing anywhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rule_saved_on_one_node_decides_on_another() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let servers = NatsServers::start(1, &dir.path().join("nats"))?;
-    let nats = servers.urls()[0].clone();
-    let key = dir.path().join("pii.key");
-    let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
-    let mut rules = Vec::new();
-    for (node, workers) in [(&a_dir, true), (&b_dir, false)] {
-        node_config(node, &nats, &key, workers)?;
-        let (folder, _) = rules_copy(node)?;
-        // rules_copy wrote its own hcp.toml: the node's config again, with the folder.
-        node_config(node, &nats, &key, workers)?;
-        let config = node.join("hcp.toml");
-        let text = std::fs::read_to_string(&config)?;
-        std::fs::write(
-            &config,
-            format!("rules_dir = {:?}\n{text}", folder.display().to_string()),
-        )?;
-        rules.push(folder);
-    }
-    let a = start(&a_dir)?;
-    let password = a
-        .admin_password()
-        .context("node A bootstraps the administrator")?;
-    let admin_a = Session::login(&a.url, "admin", &password).await?;
-    let fixture = seed(&admin_a).await?;
-    let b = start(&b_dir)?;
-    let admin_b = Session::login(&b.url, "admin", &password).await?;
+    let Pair {
+        a,
+        b,
+        admin_a,
+        admin_b,
+        fixture,
+        b_rules,
+        _servers,
+        _dir,
+        ..
+    } = Pair::start().await?;
     let original = admin_b.get("/api/v1/rules/status").await?["active_version"].clone();
 
     let mut county = serde_json::Map::new();
@@ -207,7 +237,7 @@ async fn a_rule_saved_on_one_node_decides_on_another() -> anyhow::Result<()> {
         asked.elapsed().as_millis()
     );
     assert_eq!(
-        std::fs::read_to_string(rules[1].join("410421/deadline.rhai"))?,
+        std::fs::read_to_string(b_rules.join("410421/deadline.rhai"))?,
         BAOFENG_FOUR_DAYS,
         "B's folder holds the version it runs"
     );
@@ -255,6 +285,6 @@ async fn a_rule_saved_on_one_node_decides_on_another() -> anyhow::Result<()> {
         admin_b.get("/api/v1/rules/status").await?["active_version"],
         saved
     );
-    drop((a, b, servers));
+    drop((a, b));
     Ok(())
 }

@@ -490,9 +490,16 @@ pub struct ClusterConfig {
     /// Seconds an append waits for the servers' acknowledgement before the batch fails (503,
     /// the senders retry).
     pub ack_timeout_secs: u64,
-    /// Run the background workers (sweep, message delivery, uplink, reports) on this node.
-    /// Exactly one node of a partition must: two would both deliver its messages.
+    /// Let this node run the background workers (sweep, message delivery, uplink, reports):
+    /// the nodes that may compete for a lease per worker, and one at a time holds it. False:
+    /// this node never runs them.
     pub workers: bool,
+    /// Seconds a worker's lease lives without renewal: how long the work waits after its node
+    /// is lost before another node takes it over. Fixed by the first node of the deployment
+    /// (the leases' bucket keeps it).
+    pub lease_secs: u64,
+    /// This node's name in the leases; empty: the host name and process id.
+    pub node: String,
 }
 
 impl Default for ClusterConfig {
@@ -505,6 +512,8 @@ impl Default for ClusterConfig {
             catch_up_ms: 200,
             ack_timeout_secs: 5,
             workers: true,
+            lease_secs: 15,
+            node: String::new(),
         }
     }
 }
@@ -558,7 +567,23 @@ impl ClusterConfig {
                 "catch_up_ms and ack_timeout_secs must be above 0",
             );
         }
+        if self.lease_secs < 3 {
+            return invalid("cluster.lease_secs", "must be at least 3");
+        }
         Ok(())
+    }
+
+    /// This node's name in the leases.
+    pub fn node_name(&self) -> String {
+        if !self.node.trim().is_empty() {
+            return self.node.trim().to_string();
+        }
+        let host = std::fs::read_to_string("/etc/hostname")
+            .ok()
+            .map(|name| name.trim().to_string())
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "hcp".into());
+        format!("{host}:{}", std::process::id())
     }
 
     /// Where the shared log is, for [`hcp_cluster::SharedLog::connect`].

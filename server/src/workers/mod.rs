@@ -26,6 +26,8 @@ pub enum Worker {
 }
 
 impl Worker {
+    pub const ALL: [Worker; 2] = [Worker::Sweep, Worker::Uplink];
+
     pub fn name(self) -> &'static str {
         match self {
             Worker::Sweep => "sweep",
@@ -46,6 +48,43 @@ pub struct SoleOwner;
 impl Lease for SoleOwner {
     fn owns(&self, _worker: Worker) -> bool {
         true
+    }
+}
+
+/// The nodes of a shared partition (the province deployment) compete for a lease per worker on
+/// the cluster; one node at a time holds it (see `hcp_cluster::lease`).
+pub struct ClusterLease {
+    leases: Arc<hcp_cluster::lease::Leases>,
+}
+
+impl Lease for ClusterLease {
+    fn owns(&self, worker: Worker) -> bool {
+        self.leases.holds(worker.name())
+    }
+}
+
+impl ClusterLease {
+    /// Takes and renews the leases every third of `ttl`, for as long as the process lives.
+    pub fn spawn(leases: Arc<hcp_cluster::lease::Leases>, ttl: Duration) -> ClusterLease {
+        let renewing = leases.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(ttl / 3);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                for worker in Worker::ALL {
+                    renewing.tick(worker.name()).await;
+                }
+            }
+        });
+        ClusterLease { leases }
+    }
+
+    /// Hands every lease this node holds over at once (a clean stop).
+    pub async fn release(&self) {
+        for worker in Worker::ALL {
+            self.leases.release(worker.name()).await;
+        }
     }
 }
 

@@ -201,7 +201,11 @@ pub async fn serve<E: Extension>(config: Config, extension: E) -> anyhow::Result
             )
             .await
             .context("opening the workers' leases")?;
-            let lease = Arc::new(crate::workers::ClusterLease::spawn(Arc::new(leases), ttl));
+            let lease = Arc::new(crate::workers::ClusterLease::spawn(
+                &platform,
+                Arc::new(leases),
+                ttl,
+            ));
             cluster_lease = Some(lease.clone());
             lease
         } else {

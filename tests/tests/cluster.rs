@@ -22,7 +22,7 @@ fn node_config(dir: &Path, nats: &str, key: &Path, workers: bool) -> anyhow::Res
     write_config(
         dir,
         &format!(
-            "rules_dir = {:?}\n\n[security]\npii_key_file = \"{}\"\n\n[cluster]\nservers = [\"{nats}\"]\npartition = \"410400\"\nreplicas = 1\ncatch_up_ms = 100\nworkers = {workers}\n",
+            "rules_dir = {:?}\n\n[security]\npii_key_file = \"{}\"\n\n[cluster]\nservers = [\"{nats}\"]\npartition = \"410400\"\nreplicas = 1\ncatch_up_ms = 100\nworkers = {workers}\nlease_secs = 3\n",
             rules.display().to_string(),
             key.display()
         ),
@@ -31,7 +31,8 @@ fn node_config(dir: &Path, nats: &str, key: &Path, workers: bool) -> anyhow::Res
 }
 
 /// Two nodes of partition 410400 on one nats-server: A started first on an empty folder (it
-/// creates the administrator and seeds the county), then B on an empty folder of its own.
+/// creates the administrator and seeds the county), then B on an empty folder of its own; A
+/// may run the workers, B only when `b_workers`.
 struct Pair {
     a: Server,
     b: Server,
@@ -47,7 +48,7 @@ struct Pair {
 }
 
 impl Pair {
-    async fn start() -> anyhow::Result<Pair> {
+    async fn start(b_workers: bool) -> anyhow::Result<Pair> {
         let dir = tempfile::tempdir()?;
         let servers = NatsServers::start(1, &dir.path().join("nats"))?;
         let nats = servers.urls()[0].clone();
@@ -55,7 +56,7 @@ impl Pair {
         let key = dir.path().join("pii.key");
         let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
         node_config(&a_dir, &nats, &key, true)?;
-        let b_rules = node_config(&b_dir, &nats, &key, false)?;
+        let b_rules = node_config(&b_dir, &nats, &key, b_workers)?;
 
         let a = start(&a_dir)?;
         let password = a
@@ -146,7 +147,7 @@ async fn two_nodes_of_a_partition_serve_the_same_ratings() -> anyhow::Result<()>
         _servers,
         _dir,
         ..
-    } = Pair::start().await?;
+    } = Pair::start(false).await?;
 
     ingest(&fixture, &a.url, &["a-1", "a-2", "a-3", "both"]).await?;
     ingest(&fixture, &b.url, &["b-1", "b-2", "both"]).await?;
@@ -194,7 +195,7 @@ async fn a_rule_saved_on_one_node_decides_on_another() -> anyhow::Result<()> {
         _servers,
         _dir,
         ..
-    } = Pair::start().await?;
+    } = Pair::start(false).await?;
     let original = admin_b.get("/api/v1/rules/status").await?["active_version"].clone();
 
     let mut county = serde_json::Map::new();
@@ -286,5 +287,60 @@ async fn a_rule_saved_on_one_node_decides_on_another() -> anyhow::Result<()> {
         saved
     );
     drop((a, b));
+    Ok(())
+}
+
+/// Whether the node whose operations address is `ops` runs `worker` now, as `/metrics` says.
+async fn runs(ops: &str, worker: &str) -> anyhow::Result<bool> {
+    let text = reqwest::get(format!("{ops}/metrics")).await?.text().await?;
+    let line = format!("hcp_worker_running{{worker=\"{worker}\"}} ");
+    let value = text
+        .lines()
+        .find_map(|row| row.strip_prefix(&line))
+        .with_context(|| format!("no {line} in /metrics"))?;
+    Ok(value.trim() == "1")
+}
+
+/// Both nodes may run the workers; one at a time does, by lease. When that node is killed
+/// (SIGKILL), the other takes its workers over once the lease expires (3 s here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workers_move_to_another_node_when_theirs_is_killed() -> anyhow::Result<()> {
+    let Pair {
+        a,
+        b,
+        _servers,
+        _dir,
+        ..
+    } = Pair::start(true).await?;
+    let started = Instant::now();
+    // A started first and took the leases; B asks for them in vain.
+    while !(runs(&a.ops_url, "sweep").await? && runs(&a.ops_url, "uplink").await?) {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "A never took the leases"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!runs(&b.ops_url, "sweep").await?, "two nodes run the sweep");
+    assert!(
+        !runs(&b.ops_url, "uplink").await?,
+        "two nodes run the uplink"
+    );
+
+    a.kill()?;
+    let killed = Instant::now();
+    while !(runs(&b.ops_url, "sweep").await? && runs(&b.ops_url, "uplink").await?) {
+        anyhow::ensure!(
+            killed.elapsed() < Duration::from_secs(60),
+            "B never took the workers over"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "B runs the workers {} ms after A was killed (leases of 3 s)",
+        killed.elapsed().as_millis()
+    );
+    drop(b);
     Ok(())
 }

@@ -21,12 +21,30 @@ pub struct Telemetry {
     /// The last walk of the store's trees and when it ended ([`Telemetry::tree_stats`]).
     trees: Mutex<Option<(std::time::Instant, Vec<hcp_core::store::TreeStats>)>>,
     walking: std::sync::atomic::AtomicBool,
+    /// Background worker → whether this node runs it now (a node of a shared partition runs a
+    /// worker while it holds its lease).
+    workers: Mutex<BTreeMap<&'static str, bool>>,
 }
 
 /// How old the tree figures of `/metrics` may grow before a scrape starts a new walk.
 const TREE_STATS_AGE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 impl Telemetry {
+    /// Records whether this node runs `worker` now.
+    pub fn set_worker(&self, worker: &'static str, running: bool) {
+        if let Ok(mut workers) = self.workers.lock() {
+            workers.insert(worker, running);
+        }
+    }
+
+    /// Every background worker and whether this node runs it now.
+    pub fn workers(&self) -> BTreeMap<&'static str, bool> {
+        self.workers
+            .lock()
+            .map(|workers| workers.clone())
+            .unwrap_or_default()
+    }
+
     /// The entries and bytes of every tree as of the last walk, and its age. A walk reads the
     /// whole store, so a scrape never waits for one: when the figures are missing or older than
     /// 15 minutes, a background thread walks again and the next scrape has them.

@@ -78,6 +78,20 @@ pub fn render(platform: &Platform) -> String {
         "# HELP hcp_http_request_seconds_total Time spent serving requests.\n# TYPE hcp_http_request_seconds_total counter\n{durations}# HELP hcp_ingest_items_total Ingested items by outcome.\n# TYPE hcp_ingest_items_total counter"
     );
     let metrics = &platform.telemetry;
+    let workers = metrics.workers();
+    if !workers.is_empty() {
+        let _ = writeln!(
+            out,
+            "# HELP hcp_worker_running Whether this node runs the background worker now (1) or leaves it to another node of its partition (0).\n# TYPE hcp_worker_running gauge"
+        );
+        for (worker, running) in workers {
+            let _ = writeln!(
+                out,
+                "hcp_worker_running{{worker=\"{worker}\"}} {}",
+                u8::from(running)
+            );
+        }
+    }
     for (outcome, counter) in [
         ("recorded", &metrics.ingest_recorded),
         ("duplicate", &metrics.ingest_duplicate),

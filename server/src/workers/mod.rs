@@ -64,16 +64,23 @@ impl Lease for ClusterLease {
 }
 
 impl ClusterLease {
-    /// Takes and renews the leases every third of `ttl`, for as long as the process lives.
-    pub fn spawn(leases: Arc<hcp_cluster::lease::Leases>, ttl: Duration) -> ClusterLease {
+    /// Takes and renews the leases every third of `ttl`, for as long as the process lives;
+    /// `/metrics` says which workers this node runs.
+    pub fn spawn(
+        platform: &Platform,
+        leases: Arc<hcp_cluster::lease::Leases>,
+        ttl: Duration,
+    ) -> ClusterLease {
         let renewing = leases.clone();
+        let telemetry = platform.telemetry.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(ttl / 3);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
                 for worker in Worker::ALL {
-                    renewing.tick(worker.name()).await;
+                    let held = renewing.tick(worker.name()).await;
+                    telemetry.set_worker(worker.name(), held);
                 }
             }
         });
@@ -140,6 +147,11 @@ pub fn spawn_catch_up(platform: &Platform, interval: Duration) {
 
 /// Starts every worker of the platform on its clock.
 pub fn spawn(platform: &Platform, lease: Arc<dyn Lease>) {
+    for worker in Worker::ALL {
+        platform
+            .telemetry
+            .set_worker(worker.name(), lease.owns(worker));
+    }
     sweep::spawn(platform.clone(), lease.clone());
     uplink::spawn(platform.clone(), lease);
 }

@@ -73,6 +73,8 @@ fn runtimes_stay_in_their_modules() {
     check("core/src", "sled::", Some("core/src/store/"));
     check("server/src", "sled::", None);
     check("core/src", "axum::", None);
+    check("core/src", "async_nats::", None);
+    check("server/src", "async_nats::", None);
     check("core/src", "wasmtime", None);
     check("core/src", "rhai::", Some("core/src/policy/"));
     check("server/src", "rhai::", None);

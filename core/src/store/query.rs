@@ -568,6 +568,18 @@ impl Store {
             .collect()
     }
 
+    /// The last rules activation recorded: the version active now.
+    pub fn last_policy_activation(&self) -> Result<Option<PolicyVersionRecord>, StoreError> {
+        match self.trees()[tree::POLICY_VERSIONS]
+            .scan_prefix(b"a")
+            .next_back()
+            .transpose()?
+        {
+            Some((_, value)) => Ok(Some(super::codec::decode(&value)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The files of a rules version that was once active.
     pub fn policy_files(
         &self,

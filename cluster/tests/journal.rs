@@ -104,7 +104,7 @@ async fn a_partition_appends_reads_back_and_refuses_a_stale_writer() {
     let big = LogBlock::new("410400", 5, vec![Bytes::from(vec![0u8; 9 * 1024 * 1024])]).unwrap();
     let error = journal.append(&big, second_at).await.unwrap_err();
     assert!(
-        matches!(error, JournalError::Refused(_)) && error.to_string().contains("smaller batches"),
+        matches!(error, JournalError::Refused(_)) && error.to_string().contains("max_batch"),
         "{error}"
     );
     assert!(matches!(

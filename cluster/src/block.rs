@@ -72,9 +72,18 @@ impl LogBlock {
     }
 
     /// The id the stream deduplicates a block by: a retried append of the same block is stored
-    /// once.
+    /// once. It holds a digest of the entries, so a different block at the same position (a
+    /// writer that decided again after an append it took for failed had landed) is never taken
+    /// for a repeat of the first: it meets the expected-sequence check and is refused.
     pub fn message_id(&self) -> String {
-        format!("{}:{}", self.partition, self.first_seq)
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(self.payload());
+        format!(
+            "{}:{}:{}",
+            self.partition,
+            self.first_seq,
+            hex::encode(&digest[..12])
+        )
     }
 
     /// The message payload.
@@ -160,7 +169,9 @@ mod tests {
         .unwrap();
         assert_eq!(block.last_seq(), 19);
         assert_eq!(block.subject(), "hcp.log.410400");
-        assert_eq!(block.message_id(), "410400:17");
+        assert!(block.message_id().starts_with("410400:17:"));
+        let other = LogBlock::new("410400", 17, vec![Bytes::from_static(b"other")]).unwrap();
+        assert_ne!(other.message_id(), block.message_id());
         let payload = block.payload();
         assert_eq!(
             LogBlock::decode("410400", 17, Some(3), &payload).unwrap(),

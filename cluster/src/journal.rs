@@ -223,12 +223,25 @@ impl Journal {
             Err(error) => Err(error),
         };
         match acknowledged {
+            // A repeat of a block stored before: the id holds the entries' digest, and the
+            // stored payload is compared all the same before it counts as ours.
+            Ok(ack) if ack.duplicate && self.payload_at(ack.sequence).await? != payload => {
+                Err(JournalError::Conflict {
+                    partition: block.partition.clone(),
+                    expected: after,
+                    head: self.head(&block.partition).await?,
+                })
+            }
             Ok(ack) => Ok(Appended {
                 stream_seq: ack.sequence,
                 duplicate: ack.duplicate,
             }),
             Err(error) => match error.kind() {
-                PublishErrorKind::WrongLastSequence => {
+                // nats-server answers a clustered stream's failed expectation with error code
+                // 10164 (the same words, no sequence), which the client does not name.
+                kind if kind == PublishErrorKind::WrongLastSequence
+                    || error.to_string().contains("wrong last sequence") =>
+                {
                     // Ours, stored by an attempt whose acknowledgement was lost, or another
                     // writer's: the partition's last block says which.
                     match self.head(&block.partition).await? {

@@ -91,13 +91,16 @@ impl Leases {
 
     /// Whether this node holds `worker`'s lease now.
     pub fn holds(&self, worker: &str) -> bool {
-        self.held
-            .lock()
-            .map(|held| {
-                held.get(worker)
-                    .is_some_and(|held| held.renewed.elapsed() < self.valid_for())
-            })
-            .unwrap_or(false)
+        self.remaining(worker).is_some()
+    }
+
+    /// How long, at the least, no other node can take `worker`'s lease: the time left until the
+    /// servers would expire this node's last renewal, while this node holds the lease (`None`
+    /// when it does not). Work begun now that ends within it cannot overlap another holder's.
+    pub fn remaining(&self, worker: &str) -> Option<Duration> {
+        let held = self.held.lock().ok()?;
+        let elapsed = held.get(worker)?.renewed.elapsed();
+        (elapsed < self.valid_for()).then(|| self.ttl.saturating_sub(elapsed))
     }
 
     /// Renews `worker`'s lease if this node holds it, takes it if it is free. Call it a few

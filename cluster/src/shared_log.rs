@@ -7,6 +7,9 @@ use hcp_core::store::{self, JournalBlock};
 use crate::block::LogBlock;
 use crate::journal::{Journal, JournalConfig, JournalError};
 
+/// How long an append waits before sending a block the servers did not take again.
+const APPEND_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// A partition of the stream, as the committer of that partition's store sees it.
 pub struct SharedLog {
     runtime: Option<tokio::runtime::Runtime>,
@@ -95,9 +98,21 @@ impl store::Journal for SharedLog {
                 .collect(),
         )
         .map_err(|error| store::JournalError::Refused(error.to_string()))?;
-        self.block_on(self.journal.append(&block, after))
-            .map(|appended| appended.stream_seq)
-            .map_err(to_store)
+        // While no quorum answers (a leader being elected), the same block goes again: the
+        // stream stores it once. Only when the servers stay silent for twice the time an
+        // acknowledgement may take does the batch fail, its outcome then unknown to the sender.
+        let began = std::time::Instant::now();
+        let patience = self.journal.config().ack_timeout * 2;
+        loop {
+            match self.block_on(self.journal.append(&block, after)) {
+                Ok(appended) => return Ok(appended.stream_seq),
+                Err(JournalError::Unavailable(reason)) if began.elapsed() < patience => {
+                    tracing::debug!(%reason, "the shared log did not take a block; sending it again");
+                    std::thread::sleep(APPEND_RETRY);
+                }
+                Err(error) => return Err(to_store(error)),
+            }
+        }
     }
 
     fn read_after(

@@ -374,6 +374,11 @@ pub fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
 /// How long `open` waits for a file lock released by a store closing in this process.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// Times a batch is decided again after other nodes of its partition appended first, before
+/// it fails: each conflict means another node's batch went in, so the partition moves on, and
+/// a node losing this many races in a row answers 503 rather than hold its writers longer.
+const MAX_CONFLICTS: u32 = 16;
+
 /// Opens sled. Compression is fixed when a store is created; an existing store keeps the choice
 /// it was created with, whatever the options say now.
 fn open_db(dir: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> {
@@ -590,6 +595,8 @@ struct Inner {
     sender: Mutex<Option<mpsc::Sender<Job>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
     health: Arc<Health>,
+    /// Other nodes write the same log (a journal is configured).
+    shared: bool,
 }
 
 /// The store. Cheap to clone; all clones share one committer.
@@ -703,6 +710,7 @@ impl Store {
                 sender: Mutex::new(Some(sender)),
                 committer: Mutex::new(Some(handle)),
                 health,
+                shared,
             }),
         };
         if shared {
@@ -740,8 +748,26 @@ impl Store {
         self.submit(vec![command])?.pop().ok_or(StoreError::Closed)
     }
 
-    /// Clears every projection and replays the whole log through the same projection code.
-    /// Returns the number of entries replayed. Writers wait meanwhile.
+    /// Whether other nodes write this store's log (it was opened with a journal).
+    pub fn shared(&self) -> bool {
+        self.inner.shared
+    }
+
+    /// Reads with `read`; on a shared log, an object not found is looked for again once this
+    /// store has caught up (another node may have recorded it a moment ago: a client that
+    /// listed on one node and acts on another). Blocking.
+    pub fn read_fresh<T>(
+        &self,
+        read: impl Fn(&Store) -> Result<Option<T>, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let found = read(self)?;
+        if found.is_some() || !self.inner.shared {
+            return Ok(found);
+        }
+        self.catch_up()?;
+        read(self)
+    }
+
     /// Projects what other nodes appended to the shared log since this store last looked;
     /// returns the entries applied (0 without a journal). Blocking.
     pub fn catch_up(&self) -> Result<u64, StoreError> {
@@ -750,6 +776,8 @@ impl Store {
         answer.recv().map_err(|_| StoreError::Closed)?
     }
 
+    /// Clears every projection and replays the whole log through the same projection code.
+    /// Returns the number of entries replayed. Writers wait meanwhile.
     pub fn rebuild(&self) -> Result<u64, StoreError> {
         let (reply, answer) = mpsc::sync_channel(1);
         self.send(Job::Rebuild { reply })?;
@@ -1042,11 +1070,17 @@ impl Committer {
         let now = self.clock.now();
         let transaction = Instant::now();
         let mut applied = self.apply_batch(&batch, cursor, now);
-        if let Err(TransactionError::Abort(StoreError::Journal(JournalError::Conflict(_)))) =
+        let mut conflicts = 0;
+        while let Err(TransactionError::Abort(StoreError::Journal(JournalError::Conflict(_)))) =
             &applied
+            && conflicts < MAX_CONFLICTS
         {
             // Another node appended first: its entries are projected here, then the batch is
-            // decided again on them (a command it recorded too is now a duplicate).
+            // decided again on them (a command it recorded too is now a duplicate). A growing
+            // pause lets an append still in flight on the servers land (they refuse every
+            // expectation on a subject while one is pending) and replicas serve it.
+            conflicts += 1;
+            std::thread::sleep(std::time::Duration::from_millis(u64::from(conflicts)));
             applied = match self.catch_up(cursor) {
                 Ok(_) => self.apply_batch(&batch, cursor, now),
                 Err(error) => Err(TransactionError::Abort(error)),

@@ -334,7 +334,7 @@ pub fn visible_order(
     principal: &Principal,
     id: u64,
 ) -> Result<Order, AppError> {
-    let order = platform.store.order(id)?;
+    let order = platform.store.read_fresh(|store| store.order(id))?;
     platform
         .scope()
         .found(principal, order, format!("work order {id}"))

@@ -87,11 +87,7 @@ impl Platform {
         let ops = crate::app::ops::OpsAccess::load(&config.ops)?;
         let pii_key = PiiKey::load_or_create(&config.pii_key_path())?;
         let journal: Option<Arc<dyn hcp_core::store::Journal>> = if config.cluster.enabled() {
-            let log = hcp_cluster::SharedLog::connect(
-                config.cluster.journal(),
-                &config.cluster.partition,
-            )
-            .with_context(|| {
+            let log = connect_shared_log(&config.cluster).with_context(|| {
                 format!(
                     "connecting to the shared log ({}, partition {})",
                     config.cluster.servers.join(", "),
@@ -254,6 +250,29 @@ impl Platform {
                 admin_password: Some(password),
             }),
             other => anyhow::bail!("cannot create the first administrator: {other:?}"),
+        }
+    }
+}
+
+/// How long a node starting with its cluster waits for the servers to answer: a deployment
+/// started all at once has its JetStream cluster electing leaders for a few seconds.
+const CLUSTER_START_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Connects to the shared log, trying again while the servers are unavailable (not when they
+/// refuse the configuration), for up to [`CLUSTER_START_WAIT`]. Blocking.
+fn connect_shared_log(
+    cluster: &crate::app::config::ClusterConfig,
+) -> Result<hcp_cluster::SharedLog, hcp_cluster::JournalError> {
+    let began = std::time::Instant::now();
+    loop {
+        match hcp_cluster::SharedLog::connect(cluster.journal(), &cluster.partition) {
+            Err(hcp_cluster::JournalError::Unavailable(reason))
+                if began.elapsed() < CLUSTER_START_WAIT =>
+            {
+                tracing::warn!(%reason, "the shared log does not answer yet; trying again");
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            connected => return connected,
         }
     }
 }

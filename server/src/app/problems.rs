@@ -38,7 +38,7 @@ pub fn order_in_region(
 
 /// A problem the caller asked for by id, if within their scope. Blocking.
 pub fn visible(platform: &Platform, principal: &Principal, id: u64) -> Result<Problem, AppError> {
-    let problem = platform.store.problem(id)?;
+    let problem = platform.store.read_fresh(|store| store.problem(id))?;
     platform
         .scope()
         .found(principal, problem, format!("problem {id}"))

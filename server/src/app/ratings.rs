@@ -28,7 +28,7 @@ pub fn load_visible(
     let today = local_date(platform.clock.now());
     let rating = platform
         .store
-        .rating(id)?
+        .read_fresh(|store| store.rating(id))?
         .filter(|rating| principal.role.sees_live_ratings() || local_date(rating.rated_at) < today);
     platform
         .scope()

@@ -823,6 +823,20 @@ impl Config {
         self.uplink.validate()?;
         self.ingest.validate()?;
         self.cluster.validate()?;
+        // A node hands a message to the gateway only while its lease outlasts the call; renewed
+        // every third of the lease, it holds at least two thirds of it.
+        if self.cluster.enabled()
+            && self.cluster.workers
+            && self.messages.timeout_ms.saturating_mul(3) >= self.cluster.lease_secs * 2000
+        {
+            return Err(ConfigError::Invalid {
+                field: "cluster.lease_secs",
+                reason: format!(
+                    "must exceed 1.5 × messages.timeout_ms ({} ms): a node sends a message only while its lease outlasts the call",
+                    self.messages.timeout_ms
+                ),
+            });
+        }
         if self.demo.password.len() < 8 {
             return Err(ConfigError::Invalid {
                 field: "demo.password",
@@ -946,6 +960,20 @@ mod tests {
             PathBuf::from("/srv/hcp/keys/pii.key")
         );
         assert!(Config::parse("[store]\nmax_batch = 0\n").is_err());
+    }
+
+    #[test]
+    fn a_lease_outlasts_a_call_to_the_gateway() {
+        let cluster = "[cluster]\nservers = [\"nats://127.0.0.1:4222\"]\npartition = \"410400\"\nlease_secs = 3\n";
+        let error = Config::parse(cluster).err().map(|error| error.to_string());
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|error| error.contains("cluster.lease_secs")),
+            "{error:?}"
+        );
+        assert!(Config::parse(&format!("{cluster}[messages]\ntimeout_ms = 1000\n")).is_ok());
+        assert!(Config::parse(&format!("{cluster}workers = false\n")).is_ok());
     }
 
     #[test]

@@ -151,8 +151,19 @@ pub struct RunReport {
 /// Runs steps as of `as_of` until nothing more can be done now (or only one, with
 /// `until_idle` false). Blocking.
 pub fn run(platform: &Platform, as_of: DateTime<Utc>, until_idle: bool) -> RunReport {
+    run_while(platform, as_of, until_idle, &|| true)
+}
+
+/// [`run`] by a process that may lose the uplink to another node meanwhile: a step (one batch
+/// sent) begins only while `holds` says the process still runs the uplink. Blocking.
+pub fn run_while(
+    platform: &Platform,
+    as_of: DateTime<Utc>,
+    until_idle: bool,
+    holds: &dyn Fn() -> bool,
+) -> RunReport {
     let _running = platform.uplink.begin();
-    run_holding_lock(platform, as_of, until_idle)
+    run_holding_lock(platform, as_of, until_idle, holds)
 }
 
 /// A run asked for by a person (`POST /api/v1/admin/uplink/run`): like [`run`], but refused at
@@ -168,10 +179,15 @@ pub fn run_now(
             "an uplink run is in progress (the shipper's); ask again when it has ended".into(),
         ));
     };
-    Ok(run_holding_lock(platform, as_of, until_idle))
+    Ok(run_holding_lock(platform, as_of, until_idle, &|| true))
 }
 
-fn run_holding_lock(platform: &Platform, as_of: DateTime<Utc>, until_idle: bool) -> RunReport {
+fn run_holding_lock(
+    platform: &Platform,
+    as_of: DateTime<Utc>,
+    until_idle: bool,
+    holds: &dyn Fn() -> bool,
+) -> RunReport {
     let uplink = &platform.uplink;
     let mut report = RunReport {
         as_of,
@@ -187,6 +203,9 @@ fn run_holding_lock(platform: &Platform, as_of: DateTime<Utc>, until_idle: bool)
         }
     };
     for _ in 0..MAX_STEPS {
+        if !holds() {
+            break;
+        }
         let step = match step(platform, &client, as_of) {
             Ok(step) => step,
             Err(error) => Step::Blocked {

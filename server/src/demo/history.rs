@@ -106,7 +106,11 @@ pub fn live_through(
         lived.working += started.elapsed();
         if next_sweep <= end {
             let started = std::time::Instant::now();
-            let report = crate::workers::sweep::sweep_quietly(platform, end);
+            let report = crate::workers::sweep::sweep_quietly(
+                platform,
+                end,
+                &crate::workers::Tenure::unbounded(crate::workers::Worker::Sweep),
+            );
             lived.sweeps += 1;
             lived.reports += report.reports_generated;
             for error in report.errors {

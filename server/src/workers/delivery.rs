@@ -4,27 +4,29 @@
 use chrono::{DateTime, Utc};
 use hcp_core::outreach::{DeliveryAttempt, Message, MessageState};
 use hcp_core::pii::PiiKind;
-use hcp_core::store::{Command, LoopCommand};
+use hcp_core::store::{Command, LoopCommand, Outcome, StoreError};
 
 use crate::app::Platform;
 use crate::app::config::MessagesConfig;
-use crate::app::orders::submit_all;
 use crate::app::outbound::{self, AnswerError};
 use crate::app::redact;
 use crate::app::work::SweepReport;
-
-/// Delivery attempts recorded per batch while messages are handed to the gateway.
-const ATTEMPT_CHUNK: usize = 64;
+use crate::workers::Tenure;
 
 /// Calls in a row the gateway leaves unanswered before a sweep stops delivering: the rest wait
 /// for the next sweep instead of each waiting out the time limit while the sweep holds its lock.
 const GATEWAY_SILENT_LIMIT: usize = 3;
 
-/// Hands the queued messages that are due to the SMS gateway. Blocking.
+/// Hands the queued messages that are due to the SMS gateway, while `tenure` lets this process
+/// keep the sweep for longer than a call may take. Each answer is recorded before the next
+/// message goes, so a process that dies leaves unrecorded at most the one message in flight,
+/// which the next sweep (here or on the node that takes the lease over) sends again under the
+/// same id: the gateway's idempotency key. Blocking.
 pub fn deliver(
     platform: &Platform,
     as_of: DateTime<Utc>,
     report: &mut SweepReport,
+    tenure: &Tenure,
 ) -> anyhow::Result<()> {
     let config = &platform.messages;
     if config.gateway_url.trim().is_empty() {
@@ -44,62 +46,30 @@ pub fn deliver(
         return Ok(());
     }
     let gateway = Gateway::new(config)?;
+    let call = std::time::Duration::from_millis(config.timeout_ms);
     let max_attempts = usize::try_from(config.max_attempts.max(1)).unwrap_or(usize::MAX);
-    let mut commands = Vec::new();
-    let mut silent = 0;
     let total = due.len();
+    let mut silent = 0;
     for (index, message) in due.into_iter().enumerate() {
-        let result = match platform.store.pii().open_field(PiiKind::Phone, &message.to) {
-            Ok(phone) => gateway.send(&message, &phone),
-            Err(error) => Err(Failure {
-                error: format!("the recipient cannot be opened: {error}"),
-                permanent: true,
-                answered: true,
-            }),
-        };
-        silent = match &result {
-            Err(failure) if !failure.answered => silent + 1,
-            _ => 0,
-        };
-        let (attempt, next_at) = match result {
-            Ok(gateway_id) => {
-                report.messages_sent += 1;
-                let attempt = DeliveryAttempt {
-                    at: as_of,
-                    ok: true,
-                    gateway_id,
-                    error: None,
-                };
-                (attempt, None)
-            }
-            Err(failure) => {
-                report.messages_failed += 1;
-                let failures = message.attempts.len() + 1;
-                let next_at = (!failure.permanent && failures < max_attempts)
-                    .then(|| as_of + retry_delay(config.retry_secs, failures));
-                if next_at.is_none() {
-                    report.fail(
-                        format!("message {}", message.id),
-                        format!("given up after {failures} attempts: {}", failure.error),
-                    );
-                }
-                let attempt = DeliveryAttempt {
-                    at: as_of,
-                    ok: false,
-                    gateway_id: None,
-                    error: Some(failure.error),
-                };
-                (attempt, next_at)
-            }
-        };
-        commands.push(Command::Loop(LoopCommand::MessageAttempt {
+        if !tenure.allows(call) {
+            report.fail(
+                "",
+                format!(
+                    "this node's lease on the sweep ends within a call to the gateway; messages left for its next holder: {}",
+                    total - index
+                ),
+            );
+            break;
+        }
+        let (attempt, next_at, answered) =
+            attempt(platform, &gateway, &message, as_of, max_attempts, report);
+        silent = if answered { 0 } else { silent + 1 };
+        let command = Command::Loop(LoopCommand::MessageAttempt {
             message_id: message.id,
             attempt,
             next_at,
-        }));
-        if commands.len() >= ATTEMPT_CHUNK {
-            submit_all(platform, std::mem::take(&mut commands), report)?;
-        }
+        });
+        record(platform, command, report, tenure)?;
         if silent >= GATEWAY_SILENT_LIMIT && index + 1 < total {
             report.fail(
                 "",
@@ -111,7 +81,93 @@ pub fn deliver(
             break;
         }
     }
-    submit_all(platform, commands, report)
+    Ok(())
+}
+
+/// Commits that may fail before a message's answer is given up as unrecordable.
+const RECORD_TRIES: u32 = 50;
+
+/// Records the answer to one message before the next goes. A commit that fails (the shared
+/// log electing a leader, a full disk) is tried again every 200 ms while this process keeps
+/// the sweep, so the message accepted is not sent again; only when the lease ends first (or
+/// after [`RECORD_TRIES`]) is it left to be sent again under its id.
+fn record(
+    platform: &Platform,
+    command: Command,
+    report: &mut SweepReport,
+    tenure: &Tenure,
+) -> anyhow::Result<()> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match platform.store.submit(vec![command.clone()]) {
+            Ok(outcomes) => {
+                for outcome in outcomes {
+                    if let Outcome::Rejected(error) = outcome {
+                        report.fail("", error);
+                    }
+                }
+                return Ok(());
+            }
+            Err(StoreError::Batch(_) | StoreError::Journal(_))
+                if tries < RECORD_TRIES && tenure.allows(std::time::Duration::ZERO) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// One call to the gateway for `message`: the attempt to record, the time of the next one
+/// (`None`: sent, or given up), and whether the gateway answered at all.
+fn attempt(
+    platform: &Platform,
+    gateway: &Gateway,
+    message: &Message,
+    as_of: DateTime<Utc>,
+    max_attempts: usize,
+    report: &mut SweepReport,
+) -> (DeliveryAttempt, Option<DateTime<Utc>>, bool) {
+    let result = match platform.store.pii().open_field(PiiKind::Phone, &message.to) {
+        Ok(phone) => gateway.send(message, &phone),
+        Err(error) => Err(Failure {
+            error: format!("the recipient cannot be opened: {error}"),
+            permanent: true,
+            answered: true,
+        }),
+    };
+    match result {
+        Ok(gateway_id) => {
+            report.messages_sent += 1;
+            let attempt = DeliveryAttempt {
+                at: as_of,
+                ok: true,
+                gateway_id,
+                error: None,
+            };
+            (attempt, None, true)
+        }
+        Err(failure) => {
+            report.messages_failed += 1;
+            let failures = message.attempts.len() + 1;
+            let next_at = (!failure.permanent && failures < max_attempts)
+                .then(|| as_of + retry_delay(platform.messages.retry_secs, failures));
+            if next_at.is_none() {
+                report.fail(
+                    format!("message {}", message.id),
+                    format!("given up after {failures} attempts: {}", failure.error),
+                );
+            }
+            let attempt = DeliveryAttempt {
+                at: as_of,
+                ok: false,
+                gateway_id: None,
+                error: Some(failure.error),
+            };
+            (attempt, next_at, failure.answered)
+        }
+    }
 }
 
 /// The delay before the next attempt after `failures` failed ones (1, 2, 3 …): `retry_secs`,

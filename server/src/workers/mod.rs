@@ -37,17 +37,56 @@ impl Worker {
 }
 
 /// Who runs a worker now. Asked before every tick; a tick is skipped when this process does not
-/// own the worker.
+/// own the worker, and a tick that runs asks again before each thing it hands outside (a
+/// message, a batch), through its [`Tenure`].
 pub trait Lease: Send + Sync {
-    fn owns(&self, worker: Worker) -> bool;
+    /// How long at the least this process keeps `worker` (`None`: it does not own it now).
+    fn remaining(&self, worker: Worker) -> Option<Duration>;
+
+    fn owns(&self, worker: Worker) -> bool {
+        self.remaining(worker).is_some()
+    }
+
+    /// Whether other processes write the same log, so that a tick must first catch up with
+    /// what they recorded (the previous holder's last messages and batches).
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// One process owns every worker (the embedded store: one node).
 pub struct SoleOwner;
 
 impl Lease for SoleOwner {
-    fn owns(&self, _worker: Worker) -> bool {
-        true
+    fn remaining(&self, _worker: Worker) -> Option<Duration> {
+        Some(Duration::MAX)
+    }
+}
+
+/// What a tick of a worker may still do: it hands a message or a batch outside only while its
+/// process keeps the worker for at least as long as the call may take, so that a tick begun
+/// before a lease moved never overlaps the next holder's.
+pub struct Tenure {
+    lease: Arc<dyn Lease>,
+    worker: Worker,
+}
+
+impl Tenure {
+    /// A tick of `worker` under `lease`.
+    pub fn under(lease: Arc<dyn Lease>, worker: Worker) -> Tenure {
+        Tenure { lease, worker }
+    }
+
+    /// A run asked for by a person (`POST …/sweep`) or a simulation: not under a lease.
+    pub fn unbounded(worker: Worker) -> Tenure {
+        Tenure::under(Arc::new(SoleOwner), worker)
+    }
+
+    /// Whether this process keeps the worker for longer than `call` from now.
+    pub fn allows(&self, call: Duration) -> bool {
+        self.lease
+            .remaining(self.worker)
+            .is_some_and(|remaining| remaining > call)
     }
 }
 
@@ -58,8 +97,12 @@ pub struct ClusterLease {
 }
 
 impl Lease for ClusterLease {
-    fn owns(&self, worker: Worker) -> bool {
-        self.leases.holds(worker.name())
+    fn remaining(&self, worker: Worker) -> Option<Duration> {
+        self.leases.remaining(worker.name())
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 }
 
@@ -100,8 +143,12 @@ impl ClusterLease {
 pub struct NotOwner;
 
 impl Lease for NotOwner {
-    fn owns(&self, _worker: Worker) -> bool {
-        false
+    fn remaining(&self, _worker: Worker) -> Option<Duration> {
+        None
+    }
+
+    fn shared(&self) -> bool {
+        true
     }
 }
 
@@ -157,14 +204,16 @@ pub fn spawn(platform: &Platform, lease: Arc<dyn Lease>) {
 }
 
 /// Runs `job` as of the platform clock every `secs` seconds, off the async workers, for as long
-/// as the process lives; a tick that falls behind waits instead of bunching up. the log names the worker when a
-/// tick fails. A tick runs only while `lease` says this process owns the worker.
+/// as the process lives; a tick that falls behind waits instead of bunching up. The log names
+/// the worker when a tick fails. A tick runs only while `lease` says this process owns the
+/// worker, and on a shared log only once this node has caught up with it: a lease that just
+/// moved here finds every message and batch its previous holder recorded.
 fn every(
     platform: Platform,
     lease: Arc<dyn Lease>,
     secs: u64,
     worker: Worker,
-    job: fn(&Platform, DateTime<Utc>),
+    job: fn(&Platform, DateTime<Utc>, &Tenure),
 ) {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(Duration::from_secs(secs));
@@ -175,9 +224,16 @@ fn every(
                 continue;
             }
             let platform = platform.clone();
+            let tenure = Tenure::under(lease.clone(), worker);
             let ran = tokio::task::spawn_blocking(move || {
+                if tenure.lease.shared()
+                    && let Err(error) = platform.store.catch_up()
+                {
+                    tracing::warn!(%error, worker = worker.name(), "tick skipped: cannot catch up with the shared log");
+                    return;
+                }
                 let now = platform.clock.now();
-                job(&platform, now);
+                job(&platform, now, &tenure);
             })
             .await;
             if let Err(error) = ran {

@@ -17,12 +17,17 @@ use crate::app::work::SweepReport;
 
 use std::sync::Arc;
 
-use super::{Lease, Worker};
+use super::{Lease, Tenure, Worker};
 
 /// Runs one sweep as of `as_of` and logs what went wrong in one line, and the calendar alarm in
 /// another. Blocking; sweeps never overlap.
 pub fn sweep(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
-    let report = sweep_quietly(platform, as_of);
+    sweep_within(platform, as_of, &Tenure::unbounded(Worker::Sweep))
+}
+
+/// [`sweep`] as a tick of the background worker: messages go out only while `tenure` allows.
+pub fn sweep_within(platform: &Platform, as_of: DateTime<Utc>, tenure: &Tenure) -> SweepReport {
+    let report = sweep_quietly(platform, as_of, tenure);
     if !report.errors.is_empty() {
         tracing::warn!(errors = %report.errors.join("; "), "sweep finished with errors");
     }
@@ -38,7 +43,7 @@ pub fn sweep(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
 
 /// [`sweep`] without logging: the demo's history runs hundreds of sweeps in a minute and says
 /// what went wrong once at the end. Blocking.
-pub fn sweep_quietly(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
+pub fn sweep_quietly(platform: &Platform, as_of: DateTime<Utc>, tenure: &Tenure) -> SweepReport {
     let _guard = platform
         .sweep_lock
         .lock()
@@ -50,7 +55,7 @@ pub fn sweep_quietly(platform: &Platform, as_of: DateTime<Utc>) -> SweepReport {
     if let Err(error) = crate::app::outreach::run_due_tasks(platform, as_of, &mut report) {
         report.fail("invitations", format!("{error:#}"));
     }
-    if let Err(error) = super::delivery::deliver(platform, as_of, &mut report) {
+    if let Err(error) = super::delivery::deliver(platform, as_of, &mut report, tenure) {
         report.fail("messages", format!("{error:#}"));
     }
     if let Err(error) = super::reports::run_schedule(platform, as_of, &mut report) {
@@ -66,7 +71,13 @@ pub fn spawn(platform: Platform, lease: Arc<dyn Lease>) {
     if secs == 0 {
         return;
     }
-    super::every(platform, lease, secs, Worker::Sweep, |platform, now| {
-        sweep(platform, now);
-    });
+    super::every(
+        platform,
+        lease,
+        secs,
+        Worker::Sweep,
+        |platform, now, tenure| {
+            sweep_within(platform, now, tenure);
+        },
+    );
 }

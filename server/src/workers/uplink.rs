@@ -15,9 +15,19 @@ pub fn spawn(platform: Platform, lease: Arc<dyn Lease>) {
         return;
     }
     let secs = config.interval_secs;
-    super::every(platform, lease, secs, Worker::Uplink, |platform, now| {
-        let report = uplink::run(platform, now, true);
-        let caught_up = matches!(report.steps.last(), Some(uplink::Step::Idle));
-        uplink::reconcile_if_due(platform, now, caught_up);
-    });
+    super::every(
+        platform,
+        lease,
+        secs,
+        Worker::Uplink,
+        |platform, now, tenure| {
+            // A batch sent again under its number is counted once by the province: a step only
+            // needs the lease held when it begins.
+            let report = uplink::run_while(platform, now, true, &|| {
+                tenure.allows(std::time::Duration::ZERO)
+            });
+            let caught_up = matches!(report.steps.last(), Some(uplink::Step::Idle));
+            uplink::reconcile_if_due(platform, now, caught_up);
+        },
+    );
 }

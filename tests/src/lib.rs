@@ -1301,3 +1301,87 @@ pub const BAOFENG_FOUR_DAYS_TEST: &str = r#"[
   }
 ]
 "#;
+
+/// `hcp province-sim` (the simulated provincial platform) in its own process.
+pub struct Province {
+    child: Child,
+    pub url: String,
+    listen: String,
+    data: PathBuf,
+}
+
+impl Province {
+    /// Starts it on `listen` (`127.0.0.1:0`: a free port) with its journal in `data`.
+    pub fn start(data: &Path, listen: &str) -> Province {
+        let mut child = Command::new(binary("debug").expect("the hcp binary"))
+            .args(["province-sim", "--listen", listen, "--data"])
+            .arg(data)
+            .env("HCP_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting the simulator");
+        let stdout = child.stdout.take().expect("its stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("the simulator printed nothing")
+                .expect("a line");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.trim().to_string();
+            }
+        };
+        // Keep draining its stdout so it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        let listen = url.trim_start_matches("http://").to_string();
+        Province {
+            child,
+            url,
+            listen,
+            data: data.to_path_buf(),
+        }
+    }
+
+    /// SIGKILL: the province is gone; nothing answers on its port.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("killing the simulator");
+        self.child.wait().expect("its exit");
+    }
+
+    /// The same province again, on the same address and data.
+    pub fn restart(&mut self) {
+        let again = Province::start(&self.data, &self.listen);
+        let old = std::mem::replace(self, again);
+        drop(old);
+    }
+
+    /// `POST /sim/control`: how it answers from now on.
+    pub async fn control(&self, body: Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/sim/control", self.url))
+            .json(&body)
+            .send()
+            .await
+            .expect("the simulator answers");
+        assert!(response.status().is_success());
+    }
+
+    /// `GET /sim/state`: the batches it took (number, hash, times received), the records
+    /// counted, the requests.
+    pub async fn state(&self) -> Value {
+        reqwest::get(format!("{}/sim/state", self.url))
+            .await
+            .expect("the simulator answers")
+            .json()
+            .await
+            .expect("its state")
+    }
+}
+
+impl Drop for Province {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

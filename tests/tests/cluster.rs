@@ -22,7 +22,7 @@ fn node_config(dir: &Path, nats: &str, key: &Path, workers: bool) -> anyhow::Res
     write_config(
         dir,
         &format!(
-            "rules_dir = {:?}\n\n[security]\npii_key_file = \"{}\"\n\n[cluster]\nservers = [\"{nats}\"]\npartition = \"410400\"\nreplicas = 1\ncatch_up_ms = 100\nworkers = {workers}\nlease_secs = 3\n",
+            "rules_dir = {:?}\n\n[security]\npii_key_file = \"{}\"\n\n[cluster]\nservers = [\"{nats}\"]\npartition = \"410400\"\nreplicas = 1\ncatch_up_ms = 100\nworkers = {workers}\nlease_secs = 3\n\n[messages]\ntimeout_ms = 1000\n",
             rules.display().to_string(),
             key.display()
         ),

@@ -8,13 +8,11 @@
 //! and the day's reconciliation, which showed the gaps during the outage, ends clean.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use hcp_e2e::{
-    Fixture, Seeded, Server, Session, adapter, beijing_at, binary, manual_clock_config,
+    Fixture, Province, Seeded, Server, Session, adapter, beijing_at, binary, manual_clock_config,
     start_seeded_in, write_config,
 };
 use serde_json::{Value, json};
@@ -22,86 +20,6 @@ use serde_json::{Value, json};
 /// 2026-03-10 (a Tuesday) at 09:00 China time, plus `minutes`.
 fn t(minutes: i64) -> DateTime<Utc> {
     beijing_at(3, 10, 9, 0) + chrono::Duration::minutes(minutes)
-}
-
-/// `hcp province-sim` in its own process.
-struct Province {
-    child: Child,
-    url: String,
-    listen: String,
-    data: PathBuf,
-}
-
-impl Province {
-    fn start(data: &Path, listen: &str) -> Province {
-        let mut child = Command::new(binary("debug").unwrap())
-            .args(["province-sim", "--listen", listen, "--data"])
-            .arg(data)
-            .env("HCP_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("the simulator printed nothing")
-                .unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.trim().to_string();
-            }
-        };
-        // Keep draining its stdout so it never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        let listen = url.trim_start_matches("http://").to_string();
-        Province {
-            child,
-            url,
-            listen,
-            data: data.to_path_buf(),
-        }
-    }
-
-    /// SIGKILL: the province is gone; nothing answers on its port.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// The same province again, on the same address and data.
-    fn restart(&mut self) {
-        let again = Province::start(&self.data, &self.listen);
-        let old = std::mem::replace(self, again);
-        drop(old);
-    }
-
-    async fn control(&self, body: Value) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/sim/control", self.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success());
-    }
-
-    async fn state(&self) -> Value {
-        reqwest::get(format!("{}/sim/state", self.url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
-
-impl Drop for Province {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 struct Platform {

@@ -1385,3 +1385,46 @@ impl Drop for Province {
         let _ = self.child.wait();
     }
 }
+
+/// 宝丰县's files of the active rules with the rectification deadline cut to 4 working days
+/// ([`BAOFENG_FOUR_DAYS`] and its test), as `PUT /api/v1/rules/files` takes them.
+pub async fn baofeng_four_days(admin: &Session) -> anyhow::Result<serde_json::Map<String, Value>> {
+    let mut county = serde_json::Map::new();
+    for (path, text) in admin.get("/api/v1/rules/files").await?["files"]
+        .as_object()
+        .context("files")?
+    {
+        if path.starts_with("410421/") {
+            county.insert(path.clone(), text.clone());
+        }
+    }
+    county.insert("410421/deadline.rhai".into(), json!(BAOFENG_FOUR_DAYS));
+    county.insert(
+        "410421/tests/deadline.json".into(),
+        json!(BAOFENG_FOUR_DAYS_TEST),
+    );
+    Ok(county)
+}
+
+/// The working days the deadline policy gave rating `id`'s rectification phase, as the
+/// rating's decisions record it.
+pub async fn rectify_days(admin: &Session, id: u64) -> anyhow::Result<Value> {
+    let decisions = admin
+        .get_list(&format!("/api/v1/ratings/{id}/decisions"))
+        .await?;
+    let deadline = decisions
+        .as_array()
+        .context("decisions")?
+        .iter()
+        .find(|decision| decision["hook"] == "deadline")
+        .cloned()
+        .with_context(|| format!("no deadline decision: {decisions}"))?;
+    let rectify = deadline["output"]["phases"]
+        .as_array()
+        .context("phases")?
+        .iter()
+        .find(|phase| phase["phase"] == "rectify")
+        .cloned()
+        .with_context(|| format!("no rectify phase: {deadline}"))?;
+    Ok(rectify["amount"].clone())
+}

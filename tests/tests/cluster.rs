@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use hcp_cluster::servers::NatsServers;
 use hcp_e2e::{
-    BAOFENG_FOUR_DAYS, BAOFENG_FOUR_DAYS_TEST, Fixture, Server, Session, binary, by_event_id,
-    rating, rules_copy, seed, write_config,
+    BAOFENG_FOUR_DAYS, Fixture, Server, Session, baofeng_four_days, binary, by_event_id, rating,
+    rectify_days, rules_copy, seed, write_config,
 };
 use serde_json::json;
 
@@ -198,20 +198,7 @@ async fn a_rule_saved_on_one_node_decides_on_another() -> anyhow::Result<()> {
     } = Pair::start(false).await?;
     let original = admin_b.get("/api/v1/rules/status").await?["active_version"].clone();
 
-    let mut county = serde_json::Map::new();
-    for (path, text) in admin_a.get("/api/v1/rules/files").await?["files"]
-        .as_object()
-        .context("files")?
-    {
-        if path.starts_with("410421/") {
-            county.insert(path.clone(), text.clone());
-        }
-    }
-    county.insert("410421/deadline.rhai".into(), json!(BAOFENG_FOUR_DAYS));
-    county.insert(
-        "410421/tests/deadline.json".into(),
-        json!(BAOFENG_FOUR_DAYS_TEST),
-    );
+    let mut county = baofeng_four_days(&admin_a).await?;
     let saved = admin_a
         .put(
             "/api/v1/rules/files",
@@ -250,24 +237,7 @@ async fn a_rule_saved_on_one_node_decides_on_another() -> anyhow::Result<()> {
     let (status, recorded) = fixture.ingest(&b.url, "ratings", &body).await?;
     assert_eq!(status, 201, "{recorded}");
     let id = recorded["id"].as_u64().context("an id")?;
-    let decisions = admin_b
-        .get_list(&format!("/api/v1/ratings/{id}/decisions"))
-        .await?;
-    let deadline = decisions
-        .as_array()
-        .context("decisions")?
-        .iter()
-        .find(|decision| decision["hook"] == "deadline")
-        .cloned()
-        .with_context(|| format!("no deadline decision: {decisions}"))?;
-    let rectify = deadline["output"]["phases"]
-        .as_array()
-        .context("phases")?
-        .iter()
-        .find(|phase| phase["phase"] == "rectify")
-        .cloned()
-        .context("a rectify phase")?;
-    assert_eq!(rectify["amount"], 4, "{deadline}");
+    assert_eq!(rectify_days(&admin_b, id).await?, 4);
 
     // A broken save is refused on A; B keeps the saved version.
     county.insert(

@@ -1,7 +1,8 @@
 //! The province deployment under faults: three nats-servers holding one R3 stream, three `hcp
 //! serve` nodes of one partition that all compete for the workers, the SMS gateway stand-in and
 //! the simulated provincial platform (`hcp province-sim`) watching. Under ingest and work-order
-//! load the stream's leader is SIGKILLed, then the node that runs the workers; both come back.
+//! load a county rule saved on one node decides on another a second later, the stream's leader
+//! is SIGKILLed, then the node that runs the workers; both come back.
 //! Afterwards every acknowledged rating and order step is on every node exactly once, the
 //! workers run on another node, every tracking SMS went out (once, but for the one message the
 //! killed node may have had in flight, sent again under its id) and every rating reached the
@@ -17,8 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use hcp_cluster::servers::NatsServers;
 use hcp_e2e::{
-    Fixture, Province, Server, Session, SmsGateway, adapter, binary, by_event_id, rating,
-    rules_copy, seed, write_config,
+    Fixture, Province, Server, Session, SmsGateway, adapter, baofeng_four_days, binary,
+    by_event_id, rating, rectify_days, rules_copy, seed, write_config,
 };
 use serde_json::{Value, json};
 
@@ -299,8 +300,48 @@ async fn three_nodes_lose_nothing_when_the_stream_leader_then_the_workers_node_i
     )));
     let began = Instant::now();
 
+    // Under the load, a county rule saved on A decides on C a second later.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let admin_c = Session::login(&servers[2].as_ref().unwrap().url, "admin", &password).await?;
+    let files = baofeng_four_days(&admin).await?;
+    let saved = admin
+        .put(
+            "/api/v1/rules/files",
+            &json!({"county": "410421", "files": files}),
+        )
+        .await?["active_version"]
+        .clone();
+    let saved_at = Instant::now();
+    while admin_c.get("/api/v1/rules/status").await?["active_version"] != saved
+        && saved_at.elapsed() < Duration::from_secs(1)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "the rules saved on A were active on C after {} ms",
+        saved_at.elapsed().as_millis()
+    );
+    tokio::time::sleep(Duration::from_secs(1).saturating_sub(saved_at.elapsed())).await;
+    let (mut body, _) = rating_body(&fixture, "rule-on-c", 4);
+    body["project_no"] = json!("4104212026129999999");
+    let (status, recorded) = fixture
+        .ingest(&servers[2].as_ref().unwrap().url, "ratings", &body)
+        .await?;
+    assert_eq!(status, 201, "{recorded}");
+    let id = recorded["id"].as_u64().context("an id")?;
+    assert_eq!(
+        rectify_days(&admin_c, id).await?,
+        4,
+        "C times a 差评 by the rule saved on A a second before"
+    );
+    {
+        let mut done = done.lock().unwrap();
+        done.ratings.insert("rule-on-c".into());
+        done.bad.insert("rule-on-c".into());
+    }
+
     // The stream's leader goes first.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(began.elapsed())).await;
     let probe = hcp_cluster::Journal::connect(hcp_cluster::JournalConfig::new(urls.clone(), 3))
         .await
         .context("a probe of the stream")?;

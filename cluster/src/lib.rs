@@ -13,6 +13,8 @@
 //! - [`shared_log`]: a partition of the stream as the store's `Journal`: every committer batch
 //!   appended before it commits locally, other nodes' blocks projected on catch-up;
 //! - [`lease`]: which node of a partition runs each background worker, one at a time;
+//! - [`state`]: the records every node of a partition shares beside the log (sessions, sign-in
+//!   failures, phone codes), in a key-value bucket;
 //! - [`servers`]: nats-server processes on loopback for the tests and benchmarks (a single
 //!   node, or a cluster that loses and regains nodes).
 
@@ -21,6 +23,7 @@ pub mod journal;
 pub mod lease;
 pub mod servers;
 pub mod shared_log;
+pub mod state;
 
 pub use block::{BlockError, LogBlock};
 pub use journal::{Appended, BlockHead, Journal, JournalConfig, JournalError, StoredBlock};

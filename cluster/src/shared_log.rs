@@ -48,6 +48,25 @@ impl SharedLog {
         &self.journal
     }
 
+    /// The partition's shared records (see [`crate::state`]), reached through this log's
+    /// runtime and connection; records expire from the servers `max_age` after their last
+    /// write. Blocking; not on an async worker.
+    pub fn state(
+        &self,
+        max_age: std::time::Duration,
+    ) -> Result<crate::state::StateBucket, JournalError> {
+        let runtime = match &self.runtime {
+            Some(runtime) => runtime.handle().clone(),
+            None => unreachable!("the runtime lives until the log is dropped"),
+        };
+        self.block_on(crate::state::StateBucket::open(
+            &self.journal,
+            &self.partition,
+            max_age,
+            runtime,
+        ))
+    }
+
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
         match &self.runtime {
             Some(runtime) => runtime.block_on(future),

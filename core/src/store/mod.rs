@@ -16,6 +16,7 @@ pub mod migrate;
 pub mod postings;
 mod query;
 mod sessions;
+mod shared;
 mod staged;
 pub mod uplink;
 
@@ -36,6 +37,8 @@ pub use self::query::{
     CaseQuery, KeptRejections, Page, RatingQuery, RollupGroup, RollupQuery, SourceActivity,
     SourceDay,
 };
+pub use self::sessions::{SessionBook, SharedSessions};
+pub use self::shared::SharedState;
 use crate::auth::{Source, User};
 use crate::clock::Clock;
 use crate::event::{AuditEntry, LogEntry, PolicyActivation, PolicyDecision, SCHEMA_VERSION};

@@ -68,7 +68,9 @@ impl From<StoreError> for AppError {
     /// decode, a storage error on a read) is a bug or a broken disk: 500.
     fn from(error: StoreError) -> AppError {
         match error {
-            StoreError::Batch(_) | StoreError::Closed => {
+            StoreError::Batch(_)
+            | StoreError::Closed
+            | StoreError::Journal(hcp_core::store::JournalError::Unavailable(_)) => {
                 tracing::warn!(%error, "commit failed; the sender is asked to retry");
                 AppError::Unavailable(Reason {
                     code: "unavailable".into(),

@@ -7,8 +7,12 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use hcp_core::store::SharedState;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::app::AppError;
 use crate::app::config::LimitsConfig;
@@ -115,6 +119,17 @@ pub struct Lockout {
     failures: u32,
     lockout: Duration,
     accounts: Mutex<HashMap<String, (u32, Instant)>>,
+    /// The nodes of a shared partition count each account's failures together (a record per
+    /// account); out of reach, this node counts alone.
+    shared: Option<Arc<dyn SharedState>>,
+}
+
+/// An account's failures as the nodes of a shared partition count them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct SharedFailures {
+    count: u32,
+    /// Milliseconds since the Unix epoch of the last failure.
+    last_ms: u64,
 }
 
 /// What a failed sign-in did to its account.
@@ -131,7 +146,63 @@ impl Lockout {
             failures,
             lockout,
             accounts: Mutex::default(),
+            shared: None,
         }
+    }
+
+    /// Counted with the other nodes of a shared partition in `state`.
+    pub fn shared(mut self, state: Option<Arc<dyn SharedState>>) -> Lockout {
+        self.shared = state;
+        self
+    }
+
+    fn shared_key(account: &str) -> String {
+        format!("lockout.{}", hex::encode(account))
+    }
+
+    /// How long `account` stays locked by the shared count; `None` when the shared records
+    /// are not used or out of reach.
+    fn shared_locked(&self, account: &str) -> Option<Option<Duration>> {
+        let state = self.shared.as_ref()?;
+        let record = read_shared::<SharedFailures>(state.as_ref(), &Lockout::shared_key(account))?;
+        Some(record.and_then(|(record, _)| {
+            let elapsed = Duration::from_millis(now_ms().saturating_sub(record.last_ms));
+            (record.count >= self.failures && elapsed < self.lockout)
+                .then(|| self.lockout - elapsed)
+        }))
+    }
+
+    /// Counts a failure in the shared records; `None` when they are not used or out of reach.
+    fn shared_fail(&self, account: &str) -> Option<Failure> {
+        let state = self.shared.as_ref()?;
+        let lockout_ms = u64::try_from(self.lockout.as_millis()).unwrap_or(u64::MAX);
+        let failures = self.failures;
+        update_shared::<SharedFailures, Failure>(
+            state.as_ref(),
+            &Lockout::shared_key(account),
+            |record| {
+                let now = now_ms();
+                let mut record = record.unwrap_or(SharedFailures {
+                    count: 0,
+                    last_ms: now,
+                });
+                // A lockout that has run out starts a new count.
+                if record.count >= failures || now.saturating_sub(record.last_ms) >= lockout_ms {
+                    record = SharedFailures {
+                        count: 0,
+                        last_ms: now,
+                    };
+                }
+                record.count += 1;
+                record.last_ms = now;
+                let failure = if record.count >= failures {
+                    Failure::Locked
+                } else {
+                    Failure::Counted
+                };
+                (Some(record), failure)
+            },
+        )
     }
 
     fn accounts(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
@@ -145,6 +216,9 @@ impl Lockout {
         if self.failures == 0 {
             return None;
         }
+        if let Some(shared) = self.shared_locked(account) {
+            return shared;
+        }
         let accounts = self.accounts();
         let (count, last) = accounts.get(account)?;
         let elapsed = last.elapsed();
@@ -154,6 +228,9 @@ impl Lockout {
     pub fn fail(&self, account: &str) -> Failure {
         if self.failures == 0 {
             return Failure::Counted;
+        }
+        if let Some(failure) = self.shared_fail(account) {
+            return failure;
         }
         let mut accounts = self.accounts();
         if accounts.len() >= MAX_KEYS && !accounts.contains_key(account) {
@@ -176,6 +253,11 @@ impl Lockout {
     }
 
     pub fn succeed(&self, account: &str) {
+        if let Some(state) = &self.shared
+            && let Err(error) = state.remove(&Lockout::shared_key(account))
+        {
+            tracing::warn!(%error, "the shared sign-in failures are out of reach");
+        }
         self.accounts().remove(account);
     }
 }
@@ -203,13 +285,18 @@ pub struct Limits {
 }
 
 impl Limits {
-    pub fn new(config: &LimitsConfig) -> Limits {
+    /// The limits of `config`; on the nodes of a shared partition (`shared`), sign-in failures
+    /// and phone codes are kept with the other nodes, so a client sent to any node meets the
+    /// same lockout and its code is good everywhere. The rate limits per client address stay
+    /// per node.
+    pub fn new(config: &LimitsConfig, shared: Option<Arc<dyn SharedState>>) -> Limits {
         Limits {
             login_per_address: RateLimiter::per_minute(config.login_per_address_per_minute),
             login_lockout: Lockout::new(
                 config.login_failures,
                 Duration::from_secs(config.login_lockout_seconds),
-            ),
+            )
+            .shared(shared.clone()),
             argon2: std::sync::Arc::new(tokio::sync::Semaphore::new(
                 config.argon2_concurrency.max(1),
             )),
@@ -220,7 +307,8 @@ impl Limits {
                 config.phone_codes_per_number_per_day,
                 Duration::from_secs(config.phone_code_minutes.saturating_mul(60)),
                 config.phone_code_attempts,
-            ),
+            )
+            .shared(shared),
             trusted_proxies: config.trusted_proxies.clone(),
         }
     }
@@ -269,9 +357,30 @@ pub fn seconds(wait: Duration) -> u64 {
 #[derive(Debug)]
 pub struct PhoneCodes {
     per_number: RateLimiter,
+    per_number_per_day: u32,
     ttl: Duration,
     attempts: u32,
     pending: Mutex<HashMap<u64, PendingCode>>,
+    /// The nodes of a shared partition keep the codes (and each number's codes of the day)
+    /// together: a code sent through one node is checked on any.
+    shared: Option<Arc<dyn SharedState>>,
+}
+
+/// A code waiting for its order, as the nodes of a shared partition keep it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SharedCode {
+    contact: hcp_core::model::SealedField,
+    digest: String,
+    /// Milliseconds since the Unix epoch.
+    expires_ms: u64,
+    wrong: u32,
+}
+
+/// A number's codes of one day (China time), as the nodes of a shared partition count them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SharedDay {
+    day: String,
+    sent: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -300,10 +409,22 @@ impl PhoneCodes {
     pub fn new(per_number_per_day: u32, ttl: Duration, attempts: u32) -> PhoneCodes {
         PhoneCodes {
             per_number: RateLimiter::per_day(per_number_per_day),
+            per_number_per_day,
             ttl,
             attempts: attempts.max(1),
             pending: Mutex::default(),
+            shared: None,
         }
+    }
+
+    /// Kept with the other nodes of a shared partition in `state`.
+    pub fn shared(mut self, state: Option<Arc<dyn SharedState>>) -> PhoneCodes {
+        self.shared = state;
+        self
+    }
+
+    fn code_key(order: u64) -> String {
+        format!("code.{order}")
     }
 
     fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, PendingCode>> {
@@ -320,12 +441,58 @@ impl PhoneCodes {
     /// Takes one of the day's codes of the number whose keyed digest is `number`; when none
     /// is left, how long until one is.
     pub fn allow(&self, number: &str) -> Result<(), Duration> {
+        if self.per_number_per_day > 0
+            && let Some(state) = &self.shared
+        {
+            let limit = self.per_number_per_day;
+            let today = hcp_core::calendar::local_date(chrono::Utc::now()).to_string();
+            let allowed = update_shared::<SharedDay, bool>(
+                state.as_ref(),
+                &format!("codes.{}", hex::encode(number)),
+                |record| {
+                    let sent = record
+                        .filter(|record| record.day == today)
+                        .map_or(0, |record| record.sent);
+                    if sent >= limit {
+                        return (None, false);
+                    }
+                    let day = SharedDay {
+                        day: today.clone(),
+                        sent: sent + 1,
+                    };
+                    (Some(day), true)
+                },
+            );
+            match allowed {
+                Some(true) => return Ok(()),
+                Some(false) => return Err(until_china_midnight()),
+                None => {}
+            }
+        }
         self.per_number.take(number)
     }
 
     /// Keeps the code sent for `order` to `contact` (`digest`: the keyed digest of the order
     /// id and the code, see [`code_digest_input`]); replaces an earlier one of the order.
     pub fn keep(&self, order: u64, contact: hcp_core::model::SealedField, digest: String) {
+        if let Some(state) = &self.shared {
+            let code = SharedCode {
+                contact: contact.clone(),
+                digest: digest.clone(),
+                expires_ms: now_ms()
+                    .saturating_add(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX)),
+                wrong: 0,
+            };
+            match serde_json::to_vec(&code) {
+                Ok(bytes) => match state.put(&PhoneCodes::code_key(order), &bytes) {
+                    Ok(_) => return,
+                    Err(error) => {
+                        tracing::warn!(%error, "the shared phone codes are out of reach; the code is kept on this node")
+                    }
+                },
+                Err(error) => tracing::error!(%error, "a phone code does not encode"),
+            }
+        }
         self.keep_at(order, contact, digest, Instant::now());
     }
 
@@ -360,6 +527,14 @@ impl PhoneCodes {
 
     /// The masked number a code of `order` was sent to, while that code can still be entered.
     pub fn waiting(&self, order: u64) -> Option<String> {
+        if let Some(state) = &self.shared
+            && let Some(found) =
+                read_shared::<SharedCode>(state.as_ref(), &PhoneCodes::code_key(order))
+            && let Some((code, _)) = found
+        {
+            return (code.expires_ms > now_ms() && code.wrong < self.attempts)
+                .then_some(code.contact.masked);
+        }
         let pending = self.pending();
         let code = pending.get(&order)?;
         (code.expires > Instant::now() && code.wrong < self.attempts)
@@ -368,7 +543,53 @@ impl PhoneCodes {
 
     /// Checks a posted code of `order` (`digest`: its keyed digest, as kept).
     pub fn check(&self, order: u64, digest: &str) -> CodeCheck {
+        if let Some(state) = &self.shared
+            && let Some(checked) = self.check_shared(state.as_ref(), order, digest)
+        {
+            return checked;
+        }
         self.check_at(order, digest, Instant::now())
+    }
+
+    /// [`PhoneCodes::check`] against the shared codes; `None` when they are out of reach and
+    /// the code has not been found there (it may have been kept on this node).
+    fn check_shared(&self, state: &dyn SharedState, order: u64, digest: &str) -> Option<CodeCheck> {
+        let key = PhoneCodes::code_key(order);
+        let attempts = self.attempts;
+        let checked = update_shared::<SharedCode, CodeCheck>(state, &key, |code| {
+            let Some(mut code) = code else {
+                return (None, CodeCheck::NoCode);
+            };
+            if code.expires_ms <= now_ms() {
+                return (None, CodeCheck::NoCode);
+            }
+            if code.wrong >= attempts {
+                return (None, CodeCheck::Locked);
+            }
+            if hcp_core::auth::constant_time_eq(&code.digest, digest) {
+                return (None, CodeCheck::Confirmed(code.contact));
+            }
+            code.wrong += 1;
+            let answer = if code.wrong >= attempts {
+                CodeCheck::Locked
+            } else {
+                CodeCheck::Wrong {
+                    left: attempts - code.wrong,
+                }
+            };
+            (Some(code), answer)
+        })?;
+        // A confirmed code is used up; a void or expired one goes too.
+        if matches!(checked, CodeCheck::Confirmed(_))
+            && let Err(error) = state.remove(&key)
+        {
+            tracing::warn!(%error, "a used phone code could not be removed from the shared records");
+        }
+        match checked {
+            // Kept on this node while the shared records were out of reach, perhaps.
+            CodeCheck::NoCode if self.pending().contains_key(&order) => None,
+            checked => Some(checked),
+        }
     }
 
     fn check_at(&self, order: u64, digest: &str, now: Instant) -> CodeCheck {
@@ -397,6 +618,85 @@ impl PhoneCodes {
             }
         }
     }
+}
+
+/// Milliseconds since the Unix epoch, now: what the nodes of a shared partition compare.
+fn now_ms() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
+}
+
+/// How long until the next midnight, China time (when a number's codes of the day renew).
+fn until_china_midnight() -> Duration {
+    let now = chrono::Utc::now().with_timezone(&hcp_core::calendar::china_tz());
+    let tomorrow = now
+        .date_naive()
+        .succ_opt()
+        .and_then(|day| day.and_hms_opt(0, 0, 0));
+    tomorrow
+        .map(|midnight| midnight - now.naive_local())
+        .and_then(|wait| wait.to_std().ok())
+        .unwrap_or(Duration::from_secs(3600))
+}
+
+/// One shared record and its revision; `None` when the shared records are out of reach (the
+/// caller counts on this node alone), `Some(None)` when there is no record.
+fn read_shared<T: DeserializeOwned>(
+    state: &dyn SharedState,
+    key: &str,
+) -> Option<Option<(T, u64)>> {
+    match state.get(key) {
+        Ok(None) => Some(None),
+        Ok(Some((bytes, revision))) => Some(
+            serde_json::from_slice(&bytes)
+                .ok()
+                .map(|record| (record, revision)),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, key, "the shared records are out of reach; counting on this node");
+            None
+        }
+    }
+}
+
+/// Changes one shared record by `change` (the record as it is → the record to write, `None`
+/// to leave it, and the answer), compare-and-swap, tried again when another node wrote first.
+/// `None` when the shared records are out of reach.
+fn update_shared<T: Serialize + DeserializeOwned, R>(
+    state: &dyn SharedState,
+    key: &str,
+    change: impl Fn(Option<T>) -> (Option<T>, R),
+) -> Option<R> {
+    for _ in 0..16 {
+        let (current, revision) = match read_shared::<T>(state, key)? {
+            Some((record, revision)) => (Some(record), revision),
+            None => (
+                None,
+                state
+                    .get(key)
+                    .ok()
+                    .flatten()
+                    .map_or(0, |(_, revision)| revision),
+            ),
+        };
+        let (next, answer) = change(current);
+        let Some(next) = next else {
+            return Some(answer);
+        };
+        let bytes = serde_json::to_vec(&next).ok()?;
+        match state.swap(key, &bytes, revision) {
+            Ok(Some(_)) => return Some(answer),
+            Ok(None) => continue,
+            Err(error) => {
+                tracing::warn!(%error, key, "the shared records are out of reach; counting on this node");
+                return None;
+            }
+        }
+    }
+    tracing::warn!(
+        key,
+        "a shared record kept changing under this node; counting on this node"
+    );
+    None
 }
 
 /// What the keyed digest of a code covers: the order it was sent for and the code, so that a
@@ -510,10 +810,13 @@ mod tests {
 
     #[test]
     fn forwarded_addresses_count_only_behind_a_trusted_proxy() {
-        let limits = Limits::new(&LimitsConfig {
-            trusted_proxies: vec!["10.0.0.1".parse().unwrap_or(IpAddr::from([0; 4]))],
-            ..LimitsConfig::default()
-        });
+        let limits = Limits::new(
+            &LimitsConfig {
+                trusted_proxies: vec!["10.0.0.1".parse().unwrap_or(IpAddr::from([0; 4]))],
+                ..LimitsConfig::default()
+            },
+            None,
+        );
         let proxy = "10.0.0.1".parse().ok();
         let other = "192.0.2.7".parse().ok();
         assert_eq!(

@@ -37,6 +37,9 @@ pub struct Platform {
     pub device_online: Duration,
     pub clock: Arc<dyn Clock>,
     pub sessions: crate::app::sessions::SessionSettings,
+    /// Where the sessions are kept: the store's own tree on one node, the partition's shared
+    /// records on the nodes of a shared partition.
+    pub session_book: Arc<dyn hcp_core::store::SessionBook>,
     pub telemetry: Arc<Telemetry>,
     /// Set when the configuration asks for a manual clock (simulations, end-to-end tests):
     /// `POST /api/v1/admin/clock` moves it.
@@ -86,6 +89,7 @@ impl Platform {
         let calendar = crate::app::rules::load_calendar(config)?;
         let ops = crate::app::ops::OpsAccess::load(&config.ops)?;
         let pii_key = PiiKey::load_or_create(&config.pii_key_path())?;
+        let mut shared_state: Option<Arc<dyn hcp_core::store::SharedState>> = None;
         let journal: Option<Arc<dyn hcp_core::store::Journal>> = if config.cluster.enabled() {
             let log = connect_shared_log(&config.cluster).with_context(|| {
                 format!(
@@ -99,6 +103,14 @@ impl Platform {
                 replicas = config.cluster.replicas,
                 "the log is shared through JetStream"
             );
+            // Shared records outlive the longest of them: a session's lifetime.
+            let max_age = std::time::Duration::from_secs(
+                u64::from(config.security.token_hours).max(1) * 3600,
+            );
+            let state = log
+                .state(max_age)
+                .context("opening the partition's shared records (sessions, sign-in failures)")?;
+            shared_state = Some(Arc::new(state));
             Some(Arc::new(log))
         } else {
             None
@@ -122,6 +134,10 @@ impl Platform {
         store.set_decider(Arc::new(crate::app::rules::PolicyDecider {
             policies: policies.clone(),
         }));
+        let session_book: Arc<dyn hcp_core::store::SessionBook> = match &shared_state {
+            Some(state) => Arc::new(hcp_core::store::SharedSessions::new(state.clone())),
+            None => Arc::new(store.clone()),
+        };
         Ok(Platform {
             store,
             plugin_host,
@@ -136,6 +152,7 @@ impl Platform {
                 idle: Duration::minutes(i64::from(config.security.idle_minutes)),
                 per_user: config.security.sessions_per_user,
             },
+            session_book,
             telemetry: Arc::new(Telemetry::default()),
             manual_clock,
             workflow: config.workflow.clone(),
@@ -145,7 +162,10 @@ impl Platform {
             window_qr: config.window_qr.clone(),
             sweep_lock: Arc::default(),
             uplink: Arc::new(crate::app::uplink::Uplink::new(config.uplink.clone())),
-            limits: Arc::new(crate::app::limits::Limits::new(&config.limits)),
+            limits: Arc::new(crate::app::limits::Limits::new(
+                &config.limits,
+                shared_state,
+            )),
             public_cache: Arc::new(crate::app::disclosure::AnswerCache::new(&config.limits)),
             ingest: Arc::new(config.ingest.clone()),
             ops: Arc::new(ops),

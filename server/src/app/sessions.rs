@@ -83,7 +83,16 @@ pub async fn sign_in(
     if username.chars().count() > MAX_USERNAME_CHARS {
         return Err(AppError::Unauthorized);
     }
-    if let Some(wait) = limits.login_lockout.locked(&username) {
+    // The lockout may be counted with other nodes (a blocking call), so it is asked off the
+    // async workers.
+    let locked = {
+        let platform = platform.clone();
+        let username = username.clone();
+        tokio::task::spawn_blocking(move || platform.limits.login_lockout.locked(&username))
+            .await
+            .map_err(|error| AppError::Internal(format!("sign-in task failed: {error}")))?
+    };
+    if let Some(wait) = locked {
         return Err(limits::too_many(
             "this account is locked after repeated failed sign-ins",
             wait,
@@ -92,7 +101,8 @@ pub async fn sign_in(
     let slot = hashing_slot(limits).await?;
     let platform = platform.clone();
     tokio::task::spawn_blocking(move || {
-        let user = platform.store.user(&username)?;
+        // A user created on another node a moment ago is looked for again once caught up.
+        let user = platform.store.read_fresh(|store| store.user(&username))?;
         // Verify against a throwaway hash when the user is unknown, so timing does not tell.
         let valid = match &user {
             Some(user) => auth::verify_password(&password, &user.password_hash),
@@ -152,7 +162,7 @@ pub fn open(platform: &Platform, user: &User, address: &str) -> Result<LoginResp
     let settings = platform.sessions;
     let now = platform.clock.now();
     let mut own: Vec<(DateTime<Utc>, Vec<u8>)> = platform
-        .store
+        .session_book
         .sessions()?
         .into_iter()
         .filter(|(_, record)| {
@@ -164,7 +174,7 @@ pub fn open(platform: &Platform, user: &User, address: &str) -> Result<LoginResp
     // With this one there are to be `per_user` at most: the oldest of the others end.
     let excess = (own.len() + 1).saturating_sub(settings.per_user);
     let oldest: Vec<Vec<u8>> = own.into_iter().take(excess).map(|(_, key)| key).collect();
-    platform.store.end_sessions(|key, record| {
+    platform.session_book.end_sessions(&mut |key, record| {
         !record.open_at(now, settings.idle) || oldest.iter().any(|old| old.as_slice() == key)
     })?;
     let token = auth::new_session_token();
@@ -177,7 +187,7 @@ pub fn open(platform: &Platform, user: &User, address: &str) -> Result<LoginResp
         address: address.to_string(),
     };
     platform
-        .store
+        .session_book
         .put_session(&auth::session_key(&token), &record)?;
     Ok(LoginResponse {
         token,
@@ -192,16 +202,20 @@ pub fn open(platform: &Platform, user: &User, address: &str) -> Result<LoginResp
 pub fn principal(platform: &Platform, token: &str) -> Result<Principal, AppError> {
     let key = auth::session_key(token);
     let record = platform
-        .store
+        .session_book
         .session(&key)?
         .ok_or(AppError::Unauthorized)?;
     let now = platform.clock.now();
-    let user = platform
-        .store
-        .user(&record.username)?
-        .filter(|user| !user.disabled && user.stamp() == record.stamp);
+    let current = |store: &hcp_core::store::Store| {
+        Ok(store
+            .user(&record.username)?
+            .filter(|user| !user.disabled && user.stamp() == record.stamp))
+    };
+    // A session opened on another node under a change this node has not caught up with yet
+    // (a password just set there) is looked at again once caught up.
+    let user = platform.store.read_fresh(current)?;
     let Some(user) = user.filter(|_| record.open_at(now, platform.sessions.idle)) else {
-        platform.store.end_session(&key)?;
+        platform.session_book.end_session(&key)?;
         tracing::info!(
             username = %record.username,
             opened_at = %record.opened_at,
@@ -212,7 +226,7 @@ pub fn principal(platform: &Platform, token: &str) -> Result<Principal, AppError
         return Err(AppError::Unauthorized);
     };
     if now - record.last_seen >= TOUCH_EVERY {
-        platform.store.put_session(
+        platform.session_book.put_session(
             &key,
             &SessionRecord {
                 last_seen: now,
@@ -225,7 +239,9 @@ pub fn principal(platform: &Platform, token: &str) -> Result<Principal, AppError
 
 /// Ends the session of `token` (signing out). Blocking.
 pub fn sign_out(platform: &Platform, principal: &Principal, token: &str) -> Result<(), AppError> {
-    platform.store.end_session(&auth::session_key(token))?;
+    platform
+        .session_book
+        .end_session(&auth::session_key(token))?;
     platform.record(Command::Audit {
         entry: AuditEntry {
             actor: principal.username.clone(),
@@ -245,7 +261,7 @@ pub fn end_sessions_of(
     username: &str,
     stamp: Option<&str>,
 ) -> Result<usize, AppError> {
-    let ended = platform.store.end_sessions(|_, record| {
+    let ended = platform.session_book.end_sessions(&mut |_, record| {
         record.username == username && stamp.is_none_or(|stamp| record.stamp != stamp)
     })?;
     if ended > 0 {

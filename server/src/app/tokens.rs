@@ -63,7 +63,11 @@ pub fn order_of_tracking_token(
     if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(unknown());
     }
-    platform.store.order_of_token(token)?.ok_or_else(unknown)
+    // A link handed out by another node a moment ago is looked for again once caught up.
+    platform
+        .store
+        .read_fresh(|store| store.order_of_token(token))?
+        .ok_or_else(unknown)
 }
 
 /// The link a citizen follows their bad review with.

@@ -10,19 +10,25 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use hcp_cluster::servers::NatsServers;
 use hcp_e2e::{
-    BAOFENG_FOUR_DAYS, Fixture, Server, Session, baofeng_four_days, binary, by_event_id, rating,
-    rectify_days, rules_copy, seed, write_config,
+    BAOFENG_FOUR_DAYS, Fixture, Server, Session, SmsGateway, baofeng_four_days, binary,
+    by_event_id, rating, rectify_days, rules_copy, seed, write_config,
 };
 use serde_json::json;
 
 /// A node's folder and configuration: the shared log on `nats`, the partition's key, its own
 /// copy of the rules.
-fn node_config(dir: &Path, nats: &str, key: &Path, workers: bool) -> anyhow::Result<PathBuf> {
+fn node_config(
+    dir: &Path,
+    nats: &str,
+    key: &Path,
+    workers: bool,
+    gateway: &str,
+) -> anyhow::Result<PathBuf> {
     let (rules, _) = rules_copy(dir)?;
     write_config(
         dir,
         &format!(
-            "rules_dir = {:?}\n\n[security]\npii_key_file = \"{}\"\n\n[cluster]\nservers = [\"{nats}\"]\npartition = \"410400\"\nreplicas = 1\ncatch_up_ms = 100\nworkers = {workers}\nlease_secs = 3\n\n[messages]\ntimeout_ms = 1000\n",
+            "rules_dir = {:?}\n\n[security]\npii_key_file = \"{}\"\n\n[cluster]\nservers = [\"{nats}\"]\npartition = \"410400\"\nreplicas = 1\ncatch_up_ms = 100\nworkers = {workers}\nlease_secs = 3\n\n[messages]\ntimeout_ms = 1000\ngateway_url = {gateway:?}\n",
             rules.display().to_string(),
             key.display()
         ),
@@ -49,14 +55,19 @@ struct Pair {
 
 impl Pair {
     async fn start(b_workers: bool) -> anyhow::Result<Pair> {
+        Pair::start_with(b_workers, "").await
+    }
+
+    /// [`Pair::start`] with the nodes' messages going to the SMS gateway at `gateway`.
+    async fn start_with(b_workers: bool, gateway: &str) -> anyhow::Result<Pair> {
         let dir = tempfile::tempdir()?;
         let servers = NatsServers::start(1, &dir.path().join("nats"))?;
         let nats = servers.urls()[0].clone();
         // Every node of a partition seals and opens personal data with the same key.
         let key = dir.path().join("pii.key");
         let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
-        node_config(&a_dir, &nats, &key, true)?;
-        let b_rules = node_config(&b_dir, &nats, &key, b_workers)?;
+        node_config(&a_dir, &nats, &key, true, gateway)?;
+        let b_rules = node_config(&b_dir, &nats, &key, b_workers, gateway)?;
 
         let a = start(&a_dir)?;
         let password = a
@@ -312,5 +323,108 @@ async fn the_workers_move_to_another_node_when_theirs_is_killed() -> anyhow::Res
         killed.elapsed().as_millis()
     );
     drop(b);
+    Ok(())
+}
+
+/// An anonymous POST of `body` to `url`: the status and the JSON body.
+async fn post(url: &str, body: &serde_json::Value) -> anyhow::Result<(u16, serde_json::Value)> {
+    let response = reqwest::Client::new().post(url).json(body).send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().await.unwrap_or_default()))
+}
+
+/// Behind a load balancer a person's requests reach any node: a session opened on A is good
+/// on B and a sign-out on B ends it on A; failed sign-ins on A lock the account on B; a phone
+/// code sent through A is checked on B, and its wrong attempts are counted on both together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_may_be_sent_to_either_node() -> anyhow::Result<()> {
+    let gateway = SmsGateway::start()?;
+    let Pair {
+        a,
+        b,
+        admin_a,
+        admin_b,
+        fixture,
+        password,
+        _servers,
+        _dir,
+        ..
+    } = Pair::start_with(false, gateway.url()).await?;
+
+    // A session of A on B, and signed out on B.
+    let handler = admin_a
+        .create_user("handler", "department_handler", &fixture.department)
+        .await?;
+    let on_b = Session {
+        client: reqwest::Client::new(),
+        url: b.url.clone(),
+        token: handler.token.clone(),
+    };
+    let orders = on_b.get("/api/v1/orders?limit=5").await?;
+    assert!(orders["items"].is_array(), "{orders}");
+    let (status, _) = on_b.try_post("/api/v1/auth/logout", &json!({})).await?;
+    assert_eq!(status, 204);
+    let (status, _) = handler.try_get("/api/v1/orders?limit=5").await?;
+    assert_eq!(status, 401, "signed out on B, the token still works on A");
+
+    // Five wrong passwords on A lock the account on B.
+    for _ in 0..5 {
+        let (status, _) = post(
+            &format!("{}/api/v1/auth/login", a.url),
+            &json!({"username": "handler", "password": "not the password"}),
+        )
+        .await?;
+        assert_eq!(status, 401);
+    }
+    let (status, body) = post(
+        &format!("{}/api/v1/auth/login", b.url),
+        &json!({"username": "handler", "password": "correct horse battery"}),
+    )
+    .await?;
+    assert_eq!(status, 429, "B lets in an account A locked: {body}");
+    assert!(Session::login(&b.url, "admin", &password).await.is_ok());
+
+    // A complaint through A: the code goes out; a wrong code on B, then on A, then the right
+    // one on B.
+    let (status, receipt) = post(
+        &format!("{}/api/v1/intake", a.url),
+        &json!({"kind": "complaint", "area_code": "410421", "department": fixture.department,
+                "text": "窗口人员态度不好，反复要求补交材料", "phone": "13900007777"}),
+    )
+    .await?;
+    assert_eq!(status, 201, "{receipt}");
+    assert_eq!(receipt["phone"]["state"], "code_sent", "{receipt}");
+    let confirm = receipt["phone"]["confirm_url"]
+        .as_str()
+        .context("a confirmation link")?;
+    let path = &confirm[confirm.find("/api/").context("an API path")?..];
+    admin_a.post("/api/v1/admin/sweep", &json!({})).await?;
+    let text = gateway
+        .of_purpose("confirmation")
+        .first()
+        .and_then(|body| body["text"].as_str().map(String::from))
+        .context("the code was sent")?;
+    let code: String = text
+        .split("验证码")
+        .nth(1)
+        .context("a code in the text")?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let left = |body: &serde_json::Value| body["error"]["message"].as_str().map(String::from);
+    let (status, first) = post(&format!("{}{path}", b.url), &json!({"code": wrong})).await?;
+    assert_eq!(status, 422, "{first}");
+    let (status, second) = post(&format!("{}{path}", a.url), &json!({"code": wrong})).await?;
+    assert_eq!(status, 422, "{second}");
+    assert_ne!(
+        left(&first),
+        left(&second),
+        "the nodes count a code's wrong attempts together"
+    );
+    let (status, body) = post(&format!("{}{path}", b.url), &json!({"code": code})).await?;
+    assert_eq!(status, 200, "the code sent through A is good on B: {body}");
+    assert_eq!(body["masked"], "139****7777");
+    drop((a, b, admin_b));
     Ok(())
 }

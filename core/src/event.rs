@@ -88,6 +88,12 @@ pub enum Event {
     PolicyActivated {
         activation: PolicyActivation,
     },
+    /// A set of holiday tables became the calendar the rules count on (after they loaded and
+    /// the rules' own tests passed on them). The tables are kept, so every node of a shared
+    /// partition switches to the same calendar at the same point of the log.
+    CalendarActivated {
+        activation: CalendarActivation,
+    },
     /// A decision a policy made about a record (a deadline, a route, a flag), with the version
     /// of the rules that made it and the input it saw, so that it can be explained and replayed.
     DecisionRecorded {
@@ -182,6 +188,7 @@ impl Event {
             Event::PayloadRejected { .. } => "payload_rejected",
             Event::RejectionResolved { .. } => "rejection_resolved",
             Event::PolicyActivated { .. } => "policy_activated",
+            Event::CalendarActivated { .. } => "calendar_activated",
             Event::DecisionRecorded { .. } => "decision_recorded",
             Event::OrderOpened { .. } => "order_opened",
             Event::OrderChanged { .. } => "order_changed",
@@ -293,6 +300,29 @@ pub struct PolicyDecision {
     pub input: serde_json::Value,
     #[schema(value_type = Object)]
     pub output: serde_json::Value,
+}
+
+/// One activation of a set of holiday tables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CalendarActivation {
+    /// Fingerprint of the official tables (as [`crate::calendar::Calendar::version`] without
+    /// provisional years, which each node adds by its own configuration).
+    pub version: String,
+    /// "official 2025-2027", and why: `file change`, `a table added from the console`.
+    pub reason: String,
+    /// File name (`2027.toml`) → content of every table.
+    #[schema(value_type = Object)]
+    pub tables: std::collections::BTreeMap<String, String>,
+}
+
+/// A calendar activation as kept: the activation, and when and by whom it was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarActivationRecord {
+    pub activation: CalendarActivation,
+    /// Log sequence number of the activation.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
 }
 
 /// One activation as listed: which version, when, by whom, why.

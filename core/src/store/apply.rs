@@ -323,6 +323,11 @@ pub(super) fn decide(
             origin: None,
             event: Box::new(Event::PolicyActivated { activation }),
         }),
+        Command::ActivateCalendar { actor, activation } => Ok(Decision::Append {
+            actor,
+            origin: None,
+            event: Box::new(Event::CalendarActivated { activation }),
+        }),
         Command::ResolveRejected {
             actor,
             rejected_seq,
@@ -1013,6 +1018,16 @@ pub(super) fn project(trees: &Tx<'_>, entry: &LogEntry) -> TxResult<()> {
                 &record,
             )?;
         }
+        Event::CalendarActivated { activation } => put_packed(
+            &trees[tree::POLICY_VERSIONS],
+            &keys::calendar_activation(entry.seq),
+            &crate::event::CalendarActivationRecord {
+                activation: activation.clone(),
+                seq: entry.seq,
+                at: entry.at,
+                actor: entry.actor.clone(),
+            },
+        )?,
         Event::DecisionRecorded { .. } => {}
         Event::RejectionResolved {
             rejected_seq,

@@ -145,6 +145,13 @@ pub fn policy_files(version: &str) -> Vec<u8> {
 }
 
 /// One activation: `a` ‖ seq, so activations list in order and the last is the active one.
+/// A calendar activation in the policy-versions tree: `c` + its sequence number.
+pub fn calendar_activation(seq: u64) -> Vec<u8> {
+    let mut key = vec![b'c'];
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
 pub fn policy_activation(seq: u64) -> Vec<u8> {
     let mut key = vec![b'a'];
     key.extend_from_slice(&seq.to_be_bytes());

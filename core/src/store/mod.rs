@@ -242,6 +242,11 @@ pub enum Command {
         actor: String,
         activation: PolicyActivation,
     },
+    /// Record that a set of holiday tables became the calendar.
+    ActivateCalendar {
+        actor: String,
+        activation: crate::event::CalendarActivation,
+    },
     /// Work orders, problems, calls, messages and moderation.
     Loop(LoopCommand),
     /// The provincial uplink's batches, answers, refusals and reconciliations.

@@ -580,6 +580,30 @@ impl Store {
         }
     }
 
+    /// Every activation of holiday tables, oldest first.
+    pub fn calendar_activations(
+        &self,
+    ) -> Result<Vec<crate::event::CalendarActivationRecord>, StoreError> {
+        self.trees()[tree::POLICY_VERSIONS]
+            .scan_prefix(b"c")
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
+            .collect()
+    }
+
+    /// The last activation of holiday tables recorded: the calendar active now.
+    pub fn last_calendar_activation(
+        &self,
+    ) -> Result<Option<crate::event::CalendarActivationRecord>, StoreError> {
+        match self.trees()[tree::POLICY_VERSIONS]
+            .scan_prefix(b"c")
+            .next_back()
+            .transpose()?
+        {
+            Some((_, value)) => Ok(Some(super::codec::decode(&value)?)),
+            None => Ok(None),
+        }
+    }
+
     /// The files of a rules version that was once active.
     pub fn policy_files(
         &self,

@@ -197,7 +197,17 @@ impl Policies {
             following: std::sync::atomic::AtomicBool::new(false),
         };
         policies.set_status(|status| status.calendar.activated_at = Some(clock.now()));
-        if last.as_ref().map(|last| last.version.as_str()) != Some(set.version()) {
+        // On a shared partition a folder holding a version the partition has moved on from (a
+        // node restarted on a stale copy) is not activated again: the catch-up follows the log
+        // and rewrites the folder. A version never recorded is new: it is activated.
+        let stale = store.shared()
+            && last
+                .as_ref()
+                .is_some_and(|last| last.version != set.version())
+            && store.policy_files(set.version())?.is_some();
+        if stale {
+            tracing::warn!(folder = %set.version(), "the rules folder holds an earlier version; following the partition's log instead");
+        } else if last.as_ref().map(|last| last.version.as_str()) != Some(set.version()) {
             policies.record(store, &set, "system", "start-up")?;
         } else if let Some(last) = last {
             policies.set_status(|status| {
@@ -212,7 +222,52 @@ impl Policies {
                 status.last_error_at = Some(clock.now());
             });
         }
+        if store.shared() {
+            policies.share_calendar(store)?;
+        }
         Ok(policies)
+    }
+
+    /// At the start of a node of a shared partition: puts the folder's holiday tables into the
+    /// log when the log holds none yet or the folder holds tables never activated (added while
+    /// the node was down), so every node follows them; a folder holding tables the partition
+    /// has moved on from is left to the catch-up, which follows the log. Blocking.
+    fn share_calendar(&self, store: &Store) -> anyhow::Result<()> {
+        let version = self.calendar().version();
+        let activations = store.calendar_activations()?;
+        if activations
+            .last()
+            .is_some_and(|last| last.activation.version == version)
+        {
+            return Ok(());
+        }
+        if activations
+            .iter()
+            .any(|earlier| earlier.activation.version == version)
+        {
+            tracing::warn!(folder = %version, "the calendar folder holds earlier holiday tables; following the partition's log instead");
+            return Ok(());
+        }
+        let tables = match read_tables(&self.calendar_dir()) {
+            Ok(tables) => tables,
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "the holiday tables in use are not in a folder; they are not shared through the log");
+                return Ok(());
+            }
+        };
+        let years = describe_years(&self.calendar());
+        let outcome = store.submit_one(Command::ActivateCalendar {
+            actor: "system".into(),
+            activation: hcp_core::event::CalendarActivation {
+                version,
+                reason: format!("{years}; start-up"),
+                tables,
+            },
+        })?;
+        if let Outcome::Rejected(error) = outcome {
+            anyhow::bail!("the holiday tables' activation was not recorded: {error}");
+        }
+        Ok(())
     }
 
     pub fn dir(&self) -> &Path {
@@ -523,8 +578,10 @@ impl Policies {
         actor: &str,
         reason: &str,
     ) -> Result<String, String> {
-        let calendar = match calendar_from(&self.calendar_dir(), self.provisional) {
-            Ok(calendar) => calendar,
+        let (tables, calendar) = match read_tables(&self.calendar_dir())
+            .and_then(|tables| Ok((tables.clone(), calendar_of(&tables, self.provisional)?)))
+        {
+            Ok(loaded) => loaded,
             Err(error) => return Err(self.refuse_calendar(format!("{error:#}"))),
         };
         let active = self.active();
@@ -548,20 +605,34 @@ impl Policies {
             )));
         }
         let years = describe_years(set.calendar());
+        // The tables go into the log with the activation (every node of a shared partition
+        // switches to them there), the audit trail says it in words; one batch, both or none.
+        let activation = Command::ActivateCalendar {
+            actor: actor.to_string(),
+            activation: hcp_core::event::CalendarActivation {
+                version: version.clone(),
+                reason: format!("{years}; {reason}"),
+                tables,
+            },
+        };
         let entry = hcp_core::event::AuditEntry {
             actor: actor.to_string(),
             action: "calendar_activated".into(),
             target: version.clone(),
             detail: format!("{years}; {reason}"),
         };
-        match store.submit_one(Command::Audit { entry }) {
-            Ok(Outcome::Rejected(error)) => {
-                return Err(self.refuse_calendar(format!("activation not recorded: {error}")));
+        match store.submit(vec![activation, Command::Audit { entry }]) {
+            Ok(outcomes) => {
+                if let Some(Outcome::Rejected(error)) = outcomes
+                    .into_iter()
+                    .find(|outcome| matches!(outcome, Outcome::Rejected(_)))
+                {
+                    return Err(self.refuse_calendar(format!("activation not recorded: {error}")));
+                }
             }
             Err(error) => {
                 return Err(self.refuse_calendar(format!("activation not recorded: {error:#}")));
             }
-            Ok(_) => {}
         }
         if let Ok(mut slot) = self.active.write() {
             *slot = Arc::new(set);
@@ -574,6 +645,62 @@ impl Policies {
         });
         tracing::info!(%version, %years, %reason, "holiday tables activated");
         Ok(version)
+    }
+
+    /// Activates here the holiday tables another node of the partition activated, when the
+    /// shared log brought the activation: the tables are loaded (with this node's provisional
+    /// years), the rules' own tests run on them (refused and reported if they fail, the active
+    /// calendar keeping on), swapped in, and written into the calendar folder. The node that
+    /// runs the sweep times the waiting phases again on its next sweep. Returns the calendar
+    /// version activated, if any. Blocking.
+    pub fn follow_calendar(&self, store: &Store) -> Result<Option<String>, String> {
+        let Some(last) = store
+            .last_calendar_activation()
+            .map_err(|error| error.to_string())?
+        else {
+            return Ok(None);
+        };
+        let tables = &last.activation.tables;
+        let calendar = calendar_of(tables, self.provisional).map_err(|error| {
+            self.refuse_calendar(format!(
+                "holiday tables activated on another node do not load here: {error:#}"
+            ))
+        })?;
+        let active = self.active();
+        if calendar.version() == active.calendar().version() {
+            return Ok(None);
+        }
+        let _one_at_a_time = self
+            .rollbacks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let version = calendar.version();
+        let set = PolicySet::from_files(active.files(), Arc::new(calendar), Limits::default())
+            .map_err(|error| self.refuse_calendar(error.to_string()))?;
+        let report = set.run_tests();
+        if report.failed > 0 {
+            return Err(self.refuse_calendar(format!(
+                "the rules' own tests fail here on the holiday tables activated on another node:\n{report}"
+            )));
+        }
+        if let Ok(mut slot) = self.active.write() {
+            *slot = Arc::new(set);
+        }
+        self.set_status(|status| {
+            status.calendar.activated_at = Some(last.at);
+            status.calendar.last_error = None;
+            status.calendar.last_error_at = None;
+        });
+        tracing::info!(%version, actor = %last.actor, "holiday tables activated on another node, active here");
+        self.following
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let written = write_tables(&self.calendar_dir(), tables);
+        self.following
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Err(error) = written {
+            tracing::error!(error = %format!("{error:#}"), "cannot write the followed holiday tables into the folder");
+        }
+        Ok(Some(version))
     }
 
     fn refuse_calendar(&self, error: String) -> String {
@@ -1073,6 +1200,56 @@ pub fn load_calendar(config: &Config) -> anyhow::Result<Calendar> {
         });
     }
     calendar_from(&dir, config.calendar.provisional)
+}
+
+/// File name → text of every holiday table (`*.toml`) of a folder.
+fn read_tables(dir: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut tables = BTreeMap::new();
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("reading the folder {}", dir.display()))?
+    {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "toml") && path.is_file() {
+            let name = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .with_context(|| format!("{} is not a plain file name", path.display()))?
+                .to_string();
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            tables.insert(name, text);
+        }
+    }
+    Ok(tables)
+}
+
+/// The calendar of `tables` (file name → text), followed by provisional years when
+/// `provisional`.
+fn calendar_of(tables: &BTreeMap<String, String>, provisional: bool) -> anyhow::Result<Calendar> {
+    let calendar = Calendar::from_toml_tables(
+        tables
+            .iter()
+            .map(|(name, text)| (name.as_str(), text.as_str())),
+    )?;
+    Ok(if provisional {
+        calendar.with_provisional()?
+    } else {
+        calendar
+    })
+}
+
+/// Makes the calendar folder hold exactly `tables`: plain file names only, each written whole
+/// before it replaces the old one, tables not among them removed.
+fn write_tables(dir: &Path, tables: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    if let Some(name) = tables.keys().find(|name| {
+        name.contains(['/', '\\']) || name.starts_with('.') || !name.ends_with(".toml")
+    }) {
+        anyhow::bail!("{name} is not a plain table file name");
+    }
+    std::fs::create_dir_all(dir)?;
+    let current = read_tables(dir)?;
+    let current: BTreeSet<String> = current.into_keys().collect();
+    write_version(dir, &current, tables)
 }
 
 /// The holiday tables of a folder, followed by provisional years when `provisional`.

@@ -170,6 +170,7 @@ pub fn spawn_catch_up(platform: &Platform, interval: Duration) {
                 // may have come in while a batch of this node caught up. A refusal is reported
                 // by the rules status; the active version keeps serving.
                 let _ = platform.policies.follow(&platform.store);
+                let _ = platform.policies.follow_calendar(&platform.store);
                 Ok::<_, hcp_core::store::StoreError>(applied)
             });
             match caught_up.await {

@@ -1428,3 +1428,7 @@ pub async fn rectify_days(admin: &Session, id: u64) -> anyhow::Result<Value> {
         .with_context(|| format!("no rectify phase: {deadline}"))?;
     Ok(rectify["amount"].clone())
 }
+
+/// A stand-in official 2027 table for the tests (the real one is not published yet): weekdays
+/// work but 1 and 4 January, so every provisional due in January moves by a day.
+pub const TABLE_2027: &str = "year = 2027\nsource = \"test table\"\noff = [\"2027-01-01\", \"2027-01-04\"]\nmakeup = []\nworking_days = 259\n";

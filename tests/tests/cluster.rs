@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use hcp_cluster::servers::NatsServers;
 use hcp_e2e::{
-    BAOFENG_FOUR_DAYS, Fixture, Server, Session, SmsGateway, baofeng_four_days, binary,
+    BAOFENG_FOUR_DAYS, Fixture, Server, Session, SmsGateway, TABLE_2027, baofeng_four_days, binary,
     by_event_id, rating, rectify_days, rules_copy, seed, write_config,
 };
 use serde_json::json;
@@ -47,6 +47,8 @@ struct Pair {
     fixture: Fixture,
     password: String,
     a_dir: PathBuf,
+    /// A's rules folder.
+    a_rules: PathBuf,
     /// B's rules folder.
     b_rules: PathBuf,
     _servers: NatsServers,
@@ -66,7 +68,7 @@ impl Pair {
         // Every node of a partition seals and opens personal data with the same key.
         let key = dir.path().join("pii.key");
         let (a_dir, b_dir) = (dir.path().join("a"), dir.path().join("b"));
-        node_config(&a_dir, &nats, &key, true, gateway)?;
+        let a_rules = node_config(&a_dir, &nats, &key, true, gateway)?;
         let b_rules = node_config(&b_dir, &nats, &key, b_workers, gateway)?;
 
         let a = start(&a_dir)?;
@@ -91,6 +93,7 @@ impl Pair {
             fixture,
             password,
             a_dir,
+            a_rules,
             b_rules,
             _servers: servers,
             _dir: dir,
@@ -426,5 +429,67 @@ async fn a_person_may_be_sent_to_either_node() -> anyhow::Result<()> {
     assert_eq!(status, 200, "the code sent through A is good on B: {body}");
     assert_eq!(body["masked"], "139****7777");
     drop((a, b, admin_b));
+    Ok(())
+}
+
+/// The year-end step on a shared partition: the next year's holiday table dropped into A's
+/// calendar folder is activated there and, through the log, on B, whose folder then holds it
+/// too; B restarted on a folder without it keeps the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holiday_table_added_on_one_node_is_active_on_another() -> anyhow::Result<()> {
+    let Pair {
+        a,
+        b,
+        admin_b,
+        password,
+        a_rules,
+        b_rules,
+        _servers,
+        _dir,
+        ..
+    } = Pair::start(false).await?;
+    let years = |status: &serde_json::Value| status["calendar"]["official_years"].clone();
+    let before = admin_b.get("/api/v1/rules/status").await?;
+    assert_eq!(years(&before), json!([2025, 2026]), "{before}");
+
+    std::fs::write(a_rules.join("calendar/2027.toml"), TABLE_2027)?;
+    let written = Instant::now();
+    loop {
+        let status = admin_b.get("/api/v1/rules/status").await?;
+        if years(&status) == json!([2025, 2026, 2027]) {
+            break;
+        }
+        assert!(
+            written.elapsed() < Duration::from_secs(30),
+            "B never took the 2027 table: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "the 2027 table written on A was active on B {} ms later",
+        written.elapsed().as_millis()
+    );
+    assert_eq!(
+        std::fs::read_to_string(b_rules.join("calendar/2027.toml"))?,
+        TABLE_2027,
+        "B's folder holds the tables it runs"
+    );
+
+    // B stopped, its copy of the table lost, started again: the partition's log wins over a
+    // folder holding tables it has moved on from.
+    b.kill()?;
+    std::fs::remove_file(b_rules.join("calendar/2027.toml"))?;
+    let b = start(b_rules.parent().context("B's folder")?)?;
+    let admin_b = Session::login(&b.url, "admin", &password).await?;
+    let restarted = Instant::now();
+    while years(&admin_b.get("/api/v1/rules/status").await?) != json!([2025, 2026, 2027]) {
+        assert!(
+            restarted.elapsed() < Duration::from_secs(30),
+            "B restarted on a stale folder lost the 2027 table"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(b_rules.join("calendar/2027.toml").exists());
+    drop((a, b));
     Ok(())
 }

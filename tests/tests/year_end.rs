@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use hcp_e2e::{
-    Seeded, credit_code, manual_clock_config, rating, rules_copy, start_seeded_in, wait_until,
+    Seeded, TABLE_2027, credit_code, manual_clock_config, rating, rules_copy, start_seeded_in,
+    wait_until,
 };
 use serde_json::{Value, json};
 
@@ -21,10 +22,6 @@ fn beijing(year: i32, month: u32, day: u32, hour: u32) -> DateTime<Utc> {
         .unwrap()
         .with_timezone(&Utc)
 }
-
-/// A stand-in official 2027 table for the tests (the real one is not published yet): weekdays
-/// work but 1 and 4 January, so every provisional due in January moves by a day.
-const TABLE_2027: &str = "year = 2027\nsource = \"test table\"\noff = [\"2027-01-01\", \"2027-01-04\"]\nmakeup = []\nworking_days = 259\n";
 
 /// A server on a copy of the rules and the manual clock at `start`, with `extra` config.
 async fn start(start: DateTime<Utc>, extra: &str) -> (Seeded, std::path::PathBuf) {

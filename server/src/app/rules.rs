@@ -398,6 +398,15 @@ impl Policies {
                 ))
             })?;
         let current: BTreeSet<String> = self.active().files().keys().cloned().collect();
+        // The folder first: whoever sees the version active finds it in the folder too.
+        self.following
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let written = write_version(&self.dir, &current, &files);
+        self.following
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Err(error) = written {
+            tracing::error!(error = %format!("{error:#}"), "cannot write the followed rules version into the folder");
+        }
         if let Ok(mut active) = self.active.write() {
             *active = Arc::new(set);
         }
@@ -409,14 +418,6 @@ impl Policies {
             status.last_error_at = None;
         });
         tracing::info!(version = %last.version, actor = %last.actor, "rules version activated on another node, active here");
-        self.following
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        let written = write_version(&self.dir, &current, &files);
-        self.following
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-        if let Err(error) = written {
-            tracing::error!(error = %format!("{error:#}"), "cannot write the followed rules version into the folder");
-        }
         Ok(Some(last.version))
     }
 
@@ -683,6 +684,15 @@ impl Policies {
                 "the rules' own tests fail here on the holiday tables activated on another node:\n{report}"
             )));
         }
+        // The folder first: whoever sees the tables active finds them in the folder too.
+        self.following
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let written = write_tables(&self.calendar_dir(), tables);
+        self.following
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Err(error) = written {
+            tracing::error!(error = %format!("{error:#}"), "cannot write the followed holiday tables into the folder");
+        }
         if let Ok(mut slot) = self.active.write() {
             *slot = Arc::new(set);
         }
@@ -692,14 +702,6 @@ impl Policies {
             status.calendar.last_error_at = None;
         });
         tracing::info!(%version, actor = %last.actor, "holiday tables activated on another node, active here");
-        self.following
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-        let written = write_tables(&self.calendar_dir(), tables);
-        self.following
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-        if let Err(error) = written {
-            tracing::error!(error = %format!("{error:#}"), "cannot write the followed holiday tables into the folder");
-        }
         Ok(Some(version))
     }
 

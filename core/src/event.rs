@@ -94,6 +94,16 @@ pub enum Event {
     CalendarActivated {
         activation: CalendarActivation,
     },
+    /// An adapter file became active on a node of a shared partition (installed from its
+    /// plugins folder or uploaded, after it loaded and passed its checks there). Its exact bytes
+    /// are kept, so every node of the partition installs the same adapter.
+    AdapterInstalled {
+        adapter: AdapterFile,
+    },
+    /// An adapter file was removed from a node of a shared partition: every node removes it.
+    AdapterRemoved {
+        file: String,
+    },
     /// A decision a policy made about a record (a deadline, a route, a flag), with the version
     /// of the rules that made it and the input it saw, so that it can be explained and replayed.
     DecisionRecorded {
@@ -189,6 +199,8 @@ impl Event {
             Event::RejectionResolved { .. } => "rejection_resolved",
             Event::PolicyActivated { .. } => "policy_activated",
             Event::CalendarActivated { .. } => "calendar_activated",
+            Event::AdapterInstalled { .. } => "adapter_installed",
+            Event::AdapterRemoved { .. } => "adapter_removed",
             Event::DecisionRecorded { .. } => "decision_recorded",
             Event::OrderOpened { .. } => "order_opened",
             Event::OrderChanged { .. } => "order_changed",
@@ -320,6 +332,32 @@ pub struct CalendarActivation {
 pub struct CalendarActivationRecord {
     pub activation: CalendarActivation,
     /// Log sequence number of the activation.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+}
+
+/// An adapter file as a node of a shared partition installed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AdapterFile {
+    /// File name in the plugins folder (`hx-pj200.wasm`).
+    pub file: String,
+    /// sha256 (hex) of the component.
+    pub sha256: String,
+    /// The component, base64.
+    pub component: String,
+    /// Its detached signature (`<file>.sig`), base64, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+/// The log's last word on an adapter file: installed (with its bytes) or removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdapterFileRecord {
+    pub file: String,
+    /// `None`: removed.
+    pub adapter: Option<AdapterFile>,
+    /// Log sequence number of the install or removal.
     pub seq: u64,
     pub at: DateTime<Utc>,
     pub actor: String,

@@ -328,6 +328,16 @@ pub(super) fn decide(
             origin: None,
             event: Box::new(Event::CalendarActivated { activation }),
         }),
+        Command::InstallAdapter { actor, adapter } => Ok(Decision::Append {
+            actor,
+            origin: None,
+            event: Box::new(Event::AdapterInstalled { adapter }),
+        }),
+        Command::RemoveAdapter { actor, file } => Ok(Decision::Append {
+            actor,
+            origin: None,
+            event: Box::new(Event::AdapterRemoved { file }),
+        }),
         Command::ResolveRejected {
             actor,
             rejected_seq,
@@ -1023,6 +1033,28 @@ pub(super) fn project(trees: &Tx<'_>, entry: &LogEntry) -> TxResult<()> {
             &keys::calendar_activation(entry.seq),
             &crate::event::CalendarActivationRecord {
                 activation: activation.clone(),
+                seq: entry.seq,
+                at: entry.at,
+                actor: entry.actor.clone(),
+            },
+        )?,
+        Event::AdapterInstalled { adapter } => put_packed(
+            &trees[tree::POLICY_VERSIONS],
+            &keys::adapter_file(&adapter.file),
+            &crate::event::AdapterFileRecord {
+                file: adapter.file.clone(),
+                adapter: Some(adapter.clone()),
+                seq: entry.seq,
+                at: entry.at,
+                actor: entry.actor.clone(),
+            },
+        )?,
+        Event::AdapterRemoved { file } => put_packed(
+            &trees[tree::POLICY_VERSIONS],
+            &keys::adapter_file(file),
+            &crate::event::AdapterFileRecord {
+                file: file.clone(),
+                adapter: None,
                 seq: entry.seq,
                 at: entry.at,
                 actor: entry.actor.clone(),

@@ -145,6 +145,13 @@ pub fn policy_files(version: &str) -> Vec<u8> {
 }
 
 /// One activation: `a` ‖ seq, so activations list in order and the last is the active one.
+/// The last record of an adapter file in the policy-versions tree: `p` + its file name.
+pub fn adapter_file(file: &str) -> Vec<u8> {
+    let mut key = vec![b'p'];
+    key.extend_from_slice(file.as_bytes());
+    key
+}
+
 /// A calendar activation in the policy-versions tree: `c` + its sequence number.
 pub fn calendar_activation(seq: u64) -> Vec<u8> {
     let mut key = vec![b'c'];

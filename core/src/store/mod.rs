@@ -247,6 +247,16 @@ pub enum Command {
         actor: String,
         activation: crate::event::CalendarActivation,
     },
+    /// Record that an adapter file became active on a node of a shared partition.
+    InstallAdapter {
+        actor: String,
+        adapter: crate::event::AdapterFile,
+    },
+    /// Record that an adapter file was removed on a node of a shared partition.
+    RemoveAdapter {
+        actor: String,
+        file: String,
+    },
     /// Work orders, problems, calls, messages and moderation.
     Loop(LoopCommand),
     /// The provincial uplink's batches, answers, refusals and reconciliations.

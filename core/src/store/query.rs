@@ -580,6 +580,25 @@ impl Store {
         }
     }
 
+    /// The log's last word on every adapter file it mentions (a shared partition's adapters).
+    pub fn adapter_files(&self) -> Result<Vec<crate::event::AdapterFileRecord>, StoreError> {
+        self.trees()[tree::POLICY_VERSIONS]
+            .scan_prefix(b"p")
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
+            .collect()
+    }
+
+    /// The log's last word on one adapter file, if it mentions it.
+    pub fn adapter_file(
+        &self,
+        file: &str,
+    ) -> Result<Option<crate::event::AdapterFileRecord>, StoreError> {
+        self.trees()[tree::POLICY_VERSIONS]
+            .get(keys::adapter_file(file))?
+            .map(|value| Ok(super::codec::decode(&value)?))
+            .transpose()
+    }
+
     /// Every activation of holiday tables, oldest first.
     pub fn calendar_activations(
         &self,

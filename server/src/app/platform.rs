@@ -218,7 +218,15 @@ impl Platform {
     /// Installs every adapter of the plugins folder: start-up is the first reload. Blocking.
     pub fn load_plugins(&self) {
         let files = crate::app::plugins::installed_files(&self.plugins_dir);
-        crate::app::plugins::reload_paths(&self.plugins, &self.store, &files);
+        crate::app::plugins::reload_paths(
+            &self.plugins,
+            &self.store,
+            &files,
+            crate::app::plugins::Share::StartUp,
+        );
+        if self.store.shared() {
+            crate::app::plugins::follow(&self.plugins, &self.store, &self.plugins_dir);
+        }
     }
 
     /// On a store without users: creates the root of the org tree (if absent) and an `admin`

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hcp_core::event::AuditEntry;
-use hcp_core::store::{Command, Store};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hcp_core::event::{AdapterFile, AuditEntry};
+use hcp_core::store::{Command, Outcome, Store};
 use hcp_plugins::{Backoff, HostOptions, Limits, PluginHost, Registry};
 
 use crate::app::config::Config;
@@ -42,7 +44,7 @@ pub fn registry(config: &Config) -> anyhow::Result<(PluginHost, Registry)> {
 /// Installs or removes the plugins behind changed paths of the folder. Files that are not
 /// `*.wasm` or `*.wasm.sig` are ignored; a signature change reloads its adapter. Every install
 /// is recorded in the audit trail. Blocking.
-pub fn reload_paths(registry: &Registry, store: &Store, paths: &BTreeSet<PathBuf>) {
+pub fn reload_paths(registry: &Registry, store: &Store, paths: &BTreeSet<PathBuf>, when: Share) {
     let mut adapters = BTreeSet::new();
     for path in paths {
         let name = path.to_string_lossy();
@@ -64,12 +66,44 @@ pub fn reload_paths(registry: &Registry, store: &Store, paths: &BTreeSet<PathBuf
             for id in removed {
                 if registry.remove(&id) {
                     tracing::info!(plugin = %id, file = %origin, "adapter removed with its file");
-                    audit(store, "plugin_removed", &id, &origin);
+                    let mut commands = vec![audit_command("plugin_removed", &id, &origin)];
+                    if store.shared() && mentioned(store, &origin).is_some_and(|sha| sha.is_some())
+                    {
+                        commands.push(Command::RemoveAdapter {
+                            actor: "system".into(),
+                            file: origin.clone(),
+                        });
+                    }
+                    record(store, commands);
                 }
             }
             continue;
         }
-        install_file(registry, store, &path);
+        install_file(registry, store, &path, when);
+    }
+}
+
+/// Why an adapter file is being installed, which decides whether a shared partition's log
+/// takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Share {
+    /// At start-up: the log takes a file it has never mentioned (added while the node was
+    /// down); one it knows with other bytes is a stale copy, which the catch-up replaces.
+    StartUp,
+    /// A change of the folder or an upload: the log takes the file unless it holds these very
+    /// bytes already (this node wrote them following the log).
+    Change,
+}
+
+/// What the log last said of `file`: `Some(Some(sha256))` installed, `Some(None)` removed,
+/// `None` never mentioned (or not readable).
+fn mentioned(store: &Store, file: &str) -> Option<Option<String>> {
+    match store.adapter_file(file) {
+        Ok(record) => record.map(|record| record.adapter.map(|adapter| adapter.sha256)),
+        Err(error) => {
+            tracing::error!(%error, file, "cannot read what the log says of an adapter file");
+            None
+        }
     }
 }
 
@@ -79,8 +113,9 @@ fn origin_of(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// Installs one adapter file unless the same bytes are already active from it. Blocking.
-pub fn install_file(registry: &Registry, store: &Store, path: &Path) {
+/// Installs one adapter file unless the same bytes are already active from it; on a shared
+/// partition the log takes it as `when` says, so that every node installs it. Blocking.
+pub fn install_file(registry: &Registry, store: &Store, path: &Path, when: Share) {
     let origin = origin_of(path);
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
@@ -108,12 +143,31 @@ pub fn install_file(registry: &Registry, store: &Store, path: &Path) {
                 file = %origin,
                 "adapter installed"
             );
-            audit(
-                store,
+            let mut commands = vec![audit_command(
                 "plugin_installed",
                 &format!("{}@{}", plugin.info.id, plugin.info.version),
                 &format!("sha256 {} from {origin}", plugin.sha256),
-            );
+            )];
+            let shared = store.shared()
+                && match (when, mentioned(store, &origin)) {
+                    (Share::StartUp, known) => known.is_none(),
+                    (Share::Change, Some(Some(sha256))) => sha256 != plugin.sha256,
+                    (Share::Change, _) => true,
+                };
+            if shared {
+                commands.push(Command::InstallAdapter {
+                    actor: "system".into(),
+                    adapter: AdapterFile {
+                        file: origin.clone(),
+                        sha256: plugin.sha256.clone(),
+                        component: BASE64.encode(&bytes),
+                        signature: signature
+                            .as_deref()
+                            .map(|signature| BASE64.encode(signature)),
+                    },
+                });
+            }
+            record(store, commands);
         }
         Err(error) => {
             tracing::error!(file = %origin, %error, "adapter refused; the previous version keeps serving");
@@ -121,15 +175,107 @@ pub fn install_file(registry: &Registry, store: &Store, path: &Path) {
     }
 }
 
-fn audit(store: &Store, action: &str, target: &str, detail: &str) {
-    let entry = AuditEntry {
-        actor: "system".into(),
-        action: action.into(),
-        target: target.into(),
-        detail: detail.into(),
+fn audit_command(action: &str, target: &str, detail: &str) -> Command {
+    Command::Audit {
+        entry: AuditEntry {
+            actor: "system".into(),
+            action: action.into(),
+            target: target.into(),
+            detail: detail.into(),
+        },
+    }
+}
+
+/// Records an adapter change (its audit entry and, on a shared partition, the file itself) in
+/// one batch.
+fn record(store: &Store, commands: Vec<Command>) {
+    match store.submit(commands) {
+        Ok(outcomes) => {
+            for outcome in outcomes {
+                if let Outcome::Rejected(error) = outcome {
+                    tracing::error!(%error, "the adapter change was not recorded");
+                }
+            }
+        }
+        Err(error) => tracing::error!(%error, "cannot record the adapter change"),
+    }
+}
+
+/// Installs here the adapter files other nodes of the shared partition installed, and removes
+/// those they removed, as the log says: each file is written into the plugins folder (with its
+/// signature) and installed with the same checks as any file; one that does not load here is
+/// refused and reported, the previous version serving on. Files the log never mentioned are
+/// left alone. Blocking.
+pub fn follow(registry: &Registry, store: &Store, dir: &Path) {
+    let records = match store.adapter_files() {
+        Ok(records) => records,
+        Err(error) => {
+            tracing::error!(%error, "cannot read the partition's adapters from the log");
+            return;
+        }
     };
-    if let Err(error) = store.submit_one(Command::Audit { entry }) {
-        tracing::error!(%error, "cannot record the adapter change in the audit trail");
+    let active = registry.status();
+    for record in records {
+        let plain = !record.file.is_empty()
+            && !record.file.starts_with('.')
+            && record.file.ends_with(".wasm")
+            && !record.file.contains(['/', '\\']);
+        if !plain {
+            tracing::error!(file = %record.file, "an adapter file name from the log is not a plain file name; ignored");
+            continue;
+        }
+        let path = dir.join(&record.file);
+        let signature_path = PathBuf::from(format!("{}.sig", path.display()));
+        match record.adapter {
+            Some(adapter) => {
+                if active
+                    .iter()
+                    .any(|status| status.origin == record.file && status.sha256 == adapter.sha256)
+                {
+                    continue;
+                }
+                let decoded = BASE64.decode(&adapter.component).and_then(|component| {
+                    adapter
+                        .signature
+                        .as_deref()
+                        .map(|signature| BASE64.decode(signature))
+                        .transpose()
+                        .map(|signature| (component, signature))
+                });
+                let Ok((component, signature)) = decoded else {
+                    tracing::error!(file = %record.file, "an adapter from the log does not decode; ignored");
+                    continue;
+                };
+                let written = std::fs::create_dir_all(dir)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|()| match &signature {
+                        Some(signature) => write_atomic(&signature_path, signature),
+                        None if signature_path.exists() => {
+                            std::fs::remove_file(&signature_path).map_err(anyhow::Error::from)
+                        }
+                        None => Ok(()),
+                    })
+                    .and_then(|()| write_atomic(&path, &component));
+                if let Err(error) = written {
+                    tracing::error!(file = %record.file, error = %format!("{error:#}"), "cannot write an adapter from the log into the folder");
+                    continue;
+                }
+                tracing::info!(file = %record.file, sha256 = %adapter.sha256, "adapter installed on another node, installing it here");
+                install_file(registry, store, &path, Share::Change);
+            }
+            None => {
+                if !path.exists() {
+                    continue;
+                }
+                tracing::info!(file = %record.file, "adapter removed on another node, removing it here");
+                let _ = std::fs::remove_file(&signature_path);
+                if let Err(error) = std::fs::remove_file(&path) {
+                    tracing::error!(file = %record.file, %error, "cannot remove an adapter the log says was removed");
+                    continue;
+                }
+                reload_paths(registry, store, &BTreeSet::from([path]), Share::Change);
+            }
+        }
     }
 }
 
@@ -155,7 +301,7 @@ pub fn watch(
     settle: Duration,
 ) -> anyhow::Result<notify::RecommendedWatcher> {
     crate::app::watch::watch_folder(dir, false, settle, "plugins", move |changed| {
-        reload_paths(&registry, &store, &changed)
+        reload_paths(&registry, &store, &changed, Share::Change)
     })
 }
 

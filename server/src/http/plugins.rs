@@ -96,7 +96,12 @@ pub async fn upload(
             &body,
             signature.as_deref(),
         )?;
-        crate::app::plugins::install_file(&platform.plugins, &platform.store, &path);
+        crate::app::plugins::install_file(
+            &platform.plugins,
+            &platform.store,
+            &path,
+            crate::app::plugins::Share::Change,
+        );
         platform
             .plugins
             .status()

@@ -153,17 +153,21 @@ impl Lease for NotOwner {
 }
 
 /// Keeps a node of a shared partition current with what the other nodes of the partition
-/// append to the log, every `interval`, and activates here a rules version another node
-/// activated. A shared log out of reach is reported once, and again when it answers.
+/// append to the log, every `interval`, and activates here the rules version, holiday tables
+/// and adapters another node activated. A shared log out of reach is reported once, and again when it answers.
 pub fn spawn_catch_up(platform: &Platform, interval: Duration) {
     let platform = platform.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
+        // The log's head when the adapters were last followed: their records hold whole
+        // components, read again only when the log has moved.
+        let adapters_at = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
         loop {
             ticker.tick().await;
             let platform = platform.clone();
+            let adapters_at = adapters_at.clone();
             let caught_up = tokio::task::spawn_blocking(move || {
                 let applied = platform.store.catch_up()?;
                 // Asked on every pass, not only when this pass applied entries: an activation
@@ -171,6 +175,14 @@ pub fn spawn_catch_up(platform: &Platform, interval: Duration) {
                 // by the rules status; the active version keeps serving.
                 let _ = platform.policies.follow(&platform.store);
                 let _ = platform.policies.follow_calendar(&platform.store);
+                let head = hcp_core::store::EventLog::head(&platform.store)?;
+                if adapters_at.swap(head, std::sync::atomic::Ordering::Relaxed) != head {
+                    crate::app::plugins::follow(
+                        &platform.plugins,
+                        &platform.store,
+                        &platform.plugins_dir,
+                    );
+                }
                 Ok::<_, hcp_core::store::StoreError>(applied)
             });
             match caught_up.await {

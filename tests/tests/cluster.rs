@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use hcp_cluster::servers::NatsServers;
 use hcp_e2e::{
-    BAOFENG_FOUR_DAYS, Fixture, Server, Session, SmsGateway, TABLE_2027, baofeng_four_days, binary,
-    by_event_id, rating, rectify_days, rules_copy, seed, write_config,
+    BAOFENG_FOUR_DAYS, Fixture, Server, Session, SmsGateway, TABLE_2027, adapter,
+    baofeng_four_days, binary, by_event_id, rating, rectify_days, rules_copy, seed, write_config,
 };
 use serde_json::json;
 
@@ -490,6 +490,87 @@ async fn a_holiday_table_added_on_one_node_is_active_on_another() -> anyhow::Res
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(b_rules.join("calendar/2027.toml").exists());
+    drop((a, b));
+    Ok(())
+}
+
+/// The adapter files a node's administrator sees installed (`origin` → sha256).
+async fn installed(admin: &Session) -> anyhow::Result<BTreeMap<String, String>> {
+    let view = admin.get("/api/v1/admin/plugins").await?;
+    Ok(view["plugins"]
+        .as_array()
+        .context("plugins")?
+        .iter()
+        .filter_map(|status| {
+            Some((
+                status["origin"].as_str()?.to_string(),
+                status["sha256"].as_str()?.to_string(),
+            ))
+        })
+        .collect())
+}
+
+/// Waits up to 30 s for `ready` to hold of B's adapters; how long it took.
+async fn until_b(
+    admin_b: &Session,
+    ready: impl Fn(&BTreeMap<String, String>) -> bool,
+) -> anyhow::Result<Duration> {
+    let asked = Instant::now();
+    loop {
+        let adapters = installed(admin_b).await?;
+        if ready(&adapters) {
+            return Ok(asked.elapsed());
+        }
+        anyhow::ensure!(
+            asked.elapsed() < Duration::from_secs(30),
+            "B's adapters: {adapters:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Adapters follow the log: a component dropped into A's plugins folder is installed on B (and
+/// written into B's folder); one A refuses never reaches B; a file removed on A goes on B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adapter_installed_on_one_node_is_installed_on_another() -> anyhow::Result<()> {
+    let Pair {
+        a,
+        b,
+        admin_a,
+        admin_b,
+        a_dir,
+        b_rules,
+        _servers,
+        _dir,
+        ..
+    } = Pair::start(false).await?;
+    let a_plugins = a_dir.join("data/plugins");
+    let b_plugins = b_rules.parent().context("B's folder")?.join("data/plugins");
+    std::fs::create_dir_all(&a_plugins)?;
+
+    let component = std::fs::read(adapter("hx-pj200")?)?;
+    std::fs::write(a_plugins.join("hx-pj200.wasm"), &component)?;
+    let took = until_b(&admin_b, |adapters| adapters.contains_key("hx-pj200.wasm")).await?;
+    eprintln!(
+        "the adapter dropped into A's folder was installed on B {} ms later",
+        took.as_millis()
+    );
+    assert_eq!(installed(&admin_a).await?, installed(&admin_b).await?);
+    assert_eq!(std::fs::read(b_plugins.join("hx-pj200.wasm"))?, component);
+
+    // Refused on A (its component lacks the interface), so never offered to B.
+    std::fs::write(
+        a_plugins.join("hostile-abi.wasm"),
+        std::fs::read(adapter("hostile-abi")?)?,
+    )?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!installed(&admin_a).await?.contains_key("hostile-abi.wasm"));
+    assert!(!installed(&admin_b).await?.contains_key("hostile-abi.wasm"));
+    assert!(!b_plugins.join("hostile-abi.wasm").exists());
+
+    std::fs::remove_file(a_plugins.join("hx-pj200.wasm"))?;
+    until_b(&admin_b, |adapters| !adapters.contains_key("hx-pj200.wasm")).await?;
+    assert!(!b_plugins.join("hx-pj200.wasm").exists());
     drop((a, b));
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! (group commit). This module is the only place that touches sled.
 
 mod apply;
+pub mod backup;
 mod case_record;
 pub mod chain;
 mod closed_loop;
@@ -83,6 +84,9 @@ pub enum StoreError {
     Damaged(String),
     #[error("{}", schema_advice(*found, *expected))]
     SchemaVersion { found: u32, expected: u32 },
+    /// A backup that cannot be written, read or restored, and why.
+    #[error("backup: {0}")]
+    Backup(String),
     #[error("the store is shut down")]
     Closed,
     /// A migration that stopped, and why (`hcp migrate`).

@@ -37,6 +37,13 @@ enum Commands {
     /// batches, run while the platform is stopped. Resumes from its checkpoint after a kill;
     /// refused records are reported with their number and reason.
     Import(ImportArgs),
+    /// Back the data folder up while the platform serves it (or while it is stopped): the event
+    /// log up to its head now, with the adapters and reports beside it, verified once written.
+    /// With --since, only what came after an earlier backup (incremental).
+    Backup(BackupArgs),
+    /// Restore backups into a new data folder: a full backup, then the incremental ones that
+    /// follow it, in order (--from each). The personal-data key must be in place first.
+    Restore(RestoreArgs),
     /// Work with WASM adapters.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -59,6 +66,27 @@ enum Commands {
         #[arg(long, value_name = "DIR", default_value = "province-sim-data")]
         data: PathBuf,
     },
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    common: Common,
+    /// A new (or empty) folder for the backup.
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+    /// An earlier backup: the new one holds only what came after it.
+    #[arg(long, value_name = "DIR")]
+    since: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RestoreArgs {
+    #[command(flatten)]
+    common: Common,
+    /// A backup folder; give the full backup first, then the incremental ones in order.
+    #[arg(long = "from", value_name = "DIR", required = true)]
+    from: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -247,6 +275,10 @@ fn main() -> anyhow::Result<()> {
             hcp_server::run::train_dictionary(&common.load()?, &out, size)
         }
         Commands::Migrate(common) => hcp_server::run::migrate(&common.load()?),
+        Commands::Backup(args) => {
+            hcp_server::run::backup(&args.common.load()?, &args.to, args.since.as_deref())
+        }
+        Commands::Restore(args) => hcp_server::run::restore(&args.common.load()?, &args.from),
         Commands::Import(args) => {
             let config = args.common.load()?;
             let options = hcp_server::app::import::ImportOptions {

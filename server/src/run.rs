@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use axum::Router;
@@ -181,6 +182,17 @@ pub async fn serve<E: Extension>(config: Config, extension: E) -> anyhow::Result
         println!("{note}");
     }
     tracing::info!(%address, "serving");
+    let serving_file = config.data_dir.join(crate::app::backup::SERVING_FILE);
+    let serving = crate::app::backup::Serving {
+        url: format!("http://{}", loopback(address)),
+        ops_url: ops
+            .as_ref()
+            .map(|(ops_address, _)| format!("http://{}", loopback(*ops_address))),
+        pid: std::process::id(),
+    };
+    if let Err(error) = std::fs::write(&serving_file, serde_json::to_vec_pretty(&serving)?) {
+        tracing::warn!(%error, file = %serving_file.display(), "cannot say where this platform serves; hcp backup will not find it");
+    }
 
     let mut cluster_lease = None;
     let lease: Arc<dyn crate::workers::Lease> = if config.cluster.enabled() {
@@ -229,9 +241,24 @@ pub async fn serve<E: Extension>(config: Config, extension: E) -> anyhow::Result
     if let Some((_, ops)) = ops {
         ops.abort();
     }
+    let _ = std::fs::remove_file(&serving_file);
     tokio::task::spawn_blocking(move || platform.store.close()).await??;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// An address to reach a listener at: a wildcard one is reached on loopback.
+fn loopback(address: SocketAddr) -> SocketAddr {
+    if address.ip().is_unspecified() {
+        let ip: std::net::IpAddr = if address.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        };
+        SocketAddr::new(ip, address.port())
+    } else {
+        address
+    }
 }
 
 /// The exit status of a process whose store committer stopped on its own (sysexits' EX_SOFTWARE).
@@ -510,6 +537,123 @@ fn existing_store(config: &Config) -> anyhow::Result<hcp_core::store::Store> {
         Arc::new(SystemClock),
         config.store_options(),
     )?)
+}
+
+/// `hcp backup`: a backup of the data folder into `to` (all of the log, or what came after the
+/// backup `since`), verified once written. On a folder a running platform serves, the platform
+/// is asked to write it (through the operations token of `[ops] token_file`); otherwise the
+/// store is opened here. Blocking.
+pub fn backup(config: &Config, to: &Path, since: Option<&Path>) -> anyhow::Result<()> {
+    require_store(config)?;
+    let to = std::path::absolute(to)?;
+    let since = since.map(std::path::absolute).transpose()?;
+    let summary = match hcp_core::store::Store::open(
+        &config.store_dir(),
+        hcp_core::pii::PiiKey::load_or_create(&config.pii_key_path())?,
+        Arc::new(SystemClock),
+        config.store_options(),
+    ) {
+        Ok(store) => {
+            let summary = crate::app::backup::backup(
+                &store,
+                &config.plugins_dir(),
+                &config.data_dir.join("reports"),
+                &to,
+                since.as_deref(),
+            );
+            store.close()?;
+            summary?
+        }
+        Err(hcp_core::store::StoreError::InUse { .. }) => {
+            ask_for_backup(config, &to, since.as_deref())?
+        }
+        Err(error) => return Err(error.into()),
+    };
+    println!(
+        "backup of entries {}..={} ({} entries, {} bytes, {} files beside) written to {} and verified",
+        summary.after + 1,
+        summary.last,
+        summary.entries,
+        summary.bytes,
+        summary.files,
+        summary.to
+    );
+    println!(
+        "  the personal-data key {} is not in it: keep a copy of the key apart from the backups",
+        config.pii_key_path().display()
+    );
+    Ok(())
+}
+
+/// Asks the platform serving the configured folder to write a backup.
+fn ask_for_backup(
+    config: &Config,
+    to: &Path,
+    since: Option<&Path>,
+) -> anyhow::Result<crate::app::backup::BackupSummary> {
+    let serving_file = config.data_dir.join(crate::app::backup::SERVING_FILE);
+    let serving: crate::app::backup::Serving =
+        serde_json::from_slice(&std::fs::read(&serving_file).with_context(|| {
+            format!(
+                "a running hcp holds {} but left no {}",
+                config.data_dir.display(),
+                serving_file.display()
+            )
+        })?)?;
+    let token_file = config.ops.token_file.as_ref().with_context(|| {
+        format!(
+            "a running hcp (process {}) serves {}: set [ops] token_file in the configuration so that hcp backup may ask it for the backup",
+            serving.pid,
+            config.data_dir.display()
+        )
+    })?;
+    let token = std::fs::read_to_string(token_file)
+        .with_context(|| format!("reading the operations token {}", token_file.display()))?;
+    let token = token.lines().next().unwrap_or_default().trim().to_string();
+    let url = serving.ops_url.as_deref().unwrap_or(&serving.url);
+    let response = reqwest::blocking::Client::builder()
+        .timeout(None)
+        .build()?
+        .post(format!("{url}/backup"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "to": to.display().to_string(),
+            "since": since.map(|since| since.display().to_string()),
+        }))
+        .send()
+        .with_context(|| format!("asking the running hcp at {url} for the backup"))?;
+    let status = response.status();
+    let body = response.text()?;
+    anyhow::ensure!(
+        status.is_success(),
+        "the running hcp refused the backup ({status}): {body}"
+    );
+    Ok(serde_json::from_str(&body)?)
+}
+
+/// `hcp restore`: the backups `from` (a full one, then the incremental ones that follow it)
+/// into the configured data folder, which must hold no store; the personal-data key must be in
+/// place already (it is not in the backups). Blocking.
+pub fn restore(config: &Config, from: &[PathBuf]) -> anyhow::Result<()> {
+    let key = config.pii_key_path();
+    anyhow::ensure!(
+        key.is_file(),
+        "the personal-data key {} is missing: put the key of the backed-up platform there first (backups do not hold it; without it the sealed phone numbers and names stay sealed)",
+        key.display()
+    );
+    let last = crate::app::backup::restore(
+        from,
+        &config.data_dir,
+        &config.store_dir(),
+        hcp_core::pii::PiiKey::load_or_create(&key)?,
+        config.store_options(),
+    )?;
+    println!(
+        "restored {} backup(s) into {}: {last} log entries, every link of the chain checked",
+        from.len(),
+        config.data_dir.display()
+    );
+    Ok(())
 }
 
 /// `hcp store stats`: what each tree holds, the files on disk, the bytes per rating.

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod assessment;
+pub mod backup;
 pub mod calendar_alarm;
 pub mod capabilities;
 pub mod config;

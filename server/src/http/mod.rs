@@ -378,6 +378,7 @@ impl Modify for ErrorResponses {
         ops::healthz,
         ops::readyz,
         ops::metrics,
+        ops::backup,
         admin::login,
         admin::logout,
         admin::change_password,
@@ -440,6 +441,7 @@ pub fn router(platform: Platform, extra: Router<Platform>) -> Router {
             .route("/healthz", get(ops::healthz))
             .route("/readyz", get(ops::readyz))
             .route("/metrics", get(ops::metrics))
+            .route("/backup", post(ops::backup))
             .route("/api/v1/auth/login", post(admin::login))
             .route("/api/v1/auth/logout", post(admin::logout))
             .route("/api/v1/auth/password", post(admin::change_password))

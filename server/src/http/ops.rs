@@ -58,10 +58,51 @@ pub async fn metrics(
     prometheus(platform).await
 }
 
-/// The routes of the operations address: health, readiness with its detail, metrics.
+/// Writes a backup of the platform while it serves (what `hcp backup` asks a running platform
+/// for): the event log up to its head now, or what came after an earlier backup, with the
+/// adapters and reports beside it, verified once written. Needs the operations token, on
+/// either address.
+#[utoipa::path(post, path = "/backup", tag = "ops",
+    request_body = crate::app::backup::BackupRequest,
+    responses(
+        (status = 200, description = "written and verified", body = crate::app::backup::BackupSummary),
+        (status = 401, description = "no operations token, or not the configured one", body = super::ErrorBody),
+        (status = 422, description = "the folder is not new, the earlier backup does not check, or the disk refused", body = super::ErrorBody)
+    ),
+    security(("ops_token" = []))
+)]
+pub async fn backup(
+    State(platform): State<Platform>,
+    headers: HeaderMap,
+    super::extract::Json(request): super::extract::Json<crate::app::backup::BackupRequest>,
+) -> Result<axum::Json<crate::app::backup::BackupSummary>, ApiError> {
+    if !platform.ops.configured() || !platform.ops.allows(super::bearer(&headers)) {
+        return Err(ApiError::Unauthorized);
+    }
+    blocking(move || {
+        crate::app::backup::backup(
+            &platform.store,
+            &platform.plugins_dir,
+            &platform.reports_dir,
+            std::path::Path::new(&request.to),
+            request.since.as_deref().map(std::path::Path::new),
+        )
+        .map(axum::Json)
+        .map_err(|error| {
+            ApiError::Unprocessable(hcp_core::validate::Reason {
+                code: "backup_refused".into(),
+                message: format!("{error:#}"),
+            })
+        })
+    })
+    .await
+}
+
+/// The routes of the operations address: health, readiness with its detail, metrics, backup.
 pub fn router(platform: Platform) -> axum::Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/backup", axum::routing::post(backup))
         .route(
             "/readyz",
             get(|State(platform): State<Platform>| readiness(platform, true)),

@@ -1432,3 +1432,87 @@ pub async fn rectify_days(admin: &Session, id: u64) -> anyhow::Result<Value> {
 /// A stand-in official 2027 table for the tests (the real one is not published yet): weekdays
 /// work but 1 and 4 January, so every provisional due in January moves by a day.
 pub const TABLE_2027: &str = "year = 2027\nsource = \"test table\"\noff = [\"2027-01-01\", \"2027-01-04\"]\nmakeup = []\nworking_days = 259\n";
+
+/// That two series of [`answers`] are the same, path by path; names the first difference.
+pub fn assert_same_answers(before: &[(String, Value)], after: &[(String, Value)], what: &str) {
+    assert_eq!(before.len(), after.len());
+    for ((path, old), (_, new)) in before.iter().zip(after) {
+        assert!(
+            old == new,
+            "{path} answers otherwise after {what}: {}",
+            first_difference(old, new)
+        );
+    }
+}
+
+/// Where two answers part, as a JSON pointer and the two values.
+pub fn first_difference(old: &Value, new: &Value) -> String {
+    fn walk(old: &Value, new: &Value, at: String) -> Option<String> {
+        match (old, new) {
+            (Value::Object(a), Value::Object(b)) => a.keys().chain(b.keys()).find_map(|key| {
+                walk(
+                    a.get(key).unwrap_or(&Value::Null),
+                    b.get(key).unwrap_or(&Value::Null),
+                    format!("{at}/{key}"),
+                )
+            }),
+            (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
+                .iter()
+                .zip(b)
+                .enumerate()
+                .find_map(|(index, (a, b))| walk(a, b, format!("{at}/{index}"))),
+            _ if old == new => None,
+            _ => Some(format!("{at}: {old} -> {new}")),
+        }
+    }
+    walk(old, new, String::new()).unwrap_or_default()
+}
+
+/// What an administrator is answered across the platform (orders, ratings, cases, statistics,
+/// roll-ups, assessments, problems, calls, messages, devices, rules, uplink, users, the public
+/// page, the first orders and their decisions), path by path, the server's own address
+/// replaced: what must not change when the same record is served from another folder.
+pub async fn answers(admin: &Session) -> anyhow::Result<Vec<(String, Value)>> {
+    let mut paths: Vec<String> = [
+        "/api/v1/orders?limit=500",
+        "/api/v1/ratings?limit=500",
+        "/api/v1/cases?limit=200",
+        "/api/v1/stats",
+        "/api/v1/stats/days",
+        "/api/v1/rollups",
+        "/api/v1/assessments",
+        "/api/v1/problems",
+        "/api/v1/calls",
+        "/api/v1/messages",
+        "/api/v1/devices",
+        "/api/v1/analysis/hot-words",
+        "/api/v1/rules/versions",
+        "/api/v1/admin/uplink",
+        "/api/v1/admin/users",
+        "/api/v1/public/stats",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    let orders = admin.get("/api/v1/orders?limit=20").await?;
+    for order in orders["items"].as_array().context("orders")? {
+        paths.push(format!("/api/v1/orders/{}", order["id"]));
+        paths.push(format!("/api/v1/ratings/{}/decisions", order["rating_id"]));
+    }
+    let mut out = Vec::new();
+    for path in paths {
+        // Links carry the server's address, which is another port on another start.
+        let text = admin.get(&path).await?.to_string();
+        let text = text.replace(&admin.url, "http://hcp");
+        let mut answer: Value = serde_json::from_str(&text)?;
+        if path == "/api/v1/admin/uplink"
+            && let Some(answer) = answer.as_object_mut()
+        {
+            // The log's head moves with each sign-in.
+            answer.remove("head");
+            answer.remove("lag_entries");
+        }
+        out.push((path.clone(), answer));
+    }
+    Ok(out)
+}

@@ -144,89 +144,16 @@ fn write_index_as_keys(tree: &sled::Tree, ratings: bool) {
     }
 }
 
-fn assert_same_answers(before: &[(String, Value)], after: &[(String, Value)], what: &str) {
-    assert_eq!(before.len(), after.len());
-    for ((path, old), (_, new)) in before.iter().zip(after) {
-        assert!(
-            old == new,
-            "{path} answers otherwise after {what}: {}",
-            first_difference(old, new)
-        );
-    }
-}
-
-/// Where two answers part, as a JSON pointer and the two values.
-fn first_difference(old: &Value, new: &Value) -> String {
-    fn walk(old: &Value, new: &Value, at: String) -> Option<String> {
-        match (old, new) {
-            (Value::Object(a), Value::Object(b)) => a.keys().chain(b.keys()).find_map(|key| {
-                walk(
-                    a.get(key).unwrap_or(&Value::Null),
-                    b.get(key).unwrap_or(&Value::Null),
-                    format!("{at}/{key}"),
-                )
-            }),
-            (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
-                .iter()
-                .zip(b)
-                .enumerate()
-                .find_map(|(index, (a, b))| walk(a, b, format!("{at}/{index}"))),
-            _ if old == new => None,
-            _ => Some(format!("{at}: {old} -> {new}")),
-        }
-    }
-    walk(old, new, String::new()).unwrap_or_default()
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// The answers a supervisor, a handler and the public get, in one map.
+/// The answers of the demo city's administrator.
 async fn answers(server: &Server) -> Vec<(String, Value)> {
     let admin = Session::login(&server.url, "admin", "demo-2026")
         .await
         .unwrap();
-    let mut paths: Vec<String> = [
-        "/api/v1/orders?limit=500",
-        "/api/v1/ratings?limit=500",
-        "/api/v1/cases?limit=200",
-        "/api/v1/stats",
-        "/api/v1/stats/days",
-        "/api/v1/rollups",
-        "/api/v1/assessments",
-        "/api/v1/problems",
-        "/api/v1/calls",
-        "/api/v1/messages",
-        "/api/v1/devices",
-        "/api/v1/analysis/hot-words",
-        "/api/v1/rules/versions",
-        "/api/v1/admin/uplink",
-        "/api/v1/admin/users",
-        "/api/v1/public/stats",
-    ]
-    .into_iter()
-    .map(String::from)
-    .collect();
-    let orders = admin.get("/api/v1/orders?limit=20").await.unwrap();
-    for order in orders["items"].as_array().unwrap() {
-        paths.push(format!("/api/v1/orders/{}", order["id"]));
-        paths.push(format!("/api/v1/ratings/{}/decisions", order["rating_id"]));
-    }
-    let mut out = Vec::new();
-    for path in paths {
-        // Links carry the server's address, which is another port after the restart.
-        let text = admin.get(&path).await.unwrap().to_string();
-        let text = text.replace(&server.url, "http://hcp");
-        let mut answer: Value = serde_json::from_str(&text).unwrap();
-        if path == "/api/v1/admin/uplink" {
-            // The log's head moves by the migration's own entry and this session's sign-in.
-            answer.as_object_mut().unwrap().remove("head");
-            answer.as_object_mut().unwrap().remove("lag_entries");
-        }
-        out.push((path.clone(), answer));
-    }
-    out
+    hcp_e2e::answers(&admin).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -303,7 +230,7 @@ async fn migrates_and_answers_as_before(version: u32, history_days: u32) {
 
     let server = Server::start(&binary, "serve", &data, Some(&config)).unwrap();
     let after = answers(&server).await;
-    assert_same_answers(&before, &after, "the migration");
+    hcp_e2e::assert_same_answers(&before, &after, "the migration");
     let admin = Session::login(&server.url, "admin", "demo-2026")
         .await
         .unwrap();
@@ -330,7 +257,7 @@ async fn migrates_and_answers_as_before(version: u32, history_days: u32) {
     assert!(ok, "{verified}");
     let server = Server::start(&binary, "serve", &data, Some(&config)).unwrap();
     let compacted = answers(&server).await;
-    assert_same_answers(&before, &compacted, "the compaction");
+    hcp_e2e::assert_same_answers(&before, &compacted, "the compaction");
     server.stop().unwrap();
 }
 

@@ -963,6 +963,16 @@ mod tests {
     }
 
     #[test]
+    fn the_container_configuration_is_valid() {
+        let text = include_str!("../../../deploy/container.toml");
+        let config = Config::parse(text);
+        assert!(config.is_ok(), "{:?}", config.err());
+        let config = config.unwrap_or_default();
+        assert_eq!(config.data_dir, PathBuf::from("/data"));
+        assert!(config.ops.listen.is_some());
+    }
+
+    #[test]
     fn a_lease_outlasts_a_call_to_the_gateway() {
         let cluster = "[cluster]\nservers = [\"nats://127.0.0.1:4222\"]\npartition = \"410400\"\nlease_secs = 3\n";
         let error = Config::parse(cluster).err().map(|error| error.to_string());

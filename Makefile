@@ -7,7 +7,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./demo-data
 
-.PHONY: demo test build nats-setup console console-check browser-tests browser-setup adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance api-conformance-demo api-fuzz-long bench bench-analytics
+.PHONY: demo test build nats-setup console console-check browser-tests browser-setup adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance api-conformance-demo api-fuzz-long soak bench bench-analytics
 
 demo: build
 	./target/release/hcp demo --listen $(LISTEN) --data $(DATA)
@@ -160,6 +160,14 @@ api-conformance-demo: build $(SCHEMATHESIS_STAMP)
 # the release build (FUZZ_EXAMPLES, default 200; SEED, default random). Not part of `make test`;
 # run it before a release and after any change to the API's surface.
 FUZZ_EXAMPLES ?= 200
+# The long version of tests/tests/faults.rs: KILLS SIGKILLs of the server under mixed load
+# (ratings, order steps, rule saves, adapter swaps), then every acknowledged write checked and
+# the rebuild compared. `make test` runs it with 10.
+KILLS ?= 50
+soak: e2e-build
+	@echo "== step: soak: $(KILLS) SIGKILLs under mixed load"
+	HCP_KILLS=$(KILLS) $(CARGO) test -p hcp-e2e --test faults -- --nocapture
+
 api-fuzz-long: build $(SCHEMATHESIS_STAMP)
 	@echo "== step: long API fuzz run ($(FUZZ_EXAMPLES) examples per operation)"
 	SEED=$${SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \

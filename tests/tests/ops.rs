@@ -698,12 +698,19 @@ fn logs_come_as_json_lines_when_asked() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // Its stdout is read to the end (a closed pipe would make its banner fail).
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    for line in stdout.lines() {
-        if line.unwrap().contains("listening on") {
-            break;
+    let (listening, serving) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if line.contains("listening on") {
+                let _ = listening.send(());
+            }
         }
-    }
+    });
+    serving
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     child.kill().unwrap();
     child.wait().unwrap();

@@ -279,6 +279,33 @@ impl Journal {
         Ok(message.payload)
     }
 
+    /// The key-value bucket `bucket` on these servers: created with the stream's replicas, one
+    /// value per key, entries expiring `max_age` after their last write, when it does not exist;
+    /// an existing bucket keeps its settings.
+    pub async fn key_value(
+        &self,
+        bucket: &str,
+        description: &str,
+        max_age: Duration,
+    ) -> Result<jetstream::kv::Store, JournalError> {
+        match self.context.get_key_value(bucket).await {
+            Ok(store) => Ok(store),
+            Err(_) => self
+                .context
+                .create_key_value(jetstream::kv::Config {
+                    bucket: bucket.into(),
+                    description: description.into(),
+                    history: 1,
+                    max_age,
+                    num_replicas: self.config.replicas,
+                    storage: jetstream::stream::StorageType::File,
+                    ..Default::default()
+                })
+                .await
+                .map_err(unavailable),
+        }
+    }
+
     /// The partition's first block after stream sequence `after`; `None` when there is none yet.
     pub async fn next_block(
         &self,

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, kv};
+use async_nats::jetstream::kv;
 
 use crate::journal::{Journal, JournalError};
 
@@ -54,22 +54,13 @@ impl Leases {
         if !crate::block::valid_partition(partition) {
             return Err(crate::BlockError::Partition(partition.to_string()).into());
         }
-        let context: &jetstream::Context = journal.context();
-        let store = match context.get_key_value(BUCKET).await {
-            Ok(store) => store,
-            Err(_) => context
-                .create_key_value(kv::Config {
-                    bucket: BUCKET.into(),
-                    description: "Haochaping: which node runs each background worker".into(),
-                    history: 1,
-                    max_age: ttl,
-                    num_replicas: journal.config().replicas,
-                    storage: jetstream::stream::StorageType::File,
-                    ..Default::default()
-                })
-                .await
-                .map_err(unavailable)?,
-        };
+        let store = journal
+            .key_value(
+                BUCKET,
+                "Haochaping: which node runs each background worker",
+                ttl,
+            )
+            .await?;
         Ok(Leases {
             store,
             partition: partition.to_string(),

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, kv};
+use async_nats::jetstream::kv;
 use futures_util::StreamExt as _;
 use hcp_core::store::{self, SharedState};
 
@@ -37,22 +37,13 @@ impl StateBucket {
         if !crate::block::valid_partition(partition) {
             return Err(crate::BlockError::Partition(partition.to_string()).into());
         }
-        let context: &jetstream::Context = journal.context();
-        let store = match context.get_key_value(BUCKET).await {
-            Ok(store) => store,
-            Err(_) => context
-                .create_key_value(kv::Config {
-                    bucket: BUCKET.into(),
-                    description: "Haochaping: sessions, sign-in failures and phone codes shared by the nodes of a partition".into(),
-                    history: 1,
-                    max_age,
-                    num_replicas: journal.config().replicas,
-                    storage: jetstream::stream::StorageType::File,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|error| JournalError::Unavailable(error.to_string()))?,
-        };
+        let store = journal
+            .key_value(
+                BUCKET,
+                "Haochaping: sessions, sign-in failures and phone codes shared by the nodes of a partition",
+                max_age,
+            )
+            .await?;
         Ok(StateBucket {
             runtime,
             store,

@@ -15,7 +15,9 @@ use hcp_adapter_sdk::v1_1::uplink::{Ack, DayCount, RecordBatch, UplinkBatch, Upl
 /// The content type of the province's answers (the samples are answers).
 pub const ANSWER_CONTENT_TYPE: &str = "application/json";
 
-struct HenanUplink;
+/// The adapter as its interface exposes it: the host calls it in WASM, the fuzzing harness
+/// (`fuzz/`) natively.
+pub struct HenanUplink;
 
 impl hcp_adapter_sdk::v1_1::uplink::Guest for HenanUplink {
     fn describe() -> Info {

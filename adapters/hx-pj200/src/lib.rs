@@ -10,7 +10,9 @@ use hcp_adapter_sdk::{media_type_is, sample, unsupported_content_type};
 
 pub const CONTENT_TYPE: &str = "application/vnd.hx-pj200";
 
-struct HxPj200;
+/// The adapter as its interface exposes it: the host calls it in WASM, the fuzzing harness
+/// (`fuzz/`) natively.
+pub struct HxPj200;
 
 impl hcp_adapter_sdk::inbound::Guest for HxPj200 {
     fn describe() -> Info {

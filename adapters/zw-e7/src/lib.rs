@@ -10,7 +10,9 @@ use hcp_adapter_sdk::{media_type_is, sample, unsupported_content_type};
 
 pub const CONTENT_TYPE: &str = "application/json";
 
-struct ZwE7;
+/// The adapter as its interface exposes it: the host calls it in WASM, the fuzzing harness
+/// (`fuzz/`) natively.
+pub struct ZwE7;
 
 impl hcp_adapter_sdk::inbound::Guest for ZwE7 {
     fn describe() -> Info {

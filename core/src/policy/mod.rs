@@ -123,6 +123,41 @@ impl FromStr for Hook {
     }
 }
 
+/// The checks a script's returned map goes through, on their own: `output` (what a script
+/// returned, as JSON) read strictly as `hook`'s output for `input` and checked against
+/// `calendar`, exactly as the engine checks it after each call. Returns the checked output or
+/// the refusal's reason. What the fuzzing harness (`fuzz/`) drives.
+pub fn check_output(
+    hook: Hook,
+    input: &serde_json::Value,
+    output: serde_json::Value,
+    calendar: &Calendar,
+) -> Result<serde_json::Value, String> {
+    fn check<H: HookIo>(
+        input: &serde_json::Value,
+        output: serde_json::Value,
+        calendar: &Calendar,
+    ) -> Result<serde_json::Value, String> {
+        let input: H::Input = serde_json::from_value(input.clone())
+            .map_err(|error| format!("{} input: {error}", H::HOOK))?;
+        let raw: H::Raw = serde_json::from_value(output).map_err(|error| error.to_string())?;
+        let value = H::finish(raw, &input, calendar).map_err(|refusal| match refusal {
+            Refusal::Output(message) => message,
+            Refusal::Calendar(error) => error.to_string(),
+        })?;
+        serde_json::to_value(&value).map_err(|error| error.to_string())
+    }
+    match hook {
+        Hook::Deadline => check::<DeadlineHook>(input, output, calendar),
+        Hook::Routing => check::<RoutingHook>(input, output, calendar),
+        Hook::Assessment => check::<AssessmentHook>(input, output, calendar),
+        Hook::Veto => check::<VetoHook>(input, output, calendar),
+        Hook::Invitation => check::<InvitationHook>(input, output, calendar),
+        Hook::DefaultRating => check::<DefaultRatingHook>(input, output, calendar),
+        Hook::Integrity => check::<IntegrityHook>(input, output, calendar),
+    }
+}
+
 /// The sandbox limits every script runs under. None can be zero: to Rhai zero means unlimited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {

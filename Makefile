@@ -7,7 +7,7 @@ CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8080
 DATA ?= ./demo-data
 
-.PHONY: demo test build nats-setup console console-check browser-tests browser-setup adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance api-conformance-demo api-fuzz-long soak bench bench-analytics
+.PHONY: demo test build nats-setup console console-check browser-tests browser-setup adapters adapters-check fmt-check clippy unit-tests e2e-build rules-test api-conformance api-conformance-demo api-fuzz-long soak fuzz fuzz-long bench bench-analytics
 
 demo: build
 	./target/release/hcp demo --listen $(LISTEN) --data $(DATA)
@@ -67,7 +67,7 @@ adapters:
 	done
 	@ls -l $(ADAPTERS_OUT)/*.wasm | awk '{ printf "  %8d  %s\n", $$5, $$9 }'
 
-test: fmt-check clippy adapters adapters-check console-check e2e-build rules-test api-conformance unit-tests browser-tests
+test: fmt-check clippy adapters adapters-check console-check e2e-build rules-test api-conformance unit-tests fuzz browser-tests
 
 # The adapters workspace's own checks: formatting, lints and native tests of the SDK and guests.
 adapters-check:
@@ -167,6 +167,34 @@ KILLS ?= 50
 soak: e2e-build
 	@echo "== step: soak: $(KILLS) SIGKILLs under mixed load"
 	HCP_KILLS=$(KILLS) $(CARGO) test -p hcp-e2e --test faults -- --nocapture
+
+# Coverage-guided fuzzing (cargo-fuzz, libFuzzer) of the reference adapters' decoders, the
+# canonical ingest items, the holiday-table loader and the policies' output checks: fuzz/,
+# its own workspace and target folder. cargo-fuzz passes unstable rustc flags, which the
+# stable toolchain takes with RUSTC_BOOTSTRAP=1 (no sanitizer: -s none). New inputs go to
+# fuzz/target/corpus/<target> beside the seeds of fuzz/corpus/<target>; a crash stops the step
+# with its input in fuzz/artifacts/<target>/. `make fuzz` gives each target FUZZ_SECONDS,
+# `make fuzz-long` ten minutes.
+FUZZ_TARGETS := hx_pj200 zw_e7 yth_feed henan_uplink canonical_rating calendar_toml policy_output
+FUZZ_SECONDS ?= 10
+CARGO_FUZZ_VERSION ?= 0.13.1
+
+fuzz:
+	@echo "== step: fuzz each target for $(FUZZ_SECONDS) s (cargo-fuzz, libFuzzer)"
+	@command -v cargo-fuzz >/dev/null 2>&1 || \
+	  $(CARGO) install cargo-fuzz --version $(CARGO_FUZZ_VERSION) --locked
+	cd fuzz && $(CARGO) fmt --check
+	cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz build -s none
+	@set -e; cd fuzz; for target in $(FUZZ_TARGETS); do \
+	  mkdir -p target/corpus/$$target; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -s none $$target target/corpus/$$target corpus/$$target -- \
+	    -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 > target/$$target.log 2>&1 || \
+	    { tail -n 60 target/$$target.log; echo "fuzz target $$target failed: its input is in fuzz/artifacts/$$target/"; exit 1; }; \
+	  grep -E 'stat::number_of_executed_units' target/$$target.log | sed "s/^/  $$target: /"; \
+	done
+
+fuzz-long:
+	$(MAKE) fuzz FUZZ_SECONDS=$${FUZZ_SECONDS:-600}
 
 api-fuzz-long: build $(SCHEMATHESIS_STAMP)
 	@echo "== step: long API fuzz run ($(FUZZ_EXAMPLES) examples per operation)"

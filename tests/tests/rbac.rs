@@ -108,6 +108,9 @@ const MATRIX: &[Row] = &[
     // Only the operations token (or the operations address) opens the metrics; no session does.
     row("GET /metrics", "GET /metrics", None,
         "401 401 401 401 401 401 401 401 401", None),
+    // A backup: the operations token only, whatever the session.
+    row("POST /backup", "POST /backup", Some(r#"{"to": "/nonexistent/rbac-backup"}"#),
+        "401 401 401 401 401 401 401 401 401", None),
 
     // Signing in and the signed-in user.
     row("POST /api/v1/auth/login", "POST /api/v1/auth/login",

@@ -30,10 +30,26 @@ pub struct Serving {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BackupRequest {
     /// Absolute path of a new (or empty) folder on the platform's machine.
+    #[schema(max_length = 2000)]
     pub to: String,
     /// An earlier backup folder: the new one holds only what came after it (incremental).
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub since: Option<String>,
+}
+
+impl BackupRequest {
+    /// Refuses paths past the API's cap on a text.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let cap = hcp_core::validate::caps::TEXT;
+        for path in std::iter::once(&self.to).chain(self.since.as_ref()) {
+            anyhow::ensure!(
+                path.chars().count() <= cap,
+                "a path of more than {cap} characters"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// What a backup wrote.

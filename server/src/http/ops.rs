@@ -80,6 +80,12 @@ pub async fn backup(
         return Err(ApiError::Unauthorized);
     }
     blocking(move || {
+        request.check().map_err(|error| {
+            ApiError::Unprocessable(hcp_core::validate::Reason {
+                code: "backup_refused".into(),
+                message: format!("{error:#}"),
+            })
+        })?;
         crate::app::backup::backup(
             &platform.store,
             &platform.plugins_dir,

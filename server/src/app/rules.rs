@@ -152,6 +152,9 @@ pub struct Policies {
     /// Set while [`Policies::follow`] writes a version another node activated into the folder:
     /// the watcher leaves the half-written folder alone.
     following: std::sync::atomic::AtomicBool,
+    /// The log sequence number of the last calendar activation [`Policies::follow_calendar`]
+    /// looked at: the catch-up asks on every pass, the tables are loaded only when it moved.
+    calendar_seen: std::sync::atomic::AtomicU64,
 }
 
 impl Policies {
@@ -195,6 +198,7 @@ impl Policies {
             retimed_for: Mutex::new(None),
             rollbacks: Mutex::new(()),
             following: std::sync::atomic::AtomicBool::new(false),
+            calendar_seen: std::sync::atomic::AtomicU64::new(0),
         };
         policies.set_status(|status| status.calendar.activated_at = Some(clock.now()));
         // On a shared partition a folder holding a version the partition has moved on from (a
@@ -661,6 +665,13 @@ impl Policies {
         else {
             return Ok(None);
         };
+        if self
+            .calendar_seen
+            .swap(last.seq, std::sync::atomic::Ordering::Relaxed)
+            == last.seq
+        {
+            return Ok(None);
+        }
         let tables = &last.activation.tables;
         let calendar = calendar_of(tables, self.provisional).map_err(|error| {
             self.refuse_calendar(format!(

@@ -164,8 +164,9 @@ impl Lockout {
     /// are not used or out of reach.
     fn shared_locked(&self, account: &str) -> Option<Option<Duration>> {
         let state = self.shared.as_ref()?;
-        let record = read_shared::<SharedFailures>(state.as_ref(), &Lockout::shared_key(account))?;
-        Some(record.and_then(|(record, _)| {
+        let (record, _) =
+            read_shared::<SharedFailures>(state.as_ref(), &Lockout::shared_key(account))?;
+        Some(record.and_then(|record| {
             let elapsed = Duration::from_millis(now_ms().saturating_sub(record.last_ms));
             (record.count >= self.failures && elapsed < self.lockout)
                 .then(|| self.lockout - elapsed)
@@ -528,9 +529,8 @@ impl PhoneCodes {
     /// The masked number a code of `order` was sent to, while that code can still be entered.
     pub fn waiting(&self, order: u64) -> Option<String> {
         if let Some(state) = &self.shared
-            && let Some(found) =
+            && let Some((Some(code), _)) =
                 read_shared::<SharedCode>(state.as_ref(), &PhoneCodes::code_key(order))
-            && let Some((code, _)) = found
         {
             return (code.expires_ms > now_ms() && code.wrong < self.attempts)
                 .then_some(code.contact.masked);
@@ -638,19 +638,16 @@ fn until_china_midnight() -> Duration {
         .unwrap_or(Duration::from_secs(3600))
 }
 
-/// One shared record and its revision; `None` when the shared records are out of reach (the
-/// caller counts on this node alone), `Some(None)` when there is no record.
+/// One shared record and its revision (`(None, 0)` when there is none); `None` when the shared
+/// records are out of reach (the caller counts on this node alone).
 fn read_shared<T: DeserializeOwned>(
     state: &dyn SharedState,
     key: &str,
-) -> Option<Option<(T, u64)>> {
+) -> Option<(Option<T>, u64)> {
     match state.get(key) {
-        Ok(None) => Some(None),
-        Ok(Some((bytes, revision))) => Some(
-            serde_json::from_slice(&bytes)
-                .ok()
-                .map(|record| (record, revision)),
-        ),
+        Ok(None) => Some((None, 0)),
+        // A record that does not decode counts as none, at its revision (to be replaced).
+        Ok(Some((bytes, revision))) => Some((serde_json::from_slice(&bytes).ok(), revision)),
         Err(error) => {
             tracing::warn!(%error, key, "the shared records are out of reach; counting on this node");
             None
@@ -667,17 +664,7 @@ fn update_shared<T: Serialize + DeserializeOwned, R>(
     change: impl Fn(Option<T>) -> (Option<T>, R),
 ) -> Option<R> {
     for _ in 0..16 {
-        let (current, revision) = match read_shared::<T>(state, key)? {
-            Some((record, revision)) => (Some(record), revision),
-            None => (
-                None,
-                state
-                    .get(key)
-                    .ok()
-                    .flatten()
-                    .map_or(0, |(_, revision)| revision),
-            ),
-        };
+        let (current, revision) = read_shared::<T>(state, key)?;
         let (next, answer) = change(current);
         let Some(next) = next else {
             return Some(answer);

@@ -67,6 +67,23 @@ impl SharedLog {
         ))
     }
 
+    /// The partition's key ring in the `hcp_keys` bucket (created with the log's replicas when
+    /// it does not exist): wrapped keys that never expire, purged when destroyed.
+    pub fn keys(&self) -> Result<crate::state::StateBucket, JournalError> {
+        let runtime = match &self.runtime {
+            Some(runtime) => runtime.handle().clone(),
+            None => unreachable!("the runtime lives until the log is dropped"),
+        };
+        self.block_on(crate::state::StateBucket::open_bucket(
+            &self.journal,
+            crate::state::KEY_BUCKET,
+            "Haochaping: the keys personal data is sealed under, per partition",
+            &self.partition,
+            std::time::Duration::ZERO,
+            runtime,
+        ))
+    }
+
     fn block_on<T>(&self, future: impl Future<Output = T>) -> T {
         match &self.runtime {
             Some(runtime) => runtime.block_on(future),

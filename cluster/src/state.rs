@@ -14,6 +14,10 @@ use crate::journal::{Journal, JournalError};
 /// The bucket's name.
 pub const BUCKET: &str = "hcp_state";
 
+/// The bucket of the partitions' key rings (see `hcp_core::keyring`): records that never
+/// expire, removed (purged) only when a key is destroyed.
+pub const KEY_BUCKET: &str = "hcp_keys";
+
 /// One partition's records in the bucket, reached through a runtime that is not the caller's.
 pub struct StateBucket {
     runtime: tokio::runtime::Handle,
@@ -34,16 +38,30 @@ impl StateBucket {
         max_age: Duration,
         runtime: tokio::runtime::Handle,
     ) -> Result<StateBucket, JournalError> {
+        StateBucket::open_bucket(
+            journal,
+            BUCKET,
+            "Haochaping: sessions, sign-in failures and phone codes shared by the nodes of a partition",
+            partition,
+            max_age,
+            runtime,
+        )
+        .await
+    }
+
+    /// The partition's records in `bucket` (`max_age` zero: they never expire).
+    pub async fn open_bucket(
+        journal: &Journal,
+        bucket: &str,
+        description: &str,
+        partition: &str,
+        max_age: Duration,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<StateBucket, JournalError> {
         if !crate::block::valid_partition(partition) {
             return Err(crate::BlockError::Partition(partition.to_string()).into());
         }
-        let store = journal
-            .key_value(
-                BUCKET,
-                "Haochaping: sessions, sign-in failures and phone codes shared by the nodes of a partition",
-                max_age,
-            )
-            .await?;
+        let store = journal.key_value(bucket, description, max_age).await?;
         Ok(StateBucket {
             runtime,
             store,

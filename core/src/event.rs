@@ -104,6 +104,11 @@ pub enum Event {
     AdapterRemoved {
         file: String,
     },
+    /// Keys of the key ring were destroyed (see [`crate::keyring`]): every value sealed under
+    /// them is erased, in the log, on every node and in every backup.
+    KeysDestroyed {
+        destruction: KeyDestruction,
+    },
     /// A decision a policy made about a record (a deadline, a route, a flag), with the version
     /// of the rules that made it and the input it saw, so that it can be explained and replayed.
     DecisionRecorded {
@@ -201,6 +206,7 @@ impl Event {
             Event::CalendarActivated { .. } => "calendar_activated",
             Event::AdapterInstalled { .. } => "adapter_installed",
             Event::AdapterRemoved { .. } => "adapter_removed",
+            Event::KeysDestroyed { .. } => "keys_destroyed",
             Event::DecisionRecorded { .. } => "decision_recorded",
             Event::OrderOpened { .. } => "order_opened",
             Event::OrderChanged { .. } => "order_changed",
@@ -332,6 +338,37 @@ pub struct CalendarActivation {
 pub struct CalendarActivationRecord {
     pub activation: CalendarActivation,
     /// Log sequence number of the activation.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+}
+
+/// Why keys were destroyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErasureReason {
+    /// The retention sweep: the values of these months are past their time.
+    Retention,
+    /// A data subject asked for their personal data to be erased.
+    Request,
+}
+
+/// Keys destroyed, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KeyDestruction {
+    pub reason: ErasureReason,
+    /// The ids of the keys (`p.<class>.<yyyymm>`, `s.<subject id>`): never the values or the
+    /// numbers they are about.
+    pub keys: Vec<String>,
+    /// In words: the classes and months, or the request's reference.
+    pub detail: String,
+}
+
+/// A destruction of keys as kept: the destruction, and when and by whom it was recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KeyDestructionRecord {
+    pub destruction: KeyDestruction,
+    /// Log sequence number of the destruction.
     pub seq: u64,
     pub at: DateTime<Utc>,
     pub actor: String,

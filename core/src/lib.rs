@@ -9,6 +9,7 @@ pub mod clock;
 pub mod clusters;
 pub mod event;
 pub mod hooks;
+pub mod keyring;
 pub mod metrics;
 pub mod model;
 pub mod outreach;

@@ -2,6 +2,8 @@
 //! code paths that audit the reveal.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -9,6 +11,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 
+use crate::keyring::{Class, KeyRing, KeyStore, Month, period_key_id, subject_key_id};
 use crate::model::SealedField;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +25,29 @@ pub enum PiiError {
     KeyFormat { path: String },
     #[error("sealed field cannot be opened (wrong key or damaged data)")]
     Open,
+    #[error("the value is erased: its key {key} was destroyed (retention or a subject's erasure)")]
+    Erased { key: String },
+    #[error("the key ring cannot be read or written: {0}")]
+    Ring(String),
+    #[error("no key ring: personal values are sealed only by a store's key")]
+    NoRing,
 }
+
+/// What a value to seal is and when: decides the keys it is sealed under (see
+/// [`crate::keyring`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub class: Class,
+    /// The person the value is about: their phone number, or ID number when there is no phone
+    /// (a subject's erasure destroys their key). `None` for values about nobody in particular.
+    pub subject: Option<&'a str>,
+    /// When it is sealed: its month's period key (the retention sweep destroys it).
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The prefix of a value sealed under the key ring; values without it were sealed under the
+/// master key alone (before the ring) and are opened with it.
+const RING_SEALED: &str = "2:";
 
 /// The key that seals personal fields. Keep its file outside backups of the data folder where
 /// possible: whoever holds both can read every phone number.
@@ -31,6 +56,10 @@ pub struct PiiKey {
     cipher: XChaCha20Poly1305,
     /// Derived from the key: makes the citizens' tracking tokens.
     tracking: [u8; 32],
+    /// Derived from the key: wraps the keys of the ring.
+    wrapping: [u8; 32],
+    /// The keys values are sealed under (attached by the store).
+    ring: Option<Arc<KeyRing>>,
 }
 
 impl std::fmt::Debug for PiiKey {
@@ -41,17 +70,130 @@ impl std::fmt::Debug for PiiKey {
 
 impl PiiKey {
     pub fn from_bytes(bytes: [u8; 32]) -> PiiKey {
-        let tracking = {
+        let derive = |purpose: &[u8]| -> [u8; 32] {
             use sha2::Digest as _;
             let mut hasher = sha2::Sha256::new();
-            hasher.update(b"hcp tracking token key\0");
+            hasher.update(purpose);
             hasher.update(bytes);
             hasher.finalize().into()
         };
         PiiKey {
             cipher: XChaCha20Poly1305::new(&bytes.into()),
-            tracking,
+            tracking: derive(b"hcp tracking token key\0"),
+            wrapping: derive(b"hcp key ring wrapping key\0"),
+            ring: None,
         }
+    }
+
+    /// This key with a ring of keys kept in `store`, wrapped under a key derived from this one
+    /// (see [`crate::keyring::KeyRing`]).
+    pub fn with_ring(mut self, store: Box<dyn KeyStore>, cache_for: Option<Duration>) -> PiiKey {
+        self.ring = Some(Arc::new(KeyRing::new(self.wrapping, store, cache_for)));
+        self
+    }
+
+    pub fn ring(&self) -> Option<&KeyRing> {
+        self.ring.as_deref()
+    }
+
+    /// The id of a data subject (their phone or ID number, trimmed, an ID's `x` taken as `X`)
+    /// in the ring: 64 bits of a keyed digest, so the ring does not hold the number.
+    pub fn subject_id(&self, subject: &str) -> String {
+        let mut digest = self.keyed_digest("subject", &subject.trim().to_uppercase());
+        digest.truncate(16);
+        digest
+    }
+
+    /// The data key of a value: HMAC-SHA256 under the period key of the subject key (or of
+    /// nothing), so that destroying either key makes it unrecoverable.
+    fn data_key(period: &[u8; 32], subject: Option<&[u8; 32]>) -> XChaCha20Poly1305 {
+        use hmac::Mac as _;
+        let mut key = [0u8; 64];
+        key[..32].copy_from_slice(period);
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::digest::KeyInit>::new(&key.into());
+        mac.update(b"hcp data key\0");
+        if let Some(subject) = subject {
+            mac.update(subject);
+        }
+        let derived: [u8; 32] = mac.finalize().into_bytes().into();
+        XChaCha20Poly1305::new(&derived.into())
+    }
+
+    /// The ids of the ring's keys a value of `scope` is sealed under (its period key, and its
+    /// subject's key when it has one).
+    pub fn key_ids(&self, scope: &Scope<'_>) -> Vec<String> {
+        let mut ids = vec![period_key_id(scope.class, Month::of(scope.at))];
+        if let Some(subject) = scope.subject.filter(|subject| !subject.trim().is_empty()) {
+            ids.push(subject_key_id(&self.subject_id(subject)));
+        }
+        ids
+    }
+
+    /// Encrypts `plain`, bound to `field` (so a sealed phone cannot be replayed as an ID
+    /// number), under the ring's keys for `scope`:
+    /// `2:<class><yyyymm>:<subject id or ->:<base64 of nonce ‖ ciphertext>`.
+    pub fn seal_in(&self, field: &str, plain: &str, scope: &Scope<'_>) -> Result<String, PiiError> {
+        let ring = self.ring.as_deref().ok_or(PiiError::NoRing)?;
+        let month = Month::of(scope.at);
+        let period = ring.key_for_sealing(&period_key_id(scope.class, month))?;
+        let subject = scope
+            .subject
+            .filter(|subject| !subject.trim().is_empty())
+            .map(|subject| self.subject_id(subject));
+        let subject_key = match &subject {
+            Some(id) => Some(ring.key_for_sealing(&subject_key_id(id))?),
+            None => None,
+        };
+        let label = format!(
+            "{}{:06}:{}",
+            scope.class.code(),
+            month.0,
+            subject.as_deref().unwrap_or("-")
+        );
+        let body = seal_with(
+            &PiiKey::data_key(&period, subject_key.as_ref()),
+            &format!("{field}\0{label}"),
+            plain,
+        );
+        Ok(format!("{RING_SEALED}{label}:{body}"))
+    }
+
+    pub fn seal_field_in(
+        &self,
+        kind: PiiKind,
+        plain: &str,
+        scope: &Scope<'_>,
+    ) -> Result<SealedField, PiiError> {
+        Ok(SealedField {
+            sealed: self.seal_in(kind.field_name(), plain, scope)?,
+            masked: kind.mask(plain),
+        })
+    }
+
+    /// Opens a value sealed under the ring's keys.
+    fn open_in(&self, field: &str, sealed: &str) -> Result<String, PiiError> {
+        let ring = self.ring.as_deref().ok_or(PiiError::NoRing)?;
+        let mut parts = sealed.splitn(3, ':');
+        let (Some(period), Some(subject), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(PiiError::Open);
+        };
+        let mut chars = period.chars();
+        let class = chars
+            .next()
+            .and_then(Class::from_code)
+            .ok_or(PiiError::Open)?;
+        let month = Month(chars.as_str().parse().map_err(|_| PiiError::Open)?);
+        let period_key = ring.key_for_opening(&period_key_id(class, month))?;
+        let subject_key = match subject {
+            "-" => None,
+            id => Some(ring.key_for_opening(&subject_key_id(id))?),
+        };
+        open_with(
+            &PiiKey::data_key(&period_key, subject_key.as_ref()),
+            &format!("{field}\0{period}:{subject}"),
+            body,
+        )
     }
 
     /// The opaque token of a work order's tracking link: 128 bits of HMAC-SHA256 of the order
@@ -120,54 +262,67 @@ impl PiiKey {
         load_or_create_secret(path).map(PiiKey::from_bytes)
     }
 
-    /// Encrypts `plain`, bound to `field` so a sealed phone cannot be replayed as an ID number.
-    pub fn seal(&self, field: &str, plain: &str) -> String {
-        let mut nonce = [0u8; 24];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let payload = Payload {
-            msg: plain.as_bytes(),
-            aad: field.as_bytes(),
-        };
-        // Encryption with a valid key and nonce only fails on messages larger than the cipher
-        // allows (256 GiB), which input caps rule out; keep the empty string as a safe fallback.
-        let sealed = self
-            .cipher
-            .encrypt(XNonce::from_slice(&nonce), payload)
-            .unwrap_or_default();
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&sealed);
-        BASE64.encode(out)
-    }
-
+    /// Opens a sealed value: one sealed under the ring's keys, or (sealed before the ring) under
+    /// this key alone.
     pub fn open(&self, field: &str, sealed: &str) -> Result<String, PiiError> {
-        let bytes = BASE64.decode(sealed).map_err(|_| PiiError::Open)?;
-        if bytes.len() < 24 {
-            return Err(PiiError::Open);
-        }
-        let (nonce, body) = bytes.split_at(24);
-        let plain = self
-            .cipher
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: body,
-                    aad: field.as_bytes(),
-                },
-            )
-            .map_err(|_| PiiError::Open)?;
-        String::from_utf8(plain).map_err(|_| PiiError::Open)
-    }
-
-    pub fn seal_field(&self, kind: PiiKind, plain: &str) -> SealedField {
-        SealedField {
-            sealed: self.seal(kind.field_name(), plain),
-            masked: kind.mask(plain),
+        match sealed.strip_prefix(RING_SEALED) {
+            Some(rest) => self.open_in(field, rest),
+            None => open_with(&self.cipher, field, sealed),
         }
     }
 
     pub fn open_field(&self, kind: PiiKind, field: &SealedField) -> Result<String, PiiError> {
         self.open(kind.field_name(), &field.sealed)
     }
+
+    /// Opens a field, `None` when it was erased (its key destroyed): for the paths that go on
+    /// without it (an invitation not sent, a record uplinked without the evaluator).
+    pub fn open_kept(
+        &self,
+        kind: PiiKind,
+        field: &SealedField,
+    ) -> Result<Option<String>, PiiError> {
+        match self.open_field(kind, field) {
+            Ok(plain) => Ok(Some(plain)),
+            Err(PiiError::Erased { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+fn seal_with(cipher: &XChaCha20Poly1305, aad: &str, plain: &str) -> String {
+    let mut nonce = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let payload = Payload {
+        msg: plain.as_bytes(),
+        aad: aad.as_bytes(),
+    };
+    // Encryption with a valid key and nonce only fails on messages larger than the cipher
+    // allows (256 GiB), which input caps rule out; keep the empty string as a safe fallback.
+    let sealed = cipher
+        .encrypt(XNonce::from_slice(&nonce), payload)
+        .unwrap_or_default();
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&sealed);
+    BASE64.encode(out)
+}
+
+fn open_with(cipher: &XChaCha20Poly1305, aad: &str, sealed: &str) -> Result<String, PiiError> {
+    let bytes = BASE64.decode(sealed).map_err(|_| PiiError::Open)?;
+    if bytes.len() < 24 {
+        return Err(PiiError::Open);
+    }
+    let (nonce, body) = bytes.split_at(24);
+    let plain = cipher
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: body,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| PiiError::Open)?;
+    String::from_utf8(plain).map_err(|_| PiiError::Open)
 }
 
 /// sha256 (hex) of a tracking token: what the store keeps to find the order.
@@ -294,19 +449,140 @@ mod tests {
         check(PiiKind::Phone, "", "****");
     }
 
+    fn ringed(bytes: [u8; 32]) -> (tempfile::TempDir, PiiKey) {
+        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
+        let db = sled::open(dir.path()).unwrap_or_else(|error| panic!("{error}"));
+        let tree = db
+            .open_tree("keyring")
+            .unwrap_or_else(|error| panic!("{error}"));
+        let key =
+            PiiKey::from_bytes(bytes).with_ring(Box::new(crate::keyring::LocalKeys(tree)), None);
+        (dir, key)
+    }
+
+    fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+        text.parse().unwrap_or_else(|error| panic!("{error}"))
+    }
+
     #[test]
     fn seal_round_trips_and_binds_the_field() {
-        let key = PiiKey::from_bytes([7; 32]);
-        let sealed = key.seal_field(PiiKind::Phone, "13812341234");
+        let (_dir, key) = ringed([7; 32]);
+        let scope = Scope {
+            class: Class::EvaluatorPhone,
+            subject: Some("13812341234"),
+            at: at("2026-12-06T08:00:00Z"),
+        };
+        let sealed = key
+            .seal_field_in(PiiKind::Phone, "13812341234", &scope)
+            .unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(sealed.masked, "138****1234");
         assert!(!sealed.sealed.contains("1381234"));
+        let subject = key.subject_id("13812341234");
+        assert!(
+            sealed.sealed.starts_with(&format!("2:p202612:{subject}:")),
+            "{}",
+            sealed.sealed
+        );
         assert_eq!(
             key.open_field(PiiKind::Phone, &sealed).ok().as_deref(),
             Some("13812341234")
         );
         assert!(key.open_field(PiiKind::IdNumber, &sealed).is_err());
-        let other = PiiKey::from_bytes([8; 32]);
+        // Another master key opens neither the ring nor the value.
+        let (_other_dir, other) = ringed([8; 32]);
         assert!(other.open_field(PiiKind::Phone, &sealed).is_err());
+        // Moving the value to another month or subject does not open it either.
+        let moved = sealed.sealed.replacen("p202612", "p202611", 1);
+        let _ = key.seal_in(
+            "x",
+            "x",
+            &Scope {
+                at: at("2026-11-06T08:00:00Z"),
+                ..scope
+            },
+        );
+        assert!(matches!(
+            key.open("evaluator.phone", &moved),
+            Err(PiiError::Open)
+        ));
+    }
+
+    #[test]
+    fn destroying_either_key_erases_the_value() {
+        let (_dir, key) = ringed([7; 32]);
+        let seal = |subject, at_text| {
+            key.seal_in(
+                "evaluator.name",
+                "张三",
+                &Scope {
+                    class: Class::EvaluatorName,
+                    subject,
+                    at: at(at_text),
+                },
+            )
+            .unwrap_or_else(|error| panic!("{error}"))
+        };
+        let november = seal(Some("13812341234"), "2026-11-30T23:00:00Z");
+        let december = seal(Some("13812341234"), "2026-12-01T00:00:00Z");
+        let other = seal(Some("13900001111"), "2026-12-02T00:00:00Z");
+        let nobody = seal(None, "2026-12-03T00:00:00Z");
+        let ring = key.ring().unwrap_or_else(|| panic!("a ring"));
+        // The retention of November's names ends: December's stay.
+        ring.destroy(&["p.n.202611".into()])
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert!(matches!(
+            key.open("evaluator.name", &november),
+            Err(PiiError::Erased { .. })
+        ));
+        assert_eq!(
+            key.open("evaluator.name", &december).ok().as_deref(),
+            Some("张三")
+        );
+        // The person asks for erasure: their December value goes, others stay.
+        let subject = key.subject_id(" 13812341234 ");
+        ring.destroy(&[crate::keyring::subject_key_id(&subject)])
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert!(matches!(
+            key.open("evaluator.name", &december),
+            Err(PiiError::Erased { .. })
+        ));
+        assert_eq!(
+            key.open("evaluator.name", &other).ok().as_deref(),
+            Some("张三")
+        );
+        assert_eq!(
+            key.open("evaluator.name", &nobody).ok().as_deref(),
+            Some("张三")
+        );
+        // A new key made for the same person later does not open the old value.
+        let _ = seal(Some("13812341234"), "2026-12-05T00:00:00Z");
+        assert!(matches!(
+            key.open("evaluator.name", &december),
+            Err(PiiError::Open)
+        ));
+    }
+
+    #[test]
+    fn values_sealed_before_the_ring_still_open() {
+        let (_dir, key) = ringed([7; 32]);
+        let legacy = seal_with(&key.cipher, "evaluator.phone", "13812341234");
+        assert_eq!(
+            key.open("evaluator.phone", &legacy).ok().as_deref(),
+            Some("13812341234")
+        );
+        assert!(
+            PiiKey::from_bytes([7; 32])
+                .seal_in(
+                    "f",
+                    "x",
+                    &Scope {
+                        class: Class::EvaluatorName,
+                        subject: None,
+                        at: at("2026-12-06T00:00:00Z")
+                    }
+                )
+                .is_err()
+        );
     }
 
     #[test]
@@ -348,7 +624,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
         let path = dir.path().join("keys/pii.key");
         let first = PiiKey::load_or_create(&path).unwrap_or_else(|error| panic!("{error}"));
-        let sealed = first.seal("f", "x");
+        let sealed = seal_with(&first.cipher, "f", "x");
         let second = PiiKey::load_or_create(&path).unwrap_or_else(|error| panic!("{error}"));
         assert_eq!(second.open("f", &sealed).ok().as_deref(), Some("x"));
     }

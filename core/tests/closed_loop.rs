@@ -404,7 +404,12 @@ fn the_loop_is_a_projection_of_the_log() {
                         channel: MessageChannel::Sms,
                         purpose: MessagePurpose::Feedback,
                         subject: format!("order:{id}"),
-                        to: store.pii().seal_field(PiiKind::Phone, "13812345678"),
+                        to: hcp_core::store::seal_phone(
+                            store.pii(),
+                            "13812345678",
+                            chrono::Utc::now(),
+                        )
+                        .unwrap(),
                         text: "您反映的问题已整改".into(),
                     })
                     .collect(),
@@ -518,7 +523,7 @@ fn the_loop_is_a_projection_of_the_log() {
         channel: MessageChannel::Sms,
         purpose: MessagePurpose::Callback,
         subject: format!("order:{}", orders[1]),
-        to: store.pii().seal_field(PiiKind::Phone, "13812345678"),
+        to: hcp_core::store::seal_phone(store.pii(), "13812345678", chrono::Utc::now()).unwrap(),
         text: "多次致电未能联系到您".into(),
     };
     let completed = recorded(change(

@@ -143,6 +143,28 @@ async fn a_backup_taken_while_ratings_arrive_restores_to_the_same_city() {
     let after = answers(&copy_admin).await.unwrap();
     assert_same_answers(&before, &after, "the backup and restore");
 
+    // The key ring came with the backup: the restored platform opens the personal data the
+    // original opens.
+    let first = before
+        .iter()
+        .find(|(path, _)| path.starts_with("/api/v1/ratings"))
+        .and_then(|(_, answer)| answer["items"][0]["id"].as_u64())
+        .unwrap();
+    let reveal = json!({"reason": "恢复演练核对"});
+    let path = format!("/api/v1/ratings/{first}/reveal");
+    let original = admin.post(&path, &reveal).await.unwrap();
+    let restored_reveal = copy_admin.post(&path, &reveal).await.unwrap();
+    assert!(
+        original["phone"]
+            .as_str()
+            .is_some_and(|phone| phone.len() == 11),
+        "{original}"
+    );
+    assert_eq!(
+        original["phone"], restored_reveal["phone"],
+        "{restored_reveal}"
+    );
+
     // Out of order, or tampered with, a backup is refused.
     let elsewhere = dir.path().join("elsewhere");
     std::fs::create_dir_all(elsewhere.join("keys")).unwrap();

@@ -164,3 +164,222 @@ async fn personal_data_stays_out_of_sight() {
         .unwrap();
     assert!(!page.contains("13700001111") && !page.contains("李明"));
 }
+
+/// Every sealed value (`{"sealed": …}`) anywhere in `value`.
+fn sealed_values(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(fields) => {
+            if let Some(Value::String(sealed)) = fields.get("sealed") {
+                found.push(sealed.clone());
+            }
+            fields
+                .values()
+                .for_each(|field| sealed_values(field, found));
+        }
+        Value::Array(items) => items.iter().for_each(|item| sealed_values(item, found)),
+        _ => {}
+    }
+}
+
+/// Retention and erasure against the real binary: a person's erasure request and the retention
+/// sweep erase the values (the reveal says so, and nothing in the log opens any more, with the
+/// personal-data key and the ring at hand), while every statistic, order and assessment answers
+/// as before and the chain verifies.
+#[tokio::test]
+async fn erasure_and_retention_leave_statistics_and_the_chain_intact() {
+    use chrono::TimeZone as _;
+    const A: &str = "13800000001";
+    const B: &str = "13800000002";
+    let dir = tempfile::tempdir().unwrap();
+    let days: String = [
+        "evaluator_name",
+        "evaluator_phone",
+        "evaluator_id_number",
+        "applicant_phone",
+        "rejected_payload",
+        "uplink_body",
+    ]
+    .iter()
+    .map(|class| format!("{class}_days = 30\n"))
+    .collect();
+    let config = hcp_e2e::write_config(
+        dir.path(),
+        &format!(
+            "{}\n[retention]\n{days}",
+            hcp_e2e::manual_clock_config(beijing(11, 2, 10))
+        ),
+    )
+    .unwrap();
+    let seeded = hcp_e2e::start_november_in(dir, &config, "部门", |_| json!({"has_device": true}))
+        .await
+        .unwrap();
+    let admin = &seeded.admin;
+    let department = seeded.fixture.department.clone();
+    let act = ("W-BF-01", department.as_str(), "T-QYSL");
+    let people = [
+        ("P-A", A, "张三", "very_dissatisfied"),
+        ("P-B", B, "李四", "satisfied"),
+    ];
+    let mut services = Vec::new();
+    let mut ratings = Vec::new();
+    for (project, phone, name, level) in people {
+        let mut service = november_service(project, act);
+        service["applicant_phone"] = json!(phone);
+        services.push(service);
+        let mut rating = hcp_e2e::november_rating(project, act, level, true);
+        rating["evaluator"] = json!({"real_name": true, "name": name, "phone": phone,
+            "id_number": "410421199001011234"});
+        rating["text"] = json!("办理时间太长");
+        ratings.push(rating);
+    }
+    seeded.ingest_all("service-events", services).await.unwrap();
+    seeded.ingest_all("ratings", ratings).await.unwrap();
+    let (a, b) = (
+        admin.first_rating("P-A").await.unwrap(),
+        admin.first_rating("P-B").await.unwrap(),
+    );
+    let reveal = |id: u64| async move {
+        admin
+            .post(
+                &format!("/api/v1/ratings/{id}/reveal"),
+                &json!({"reason": "差评回访核实"}),
+            )
+            .await
+            .unwrap()
+    };
+    assert_eq!(reveal(a).await["phone"], A);
+
+    // A's erasure request: A's name, phone and ID number go, B's stay; asked again, nothing is
+    // held. The audit trail has both requests, and neither number in full.
+    let erased = admin
+        .post(
+            "/api/v1/privacy/erasures",
+            &json!({"phone": A, "reference": "删除申请 2026-001"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (erased["held"].clone(), erased["destroyed"].clone()),
+        (json!(true), json!(1))
+    );
+    let revealed = reveal(a).await;
+    assert_eq!(revealed["phone"], Value::Null, "{revealed}");
+    assert_eq!(
+        revealed["erased"],
+        json!(["name", "phone", "id_number"]),
+        "{revealed}"
+    );
+    assert_eq!(reveal(b).await["phone"], B);
+    let again = admin
+        .post(
+            "/api/v1/privacy/erasures",
+            &json!({"phone": A, "reference": "删除申请 2026-001（重复）"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again["held"], false, "{again}");
+    let audit = admin
+        .get("/api/v1/audit?limit=200")
+        .await
+        .unwrap()
+        .to_string();
+    assert_eq!(audit.matches("pii_subject_erased").count(), 2, "{audit}");
+    assert!(
+        !audit.contains(A) && audit.contains("138****0001"),
+        "{audit}"
+    );
+    let (status, body) = admin
+        .try_post("/api/v1/privacy/erasures", &json!({"reference": "无号码"}))
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{body}");
+
+    // Before November's values are 30 days past the month, the sweep erases nothing.
+    let sweep = |at| async move {
+        admin.set_clock(at).await.unwrap();
+        admin
+            .post("/api/v1/privacy/sweep", &json!({}))
+            .await
+            .unwrap()
+    };
+    let early = sweep(beijing(12, 30, 10)).await;
+    assert_eq!(early["destroyed"], json!([]), "{early}");
+    let held = admin.get("/api/v1/privacy").await.unwrap();
+    let months = |held: &Value, class: &str| {
+        held["classes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|entry| entry["class"] == class)
+            .map(|entry| entry["months"].clone())
+            .unwrap()
+    };
+    assert_eq!(
+        months(&held, "evaluator_phone"),
+        json!(["2026-11"]),
+        "{held}"
+    );
+    assert_eq!(
+        months(&held, "applicant_phone"),
+        json!(["2026-11"]),
+        "{held}"
+    );
+
+    // Then it does, and every answer of the platform is the same before and after.
+    let later = chrono::Utc.with_ymd_and_hms(2027, 1, 4, 2, 0, 0).unwrap();
+    admin.set_clock(later).await.unwrap();
+    let before = hcp_e2e::answers(admin).await.unwrap();
+    let swept = sweep(later).await;
+    let destroyed = swept["destroyed"].to_string();
+    for class in ['n', 'p', 'i', 'a'] {
+        assert!(destroyed.contains(&format!("p.{class}.202611")), "{swept}");
+    }
+    let after = hcp_e2e::answers(admin).await.unwrap();
+    hcp_e2e::assert_same_answers(&before, &after, "the retention sweep");
+    let revealed = reveal(b).await;
+    assert_eq!(
+        revealed["erased"],
+        json!(["name", "phone", "id_number"]),
+        "{revealed}"
+    );
+    let held = admin.get("/api/v1/privacy").await.unwrap();
+    assert_eq!(months(&held, "evaluator_phone"), json!([]), "{held}");
+    assert_eq!(held["destructions"].as_array().unwrap().len(), 2, "{held}");
+
+    // With the server stopped: the chain verifies, and no sealed value of the log opens with
+    // the personal-data key and the ring at hand.
+    let hcp_e2e::Seeded {
+        server, data, dir, ..
+    } = seeded;
+    server.stop().unwrap();
+    let (ok, output) = hcp_e2e::run_hcp(&["audit", "verify"], &data, Some(&config)).unwrap();
+    assert!(ok && output.contains("the chain is intact"), "{output}");
+    let pii = hcp_core::pii::PiiKey::load_or_create(&data.join("keys/pii.key")).unwrap();
+    let store = hcp_core::store::Store::open(
+        &data.join("store"),
+        pii,
+        std::sync::Arc::new(hcp_core::clock::SystemClock),
+        hcp_core::store::StoreOptions::default(),
+    )
+    .unwrap();
+    let mut sealed = Vec::new();
+    let mut seq = 1;
+    while let Some(entry) = store.log_entry(seq).unwrap() {
+        sealed_values(&serde_json::to_value(&entry.event).unwrap(), &mut sealed);
+        seq += 1;
+    }
+    // Per person: name, phone and ID of the rating, the act's number (and its copies).
+    assert!(sealed.len() >= 8, "{sealed:?}");
+    for value in &sealed {
+        assert!(value.starts_with("2:"), "sealed under the ring: {value}");
+        for field in ["evaluator.name", "evaluator.phone", "evaluator.id_number"] {
+            let opened = store.pii().open(field, value);
+            assert!(
+                matches!(opened, Err(hcp_core::pii::PiiError::Erased { .. })),
+                "{value} as {field}: {opened:?}"
+            );
+        }
+    }
+    store.close().unwrap();
+    drop(dir);
+}

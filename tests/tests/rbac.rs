@@ -208,6 +208,16 @@ const MATRIX: &[Row] = &[
         None,
         "404 403 403 403 403 403 403 403 401", None),
 
+    // Personal data: what is held (those who read the audit trail), erasing it (the city's
+    // administrators only: a key destroyed is gone for every county).
+    row("GET /api/v1/privacy", "GET /api/v1/privacy", None,
+        "ok  ok  ok  403 403 403 403 403 401", None),
+    row("POST /api/v1/privacy/sweep", "POST /api/v1/privacy/sweep", None,
+        "ok  403 403 403 403 403 403 403 401", None),
+    row("POST /api/v1/privacy/erasures", "POST /api/v1/privacy/erasures",
+        Some(r#"{"phone": "13800009999", "reference": "rbac"}"#),
+        "ok  403 403 403 403 403 403 403 401", None),
+
     // Rules.
     row("GET /api/v1/rules/status", "GET /api/v1/rules/status", None,
         "ok  ok  ok  ok  ok  ok  ok  ok  401", None),

@@ -17,11 +17,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use crate::event::{Event, LogEntry, Origin, PolicyVersionRecord, RejectedPayload, WindowQr};
+use crate::keyring::Class;
 use crate::model::{
     Attribution, Case, Device, DeviceModel, DeviceState, HeartbeatInput, OrgKind, OrgUnit, Rating,
     RatingFacts, RatingInput, ServiceAct, ServiceEventInput, StoredEvaluator,
 };
-use crate::pii::{PiiKey, PiiKind};
+use crate::pii::{PiiKey, PiiKind, Scope};
 use crate::validate::{self, DomainError};
 
 /// The associated-data label that binds sealed rejected payloads.
@@ -279,6 +280,53 @@ impl From<DomainError> for Reject {
     }
 }
 
+/// The ids of the ring's keys deciding `command` at `now` seals under: prepared before the
+/// batch's transaction (see [`crate::keyring::within_transaction`]). Mirrors the sealing of
+/// [`decide`]; a key it misses fails the batch rather than waiting on the store's lock.
+pub(super) fn keys_needed(pii: &PiiKey, command: &Command, now: DateTime<Utc>) -> Vec<String> {
+    fn scope(class: Class, subject: Option<&str>, at: DateTime<Utc>) -> Scope<'_> {
+        Scope { class, subject, at }
+    }
+    match command {
+        Command::Rating { input, .. } if input.evaluator.real_name => {
+            let evaluator = &input.evaluator;
+            let subject = rating_subject(evaluator);
+            [
+                (Class::EvaluatorName, &evaluator.name),
+                (Class::EvaluatorPhone, &evaluator.phone),
+                (Class::EvaluatorIdNumber, &evaluator.id_number),
+            ]
+            .into_iter()
+            .filter(|(_, value)| present(value).is_some())
+            .flat_map(|(class, _)| pii.key_ids(&scope(class, subject.as_deref(), now)))
+            .collect()
+        }
+        Command::Service { input, .. } => present(&input.applicant_phone)
+            .map(|phone| pii.key_ids(&scope(Class::ApplicantPhone, Some(&phone), now)))
+            .unwrap_or_default(),
+        Command::KeepRejected { .. } => pii.key_ids(&scope(Class::RejectedPayload, None, now)),
+        Command::Uplink(super::uplink::UplinkCommand::Prepare { body, .. }) if !body.is_empty() => {
+            pii.key_ids(&scope(Class::UplinkBody, None, now))
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A personal value given: trimmed, not empty.
+fn present(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+}
+
+/// Whom a real-name rating's personal values are about: their phone, or their ID number
+/// without one (their erasure reaches every value under it).
+fn rating_subject(evaluator: &crate::model::EvaluatorInput) -> Option<String> {
+    present(&evaluator.phone).or_else(|| present(&evaluator.id_number))
+}
+
 /// Decides what a command becomes. `next_seq` is the sequence number the event would get.
 pub(super) fn decide(
     reader: &Reader<'_>,
@@ -293,7 +341,7 @@ pub(super) fn decide(
         }
         Command::Service { source, input } => decide_service(reader, pii, &source, input, now),
         Command::Loop(command) => super::closed_loop::decide(reader, pii, command, next_seq, now),
-        Command::Uplink(command) => super::uplink::decide(reader, pii, command),
+        Command::Uplink(command) => super::uplink::decide(reader, pii, command, now),
         Command::Heartbeat { source, input } => decide_heartbeat(reader, &source, input, now),
         Command::Master { actor, change } => decide_master(reader, pii, actor, change),
         Command::Audit { entry } => Ok(Decision::Append {
@@ -306,22 +354,37 @@ pub(super) fn decide(
             content_type,
             payload,
             reason,
-        } => Ok(Decision::Append {
-            actor: format!("source:{source}"),
-            origin: None,
-            event: Box::new(Event::PayloadRejected {
-                rejected: RejectedPayload {
-                    source,
-                    content_type,
-                    sealed_payload: pii.seal(REJECTED_PAYLOAD_FIELD, &BASE64.encode(payload)),
-                    reason,
-                },
-            }),
-        }),
+        } => {
+            let scope = Scope {
+                class: Class::RejectedPayload,
+                subject: None,
+                at: now,
+            };
+            let sealed_payload = pii
+                .seal_in(REJECTED_PAYLOAD_FIELD, &BASE64.encode(payload), &scope)
+                .map_err(abort)?;
+            Ok(Decision::Append {
+                actor: format!("source:{source}"),
+                origin: None,
+                event: Box::new(Event::PayloadRejected {
+                    rejected: RejectedPayload {
+                        source,
+                        content_type,
+                        sealed_payload,
+                        reason,
+                    },
+                }),
+            })
+        }
         Command::ActivatePolicy { actor, activation } => Ok(Decision::Append {
             actor,
             origin: None,
             event: Box::new(Event::PolicyActivated { activation }),
+        }),
+        Command::DestroyKeys { actor, destruction } => Ok(Decision::Append {
+            actor,
+            origin: None,
+            event: Box::new(Event::KeysDestroyed { destruction }),
         }),
         Command::ActivateCalendar { actor, activation } => Ok(Decision::Append {
             actor,
@@ -452,18 +515,37 @@ fn decide_rating(
     // An anonymous rating keeps nothing of its evaluator, whatever the source sent: there is
     // nothing to reveal, call back or leak.
     let real_name = input.evaluator.real_name;
-    let seal = |kind, value: &Option<String>| {
-        value
-            .as_deref()
-            .filter(|value| real_name && !value.trim().is_empty())
-            .map(|value| pii.seal_field(kind, value.trim()))
+    // Every value of the evaluator is sealed under their subject key (their phone, or their ID
+    // number without one), so that their erasure reaches all of them.
+    let subject = rating_subject(&input.evaluator);
+    let seal = |kind, class, value: &Option<String>| {
+        present(value)
+            .filter(|_| real_name)
+            .map(|value| {
+                let scope = Scope {
+                    class,
+                    subject: subject.as_deref(),
+                    at: now,
+                };
+                pii.seal_field_in(kind, &value, &scope)
+            })
+            .transpose()
+            .map_err(|error| Reject::Store(abort(error)))
     };
     let evaluator = StoredEvaluator {
         real_name: input.evaluator.real_name,
         applicant_type: input.evaluator.applicant_type,
-        name: seal(PiiKind::Name, &input.evaluator.name),
-        phone: seal(PiiKind::Phone, &input.evaluator.phone),
-        id_number: seal(PiiKind::IdNumber, &input.evaluator.id_number),
+        name: seal(PiiKind::Name, Class::EvaluatorName, &input.evaluator.name)?,
+        phone: seal(
+            PiiKind::Phone,
+            Class::EvaluatorPhone,
+            &input.evaluator.phone,
+        )?,
+        id_number: seal(
+            PiiKind::IdNumber,
+            Class::EvaluatorIdNumber,
+            &input.evaluator.id_number,
+        )?,
     };
     let rating = Rating {
         id: next_seq,
@@ -531,7 +613,17 @@ fn decide_service(
         .applicant_phone
         .take()
         .filter(|phone| !phone.trim().is_empty())
-        .map(|phone| pii.seal_field(PiiKind::Phone, phone.trim()));
+        .map(|phone| {
+            let phone = phone.trim();
+            let scope = Scope {
+                class: Class::ApplicantPhone,
+                subject: Some(phone),
+                at: now,
+            };
+            pii.seal_field_in(PiiKind::Phone, phone, &scope)
+        })
+        .transpose()
+        .map_err(|error| Reject::Store(abort(error)))?;
     Ok(Decision::Append {
         actor: format!("source:{}", source.id),
         origin: Some(Origin {
@@ -1033,6 +1125,16 @@ pub(super) fn project(trees: &Tx<'_>, entry: &LogEntry) -> TxResult<()> {
             &keys::calendar_activation(entry.seq),
             &crate::event::CalendarActivationRecord {
                 activation: activation.clone(),
+                seq: entry.seq,
+                at: entry.at,
+                actor: entry.actor.clone(),
+            },
+        )?,
+        Event::KeysDestroyed { destruction } => put_packed(
+            &trees[tree::POLICY_VERSIONS],
+            &keys::key_destruction(entry.seq),
+            &crate::event::KeyDestructionRecord {
+                destruction: destruction.clone(),
                 seq: entry.seq,
                 at: entry.at,
                 actor: entry.actor.clone(),

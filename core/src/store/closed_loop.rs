@@ -1037,9 +1037,20 @@ fn update_act(
     Ok(())
 }
 
-/// Seals a phone number given in clear (a complaint's contact) for storing.
-pub fn seal_phone(pii: &PiiKey, phone: &str) -> crate::model::SealedField {
-    pii.seal_field(PiiKind::Phone, phone.trim())
+/// Seals a phone number given in clear (a complaint's contact, a citizen's number for a
+/// tracking link) for storing, under the number's own subject key.
+pub fn seal_phone(
+    pii: &PiiKey,
+    phone: &str,
+    at: DateTime<Utc>,
+) -> Result<crate::model::SealedField, crate::pii::PiiError> {
+    let phone = phone.trim();
+    let scope = crate::pii::Scope {
+        class: crate::keyring::Class::ApplicantPhone,
+        subject: Some(phone),
+        at,
+    };
+    pii.seal_field_in(PiiKind::Phone, phone, &scope)
 }
 
 #[cfg(test)]

@@ -159,6 +159,13 @@ pub fn calendar_activation(seq: u64) -> Vec<u8> {
     key
 }
 
+/// A destruction of keys in the policy-versions tree: `k` + its sequence number.
+pub fn key_destruction(seq: u64) -> Vec<u8> {
+    let mut key = vec![b'k'];
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
 pub fn policy_activation(seq: u64) -> Vec<u8> {
     let mut key = vec![b'a'];
     key.extend_from_slice(&seq.to_be_bytes());

@@ -18,7 +18,7 @@
 //! 5. the stores change places: the old one is kept as `store.v<old version>` until the
 //!    operator removes it.
 //!
-//! Signed-in sessions are copied as they are. A migration that was killed leaves a partial
+//! Signed-in sessions and the key ring are copied as they are. A migration that was killed leaves a partial
 //! `store.v<version>-partial` that the next run removes and starts again.
 
 use std::collections::BTreeSet;
@@ -175,6 +175,14 @@ pub fn migrate(
     new_chain.insert(chain::HEAD, chain::head_bytes(last, &prev)?)?;
     let old_sessions = old.open_tree("sessions")?;
     let new_sessions = new.open_tree("sessions")?;
+    let (old_ring, new_ring) = (
+        old.open_tree(super::KEY_RING_TREE)?,
+        new.open_tree(super::KEY_RING_TREE)?,
+    );
+    for item in old_ring.iter() {
+        let (key, value) = item?;
+        new_ring.insert(key, value)?;
+    }
     for item in old_sessions.iter() {
         let (key, value) = item?;
         new_sessions.insert(key, value)?;

@@ -89,6 +89,9 @@ pub enum StoreError {
     Backup(String),
     #[error("the store is shut down")]
     Closed,
+    /// The key ring that seals personal values cannot be read or written.
+    #[error("personal-data keys: {0}")]
+    Keys(#[from] crate::pii::PiiError),
     /// A migration that stopped, and why (`hcp migrate`).
     #[error("{0}")]
     Migration(String),
@@ -103,6 +106,10 @@ pub enum StoreError {
     #[error("this store's log and the shared log have diverged: {0}")]
     Diverged(String),
 }
+
+/// The tree of a single node's key ring (see [`crate::keyring`]): beside the log like the
+/// sessions, never rebuilt from it.
+pub const KEY_RING_TREE: &str = "keyring";
 
 /// Tree indexes into [`Trees`]; the names are the sled tree names.
 pub(crate) mod tree {
@@ -260,6 +267,11 @@ pub enum Command {
     RemoveAdapter {
         actor: String,
         file: String,
+    },
+    /// Record that keys of the key ring are destroyed (before they are).
+    DestroyKeys {
+        actor: String,
+        destruction: crate::event::KeyDestruction,
     },
     /// Work orders, problems, calls, messages and moderation.
     Loop(LoopCommand),
@@ -682,6 +694,15 @@ impl Store {
             .map(|name| db.open_tree(name))
             .collect::<Result<Trees, _>>()?;
         let sessions = db.open_tree("sessions")?;
+        // The keys personal values are sealed under: the store's own tree on a single node,
+        // unless the caller gave the key a ring already (the cluster's shared one).
+        let pii = match pii.ring() {
+            Some(_) => pii,
+            None => pii.with_ring(
+                Box::new(crate::keyring::LocalKeys(db.open_tree(KEY_RING_TREE)?)),
+                None,
+            ),
+        };
         let stats = Arc::new(CommitStats::default());
         let decider: SharedDecider = Arc::default();
         let (sender, receiver) = mpsc::channel();
@@ -1170,6 +1191,31 @@ impl Committer {
     /// The batch in one transaction: decided, logged and projected, and appended to the
     /// journal (when there is one) before the transaction commits.
     fn apply_batch(
+        &self,
+        batch: &[(Vec<Command>, Reply)],
+        cursor: &journal::Cursor,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Applied, TransactionError<StoreError>> {
+        // The keys the batch seals under are made and held first: in the transaction sled holds
+        // its global lock, and the ring's tree must not be reached.
+        if let Some(ring) = self.pii.ring() {
+            let needed: Vec<String> = batch
+                .iter()
+                .flat_map(|(commands, _)| commands)
+                .flat_map(|command| apply::keys_needed(&self.pii, command, now))
+                .collect();
+            ring.prepare(&needed)
+                .map_err(|error| TransactionError::Abort(StoreError::Keys(error)))?;
+        }
+        let result =
+            crate::keyring::within_transaction(|| self.decide_and_apply(batch, cursor, now));
+        if let Some(ring) = self.pii.ring() {
+            ring.release();
+        }
+        result
+    }
+
+    fn decide_and_apply(
         &self,
         batch: &[(Vec<Command>, Reply)],
         cursor: &journal::Cursor,

@@ -609,6 +609,14 @@ impl Store {
             .collect()
     }
 
+    /// Every destruction of keys recorded (retention sweeps, erasure requests), oldest first.
+    pub fn key_destructions(&self) -> Result<Vec<crate::event::KeyDestructionRecord>, StoreError> {
+        self.trees()[tree::POLICY_VERSIONS]
+            .scan_prefix(b"k")
+            .map(|item| Ok(super::codec::decode(&item?.1)?))
+            .collect()
+    }
+
     /// The last activation of holiday tables recorded: the calendar active now.
     pub fn last_calendar_activation(
         &self,

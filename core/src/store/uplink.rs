@@ -172,6 +172,7 @@ pub(super) fn decide(
     reader: &Reader<'_>,
     pii: &PiiKey,
     command: UplinkCommand,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Decision, Reject> {
     let current = state(reader.trees).map_err(Reject::Store)?;
     let append = |actor: &str, change: UplinkChange| {
@@ -216,7 +217,17 @@ pub(super) fn decide(
                 let packed = zstd::block::compress(&body, 3).map_err(|error| {
                     refuse(format!("the uplink body does not compress: {error}"))
                 })?;
-                pii.seal(BODY_FIELD, &format!("{ZSTD_BODY}{}", BASE64.encode(packed)))
+                let scope = crate::pii::Scope {
+                    class: crate::keyring::Class::UplinkBody,
+                    subject: None,
+                    at: now,
+                };
+                pii.seal_in(
+                    BODY_FIELD,
+                    &format!("{ZSTD_BODY}{}", BASE64.encode(packed)),
+                    &scope,
+                )
+                .map_err(|error| Reject::Store(super::apply::abort(error)))?
             };
             append("uplink", UplinkChange::BatchPrepared { batch })
         }

@@ -3,8 +3,10 @@
 //!
 //! A backup is the event log up to its head when the backup began (see
 //! `hcp_core::store::backup`), verified once written, with copies of the adapters and the
-//! generated reports beside it. The personal-data key is not copied: it is backed up apart from
-//! the data it opens (the operator's guide says how), and a restore takes it as configured.
+//! generated reports beside it, and the key ring as it is when the backup ends (`keyring.json`:
+//! the keys wrapped under the personal-data key, so that a restore opens what was not erased and
+//! nothing that was). The personal-data key is not copied: it is backed up apart from the data
+//! it opens (the operator's guide says how), and a restore takes it as configured.
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +69,83 @@ pub struct BackupSummary {
     pub events: std::collections::BTreeMap<String, u64>,
     /// Adapter files and reports copied beside the log.
     pub files: u64,
+    /// Keys of the key ring written (wrapped) into `keyring.json`.
+    pub keys: u64,
+}
+
+/// The key ring's file in a backup.
+pub const KEY_RING_FILE: &str = "keyring.json";
+
+/// A key of the ring as a backup keeps it: wrapped under the personal-data key.
+#[derive(Debug, Serialize, Deserialize)]
+struct BackedUpKey {
+    id: String,
+    /// base64 of nonce ‖ wrapped key.
+    wrapped: String,
+}
+
+/// Writes the ring's keys (wrapped) into `to`; how many. Taken after the log, so every key
+/// destroyed by an entry of the backup is already gone from it.
+fn write_key_ring(store: &Store, to: &Path) -> anyhow::Result<u64> {
+    use base64::Engine as _;
+    let ring = store
+        .pii()
+        .ring()
+        .context("the store has no key ring to back up")?;
+    let keys: Vec<BackedUpKey> = ring
+        .export()?
+        .into_iter()
+        .map(|(id, wrapped)| BackedUpKey {
+            id,
+            wrapped: base64::engine::general_purpose::STANDARD.encode(wrapped),
+        })
+        .collect();
+    std::fs::write(to.join(KEY_RING_FILE), serde_json::to_vec(&keys)?)
+        .with_context(|| format!("writing the key ring into {}", to.display()))?;
+    Ok(keys.len() as u64)
+}
+
+/// Takes the key ring of the backup `from` into the (closed) store in `store_dir`; how many keys.
+fn read_key_ring(from: &Path, store_dir: &Path, pii: hcp_core::pii::PiiKey) -> anyhow::Result<u64> {
+    use base64::Engine as _;
+    let path = from.join(KEY_RING_FILE);
+    if !path.exists() {
+        // A backup from before the key ring: its values are sealed under the personal-data key.
+        tracing::warn!(backup = %from.display(), "the backup holds no key ring");
+        return Ok(0);
+    }
+    let keys: Vec<BackedUpKey> = serde_json::from_slice(
+        &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+    )
+    .with_context(|| format!("{} does not parse", path.display()))?;
+    let keys = keys
+        .into_iter()
+        .map(|key| {
+            base64::engine::general_purpose::STANDARD
+                .decode(&key.wrapped)
+                .map(|wrapped| (key.id, wrapped))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("{} holds a key that is not base64", path.display()))?;
+    let db = hcp_core::store::open_sled(store_dir)?;
+    let pii = pii.with_ring(
+        Box::new(hcp_core::keyring::LocalKeys(
+            db.open_tree(hcp_core::store::KEY_RING_TREE)?,
+        )),
+        None,
+    );
+    let taken = pii
+        .ring()
+        .context("a key ring")?
+        .import(&keys)
+        .with_context(|| {
+            format!(
+                "the keys of {} do not open under this personal-data key: is it the key of the backed-up platform?",
+                path.display()
+            )
+        })?;
+    db.flush()?;
+    Ok(taken as u64)
 }
 
 /// Writes a backup of `store` into `to` (the entries after those of the backup `since`, or
@@ -103,6 +182,7 @@ pub fn backup(
         .with_context(|| format!("writing the backup into {}", to.display()))?;
     let mut files = copy_files(plugins_dir, &to.join("plugins"))?;
     files += copy_files(reports_dir, &to.join("reports"))?;
+    let keys = write_key_ring(store, to)?;
     let manifest: Manifest = backup::verify(to)
         .with_context(|| format!("verifying the backup just written into {}", to.display()))?;
     tracing::info!(to = %to.display(), after = manifest.after, last = manifest.last, files, "backup written and verified");
@@ -114,6 +194,7 @@ pub fn backup(
         bytes: manifest.bytes,
         events: manifest.events,
         files,
+        keys,
     })
 }
 
@@ -160,11 +241,14 @@ pub fn restore(
     let last = backup::restore(
         from,
         store_dir,
-        pii,
+        pii.clone(),
         std::sync::Arc::new(hcp_core::clock::SystemClock),
         options,
     )?;
     if let Some(latest) = from.last() {
+        // The last backup's ring: every key its entries did not destroy.
+        let keys = read_key_ring(latest, store_dir, pii)?;
+        tracing::info!(keys, "key ring restored");
         copy_files(&latest.join("plugins"), &data.join("plugins"))?;
         copy_files(&latest.join("reports"), &data.join("reports"))?;
     }

@@ -33,6 +33,65 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub ops: OpsConfig,
     pub cluster: ClusterConfig,
+    pub retention: RetentionConfig,
+}
+
+/// How long personal data is kept (个人信息保护法: no longer than its purpose needs). A value is
+/// sealed under its class's key of the month it came in; once the whole month is past the
+/// class's days, the sweep destroys that key and every value of the month is erased (in the
+/// log, on every node, in every backup), while every count and assessment stays as it was.
+/// A value is therefore kept between its days and its days plus a month.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days an evaluator's name is kept (real-name ratings).
+    pub evaluator_name_days: u32,
+    /// Days an evaluator's phone number is kept (call-backs, feedback, appeals).
+    pub evaluator_phone_days: u32,
+    /// Days an evaluator's ID number is kept.
+    pub evaluator_id_number_days: u32,
+    /// Days an applicant's number is kept (service acts' invitations, complaints' contacts, the
+    /// number a citizen gives for a tracking link).
+    pub applicant_phone_days: u32,
+    /// Days a refused payload is kept for replay.
+    pub rejected_payload_days: u32,
+    /// Days a batch sent to the provincial platform is kept (to send it again).
+    pub uplink_body_days: u32,
+    /// Hours between two checks of the background sweep (it runs with the closed loop's
+    /// sweep); 0 turns it off (`POST /api/v1/privacy/sweep` still runs it).
+    pub sweep_hours: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            evaluator_name_days: 365,
+            evaluator_phone_days: 365,
+            evaluator_id_number_days: 180,
+            applicant_phone_days: 180,
+            rejected_payload_days: 90,
+            uplink_body_days: 90,
+            sweep_hours: 6,
+        }
+    }
+}
+
+/// Fewest days any class may be kept: a 差评's call-back, rectification and appeal need its
+/// numbers for weeks, a refused payload needs time to be replayed.
+pub const MIN_RETENTION_DAYS: u32 = 30;
+
+impl RetentionConfig {
+    pub fn days(&self, class: hcp_core::keyring::Class) -> u32 {
+        use hcp_core::keyring::Class;
+        match class {
+            Class::EvaluatorName => self.evaluator_name_days,
+            Class::EvaluatorPhone => self.evaluator_phone_days,
+            Class::EvaluatorIdNumber => self.evaluator_id_number_days,
+            Class::ApplicantPhone => self.applicant_phone_days,
+            Class::RejectedPayload => self.rejected_payload_days,
+            Class::UplinkBody => self.uplink_body_days,
+        }
+    }
 }
 
 /// The provincial uplink (省级平台上报): ratings and rectifications go to the provincial
@@ -693,6 +752,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             ops: OpsConfig::default(),
             cluster: ClusterConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }
@@ -778,6 +838,18 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(class) = hcp_core::keyring::Class::ALL
+            .into_iter()
+            .find(|class| self.retention.days(*class) < MIN_RETENTION_DAYS)
+        {
+            return Err(ConfigError::Invalid {
+                field: "retention",
+                reason: format!(
+                    "{}_days must be at least {MIN_RETENTION_DAYS} (call-backs, rectification and appeals need the numbers for weeks)",
+                    class.name()
+                ),
+            });
+        }
         if self.store.max_batch == 0 {
             return Err(ConfigError::Invalid {
                 field: "store.max_batch",

@@ -15,6 +15,10 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// What was asked for existed and was erased (personal data past its retention, or erased
+    /// at its subject's request).
+    #[error("{0}")]
+    Gone(String),
     /// The request conflicts with how the platform is set up or with its state.
     #[error("{0}")]
     Conflict(String),
@@ -75,6 +79,28 @@ impl From<StoreError> for AppError {
                 AppError::Unavailable(Reason {
                     code: "unavailable".into(),
                     message: "the platform could not record this now; nothing of it was kept, retry later"
+                        .into(),
+                })
+            }
+            error => AppError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<hcp_core::pii::PiiError> for AppError {
+    /// An erased value: 410. A key ring that cannot be written or reached (a disk, the
+    /// cluster's bucket) can be retried: 503. A value that does not open: 500.
+    fn from(error: hcp_core::pii::PiiError) -> AppError {
+        use hcp_core::pii::PiiError;
+        match error {
+            PiiError::Erased { .. } => {
+                AppError::Gone("该个人信息已删除（超过保存期限或本人申请删除）".into())
+            }
+            PiiError::Ring(_) => {
+                tracing::warn!(%error, "the key ring failed; the sender is asked to retry");
+                AppError::Unavailable(Reason {
+                    code: "unavailable".into(),
+                    message: "the platform could not seal personal data now; nothing was kept, retry later"
                         .into(),
                 })
             }

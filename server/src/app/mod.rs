@@ -22,6 +22,7 @@ pub mod outreach;
 pub mod platform;
 pub mod plugins;
 pub mod posters;
+pub mod privacy;
 pub mod problems;
 pub mod ratings;
 pub mod redact;

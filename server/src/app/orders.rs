@@ -630,7 +630,9 @@ pub fn open_intake(
         .policies
         .decide(Hook::Deadline, String::new(), &county, deadline_input);
     let regions = store.ancestors(Dim::Region, &request.area_code)?;
-    let sealed = phone.map(|phone| (seal_phone(store.pii(), phone), phone));
+    let sealed = phone
+        .map(|phone| seal_phone(store.pii(), phone, now).map(|sealed| (sealed, phone)))
+        .transpose()?;
     // A citizen's number waits outside the order until it is confirmed: nothing is texted to
     // it but its code.
     let (contact, unconfirmed) = match sealed {

@@ -167,12 +167,14 @@ pub fn applicant_evaluator(
     case: &Case,
     act: &ServiceAct,
 ) -> anyhow::Result<EvaluatorInput> {
+    // An erased number (past its retention, or at the applicant's request) is no contact.
     let phone = act
         .contact
         .as_ref()
-        .map(|sealed| platform.store.pii().open_field(PiiKind::Phone, sealed))
+        .map(|sealed| platform.store.pii().open_kept(PiiKind::Phone, sealed))
         .transpose()
-        .context("the applicant's number cannot be opened")?;
+        .context("the applicant's number cannot be opened")?
+        .flatten();
     Ok(EvaluatorInput {
         real_name: phone.is_some(),
         applicant_type: case.applicant_type,
@@ -400,8 +402,7 @@ pub fn reveal_applicant(
         .contact
         .as_ref()
         .map(|sealed| platform.store.pii().open_field(PiiKind::Phone, sealed))
-        .transpose()
-        .map_err(|error| AppError::Internal(error.to_string()))?;
+        .transpose()?;
     Ok(RevealedApplicant {
         project_no,
         service_number,

@@ -62,6 +62,10 @@ pub struct Platform {
     pub ingest: Arc<crate::app::config::IngestConfig>,
     /// Who may read `/metrics` and the detail of `/readyz` on the main address.
     pub ops: Arc<crate::app::ops::OpsAccess>,
+    /// How long personal data is kept (see [`crate::app::privacy`]).
+    pub retention: Arc<crate::app::config::RetentionConfig>,
+    /// When the background retention sweep last looked at the key ring.
+    pub retention_checked: Arc<std::sync::Mutex<Option<DateTime<Utc>>>>,
 }
 
 /// The user name of the administrator created on an empty store (scoped to the root).
@@ -88,7 +92,7 @@ impl Platform {
         };
         let calendar = crate::app::rules::load_calendar(config)?;
         let ops = crate::app::ops::OpsAccess::load(&config.ops)?;
-        let pii_key = PiiKey::load_or_create(&config.pii_key_path())?;
+        let mut pii_key = PiiKey::load_or_create(&config.pii_key_path())?;
         let mut shared_state: Option<Arc<dyn hcp_core::store::SharedState>> = None;
         let journal: Option<Arc<dyn hcp_core::store::Journal>> = if config.cluster.enabled() {
             let log = connect_shared_log(&config.cluster).with_context(|| {
@@ -111,6 +115,15 @@ impl Platform {
                 .state(max_age)
                 .context("opening the partition's shared records (sessions, sign-in failures)")?;
             shared_state = Some(Arc::new(state));
+            // The key ring is the partition's: a value sealed on one node opens on every node,
+            // and a key destroyed on one is gone for all (their caches trust a key a minute).
+            let keys = log
+                .keys()
+                .context("opening the partition's key ring (the hcp_keys bucket)")?;
+            pii_key = pii_key.with_ring(
+                Box::new(hcp_core::keyring::SharedKeys(Arc::new(keys))),
+                Some(std::time::Duration::from_secs(60)),
+            );
             Some(Arc::new(log))
         } else {
             None
@@ -169,6 +182,8 @@ impl Platform {
             public_cache: Arc::new(crate::app::disclosure::AnswerCache::new(&config.limits)),
             ingest: Arc::new(config.ingest.clone()),
             ops: Arc::new(ops),
+            retention: Arc::new(config.retention.clone()),
+            retention_checked: Arc::default(),
         })
     }
 

@@ -41,6 +41,10 @@ pub struct RevealedEvaluator {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub id_number: Option<String>,
+    /// The fields that were given and are erased (past their retention, or at the evaluator's
+    /// request): `name`, `phone`, `id_number`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erased: Vec<String>,
     /// Log sequence number of the audit entry that recorded this reveal.
     pub audit_seq: u64,
 }
@@ -89,20 +93,25 @@ pub fn reveal_evaluator(
         }
     };
     let pii = platform.store.pii();
-    let open = |kind, field: &Option<SealedField>| {
-        field
-            .as_ref()
-            .map(|field| {
-                pii.open_field(kind, field)
-                    .map_err(|error| AppError::Internal(error.to_string()))
-            })
-            .transpose()
+    let mut erased = Vec::new();
+    let mut open = |kind, name: &str, field: &Option<SealedField>| -> Result<_, AppError> {
+        let Some(field) = field else { return Ok(None) };
+        let plain = pii.open_kept(kind, field)?;
+        if plain.is_none() {
+            erased.push(name.to_string());
+        }
+        Ok(plain)
     };
+    let evaluator = &rating.evaluator;
+    let name = open(PiiKind::Name, "name", &evaluator.name)?;
+    let phone = open(PiiKind::Phone, "phone", &evaluator.phone)?;
+    let id_number = open(PiiKind::IdNumber, "id_number", &evaluator.id_number)?;
     Ok(RevealedEvaluator {
         rating_id: id,
-        name: open(PiiKind::Name, &rating.evaluator.name)?,
-        phone: open(PiiKind::Phone, &rating.evaluator.phone)?,
-        id_number: open(PiiKind::IdNumber, &rating.evaluator.id_number)?,
+        name,
+        phone,
+        id_number,
+        erased,
         audit_seq,
     })
 }

@@ -462,8 +462,9 @@ fn uplink_rating(
         field
             .as_ref()
             .filter(|_| personal)
-            .map(|sealed| platform.store.pii().open_field(kind, sealed))
+            .map(|sealed| platform.store.pii().open_kept(kind, sealed))
             .transpose()
+            .map(Option::flatten)
             .with_context(|| format!("opening the evaluator's {kind:?} of rating {}", rating.id))
     };
     Ok(UplinkRating {

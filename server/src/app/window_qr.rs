@@ -543,7 +543,7 @@ pub fn rate(platform: &Platform, info: &WindowInfo, rating: QrRating) -> Result<
         (Some(order), Some(phone)) => Some(crate::app::contact::send_code(
             platform,
             order.id,
-            hcp_core::store::seal_phone(platform.store.pii(), phone),
+            hcp_core::store::seal_phone(platform.store.pii(), phone, now)?,
             phone,
         )),
         _ => None,

@@ -16,6 +16,7 @@ pub(crate) mod orders;
 mod outreach;
 pub mod page;
 mod plugins;
+mod privacy;
 mod problems;
 mod public;
 pub(crate) mod read;
@@ -59,6 +60,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized".to_string()),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden".to_string()),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found".to_string()),
+            ApiError::Gone(_) => (StatusCode::GONE, "erased".to_string()),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict".to_string()),
             ApiError::Unprocessable(reason) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, reason.code.clone())
@@ -406,6 +408,9 @@ impl Modify for ErrorResponses {
         plugins::remove,
         devices::list,
         devices::online_rate,
+        privacy::status,
+        privacy::sweep,
+        privacy::erase,
         rules::status,
         rules::versions,
         rules::rollback,
@@ -425,6 +430,7 @@ impl Modify for ErrorResponses {
         (name = "query", description = "Ratings, cases and roll-ups, scoped to the caller's org subtree"),
         (name = "admin", description = "Users, sources, master data, rejected payloads, audit"),
         (name = "rules", description = "County policies: status, versions, rollback, evaluation"),
+        (name = "privacy", description = "Retention and erasure of personal data: what is held, the retention sweep, a data subject's erasure request"),
         (name = "orders", description = "Bad-review work orders, complaints, suggestions, appeals, call-backs, moderation"),
         (name = "outreach", description = "Invitations, default ratings, the call list of unrated services, outbound messages"),
         (name = "stats", description = "Metrics of any unit and period, assessment with one-vote veto, frozen runs and explanations"),
@@ -490,6 +496,9 @@ pub fn router(platform: Platform, extra: Router<Platform>) -> Router {
                 "/api/v1/admin/plugins/{id}",
                 axum::routing::delete(plugins::remove),
             )
+            .route("/api/v1/privacy", get(privacy::status))
+            .route("/api/v1/privacy/sweep", post(privacy::sweep))
+            .route("/api/v1/privacy/erasures", post(privacy::erase))
             .route("/api/v1/rules/status", get(rules::status))
             .route("/api/v1/rules/versions", get(rules::versions))
             .route("/api/v1/rules/rollback", post(rules::rollback))

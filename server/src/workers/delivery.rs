@@ -280,7 +280,6 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use hcp_core::outreach::{MessageChannel, MessagePurpose};
-    use hcp_core::pii::PiiKey;
 
     use super::*;
 
@@ -355,13 +354,16 @@ mod tests {
     }
 
     fn message() -> Message {
-        let key = PiiKey::from_bytes([5; 32]);
         Message {
             id: 77,
             channel: MessageChannel::Sms,
             purpose: MessagePurpose::Invitation,
             subject: "service:P-1/1".into(),
-            to: key.seal_field(PiiKind::Phone, "13912345678"),
+            // The gateway is handed the number opened; the sealed form is not read here.
+            to: hcp_core::model::SealedField {
+                sealed: "2:a202612:-:not-opened-here".into(),
+                masked: "139****5678".into(),
+            },
             to_masked: "139****5678".into(),
             text: "【政务服务好差评】……".into(),
             queued_at: Utc::now(),

@@ -78,6 +78,7 @@ pub fn spawn(platform: Platform, lease: Arc<dyn Lease>) {
         Worker::Sweep,
         |platform, now, tenure| {
             sweep_within(platform, now, tenure);
+            crate::app::privacy::sweep_when_due(platform, now);
         },
     );
 }

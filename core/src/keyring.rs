@@ -14,7 +14,8 @@
 //! wrapped (encrypted) under a key derived from the master personal-data key, so the ring alone
 //! reveals nothing. A single node keeps the ring in its store (the `keyring` tree, beside the
 //! log, never rebuilt from it); the nodes of a shared partition keep it in the cluster's
-//! replicated key bucket and cache keys for a minute.
+//! replicated key bucket, cache keys for a minute at most and drop a key as soon as they read
+//! its destruction in the shared log.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -159,19 +160,40 @@ pub trait KeyStore: Send + Sync {
     fn remove(&self, id: &str) -> Result<bool, PiiError>;
     /// The ids that begin with `prefix`.
     fn ids(&self, prefix: &str) -> Result<Vec<String>, PiiError>;
+    /// Lets go of the store's database (it is about to be opened again). Nothing by default.
+    fn detach(&self) {}
+    /// Takes the store's database opened again. Nothing by default.
+    fn attach(&self, _db: &sled::Db) -> Result<(), PiiError> {
+        Ok(())
+    }
 }
 
 fn ring_error(error: impl std::fmt::Display) -> PiiError {
     PiiError::Ring(error.to_string())
 }
 
-/// The ring of a single node: a tree of its store.
-pub struct LocalKeys(pub sled::Tree);
+/// The ring of a single node: a tree of its store, let go while the store's database is opened
+/// again after the disk refused a write.
+pub struct LocalKeys(std::sync::RwLock<Option<sled::Tree>>);
+
+impl LocalKeys {
+    pub fn new(tree: sled::Tree) -> LocalKeys {
+        LocalKeys(std::sync::RwLock::new(Some(tree)))
+    }
+
+    fn tree(&self) -> Result<sled::Tree, PiiError> {
+        self.0
+            .read()
+            .ok()
+            .and_then(|tree| tree.clone())
+            .ok_or_else(|| ring_error("the store's database is being opened again"))
+    }
+}
 
 impl KeyStore for LocalKeys {
     fn get(&self, id: &str) -> Result<Option<Vec<u8>>, PiiError> {
         Ok(self
-            .0
+            .tree()?
             .get(id)
             .map_err(ring_error)?
             .map(|value| value.to_vec()))
@@ -181,7 +203,7 @@ impl KeyStore for LocalKeys {
         // Not flushed here: the key is durable with the first commit that uses it (one sled
         // database, one flush), and a key whose value was never committed is harmless.
         match self
-            .0
+            .tree()?
             .compare_and_swap(id, None as Option<&[u8]>, Some(wrapped))
             .map_err(ring_error)?
         {
@@ -194,13 +216,14 @@ impl KeyStore for LocalKeys {
     }
 
     fn remove(&self, id: &str) -> Result<bool, PiiError> {
-        let removed = self.0.remove(id).map_err(ring_error)?.is_some();
-        self.0.flush().map_err(ring_error)?;
+        let tree = self.tree()?;
+        let removed = tree.remove(id).map_err(ring_error)?.is_some();
+        tree.flush().map_err(ring_error)?;
         Ok(removed)
     }
 
     fn ids(&self, prefix: &str) -> Result<Vec<String>, PiiError> {
-        self.0
+        self.tree()?
             .scan_prefix(prefix)
             .keys()
             .map(|key| {
@@ -208,6 +231,22 @@ impl KeyStore for LocalKeys {
                     .map(|key| String::from_utf8_lossy(&key).into_owned())
             })
             .collect()
+    }
+
+    fn detach(&self) {
+        if let Ok(mut tree) = self.0.write() {
+            *tree = None;
+        }
+    }
+
+    fn attach(&self, db: &sled::Db) -> Result<(), PiiError> {
+        let tree = db
+            .open_tree(crate::store::KEY_RING_TREE)
+            .map_err(ring_error)?;
+        if let Ok(mut slot) = self.0.write() {
+            *slot = Some(tree);
+        }
+        Ok(())
     }
 }
 
@@ -420,9 +459,8 @@ impl KeyRing {
         Ok(key)
     }
 
-    /// Destroys the keys `ids`; how many there were.
-    pub fn destroy(&self, ids: &[String]) -> Result<usize, PiiError> {
-        let mut destroyed = 0;
+    /// Drops the keys `ids` from memory (another node destroyed them in the shared ring).
+    pub fn forget(&self, ids: &[String]) {
         for id in ids {
             if let Ok(mut cache) = self.cache.lock() {
                 cache.remove(id);
@@ -430,11 +468,29 @@ impl KeyRing {
             if let Ok(mut prepared) = self.prepared.lock() {
                 prepared.remove(id);
             }
+        }
+    }
+
+    /// Destroys the keys `ids`; how many there were.
+    pub fn destroy(&self, ids: &[String]) -> Result<usize, PiiError> {
+        let mut destroyed = 0;
+        self.forget(ids);
+        for id in ids {
             if self.store.remove(id)? {
                 destroyed += 1;
             }
         }
         Ok(destroyed)
+    }
+
+    /// Lets go of the store's database (see [`KeyStore::detach`]); keys in memory stay.
+    pub fn detach(&self) {
+        self.store.detach();
+    }
+
+    /// Takes the store's database opened again.
+    pub fn attach(&self, db: &sled::Db) -> Result<(), PiiError> {
+        self.store.attach(db)
     }
 
     /// The ids of the keys beginning with `prefix` (`p.` for period keys, `s.` for subjects).
@@ -478,7 +534,10 @@ mod tests {
         let tree = db
             .open_tree("keyring")
             .unwrap_or_else(|error| panic!("{error}"));
-        (dir, KeyRing::new([5; 32], Box::new(LocalKeys(tree)), None))
+        (
+            dir,
+            KeyRing::new([5; 32], Box::new(LocalKeys::new(tree)), None),
+        )
     }
 
     #[test]
@@ -532,7 +591,10 @@ mod tests {
             let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
             let db = sled::open(dir.path()).unwrap_or_else(|error| panic!("{error}"));
             let tree = db.open_tree("k").unwrap_or_else(|error| panic!("{error}"));
-            (dir, KeyRing::new([6; 32], Box::new(LocalKeys(tree)), None))
+            (
+                dir,
+                KeyRing::new([6; 32], Box::new(LocalKeys::new(tree)), None),
+            )
         };
         assert!(other.import(&exported).is_err());
     }

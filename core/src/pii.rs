@@ -455,8 +455,8 @@ mod tests {
         let tree = db
             .open_tree("keyring")
             .unwrap_or_else(|error| panic!("{error}"));
-        let key =
-            PiiKey::from_bytes(bytes).with_ring(Box::new(crate::keyring::LocalKeys(tree)), None);
+        let key = PiiKey::from_bytes(bytes)
+            .with_ring(Box::new(crate::keyring::LocalKeys::new(tree)), None);
         (dir, key)
     }
 

@@ -189,6 +189,28 @@ async fn two_nodes_of_a_partition_serve_the_same_ratings() -> anyhow::Result<()>
         rating.to_string().contains("138****8000"),
         "the phone sealed on B is masked on A: {rating}"
     );
+    // The key ring is the partition's: A opens what B sealed. A person erased on A is erased
+    // on B (which holds the key in its cache) as soon as B reads the erasure in the log.
+    let reveal = json!({"reason": "回访核实"});
+    let path = format!("/api/v1/ratings/{id}/reveal");
+    let revealed = admin_a.post(&path, &reveal).await?;
+    assert_eq!(revealed["phone"], "13800138000", "{revealed}");
+    assert_eq!(admin_b.post(&path, &reveal).await?["phone"], "13800138000");
+    let erased = admin_a
+        .post(
+            "/api/v1/privacy/erasures",
+            &json!({"phone": "13800138000", "reference": "集群删除核对"}),
+        )
+        .await?;
+    assert_eq!(erased["held"], true, "{erased}");
+    hcp_e2e::wait_until(Duration::from_secs(10), || async {
+        admin_b
+            .post(&path, &reveal)
+            .await
+            .is_ok_and(|revealed| revealed["erased"] == json!(["phone"]))
+    })
+    .await
+    .context("B still opens the number erased on A")?;
     drop((a, b));
     Ok(())
 }

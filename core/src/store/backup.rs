@@ -86,7 +86,7 @@ impl Store {
             return Err(refused(format!("{} holds a backup already", to.display())));
         }
         std::fs::create_dir_all(to).map_err(io)?;
-        let log = &self.trees()[tree::LOG];
+        let log = &self.trees()?[tree::LOG];
         let after_hash = if after == 0 {
             String::new()
         } else {
@@ -419,7 +419,7 @@ pub fn restore(
     let store = Store::open_with_journal(dir, pii, clock, options, Some(journal))?;
     let head = store.head()?;
     // The position counted entries of the backups, not a shared log's: it goes.
-    store.trees()[tree::CHAIN].remove(super::journal::POSITION)?;
+    store.trees()?[tree::CHAIN].remove(super::journal::POSITION)?;
     store.close()?;
     if head != expected.0 {
         return Err(refused(format!(

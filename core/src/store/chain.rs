@@ -98,8 +98,8 @@ impl Store {
     /// Walks the whole log and checks every link. Blocking; reads every entry once.
     pub fn verify_chain(&self) -> Result<Verification, StoreError> {
         verify(
-            &self.trees()[tree::LOG],
-            &self.trees()[tree::CHAIN],
+            &self.trees()?[tree::LOG],
+            &self.trees()?[tree::CHAIN],
             &mut |_| {},
         )
     }

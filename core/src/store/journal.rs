@@ -81,6 +81,7 @@ pub(super) fn catch_up(
     trees: &Trees,
     journal: &dyn Journal,
     cursor: &mut Cursor,
+    ring: Option<&crate::keyring::KeyRing>,
 ) -> Result<u64, StoreError> {
     let mut applied = 0;
     loop {
@@ -89,7 +90,7 @@ pub(super) fn catch_up(
             return Ok(applied);
         }
         for block in blocks {
-            applied += apply_block(trees, journal, cursor, &block)?;
+            applied += apply_block(trees, journal, cursor, &block, ring)?;
         }
         db.flush()?;
     }
@@ -104,6 +105,7 @@ fn apply_block(
     journal: &dyn Journal,
     cursor: &mut Cursor,
     block: &JournalBlock,
+    ring: Option<&crate::keyring::KeyRing>,
 ) -> Result<u64, StoreError> {
     if block.first_seq != cursor.next_seq {
         return Err(diverged(
@@ -151,5 +153,13 @@ fn apply_block(
     cursor.next_seq = last_seq + 1;
     cursor.last_hash = prev;
     cursor.position = block.position;
+    // Keys another node destroyed leave this node's cache now, not when the cache expires.
+    if let Some(ring) = ring {
+        for entry in &entries {
+            if let crate::event::Event::KeysDestroyed { destruction } = &entry.event {
+                ring.forget(&destruction.keys);
+            }
+        }
+    }
     Ok(entries.len() as u64)
 }

@@ -56,7 +56,7 @@ impl Store {
             key.extend_from_slice(&id.to_be_bytes());
             key
         };
-        let tree = &self.trees()[which];
+        let tree = &self.trees()?[which];
         let range: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
             match direction {
                 Walk::Back(before) => {
@@ -98,7 +98,7 @@ impl Store {
 
     /// The order of a 差评.
     pub fn order_of_rating(&self, rating_id: u64) -> Result<Option<Order>, StoreError> {
-        match self.trees()[tree::ORDER_INDEX].get(keys::order_by_rating(rating_id))? {
+        match self.trees()?[tree::ORDER_INDEX].get(keys::order_by_rating(rating_id))? {
             Some(id) => self.order(keys::u64_value(&id)),
             None => Ok(None),
         }
@@ -106,7 +106,7 @@ impl Store {
 
     /// The order a citizen's tracking token opens.
     pub fn order_of_token(&self, token: &str) -> Result<Option<Order>, StoreError> {
-        match self.trees()[tree::ORDER_INDEX].get(keys::order_by_token(&tracking_hash(token)))? {
+        match self.trees()?[tree::ORDER_INDEX].get(keys::order_by_token(&tracking_hash(token)))? {
             Some(id) => self.order(keys::u64_value(&id)),
             None => Ok(None),
         }
@@ -115,7 +115,7 @@ impl Store {
     /// Every open order, oldest first.
     pub fn open_orders(&self) -> Result<Vec<Order>, StoreError> {
         let mut orders = Vec::new();
-        for item in self.trees()[tree::ORDER_INDEX].scan_prefix(b"o") {
+        for item in self.trees()?[tree::ORDER_INDEX].scan_prefix(b"o") {
             let (key, _) = item?;
             if let Some(order) = self.order(keys::u64_value(&key[1..]))? {
                 orders.push(order);
@@ -127,7 +127,7 @@ impl Store {
     /// Every order opened after the order (or any log entry) `after`, oldest first.
     pub fn orders_after(&self, after: u64) -> Result<Vec<Order>, StoreError> {
         let mut orders = Vec::new();
-        for item in self.trees()[tree::ORDERS].range(after.saturating_add(1).to_be_bytes()..) {
+        for item in self.trees()?[tree::ORDERS].range(after.saturating_add(1).to_be_bytes()..) {
             let (_, value) = item?;
             orders.push(super::codec::decode(&value)?);
         }
@@ -138,7 +138,7 @@ impl Store {
     /// holiday table, oldest first.
     pub fn provisional_orders(&self) -> Result<Vec<Order>, StoreError> {
         let mut orders = Vec::new();
-        for item in self.trees()[tree::ORDER_INDEX].scan_prefix(b"p") {
+        for item in self.trees()?[tree::ORDER_INDEX].scan_prefix(b"p") {
             let (key, _) = item?;
             if let Some(order) = self.order(keys::u64_value(&key[1..]))? {
                 orders.push(order);
@@ -155,7 +155,7 @@ impl Store {
         limit: usize,
         mut keep: impl FnMut(&Order) -> bool,
     ) -> Result<Vec<Order>, StoreError> {
-        let tree = &self.trees()[tree::ORDERS];
+        let tree = &self.trees()?[tree::ORDERS];
         let iter = match before {
             Some(before) => tree.range(..before.to_be_bytes()),
             None => tree.iter(),
@@ -248,7 +248,7 @@ impl Store {
         as_of: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<ScheduledTask>, StoreError> {
-        self.trees()[tree::SCHEDULE]
+        self.trees()?[tree::SCHEDULE]
             .range(..keys::schedule_until(as_of))
             .take(limit)
             .map(|item| Ok(super::codec::decode(&item?.1)?))
@@ -262,7 +262,7 @@ impl Store {
         service_number: u8,
     ) -> Result<Vec<ScheduledTask>, StoreError> {
         let mut tasks = Vec::new();
-        for item in self.trees()[tree::SCHEDULE].iter() {
+        for item in self.trees()?[tree::SCHEDULE].iter() {
             let task: ScheduledTask = super::codec::decode(&item?.1)?;
             if task.project_no == project_no && task.service_number == service_number {
                 tasks.push(task);
@@ -284,7 +284,7 @@ impl Store {
 
     /// Every service call, open or done.
     pub fn service_calls(&self) -> Result<Vec<ServiceCall>, StoreError> {
-        self.trees()[tree::CALLS]
+        self.trees()?[tree::CALLS]
             .range(..[0xff].as_slice())
             .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
@@ -298,7 +298,7 @@ impl Store {
         limit: usize,
         mut keep: impl FnMut(&ServiceCall) -> bool,
     ) -> Result<Vec<ServiceCall>, StoreError> {
-        let tree = &self.trees()[tree::CALLS];
+        let tree = &self.trees()?[tree::CALLS];
         let mut calls = Vec::new();
         for item in tree.scan_prefix([0xff]) {
             let (key, _) = item?;
@@ -323,7 +323,7 @@ impl Store {
     /// Messages still to deliver, oldest first.
     pub fn pending_messages(&self) -> Result<Vec<Message>, StoreError> {
         let mut messages = Vec::new();
-        for item in self.trees()[tree::MESSAGES].scan_prefix(b"q") {
+        for item in self.trees()?[tree::MESSAGES].scan_prefix(b"q") {
             let (key, _) = item?;
             if let Some(message) = self.message(keys::u64_value(&key[1..]))? {
                 messages.push(message);
@@ -334,7 +334,7 @@ impl Store {
 
     /// Messages, newest first, at most `limit`.
     pub fn messages(&self, limit: usize) -> Result<Vec<Message>, StoreError> {
-        self.trees()[tree::MESSAGES]
+        self.trees()?[tree::MESSAGES]
             .scan_prefix(b"m")
             .rev()
             .take(limit)
@@ -360,7 +360,7 @@ impl Store {
     pub fn frozen_assessments(
         &self,
     ) -> Result<Vec<(u64, crate::assessment::AssessmentRun)>, StoreError> {
-        self.trees()[tree::ASSESSMENTS]
+        self.trees()?[tree::ASSESSMENTS]
             .iter()
             .map(|item| {
                 let (key, value) = item?;
@@ -371,7 +371,7 @@ impl Store {
 
     /// Decisions recorded about a subject (`service:…`, `order:…`), by hook.
     pub fn subject_decisions(&self, subject: &str) -> Result<Vec<PolicyDecision>, StoreError> {
-        self.trees()[tree::DECISIONS]
+        self.trees()?[tree::DECISIONS]
             .scan_prefix(keys::subject_decisions(subject))
             .map(|item| self.decision_at(&item?.1))
             .collect()

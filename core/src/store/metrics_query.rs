@@ -120,7 +120,7 @@ impl Store {
         visit: &mut dyn FnMut(&Order, NaiveDate),
     ) -> Result<(), StoreError> {
         let (first, last) = (keys::day_number(from), keys::day_number(to));
-        for item in self.trees()[tree::ORDER_INDEX].scan_prefix(b"o") {
+        for item in self.trees()?[tree::ORDER_INDEX].scan_prefix(b"o") {
             let (key, summary) = item?;
             if !super::closed_loop::may_be_late(&summary, first, last, as_of) {
                 continue;

@@ -189,7 +189,7 @@ pub fn migrate(
     }
     new.flush()?;
     progress(Phase::Rewrite, last, total);
-    drop((new_log, new_chain, new_sessions, new));
+    drop((new_log, new_chain, new_sessions, new_ring, new));
 
     // 3. Projections rebuilt from the new log, compared with the old ones.
     progress(Phase::Rebuild, 0, 0);
@@ -204,14 +204,14 @@ pub fn migrate(
         let (name, old_tree) = (tree::NAMES[index], old.open_tree(tree::NAMES[index])?);
         compared += match index {
             tree::RATING_INDEX | tree::CASE_INDEX => {
-                compare_index(name, &old_tree, &store.trees()[index], index)?
+                compare_index(name, &old_tree, &store.trees()?[index], index)?
             }
             tree::DECISIONS => compare_decisions(name, &old_tree, &store)?,
             // Cases were JSON before their own format: compared as the cases they decode to.
             tree::CASES => in_step(
                 name,
                 pairs(&old_tree),
-                pairs(&store.trees()[index]),
+                pairs(&store.trees()?[index]),
                 |key, old, new| {
                     if old != new
                         && case_record::decode(key, &old)? != case_record::decode(key, &new)?
@@ -233,7 +233,7 @@ pub fn migrate(
                         &format!("counts {stored} ratings where the old store rated {slots} slots"),
                     ));
                 }
-                compare_rollup(name, &old_tree, &store.trees()[index])?
+                compare_rollup(name, &old_tree, &store.trees()?[index])?
             }
             // Schemas before 4 kept an open order's index key without a value; the new value
             // summarises the order (its day and pending deadline), and the orders themselves
@@ -241,7 +241,7 @@ pub fn migrate(
             tree::ORDER_INDEX => in_step(
                 name,
                 pairs(&old_tree),
-                pairs(&store.trees()[index]),
+                pairs(&store.trees()?[index]),
                 |key, old, new| {
                     if old != new && !(key.first() == Some(&b'o') && old.is_empty()) {
                         return Err(differs(name, key, "has another value after the rebuild"));
@@ -249,7 +249,7 @@ pub fn migrate(
                     Ok(1)
                 },
             )?,
-            _ => compare(name, &old_tree, &store.trees()[index])?,
+            _ => compare(name, &old_tree, &store.trees()?[index])?,
         };
         progress(Phase::Compare, done as u64 + 1, trees);
     }
@@ -269,7 +269,7 @@ pub fn migrate(
     let new_disk = store.size_on_disk();
     drop(store);
     let old_disk = old.size_on_disk()?;
-    drop((old_log, old_chain, old_sessions, old));
+    drop((old_log, old_chain, old_sessions, old_ring, old));
 
     // 5. The stores change places.
     let kept = rewrite.finish(dir)?;
@@ -385,7 +385,7 @@ fn compare_index(
 /// one (each value pointing at the log entry that holds the decision): the same keys, and each
 /// old copy equal to the decision the new pointer reaches. Returns the keys compared.
 fn compare_decisions(name: &str, old: &sled::Tree, store: &Store) -> Result<u64, StoreError> {
-    let new = &store.trees()[tree::DECISIONS];
+    let new = &store.trees()?[tree::DECISIONS];
     in_step(name, pairs(old), pairs(new), |key, copy, pointer| {
         let copied: serde_json::Value = serde_json::from_slice(&codec::json(&copy)?)?;
         if copied != serde_json::to_value(store.decision_at(&pointer)?)? {

@@ -89,12 +89,18 @@ pub enum StoreError {
     Backup(String),
     #[error("the store is shut down")]
     Closed,
+    /// The disk refused a write; the store is opened again as soon as it takes writes.
+    #[error("the storage is unavailable: {0}")]
+    Unavailable(String),
     /// The key ring that seals personal values cannot be read or written.
     #[error("personal-data keys: {0}")]
     Keys(#[from] crate::pii::PiiError),
     /// A migration that stopped, and why (`hcp migrate`).
     #[error("{0}")]
     Migration(String),
+    /// The data folder's disk refuses writes when the store opens.
+    #[error("data folder {path} cannot be written: {problem}")]
+    Disk { path: String, problem: String },
     #[error("data folder {path} is in use by another process (is another hcp running on it?)")]
     InUse { path: String },
     #[error("the batch holding this command failed and nothing of it was acknowledged: {0}")]
@@ -443,7 +449,25 @@ fn open_db(dir: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> {
             waited += std::time::Duration::from_millis(20);
             attempt = open(compression);
         }
-        Ok(attempt?)
+        match attempt {
+            Err(sled::Error::Io(error))
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::StorageFull
+                ) =>
+            {
+                Err(StoreError::Disk {
+                    path: dir.display().to_string(),
+                    problem: match error.kind() {
+                        std::io::ErrorKind::ReadOnlyFilesystem => {
+                            "it is on a read-only file system".into()
+                        }
+                        _ => "its disk is full".into(),
+                    },
+                })
+            }
+            attempt => Ok(attempt?),
+        }
     };
     match open_waiting(options.compression) {
         Err(StoreError::Sled(sled::Error::Unsupported(message)))
@@ -552,6 +576,10 @@ enum Job {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitterStatus {
     Running,
+    /// The disk refused a write (full, read-only, failing): the database is closed and opened
+    /// again every half second until it takes writes; meanwhile every write and read answers
+    /// that the storage is unavailable.
+    Recovering(String),
     /// Stopped by [`Store::close`] (or the last handle dropped).
     Closed,
     /// Stopped on its own: it panicked, or could not start. No write can be made durable any
@@ -597,10 +625,12 @@ impl CommitterWatch {
         };
         loop {
             match &*status {
-                CommitterStatus::Running => match self.health.changed.wait(status) {
-                    Ok(next) => status = next,
-                    Err(_) => return Some("its status lock is poisoned".into()),
-                },
+                CommitterStatus::Running | CommitterStatus::Recovering(_) => {
+                    match self.health.changed.wait(status) {
+                        Ok(next) => status = next,
+                        Err(_) => return Some("its status lock is poisoned".into()),
+                    }
+                }
                 CommitterStatus::Closed => return None,
                 CommitterStatus::Failed(reason) => return Some(reason.clone()),
             }
@@ -617,11 +647,43 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
-struct Inner {
+/// The open database and its trees. Replaced as a whole when the committer opens the database
+/// again after the disk refused a write (sled refuses everything after an I/O error).
+pub(crate) struct Handles {
     db: sled::Db,
     trees: Trees,
     /// Signed-in sessions (see `sessions.rs`): beside the log, not in it.
     sessions: sled::Tree,
+}
+
+impl std::ops::Deref for Handles {
+    type Target = Trees;
+
+    fn deref(&self) -> &Trees {
+        &self.trees
+    }
+}
+
+impl Handles {
+    fn open(db: sled::Db) -> Result<Handles, StoreError> {
+        let trees = tree::NAMES
+            .iter()
+            .map(|name| db.open_tree(name))
+            .collect::<Result<Trees, _>>()?;
+        let sessions = db.open_tree("sessions")?;
+        Ok(Handles {
+            db,
+            trees,
+            sessions,
+        })
+    }
+}
+
+/// Where the current [`Handles`] are: `None` while the committer reopens the database.
+type Slot = Arc<std::sync::RwLock<Option<Arc<Handles>>>>;
+
+struct Inner {
+    handles: Slot,
     path: PathBuf,
     pii: PiiKey,
     stats: Arc<CommitStats>,
@@ -689,26 +751,27 @@ impl Store {
                 db.flush()?;
             }
         }
-        let trees = tree::NAMES
-            .iter()
-            .map(|name| db.open_tree(name))
-            .collect::<Result<Trees, _>>()?;
-        let sessions = db.open_tree("sessions")?;
+        let handles = Arc::new(Handles::open(db.clone())?);
+        let slot: Slot = Arc::new(std::sync::RwLock::new(Some(handles.clone())));
         // The keys personal values are sealed under: the store's own tree on a single node,
         // unless the caller gave the key a ring already (the cluster's shared one).
         let pii = match pii.ring() {
             Some(_) => pii,
             None => pii.with_ring(
-                Box::new(crate::keyring::LocalKeys(db.open_tree(KEY_RING_TREE)?)),
+                Box::new(crate::keyring::LocalKeys::new(db.open_tree(KEY_RING_TREE)?)),
                 None,
             ),
         };
+        drop(db);
         let stats = Arc::new(CommitStats::default());
         let decider: SharedDecider = Arc::default();
         let (sender, receiver) = mpsc::channel();
         let committer = Committer {
-            db: db.clone(),
-            trees: trees.clone(),
+            handles: Some(handles),
+            slot: slot.clone(),
+            dir: dir.to_path_buf(),
+            options: options.clone(),
+            health: None,
             pii: pii.clone(),
             clock,
             stats: stats.clone(),
@@ -722,6 +785,8 @@ impl Store {
             changed: Condvar::new(),
         });
         let reported = health.clone();
+        let mut committer = committer;
+        committer.health = Some(health.clone());
         let shared = committer.journal.is_some();
         let handle = std::thread::Builder::new()
             .name("hcp-committer".into())
@@ -743,9 +808,7 @@ impl Store {
             .map_err(|error| StoreError::Sled(sled::Error::Io(error)))?;
         let store = Store {
             inner: Arc::new(Inner {
-                db,
-                trees,
-                sessions,
+                handles: slot,
                 path: dir.to_path_buf(),
                 pii,
                 stats,
@@ -837,8 +900,22 @@ impl Store {
         {
             let _ = handle.join();
         }
-        self.inner.db.flush()?;
+        self.handles()?.db.flush()?;
         Ok(())
+    }
+
+    /// The database and its trees now; [`StoreError::Unavailable`] while the committer opens
+    /// the database again after the disk refused a write.
+    pub(crate) fn handles(&self) -> Result<Arc<Handles>, StoreError> {
+        self.inner
+            .handles
+            .read()
+            .ok()
+            .and_then(|handles| handles.clone())
+            .ok_or_else(|| match self.inner.health.get() {
+                CommitterStatus::Recovering(reason) => StoreError::Unavailable(reason),
+                _ => StoreError::Closed,
+            })
     }
 
     /// Whether the committer runs; why it stopped when it stopped on its own.
@@ -869,19 +946,22 @@ impl Store {
     }
 
     pub fn size_on_disk(&self) -> u64 {
-        self.inner.db.size_on_disk().unwrap_or(0)
+        self.handles()
+            .ok()
+            .and_then(|handles| handles.db.size_on_disk().ok())
+            .unwrap_or(0)
     }
 
     /// Entries, key bytes and value bytes of every tree, sessions included: a full walk of the
     /// store (seconds on a large one), for `hcp store stats` and the gauges of `/metrics`.
     pub fn tree_stats(&self) -> Result<Vec<TreeStats>, StoreError> {
-        let trees = self
-            .inner
+        let handles = self.handles()?;
+        let trees = handles
             .trees
             .iter()
             .zip(tree::NAMES)
             .map(|(tree, name)| (name, tree))
-            .chain(std::iter::once(("sessions", &self.inner.sessions)));
+            .chain(std::iter::once(("sessions", &handles.sessions)));
         let mut out = Vec::new();
         for (name, tree) in trees {
             let mut stats = TreeStats {
@@ -906,7 +986,7 @@ impl Store {
     pub fn codec_samples(&self, every: usize) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut samples = Vec::new();
         for index in [tree::LOG, tree::ORDERS] {
-            for item in self.inner.trees[index].iter().step_by(every.max(1)) {
+            for item in self.trees()?[index].iter().step_by(every.max(1)) {
                 let (_, value) = item?;
                 let json = codec::json(&value)?;
                 if json.len() < 16 * 1024 {
@@ -921,7 +1001,7 @@ impl Store {
     /// every entry; for `hcp store stats`, not for a scrape.
     pub fn log_kind_stats(&self) -> Result<Vec<TreeStats>, StoreError> {
         let mut kinds: std::collections::BTreeMap<&'static str, TreeStats> = Default::default();
-        for item in self.inner.trees[tree::LOG].iter() {
+        for item in self.trees()?[tree::LOG].iter() {
             let (key, value) = item?;
             let entry: LogEntry = codec::decode(&value)?;
             let stats = kinds
@@ -941,15 +1021,15 @@ impl Store {
         Ok(out)
     }
 
-    pub(crate) fn trees(&self) -> &Trees {
-        &self.inner.trees
+    pub(crate) fn trees(&self) -> Result<Arc<Handles>, StoreError> {
+        self.handles()
     }
 
     /// Every key and value of every tree (log included), for tests that compare stores.
     pub fn projection_dump(&self) -> Result<Vec<DumpRow>, StoreError> {
         let mut rows = Vec::new();
         for (index, name) in tree::NAMES.iter().enumerate() {
-            for item in self.inner.trees[index].iter() {
+            for item in self.trees()?[index].iter() {
                 let (key, value) = item?;
                 rows.push((name.to_string(), key.to_vec(), value.to_vec()));
             }
@@ -960,7 +1040,7 @@ impl Store {
 
 impl EventLog for Store {
     fn head(&self) -> Result<u64, StoreError> {
-        Ok(self.inner.trees[tree::LOG]
+        Ok(self.trees()?[tree::LOG]
             .last()?
             .map(|(key, _)| keys::u64_value(&key))
             .unwrap_or(0))
@@ -968,7 +1048,7 @@ impl EventLog for Store {
 
     fn read_after(&self, after: u64, limit: usize) -> Result<Vec<LogEntry>, StoreError> {
         let start = after.saturating_add(1).to_be_bytes();
-        self.inner.trees[tree::LOG]
+        self.trees()?[tree::LOG]
             .range(start..)
             .take(limit)
             .map(|item| {
@@ -1012,8 +1092,13 @@ impl Follower<'_, '_> {
 /// The single writer. Owning all writes lets it allocate sequence numbers, check uniqueness
 /// without races and batch many commands onto one flush.
 struct Committer {
-    db: sled::Db,
-    trees: Trees,
+    /// The open database: `None` while it is opened again after the disk refused a write.
+    handles: Option<Arc<Handles>>,
+    /// Where the store's readers find the handles.
+    slot: Slot,
+    dir: PathBuf,
+    options: StoreOptions,
+    health: Option<Arc<Health>>,
     pii: PiiKey,
     clock: Arc<dyn Clock>,
     stats: Arc<CommitStats>,
@@ -1050,7 +1135,7 @@ pub trait Decider: Send + Sync {
 
 impl Committer {
     /// Commits until every sender is gone (the store closed); the reason when it cannot start.
-    fn run(self, receiver: mpsc::Receiver<Job>) -> Result<(), String> {
+    fn run(mut self, receiver: mpsc::Receiver<Job>) -> Result<(), String> {
         let mut cursor = match self.cursor() {
             Ok(cursor) => cursor,
             Err(error) => {
@@ -1058,7 +1143,27 @@ impl Committer {
                 return Err(format!("it cannot read the log head: {error}"));
             }
         };
-        while let Ok(first) = receiver.recv() {
+        loop {
+            let first = if self.handles.is_some() {
+                match receiver.recv() {
+                    Ok(job) => job,
+                    Err(_) => break,
+                }
+            } else {
+                // The disk refused a write: open the database again every half second, and
+                // answer what comes meanwhile that the storage is unavailable.
+                match receiver.recv_timeout(std::time::Duration::from_millis(500)) {
+                    Ok(job) => {
+                        self.reopen(&mut cursor);
+                        job
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.reopen(&mut cursor);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            };
             let mut queued = match &first {
                 Job::Commands { commands, .. } => commands.len(),
                 Job::Rebuild { .. } | Job::CatchUp { .. } => 0,
@@ -1083,7 +1188,7 @@ impl Committer {
                     Job::Rebuild { reply } => {
                         self.commit(std::mem::take(&mut batch), &mut cursor);
                         let result = self.rebuild().and_then(|count| {
-                            self.db.flush()?;
+                            self.handles()?.db.flush()?;
                             Ok(count)
                         });
                         let _ = reply.send(result);
@@ -1096,17 +1201,98 @@ impl Committer {
             }
             self.commit(batch, &mut cursor);
         }
-        if let Err(error) = self.db.flush() {
+        if let Some(Err(error)) = self.handles.as_ref().map(|handles| handles.db.flush()) {
             tracing::error!(%error, "final flush failed");
         }
         Ok(())
     }
 
+    fn handles(&self) -> Result<&Handles, StoreError> {
+        self.handles
+            .as_deref()
+            .ok_or_else(|| StoreError::Unavailable(self.recovering_reason()))
+    }
+
+    fn recovering_reason(&self) -> String {
+        match self.health.as_ref().map(|health| health.get()) {
+            Some(CommitterStatus::Recovering(reason)) => reason,
+            _ => "the database is being opened again".into(),
+        }
+    }
+
+    /// The disk refused a write: sled refuses everything after an I/O error, so the database
+    /// is closed (every handle of the store and its key ring let go) to be opened again.
+    fn lose_storage(&mut self, reason: String) {
+        tracing::error!(%reason, "the disk refused a write; writes are refused until the database opens again");
+        if let Some(health) = &self.health {
+            health.set(CommitterStatus::Recovering(reason));
+        }
+        if let Ok(mut slot) = self.slot.write() {
+            *slot = None;
+        }
+        self.handles = None;
+        if let Some(ring) = self.pii.ring() {
+            ring.detach();
+        }
+    }
+
+    /// Tries to open the database again; on success the store serves as before, from the log's
+    /// head as the disk holds it (what was acknowledged; a batch whose flush failed may be
+    /// there too, and its senders' retries are then answered as duplicates).
+    fn reopen(&mut self, cursor: &mut journal::Cursor) {
+        let opened = open_db(&self.dir, &self.options).and_then(|db| {
+            let handles = Arc::new(Handles::open(db)?);
+            if let Some(ring) = self.pii.ring() {
+                ring.attach(&handles.db)?;
+            }
+            Ok(handles)
+        });
+        let handles = match opened {
+            Ok(handles) => handles,
+            Err(error) => {
+                tracing::debug!(%error, "the database does not open yet");
+                return;
+            }
+        };
+        self.handles = Some(handles.clone());
+        match self.cursor() {
+            Ok(found) => *cursor = found,
+            Err(error) => {
+                tracing::warn!(%error, "the reopened database cannot be read yet");
+                self.handles = None;
+                if let Some(ring) = self.pii.ring() {
+                    ring.detach();
+                }
+                return;
+            }
+        }
+        if let Err(error) = self.catch_up(cursor) {
+            tracing::warn!(%error, "cannot catch up with the shared log yet");
+        }
+        if let Ok(mut slot) = self.slot.write() {
+            *slot = Some(handles);
+        }
+        if let Some(health) = &self.health {
+            health.set(CommitterStatus::Running);
+        }
+        tracing::warn!(
+            next_seq = cursor.next_seq,
+            "the database is open again; writes are taken"
+        );
+    }
+
     /// Applies a batch of jobs in one transaction and one flush, then answers every job. A
     /// counter touched by many commands of the batch is written once, which keeps sled's write
     /// amplification down; a failure fails the whole batch, and its senders retry.
-    fn commit(&self, batch: Vec<(Vec<Command>, Reply)>, cursor: &mut journal::Cursor) {
+    fn commit(&mut self, batch: Vec<(Vec<Command>, Reply)>, cursor: &mut journal::Cursor) {
         if batch.is_empty() {
+            return;
+        }
+        if self.handles.is_none() {
+            let reason = self.recovering_reason();
+            for (_, reply) in batch {
+                let _ = reply.send(Err(StoreError::Unavailable(reason.clone())));
+            }
             return;
         }
         let count: usize = batch.iter().map(|(commands, _)| commands.len()).sum();
@@ -1137,9 +1323,9 @@ impl Committer {
                 cursor.next_seq = applied.next_seq;
                 cursor.last_hash = applied.head;
                 cursor.position = applied.position;
-                match self.db.flush() {
+                match self.handles().and_then(|handles| Ok(handles.db.flush()?)) {
                     Ok(_) => Ok(applied.outcomes),
-                    Err(error) => Err(StoreError::Sled(error)),
+                    Err(error) => Err(error),
                 }
             }
             Err(TransactionError::Abort(error)) => Err(error),
@@ -1161,8 +1347,18 @@ impl Committer {
             }
             Err(error) => {
                 tracing::error!(%error, commands = count, "batch failed");
+                let refused_by_disk = match &error {
+                    StoreError::Sled(sled::Error::Io(io)) => Some(io.to_string()),
+                    _ => None,
+                };
                 for (_, reply) in batch {
-                    let _ = reply.send(Err(StoreError::Batch(error.to_string())));
+                    let _ = reply.send(Err(match &refused_by_disk {
+                        Some(reason) => StoreError::Unavailable(reason.clone()),
+                        None => StoreError::Batch(error.to_string()),
+                    }));
+                }
+                if let Some(reason) = refused_by_disk {
+                    self.lose_storage(reason);
                 }
             }
         }
@@ -1170,20 +1366,27 @@ impl Committer {
 
     /// Where the local log ends, and the shared log's position it matches.
     fn cursor(&self) -> Result<journal::Cursor, StoreError> {
-        let (next_seq, last_hash) = match self.trees[tree::LOG].last()? {
+        let handles = self.handles()?;
+        let (next_seq, last_hash) = match handles[tree::LOG].last()? {
             Some((key, bytes)) => (keys::u64_value(&key) + 1, chain::hash(&bytes)),
             None => (1, String::new()),
         };
         Ok(journal::Cursor {
             next_seq,
             last_hash,
-            position: journal::position(&self.trees)?,
+            position: journal::position(&handles.trees)?,
         })
     }
 
     fn catch_up(&self, cursor: &mut journal::Cursor) -> Result<u64, StoreError> {
         match &self.journal {
-            Some(journal) => journal::catch_up(&self.db, &self.trees, journal.as_ref(), cursor),
+            Some(journal) => journal::catch_up(
+                &self.handles()?.db,
+                &self.handles()?.trees,
+                journal.as_ref(),
+                cursor,
+                self.pii.ring(),
+            ),
             None => Ok(0),
         }
     }
@@ -1222,7 +1425,8 @@ impl Committer {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Applied, TransactionError<StoreError>> {
         let stats = &self.stats;
-        self.trees.as_slice().transaction(|trees| {
+        let handles = self.handles().map_err(TransactionError::Abort)?;
+        handles.trees.as_slice().transaction(|trees| {
             let staged = staged::Tx::new(trees);
             let reader = apply::Reader::cached(&staged);
             let mut seq = cursor.next_seq;
@@ -1362,14 +1566,15 @@ impl Committer {
 
     /// Replays the log into empty projections, a chunk of entries per transaction.
     fn rebuild(&self) -> Result<u64, StoreError> {
-        for (index, tree) in self.trees.iter().enumerate() {
+        let handles = self.handles()?;
+        for (index, tree) in handles.trees.iter().enumerate() {
             if index != tree::LOG && index != tree::CHAIN {
                 tree.clear()?;
             }
         }
         let mut count = 0;
         let mut chunk: Vec<LogEntry> = Vec::with_capacity(REBUILD_CHUNK);
-        let mut entries = self.trees[tree::LOG].iter();
+        let mut entries = handles[tree::LOG].iter();
         loop {
             chunk.clear();
             for item in entries.by_ref().take(REBUILD_CHUNK) {
@@ -1379,7 +1584,8 @@ impl Committer {
             if chunk.is_empty() {
                 return Ok(count);
             }
-            self.trees
+            handles
+                .trees
                 .as_slice()
                 .transaction(|trees| {
                     let staged = staged::Tx::new(trees);

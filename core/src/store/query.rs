@@ -174,7 +174,7 @@ impl Store {
         which: usize,
         key: &[u8],
     ) -> Result<Option<T>, StoreError> {
-        match self.trees()[which].get(key)? {
+        match self.trees()?[which].get(key)? {
             Some(bytes) => Ok(Some(super::codec::decode(&bytes)?)),
             None => Ok(None),
         }
@@ -184,7 +184,7 @@ impl Store {
         &self,
         which: usize,
     ) -> Result<Vec<T>, StoreError> {
-        self.trees()[which]
+        self.trees()?[which]
             .iter()
             .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
@@ -192,7 +192,7 @@ impl Store {
 
     /// The current generation of a window's QR code; `None` before its first.
     pub fn window_qr_generation(&self, window: &str) -> Result<Option<u32>, StoreError> {
-        Ok(self.trees()[tree::WINDOW_QR]
+        Ok(self.trees()?[tree::WINDOW_QR]
             .get(keys::window_qr_generation(window))?
             .and_then(|bytes| <[u8; 4]>::try_from(bytes.as_ref()).ok())
             .map(u32::from_be_bytes))
@@ -202,7 +202,7 @@ impl Store {
     /// with [`Store::window_qr_generation`]: an earlier one was replaced).
     pub fn window_of_qr_token(&self, token: &str) -> Result<Option<(String, u32)>, StoreError> {
         let hash = crate::pii::tracking_hash(token);
-        Ok(self.trees()[tree::WINDOW_QR]
+        Ok(self.trees()?[tree::WINDOW_QR]
             .get(keys::window_qr_token(&hash))?
             .and_then(|value| {
                 let generation = u32::from_be_bytes(value.get(..4)?.try_into().ok()?);
@@ -223,7 +223,7 @@ impl Store {
         let mut seen = std::collections::BTreeSet::new();
         let mut cases = Vec::new();
         postings::scan_rev(
-            &self.trees()[tree::CASE_INDEX],
+            &self.trees()?[tree::CASE_INDEX],
             Dim::Window,
             window,
             keys::day_number(from),
@@ -259,7 +259,7 @@ impl Store {
         service_number: u8,
         assess_number: u8,
     ) -> Result<Option<Rating>, StoreError> {
-        match self.trees()[tree::RATING_SLOTS].get(keys::rating_slot(
+        match self.trees()?[tree::RATING_SLOTS].get(keys::rating_slot(
             project_no,
             service_number,
             assess_number,
@@ -274,7 +274,7 @@ impl Store {
         let mut items = Vec::new();
         let mut scanned = 0;
         let next_cursor = postings::page(
-            &self.trees()[tree::RATING_INDEX],
+            &self.trees()?[tree::RATING_INDEX],
             query.dim,
             &query.unit,
             keys::day_number(query.from),
@@ -301,7 +301,7 @@ impl Store {
     }
 
     pub fn case(&self, project_no: &str) -> Result<Option<Case>, StoreError> {
-        match self.trees()[tree::CASES].get(project_no.as_bytes())? {
+        match self.trees()?[tree::CASES].get(project_no.as_bytes())? {
             Some(bytes) => Ok(Some(super::case_record::decode(
                 project_no.as_bytes(),
                 &bytes,
@@ -314,7 +314,7 @@ impl Store {
         let limit = query.limit.clamp(1, MAX_LIMIT);
         let mut items = Vec::new();
         let next_cursor = postings::page(
-            &self.trees()[tree::CASE_INDEX],
+            &self.trees()?[tree::CASE_INDEX],
             query.dim,
             &query.unit,
             keys::day_number(query.from),
@@ -343,7 +343,7 @@ impl Store {
         if start >= end {
             return Ok(Vec::new());
         }
-        for item in self.trees()[tree::ROLLUP].range(start..end) {
+        for item in self.trees()?[tree::ROLLUP].range(start..end) {
             let (key, value) = item?;
             let Some(day) = key
                 .get(prefix_len..)
@@ -384,7 +384,7 @@ impl Store {
     pub fn org_children(&self, id: &str) -> Result<Vec<OrgUnit>, StoreError> {
         let prefix = keys::child(id, "");
         let mut children = Vec::new();
-        for item in self.trees()[tree::ORG_CHILDREN].scan_prefix(&prefix) {
+        for item in self.trees()?[tree::ORG_CHILDREN].scan_prefix(&prefix) {
             let (key, _) = item?;
             let child = String::from_utf8_lossy(&key[prefix.len()..]).to_string();
             if let Some(unit) = self.org_unit(&child)? {
@@ -492,7 +492,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
         let end = before.unwrap_or(u64::MAX).to_be_bytes();
-        self.trees()[tree::AUDIT]
+        self.trees()?[tree::AUDIT]
             .range(..end)
             .rev()
             .take(limit.clamp(1, MAX_LIMIT))
@@ -509,7 +509,7 @@ impl Store {
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, RejectedPayload)>, StoreError> {
-        self.trees()[tree::REJECTS]
+        self.trees()?[tree::REJECTS]
             .range(after.saturating_add(1).to_be_bytes()..)
             .take(limit.clamp(1, MAX_LIMIT))
             .map(|item| {
@@ -537,7 +537,7 @@ impl Store {
 
     /// Decisions recorded about a rating, by hook.
     pub fn decisions(&self, rating_id: u64) -> Result<Vec<PolicyDecision>, StoreError> {
-        self.trees()[tree::DECISIONS]
+        self.trees()?[tree::DECISIONS]
             .scan_prefix(rating_id.to_be_bytes())
             .map(|item| self.decision_at(&item?.1))
             .collect()
@@ -562,7 +562,7 @@ impl Store {
 
     /// Every activation of a rules version, oldest first; the last one is active.
     pub fn policy_activations(&self) -> Result<Vec<PolicyVersionRecord>, StoreError> {
-        self.trees()[tree::POLICY_VERSIONS]
+        self.trees()?[tree::POLICY_VERSIONS]
             .scan_prefix(b"a")
             .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
@@ -570,7 +570,7 @@ impl Store {
 
     /// The last rules activation recorded: the version active now.
     pub fn last_policy_activation(&self) -> Result<Option<PolicyVersionRecord>, StoreError> {
-        match self.trees()[tree::POLICY_VERSIONS]
+        match self.trees()?[tree::POLICY_VERSIONS]
             .scan_prefix(b"a")
             .next_back()
             .transpose()?
@@ -582,7 +582,7 @@ impl Store {
 
     /// The log's last word on every adapter file it mentions (a shared partition's adapters).
     pub fn adapter_files(&self) -> Result<Vec<crate::event::AdapterFileRecord>, StoreError> {
-        self.trees()[tree::POLICY_VERSIONS]
+        self.trees()?[tree::POLICY_VERSIONS]
             .scan_prefix(b"p")
             .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
@@ -593,7 +593,7 @@ impl Store {
         &self,
         file: &str,
     ) -> Result<Option<crate::event::AdapterFileRecord>, StoreError> {
-        self.trees()[tree::POLICY_VERSIONS]
+        self.trees()?[tree::POLICY_VERSIONS]
             .get(keys::adapter_file(file))?
             .map(|value| Ok(super::codec::decode(&value)?))
             .transpose()
@@ -603,7 +603,7 @@ impl Store {
     pub fn calendar_activations(
         &self,
     ) -> Result<Vec<crate::event::CalendarActivationRecord>, StoreError> {
-        self.trees()[tree::POLICY_VERSIONS]
+        self.trees()?[tree::POLICY_VERSIONS]
             .scan_prefix(b"c")
             .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
@@ -611,7 +611,7 @@ impl Store {
 
     /// Every destruction of keys recorded (retention sweeps, erasure requests), oldest first.
     pub fn key_destructions(&self) -> Result<Vec<crate::event::KeyDestructionRecord>, StoreError> {
-        self.trees()[tree::POLICY_VERSIONS]
+        self.trees()?[tree::POLICY_VERSIONS]
             .scan_prefix(b"k")
             .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
@@ -621,7 +621,7 @@ impl Store {
     pub fn last_calendar_activation(
         &self,
     ) -> Result<Option<crate::event::CalendarActivationRecord>, StoreError> {
-        match self.trees()[tree::POLICY_VERSIONS]
+        match self.trees()?[tree::POLICY_VERSIONS]
             .scan_prefix(b"c")
             .next_back()
             .transpose()?
@@ -648,7 +648,7 @@ impl Store {
         to: NaiveDate,
     ) -> Result<SourceActivity, StoreError> {
         use keys::activity;
-        let tree = &self.trees()[tree::SOURCE_ACTIVITY];
+        let tree = &self.trees()?[tree::SOURCE_ACTIVITY];
         let last = |kind: u8| -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
             Ok(tree
                 .get(keys::source_last(source, kind))?
@@ -711,7 +711,7 @@ impl Store {
     /// Refused payloads each source keeps for replay now, and how many it had evicted past its
     /// cap, ever; by source.
     pub fn kept_rejections(&self) -> Result<Vec<KeptRejections>, StoreError> {
-        let tree = &self.trees()[tree::SOURCE_ACTIVITY];
+        let tree = &self.trees()?[tree::SOURCE_ACTIVITY];
         let mut by_source: BTreeMap<String, KeptRejections> = BTreeMap::new();
         for (tag, evicted) in [(b'k', false), (b'x', true)] {
             for item in tree.scan_prefix([tag]) {
@@ -735,9 +735,9 @@ impl Store {
 
     /// Ratings stored (first and follow-up): one counter read.
     pub fn rating_count(&self) -> usize {
-        self.trees()[tree::ROLLUP]
-            .get(keys::RATINGS_STORED)
+        self.trees()
             .ok()
+            .and_then(|trees| trees[tree::ROLLUP].get(keys::RATINGS_STORED).ok())
             .flatten()
             .map_or(0, |value| {
                 usize::try_from(keys::u64_value(&value)).unwrap_or(usize::MAX)

@@ -592,7 +592,7 @@ impl Store {
 
     /// Records requeued for replay, in id order, at most `limit`.
     pub fn uplink_queue(&self, limit: usize) -> Result<Vec<RecordRef>, StoreError> {
-        self.trees()[tree::UPLINK]
+        self.trees()?[tree::UPLINK]
             .scan_prefix(b"q")
             .take(limit)
             .map(|item| Ok(super::codec::decode(&item?.1)?))
@@ -601,7 +601,7 @@ impl Store {
 
     /// Records refused or not sent, in id order.
     pub fn uplink_refused(&self) -> Result<Vec<RefusedRecord>, StoreError> {
-        self.trees()[tree::UPLINK]
+        self.trees()?[tree::UPLINK]
             .scan_prefix(b"x")
             .map(|item| Ok(super::codec::decode(&item?.1)?))
             .collect()
@@ -609,7 +609,7 @@ impl Store {
 
     /// The last `limit` batches, newest first.
     pub fn uplink_batches(&self, limit: usize) -> Result<Vec<BatchSummary>, StoreError> {
-        self.trees()[tree::UPLINK]
+        self.trees()?[tree::UPLINK]
             .scan_prefix(b"b")
             .rev()
             .take(limit)
@@ -626,7 +626,7 @@ impl Store {
         let mut counts = PlatformCounts::default();
         for (prefix, into) in [(b'h', &mut counts.held), (b'a', &mut counts.accepted)] {
             let start = count_day(prefix, day);
-            for item in self.trees()[tree::UPLINK].scan_prefix(&start) {
+            for item in self.trees()?[tree::UPLINK].scan_prefix(&start) {
                 let (key, value) = item?;
                 if let Some(key) = parse_count_key(&key[start.len()..]) {
                     *into.entry(key).or_default() += keys::u64_value(&value);
@@ -651,7 +651,7 @@ impl Store {
 
     /// The last `limit` days reconciled, newest first.
     pub fn uplink_reconciliations(&self, limit: usize) -> Result<Vec<Reconciliation>, StoreError> {
-        self.trees()[tree::UPLINK]
+        self.trees()?[tree::UPLINK]
             .scan_prefix(b"r")
             .rev()
             .take(limit)

@@ -72,6 +72,15 @@ impl From<StoreError> for AppError {
     /// decode, a storage error on a read) is a bug or a broken disk: 500.
     fn from(error: StoreError) -> AppError {
         match error {
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "the disk refuses writes; the sender is asked to retry");
+                AppError::Unavailable(Reason {
+                    code: "storage_unavailable".into(),
+                    message: format!(
+                        "the platform's disk refuses writes now ({reason}); nothing of this was kept, retry later"
+                    ),
+                })
+            }
             StoreError::Batch(_)
             | StoreError::Closed
             | StoreError::Journal(hcp_core::store::JournalError::Unavailable(_)) => {

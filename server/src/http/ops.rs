@@ -162,6 +162,11 @@ fn ready(platform: &Platform) -> Result<String, String> {
     match platform.store.committer_status() {
         CommitterStatus::Running => {}
         CommitterStatus::Closed => return Err("the store is shut down".into()),
+        CommitterStatus::Recovering(reason) => {
+            return Err(format!(
+                "the disk refused a write ({reason}): writes wait until the database opens again"
+            ));
+        }
         CommitterStatus::Failed(reason) => {
             return Err(format!(
                 "the store's committer stopped ({reason}): no write can be made durable"

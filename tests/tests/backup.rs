@@ -164,6 +164,19 @@ async fn a_backup_taken_while_ratings_arrive_restores_to_the_same_city() {
         original["phone"], restored_reveal["phone"],
         "{restored_reveal}"
     );
+    // The retention sweep at today's date (the system clock) erases nothing of today's.
+    let swept = admin
+        .post("/api/v1/privacy/sweep", &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(swept["destroyed"], json!([]), "{swept}");
+    let held = admin.get("/api/v1/privacy").await.unwrap();
+    let this_month = chrono::Utc::now().format("%Y-%m").to_string();
+    assert!(held.to_string().contains(&this_month), "{held}");
+    assert_eq!(
+        admin.post(&path, &reveal).await.unwrap()["phone"],
+        original["phone"]
+    );
 
     // Out of order, or tampered with, a backup is refused.
     let elsewhere = dir.path().join("elsewhere");

@@ -1012,6 +1012,8 @@ struct GatewayState {
     fail_next: u32,
     /// Answers to give next, before anything else.
     scripted: std::collections::VecDeque<Scripted>,
+    /// How long each answer waits.
+    delay: Duration,
 }
 
 /// An answer of the [`SmsGateway`]: status (code and reason), headers, body.
@@ -1157,6 +1159,12 @@ impl SmsGateway {
         self.state.lock().expect("gateway state").fail_next = count;
     }
 
+    /// Waits `delay` before each answer from now on (slow below the platform's time limit,
+    /// hanging above it: the request is kept as received either way).
+    pub fn delay(&self, delay: Duration) {
+        self.state.lock().expect("gateway state").delay = delay;
+    }
+
     /// Every request received so far, in order, failed ones included.
     pub fn received(&self) -> Vec<SmsRequest> {
         self.state.lock().expect("gateway state").received.clone()
@@ -1176,14 +1184,14 @@ impl SmsGateway {
         let Ok((authorization, body)) = SmsGateway::read_request(stream) else {
             return;
         };
-        let (status, headers, answer) = {
+        let (status, headers, answer, delay) = {
             let mut state = state.lock().expect("gateway state");
             state.received.push(SmsRequest {
                 authorization,
                 body: serde_json::from_slice(&body).unwrap_or(Value::Null),
             });
             let number = state.received.len();
-            if let Some(scripted) = state.scripted.pop_front() {
+            let (status, headers, answer) = if let Some(scripted) = state.scripted.pop_front() {
                 scripted
             } else if state.fail_next > 0 {
                 state.fail_next -= 1;
@@ -1198,8 +1206,11 @@ impl SmsGateway {
                     Vec::new(),
                     format!("{{\"id\":\"gw-{number}\"}}"),
                 )
-            }
+            };
+            (status, headers, answer, state.delay)
         };
+        // Taken, then answered late (or after the caller gave up).
+        std::thread::sleep(delay);
         let mut head = format!(
             "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
             answer.len()

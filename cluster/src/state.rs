@@ -109,6 +109,9 @@ impl SharedState for StateBucket {
                     .await
                     .map_err(|error| match error.kind() {
                         kv::CreateErrorKind::AlreadyExists => None,
+                        // Another node created it a moment before: a clustered bucket answers
+                        // with error code 10164, which the client does not name.
+                        _ if error.to_string().contains("wrong last sequence") => None,
                         _ => Some(error.to_string()),
                     })
             } else {

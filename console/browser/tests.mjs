@@ -292,6 +292,7 @@ export const tests = [
         ['admin', '/admin', 'admin'],
         ['admin', '/audit', 'audit'],
         ['admin', '/uplink', 'uplink'],
+        ['admin', '/privacy', 'privacy'],
         ['admin', '/posters', 'posters'],
         ['city_supervisor', '/hall?unit=', 'hall-screen'],
       ]
@@ -455,6 +456,42 @@ export const tests = [
       check(!JSON.stringify(lastMonth).includes('浏览器测试'), 'a 差评 of the running month is not public yet')
       check((await publicPage.content()).includes('整改'), 'the public page shows the rectification disclosure')
       await publicPage.screenshot({ path: join(shots, 'public.png'), fullPage: true })
+    },
+  },
+  {
+    name: 'an administrator erases a person\'s data at their request, and what is held stays listed',
+    async run({ context, base, shots }) {
+      // A real-name rating of the demo city and its evaluator's number, opened as a call-back would.
+      const ratings = await apiAs(base, 'admin', '/api/v1/ratings?limit=200')
+      const rated = ratings.items.find((r) => r.evaluator?.phone)
+      check(rated, 'the demo city has a real-name rating with a number')
+      const reveal = { method: 'POST', body: JSON.stringify({ reason: '浏览器测试：删除前核对' }) }
+      const before = await apiAs(base, 'admin', `/api/v1/ratings/${rated.id}/reveal`, reveal)
+      check(/^1\d{10}$/.test(before.phone ?? ''), `the number opens before: ${JSON.stringify(before)}`)
+      const page = await open(context, base, 'admin', '/privacy')
+      const held = await page.locator('.retention').innerText()
+      check(held.includes('评价人手机号') && /\d{4}-\d{2}/.test(held), `the months held are listed: ${held}`)
+      await page.fill('input[name=phone]', before.phone)
+      await page.fill('input[name=reference]', '浏览器测试 申请 001')
+      await page.click('.erasure .el-button--danger')
+      await page.click('.el-message-box__btns .el-button--primary')
+      await page.waitForSelector('.el-message--success', { timeout: 15000 })
+      const said = await page.locator('.el-message--success').innerText()
+      check(said.includes('已删除'), `the erasure is confirmed: ${said}`)
+      await settled(page)
+      const records = await page.locator('.destructions').innerText()
+      check(records.includes('本人申请') && records.includes('浏览器测试 申请 001'), `the erasure is listed: ${records}`)
+      check(!records.includes(before.phone), 'the number is not shown in full')
+      const after = await apiAs(base, 'admin', `/api/v1/ratings/${rated.id}/reveal`, reveal)
+      check(after.phone === null && (after.erased ?? []).includes('phone'), `the number no longer opens: ${JSON.stringify(after)}`)
+      check(page.errors.length === 0, `no script error: ${page.errors}`)
+      await shot(page, shots, 'privacy-erased')
+      await page.close()
+      // A supervisor reads what is held, without the erasure form.
+      const supervisor = await open(context, base, 'city_supervisor', '/privacy')
+      check((await supervisor.locator('.erasure').count()) === 0, 'a supervisor has no erasure form')
+      check((await supervisor.locator('.retention').innerText()).includes('评价人姓名'), 'a supervisor reads the retention')
+      await supervisor.close()
     },
   },
 ]

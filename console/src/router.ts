@@ -35,6 +35,7 @@ export const screens: RouteRecordRaw[] = [
   { path: '/admin', name: 'admin', component: () => import('@/views/admin/Admin.vue'), meta: { title: '系统管理', needs: 'admin', group: '系统管理' } },
   { path: '/audit', name: 'audit', component: () => import('@/views/admin/Audit.vue'), meta: { title: '审计日志', needs: 'audit', group: '系统管理' } },
   { path: '/uplink', name: 'uplink', component: () => import('@/views/admin/Uplink.vue'), meta: { title: '省级上报', needs: 'uplink.read', group: '系统管理' } },
+  { path: '/privacy', name: 'privacy', component: () => import('@/views/admin/Privacy.vue'), meta: { title: '个人信息保护', needs: 'audit', group: '系统管理' } },
 ]
 
 const routes: RouteRecordRaw[] = [

@@ -63,6 +63,7 @@ const CAPABILITY_ROWS: &[(&str, &str)] = &[
     ("audit", "GET /api/v1/audit"),
     ("uplink.read", "GET /api/v1/admin/uplink"),
     ("uplink.run", "POST /api/v1/admin/uplink/run"),
+    ("privacy.erase", "POST /api/v1/privacy/erasures"),
     ("rules.edit", "POST /api/v1/rules/check"),
 ];
 

@@ -92,6 +92,8 @@ pub fn capabilities(role: Role, root: bool) -> Vec<&'static str> {
     grant("uplink.read", matches!(role, Supervisor | Admin));
     // POST /admin/uplink/run, /admin/uplink/reconcile
     grant("uplink.run", role == Admin && root);
+    // POST /privacy/sweep, /privacy/erasures: a key destroyed is gone for the whole city
+    grant("privacy.erase", role == Admin && root);
     // POST /admin/sweep
     grant("sweep", matches!(role, Supervisor | Admin) && root);
     // The hall display of today's aggregate satisfaction: live figures of a hall, so not for

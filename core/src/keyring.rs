@@ -28,7 +28,6 @@ use chrono::{DateTime, Datelike, Utc};
 use rand::RngCore;
 
 use crate::pii::PiiError;
-use crate::store::SharedState;
 
 /// What kind of personal value a sealed value is: each class has its own retention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -160,119 +159,25 @@ pub trait KeyStore: Send + Sync {
     fn remove(&self, id: &str) -> Result<bool, PiiError>;
     /// The ids that begin with `prefix`.
     fn ids(&self, prefix: &str) -> Result<Vec<String>, PiiError>;
-    /// Lets go of the store's database (it is about to be opened again). Nothing by default.
-    fn detach(&self) {}
-    /// Takes the store's database opened again. Nothing by default.
-    fn attach(&self, _db: &sled::Db) -> Result<(), PiiError> {
-        Ok(())
-    }
 }
 
-fn ring_error(error: impl std::fmt::Display) -> PiiError {
-    PiiError::Ring(error.to_string())
-}
-
-/// The ring of a single node: a tree of its store, let go while the store's database is opened
-/// again after the disk refused a write.
-pub struct LocalKeys(std::sync::RwLock<Option<sled::Tree>>);
-
-impl LocalKeys {
-    pub fn new(tree: sled::Tree) -> LocalKeys {
-        LocalKeys(std::sync::RwLock::new(Some(tree)))
-    }
-
-    fn tree(&self) -> Result<sled::Tree, PiiError> {
-        self.0
-            .read()
-            .ok()
-            .and_then(|tree| tree.clone())
-            .ok_or_else(|| ring_error("the store's database is being opened again"))
-    }
-}
-
-impl KeyStore for LocalKeys {
+/// A store of keys shared behind an `Arc` (the store keeps a handle of its own to let go of
+/// its database and take it back).
+impl<T: KeyStore + ?Sized> KeyStore for Arc<T> {
     fn get(&self, id: &str) -> Result<Option<Vec<u8>>, PiiError> {
-        Ok(self
-            .tree()?
-            .get(id)
-            .map_err(ring_error)?
-            .map(|value| value.to_vec()))
+        (**self).get(id)
     }
 
     fn create(&self, id: &str, wrapped: &[u8]) -> Result<Vec<u8>, PiiError> {
-        // Not flushed here: the key is durable with the first commit that uses it (one sled
-        // database, one flush), and a key whose value was never committed is harmless.
-        match self
-            .tree()?
-            .compare_and_swap(id, None as Option<&[u8]>, Some(wrapped))
-            .map_err(ring_error)?
-        {
-            Ok(()) => Ok(wrapped.to_vec()),
-            Err(taken) => taken
-                .current
-                .map(|value| value.to_vec())
-                .ok_or_else(|| ring_error("a key vanished while it was created")),
-        }
+        (**self).create(id, wrapped)
     }
 
     fn remove(&self, id: &str) -> Result<bool, PiiError> {
-        let tree = self.tree()?;
-        let removed = tree.remove(id).map_err(ring_error)?.is_some();
-        tree.flush().map_err(ring_error)?;
-        Ok(removed)
+        (**self).remove(id)
     }
 
     fn ids(&self, prefix: &str) -> Result<Vec<String>, PiiError> {
-        self.tree()?
-            .scan_prefix(prefix)
-            .keys()
-            .map(|key| {
-                key.map_err(ring_error)
-                    .map(|key| String::from_utf8_lossy(&key).into_owned())
-            })
-            .collect()
-    }
-
-    fn detach(&self) {
-        if let Ok(mut tree) = self.0.write() {
-            *tree = None;
-        }
-    }
-
-    fn attach(&self, db: &sled::Db) -> Result<(), PiiError> {
-        let tree = db
-            .open_tree(crate::store::KEY_RING_TREE)
-            .map_err(ring_error)?;
-        if let Ok(mut slot) = self.0.write() {
-            *slot = Some(tree);
-        }
-        Ok(())
-    }
-}
-
-/// The ring of the nodes of a shared partition: the cluster's key bucket.
-pub struct SharedKeys(pub Arc<dyn SharedState>);
-
-impl KeyStore for SharedKeys {
-    fn get(&self, id: &str) -> Result<Option<Vec<u8>>, PiiError> {
-        Ok(self.0.get(id).map_err(ring_error)?.map(|(value, _)| value))
-    }
-
-    fn create(&self, id: &str, wrapped: &[u8]) -> Result<Vec<u8>, PiiError> {
-        match self.0.swap(id, wrapped, 0).map_err(ring_error)? {
-            Some(_) => Ok(wrapped.to_vec()),
-            None => self
-                .get(id)?
-                .ok_or_else(|| ring_error("a key vanished while it was created")),
-        }
-    }
-
-    fn remove(&self, id: &str) -> Result<bool, PiiError> {
-        self.0.remove(id).map_err(ring_error)
-    }
-
-    fn ids(&self, prefix: &str) -> Result<Vec<String>, PiiError> {
-        self.0.keys(prefix).map_err(ring_error)
+        (**self).ids(prefix)
     }
 }
 
@@ -483,16 +388,6 @@ impl KeyRing {
         Ok(destroyed)
     }
 
-    /// Lets go of the store's database (see [`KeyStore::detach`]); keys in memory stay.
-    pub fn detach(&self) {
-        self.store.detach();
-    }
-
-    /// Takes the store's database opened again.
-    pub fn attach(&self, db: &sled::Db) -> Result<(), PiiError> {
-        self.store.attach(db)
-    }
-
     /// The ids of the keys beginning with `prefix` (`p.` for period keys, `s.` for subjects).
     pub fn ids(&self, prefix: &str) -> Result<Vec<String>, PiiError> {
         self.store.ids(prefix)
@@ -524,19 +419,54 @@ impl KeyRing {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone as _;
 
-    fn ring() -> (tempfile::TempDir, KeyRing) {
-        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-        let db = sled::open(dir.path()).unwrap_or_else(|error| panic!("{error}"));
-        let tree = db
-            .open_tree("keyring")
-            .unwrap_or_else(|error| panic!("{error}"));
+    /// Keys in memory (the store's trees are a layer above this module).
+    #[derive(Default)]
+    pub(crate) struct MemoryKeys(Mutex<HashMap<String, Vec<u8>>>);
+
+    impl KeyStore for MemoryKeys {
+        fn get(&self, id: &str) -> Result<Option<Vec<u8>>, PiiError> {
+            Ok(self.0.lock().ok().and_then(|keys| keys.get(id).cloned()))
+        }
+
+        fn create(&self, id: &str, wrapped: &[u8]) -> Result<Vec<u8>, PiiError> {
+            let mut keys = self
+                .0
+                .lock()
+                .map_err(|_| PiiError::Ring("poisoned".into()))?;
+            Ok(keys
+                .entry(id.to_string())
+                .or_insert_with(|| wrapped.to_vec())
+                .clone())
+        }
+
+        fn remove(&self, id: &str) -> Result<bool, PiiError> {
+            Ok(self
+                .0
+                .lock()
+                .is_ok_and(|mut keys| keys.remove(id).is_some()))
+        }
+
+        fn ids(&self, prefix: &str) -> Result<Vec<String>, PiiError> {
+            let keys = self
+                .0
+                .lock()
+                .map_err(|_| PiiError::Ring("poisoned".into()))?;
+            Ok(keys
+                .keys()
+                .filter(|id| id.starts_with(prefix))
+                .cloned()
+                .collect())
+        }
+    }
+
+    fn ring() -> ((), KeyRing) {
         (
-            dir,
-            KeyRing::new([5; 32], Box::new(LocalKeys::new(tree)), None),
+            (),
+            KeyRing::new([5; 32], Box::<MemoryKeys>::default(), None),
         )
     }
 
@@ -587,15 +517,7 @@ mod tests {
         // A restore takes the exported key back; a ring under another master key refuses it.
         assert_eq!(ring.import(&exported).ok(), Some(1));
         assert_eq!(ring.key_for_opening("p.p.202612").ok(), Some(first));
-        let (_other_dir, other) = {
-            let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-            let db = sled::open(dir.path()).unwrap_or_else(|error| panic!("{error}"));
-            let tree = db.open_tree("k").unwrap_or_else(|error| panic!("{error}"));
-            (
-                dir,
-                KeyRing::new([6; 32], Box::new(LocalKeys::new(tree)), None),
-            )
-        };
+        let other = KeyRing::new([6; 32], Box::<MemoryKeys>::default(), None);
         assert!(other.import(&exported).is_err());
     }
 }

@@ -449,15 +449,9 @@ mod tests {
         check(PiiKind::Phone, "", "****");
     }
 
-    fn ringed(bytes: [u8; 32]) -> (tempfile::TempDir, PiiKey) {
-        let dir = tempfile::tempdir().unwrap_or_else(|error| panic!("{error}"));
-        let db = sled::open(dir.path()).unwrap_or_else(|error| panic!("{error}"));
-        let tree = db
-            .open_tree("keyring")
-            .unwrap_or_else(|error| panic!("{error}"));
-        let key = PiiKey::from_bytes(bytes)
-            .with_ring(Box::new(crate::keyring::LocalKeys::new(tree)), None);
-        (dir, key)
+    fn ringed(bytes: [u8; 32]) -> ((), PiiKey) {
+        let keys = Box::<crate::keyring::tests::MemoryKeys>::default();
+        ((), PiiKey::from_bytes(bytes).with_ring(keys, None))
     }
 
     fn at(text: &str) -> chrono::DateTime<chrono::Utc> {

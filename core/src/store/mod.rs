@@ -16,6 +16,7 @@ mod metrics_query;
 pub mod migrate;
 pub mod postings;
 mod query;
+mod ring;
 mod sessions;
 mod shared;
 mod staged;
@@ -38,6 +39,7 @@ pub use self::query::{
     CaseQuery, KeptRejections, Page, RatingQuery, RollupGroup, RollupQuery, SourceActivity,
     SourceDay,
 };
+pub use self::ring::{LocalKeys, SharedKeys};
 pub use self::sessions::{SessionBook, SharedSessions};
 pub use self::shared::SharedState;
 use crate::auth::{Source, User};
@@ -755,12 +757,12 @@ impl Store {
         let slot: Slot = Arc::new(std::sync::RwLock::new(Some(handles.clone())));
         // The keys personal values are sealed under: the store's own tree on a single node,
         // unless the caller gave the key a ring already (the cluster's shared one).
-        let pii = match pii.ring() {
-            Some(_) => pii,
-            None => pii.with_ring(
-                Box::new(crate::keyring::LocalKeys::new(db.open_tree(KEY_RING_TREE)?)),
-                None,
-            ),
+        let (pii, local_keys) = match pii.ring() {
+            Some(_) => (pii, None),
+            None => {
+                let local = Arc::new(LocalKeys::new(db.open_tree(KEY_RING_TREE)?));
+                (pii.with_ring(Box::new(local.clone()), None), Some(local))
+            }
         };
         drop(db);
         let stats = Arc::new(CommitStats::default());
@@ -772,6 +774,7 @@ impl Store {
             dir: dir.to_path_buf(),
             options: options.clone(),
             health: None,
+            local_keys,
             pii: pii.clone(),
             clock,
             stats: stats.clone(),
@@ -1099,6 +1102,8 @@ struct Committer {
     dir: PathBuf,
     options: StoreOptions,
     health: Option<Arc<Health>>,
+    /// The key ring's tree on a single node: let go of and taken back with the database.
+    local_keys: Option<Arc<LocalKeys>>,
     pii: PiiKey,
     clock: Arc<dyn Clock>,
     stats: Arc<CommitStats>,
@@ -1231,8 +1236,8 @@ impl Committer {
             *slot = None;
         }
         self.handles = None;
-        if let Some(ring) = self.pii.ring() {
-            ring.detach();
+        if let Some(local) = &self.local_keys {
+            local.detach();
         }
     }
 
@@ -1242,8 +1247,8 @@ impl Committer {
     fn reopen(&mut self, cursor: &mut journal::Cursor) {
         let opened = open_db(&self.dir, &self.options).and_then(|db| {
             let handles = Arc::new(Handles::open(db)?);
-            if let Some(ring) = self.pii.ring() {
-                ring.attach(&handles.db)?;
+            if let Some(local) = &self.local_keys {
+                local.attach(&handles.db)?;
             }
             Ok(handles)
         });
@@ -1260,8 +1265,8 @@ impl Committer {
             Err(error) => {
                 tracing::warn!(%error, "the reopened database cannot be read yet");
                 self.handles = None;
-                if let Some(ring) = self.pii.ring() {
-                    ring.detach();
+                if let Some(local) = &self.local_keys {
+                    local.detach();
                 }
                 return;
             }

@@ -129,7 +129,7 @@ fn read_key_ring(from: &Path, store_dir: &Path, pii: hcp_core::pii::PiiKey) -> a
         .with_context(|| format!("{} holds a key that is not base64", path.display()))?;
     let db = hcp_core::store::open_sled(store_dir)?;
     let pii = pii.with_ring(
-        Box::new(hcp_core::keyring::LocalKeys::new(
+        Box::new(hcp_core::store::LocalKeys::new(
             db.open_tree(hcp_core::store::KEY_RING_TREE)?,
         )),
         None,

@@ -121,7 +121,7 @@ impl Platform {
                 .keys()
                 .context("opening the partition's key ring (the hcp_keys bucket)")?;
             pii_key = pii_key.with_ring(
-                Box::new(hcp_core::keyring::SharedKeys(Arc::new(keys))),
+                Box::new(hcp_core::store::SharedKeys(Arc::new(keys))),
                 Some(std::time::Duration::from_secs(60)),
             );
             Some(Arc::new(log))

@@ -758,6 +758,25 @@ pub fn adapter(name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// Puts the reference adapter `name` into the plugins folder of the data folder `<dir>/data`.
+pub fn install_adapter(dir: &Path, name: &str) -> anyhow::Result<()> {
+    let plugins = dir.join("data/plugins");
+    std::fs::create_dir_all(&plugins)?;
+    std::fs::copy(adapter(name)?, plugins.join(format!("{name}.wasm")))?;
+    Ok(())
+}
+
+/// An answer's status, `Retry-After` and JSON body (`null` when there is none).
+pub async fn answer_of(response: reqwest::Response) -> (u16, Option<String>, Value) {
+    let status = response.status().as_u16();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    (status, retry, response.json().await.unwrap_or(Value::Null))
+}
+
 /// The same component with a custom section appended: identical behaviour, different bytes and
 /// sha256 — a stand-in for a vendor's rebuild when testing replacement.
 pub fn with_custom_section(component: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {

@@ -31,12 +31,7 @@ async fn post(url: &str, path: &str, body: &Value) -> (u16, Option<String>, Valu
         .send()
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let retry = response
-        .headers()
-        .get("retry-after")
-        .map(|value| value.to_str().unwrap().to_string());
-    (status, retry, response.json().await.unwrap_or(Value::Null))
+    hcp_e2e::answer_of(response).await
 }
 
 /// The token of a tracking or confirmation link.

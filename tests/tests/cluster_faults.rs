@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use hcp_cluster::servers::NatsServers;
 use hcp_e2e::{
-    Fixture, Province, Server, Session, SmsGateway, adapter, baofeng_four_days, binary,
-    by_event_id, rating, rectify_days, rules_copy, seed, write_config,
+    Fixture, Province, Server, Session, SmsGateway, baofeng_four_days, binary, by_event_id, rating,
+    rectify_days, rules_copy, seed, write_config,
 };
 use serde_json::{Value, json};
 
@@ -36,9 +36,7 @@ fn node_config(
     province: &str,
 ) -> anyhow::Result<PathBuf> {
     let (rules, _) = rules_copy(dir)?;
-    let plugins = dir.join("data/plugins");
-    std::fs::create_dir_all(&plugins)?;
-    std::fs::copy(adapter("henan-uplink")?, plugins.join("henan-uplink.wasm"))?;
+    hcp_e2e::install_adapter(dir, "henan-uplink")?;
     let servers: Vec<String> = nats.iter().map(|url| format!("{url:?}")).collect();
     write_config(
         dir,

@@ -80,13 +80,7 @@ async fn send(fixture: &Fixture, url: &str, event: &str) -> (u16, Option<String>
         .send()
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let retry = response
-        .headers()
-        .get("retry-after")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_string);
-    (status, retry, response.json().await.unwrap_or(Value::Null))
+    hcp_e2e::answer_of(response).await
 }
 
 /// Sends ratings `prefix-0`, `prefix-1`… until `refusals` in a row are refused; the events

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use hcp_e2e::{
-    Province, Server, Session, SmsGateway, adapter, binary, rating, rules_copy, seed, write_config,
+    Province, Server, Session, SmsGateway, binary, rating, rules_copy, seed, write_config,
 };
 use serde_json::{Value, json};
 
@@ -21,13 +21,7 @@ async fn slow_failing_and_hanging_partners_lose_nothing_and_send_nothing_twice()
     let sms = SmsGateway::start().unwrap();
     let province = Province::start(&dir.path().join("province"), "127.0.0.1:0");
     let (rules, _) = rules_copy(dir.path()).unwrap();
-    let plugins = dir.path().join("data/plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(
-        adapter("henan-uplink").unwrap(),
-        plugins.join("henan-uplink.wasm"),
-    )
-    .unwrap();
+    hcp_e2e::install_adapter(dir.path(), "henan-uplink").unwrap();
     let config = write_config(
         dir.path(),
         &format!(

@@ -20,13 +20,7 @@ async fn login_attempt(url: &str, username: &str, password: &str) -> (u16, Optio
         .send()
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    let retry = response
-        .headers()
-        .get("retry-after")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_string);
-    (status, retry, response.json().await.unwrap_or(Value::Null))
+    hcp_e2e::answer_of(response).await
 }
 
 fn user(username: &str, role: &str, scope: &str, disabled: bool) -> Value {

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use hcp_e2e::{
-    Fixture, Province, Seeded, Server, Session, adapter, beijing_at, binary, manual_clock_config,
+    Fixture, Province, Seeded, Server, Session, beijing_at, binary, manual_clock_config,
     start_seeded_in, write_config,
 };
 use serde_json::{Value, json};
@@ -133,13 +133,7 @@ fn instant(value: &Value) -> DateTime<Utc> {
 async fn an_hour_without_the_province_loses_nothing_and_reconciles_clean() {
     let dir = tempfile::tempdir().unwrap();
     let mut province = Province::start(&dir.path().join("province"), "127.0.0.1:0");
-    let plugins = dir.path().join("data/plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(
-        adapter("henan-uplink").unwrap(),
-        plugins.join("henan-uplink.wasm"),
-    )
-    .unwrap();
+    hcp_e2e::install_adapter(dir.path(), "henan-uplink").unwrap();
     let config = write_config(
         dir.path(),
         &format!(

@@ -955,16 +955,22 @@ impl Store {
             .unwrap_or(0)
     }
 
-    /// Entries, key bytes and value bytes of every tree, sessions included: a full walk of the
+    /// Entries, key bytes and value bytes of every tree, sessions and the key ring included: a full walk of the
     /// store (seconds on a large one), for `hcp store stats` and the gauges of `/metrics`.
     pub fn tree_stats(&self) -> Result<Vec<TreeStats>, StoreError> {
         let handles = self.handles()?;
+        // The key ring's tree on a single node (a shared partition keeps it in the cluster).
+        let ring = match self.inner.shared {
+            false => Some(handles.db.open_tree(KEY_RING_TREE)?),
+            true => None,
+        };
         let trees = handles
             .trees
             .iter()
             .zip(tree::NAMES)
             .map(|(tree, name)| (name, tree))
-            .chain(std::iter::once(("sessions", &handles.sessions)));
+            .chain(std::iter::once(("sessions", &handles.sessions)))
+            .chain(ring.as_ref().map(|ring| (KEY_RING_TREE, ring)));
         let mut out = Vec::new();
         for (name, tree) in trees {
             let mut stats = TreeStats {

@@ -288,8 +288,8 @@ impl Journal {
         description: &str,
         max_age: Duration,
     ) -> Result<jetstream::kv::Store, JournalError> {
-        match self.context.get_key_value(bucket).await {
-            Ok(store) => Ok(store),
+        let store = match self.context.get_key_value(bucket).await {
+            Ok(store) => store,
             Err(_) => self
                 .context
                 .create_key_value(jetstream::kv::Config {
@@ -302,8 +302,25 @@ impl Journal {
                     ..Default::default()
                 })
                 .await
-                .map_err(unavailable),
+                .map_err(unavailable)?,
+        };
+        // The client creates buckets that any replica may answer reads of ("direct get"), and a
+        // replica may not have applied a write just acknowledged: a session opened a moment ago
+        // read as absent (401), a key just created read as vanished. Reads go to the stream's
+        // leader instead, which answers what was acknowledged.
+        if !store.stream.cached_info().config.allow_direct {
+            return Ok(store);
         }
+        let mut config = store.stream.cached_info().config.clone();
+        config.allow_direct = false;
+        self.context
+            .update_stream(config)
+            .await
+            .map_err(unavailable)?;
+        self.context
+            .get_key_value(bucket)
+            .await
+            .map_err(unavailable)
     }
 
     /// The partition's first block after stream sequence `after`; `None` when there is none yet.

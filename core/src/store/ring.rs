@@ -101,12 +101,19 @@ impl KeyStore for SharedKeys {
     }
 
     fn create(&self, id: &str, wrapped: &[u8]) -> Result<Vec<u8>, PiiError> {
-        match self.0.swap(id, wrapped, 0).map_err(ring_error)? {
-            Some(_) => Ok(wrapped.to_vec()),
-            None => self
-                .get(id)?
-                .ok_or_else(|| ring_error("a key vanished while it was created")),
+        // Another node's key wins; one destroyed between its creation and this read leaves the
+        // id free again, and this node's key is offered once more.
+        for _ in 0..3 {
+            if self.0.swap(id, wrapped, 0).map_err(ring_error)?.is_some() {
+                return Ok(wrapped.to_vec());
+            }
+            if let Some(theirs) = self.get(id)? {
+                return Ok(theirs);
+            }
         }
+        Err(ring_error(
+            "a key vanished while it was created, three times",
+        ))
     }
 
     fn remove(&self, id: &str) -> Result<bool, PiiError> {

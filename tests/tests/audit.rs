@@ -99,6 +99,7 @@ fn commands_that_read_a_data_folder_refuse_one_without_a_store() {
         &["migrate"],
         &["rebuild"],
         &["rules", "rollback", "v1"],
+        &["backup", "--to", "/nonexistent/hcp-backup"],
     ] {
         let (ok, said) = hcp(args, &typo);
         assert!(!ok, "{args:?} succeeded on an empty path: {said}");

@@ -5,8 +5,10 @@
 //! destroys keys, so the hash-chained log, every node and every backup lose the values at once
 //! while every count, roll-up and assessment (none of which reads them) stays as it was. A
 //! destruction is recorded in the log (`KeysDestroyed`) and in the audit trail, in one batch,
-//! before the keys go; a destruction recorded and not carried out (a crash between) is carried
-//! out by the next sweep, which finds the keys still there.
+//! before the keys go. A sweep cut off between the two is carried out by the next one, which
+//! finds the period keys still there; an erasure request answers only once its keys are gone, so
+//! one cut off is made again (the sweep cannot redo it: a number that rates again later gets a
+//! new key under the same id).
 
 use chrono::{DateTime, Duration, Utc};
 use hcp_core::auth::{Principal, Role};

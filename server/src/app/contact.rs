@@ -196,6 +196,12 @@ pub fn confirm(platform: &Platform, token: &str, code: &str) -> Result<Confirmed
     }
 }
 
+/// An 11-digit mainland mobile number (starting with 1): what a citizen may give to be called
+/// back, texted, or erased by.
+pub fn is_mobile_number(phone: &str) -> bool {
+    phone.len() == 11 && phone.starts_with('1') && phone.bytes().all(|byte| byte.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

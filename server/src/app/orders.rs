@@ -598,9 +598,7 @@ pub fn open_intake(
         .map(str::trim)
         .filter(|phone| !phone.is_empty());
     if let Some(phone) = phone
-        && !(phone.len() == 11
-            && phone.starts_with('1')
-            && phone.bytes().all(|b| b.is_ascii_digit()))
+        && !crate::app::contact::is_mobile_number(phone)
     {
         return Err(AppError::invalid_field(
             "phone",

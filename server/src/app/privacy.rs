@@ -286,7 +286,7 @@ pub fn erase_subject(
         .map(str::trim)
         .filter(|id| !id.is_empty());
     if let Some(phone) = phone
-        && !(phone.len() == 11 && phone.bytes().all(|b| b.is_ascii_digit()))
+        && !crate::app::contact::is_mobile_number(phone)
     {
         return Err(AppError::invalid_field(
             "phone",

@@ -413,9 +413,7 @@ pub fn rate(platform: &Platform, info: &WindowInfo, rating: QrRating) -> Result<
     // A number only serves the call-back of a 差评; with a good rating it is not kept.
     let phone = rating.phone.clone().filter(|_| rating.level.is_bad());
     if let Some(phone) = &phone
-        && !(phone.len() == 11
-            && phone.starts_with('1')
-            && phone.bytes().all(|byte| byte.is_ascii_digit()))
+        && !crate::app::contact::is_mobile_number(phone)
     {
         return Err(refuse(
             INVALID_PHONE,

@@ -321,8 +321,11 @@ pub fn erase_subject(
     let mut keys = Vec::new();
     for number in [phone, id_number].into_iter().flatten() {
         let id = subject_key_id(&pii.subject_id(number));
-        if ring.key_for_opening(&id).is_ok() {
-            keys.push(id);
+        // A ring out of reach is an error, never "nothing held".
+        match ring.key_for_opening(&id) {
+            Ok(_) => keys.push(id),
+            Err(hcp_core::pii::PiiError::Erased { .. }) => {}
+            Err(error) => return Err(error.into()),
         }
     }
     let masked: Vec<String> = [

@@ -320,6 +320,46 @@ pub struct PolicyDecision {
     pub output: serde_json::Value,
 }
 
+impl PolicyDecision {
+    /// Seals the text its input carries (the routing rule reads the comment or submission)
+    /// under the keys `beside` (that text, as stored) was sealed under, so that it goes when
+    /// the text goes.
+    pub fn seal_input_text(
+        &mut self,
+        pii: &crate::pii::PiiKey,
+        beside: &crate::model::StoredText,
+    ) -> Result<(), crate::pii::PiiError> {
+        if let Some(serde_json::Value::String(plain)) = self.input.get("text")
+            && !plain.is_empty()
+        {
+            let sealed = pii.seal_text_beside(beside, plain)?;
+            self.input["text"] = serde_json::to_value(sealed).unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// The input's text opened, as the rule read it; `null` with `text_erased: true` beside it
+    /// once the text was erased. Whether it was erased.
+    pub fn open_input_text(
+        &mut self,
+        pii: &crate::pii::PiiKey,
+    ) -> Result<bool, crate::pii::PiiError> {
+        let Some(text) = self.input.get("text") else {
+            return Ok(false);
+        };
+        let Ok(stored) = serde_json::from_value::<crate::model::StoredText>(text.clone()) else {
+            return Ok(false);
+        };
+        let opened = pii.open_text(&stored)?;
+        let erased = opened.is_none();
+        self.input["text"] = opened.map_or(serde_json::Value::Null, serde_json::Value::String);
+        if erased {
+            self.input["text_erased"] = serde_json::Value::Bool(true);
+        }
+        Ok(erased)
+    }
+}
+
 /// One activation of a set of holiday tables.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CalendarActivation {

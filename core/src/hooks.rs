@@ -347,12 +347,9 @@ impl RoutingInput {
         }
     }
 
-    /// The route of a 差评, described by its comment.
-    pub fn for_rating(rating: &Rating, county: &str) -> RoutingInput {
-        RoutingInput::new(
-            Matter::of_rating(rating, county),
-            rating.text.as_deref().unwrap_or(""),
-        )
+    /// The route of a 差评, described by its comment (`text`, opened).
+    pub fn for_rating(rating: &Rating, text: Option<&str>, county: &str) -> RoutingInput {
+        RoutingInput::new(Matter::of_rating(rating, county), text.unwrap_or(""))
     }
 }
 
@@ -717,7 +714,7 @@ mod tests {
             level: Level::Dissatisfied,
             channel: Channel::Mobile,
             indicators: vec!["510".into()],
-            text: Some("请回电13812341234".into()),
+            text: None,
             evaluator: StoredEvaluator {
                 real_name: true,
                 ..StoredEvaluator::default()
@@ -760,7 +757,7 @@ mod tests {
             input
         };
         check(
-            RoutingInput::for_rating(&rating, "410421"),
+            RoutingInput::for_rating(&rating, Some("请回电13812341234"), "410421"),
             with("text", json!("请回电***********")),
         );
         check(

@@ -41,16 +41,20 @@ pub enum Class {
     RejectedPayload,
     /// A batch sent to the provincial platform, kept until it is acknowledged.
     UplinkBody,
+    /// What a citizen wrote: a rating's comment, the text of a work order opened for a 差评 or
+    /// from a complaint, suggestion or request.
+    FreeText,
 }
 
 impl Class {
-    pub const ALL: [Class; 6] = [
+    pub const ALL: [Class; 7] = [
         Class::EvaluatorName,
         Class::EvaluatorPhone,
         Class::EvaluatorIdNumber,
         Class::ApplicantPhone,
         Class::RejectedPayload,
         Class::UplinkBody,
+        Class::FreeText,
     ];
 
     /// One letter, in key ids and sealed values.
@@ -62,6 +66,7 @@ impl Class {
             Class::ApplicantPhone => 'a',
             Class::RejectedPayload => 'r',
             Class::UplinkBody => 'u',
+            Class::FreeText => 't',
         }
     }
 
@@ -78,6 +83,7 @@ impl Class {
             Class::ApplicantPhone => "applicant_phone",
             Class::RejectedPayload => "rejected_payload",
             Class::UplinkBody => "uplink_body",
+            Class::FreeText => "free_text",
         }
     }
 
@@ -90,6 +96,7 @@ impl Class {
             Class::ApplicantPhone => "办事人/投诉人手机号",
             Class::RejectedPayload => "被拒收的原始数据",
             Class::UplinkBody => "上报省平台的批次",
+            Class::FreeText => "群众填写的文字（评价内容、投诉内容）",
         }
     }
 }
@@ -217,6 +224,9 @@ pub struct KeyRing {
     cache: Mutex<HashMap<String, ([u8; 32], Instant)>>,
     /// Keys prepared for the batch being decided, kept until [`KeyRing::release`].
     prepared: Mutex<HashMap<String, [u8; 32]>>,
+    /// Counts the destructions this ring has carried out or learned of (see
+    /// [`KeyRing::destructions`]).
+    destructions: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -233,6 +243,7 @@ impl KeyRing {
             cache_for,
             cache: Mutex::default(),
             prepared: Mutex::default(),
+            destructions: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -374,6 +385,14 @@ impl KeyRing {
                 prepared.remove(id);
             }
         }
+        self.destructions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Moves on each destruction carried out here or learned of from the log: what keeps
+    /// values it opened (the public answers' cache) drops them when it changes.
+    pub fn destructions(&self) -> u64 {
+        self.destructions.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Destroys the keys `ids`; how many there were.
@@ -385,6 +404,8 @@ impl KeyRing {
                 destroyed += 1;
             }
         }
+        self.destructions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(destroyed)
     }
 

@@ -457,6 +457,27 @@ pub struct SealedField {
     pub masked: String,
 }
 
+/// What a citizen wrote, as stored: sealed under the key ring (class
+/// [`crate::keyring::Class::FreeText`]), so that the retention sweep and a subject's erasure
+/// reach it. Opened with [`crate::pii::PiiKey::open_text`].
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StoredText {
+    /// `{"sealed": "2:t…"}`.
+    Sealed { sealed: String },
+    /// Written before free text was sealed: kept as it was.
+    Plain(String),
+}
+
+impl std::fmt::Debug for StoredText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoredText::Sealed { sealed } => write!(f, "Sealed({sealed})"),
+            StoredText::Plain(text) => write!(f, "Plain({} chars)", text.chars().count()),
+        }
+    }
+}
+
 /// The evaluator as stored: personal fields sealed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct StoredEvaluator {
@@ -495,7 +516,8 @@ pub struct Rating {
     pub level: Level,
     pub channel: Channel,
     pub indicators: Vec<String>,
-    pub text: Option<String>,
+    /// The comment, sealed (see [`StoredText`]).
+    pub text: Option<StoredText>,
     pub evaluator: StoredEvaluator,
     pub attribution: Attribution,
     pub area_code: String,

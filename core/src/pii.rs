@@ -12,7 +12,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 
 use crate::keyring::{Class, KeyRing, KeyStore, Month, period_key_id, subject_key_id};
-use crate::model::SealedField;
+use crate::model::{SealedField, StoredText};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PiiError {
@@ -48,6 +48,9 @@ pub struct Scope<'a> {
 /// The prefix of a value sealed under the key ring; values without it were sealed under the
 /// master key alone (before the ring) and are opened with it.
 const RING_SEALED: &str = "2:";
+
+/// The field free text is sealed as (bound into its ciphertext, like a phone's `evaluator.phone`).
+const TEXT_FIELD: &str = "text";
 
 /// The key that seals personal fields. Keep its file outside backups of the data folder where
 /// possible: whoever holds both can read every phone number.
@@ -133,20 +136,31 @@ impl PiiKey {
     /// number), under the ring's keys for `scope`:
     /// `2:<class><yyyymm>:<subject id or ->:<base64 of nonce ‖ ciphertext>`.
     pub fn seal_in(&self, field: &str, plain: &str, scope: &Scope<'_>) -> Result<String, PiiError> {
-        let ring = self.ring.as_deref().ok_or(PiiError::NoRing)?;
-        let month = Month::of(scope.at);
-        let period = ring.key_for_sealing(&period_key_id(scope.class, month))?;
         let subject = scope
             .subject
             .filter(|subject| !subject.trim().is_empty())
             .map(|subject| self.subject_id(subject));
+        self.seal_under(field, plain, scope.class, Month::of(scope.at), subject)
+    }
+
+    /// Seals under the keys of a class, a month and a subject id (see [`PiiKey::seal_in`]).
+    fn seal_under(
+        &self,
+        field: &str,
+        plain: &str,
+        class: Class,
+        month: Month,
+        subject: Option<String>,
+    ) -> Result<String, PiiError> {
+        let ring = self.ring.as_deref().ok_or(PiiError::NoRing)?;
+        let period = ring.key_for_sealing(&period_key_id(class, month))?;
         let subject_key = match &subject {
             Some(id) => Some(ring.key_for_sealing(&subject_key_id(id))?),
             None => None,
         };
         let label = format!(
             "{}{:06}:{}",
-            scope.class.code(),
+            class.code(),
             month.0,
             subject.as_deref().unwrap_or("-")
         );
@@ -273,6 +287,54 @@ impl PiiKey {
 
     pub fn open_field(&self, kind: PiiKind, field: &SealedField) -> Result<String, PiiError> {
         self.open(kind.field_name(), &field.sealed)
+    }
+
+    /// Seals what a citizen wrote (class free text) under `scope`'s keys.
+    pub fn seal_text(&self, plain: &str, scope: &Scope<'_>) -> Result<StoredText, PiiError> {
+        Ok(StoredText::Sealed {
+            sealed: self.seal_in(TEXT_FIELD, plain, scope)?,
+        })
+    }
+
+    /// Seals `plain` under the keys `beside` was sealed under: for a copy of a text, or of part
+    /// of it, kept elsewhere (the input a rule decided on), which must go when the text goes.
+    /// Beside a text kept plain, the copy is kept plain too.
+    pub fn seal_text_beside(
+        &self,
+        beside: &StoredText,
+        plain: &str,
+    ) -> Result<StoredText, PiiError> {
+        let StoredText::Sealed { sealed } = beside else {
+            return Ok(StoredText::Plain(plain.to_string()));
+        };
+        let label = sealed.strip_prefix(RING_SEALED).ok_or(PiiError::Open)?;
+        let mut parts = label.splitn(3, ':');
+        let (Some(period), Some(subject)) = (parts.next(), parts.next()) else {
+            return Err(PiiError::Open);
+        };
+        let mut chars = period.chars();
+        let class = chars
+            .next()
+            .and_then(Class::from_code)
+            .ok_or(PiiError::Open)?;
+        let month = Month(chars.as_str().parse().map_err(|_| PiiError::Open)?);
+        let subject = (subject != "-").then(|| subject.to_string());
+        Ok(StoredText::Sealed {
+            sealed: self.seal_under(TEXT_FIELD, plain, class, month, subject)?,
+        })
+    }
+
+    /// What a citizen wrote, `None` when it was erased (its key destroyed: past its retention,
+    /// or its writer's erasure).
+    pub fn open_text(&self, text: &StoredText) -> Result<Option<String>, PiiError> {
+        match text {
+            StoredText::Plain(plain) => Ok(Some(plain.clone())),
+            StoredText::Sealed { sealed } => match self.open(TEXT_FIELD, sealed) {
+                Ok(plain) => Ok(Some(plain)),
+                Err(PiiError::Erased { .. }) => Ok(None),
+                Err(error) => Err(error),
+            },
+        }
     }
 
     /// Opens a field, `None` when it was erased (its key destroyed): for the paths that go on
@@ -554,6 +616,59 @@ mod tests {
             key.open("evaluator.name", &december),
             Err(PiiError::Open)
         ));
+    }
+
+    #[test]
+    fn free_text_is_sealed_and_erased_like_any_value() {
+        let (_dir, key) = ringed([7; 32]);
+        let scope = Scope {
+            class: Class::FreeText,
+            subject: Some("13812341234"),
+            at: at("2026-12-06T08:00:00Z"),
+        };
+        let text = key
+            .seal_text("窗口人员态度差，排队两小时", &scope)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let StoredText::Sealed { sealed } = &text else {
+            panic!("sealed: {text:?}");
+        };
+        assert!(sealed.starts_with("2:t202612:"), "{sealed}");
+        assert!(!format!("{text:?}").contains("态度"));
+        assert_eq!(
+            key.open_text(&text).ok().flatten().as_deref(),
+            Some("窗口人员态度差，排队两小时")
+        );
+        // Sealed as text, it does not open as a phone.
+        assert!(key.open("evaluator.phone", sealed).is_err());
+        // Its writer's erasure, or its month's retention, leaves no text (and no error).
+        let ring = key.ring().unwrap_or_else(|| panic!("a ring"));
+        ring.destroy(&["p.t.202612".into()])
+            .unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(key.open_text(&text).ok(), Some(None));
+        // Text written before it was sealed reads as it was; a damaged value is an error.
+        let plain = StoredText::Plain("办理很快".into());
+        assert_eq!(
+            key.open_text(&plain).ok().flatten().as_deref(),
+            Some("办理很快")
+        );
+        let november = Scope {
+            subject: None,
+            at: at("2026-11-06T08:00:00Z"),
+            ..scope
+        };
+        key.seal_text("x", &november)
+            .unwrap_or_else(|error| panic!("{error}"));
+        let damaged = StoredText::Sealed {
+            sealed: "2:t202611:-:AAAA".into(),
+        };
+        assert!(key.open_text(&damaged).is_err());
+        // Stored, either form reads back as itself.
+        for stored in [text, plain] {
+            let json = serde_json::to_string(&stored).unwrap_or_default();
+            let back: StoredText =
+                serde_json::from_str(&json).unwrap_or_else(|error| panic!("{error}"));
+            assert_eq!(back, stored, "{json}");
+        }
     }
 
     #[test]

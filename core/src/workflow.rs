@@ -371,8 +371,11 @@ pub struct Order {
     pub real_name: bool,
     pub level: Option<Level>,
     pub indicators: Vec<String>,
-    /// The comment or submission, with long digit runs masked.
-    pub text: String,
+    /// The comment (a 差评's, the rating's own sealed comment) or the submission (sealed with
+    /// long digit runs masked); read it with [`Order::text`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
+    pub text: Option<crate::model::StoredText>,
     /// A phone number is known, so SMS and call-back are possible.
     pub reachable: bool,
     /// The submitter's phone of a complaint, suggestion or request, sealed (a 差评's is in its
@@ -671,8 +674,8 @@ pub struct OrderSeed {
     pub real_name: bool,
     pub level: Option<Level>,
     pub indicators: Vec<String>,
-    /// The comment or submission as given; its long digit runs are masked on opening.
-    pub text: String,
+    /// The comment or submission, sealed (its long digit runs are masked when it is read).
+    pub text: Option<crate::model::StoredText>,
     /// A phone number is known (in the rating, or `contact`).
     pub reachable: bool,
     pub contact: Option<crate::model::SealedField>,
@@ -682,6 +685,17 @@ pub struct OrderSeed {
 }
 
 impl Order {
+    /// The comment or submission, long digit runs (numbers typed into it) masked; `None` when
+    /// there is none or it was erased (past its retention, or its writer's erasure).
+    pub fn text(&self, pii: &crate::pii::PiiKey) -> Result<Option<String>, crate::pii::PiiError> {
+        let Some(text) = &self.text else {
+            return Ok(None);
+        };
+        Ok(pii
+            .open_text(text)?
+            .map(|text| crate::validate::mask_digit_runs(&text)))
+    }
+
     /// Opens a work order, the one way one is made: dispatched to the unit the routing decision
     /// names (or to [`Order::fallback_route`] when the routing policy failed or none decided),
     /// timed by the deadline decision ([`Order::timed_by`]), with `first_step` as its first
@@ -716,7 +730,7 @@ impl Order {
             real_name: seed.real_name,
             level: seed.level,
             indicators: seed.indicators,
-            text: crate::validate::mask_digit_runs(&seed.text),
+            text: seed.text,
             reachable: seed.reachable,
             contact: seed.contact,
             channel: seed.channel,
@@ -770,7 +784,7 @@ impl Order {
             real_name: false,
             level: None,
             indicators: Vec::new(),
-            text: String::new(),
+            text: None,
             reachable: false,
             contact: None,
             channel: default_channel(),
@@ -1883,7 +1897,7 @@ mod tests {
             real_name: false,
             level: None,
             indicators: Vec::new(),
-            text: "call 13800138000".into(),
+            text: Some(crate::model::StoredText::Plain("call 13800138000".into())),
             reachable: false,
             contact: None,
             channel: crate::model::Channel::Pc,
@@ -1937,7 +1951,15 @@ mod tests {
         assert_eq!(order.state, OrderState::Dispatched);
         assert_eq!(order.opened_at, seed.received_at);
         assert!(order.deadline_error.is_some());
-        assert!(!order.text.contains("13800138000"), "{}", order.text);
+        let text = order
+            .text(&crate::pii::PiiKey::from_bytes([7; 32]))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        assert!(
+            text.starts_with("call ") && !text.contains("13800138000"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -79,7 +79,12 @@ impl FixedDecider {
 }
 
 impl Decider for FixedDecider {
-    fn decide(&self, rating: &Rating, _facts: &RatingFacts) -> Vec<PolicyDecision> {
+    fn decide(
+        &self,
+        rating: &Rating,
+        _comment: Option<&str>,
+        _facts: &RatingFacts,
+    ) -> Vec<PolicyDecision> {
         if !rating.is_bad() {
             return Vec::new();
         }

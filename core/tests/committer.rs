@@ -34,7 +34,12 @@ fn department() -> String {
 struct PanicsOnBoom;
 
 impl Decider for PanicsOnBoom {
-    fn decide(&self, rating: &Rating, _facts: &RatingFacts) -> Vec<PolicyDecision> {
+    fn decide(
+        &self,
+        rating: &Rating,
+        _comment: Option<&str>,
+        _facts: &RatingFacts,
+    ) -> Vec<PolicyDecision> {
         if rating.event_id == "boom" {
             panic!("a decider bug");
         }

@@ -766,6 +766,7 @@ impl hcp_core::store::Decider for PanickingDecider {
     fn decide(
         &self,
         _rating: &hcp_core::model::Rating,
+        _comment: Option<&str>,
         _facts: &hcp_core::model::RatingFacts,
     ) -> Vec<hcp_core::event::PolicyDecision> {
         panic!("a decider bug");

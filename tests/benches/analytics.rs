@@ -246,8 +246,13 @@ struct BadReviewDecider {
 }
 
 impl Decider for BadReviewDecider {
-    fn decide(&self, rating: &Rating, _facts: &RatingFacts) -> Vec<PolicyDecision> {
-        let decide = |hook| hcp_server::app::rules::decide(&self.set, hook, rating);
+    fn decide(
+        &self,
+        rating: &Rating,
+        comment: Option<&str>,
+        _facts: &RatingFacts,
+    ) -> Vec<PolicyDecision> {
+        let decide = |hook| hcp_server::app::rules::decide(&self.set, hook, rating, comment);
         match (rating.is_bad(), rating.assess_number) {
             (true, 1) => vec![decide(Hook::Deadline), decide(Hook::Routing)],
             (true, _) => vec![decide(Hook::Deadline)],

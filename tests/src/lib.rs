@@ -1527,7 +1527,9 @@ pub async fn answers(admin: &Session) -> anyhow::Result<Vec<(String, Value)>> {
     let orders = admin.get("/api/v1/orders?limit=20").await?;
     for order in orders["items"].as_array().context("orders")? {
         paths.push(format!("/api/v1/orders/{}", order["id"]));
-        paths.push(format!("/api/v1/ratings/{}/decisions", order["rating_id"]));
+        if let Some(rating) = order["rating_id"].as_u64() {
+            paths.push(format!("/api/v1/ratings/{rating}/decisions"));
+        }
     }
     let mut out = Vec::new();
     for path in paths {

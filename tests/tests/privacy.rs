@@ -165,6 +165,47 @@ async fn personal_data_stays_out_of_sight() {
     assert!(!page.contains("13700001111") && !page.contains("李明"));
 }
 
+/// Every `text` (a rating's comment, an order's text) anywhere in `value`.
+fn texts_in(value: &Value, found: &mut Vec<Value>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields {
+                if key == "text" {
+                    found.push(field.clone());
+                } else {
+                    texts_in(field, found);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| texts_in(item, found)),
+        _ => {}
+    }
+}
+
+/// The answers without what the sweep of free text changes: comments and texts (and whether
+/// they were erased), and the hot words read from them.
+fn without_texts(answers: Vec<(String, Value)>) -> Vec<(String, Value)> {
+    fn strip(value: &mut Value) {
+        match value {
+            Value::Object(fields) => {
+                fields.remove("text");
+                fields.remove("text_erased");
+                fields.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    answers
+        .into_iter()
+        .filter(|(path, _)| path != "/api/v1/analysis/hot-words")
+        .map(|(path, mut answer)| {
+            strip(&mut answer);
+            (path, answer)
+        })
+        .collect()
+}
+
 /// Every sealed value (`{"sealed": …}`) anywhere in `value`.
 fn sealed_values(value: &Value, found: &mut Vec<String>) {
     match value {
@@ -198,6 +239,7 @@ async fn erasure_and_retention_leave_statistics_and_the_chain_intact() {
         "applicant_phone",
         "rejected_payload",
         "uplink_body",
+        "free_text",
     ]
     .iter()
     .map(|class| format!("{class}_days = 30\n"))
@@ -229,11 +271,21 @@ async fn erasure_and_retention_leave_statistics_and_the_chain_intact() {
         let mut rating = hcp_e2e::november_rating(project, act, level, true);
         rating["evaluator"] = json!({"real_name": true, "name": name, "phone": phone,
             "id_number": "410421199001011234"});
-        rating["text"] = json!("办理时间太长");
+        rating["text"] = json!(format!("办理时间太长，{name}等了两个小时"));
         ratings.push(rating);
     }
     seeded.ingest_all("service-events", services).await.unwrap();
     seeded.ingest_all("ratings", ratings).await.unwrap();
+    // A also complains at the intake, leaving their number.
+    let complaint = admin
+        .post(
+            "/api/v1/intake",
+            &json!({"kind": "complaint", "area_code": "410421", "department": department,
+                "phone": A, "text": "材料反复退回，白跑了两个小时"}),
+        )
+        .await
+        .unwrap();
+    let complaint = complaint["order_id"].as_u64().unwrap();
     let (a, b) = (
         admin.first_rating("P-A").await.unwrap(),
         admin.first_rating("P-B").await.unwrap(),
@@ -248,6 +300,25 @@ async fn erasure_and_retention_leave_statistics_and_the_chain_intact() {
             .unwrap()
     };
     assert_eq!(reveal(a).await["phone"], A);
+    let routing_text = |decisions: Value| {
+        decisions["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|decision| decision["hook"] == "routing")
+            .map(|decision| decision["input"].clone())
+            .unwrap()
+    };
+    let read = admin
+        .get(&format!("/api/v1/ratings/{a}/decisions"))
+        .await
+        .unwrap();
+    assert!(
+        routing_text(read.clone())["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("两个小时")),
+        "{read}"
+    );
 
     // A's erasure request: A's name, phone and ID number go, B's stay; asked again, nothing is
     // held. The audit trail has both requests, and neither number in full.
@@ -270,6 +341,56 @@ async fn erasure_and_retention_leave_statistics_and_the_chain_intact() {
         "{revealed}"
     );
     assert_eq!(reveal(b).await["phone"], B);
+    // A's comment went with A's keys, B's stays; the order of A's 差评 no longer shows it.
+    let comment =
+        |id: u64| async move { admin.get(&format!("/api/v1/ratings/{id}")).await.unwrap() };
+    let a_rating = comment(a).await;
+    assert_eq!(
+        (a_rating["text"].clone(), a_rating["text_erased"].clone()),
+        (Value::Null, json!(true)),
+        "{a_rating}"
+    );
+    let b_rating = comment(b).await;
+    assert!(
+        b_rating["text"].as_str().unwrap().contains("两个小时") && b_rating["text_erased"] == false,
+        "{b_rating}"
+    );
+    let orders = admin.get("/api/v1/orders?limit=50").await.unwrap();
+    let a_order = orders["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|order| order["rating_id"] == a)
+        .unwrap();
+    assert_eq!(
+        (a_order["text"].clone(), a_order["text_erased"].clone()),
+        (Value::Null, json!(true)),
+        "{a_order}"
+    );
+    let complained = admin
+        .get(&format!("/api/v1/orders/{complaint}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            complained["text"].clone(),
+            complained["text_erased"].clone()
+        ),
+        (Value::Null, json!(true)),
+        "{complained}"
+    );
+    // The routing rule read A's comment: the copy it recorded went with it.
+    let routing = routing_text(
+        admin
+            .get(&format!("/api/v1/ratings/{a}/decisions"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        (routing["text"].clone(), routing["text_erased"].clone()),
+        (Value::Null, json!(true)),
+        "{routing}"
+    );
     let again = admin
         .post(
             "/api/v1/privacy/erasures",
@@ -329,13 +450,60 @@ async fn erasure_and_retention_leave_statistics_and_the_chain_intact() {
     let later = chrono::Utc.with_ymd_and_hms(2027, 1, 4, 2, 0, 0).unwrap();
     admin.set_clock(later).await.unwrap();
     let before = hcp_e2e::answers(admin).await.unwrap();
+    const NOVEMBER_WORDS: &str =
+        "/api/v1/analysis/hot-words?dim=region&from=2026-11-01&to=2026-11-30&bad_only=false";
+    let hot_before = admin.get(NOVEMBER_WORDS).await.unwrap();
+    let b_before = comment(b).await;
     let swept = sweep(later).await;
     let destroyed = swept["destroyed"].to_string();
-    for class in ['n', 'p', 'i', 'a'] {
+    for class in ['n', 'p', 'i', 'a', 't'] {
         assert!(destroyed.contains(&format!("p.{class}.202611")), "{swept}");
     }
     let after = hcp_e2e::answers(admin).await.unwrap();
-    hcp_e2e::assert_same_answers(&before, &after, "the retention sweep");
+    // What citizens wrote is gone too (and only that): B's comment, the hot words' texts.
+    assert!(
+        b_before["text"].as_str().unwrap().contains("两个小时"),
+        "{b_before}"
+    );
+    let b_after = comment(b).await;
+    assert_eq!(
+        (b_after["text"].clone(), b_after["text_erased"].clone()),
+        (Value::Null, json!(true)),
+        "{b_after}"
+    );
+    for (path, answer) in &after {
+        let mut found = Vec::new();
+        texts_in(answer, &mut found);
+        assert!(found.iter().all(Value::is_null), "{path}: {found:?}");
+    }
+    // November's hot words: B's comment counted and A's erased before; both erased after.
+    let hot_after = admin.get(NOVEMBER_WORDS).await.unwrap();
+    assert_eq!(
+        (
+            hot_before["comments"].clone(),
+            hot_before["erased_comments"].clone()
+        ),
+        (json!(1), json!(1)),
+        "{hot_before}"
+    );
+    assert!(
+        !hot_before["words"].as_array().unwrap().is_empty(),
+        "{hot_before}"
+    );
+    assert_eq!(
+        (
+            hot_after["comments"].clone(),
+            hot_after["erased_comments"].clone(),
+            hot_after["words"].clone()
+        ),
+        (json!(0), json!(2), json!([])),
+        "{hot_after}"
+    );
+    hcp_e2e::assert_same_answers(
+        &without_texts(before),
+        &without_texts(after),
+        "the retention sweep",
+    );
     let revealed = reveal(b).await;
     assert_eq!(
         revealed["erased"],
@@ -365,14 +533,23 @@ async fn erasure_and_retention_leave_statistics_and_the_chain_intact() {
     let mut sealed = Vec::new();
     let mut seq = 1;
     while let Some(entry) = store.log_entry(seq).unwrap() {
-        sealed_values(&serde_json::to_value(&entry.event).unwrap(), &mut sealed);
+        let event = serde_json::to_value(&entry.event).unwrap();
+        // What they wrote is nowhere in the log in the clear (the rating, the order, the input
+        // the routing rule read).
+        assert!(!event.to_string().contains("两个小时"), "{event}");
+        sealed_values(&event, &mut sealed);
         seq += 1;
     }
-    // Per person: name, phone and ID of the rating, the act's number (and its copies).
-    assert!(sealed.len() >= 8, "{sealed:?}");
+    // Per person: name, phone, ID and comment of the rating, the act's number (and copies).
+    assert!(sealed.len() >= 10, "{sealed:?}");
     for value in &sealed {
         assert!(value.starts_with("2:"), "sealed under the ring: {value}");
-        for field in ["evaluator.name", "evaluator.phone", "evaluator.id_number"] {
+        for field in [
+            "evaluator.name",
+            "evaluator.phone",
+            "evaluator.id_number",
+            "text",
+        ] {
             let opened = store.pii().open(field, value);
             assert!(
                 matches!(opened, Err(hcp_core::pii::PiiError::Erased { .. })),

@@ -288,18 +288,21 @@ pub(super) fn keys_needed(pii: &PiiKey, command: &Command, now: DateTime<Utc>) -
         Scope { class, subject, at }
     }
     match command {
-        Command::Rating { input, .. } if input.evaluator.real_name => {
+        Command::Rating { input, .. } => {
             let evaluator = &input.evaluator;
-            let subject = rating_subject(evaluator);
-            [
+            let subject = rating_subject(evaluator).filter(|_| evaluator.real_name);
+            let personal = [
                 (Class::EvaluatorName, &evaluator.name),
                 (Class::EvaluatorPhone, &evaluator.phone),
                 (Class::EvaluatorIdNumber, &evaluator.id_number),
             ]
             .into_iter()
-            .filter(|(_, value)| present(value).is_some())
-            .flat_map(|(class, _)| pii.key_ids(&scope(class, subject.as_deref(), now)))
-            .collect()
+            .filter(|_| evaluator.real_name);
+            personal
+                .chain([(Class::FreeText, &input.text)])
+                .filter(|(_, value)| present(value).is_some())
+                .flat_map(|(class, _)| pii.key_ids(&scope(class, subject.as_deref(), now)))
+                .collect()
         }
         Command::Service { input, .. } => present(&input.applicant_phone)
             .map(|phone| pii.key_ids(&scope(Class::ApplicantPhone, Some(&phone), now)))
@@ -547,6 +550,26 @@ fn decide_rating(
             &input.evaluator.id_number,
         )?,
     };
+    // The comment goes under the same subject key (a real-name evaluator's erasure reaches it)
+    // and its own period key; an anonymous one has its evaluator struck and no subject.
+    let text = input
+        .text
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| {
+            let text = if real_name {
+                text
+            } else {
+                strike_evaluator(text, &input.evaluator)
+            };
+            let scope = Scope {
+                class: Class::FreeText,
+                subject: subject.as_deref().filter(|_| real_name),
+                at: now,
+            };
+            pii.seal_text(&text, &scope)
+        })
+        .transpose()
+        .map_err(|error| Reject::Store(abort(error)))?;
     let rating = Rating {
         id: next_seq,
         source: source.id.clone(),
@@ -559,16 +582,7 @@ fn decide_rating(
         level: input.level,
         channel: input.channel,
         indicators: input.indicators,
-        text: input
-            .text
-            .filter(|text| !text.trim().is_empty())
-            .map(|text| {
-                if real_name {
-                    text
-                } else {
-                    strike_evaluator(text, &input.evaluator)
-                }
-            }),
+        text,
         evaluator,
         attribution,
         area_code: input.area_code,

@@ -520,7 +520,7 @@ fn order_for_rating(
         real_name: rating.evaluator.real_name,
         level: Some(rating.level),
         indicators: rating.indicators.clone(),
-        text: rating.text.clone().unwrap_or_default(),
+        text: rating.text.clone(),
         reachable: rating.evaluator.phone.is_some(),
         contact: None,
         channel: rating.channel,
@@ -1051,6 +1051,22 @@ pub fn seal_phone(
         at,
     };
     pii.seal_field_in(PiiKind::Phone, phone, &scope)
+}
+
+/// What a citizen submitted at the intake (a complaint, suggestion or request), long digit runs
+/// masked, sealed as free text under the submitter's subject key when they gave a number.
+pub fn seal_submission(
+    pii: &PiiKey,
+    text: &str,
+    phone: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<crate::model::StoredText, crate::pii::PiiError> {
+    let scope = crate::pii::Scope {
+        class: crate::keyring::Class::FreeText,
+        subject: phone.map(str::trim),
+        at,
+    };
+    pii.seal_text(&crate::validate::mask_digit_runs(text), &scope)
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ use crate::pii::PiiKey;
 use crate::validate::{DomainError, Reason};
 use crate::workflow::{CallOutcome, Order, OrderChange, ProblemInput};
 
-pub use self::closed_loop::{county_of, order_filed_under, seal_phone};
+pub use self::closed_loop::{county_of, order_filed_under, seal_phone, seal_submission};
 pub use crate::workflow::DEFAULT_NOTICE_AFTER;
 
 /// What to do with a data folder of another schema version.
@@ -1124,11 +1124,13 @@ type SharedDecider = Arc<std::sync::RwLock<Option<Arc<dyn Decider>>>>;
 /// Policy decisions to record with a newly recorded rating, in the same transaction, so a
 /// 差评 never exists without its deadlines. The store asks; it does not know the rules.
 pub trait Decider: Send + Sync {
-    /// Decisions about `rating`, just recorded. Must not block for long: it runs on the
+    /// Decisions about `rating`, just recorded, and its `comment` (opened; `rating.text` is
+    /// sealed). Must not block for long: it runs on the
     /// committer thread. A rule that fails returns a decision that says so, never nothing.
     fn decide(
         &self,
         rating: &crate::model::Rating,
+        comment: Option<&str>,
         facts: &crate::model::RatingFacts,
     ) -> Vec<PolicyDecision>;
 
@@ -1491,7 +1493,9 @@ impl Committer {
                                 at: now,
                             };
                             let asking = Instant::now();
-                            let decisions = self.decisions_for(&entry.event, facts.as_ref());
+                            let decisions = self
+                                .decisions_for(&entry.event, facts.as_ref())
+                                .map_err(apply::abort)?;
                             stats.add(CommitPhase::Policy, asking);
                             let following = Instant::now();
                             for decision in &decisions {
@@ -1555,13 +1559,23 @@ impl Committer {
         &self,
         event: &crate::event::Event,
         facts: Option<&crate::model::RatingFacts>,
-    ) -> Vec<PolicyDecision> {
+    ) -> Result<Vec<PolicyDecision>, crate::pii::PiiError> {
         let Some(decider) = self.decider.read().ok().and_then(|decider| decider.clone()) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        match (event, facts) {
+        Ok(match (event, facts) {
             (crate::event::Event::RatingRecorded { rating }, Some(facts)) => {
-                decider.decide(rating, facts)
+                // The comment was sealed in this batch: its keys are at hand.
+                let Some(text) = &rating.text else {
+                    return Ok(decider.decide(rating, None, facts));
+                };
+                let comment = self.pii.open_text(text)?;
+                let mut decisions = decider.decide(rating, comment.as_deref(), facts);
+                // The comment a rule read is kept sealed beside it: it goes when the comment goes.
+                for decision in &mut decisions {
+                    decision.seal_input_text(&self.pii, text)?;
+                }
+                decisions
             }
             (
                 crate::event::Event::ServiceRecorded {
@@ -1572,7 +1586,7 @@ impl Committer {
                 decider.decide_service(service, contact.is_some())
             }
             _ => Vec::new(),
-        }
+        })
     }
 
     /// Replays the log into empty projections, a chunk of entries per transaction.

@@ -57,6 +57,10 @@ pub struct RetentionConfig {
     pub rejected_payload_days: u32,
     /// Days a batch sent to the provincial platform is kept (to send it again).
     pub uplink_body_days: u32,
+    /// Days what citizens wrote is kept: ratings' comments, and the texts of work orders
+    /// (a 差评's, a complaint's). Statistics and assessments never read them; the hot words of
+    /// a period past it count only the comments still held.
+    pub free_text_days: u32,
     /// Hours between two checks of the background sweep (it runs with the closed loop's
     /// sweep); 0 turns it off (`POST /api/v1/privacy/sweep` still runs it).
     pub sweep_hours: u32,
@@ -71,6 +75,7 @@ impl Default for RetentionConfig {
             applicant_phone_days: 180,
             rejected_payload_days: 90,
             uplink_body_days: 90,
+            free_text_days: 365,
             sweep_hours: 6,
         }
     }
@@ -90,6 +95,7 @@ impl RetentionConfig {
             Class::ApplicantPhone => self.applicant_phone_days,
             Class::RejectedPayload => self.rejected_payload_days,
             Class::UplinkBody => self.uplink_body_days,
+            Class::FreeText => self.free_text_days,
         }
     }
 }

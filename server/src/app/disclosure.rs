@@ -286,13 +286,18 @@ impl Masker {
     }
 
     /// What the citizen wrote on an order, with their own name, phone and ID number (of its
-    /// rating, or the submitter's contact) struck too.
-    pub fn order_text(&self, platform: &Platform, order: &hcp_core::workflow::Order) -> String {
+    /// rating, or the submitter's contact) struck too; `None` when there is none or it was
+    /// erased.
+    pub fn order_text(
+        &self,
+        platform: &Platform,
+        order: &hcp_core::workflow::Order,
+    ) -> Option<String> {
         let mut terms = Vec::new();
         if let Some(contact) = &order.contact {
             match platform.store.pii().open_field(PiiKind::Phone, contact) {
                 Ok(phone) => terms.push(phone),
-                Err(_) => return WITHHELD_TEXT.to_string(),
+                Err(_) => return Some(WITHHELD_TEXT.to_string()),
             }
         }
         if let Some(id) = order.rating_id {
@@ -302,17 +307,25 @@ impl Masker {
                 .map(|rating| evaluator_terms(platform, rating))
             {
                 Some(Some(evaluator)) => terms.extend(evaluator),
-                Some(None) | None => return WITHHELD_TEXT.to_string(),
+                Some(None) | None => return Some(WITHHELD_TEXT.to_string()),
             }
         }
-        self.text(&order.text, &terms)
+        match order.text(platform.store.pii()) {
+            Ok(Some(text)) => Some(self.text(&text, &terms)),
+            Ok(None) => None,
+            Err(_) => Some(WITHHELD_TEXT.to_string()),
+        }
     }
 
-    /// A rating's comment with its evaluator's own name, phone and ID number struck too.
+    /// A rating's comment with its evaluator's own name, phone and ID number struck too;
+    /// `None` when it has none or it was erased.
     pub fn rating_text(&self, platform: &Platform, rating: &Rating) -> Option<String> {
-        let text = rating.text.as_deref()?;
+        let text = match crate::app::ratings::comment(platform, rating) {
+            Ok(text) => text?,
+            Err(_) => return Some(WITHHELD_TEXT.to_string()),
+        };
         Some(match evaluator_terms(platform, rating) {
-            Some(terms) => self.text(text, &terms),
+            Some(terms) => self.text(&text, &terms),
             None => WITHHELD_TEXT.to_string(),
         })
     }
@@ -415,6 +428,9 @@ pub struct AnswerCache {
     pub hits: std::sync::atomic::AtomicU64,
     /// Answers computed (not in the cache, or expired).
     pub computed: std::sync::atomic::AtomicU64,
+    /// The key ring's destructions the answers kept were computed after (see
+    /// [`AnswerCache::sync`]).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// Bytes of answers the cache holds at most.
@@ -429,6 +445,19 @@ impl AnswerCache {
             entries: std::sync::Mutex::default(),
             hits: std::sync::atomic::AtomicU64::new(0),
             computed: std::sync::atomic::AtomicU64::new(0),
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Drops every answer kept when keys were destroyed since (`destructions`, the key ring's
+    /// count: an erased comment may be in them).
+    pub fn sync(&self, destructions: u64) {
+        use std::sync::atomic::Ordering;
+        if self.generation.load(Ordering::SeqCst) != destructions {
+            let mut guard = self.entries();
+            guard.0.clear();
+            guard.1 = 0;
+            self.generation.store(destructions, Ordering::SeqCst);
         }
     }
 
@@ -461,12 +490,27 @@ impl AnswerCache {
         answer
     }
 
-    /// Counts a computed answer and keeps it for `key` as long as `freshness` allows.
-    pub fn put(&self, key: String, answer: Answer, freshness: Freshness) {
-        self.put_at(key, answer, freshness, std::time::Instant::now());
+    /// Counts a computed answer and keeps it for `key` as long as `freshness` allows, unless
+    /// keys were destroyed since `destructions` (the count given to [`AnswerCache::sync`]
+    /// before computing it).
+    pub fn put(&self, key: String, answer: Answer, freshness: Freshness, destructions: u64) {
+        self.put_at(
+            key,
+            answer,
+            freshness,
+            std::time::Instant::now(),
+            destructions,
+        );
     }
 
-    fn put_at(&self, key: String, answer: Answer, freshness: Freshness, now: std::time::Instant) {
+    fn put_at(
+        &self,
+        key: String,
+        answer: Answer,
+        freshness: Freshness,
+        now: std::time::Instant,
+        destructions: u64,
+    ) {
         self.computed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let ttl = match freshness {
@@ -478,6 +522,11 @@ impl AnswerCache {
             return;
         }
         let mut guard = self.entries();
+        // Compared under the lock `sync` changes it under: an answer computed before a
+        // destruction is either dropped here or cleared by the next `sync`.
+        if self.generation.load(std::sync::atomic::Ordering::SeqCst) != destructions {
+            return;
+        }
         let (entries, bytes) = &mut *guard;
         if let Some(old) = entries.remove(&key) {
             *bytes -= old.answer.body.len() + key.len();
@@ -536,8 +585,8 @@ mod tests {
         use std::time::{Duration, Instant};
         let cache = cache(100);
         let now = Instant::now();
-        cache.put_at("recent".into(), answer("a"), Freshness::Recent, now);
-        cache.put_at("ended".into(), answer("b"), Freshness::Ended, now);
+        cache.put_at("recent".into(), answer("a"), Freshness::Recent, now, 0);
+        cache.put_at("ended".into(), answer("b"), Freshness::Ended, now, 0);
         assert!(
             cache
                 .get_at("recent", now + Duration::from_secs(59))
@@ -566,6 +615,23 @@ mod tests {
     }
 
     #[test]
+    fn an_erasure_empties_the_cache_and_keeps_out_what_was_computed_before() {
+        let cache = cache(10);
+        let now = std::time::Instant::now();
+        cache.sync(0);
+        cache.put_at("a".into(), answer("a"), Freshness::Ended, now, 0);
+        assert!(cache.get_at("a", now).is_some());
+        // Keys destroyed: the next request drops every answer kept ...
+        cache.sync(1);
+        assert!(cache.get_at("a", now).is_none());
+        // ... and an answer computed before it, finished after, is not kept.
+        cache.put_at("b".into(), answer("b"), Freshness::Ended, now, 0);
+        assert!(cache.get_at("b", now).is_none());
+        cache.put_at("c".into(), answer("c"), Freshness::Ended, now, 1);
+        assert!(cache.get_at("c", now).is_some());
+    }
+
+    #[test]
     fn the_cache_stays_within_its_entries_and_can_be_turned_off() {
         let cache = cache(10);
         let now = std::time::Instant::now();
@@ -575,12 +641,13 @@ mod tests {
                 answer("x"),
                 Freshness::Recent,
                 now + std::time::Duration::from_millis(n),
+                0,
             );
         }
         assert!(cache.entries().0.len() <= 10);
         assert!(cache.get_at("k24", now).is_some(), "the newest stays");
         let off = self::cache(0);
-        off.put_at("k".into(), answer("x"), Freshness::Ended, now);
+        off.put_at("k".into(), answer("x"), Freshness::Ended, now, 0);
         assert!(off.get_at("k", now).is_none());
     }
     use super::*;

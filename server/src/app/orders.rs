@@ -10,7 +10,9 @@ use hcp_core::event::PolicyDecision;
 use hcp_core::model::Channel;
 use hcp_core::outreach::{MessageChannel, MessageInput, MessagePurpose};
 use hcp_core::policy::{AwaitingPhase, DeadlineInput, Hook, Phase};
-use hcp_core::store::{Command, Dim, LoopCommand, Outcome, Store, county_of, seal_phone};
+use hcp_core::store::{
+    Command, Dim, LoopCommand, Outcome, Store, county_of, seal_phone, seal_submission,
+};
 use hcp_core::workflow::{
     CallOutcome, CauseClass, Disposition, FlagKind, Order, OrderChange, OrderKind, OrderSeed,
     RectificationLevel, Step,
@@ -641,6 +643,10 @@ pub fn open_intake(
     let phone_status = contact
         .as_ref()
         .map(crate::app::contact::PhoneStatus::confirmed);
+    // The submission, and the copy the routing rule read, are sealed under its submitter's key.
+    let submission = seal_submission(store.pii(), text, phone, now)?;
+    let mut routing = routing;
+    routing.seal_input_text(store.pii(), &submission)?;
     let seed = OrderSeed {
         kind: request.kind,
         rating_id: None,
@@ -655,7 +661,7 @@ pub fn open_intake(
         real_name: request.real_name,
         level: None,
         indicators: Vec::new(),
-        text: text.to_string(),
+        text: Some(submission.clone()),
         reachable: contact.is_some(),
         contact,
         channel: request.channel,

@@ -168,3 +168,51 @@ pub fn each_first_rating(
         }
     }
 }
+
+/// A rating's comment as its evaluator wrote it (an anonymous one's evaluator already struck):
+/// `None` when it has none or it was erased (past the retention of free text, or its writer's
+/// erasure). Blocking.
+pub fn comment(platform: &Platform, rating: &Rating) -> Result<Option<String>, AppError> {
+    opened(platform.store.pii(), rating)
+}
+
+fn opened(pii: &hcp_core::pii::PiiKey, rating: &Rating) -> Result<Option<String>, AppError> {
+    match &rating.text {
+        Some(text) => Ok(pii.open_text(text)?),
+        None => Ok(None),
+    }
+}
+
+/// The comments of ratings still held, for the hot words, and how many were erased.
+pub struct Comments {
+    texts: Vec<(u64, String)>,
+    pub erased: u64,
+}
+
+impl Comments {
+    /// Opens the comments of `ratings` (blank ones left out). Blocking.
+    pub fn of(pii: &hcp_core::pii::PiiKey, ratings: &[Rating]) -> Result<Comments, AppError> {
+        let mut comments = Comments {
+            texts: Vec::new(),
+            erased: 0,
+        };
+        for rating in ratings.iter().filter(|rating| rating.text.is_some()) {
+            match opened(pii, rating)? {
+                Some(text) if !text.trim().is_empty() => comments.texts.push((rating.id, text)),
+                Some(_) => {}
+                None => comments.erased += 1,
+            }
+        }
+        Ok(comments)
+    }
+
+    pub fn borrowed(&self) -> Vec<hcp_core::analysis::Comment<'_>> {
+        self.texts
+            .iter()
+            .map(|(rating_id, text)| hcp_core::analysis::Comment {
+                rating_id: *rating_id,
+                text,
+            })
+            .collect()
+    }
+}

@@ -23,7 +23,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
-use hcp_core::analysis::{self, Comment, Facet, IndicatorCatalogue, Segmenter};
+use hcp_core::analysis::{self, Facet, IndicatorCatalogue, Segmenter};
 use hcp_core::assessment::{self, AssessmentRun, Period};
 use hcp_core::calendar::{Calendar, china_tz, day_start, local_date};
 use hcp_core::event::AuditEntry;
@@ -45,7 +45,7 @@ use utoipa::ToSchema;
 use crate::app::AppError;
 use crate::app::assessment::{Names, assess};
 use crate::app::platform::Platform;
-use crate::app::ratings::each_first_rating;
+use crate::app::ratings::{Comments, each_first_rating};
 
 /// 差评 one report analyses at most (each is read from the log); past that the top problems are
 /// computed from the newest ones and the report says so.
@@ -447,7 +447,7 @@ pub fn build(
     let categories = category_rows(catalogue, &orders.by_category);
     let (current, truncated) = bad_ratings(store, scope, days)?;
     let (earlier, earlier_truncated) = bad_ratings(store, scope, before)?;
-    let top_problems = top_problems(&mut names, catalogue, &current, &earlier)?;
+    let top_problems = top_problems(store, &mut names, catalogue, &current, &earlier)?;
     let trend = match kind {
         ReportKind::Bulletin => Vec::new(),
         ReportKind::Semiannual => {
@@ -769,6 +769,7 @@ fn bad_ratings(store: &Store, scope: &str, days: Period) -> Result<(Vec<Rating>,
 /// The top indicators, stages, items and departments of the period's 差评 and the hot words of
 /// their comments, each against the period compared with. Blocking.
 fn top_problems(
+    store: &Store,
     names: &mut Names<'_>,
     catalogue: &IndicatorCatalogue,
     current: &[Rating],
@@ -814,7 +815,11 @@ fn top_problems(
     }
     let segmenter = Segmenter::builtin()
         .map_err(|error| AppError::Internal(format!("analysis data: {error}")))?;
-    let words = analysis::hot_words(segmenter, &comments(current), &comments(earlier), TOP);
+    let (current, earlier) = (
+        Comments::of(store.pii(), current)?,
+        Comments::of(store.pii(), earlier)?,
+    );
+    let words = analysis::hot_words(segmenter, &current.borrowed(), &earlier.borrowed(), TOP);
     for word in words.words {
         rows.push(CountRow {
             group: "差评热词".into(),
@@ -827,19 +832,6 @@ fn top_problems(
         });
     }
     Ok(rows)
-}
-
-/// The comments of ratings, for the hot words.
-fn comments(ratings: &[Rating]) -> Vec<Comment<'_>> {
-    ratings
-        .iter()
-        .filter_map(|rating| {
-            rating.text.as_deref().map(|text| Comment {
-                rating_id: rating.id,
-                text,
-            })
-        })
-        .collect()
 }
 
 /// Systemic problems of the region (its own, or owned by a unit in it) confirmed before the

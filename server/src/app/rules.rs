@@ -932,18 +932,23 @@ pub struct PolicyDecider {
 }
 
 impl Decider for PolicyDecider {
-    fn decide(&self, rating: &Rating, facts: &RatingFacts) -> Vec<PolicyDecision> {
+    fn decide(
+        &self,
+        rating: &Rating,
+        comment: Option<&str>,
+        facts: &RatingFacts,
+    ) -> Vec<PolicyDecision> {
         let set = self.policies.active();
         let mut decisions = Vec::new();
         if rating.is_bad() && rating.assess_number == 1 {
             decisions.extend(
                 BAD_REVIEW_HOOKS
                     .iter()
-                    .map(|hook| decide(&set, *hook, rating)),
+                    .map(|hook| decide(&set, *hook, rating, comment)),
             );
         } else if rating.is_bad() && rating.assess_number == 2 {
             // A 差评 as the 追评 reopens the order: the rectification starts again from now.
-            decisions.push(decide(&set, Hook::Deadline, rating));
+            decisions.push(decide(&set, Hook::Deadline, rating, comment));
         }
         // Flags mark a rating for review and never drop it; a clean rating records nothing.
         let integrity = decide_integrity(&set, rating, facts);
@@ -1029,24 +1034,35 @@ fn decide_integrity(set: &PolicySet, rating: &Rating, facts: &RatingFacts) -> Po
 /// What a hook sees of a 差评 (only the deadline and routing hooks are asked about one).
 /// Comments go to the rules with long digit runs (phone and ID numbers typed into the text)
 /// masked.
-fn hook_input(hook: Hook, rating: &Rating, county: &str) -> serde_json::Value {
+fn hook_input(
+    hook: Hook,
+    rating: &Rating,
+    comment: Option<&str>,
+    county: &str,
+) -> serde_json::Value {
     let input = match hook {
         Hook::Deadline => {
             serde_json::to_value(hcp_core::hooks::DeadlineInput::for_rating(rating, county))
         }
-        Hook::Routing => {
-            serde_json::to_value(hcp_core::hooks::RoutingInput::for_rating(rating, county))
-        }
+        Hook::Routing => serde_json::to_value(hcp_core::hooks::RoutingInput::for_rating(
+            rating, comment, county,
+        )),
         _ => Ok(serde_json::Value::Null),
     };
     input.unwrap_or_default()
 }
 
-/// One hook's decision about a 差评 (its deadlines, its route), as the platform records it. The
-/// analytics benchmark decides through this too, so that its orders are the server's.
-pub fn decide(set: &PolicySet, hook: Hook, rating: &Rating) -> PolicyDecision {
+/// One hook's decision about a 差评 (its deadlines, its route; `comment` opened), as the
+/// platform records it. The analytics benchmark decides through this too, so that its orders
+/// are the server's.
+pub fn decide(
+    set: &PolicySet,
+    hook: Hook,
+    rating: &Rating,
+    comment: Option<&str>,
+) -> PolicyDecision {
     let county = county_of(&rating.area_code);
-    let input = hook_input(hook, rating, &county);
+    let input = hook_input(hook, rating, comment, &county);
     evaluated(set, hook, rating.id, String::new(), county, input)
 }
 
@@ -1149,10 +1165,15 @@ pub fn simulate(
             if rating.assess_number != 1 {
                 continue;
             }
+            // An erased comment is simulated as none.
+            let comment = match &rating.text {
+                Some(text) => store.pii().open_text(text)?,
+                None => None,
+            };
             for hook in BAD_REVIEW_HOOKS {
                 let (before, after) = (
-                    decide(active, hook, rating),
-                    decide(candidate, hook, rating),
+                    decide(active, hook, rating, comment.as_deref()),
+                    decide(candidate, hook, rating, comment.as_deref()),
                 );
                 simulation.compared += 1;
                 if before.output != after.output {

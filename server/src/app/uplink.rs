@@ -453,8 +453,13 @@ fn uplink_rating(
     let personal = platform.uplink.config.personal_data;
     // Without personal data, the comment leaves as the public pages show it: the evaluator's
     // and the platform's people's names and every number struck.
+    // An erased comment leaves no text; a key ring out of reach fails the batch, to be retried.
+    let opened = crate::app::ratings::comment(platform, rating)
+        .map_err(|error| anyhow::anyhow!("opening the comment of rating {}: {error}", rating.id))?;
     let text = if personal {
-        rating.text.clone()
+        opened
+    } else if opened.is_none() {
+        None
     } else {
         masker.rating_text(platform, rating)
     };

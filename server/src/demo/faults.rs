@@ -28,7 +28,12 @@ pub fn routes() -> Router<Platform> {
 struct Panics;
 
 impl Decider for Panics {
-    fn decide(&self, _rating: &Rating, _facts: &RatingFacts) -> Vec<PolicyDecision> {
+    fn decide(
+        &self,
+        _rating: &Rating,
+        _comment: Option<&str>,
+        _facts: &RatingFacts,
+    ) -> Vec<PolicyDecision> {
         panic!("the demo's committer fault (POST /demo/faults/committer)");
     }
 }

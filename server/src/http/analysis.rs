@@ -14,8 +14,8 @@ use axum::extract::State;
 use axum::routing::get;
 use chrono::{Days, NaiveDate};
 use hcp_core::analysis::{
-    self, AlertRule, AlertStatus, AlertWindows, Breakdown, Comment, Facet, HotWord,
-    IndicatorCatalogue, JumpCheck, RateCounts, Segmenter,
+    self, AlertRule, AlertStatus, AlertWindows, Breakdown, Facet, HotWord, IndicatorCatalogue,
+    JumpCheck, RateCounts, Segmenter,
 };
 use hcp_core::auth::{Permission, Principal, Role};
 use hcp_core::calendar::local_date;
@@ -28,7 +28,7 @@ use super::read::UnitRange;
 use super::{ApiError, Auth, blocking};
 use crate::app::assessment::{Names, dim_name};
 use crate::app::platform::Platform;
-use crate::app::ratings::each_first_rating;
+use crate::app::ratings::{Comments, each_first_rating};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -119,6 +119,10 @@ pub struct HotWordsView {
     /// Non-empty comments of valid first ratings in the period: the denominator of `share`.
     pub comments: u64,
     pub previous_comments: u64,
+    /// Comments of the period erased (past the retention of free text, or their writers'
+    /// erasure): not counted in `comments`.
+    pub erased_comments: u64,
+    pub previous_erased_comments: u64,
     /// Content hash of the user dictionary and stop words used.
     pub segmenter_version: String,
     /// Most used first.
@@ -260,16 +264,6 @@ fn ratings_link(dim: Dim, unit: &str, from: NaiveDate, to: NaiveDate, bad_only: 
     link
 }
 
-fn borrow(comments: &[(u64, String)]) -> Vec<Comment<'_>> {
-    comments
-        .iter()
-        .map(|(rating_id, text)| Comment {
-            rating_id: *rating_id,
-            text,
-        })
-        .collect()
-}
-
 fn analysis_error(error: analysis::AnalysisError) -> ApiError {
     ApiError::Internal(error.to_string())
 }
@@ -366,21 +360,10 @@ pub async fn hot_words(
         let (current, _) = load_ratings(store, dim, &unit, (from, to), bad_only)?;
         let (previous, _) =
             load_ratings(store, dim, &unit, (previous_from, previous_to), bad_only)?;
-        let comments = |ratings: &[Rating]| -> Vec<(u64, String)> {
-            ratings
-                .iter()
-                .filter_map(|rating| {
-                    rating
-                        .text
-                        .as_ref()
-                        .filter(|text| !text.trim().is_empty())
-                        .map(|text| (rating.id, text.clone()))
-                })
-                .collect()
-        };
-        let (current, previous) = (comments(&current), comments(&previous));
+        let current = Comments::of(store.pii(), &current)?;
+        let previous = Comments::of(store.pii(), &previous)?;
         let segmenter = Segmenter::builtin().map_err(analysis_error)?;
-        let words = analysis::hot_words(segmenter, &borrow(&current), &borrow(&previous), top);
+        let words = analysis::hot_words(segmenter, &current.borrowed(), &previous.borrowed(), top);
         Ok(Json(HotWordsView {
             unit_name: Names::new(store).of(dim, &unit)?,
             ratings_link: ratings_link(dim, &unit, from, to, bad_only),
@@ -393,6 +376,8 @@ pub async fn hot_words(
             bad_only,
             comments: words.comments,
             previous_comments: words.previous_comments,
+            erased_comments: current.erased,
+            previous_erased_comments: previous.erased,
             segmenter_version: words.segmenter_version,
             words: words.words,
         }))

@@ -20,6 +20,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::page::{MAX_SCAN, Page, PageQuery, verdict};
 use super::{ApiError, Auth, blocking};
+use crate::app::AppError;
 use crate::app::disclosure::{self, Masker};
 use crate::app::orders::{self, IntakeReceipt, IntakeRequest};
 use crate::app::platform::Platform;
@@ -60,6 +61,11 @@ pub fn routes(platform: &Platform) -> Router<Platform> {
 pub struct OrderView {
     #[serde(flatten)]
     pub order: Order,
+    /// What the citizen wrote (the 差评's comment, the submission), long digit runs masked;
+    /// `null` when there is none or it was erased (see `text_erased`).
+    pub text: Option<String>,
+    /// The text was erased: past the retention of free text, or its writer's erasure.
+    pub text_erased: bool,
     /// Phases not done whose due instant has passed.
     #[schema(value_type = Vec<String>)]
     pub overdue: Vec<PhaseKind>,
@@ -78,11 +84,17 @@ fn view(
     principal: &Principal,
     masker: &Option<Masker>,
     mut order: Order,
-) -> OrderView {
-    if let Some(masker) = masker {
-        order.text = masker.order_text(platform, &order);
-        order.contact = None;
-    }
+) -> Result<OrderView, AppError> {
+    let text = match masker {
+        Some(masker) => {
+            order.contact = None;
+            masker.order_text(platform, &order)
+        }
+        None => order.text(platform.store.pii())?,
+    };
+    let text_erased = order.text.is_some() && text.is_none();
+    // The sealed form stays inside: the view carries the opened text.
+    order.text = None;
     let now = platform.clock.now();
     let overdue = if order.is_open() {
         order
@@ -101,13 +113,15 @@ fn view(
         .map(String::from)
         .collect();
     let countdowns = crate::app::orders::countdowns(&platform.calendar(), &order, now);
-    OrderView {
+    Ok(OrderView {
         order,
+        text,
+        text_erased,
         overdue,
         tracking_url,
         actions,
         countdowns,
-    }
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -194,9 +208,9 @@ pub async fn list_orders(
         if let Some(error) = failure {
             return Err(error);
         }
-        Ok(Json(
-            Page::scanned(orders).map(|order| view(&platform, &principal, &masker, order)),
-        ))
+        Ok(Json(Page::scanned(orders).try_map(|order| {
+            view(&platform, &principal, &masker, order)
+        })?))
     })
     .await
 }
@@ -221,7 +235,7 @@ pub async fn get_order(
             &principal,
             &Masker::for_reader(&platform, &principal)?,
             order,
-        )))
+        )?))
     })
     .await
 }
@@ -256,7 +270,7 @@ pub async fn act(
             &principal,
             &Masker::for_reader(&platform, &principal)?,
             order,
-        )))
+        )?))
     })
     .await
 }
@@ -459,7 +473,7 @@ pub async fn call_order(
             &principal,
             &Masker::for_reader(&platform, &principal)?,
             order,
-        )))
+        )?))
     })
     .await
 }

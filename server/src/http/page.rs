@@ -154,6 +154,17 @@ impl<T> Page<T> {
             next_cursor: self.next_cursor,
         }
     }
+
+    pub fn try_map<U, E>(self, convert: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            items: self
+                .items
+                .into_iter()
+                .map(convert)
+                .collect::<Result<_, _>>()?,
+            next_cursor: self.next_cursor,
+        })
+    }
 }
 
 /// A position's bytes as a cursor.

@@ -1003,11 +1003,9 @@ fn rectified_page(platform: &Platform, request: &ListRequest) -> Result<Rectifie
         if let Some(terms) = &evaluator {
             strike.extend(terms.iter().cloned());
         }
-        let comment = rating
-            .text
-            .as_deref()
+        let comment = crate::app::ratings::comment(platform, rating)?
             .filter(|text| !withheld && evaluator.is_some() && !text.trim().is_empty())
-            .map(|text| mask_public_text(text, &strike));
+            .map(|text| mask_public_text(&text, &strike));
         let action_taken = if evaluator.is_some() {
             mask_public_text(&closure.action_taken, &strike)
         } else {
@@ -1069,10 +1067,11 @@ fn comment_page(platform: &Platform, request: &ListRequest) -> Result<CommentPag
     let names_of_people = known_names(platform)?;
     let mut names = Names::new(platform);
     let (items, next_cursor) = walk(platform, request, false, |rating| {
-        let Some(text) = rating
-            .text
-            .as_deref()
-            .filter(|text| !text.trim().is_empty())
+        if rating.text.is_none() {
+            return Ok(None);
+        }
+        let Some(text) =
+            crate::app::ratings::comment(platform, rating)?.filter(|text| !text.trim().is_empty())
         else {
             return Ok(None);
         };
@@ -1096,7 +1095,7 @@ fn comment_page(platform: &Platform, request: &ListRequest) -> Result<CommentPag
             follow_up: rating.assess_number == 2,
             item: names.item(&rating.attribution.task_code)?,
             department: names.unit(&rating.attribution.department)?,
-            comment: mask_public_text(text, &strike),
+            comment: mask_public_text(&text, &strike),
         }))
     })?;
     page.items = items;
@@ -1175,6 +1174,13 @@ where
     F: FnOnce(&Platform) -> Result<(String, Freshness), ApiError> + Send + 'static,
 {
     let key = format!("{asked}#{}", local_date(platform.clock.now()));
+    // Comments are in public answers: none is served after its text was erased.
+    let before = platform
+        .store
+        .pii()
+        .ring()
+        .map_or(0, |ring| ring.destructions());
+    platform.public_cache.sync(before);
     if let Some(answer) = platform.public_cache.get(&key) {
         return Ok(respond(request, &answer, html, true));
     }
@@ -1189,7 +1195,7 @@ where
             "application/json"
         },
     };
-    cache.put(key, answer.clone(), freshness);
+    cache.put(key, answer.clone(), freshness, before);
     Ok(respond(request, &answer, html, false))
 }
 

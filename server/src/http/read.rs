@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::page::{self, KeyPageQuery, Page, PageQuery};
 use super::{ApiError, Auth, blocking};
+use crate::app::AppError;
 use crate::app::disclosure::Masker;
 use crate::app::platform::Platform;
 use crate::app::ratings::{self, RevealedEvaluator};
@@ -46,7 +47,11 @@ pub struct RatingView {
     pub channel: Channel,
     pub is_default: bool,
     pub indicators: Vec<String>,
+    /// The comment; `null` when there is none or it was erased (see `text_erased`).
     pub text: Option<String>,
+    /// The comment was erased: past the retention of free text, or its writer's erasure.
+    #[serde(default)]
+    pub text_erased: bool,
     pub evaluator: EvaluatorView,
     pub attribution: Attribution,
     pub area_code: String,
@@ -60,8 +65,16 @@ pub struct RatingView {
     pub moderation: Option<hcp_core::outreach::Moderation>,
 }
 
-impl From<Rating> for RatingView {
-    fn from(rating: Rating) -> RatingView {
+impl RatingView {
+    /// A rating as every reader but window staff sees it: the evaluator masked, the comment
+    /// opened. Blocking.
+    fn new(platform: &Platform, rating: Rating) -> Result<RatingView, AppError> {
+        let text = crate::app::ratings::comment(platform, &rating)?;
+        Ok(RatingView::with_text(rating, text))
+    }
+
+    /// The view with `text` for the comment: erased when the rating had one.
+    fn with_text(rating: Rating, text: Option<String>) -> RatingView {
         let masked = |field: &Option<hcp_core::model::SealedField>| {
             field.as_ref().map(|field| field.masked.clone())
         };
@@ -87,7 +100,8 @@ impl From<Rating> for RatingView {
             level: rating.level,
             channel: rating.channel,
             indicators: rating.indicators,
-            text: rating.text,
+            text_erased: rating.text.is_some() && text.is_none(),
+            text,
             attribution: rating.attribution,
             area_code: rating.area_code,
             rated_at: rating.rated_at,
@@ -96,15 +110,12 @@ impl From<Rating> for RatingView {
             moderation: None,
         }
     }
-}
 
-impl RatingView {
     /// A rating as the window staff it is filed under see it: nothing of the evaluator, not
     /// even masked, and the comment with names and numbers struck (they are the ones rated).
     fn for_staff(platform: &Platform, masker: &Masker, rating: Rating) -> RatingView {
         let text = masker.rating_text(platform, &rating);
         RatingView {
-            text,
             evaluator: EvaluatorView {
                 real_name: rating.evaluator.real_name,
                 applicant_type: rating.evaluator.applicant_type,
@@ -112,7 +123,7 @@ impl RatingView {
                 phone: None,
                 id_number: None,
             },
-            ..RatingView::from(rating)
+            ..RatingView::with_text(rating, text)
         }
     }
 }
@@ -248,7 +259,17 @@ pub async fn list_ratings(
             Some(masker) => Ok(Json(client_page(page, |rating| {
                 RatingView::for_staff(&platform, &masker, rating)
             }))),
-            None => Ok(Json(client_page(page, RatingView::from))),
+            None => {
+                let page = hcp_core::store::Page {
+                    items: page
+                        .items
+                        .into_iter()
+                        .map(|rating| RatingView::new(&platform, rating))
+                        .collect::<Result<_, _>>()?,
+                    next_cursor: page.next_cursor,
+                };
+                Ok(Json(client_page(page, |view| view)))
+            }
         }
     })
     .await
@@ -271,7 +292,7 @@ pub async fn get_rating(
         let rating = load_visible(&platform, &principal, id)?;
         let mut view = match Masker::for_reader(&platform, &principal)? {
             Some(masker) => RatingView::for_staff(&platform, &masker, rating),
-            None => RatingView::from(rating),
+            None => RatingView::new(&platform, rating)?,
         };
         let marks = platform.store.rating_marks(id)?;
         view.invalid = marks.invalid;

@@ -203,8 +203,24 @@ pub async fn decisions(
 ) -> Result<Json<Page<PolicyDecision>>, ApiError> {
     let principal = auth.require(Permission::ReadRatings)?.clone();
     blocking(move || {
-        crate::app::ratings::load_visible(&platform, &principal, id)?;
-        Ok(Json(Page::of(platform.store.decisions(id)?, &paging)?))
+        let rating = crate::app::ratings::load_visible(&platform, &principal, id)?;
+        let masker = crate::app::disclosure::Masker::for_reader(&platform, &principal)?;
+        let mut decisions = platform.store.decisions(id)?;
+        for decision in &mut decisions {
+            decision.open_input_text(platform.store.pii())?;
+            // Window staff read the comment a rule read as they read the rating's.
+            if let Some(masker) = &masker
+                && decision
+                    .input
+                    .get("text")
+                    .is_some_and(|text| text.is_string())
+            {
+                decision.input["text"] = masker
+                    .rating_text(&platform, &rating)
+                    .map_or(serde_json::Value::Null, serde_json::Value::String);
+            }
+        }
+        Ok(Json(Page::of(decisions, &paging)?))
     })
     .await
 }

@@ -119,6 +119,10 @@ fn record(
     }
 }
 
+/// Why a message to an erased number was not sent.
+pub const ERASED_RECIPIENT: &str =
+    "not sent: the recipient's number was erased (retention, or their erasure request)";
+
 /// One call to the gateway for `message`: the attempt to record, the time of the next one
 /// (`None`: sent, or given up), and whether the gateway answered at all.
 fn attempt(
@@ -131,6 +135,21 @@ fn attempt(
 ) -> (DeliveryAttempt, Option<DateTime<Utc>>, bool) {
     let result = match platform.store.pii().open_field(PiiKind::Phone, &message.to) {
         Ok(phone) => gateway.send(message, &phone),
+        // The person's number was erased (retention, or their request): the message is not to
+        // be sent, which is no failure of delivery to alert on.
+        Err(hcp_core::pii::PiiError::Erased { .. }) => {
+            tracing::info!(
+                message = message.id,
+                "not sent: the recipient's number was erased"
+            );
+            let attempt = DeliveryAttempt {
+                at: as_of,
+                ok: false,
+                gateway_id: None,
+                error: Some(ERASED_RECIPIENT.into()),
+            };
+            return (attempt, None, true);
+        }
         Err(error) => Err(Failure {
             error: format!("the recipient cannot be opened: {error}"),
             permanent: true,

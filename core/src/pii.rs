@@ -187,17 +187,13 @@ impl PiiKey {
     /// Opens a value sealed under the ring's keys.
     fn open_in(&self, field: &str, sealed: &str) -> Result<String, PiiError> {
         let ring = self.ring.as_deref().ok_or(PiiError::NoRing)?;
-        let mut parts = sealed.splitn(3, ':');
-        let (Some(period), Some(subject), Some(body)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(PiiError::Open);
-        };
-        let mut chars = period.chars();
-        let class = chars
-            .next()
-            .and_then(Class::from_code)
-            .ok_or(PiiError::Open)?;
-        let month = Month(chars.as_str().parse().map_err(|_| PiiError::Open)?);
+        let Labelled {
+            class,
+            month,
+            period,
+            subject,
+            body,
+        } = Labelled::of(sealed)?;
         let period_key = ring.key_for_opening(&period_key_id(class, month))?;
         let subject_key = match subject {
             "-" => None,
@@ -307,18 +303,9 @@ impl PiiKey {
         let StoredText::Sealed { sealed } = beside else {
             return Ok(StoredText::Plain(plain.to_string()));
         };
-        let label = sealed.strip_prefix(RING_SEALED).ok_or(PiiError::Open)?;
-        let mut parts = label.splitn(3, ':');
-        let (Some(period), Some(subject)) = (parts.next(), parts.next()) else {
-            return Err(PiiError::Open);
-        };
-        let mut chars = period.chars();
-        let class = chars
-            .next()
-            .and_then(Class::from_code)
-            .ok_or(PiiError::Open)?;
-        let month = Month(chars.as_str().parse().map_err(|_| PiiError::Open)?);
-        let subject = (subject != "-").then(|| subject.to_string());
+        let label = Labelled::of(sealed.strip_prefix(RING_SEALED).ok_or(PiiError::Open)?)?;
+        let (class, month) = (label.class, label.month);
+        let subject = (label.subject != "-").then(|| label.subject.to_string());
         Ok(StoredText::Sealed {
             sealed: self.seal_under(TEXT_FIELD, plain, class, month, subject)?,
         })
@@ -349,6 +336,40 @@ impl PiiKey {
             Err(PiiError::Erased { .. }) => Ok(None),
             Err(error) => Err(error),
         }
+    }
+}
+
+/// A value sealed under the ring, its prefix taken off: `<class><yyyymm>:<subject>:<body>`.
+struct Labelled<'a> {
+    class: Class,
+    month: Month,
+    /// `<class><yyyymm>`, as bound into the ciphertext.
+    period: &'a str,
+    /// The subject id, or `-`.
+    subject: &'a str,
+    body: &'a str,
+}
+
+impl<'a> Labelled<'a> {
+    fn of(sealed: &'a str) -> Result<Labelled<'a>, PiiError> {
+        let mut parts = sealed.splitn(3, ':');
+        let (Some(period), Some(subject), Some(body)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(PiiError::Open);
+        };
+        let mut chars = period.chars();
+        let class = chars
+            .next()
+            .and_then(Class::from_code)
+            .ok_or(PiiError::Open)?;
+        let month = Month(chars.as_str().parse().map_err(|_| PiiError::Open)?);
+        Ok(Labelled {
+            class,
+            month,
+            period,
+            subject,
+            body,
+        })
     }
 }
 
